@@ -1,0 +1,666 @@
+/*
+ * The featurize plugin: a CSV table to NPY matrices. Selects columns,
+ * one-hot encodes categories, splits rows with a seeded (optionally
+ * stratified) shuffle, and scales with statistics of the training rows only.
+ */
+#include <kiln/plugin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "ml.h"
+#include "param.h"
+
+static const char *const params[] = { "drop", "dropna", "features", "group", "label",
+	"onehot", "scale", "split", "task", "where", NULL };
+static const char *const scales[] = { "standard", "minmax", "none", NULL };
+static const char *const tasks[] = { "classification", "regression", NULL };
+
+/* One output column: a scaled numeric source or a one-hot indicator. */
+struct column {
+	size_t src;		/* CSV column */
+	const char *value;	/* one-hot value, or NULL for numeric */
+	double center, scale;
+};
+
+struct feat {
+	kiln_ctx *ctx;
+	const char *path;	/* the CSV, for messages */
+	struct kiln_ml_csv t;
+	long label, group;
+	size_t *rows;		/* kept CSV rows */
+	size_t nrows;
+	size_t *train, *test;	/* positions in rows */
+	size_t ntrain, ntest;
+	int regression;
+	char **classes;		/* sorted class names */
+	size_t nclasses;
+	int64_t *cls;		/* class of each kept row */
+	double *num;		/* nrows x ncols numeric values, NAN when not numeric */
+	struct column *cols;
+	size_t ncols;
+	char **groups;
+	size_t ngroups;
+};
+
+static int
+fail(struct feat *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct feat *f, const char *fmt, ...)
+{
+	char msg[KILN_ML_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return kiln_fail(f->ctx, "%s: %s: %s", kiln_target(f->ctx), f->path, msg);
+}
+
+static int
+in_list(const kiln_value *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < kiln_value_len(l); i++)
+		if (strcmp(kiln_value_string(kiln_value_at(l, i), ""), s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_split(kiln_ctx *ctx)
+{
+	const kiln_value *s = kiln_param(ctx, "split");
+	double x;
+	size_t i;
+
+	if (!s)
+		return 0;
+	if (kiln_value_type(s) != KILN_MAP)
+		return kiln_fail(ctx, "%s: param 'split': expected a table", kiln_target(ctx));
+	for (i = 0; i < kiln_value_len(s); i++) {
+		const char *k = kiln_value_key(s, i);
+
+		if (strcmp(k, "test") && strcmp(k, "seed") && strcmp(k, "stratify"))
+			return kiln_fail(ctx, "%s: param 'split': unknown field '%s'", kiln_target(ctx), k);
+	}
+	if (kp_number_in(ctx, kiln_value_get(s, "test"), "split.test", 0.2, 0.01, 0.9, &x) < 0 ||
+	    kp_number_in(ctx, kiln_value_get(s, "seed"), "split.seed", 42, 0, 9.0e15, &x) < 0)
+		return -1;
+	if (kiln_value_get(s, "stratify") && kiln_value_type(kiln_value_get(s, "stratify")) != KILN_BOOL)
+		return kiln_fail(ctx, "%s: param 'split.stratify': expected a boolean", kiln_target(ctx));
+	return 0;
+}
+
+static int
+check(kiln_ctx *ctx)
+{
+	const kiln_value *l;
+	const char *s;
+
+	if (kp_known(ctx, params) < 0 || kp_string(ctx, "scale", "standard", scales, &s) < 0 ||
+	    kp_string(ctx, "task", NULL, tasks, &s) < 0 || kp_string(ctx, "group", NULL, NULL, &s) < 0 ||
+	    kp_strings(ctx, "features", &l) < 0 || kp_strings(ctx, "drop", &l) < 0 ||
+	    kp_strings(ctx, "onehot", &l) < 0 || check_split(ctx) < 0)
+		return -1;
+	if (kp_string(ctx, "label", NULL, NULL, &s) < 0)
+		return -1;
+	if (!s)
+		return kiln_fail(ctx, "%s: param 'label' is required", kiln_target(ctx));
+	if (kiln_param(ctx, "dropna") && kiln_value_type(kiln_param(ctx, "dropna")) != KILN_BOOL)
+		return kiln_fail(ctx, "%s: param 'dropna': expected a boolean", kiln_target(ctx));
+	if (kiln_param(ctx, "where") && kiln_value_type(kiln_param(ctx, "where")) != KILN_MAP)
+		return kiln_fail(ctx, "%s: param 'where': expected a table of column = value",
+			kiln_target(ctx));
+	if (!kiln_input(ctx, "data"))
+		return kiln_fail(ctx, "%s: missing input 'data'", kiln_target(ctx));
+	return 0;
+}
+
+/* The input is a CSV file or a dataset target's folder holding data.csv. */
+static char *
+csv_path(const char *in)
+{
+	struct stat st;
+
+	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
+		return kiln_ml_join(in, "data.csv");
+	return kiln_ml_xstrdup(in);
+}
+
+static long
+column(struct feat *f, const char *name, const char *what)
+{
+	long c = kiln_ml_csv_col(&f->t, name);
+
+	if (c < 0)
+		fail(f, "missing column '%s' (the %s)", name, what);
+	return c;
+}
+
+/* Does CSV row r match every `where` condition? */
+static int
+matches(struct feat *f, size_t r)
+{
+	const kiln_value *w = kiln_param(f->ctx, "where");
+	size_t i;
+
+	for (i = 0; i < kiln_value_len(w); i++) {
+		long c = kiln_ml_csv_col(&f->t, kiln_value_key(w, i));
+		const kiln_value *v = kiln_value_at(w, i);
+		const char *cell = kiln_ml_csv_cell(&f->t, r, (size_t)c);
+		double x;
+
+		if (kiln_value_type(v) == KILN_STRING) {
+			if (strcmp(cell, v->u.str.s) != 0)
+				return 0;
+		} else if (kiln_ml_parse_number(cell, &x) < 0 || x != kiln_value_number(v, NAN)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Is column c one the output uses (a feature, the label or the group)? */
+static int
+used(struct feat *f, size_t c)
+{
+	const kiln_value *feats = kiln_param(f->ctx, "features");
+	const char *name = f->t.header[c];
+
+	if ((long)c == f->label || (long)c == f->group)
+		return 1;
+	if (in_list(kiln_param(f->ctx, "drop"), name))
+		return 0;
+	return feats ? in_list(feats, name) || in_list(kiln_param(f->ctx, "onehot"), name) : 1;
+}
+
+static int
+filter_rows(struct feat *f)
+{
+	const kiln_value *w = kiln_param(f->ctx, "where");
+	int dropna = kiln_param_bool(f->ctx, "dropna", 0);
+	size_t r, c, i;
+
+	for (i = 0; i < kiln_value_len(w); i++)
+		if (column(f, kiln_value_key(w, i), "where condition") < 0)
+			return -1;
+	f->rows = kiln_ml_xmallocarray(f->t.nrows, sizeof(size_t));
+	for (r = 0; r < f->t.nrows; r++) {
+		int keep = matches(f, r);
+
+		for (c = 0; keep && dropna && c < f->t.ncols; c++)
+			if (used(f, c) && !*kiln_ml_csv_cell(&f->t, r, c))
+				keep = 0;
+		if (keep)
+			f->rows[f->nrows++] = r;
+	}
+	if (f->t.nrows == 0)
+		return fail(f, "no data rows");
+	if (f->nrows == 0)
+		return fail(f, "no rows left after filtering (%zu read)", f->t.nrows);
+	return 0;
+}
+
+/* Parse a numeric cell; true/false read as 1/0. */
+static int
+number(struct feat *f, size_t r, size_t c, double *out)
+{
+	const char *s = kiln_ml_csv_cell(&f->t, r, c);
+	int rc;
+
+	if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+		*out = s[0] == 't';
+		return 0;
+	}
+	if (!*s)
+		return fail(f, "column '%s' row %zu: empty value (set dropna = true to drop such rows)",
+			f->t.header[c], r + 1);
+	rc = kiln_ml_parse_number(s, out);
+	if (rc == -2)
+		return fail(f, "column '%s' row %zu: value '%s' is NaN or infinite",
+			f->t.header[c], r + 1, s);
+	if (rc < 0)
+		return fail(f, "column '%s' row %zu: '%s' is not a number (list the column in onehot to encode it as categories)",
+			f->t.header[c], r + 1, s);
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+cmp_num(const void *a, const void *b)
+{
+	double x = strtod(*(char *const *)a, NULL), y = strtod(*(char *const *)b, NULL);
+
+	return x < y ? -1 : x > y ? 1 : strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted distinct values of column c over the given rows (numeric order when all are numbers). */
+static char **
+vocabulary(struct feat *f, size_t c, const size_t *pos, size_t n, size_t *count)
+{
+	char **v = kiln_ml_xmallocarray(n + 1, sizeof(char *));
+	size_t i, k = 0;
+	int numeric = 1;
+	double x;
+
+	for (i = 0; i < n; i++) {
+		v[i] = (char *)kiln_ml_csv_cell(&f->t, f->rows[pos ? pos[i] : i], c);
+		numeric &= kiln_ml_parse_number(v[i], &x) == 0;
+	}
+	qsort(v, n, sizeof(char *), numeric ? cmp_num : cmp_str);
+	for (i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
+			v[k++] = v[i];
+	for (i = 0; i < k; i++)
+		v[i] = kiln_ml_xstrdup(v[i]);
+	*count = k;
+	return v;
+}
+
+static long
+find(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Decide the task and read the label into classes or values. */
+static int
+read_label(struct feat *f)
+{
+	const char *task = kiln_param_string(f->ctx, "task", NULL);
+	size_t i, lc = (size_t)f->label;
+	int integral = 1, numeric = 1;
+	double x;
+
+	for (i = 0; i < f->nrows; i++) {
+		const char *s = kiln_ml_csv_cell(&f->t, f->rows[i], lc);
+		int rc = kiln_ml_parse_number(s, &x);
+
+		if (!*s)
+			return fail(f, "label column '%s' row %zu: empty value", f->t.header[lc],
+				f->rows[i] + 1);
+		if (rc == -2)
+			return fail(f, "label column '%s' row %zu: value '%s' is NaN or infinite",
+				f->t.header[lc], f->rows[i] + 1, s);
+		numeric &= rc == 0;
+		integral &= rc == 0 && x == floor(x);
+	}
+	f->regression = task ? strcmp(task, "regression") == 0 : numeric && !integral;
+	if (f->regression) {
+		if (!numeric)
+			for (i = 0; i < f->nrows; i++)
+				if (number(f, f->rows[i], lc, &x) < 0)
+					return -1;
+		return 0;
+	}
+	f->classes = vocabulary(f, lc, NULL, f->nrows, &f->nclasses);
+	if (f->nclasses < 2)
+		return fail(f, "label column '%s' has only one class ('%s'): a classifier needs at least two",
+			f->t.header[lc], f->classes[0]);
+	f->cls = kiln_ml_xmallocarray(f->nrows, sizeof(int64_t));
+	for (i = 0; i < f->nrows; i++)
+		f->cls[i] = find(f->classes, f->nclasses,
+			kiln_ml_csv_cell(&f->t, f->rows[i], lc));
+	return 0;
+}
+
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Move round(n * frac) of the positions pos[0..n) to test, the rest to train. */
+static void
+take(struct feat *f, size_t *pos, size_t n, double frac, struct kiln_ml_rng *r)
+{
+	size_t nt = (size_t)llround(frac * (double)n), i;
+
+	if (nt >= n && n > 1)
+		nt = n - 1;
+	kiln_ml_rng_shuffle(r, pos, n);
+	for (i = 0; i < n; i++) {
+		if (i < nt)
+			f->test[f->ntest++] = pos[i];
+		else
+			f->train[f->ntrain++] = pos[i];
+	}
+}
+
+static int
+split(struct feat *f)
+{
+	const kiln_value *s = kiln_param(f->ctx, "split");
+	double frac = kiln_value_number(kiln_value_get(s, "test"), 0.2);
+	int strat = kiln_value_bool(kiln_value_get(s, "stratify"), !f->regression);
+	size_t *pos = kiln_ml_xmallocarray(f->nrows, sizeof(size_t)), c, i, n;
+	struct kiln_ml_rng r;
+
+	kiln_ml_rng_seed(&r, (uint64_t)kiln_value_int(kiln_value_get(s, "seed"), 42));
+	f->train = kiln_ml_xmallocarray(f->nrows, sizeof(size_t));
+	f->test = kiln_ml_xmallocarray(f->nrows, sizeof(size_t));
+	if (strat && f->regression)
+		return fail(f, "split.stratify needs a classification label");
+	for (c = 0; c < (strat ? f->nclasses : 1); c++) {
+		for (n = 0, i = 0; i < f->nrows; i++)
+			if (!strat || f->cls[i] == (int64_t)c)
+				pos[n++] = i;
+		take(f, pos, n, frac, &r);
+	}
+	free(pos);
+	if (f->ntest == 0 || f->ntrain < 2)
+		return fail(f, "%zu rows are too few to split into training and test parts", f->nrows);
+	qsort(f->train, f->ntrain, sizeof(size_t), cmp_size);
+	qsort(f->test, f->ntest, sizeof(size_t), cmp_size);
+	return 0;
+}
+
+static void
+add_column(struct feat *f, size_t src, const char *value)
+{
+	f->cols = kiln_ml_xrealloc(f->cols, f->ncols + 1, sizeof(*f->cols));
+	f->cols[f->ncols].src = src;
+	f->cols[f->ncols].value = value;
+	f->cols[f->ncols].center = 0;
+	f->cols[f->ncols].scale = 1;
+	f->ncols++;
+}
+
+/* Fit the scaling of output column k on the training rows. */
+static void
+fit_scale(struct feat *f, struct column *k, const char *how)
+{
+	double mean = 0, var = 0, lo = INFINITY, hi = -INFINITY;
+	size_t i;
+
+	for (i = 0; i < f->ntrain; i++) {
+		double x = f->num[f->train[i] * f->t.ncols + k->src];
+
+		mean += x;
+		lo = fmin(lo, x);
+		hi = fmax(hi, x);
+	}
+	mean /= (double)f->ntrain;
+	for (i = 0; i < f->ntrain; i++) {
+		double x = f->num[f->train[i] * f->t.ncols + k->src] - mean;
+
+		var += x * x;
+	}
+	if (strcmp(how, "standard") == 0) {
+		k->center = mean;
+		k->scale = var > 0 ? sqrt(var / (double)f->ntrain) : 1;
+	} else if (strcmp(how, "minmax") == 0) {
+		k->center = lo;
+		k->scale = hi > lo ? hi - lo : 1;
+	}
+}
+
+/* Parse numeric features, build the output columns and fit their scaling. */
+static int
+build_columns(struct feat *f, char ***vocab, size_t *nvocab)
+{
+	const kiln_value *onehot = kiln_param(f->ctx, "onehot");
+	const char *how = kiln_param_string(f->ctx, "scale", "standard");
+	size_t c, i, j;
+
+	f->num = kiln_ml_xcalloc(f->nrows * f->t.ncols, sizeof(double));
+	for (c = 0; c < f->t.ncols; c++) {
+		if (!used(f, c) || (long)c == f->label ||
+		    ((long)c == f->group && !in_list(onehot, f->t.header[c]) &&
+		     !in_list(kiln_param(f->ctx, "features"), f->t.header[c])))
+			continue;
+		if (in_list(onehot, f->t.header[c])) {
+			vocab[c] = vocabulary(f, c, f->train, f->ntrain, &nvocab[c]);
+			for (j = 0; j < nvocab[c]; j++)
+				add_column(f, c, vocab[c][j]);
+			continue;
+		}
+		for (i = 0; i < f->nrows; i++)
+			if (number(f, f->rows[i], c, &f->num[i * f->t.ncols + c]) < 0)
+				return -1;
+		add_column(f, c, NULL);
+		fit_scale(f, &f->cols[f->ncols - 1], how);
+	}
+	if (f->ncols == 0)
+		return fail(f, "no feature columns left besides the label");
+	return 0;
+}
+
+static void
+fill_x(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
+{
+	float *x;
+	size_t i, k;
+
+	kiln_ml_array_init(a, KILN_ML_F32, 2, n, f->ncols);
+	x = a->data;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < f->ncols; k++) {
+			const struct column *col = &f->cols[k];
+
+			if (col->value)
+				x[i * f->ncols + k] = strcmp(kiln_ml_csv_cell(&f->t,
+					f->rows[pos[i]], col->src), col->value) == 0;
+			else
+				x[i * f->ncols + k] = (float)((f->num[pos[i] * f->t.ncols +
+					col->src] - col->center) / col->scale);
+		}
+}
+
+static void
+fill_y(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
+{
+	size_t i;
+	double v;
+
+	kiln_ml_array_init(a, f->regression ? KILN_ML_F32 : KILN_ML_I64, 1, n, 1);
+	for (i = 0; i < n; i++) {
+		if (f->regression) {
+			kiln_ml_parse_number(kiln_ml_csv_cell(&f->t, f->rows[pos[i]],
+				(size_t)f->label), &v);
+			((float *)a->data)[i] = (float)v;
+		} else {
+			((int64_t *)a->data)[i] = f->cls[pos[i]];
+		}
+	}
+}
+
+static void
+fill_group(struct feat *f, struct kiln_ml_array *a)
+{
+	size_t i;
+
+	kiln_ml_array_init(a, KILN_ML_I64, 1, f->ntest, 1);
+	for (i = 0; i < f->ntest; i++)
+		((int64_t *)a->data)[i] = find(f->groups, f->ngroups,
+			kiln_ml_csv_cell(&f->t, f->rows[f->test[i]], (size_t)f->group));
+}
+
+static json_t *
+strings_json(char **s, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(s[i]));
+	return a;
+}
+
+static json_t *
+columns_json(struct feat *f)
+{
+	json_t *a = json_array();
+	size_t k;
+
+	for (k = 0; k < f->ncols; k++) {
+		const struct column *c = &f->cols[k];
+
+		if (c->value)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "source",
+				f->t.header[c->src], "kind", "onehot", "value", c->value));
+		else
+			json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o}", "source",
+				f->t.header[c->src], "kind", "numeric", "center",
+				json_real(c->center), "scale", json_real(c->scale)));
+	}
+	return a;
+}
+
+static json_t *
+transform_json(struct feat *f)
+{
+	const kiln_value *s = kiln_param(f->ctx, "split");
+	json_t *j = json_object();
+
+	json_object_set_new(j, "format", json_string("kiln-transform/1"));
+	json_object_set_new(j, "label", json_string(f->t.header[f->label]));
+	json_object_set_new(j, "task", json_string(f->regression ? "regression" : "classification"));
+	json_object_set_new(j, "scale", json_string(kiln_param_string(f->ctx, "scale", "standard")));
+	json_object_set_new(j, "columns", columns_json(f));
+	if (!f->regression)
+		json_object_set_new(j, "classes", strings_json(f->classes, f->nclasses));
+	if (f->group >= 0) {
+		json_object_set_new(j, "group", json_string(f->t.header[f->group]));
+		json_object_set_new(j, "groups", strings_json(f->groups, f->ngroups));
+	}
+	json_object_set_new(j, "split", json_pack("{s:o, s:I, s:b, s:I, s:I}",
+		"test", kiln_ml_json_real(kiln_value_number(kiln_value_get(s, "test"), 0.2)),
+		"seed", (json_int_t)kiln_value_int(kiln_value_get(s, "seed"), 42),
+		"stratify", kiln_value_bool(kiln_value_get(s, "stratify"), !f->regression),
+		"train_rows", (json_int_t)f->ntrain, "test_rows", (json_int_t)f->ntest));
+	return j;
+}
+
+static int
+write_array(struct feat *f, const char *name, struct kiln_ml_array *a)
+{
+	char err[KILN_ML_ERRLEN], *p = kiln_ml_join(kiln_output_dir(f->ctx), name);
+	int rc = kiln_ml_npy_write(p, a, err);
+
+	free(p);
+	kiln_ml_array_release(a);
+	return rc < 0 ? kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err) : 0;
+}
+
+static int
+write_outputs(struct feat *f)
+{
+	char err[KILN_ML_ERRLEN], *p;
+	struct kiln_ml_array a;
+	json_t *t;
+	int rc;
+
+	fill_x(f, f->train, f->ntrain, &a);
+	if (write_array(f, "X_train.npy", &a) < 0)
+		return -1;
+	fill_x(f, f->test, f->ntest, &a);
+	if (write_array(f, "X_test.npy", &a) < 0)
+		return -1;
+	fill_y(f, f->train, f->ntrain, &a);
+	if (write_array(f, "y_train.npy", &a) < 0)
+		return -1;
+	fill_y(f, f->test, f->ntest, &a);
+	if (write_array(f, "y_test.npy", &a) < 0)
+		return -1;
+	if (f->group >= 0) {
+		fill_group(f, &a);
+		if (write_array(f, "group_test.npy", &a) < 0)
+			return -1;
+	}
+	p = kiln_ml_join(kiln_output_dir(f->ctx), "transform.json");
+	t = transform_json(f);
+	rc = kiln_ml_json_write(p, t, err);
+	json_decref(t);
+	free(p);
+	return rc < 0 ? kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err) : 0;
+}
+
+static void
+feat_release(struct feat *f, char ***vocab, size_t *nvocab)
+{
+	size_t c;
+
+	for (c = 0; vocab && c < f->t.ncols; c++)
+		kiln_ml_strings_free(vocab[c], nvocab[c]);
+	free(vocab);
+	free(nvocab);
+	kiln_ml_strings_free(f->classes, f->nclasses);
+	kiln_ml_strings_free(f->groups, f->ngroups);
+	kiln_ml_csv_release(&f->t);
+	free(f->rows);
+	free(f->train);
+	free(f->test);
+	free(f->cls);
+	free(f->num);
+	free(f->cols);
+}
+
+static int
+featurize(struct feat *f, char ****vocab, size_t **nvocab)
+{
+	const char *g = kiln_param_string(f->ctx, "group", NULL);
+	char err[KILN_ML_ERRLEN];
+
+	if (kiln_ml_csv_read(&f->t, f->path, err) < 0)
+		return kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err);
+	*vocab = kiln_ml_xcalloc(f->t.ncols, sizeof(char **));
+	*nvocab = kiln_ml_xcalloc(f->t.ncols, sizeof(size_t));
+	f->label = column(f, kiln_param_string(f->ctx, "label", ""), "label");
+	f->group = g ? column(f, g, "group") : -1;
+	if (f->label < 0 || (g && f->group < 0) || filter_rows(f) < 0 || read_label(f) < 0 ||
+	    split(f) < 0 || build_columns(f, *vocab, *nvocab) < 0)
+		return -1;
+	if (g)
+		f->groups = vocabulary(f, (size_t)f->group, NULL, f->nrows, &f->ngroups);
+	kiln_metric(f->ctx, "train_rows", (double)f->ntrain);
+	kiln_metric(f->ctx, "test_rows", (double)f->ntest);
+	kiln_metric(f->ctx, "features", (double)f->ncols);
+	return write_outputs(f);
+}
+
+static int
+run(kiln_ctx *ctx)
+{
+	struct feat f;
+	char ***vocab = NULL;
+	size_t *nvocab = NULL;
+	char *path;
+	int rc;
+
+	if (check(ctx) < 0)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.ctx = ctx;
+	path = csv_path(kiln_input(ctx, "data"));
+	f.path = path;
+	rc = featurize(&f, &vocab, &nvocab);
+	feat_release(&f, vocab, nvocab);
+	free(path);
+	return rc;
+}
+
+KP_EXPORT(featurize_plugin) = {
+	.abi = KILN_PLUGIN_ABI,
+	.name = "featurize",
+	.version = "1.0",
+	.summary = "CSV to NPY features: selection, one-hot, seeded split, scaling fitted on train",
+	.check = check,
+	.run = run,
+};

@@ -1,0 +1,216 @@
+/*
+ * Arrays and numpy's NPY format (version 1.0 written; 1.0 to 3.0 read).
+ * Only little-endian float32 and int64 in C order: what kiln writes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml.h"
+
+size_t
+kiln_ml_dtype_size(int dtype)
+{
+	return dtype == KILN_ML_I64 ? 8 : 4;
+}
+
+void
+kiln_ml_array_init(struct kiln_ml_array *a, int dtype, int ndim, size_t rows,
+	size_t cols)
+{
+	a->dtype = dtype;
+	a->ndim = ndim;
+	a->shape[0] = rows;
+	a->shape[1] = ndim == 1 ? 1 : cols;
+	a->data = kiln_ml_xcalloc(rows,
+		a->shape[1] * kiln_ml_dtype_size(dtype));
+}
+
+void
+kiln_ml_array_release(struct kiln_ml_array *a)
+{
+	free(a->data);
+	a->data = NULL;
+	a->shape[0] = a->shape[1] = 0;
+}
+
+size_t
+kiln_ml_array_count(const struct kiln_ml_array *a)
+{
+	return a->shape[0] * a->shape[1];
+}
+
+void
+kiln_ml_npy_encode(const struct kiln_ml_array *a, char **buf, size_t *len)
+{
+	char dict[160], *b;
+	size_t n, hlen, data = kiln_ml_array_count(a) * kiln_ml_dtype_size(a->dtype);
+
+	if (a->ndim == 1)
+		n = (size_t)snprintf(dict, sizeof(dict),
+			"{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
+			a->dtype == KILN_ML_I64 ? "<i8" : "<f4", a->shape[0]);
+	else
+		n = (size_t)snprintf(dict, sizeof(dict),
+			"{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+			a->dtype == KILN_ML_I64 ? "<i8" : "<f4", a->shape[0], a->shape[1]);
+	/* Magic, version and length take 10 bytes; pad the whole to 64. */
+	hlen = (10 + n + 1 + 63) / 64 * 64 - 10;
+	b = kiln_ml_xmalloc(10 + hlen + data);
+	memcpy(b, "\x93NUMPY\x01\x00", 8);
+	b[8] = (char)(hlen & 0xff);
+	b[9] = (char)(hlen >> 8);
+	memcpy(b + 10, dict, n);
+	memset(b + 10 + n, ' ', hlen - n - 1);
+	b[10 + hlen - 1] = '\n';
+	if (data)
+		memcpy(b + 10 + hlen, a->data, data);
+	*buf = b;
+	*len = 10 + hlen + data;
+}
+
+int
+kiln_ml_npy_write(const char *path, const struct kiln_ml_array *a, char *err)
+{
+	size_t len;
+	char *buf;
+	int rc;
+
+	kiln_ml_npy_encode(a, &buf, &len);
+	rc = kiln_ml_write_file(path, buf, len, err);
+	free(buf);
+	return rc;
+}
+
+/* The text after `'key':` in the header dict, or NULL. */
+static const char *
+dict_value(const char *h, const char *key)
+{
+	char pat[32];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "'%s':", key);
+	p = strstr(h, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+/* Parse "(a, b)" / "(a,)" into shape; returns ndim or -1. */
+static int
+parse_shape(const char *p, size_t shape[2])
+{
+	int ndim = 0;
+	char *end;
+
+	if (*p++ != '(')
+		return -1;
+	for (;;) {
+		unsigned long long v;
+
+		while (*p == ' ')
+			p++;
+		if (*p == ')')
+			break;
+		if (*p < '0' || *p > '9' || ndim == 2)
+			return -1;
+		v = strtoull(p, &end, 10);
+		if (end - p > 15)
+			return -1;
+		shape[ndim++] = (size_t)v;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != ')')
+			return -1;
+	}
+	if (ndim == 1)
+		shape[1] = 1;
+	return ndim;
+}
+
+static int
+parse_header(const char *h, const char *name, struct kiln_ml_array *a, char *err)
+{
+	const char *d = dict_value(h, "descr"), *f = dict_value(h, "fortran_order"),
+		*s = dict_value(h, "shape");
+
+	if (!d || !f || !s)
+		return kiln_ml_errf(err, "%s: NPY header lacks descr, fortran_order or shape", name);
+	if (strncmp(d, "'<f4'", 5) == 0)
+		a->dtype = KILN_ML_F32;
+	else if (strncmp(d, "'<i8'", 5) == 0)
+		a->dtype = KILN_ML_I64;
+	else
+		return kiln_ml_errf(err, "%s: NPY dtype %.8s: expected '<f4' or '<i8'", name, d);
+	if (strncmp(f, "False", 5) != 0)
+		return kiln_ml_errf(err, "%s: NPY array is in Fortran order: expected C order", name);
+	a->ndim = parse_shape(s, a->shape);
+	if (a->ndim < 1)
+		return kiln_ml_errf(err, "%s: NPY shape must have 1 or 2 dimensions", name);
+	return 0;
+}
+
+int
+kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
+	struct kiln_ml_array *a, char *err)
+{
+	const unsigned char *b = buf;
+	size_t hlen, off, need;
+	char *h;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+		return kiln_ml_errf(err, "%s: not an NPY file (bad magic)", name);
+	if (b[6] == 1) {
+		hlen = b[8] | (size_t)b[9] << 8;
+		off = 10;
+	} else if ((b[6] == 2 || b[6] == 3) && len >= 12) {
+		hlen = b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+		off = 12;
+	} else {
+		return kiln_ml_errf(err, "%s: NPY version %u not supported", name, b[6]);
+	}
+	if (hlen > len - off)
+		return kiln_ml_errf(err, "%s: truncated NPY header (%zu bytes declared, %zu present)",
+			name, hlen, len - off);
+	h = kiln_ml_xmalloc(hlen + 1);
+	memcpy(h, b + off, hlen);
+	h[hlen] = 0;
+	rc = parse_header(h, name, a, err);
+	free(h);
+	if (rc < 0)
+		return -1;
+	off += hlen;
+	if (a->shape[1] && a->shape[0] > (SIZE_MAX / 8) / a->shape[1])
+		return kiln_ml_errf(err, "%s: NPY shape is too large", name);
+	need = a->shape[0] * a->shape[1] * kiln_ml_dtype_size(a->dtype);
+	if (need != len - off)
+		return kiln_ml_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
+			name, a->shape[0], a->shape[1], need, len - off);
+	a->data = kiln_ml_xmalloc(need);
+	if (need)
+		memcpy(a->data, b + off, need);
+	return 0;
+}
+
+int
+kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err)
+{
+	size_t len;
+	char *buf;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (kiln_ml_read_file(path, &buf, &len, err) < 0)
+		return -1;
+	rc = kiln_ml_npy_parse(buf, len, path, a, err);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,611 @@
+/*
+ * Training: ridge regression in closed form, and logistic, softmax and MLP
+ * models by mini-batch Adam, all on OpenBLAS.
+ *
+ * Determinism: every random choice comes from one seeded generator, every
+ * reduction kiln does itself runs in a fixed order, and the reductions
+ * inside sgemm/ssyrk run along k in one thread (OpenBLAS splits the M and N
+ * dimensions between threads, never k), so the weights are the same bytes
+ * run after run.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml.h"
+
+/* Rows per block when ridge accumulates X^T X. */
+#define RIDGE_BLOCK 4096
+
+void
+kiln_ml_train_opts_init(struct kiln_ml_train_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->kind = KILN_ML_SOFTMAX;
+	o->epochs = 100;
+	o->lr = 0.01;
+	o->l2 = 1e-4;
+	o->batch = 32;
+	o->patience = 10;
+	o->seed = 1;
+}
+
+void
+kiln_ml_history_release(struct kiln_ml_history *h)
+{
+	free(h->loss);
+	free(h->val);
+	memset(h, 0, sizeof(*h));
+}
+
+static void
+history_add(struct kiln_ml_history *h, double loss, double val)
+{
+	h->loss = kiln_ml_xrealloc(h->loss, h->n + 1, sizeof(double));
+	h->val = kiln_ml_xrealloc(h->val, h->n + 1, sizeof(double));
+	h->loss[h->n] = loss;
+	h->val[h->n] = val;
+	h->n++;
+}
+
+/* ---- ridge ---- */
+
+/* Targets of row i: the value, or +1 for its class and -1 for the others. */
+static void
+ridge_targets(const int64_t *y, const float *yf, size_t i, size_t k, double *t)
+{
+	size_t j;
+
+	if (!y) {
+		t[0] = yf[i];
+		return;
+	}
+	for (j = 0; j < k; j++)
+		t[j] = (size_t)y[i] == j ? 1 : -1;
+}
+
+/* Cholesky solve of G W = B in place (G d x d, B d x k); -1 if not positive. */
+static int
+cholesky_solve(double *G, double *B, size_t d, size_t k)
+{
+	size_t i, j, c, p;
+
+	for (j = 0; j < d; j++) {
+		double s = G[j * d + j];
+
+		for (p = 0; p < j; p++)
+			s -= G[j * d + p] * G[j * d + p];
+		if (!(s > 1e-12))
+			return -1;
+		G[j * d + j] = sqrt(s);
+		for (i = j + 1; i < d; i++) {
+			double t = G[i * d + j];
+
+			for (p = 0; p < j; p++)
+				t -= G[i * d + p] * G[j * d + p];
+			G[i * d + j] = t / G[j * d + j];
+		}
+	}
+	for (c = 0; c < k; c++) {
+		for (i = 0; i < d; i++) {
+			double t = B[i * k + c];
+
+			for (p = 0; p < i; p++)
+				t -= G[i * d + p] * B[p * k + c];
+			B[i * k + c] = t / G[i * d + i];
+		}
+		for (i = d; i-- > 0;) {
+			double t = B[i * k + c];
+
+			for (p = i + 1; p < d; p++)
+				t -= G[p * d + i] * B[p * k + c];
+			B[i * k + c] = t / G[i * d + i];
+		}
+	}
+	return 0;
+}
+
+/* Column means of X and of the targets, summed in double in row order. */
+static void
+ridge_means(const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t k, double *mx, double *mt)
+{
+	double *t = kiln_ml_xmallocarray(k, sizeof(double));
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < d; j++)
+			mx[j] += X[i * d + j];
+		ridge_targets(y, yf, i, k, t);
+		for (j = 0; j < k; j++)
+			mt[j] += t[j];
+	}
+	for (j = 0; j < d; j++)
+		mx[j] /= (double)n;
+	for (j = 0; j < k; j++)
+		mt[j] /= (double)n;
+	free(t);
+}
+
+/*
+ * G += Xc^T Xc and B += Xc^T Tc over centred blocks: float products, double
+ * sums, so 200,000 rows lose no precision while ssyrk does the work.
+ */
+static void
+ridge_gram(const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t k, const double *mx, const double *mt, double *G, double *B)
+{
+	float *xb = kiln_ml_xmallocarray(RIDGE_BLOCK * d, sizeof(float));
+	float *tb = kiln_ml_xmallocarray(RIDGE_BLOCK * k, sizeof(float));
+	float *g = kiln_ml_xmallocarray(d * d, sizeof(float));
+	float *bb = kiln_ml_xmallocarray(d * k, sizeof(float));
+	double *t = kiln_ml_xmallocarray(k, sizeof(double));
+	size_t r, i, j;
+
+	for (r = 0; r < n; r += RIDGE_BLOCK) {
+		size_t rows = n - r < RIDGE_BLOCK ? n - r : RIDGE_BLOCK;
+
+		for (i = 0; i < rows; i++) {
+			for (j = 0; j < d; j++)
+				xb[i * d + j] = (float)(X[(r + i) * d + j] - mx[j]);
+			ridge_targets(y, yf, r + i, k, t);
+			for (j = 0; j < k; j++)
+				tb[i * k + j] = (float)(t[j] - mt[j]);
+		}
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)rows,
+			1.0f, xb, (int)d, 0.0f, g, (int)d);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k,
+			(int)rows, 1.0f, xb, (int)d, tb, (int)k, 0.0f, bb, (int)k);
+		for (i = 0; i < d; i++)
+			for (j = i; j < d; j++)
+				G[i * d + j] += g[i * d + j];
+		for (i = 0; i < d * k; i++)
+			B[i] += bb[i];
+	}
+	for (i = 0; i < d; i++)
+		for (j = 0; j < i; j++)
+			G[i * d + j] = G[j * d + i];
+	free(xb);
+	free(tb);
+	free(g);
+	free(bb);
+	free(t);
+}
+
+static int
+train_ridge(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t nclasses, struct kiln_ml_history *h, char *err)
+{
+	size_t k = nclasses ? nclasses : 1, sizes[2] = { d, k }, i, j;
+	double *mx = kiln_ml_xcalloc(d, sizeof(double)), *mt = kiln_ml_xcalloc(k, sizeof(double));
+	double *G = kiln_ml_xcalloc(d * d, sizeof(double)), *B = kiln_ml_xcalloc(d * k, sizeof(double));
+	int rc = 0;
+
+	ridge_means(X, n, d, y, yf, k, mx, mt);
+	ridge_gram(X, n, d, y, yf, k, mx, mt, G, B);
+	for (i = 0; i < d; i++)
+		G[i * d + i] += o->l2;
+	if (cholesky_solve(G, B, d, k) < 0) {
+		rc = kiln_ml_errf(err, "ridge: X^T X + l2 I is singular (constant or duplicate features?); set l2 > 0");
+		goto out;
+	}
+	kiln_ml_model_init(m, KILN_ML_RIDGE, nclasses > 0, sizes, 2);
+	for (j = 0; j < k; j++) {
+		double b = mt[j];
+
+		for (i = 0; i < d; i++) {
+			m->layers[0].w[i * k + j] = (float)B[i * k + j];
+			b -= mx[i] * B[i * k + j];
+		}
+		m->layers[0].b[j] = (float)b;
+	}
+	h->flops = (double)n * d * d + 2.0 * n * d * k + (double)d * d * d / 3;
+	h->best_epoch = 1;
+	history_add(h, NAN, NAN);
+out:
+	free(mx);
+	free(mt);
+	free(G);
+	free(B);
+	return rc;
+}
+
+/* ---- gradient training ---- */
+
+/* Buffers of one network during training. */
+struct net {
+	struct kiln_ml_model *m;
+	size_t batch;
+	float **a;		/* a[i]: batch x width of layer i's input; a[nlayers] the output */
+	float **delta;		/* delta[i]: batch x layers[i].out */
+	float **gw, **gb;	/* gradients */
+	float **mw, **vw, **mb, **vb;	/* Adam moments */
+	float *xb;		/* gathered input rows */
+	long step;
+};
+
+static float **
+alloc_per_layer(const struct kiln_ml_model *m, int weights, size_t rows)
+{
+	float **p = kiln_ml_xcalloc(m->nlayers + 1, sizeof(float *));
+	size_t i;
+
+	for (i = 0; i < m->nlayers; i++) {
+		size_t n = weights ? m->layers[i].in * m->layers[i].out : m->layers[i].out;
+
+		p[i] = kiln_ml_xcalloc(rows * n, sizeof(float));
+	}
+	return p;
+}
+
+static void
+free_per_layer(float **p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(p[i]);
+	free(p);
+}
+
+static void
+net_init(struct net *t, struct kiln_ml_model *m, size_t batch)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	t->batch = batch;
+	t->a = kiln_ml_xcalloc(m->nlayers + 1, sizeof(float *));
+	for (i = 1; i <= m->nlayers; i++)
+		t->a[i] = kiln_ml_xcalloc(batch * m->layers[i - 1].out, sizeof(float));
+	t->xb = kiln_ml_xcalloc(batch * m->layers[0].in, sizeof(float));
+	t->a[0] = t->xb;
+	t->delta = alloc_per_layer(m, 0, batch);
+	t->gw = alloc_per_layer(m, 1, 1);
+	t->mw = alloc_per_layer(m, 1, 1);
+	t->vw = alloc_per_layer(m, 1, 1);
+	t->gb = alloc_per_layer(m, 0, 1);
+	t->mb = alloc_per_layer(m, 0, 1);
+	t->vb = alloc_per_layer(m, 0, 1);
+}
+
+static void
+net_release(struct net *t)
+{
+	size_t i, n = t->m->nlayers;
+
+	for (i = 1; i <= n; i++)
+		free(t->a[i]);
+	free(t->a);
+	free(t->xb);
+	free_per_layer(t->delta, n);
+	free_per_layer(t->gw, n);
+	free_per_layer(t->mw, n);
+	free_per_layer(t->vw, n);
+	free_per_layer(t->gb, n);
+	free_per_layer(t->mb, n);
+	free_per_layer(t->vb, n);
+}
+
+/* Glorot-uniform weights for layers feeding a ReLU; zeros for linear models. */
+static void
+init_weights(struct kiln_ml_model *m, struct kiln_ml_rng *r)
+{
+	size_t i, j;
+
+	if (m->nlayers == 1)
+		return;
+	for (i = 0; i < m->nlayers; i++) {
+		struct kiln_ml_layer *l = &m->layers[i];
+		double lim = sqrt(6.0 / (double)(l->in + l->out));
+
+		for (j = 0; j < l->in * l->out; j++)
+			l->w[j] = (float)((2 * kiln_ml_rng_uniform(r) - 1) * lim);
+	}
+}
+
+/* Forward pass of the gathered batch, keeping every layer's activations. */
+static void
+net_forward(struct net *t, size_t rows)
+{
+	size_t i;
+
+	for (i = 0; i < t->m->nlayers; i++)
+		kiln_ml_layer_forward(&t->m->layers[i], t->a[i], rows, t->a[i + 1]);
+}
+
+/*
+ * Output delta (gradient of the mean loss by the pre-activation) for
+ * cross-entropy on sigmoid/softmax and squared error on a linear output.
+ * Returns the batch's summed loss.
+ */
+static double
+output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
+	const float *yf)
+{
+	const struct kiln_ml_layer *l = &t->m->layers[t->m->nlayers - 1];
+	float *p = t->a[t->m->nlayers], *d = t->delta[t->m->nlayers - 1];
+	size_t i, j, k = l->out;
+	double loss = 0;
+
+	for (i = 0; i < rows; i++) {
+		for (j = 0; j < k; j++) {
+			float target;
+
+			if (!y)
+				target = yf[idx[i]];
+			else if (k == 1)
+				target = (float)y[idx[i]];
+			else
+				target = (size_t)y[idx[i]] == j;
+			d[i * k + j] = (p[i * k + j] - target) / (float)rows;
+			if (!y)
+				loss += (double)(p[i * k + j] - target) * (p[i * k + j] - target);
+			else if (target > 0)
+				loss -= log(fmax(p[i * k + j], 1e-7));
+			else if (k == 1)
+				loss -= log(fmax(1 - p[i * k + j], 1e-7));
+		}
+	}
+	return loss;
+}
+
+/* Gradients of every layer from the output delta down. */
+static void
+net_backward(struct net *t, size_t rows)
+{
+	size_t i, r, j;
+
+	for (i = t->m->nlayers; i-- > 0;) {
+		const struct kiln_ml_layer *l = &t->m->layers[i];
+		float *d = t->delta[i];
+
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in, (int)l->out,
+			(int)rows, 1.0f, t->a[i], (int)l->in, d, (int)l->out, 0.0f,
+			t->gw[i], (int)l->out);
+		memset(t->gb[i], 0, l->out * sizeof(float));
+		for (r = 0; r < rows; r++)
+			for (j = 0; j < l->out; j++)
+				t->gb[i][j] += d[r * l->out + j];
+		if (i == 0)
+			break;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->in,
+			(int)l->out, 1.0f, d, (int)l->out, l->w, (int)l->out, 0.0f,
+			t->delta[i - 1], (int)l->in);
+		for (j = 0; j < rows * l->in; j++)
+			if (t->a[i][j] <= 0)
+				t->delta[i - 1][j] = 0;
+	}
+}
+
+static void
+adam(float *w, const float *g, float *mo, float *v, size_t n, float l2,
+	float lr, float c1, float c2)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float gi = g[i] + l2 * w[i];
+
+		mo[i] = 0.9f * mo[i] + 0.1f * gi;
+		v[i] = 0.999f * v[i] + 0.001f * gi * gi;
+		w[i] -= lr * (mo[i] / c1) / (sqrtf(v[i] / c2) + 1e-8f);
+	}
+}
+
+static void
+net_update(struct net *t, const struct kiln_ml_train_opts *o)
+{
+	float c1, c2;
+	size_t i;
+
+	t->step++;
+	c1 = (float)(1 - pow(0.9, (double)t->step));
+	c2 = (float)(1 - pow(0.999, (double)t->step));
+	for (i = 0; i < t->m->nlayers; i++) {
+		struct kiln_ml_layer *l = &t->m->layers[i];
+
+		adam(l->w, t->gw[i], t->mw[i], t->vw[i], l->in * l->out, (float)o->l2,
+			(float)o->lr, c1, c2);
+		adam(l->b, t->gb[i], t->mb[i], t->vb[i], l->out, 0, (float)o->lr, c1, c2);
+	}
+}
+
+static double
+batch_flops(const struct kiln_ml_model *m, size_t rows)
+{
+	double f = 0;
+	size_t i;
+
+	for (i = 0; i < m->nlayers; i++)
+		f += 2.0 * rows * m->layers[i].in * m->layers[i].out * (i ? 3 : 2);
+	return f;
+}
+
+/* One epoch over the rows idx[0..n); returns the mean training loss. */
+static double
+epoch(struct net *t, const struct kiln_ml_train_opts *o, const float *X,
+	const size_t *idx, size_t n, const int64_t *y, const float *yf, double *flops)
+{
+	size_t d = t->m->layers[0].in, r, i;
+	double loss = 0;
+
+	for (r = 0; r < n; r += t->batch) {
+		size_t rows = n - r < t->batch ? n - r : t->batch;
+
+		for (i = 0; i < rows; i++)
+			memcpy(t->xb + i * d, X + idx[r + i] * d, d * sizeof(float));
+		net_forward(t, rows);
+		loss += output_delta(t, rows, idx + r, y, yf);
+		net_backward(t, rows);
+		net_update(t, o);
+		*flops += batch_flops(t->m, rows);
+	}
+	return loss / (double)n;
+}
+
+/* Accuracy (classification) or mean squared error on the held-out rows. */
+static double
+validate(const struct kiln_ml_model *m, const float *X, size_t d, const size_t *idx,
+	size_t n, const int64_t *y, const float *yf)
+{
+	float *xv = kiln_ml_xmallocarray(n * d, sizeof(float));
+	float *vals = kiln_ml_xmallocarray(n, sizeof(float));
+	int64_t *pred = kiln_ml_xmallocarray(n, sizeof(int64_t));
+	double s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		memcpy(xv + i * d, X + idx[i] * d, d * sizeof(float));
+	kiln_ml_model_predict(m, xv, n, pred, m->classification ? NULL : vals);
+	for (i = 0; i < n; i++)
+		s += y ? (double)(pred[i] == y[idx[i]])
+		       : (double)(vals[i] - yf[idx[i]]) * (vals[i] - yf[idx[i]]);
+	free(xv);
+	free(vals);
+	free(pred);
+	return s / (double)n;
+}
+
+static void
+copy_weights(struct kiln_ml_model *dst, const struct kiln_ml_model *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->nlayers; i++) {
+		const struct kiln_ml_layer *l = &src->layers[i];
+
+		memcpy(dst->layers[i].w, l->w, l->in * l->out * sizeof(float));
+		memcpy(dst->layers[i].b, l->b, l->out * sizeof(float));
+	}
+}
+
+/* Layer sizes of the network to train; returns their number or -1. */
+static int
+layer_sizes(const struct kiln_ml_train_opts *o, size_t d, size_t nclasses,
+	size_t *sizes, char *err)
+{
+	size_t n = 0, i;
+
+	sizes[n++] = d;
+	if (o->kind == KILN_ML_LOGISTIC && nclasses != 2)
+		return kiln_ml_errf(err, "logistic regression needs a label with 2 classes, this one has %zu (use softmax)",
+			nclasses);
+	if ((o->kind == KILN_ML_LOGISTIC || o->kind == KILN_ML_SOFTMAX) && nclasses == 0)
+		return kiln_ml_errf(err, "%s needs a classification task; use ridge or mlp for regression",
+			kiln_ml_kind_name(o->kind));
+	if (o->kind == KILN_ML_MLP)
+		for (i = 0; i < o->nhidden; i++)
+			sizes[n++] = o->hidden[i];
+	sizes[n++] = o->kind == KILN_ML_LOGISTIC ? 1 : nclasses ? nclasses : 1;
+	return (int)n;
+}
+
+/* Split rows into training and validation parts with the seeded generator. */
+static size_t
+split_validation(const struct kiln_ml_train_opts *o, size_t n, size_t *idx,
+	struct kiln_ml_rng *r)
+{
+	size_t i, nval;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	if (o->validation <= 0)
+		return 0;
+	kiln_ml_rng_shuffle(r, idx, n);
+	nval = (size_t)llround(o->validation * (double)n);
+	if (nval < 1)
+		nval = 1;
+	if (nval >= n)
+		nval = n - 1;
+	return nval;
+}
+
+static int
+train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t nclasses, struct kiln_ml_history *h, kiln_ml_progress_fn progress,
+	void *arg, char *err)
+{
+	size_t sizes[10], *idx = kiln_ml_xmallocarray(n, sizeof(size_t)), nval, ntrain;
+	struct kiln_ml_model best;
+	struct kiln_ml_rng rng;
+	struct net t;
+	double best_val = NAN;
+	int ns = layer_sizes(o, d, nclasses, sizes, err), e, since = 0;
+
+	if (ns < 0) {
+		free(idx);
+		return -1;
+	}
+	kiln_ml_rng_seed(&rng, o->seed);
+	kiln_ml_model_init(m, o->kind, nclasses > 0, sizes, (size_t)ns);
+	kiln_ml_model_init(&best, o->kind, nclasses > 0, sizes, (size_t)ns);
+	init_weights(m, &rng);
+	nval = split_validation(o, n, idx, &rng);
+	ntrain = n - nval;
+	net_init(&t, m, o->batch < ntrain ? o->batch : ntrain);
+	h->best_epoch = o->epochs;
+	for (e = 1; e <= o->epochs; e++) {
+		double loss, val = NAN;
+
+		kiln_ml_rng_shuffle(&rng, idx + nval, ntrain);
+		loss = epoch(&t, o, X, idx + nval, ntrain, y, yf, &h->flops);
+		if (nval) {
+			val = validate(m, X, d, idx, nval, y, yf);
+			h->flops += batch_flops(m, nval) / 3;
+			if (isnan(best_val) || (y ? val > best_val : val < best_val)) {
+				best_val = val;
+				h->best_epoch = e;
+				copy_weights(&best, m);
+				since = 0;
+			} else {
+				since++;
+			}
+		}
+		history_add(h, loss, val);
+		if (!isfinite(loss)) {
+			net_release(&t);
+			kiln_ml_model_release(&best);
+			kiln_ml_model_release(m);
+			free(idx);
+			return kiln_ml_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
+		}
+		if ((progress && progress(arg, e, o->epochs, loss)) || (nval && since >= o->patience))
+			break;
+	}
+	if (nval)
+		copy_weights(m, &best);
+	net_release(&t);
+	kiln_ml_model_release(&best);
+	free(idx);
+	return 0;
+}
+
+int
+kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t nclasses, struct kiln_ml_history *h, kiln_ml_progress_fn progress,
+	void *arg, char *err)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	memset(m, 0, sizeof(*m));
+	if (n < 2 || d < 1)
+		return kiln_ml_errf(err, "need at least 2 training rows and 1 feature, got %zu x %zu", n, d);
+	if (nclasses == 1)
+		return kiln_ml_errf(err, "the label has only one class: nothing to learn");
+	for (i = 0; y && i < n; i++)
+		if (y[i] < 0 || (size_t)y[i] >= nclasses)
+			return kiln_ml_errf(err, "label %lld of row %zu is not a class index below %zu",
+				(long long)y[i], i + 1, nclasses);
+	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
+		return kiln_ml_errf(err, "bad training options");
+	if (o->kind == KILN_ML_RIDGE)
+		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
+	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
+}

@@ -1,0 +1,320 @@
+/*
+ * The test plugin: evaluates a trained model on the test split of its
+ * features, writes metrics.json, records the metrics, and fails the build
+ * when a metric or a fairness measure crosses a limit of the rule.
+ */
+#include <cblas.h>
+#include <kiln/plugin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ml.h"
+#include "param.h"
+
+static const char *const params[] = { "fairness", "max", "min", NULL };
+static const char *const metric_names[] = { "accuracy", "precision_macro", "recall_macro",
+	"f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2", NULL };
+static const char *const fairness_names[] = { "max_demographic_parity_diff",
+	"max_equal_opportunity_diff", "max_gap", NULL };
+
+static int
+known(const char *const *names, const char *s)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* A table of metric = number, every metric one kiln computes. */
+static int
+check_limits(kiln_ctx *ctx, const kiln_value *v, const char *what,
+	const char *const *names)
+{
+	size_t i;
+	double x;
+	char path[128];
+
+	if (!v)
+		return 0;
+	if (kiln_value_type(v) != KILN_MAP)
+		return kiln_fail(ctx, "%s: param '%s': expected a table", kiln_target(ctx), what);
+	for (i = 0; i < kiln_value_len(v); i++) {
+		const char *k = kiln_value_key(v, i);
+
+		snprintf(path, sizeof(path), "%s.%s", what, k);
+		if (!known(names, k))
+			return kiln_fail(ctx, "%s: param '%s': unknown metric '%s'", kiln_target(ctx),
+				what, k);
+		if (strcmp(k, "max_gap") == 0) {
+			if (check_limits(ctx, kiln_value_at(v, i), path, (const char *const[]){
+				"accuracy", "selection_rate", "true_positive_rate", NULL }) < 0)
+				return -1;
+		} else if (kp_number_in(ctx, kiln_value_at(v, i), path, 0, -1e300, 1e300, &x) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check(kiln_ctx *ctx)
+{
+	if (kp_known(ctx, params) < 0 ||
+	    check_limits(ctx, kiln_param(ctx, "min"), "min", metric_names) < 0 ||
+	    check_limits(ctx, kiln_param(ctx, "max"), "max", metric_names) < 0 ||
+	    check_limits(ctx, kiln_param(ctx, "fairness"), "fairness", fairness_names) < 0)
+		return -1;
+	if (!kiln_input(ctx, "model") || !kiln_input(ctx, "features"))
+		return kiln_fail(ctx, "%s: needs inputs 'model' and 'features'", kiln_target(ctx));
+	return 0;
+}
+
+/* What the test evaluates on. */
+struct eval {
+	struct kiln_ml_model m;
+	struct kiln_ml_array X, y, group;
+	char **groups;
+	size_t ngroups;
+};
+
+static void
+eval_release(struct eval *e)
+{
+	if (e->m.layers)
+		kiln_ml_model_release(&e->m);
+	kiln_ml_array_release(&e->X);
+	kiln_ml_array_release(&e->y);
+	kiln_ml_array_release(&e->group);
+	kiln_ml_strings_free(e->groups, e->ngroups);
+}
+
+static int
+load_group(struct eval *e, const char *dir, char *err)
+{
+	char *gp = kiln_ml_join(dir, "group_test.npy"), *tp = kiln_ml_join(dir, "transform.json");
+	json_t *t = NULL;
+	int rc = 0;
+	size_t i;
+
+	if (access(gp, F_OK) != 0)
+		goto out;
+	rc = -1;
+	if (kiln_ml_npy_read(gp, &e->group, err) < 0 || !(t = kiln_ml_json_read(tp, err)) ||
+	    kiln_ml_json_strings(t, "groups", &e->groups, &e->ngroups, tp, err) < 0)
+		goto out;
+	if (e->group.dtype != KILN_ML_I64 || e->group.ndim != 1 || e->group.shape[0] != e->y.shape[0]) {
+		kiln_ml_errf(err, "%s: expected %zu int64 group indices", gp, e->y.shape[0]);
+		goto out;
+	}
+	for (i = 0; i < e->group.shape[0]; i++)
+		if (((int64_t *)e->group.data)[i] < 0 ||
+		    (size_t)((int64_t *)e->group.data)[i] >= e->ngroups) {
+			kiln_ml_errf(err, "%s: row %zu: group index out of range", gp, i + 1);
+			goto out;
+		}
+	rc = 0;
+out:
+	json_decref(t);
+	free(gp);
+	free(tp);
+	return rc;
+}
+
+static int
+check_labels(struct eval *e, const char *yp, char *err)
+{
+	size_t i;
+
+	if (e->y.ndim != 1 || e->y.shape[0] != e->X.shape[0])
+		return kiln_ml_errf(err, "%s: expected %zu labels to match X_test's rows", yp,
+			e->X.shape[0]);
+	if (e->m.classification != (e->y.dtype == KILN_ML_I64))
+		return kiln_ml_errf(err, "%s: the model is a %s but the labels are %s", yp,
+			e->m.classification ? "classifier" : "regression",
+			e->y.dtype == KILN_ML_I64 ? "classes" : "values");
+	for (i = 0; e->m.classification && i < e->y.shape[0]; i++)
+		if (((int64_t *)e->y.data)[i] < 0 ||
+		    (size_t)((int64_t *)e->y.data)[i] >= e->m.nclasses)
+			return kiln_ml_errf(err, "%s: row %zu: class %lld is not one of the model's %zu",
+				yp, i + 1, (long long)((int64_t *)e->y.data)[i], e->m.nclasses);
+	return 0;
+}
+
+static int
+load(struct eval *e, const char *mdir, const char *fdir, char *err)
+{
+	char *xp = kiln_ml_join(fdir, "X_test.npy"), *yp = kiln_ml_join(fdir, "y_test.npy");
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	if (kiln_ml_model_load_dir(&e->m, mdir, err) < 0 || kiln_ml_npy_read(xp, &e->X, err) < 0 ||
+	    kiln_ml_npy_read(yp, &e->y, err) < 0)
+		goto out;
+	if (e->X.dtype != KILN_ML_F32 || e->X.ndim != 2 ||
+	    e->X.shape[1] != kiln_ml_model_inputs(&e->m) || e->X.shape[0] == 0) {
+		kiln_ml_errf(err, "%s: expected a float32 matrix of %zu columns (the model's inputs), got (%zu, %zu)",
+			xp, kiln_ml_model_inputs(&e->m), e->X.shape[0], e->X.shape[1]);
+		goto out;
+	}
+	if (check_labels(e, yp, err) < 0 || load_group(e, fdir, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(xp);
+	free(yp);
+	return rc;
+}
+
+/* Evaluate; returns the metrics.json object. */
+static json_t *
+evaluate(struct eval *e)
+{
+	size_t n = e->X.shape[0], k = e->m.nclasses ? e->m.nclasses : 1;
+	int64_t *pred = kiln_ml_xcalloc(n, sizeof(int64_t));
+	float *probs = kiln_ml_xcalloc(n, k * sizeof(float));
+	json_t *j = json_object(), *m;
+
+	kiln_ml_model_predict(&e->m, e->X.data, n, pred, probs);
+	if (e->m.classification)
+		m = kiln_ml_metrics_classification(e->y.data, pred,
+			kiln_ml_model_probabilistic(&e->m) ? probs : NULL, n, e->m.nclasses,
+			e->m.classes);
+	else
+		m = kiln_ml_metrics_regression(e->y.data, probs, n);
+	json_object_set_new(j, "task", json_string(e->m.classification ? "classification" : "regression"));
+	json_object_set_new(j, "metrics", m);
+	if (e->groups && e->m.classification)
+		json_object_set_new(j, "fairness", kiln_ml_metrics_fairness(e->y.data, pred,
+			e->group.data, n, e->m.nclasses, e->groups, e->ngroups));
+	free(pred);
+	free(probs);
+	return j;
+}
+
+/* Compare one value with its limit; append a violation to msg. */
+static int
+limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min,
+	json_t *checks, char *msg, size_t cap)
+{
+	size_t len = strlen(msg);
+	double v;
+	int ok;
+
+	if (!json_is_number(value))
+		return kiln_fail(ctx, "%s: metric '%s' is not computed for this model%s",
+			kiln_target(ctx), name, json_is_null(value) ? " (undefined on this data)" :
+			" (ROC-AUC and log loss need a probabilistic classifier; roc_auc needs 2 classes; fairness needs a group)");
+	v = json_number_value(value);
+	ok = is_min ? v >= lim : v <= lim;
+	json_array_append_new(checks, json_pack("{s:s, s:s, s:o, s:o, s:b}", "metric", name,
+		"kind", is_min ? "min" : "max", "limit", kiln_ml_json_real(lim),
+		"value", kiln_ml_json_real(v), "passed", ok));
+	if (!ok)
+		snprintf(msg + len, cap - len, "%s%s %.4f is %s the %s %g", len ? "; " : "",
+			name, v, is_min ? "below" : "above", is_min ? "minimum" : "maximum", lim);
+	return 0;
+}
+
+/* Check every min/max limit against metrics m; fairness limits against f. */
+static int
+limits(kiln_ctx *ctx, json_t *j, json_t *checks, char *msg, size_t cap)
+{
+	json_t *m = json_object_get(j, "metrics"), *f = json_object_get(j, "fairness");
+	const kiln_value *mn = kiln_param(ctx, "min"), *mx = kiln_param(ctx, "max"),
+		*fa = kiln_param(ctx, "fairness"), *gap = kiln_value_get(fa, "max_gap");
+	char name[128];
+	size_t i;
+
+	for (i = 0; i < kiln_value_len(mn); i++)
+		if (limit(ctx, json_object_get(m, kiln_value_key(mn, i)), kiln_value_key(mn, i),
+		    kiln_value_number(kiln_value_at(mn, i), 0), 1, checks, msg, cap) < 0)
+			return -1;
+	for (i = 0; i < kiln_value_len(mx); i++)
+		if (limit(ctx, json_object_get(m, kiln_value_key(mx, i)), kiln_value_key(mx, i),
+		    kiln_value_number(kiln_value_at(mx, i), 0), 0, checks, msg, cap) < 0)
+			return -1;
+	if (fa && !f)
+		return kiln_fail(ctx, "%s: fairness limits need a group: declare group = \"column\" in the features",
+			kiln_target(ctx));
+	for (i = 0; i < kiln_value_len(gap); i++) {
+		snprintf(name, sizeof(name), "gap in %s between groups", kiln_value_key(gap, i));
+		if (limit(ctx, json_object_get(json_object_get(f, "max_gap"), kiln_value_key(gap, i)),
+		    name, kiln_value_number(kiln_value_at(gap, i), 0), 0, checks, msg, cap) < 0)
+			return -1;
+	}
+	if (kiln_value_get(fa, "max_demographic_parity_diff") &&
+	    limit(ctx, json_object_get(f, "demographic_parity_diff"), "demographic parity difference",
+		kiln_value_number(kiln_value_get(fa, "max_demographic_parity_diff"), 0), 0, checks,
+		msg, cap) < 0)
+		return -1;
+	if (kiln_value_get(fa, "max_equal_opportunity_diff") &&
+	    limit(ctx, json_object_get(f, "equal_opportunity_diff"), "equal opportunity difference",
+		kiln_value_number(kiln_value_get(fa, "max_equal_opportunity_diff"), 0), 0, checks,
+		msg, cap) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+record(kiln_ctx *ctx, json_t *j)
+{
+	json_t *m = json_object_get(j, "metrics"), *f = json_object_get(j, "fairness"), *v;
+	const char *k;
+
+	json_object_foreach(m, k, v)
+		if (json_is_real(v))
+			kiln_metric(ctx, k, json_real_value(v));
+	if ((v = json_object_get(json_object_get(f, "max_gap"), "accuracy")) && json_is_real(v))
+		kiln_metric(ctx, "accuracy_gap", json_real_value(v));
+	if ((v = json_object_get(f, "demographic_parity_diff")) && json_is_real(v))
+		kiln_metric(ctx, "demographic_parity_diff", json_real_value(v));
+	if ((v = json_object_get(f, "equal_opportunity_diff")) && json_is_real(v))
+		kiln_metric(ctx, "equal_opportunity_diff", json_real_value(v));
+}
+
+static int
+run(kiln_ctx *ctx)
+{
+	char err[KILN_ML_ERRLEN], msg[2048] = "", *path;
+	json_t *j, *checks = json_array();
+	struct eval e;
+	int rc;
+
+	if (check(ctx) < 0)
+		return -1;
+	openblas_set_num_threads(kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1);
+	if (load(&e, kiln_input(ctx, "model"), kiln_input(ctx, "features"), err) < 0) {
+		eval_release(&e);
+		json_decref(checks);
+		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+	}
+	j = evaluate(&e);
+	eval_release(&e);
+	rc = limits(ctx, j, checks, msg, sizeof(msg));
+	json_object_set_new(j, "checks", checks);
+	json_object_set_new(j, "passed", json_boolean(rc == 0 && !*msg));
+	path = kiln_ml_join(kiln_output_dir(ctx), "metrics.json");
+	if (rc == 0 && kiln_ml_json_write(path, j, err) < 0)
+		rc = kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+	if (rc == 0)
+		record(ctx, j);
+	if (rc == 0 && *msg)
+		rc = kiln_fail(ctx, "%s: test failed: %s", kiln_target(ctx), msg);
+	free(path);
+	json_decref(j);
+	return rc;
+}
+
+KP_EXPORT(test_plugin) = {
+	.abi = KILN_PLUGIN_ABI,
+	.name = "test",
+	.version = "1.0",
+	.summary = "evaluates a model: metrics, thresholds and fairness gates",
+	.check = check,
+	.run = run,
+};
