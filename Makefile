@@ -1,0 +1,71 @@
+# kiln — build, test, install.
+#
+#   make                  build ./kiln, kiln-run and the built-in plugins into build/
+#   make test             build with AddressSanitizer+UBSan into build-san/ and run every test
+#   make test SAN=0       the same suite against the plain build
+#   make install PREFIX=… bin/kiln, lib/kiln/{kiln-run,plugins/}, include/kiln/plugin.h
+#   make fuzz             build the fuzz targets (clang, libFuzzer) and run each briefly
+#
+# Each component adds itself through a module.mk beside its sources.
+
+PREFIX ?= /usr/local
+CC ?= cc
+OPT ?= -O2
+SAN ?= 0
+O ?= build
+
+WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+KILN_VERSION = 0.1.0
+CPPFLAGS += -DKILN_VERSION=\"$(KILN_VERSION)\" -D_GNU_SOURCE -Iinclude -Icore -I/usr/include/lua5.4 \
+	-I/usr/include/x86_64-linux-gnu/openblas-pthread
+CFLAGS += -std=gnu11 $(OPT) -g -fPIC $(WARN)
+LDLIBS_CORE = -llua5.4 -lxxhash -ljansson -lcurl -lseccomp -ldl -lm
+LDLIBS_ML = -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lcsv -ljansson -lm
+
+ifeq ($(SAN),1)
+O = build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+endif
+
+PLUGINS =
+PROGRAMS =
+UNIT_TESTS =
+FUZZERS =
+
+all: programs plugins
+
+include $(sort $(wildcard core/module.mk plugins/*/module.mk serve/module.mk tests/module.mk))
+
+programs: $(PROGRAMS)
+plugins: $(PLUGINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/kiln/plugins \
+		$(DESTDIR)$(PREFIX)/include/kiln
+	install -m 755 $(O)/kiln $(DESTDIR)$(PREFIX)/bin/kiln
+	install -m 755 $(O)/kiln-run $(DESTDIR)$(PREFIX)/lib/kiln/kiln-run
+	install -m 644 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/kiln/plugins/
+	install -m 644 include/kiln/plugin.h $(DESTDIR)$(PREFIX)/include/kiln/plugin.h
+	$(if $(filter $(O)/kiln-serve,$(PROGRAMS)),install -m 755 $(O)/kiln-serve $(DESTDIR)$(PREFIX)/bin/kiln-serve)
+
+# `make test` defaults to the sanitizer build; SAN=0 tests the plain one.
+ifeq ($(origin SAN),file)
+test:
+	$(MAKE) SAN=1 test
+else
+test: all $(UNIT_TESTS)
+	KILN_BUILD=$(CURDIR)/$(O) tests/run.sh
+endif
+
+clean:
+	rm -rf build build-san kiln
+
+.PHONY: all programs plugins install test clean fuzz

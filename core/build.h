@@ -1,0 +1,62 @@
+/*
+ * build: deciding what is stale and bringing it up to date — the scheduler.
+ *
+ * One process, an event loop over child processes (kiln-run, one per step):
+ * no threads around fork. A target is up to date when the state holds its
+ * current action key and its outputs in kiln-out/<name>/ are unchanged; else
+ * the cache is asked for the key; else the plugin runs. Keys are made from
+ * content digests, so a step that writes the same bytes again does not make
+ * its dependents stale.
+ */
+#ifndef KILN_BUILD_H
+#define KILN_BUILD_H
+
+#include "cache.h"
+#include "graph.h"
+#include "plugin.h"
+#include "state.h"
+
+struct kiln_build_opts {
+	int jobs;		/* slots at once */
+	int keep_going;		/* -k */
+	int dry_run;		/* -n: say what would run and why */
+	int sandbox;		/* 1 on (default), 0 --sandbox=off */
+	int verbose;
+	int quiet;
+};
+
+struct kiln_ws {
+	char *root;		/* absolute path of the workspace */
+	struct kiln_graph graph;
+	struct kiln_state state;
+	struct kiln_cache cache;
+	struct kiln_plugins plugins;
+	int lockfd;
+};
+
+/*
+ * Open the workspace in the current folder: evaluate the Kilnfile, link the
+ * graph, load the state, open the cache. `lock` takes the workspace lock
+ * (waiting for another kiln that holds it). -1 after reporting.
+ */
+int kiln_ws_open(struct kiln_ws *ws, int lock);
+void kiln_ws_close(struct kiln_ws *ws);
+
+/* Build the wanted targets. Returns the exit status: 0, 1 (a step failed), 130/143 (interrupted). */
+int kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *opts);
+
+/*
+ * Without building: for each wanted target, whether it is stale and why.
+ * Prints one line per stale target; returns the number stale, -1 on error.
+ */
+int kiln_status(struct kiln_ws *ws, int all);
+
+/* `kiln why TARGET`: which components of the key changed since the last build. */
+int kiln_why(struct kiln_ws *ws, const char *name);
+
+/* Write Kilnfile.lock from the state if it changed; `force` always. */
+int kiln_lock_write(struct kiln_ws *ws, int force);
+/* Does Kilnfile.lock say what the state says? 1 yes, 0 no (reason printed). */
+int kiln_lock_matches(struct kiln_ws *ws);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * cache: the local content-addressed cache.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+
+char *
+kiln_cache_default_dir(void)
+{
+	const char *s = getenv("KILN_CACHE_DIR");
+
+	if (s && *s)
+		return xstrdup(s);
+	s = getenv("XDG_CACHE_HOME");
+	if (s && *s == '/')
+		return path_join(s, "kiln");
+	s = getenv("HOME");
+	if (s && *s == '/')
+		return xasprintf("%s/.cache/kiln", s);
+	return xstrdup("/tmp/kiln-cache");
+}
+
+int
+kiln_cache_open(struct kiln_cache *c, const char *dir)
+{
+	static const char *const sub[] = {"cas", "ac", "tmp", "quarantine"};
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->dir = xstrdup(dir);
+	for (i = 0; i < LEN(sub); i++) {
+		char *p = path_join(dir, sub[i]);
+
+		if (mkdir_p(p, 0755) < 0) {
+			error("cache %s: cannot create %s:", dir, p);
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	return 0;
+}
+
+void
+kiln_cache_release(struct kiln_cache *c)
+{
+	free(c->dir);
+	c->dir = NULL;
+}
+
+static char *
+entry_path(const struct kiln_cache *c, const char *kind, const struct kiln_digest *d)
+{
+	char hex[KILN_DIGEST_HEX];
+
+	kiln_digest_hex(d, hex);
+	return xasprintf("%s/%s/%.2s/%s", c->dir, kind, hex, hex);
+}
+
+char *
+kiln_cache_blob_path(const struct kiln_cache *c, const struct kiln_digest *d)
+{
+	return entry_path(c, "cas", d);
+}
+
+char *
+kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key)
+{
+	return entry_path(c, "ac", key);
+}
+
+/* A temporary path in the cache's tmp/, unique to this process. */
+static char *
+tmp_path(const struct kiln_cache *c)
+{
+	static unsigned long n;
+
+	return xasprintf("%s/tmp/%ld.%lu", c->dir, (long)getpid(), n++);
+}
+
+/* Rename tmp to dest, creating dest's xx/ folder if needed. */
+static int
+install(const char *tmp, const char *dest)
+{
+	if (rename(tmp, dest) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		char *dir = xstrndup(dest, strrchr(dest, '/') - dest);
+		int r = mkdir_p(dir, 0755);
+
+		free(dir);
+		if (r == 0 && rename(tmp, dest) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+int
+kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d)
+{
+	char *p = kiln_cache_blob_path(c, d);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+int
+kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d)
+{
+	char *dest = kiln_cache_blob_path(c, d), *tmp;
+	int r = 0;
+
+	if (access(dest, F_OK) == 0) {
+		free(dest);
+		return 0;
+	}
+	tmp = tmp_path(c);
+	if (copy_file(path, tmp, 0444) < 0 || install(tmp, dest) < 0) {
+		r = error("cannot store %s in the cache %s:", path, c->dir);
+		unlink(tmp);
+	} else {
+		c->stored++;
+	}
+	free(tmp);
+	free(dest);
+	return r;
+}
+
+void
+kiln_action_format(struct buf *b, const struct kiln_action *act)
+{
+	char hex[KILN_DIGEST_HEX];
+	size_t i;
+
+	buf_printf(b, "kiln-action 1\nflags %u\n", act->flags);
+	for (i = 0; i < act->nfiles; i++) {
+		const struct kiln_file *f = &act->files[i];
+
+		buf_printf(b, "file %o %s %llu %s\n", f->mode, kiln_digest_hex(&f->digest, hex),
+		    (unsigned long long)f->size, f->path);
+	}
+	for (i = 0; i < act->nmetrics; i++)
+		buf_printf(b, "metric %.17g %s\n", act->metrics[i].value, act->metrics[i].name);
+}
+
+int
+kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct arena *a)
+{
+	const char *p = text, *end = text + len;
+	size_t nf = 0, nm = 0, cf = 0, cm = 0;
+	int first = 1;
+
+	memset(act, 0, sizeof(*act));
+	if (memchr(text, '\0', len))
+		return -1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		char *line, hex[33], *rest;
+		unsigned mode;
+		unsigned long long size;
+		int n = 0;
+
+		if (!nl)
+			return -1;
+		line = xstrndup(p, nl - p);
+		p = nl + 1;
+		if (first) {
+			first = 0;
+			if (strcmp(line, "kiln-action 1") != 0)
+				goto bad;
+		} else if (sscanf(line, "flags %u%n", &act->flags, &n) == 1 && line[n] == '\0') {
+		} else if (sscanf(line, "file %o %32s %llu %n", &mode, hex, &size, &n) == 3 && n > 0) {
+			struct kiln_file *f;
+
+			rest = line + n;
+			if (!path_is_safe_relative(rest) || (mode != 0644 && mode != 0755))
+				goto bad;
+			if (nf == cf)
+				act->files = xreallocarray(act->files, cf = cf ? cf * 2 : 8, sizeof(*act->files));
+			f = &act->files[nf++];
+			memset(f, 0, sizeof(*f));
+			if (kiln_digest_parse(hex, &f->digest) < 0)
+				goto bad;
+			f->mode = mode;
+			f->size = size;
+			f->path = arena_strdup(a, rest);
+		} else if (strncmp(line, "metric ", 7) == 0) {
+			double v;
+
+			if (sscanf(line, "metric %lg %n", &v, &n) != 1 || n == 0 || !line[n])
+				goto bad;
+			if (nm == cm)
+				act->metrics = xreallocarray(act->metrics, cm = cm ? cm * 2 : 8, sizeof(*act->metrics));
+			act->metrics[nm].name = arena_strdup(a, line + n);
+			act->metrics[nm++].value = v;
+		} else {
+			goto bad;
+		}
+		free(line);
+		continue;
+bad:
+		free(line);
+		free(act->files);
+		free(act->metrics);
+		memset(act, 0, sizeof(*act));
+		return -1;
+	}
+	if (first)
+		return -1;
+	/* Move the arrays into the arena so the caller frees one thing. */
+	if (nf) {
+		struct kiln_file *f = arena_alloc(a, nf * sizeof(*f));
+
+		memcpy(f, act->files, nf * sizeof(*f));
+		free(act->files);
+		act->files = f;
+	}
+	if (nm) {
+		struct kiln_metric *m = arena_alloc(a, nm * sizeof(*m));
+
+		memcpy(m, act->metrics, nm * sizeof(*m));
+		free(act->metrics);
+		act->metrics = m;
+	}
+	act->nfiles = nf;
+	act->nmetrics = nm;
+	return 0;
+}
+
+int
+kiln_cache_put_action(struct kiln_cache *c, const struct kiln_digest *key,
+    const struct kiln_action *act)
+{
+	struct buf b = BUF_INIT;
+	char *dest = kiln_cache_ac_path(c, key), *tmp = tmp_path(c);
+	int r = 0;
+
+	kiln_action_format(&b, act);
+	if (write_file_atomic(tmp, b.s, b.len, 0444, 0) < 0 || install(tmp, dest) < 0) {
+		r = error("cannot write the cache entry %s:", dest);
+		unlink(tmp);
+	}
+	buf_release(&b);
+	free(tmp);
+	free(dest);
+	return r;
+}
+
+/* Move a bad cache file aside, where `kiln fsck` reports and a human can look. */
+static void
+quarantine(struct kiln_cache *c, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *dest = xasprintf("%s/quarantine/%s", c->dir, base ? base + 1 : path);
+
+	if (rename(path, dest) < 0)
+		unlink(path);
+	free(dest);
+}
+
+int
+kiln_cache_get_action(struct kiln_cache *c, const struct kiln_digest *key,
+    struct kiln_action *act, struct arena *a)
+{
+	char *path = kiln_cache_ac_path(c, key);
+	size_t len;
+	char *text = read_file(path, &len);
+
+	if (!text) {
+		free(path);
+		return 0;
+	}
+	if (kiln_action_parse(text, len, act, a) < 0) {
+		char hex[KILN_DIGEST_HEX];
+
+		warn("cache entry ac/%s is damaged; moved to quarantine", kiln_digest_hex(key, hex));
+		quarantine(c, path);
+		c->corrupt++;
+		free(text);
+		free(path);
+		return 0;
+	}
+	/* Mark it used, for gc's least-recently-used order. */
+	utimensat(AT_FDCWD, path, NULL, 0);
+	free(text);
+	free(path);
+	return 1;
+}
+
+int
+kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest)
+{
+	char *blob = kiln_cache_blob_path(c, &f->digest);
+	struct kiln_digest got;
+	char hex[KILN_DIGEST_HEX];
+	int r;
+
+	unlink(dest);
+	if (c->link == KILN_LINK_HARD)
+		r = link(blob, dest);
+	else
+		r = copy_file(blob, dest, f->mode);
+	if (r < 0) {
+		r = errno == ENOENT ? 1 : error("cannot restore %s from the cache:", dest);
+		free(blob);
+		return r;
+	}
+	/* Never hand out bytes that are not what the entry says. */
+	if (kiln_digest_file(dest, &got) < 0 || !kiln_digest_eq(&got, &f->digest)) {
+		warn("cache blob cas/%.2s/%s is damaged; moved to quarantine", kiln_digest_hex(&f->digest, hex), hex);
+		unlink(dest);
+		quarantine(c, blob);
+		c->corrupt++;
+		free(blob);
+		return 1;
+	}
+	utimensat(AT_FDCWD, blob, NULL, 0);
+	c->restored++;
+	free(blob);
+	return 0;
+}
+
+struct blob {
+	char *path;
+	unsigned long long size;
+	int64_t used;
+};
+
+static int
+cmp_blob(const void *a, const void *b)
+{
+	const struct blob *x = a, *y = b;
+
+	return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/* Call fn on every file in kind/xx/ of the cache. */
+static void
+each_entry(struct kiln_cache *c, const char *kind, void (*fn)(void *, const char *, const struct stat *),
+    void *arg)
+{
+	char *top = path_join(c->dir, kind);
+	DIR *d = opendir(top), *sub;
+	struct dirent *e, *f;
+	struct stat st;
+
+	while (d && (e = readdir(d))) {
+		char *dir;
+
+		if (e->d_name[0] == '.')
+			continue;
+		dir = path_join(top, e->d_name);
+		sub = opendir(dir);
+		while (sub && (f = readdir(sub))) {
+			char *p;
+
+			if (f->d_name[0] == '.')
+				continue;
+			p = path_join(dir, f->d_name);
+			if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+				fn(arg, p, &st);
+			free(p);
+		}
+		if (sub)
+			closedir(sub);
+		free(dir);
+	}
+	if (d)
+		closedir(d);
+	free(top);
+}
+
+struct blobs {
+	struct blob *v;
+	size_t n, cap;
+	unsigned long long total;
+};
+
+static void
+add_blob(void *arg, const char *path, const struct stat *st)
+{
+	struct blobs *b = arg;
+	int64_t m = ns_of(&st->st_mtim), a = ns_of(&st->st_atim);
+
+	if (b->n == b->cap)
+		b->v = xreallocarray(b->v, b->cap = b->cap ? b->cap * 2 : 256, sizeof(*b->v));
+	b->v[b->n++] = (struct blob){xstrdup(path), st->st_size, m > a ? m : a};
+	b->total += st->st_size;
+}
+
+/* Remove action entries whose blobs are gone, so they do not promise what the cache lacks. */
+static void
+drop_orphan(void *arg, const char *path, const struct stat *st)
+{
+	struct kiln_cache *c = arg;
+	struct kiln_action act;
+	struct arena a = {0};
+	size_t len, i;
+	char *text = read_file(path, &len);
+
+	(void)st;
+	if (text && kiln_action_parse(text, len, &act, &a) == 0) {
+		for (i = 0; i < act.nfiles; i++)
+			if (!kiln_cache_has_blob(c, &act.files[i].digest)) {
+				unlink(path);
+				break;
+			}
+	}
+	free(text);
+	arena_release(&a);
+}
+
+int
+kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose)
+{
+	struct blobs b = {0};
+	unsigned long long before, removed = 0;
+	size_t i, nremoved = 0;
+	char s1[32], s2[32], s3[32], s4[32];
+
+	each_entry(c, "cas", add_blob, &b);
+	before = b.total;
+	qsort(b.v, b.n, sizeof(*b.v), cmp_blob);
+	for (i = 0; i < b.n && b.total > max_bytes; i++) {
+		if (unlink(b.v[i].path) == 0) {
+			b.total -= b.v[i].size;
+			removed += b.v[i].size;
+			nremoved++;
+		}
+	}
+	for (i = 0; i < b.n; i++)
+		free(b.v[i].path);
+	free(b.v);
+	if (nremoved)
+		each_entry(c, "ac", drop_orphan, c);
+	if (verbose)
+		printf("gc: %s before, removed %zu blobs (%s), %s now (limit %s)\n",
+		    format_size(s1, sizeof(s1), before), nremoved, format_size(s2, sizeof(s2), removed),
+		    format_size(s3, sizeof(s3), b.total), format_size(s4, sizeof(s4), max_bytes));
+	return 0;
+}
+
+struct fsck {
+	struct kiln_cache *c;
+	long bad, checked;
+	int verbose;
+};
+
+static void
+check_blob(void *arg, const char *path, const struct stat *st)
+{
+	struct fsck *f = arg;
+	struct kiln_digest want, got;
+	const char *name = strrchr(path, '/') + 1;
+
+	(void)st;
+	f->checked++;
+	if (kiln_digest_parse(name, &want) < 0 || kiln_digest_file(path, &got) < 0 ||
+	    !kiln_digest_eq(&want, &got)) {
+		printf("corrupt blob: %s (moved to %s/quarantine)\n", path, f->c->dir);
+		quarantine(f->c, path);
+		f->bad++;
+	}
+}
+
+static void
+check_action(void *arg, const char *path, const struct stat *st)
+{
+	struct fsck *f = arg;
+	struct kiln_action act;
+	struct arena a = {0};
+	size_t len;
+	char *text = read_file(path, &len);
+
+	(void)st;
+	f->checked++;
+	if (!text || kiln_action_parse(text, len, &act, &a) < 0) {
+		printf("damaged action entry: %s (moved to %s/quarantine)\n", path, f->c->dir);
+		quarantine(f->c, path);
+		f->bad++;
+	}
+	free(text);
+	arena_release(&a);
+}
+
+long
+kiln_cache_fsck(struct kiln_cache *c, int verbose)
+{
+	struct fsck f = {c, 0, 0, verbose};
+
+	each_entry(c, "cas", check_blob, &f);
+	each_entry(c, "ac", check_action, &f);
+	/* Entries whose blobs were just quarantined would only miss later; drop them now. */
+	if (f.bad)
+		each_entry(c, "ac", drop_orphan, c);
+	if (verbose)
+		printf("fsck: checked %ld cache files in %s, %ld bad\n", f.checked, c->dir, f.bad);
+	return f.bad;
+}

@@ -1,0 +1,77 @@
+/*
+ * cache: the local content-addressed cache, shared by every workspace of a
+ * user ($KILN_CACHE_DIR, default $XDG_CACHE_HOME/kiln or ~/.cache/kiln).
+ *
+ *	cas/xx/<digest>		file contents, read-only
+ *	ac/xx/<key>		action entries: the files and metrics an action key produced
+ *	tmp/			where entries are written before they are renamed into place
+ *	quarantine/		blobs and entries that failed a check
+ *
+ * Every entry is written to tmp/ and renamed, so a crash or a second kiln
+ * never leaves a half-written entry where a reader would find it.
+ */
+#ifndef KILN_CACHE_H
+#define KILN_CACHE_H
+
+#include "state.h"
+
+enum kiln_link_mode {
+	KILN_LINK_COPY,		/* reflink where the file system can, else copy */
+	KILN_LINK_HARD,		/* hardlink: fast, but an output edited in place corrupts the cache */
+};
+
+struct kiln_cache {
+	char *dir;
+	int link;		/* enum kiln_link_mode */
+	unsigned long long stored, restored, corrupt;	/* counts for this run */
+};
+
+/* What an action key produced. */
+struct kiln_action {
+	struct kiln_file *files;	/* sorted by path */
+	size_t nfiles;
+	struct kiln_metric *metrics;
+	size_t nmetrics;
+	uint32_t flags;
+};
+
+/* The cache folder to use: $KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln or ~/.cache/kiln. */
+char *kiln_cache_default_dir(void);
+int kiln_cache_open(struct kiln_cache *c, const char *dir);
+void kiln_cache_release(struct kiln_cache *c);
+
+/* The path of a blob (a new string). */
+char *kiln_cache_blob_path(const struct kiln_cache *c, const struct kiln_digest *d);
+/* Path of the action entry for a key (a new string). */
+char *kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key);
+
+/* Store a file's bytes under its (already computed) digest, unless present. */
+int kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d);
+/* Store an action entry. */
+int kiln_cache_put_action(struct kiln_cache *c, const struct kiln_digest *key,
+    const struct kiln_action *act);
+/*
+ * Look up an action entry: 1 found (allocated in `a`), 0 none. A damaged
+ * entry is quarantined and reads as none.
+ */
+int kiln_cache_get_action(struct kiln_cache *c, const struct kiln_digest *key,
+    struct kiln_action *act, struct arena *a);
+/* Parse / format an action entry's text (also the remote cache's format). */
+int kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct arena *a);
+void kiln_action_format(struct buf *b, const struct kiln_action *act);
+
+/*
+ * Put blob `f` at `dest` (reflink, copy or hardlink) and check that the bytes
+ * there have f's digest. 0 done; 1 the blob is missing or damaged (a damaged
+ * one is quarantined); -1 on other errors.
+ */
+int kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest);
+/* Is the blob there? */
+int kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d);
+
+/* Trim to at most max_bytes of blobs, least recently used first. */
+int kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose);
+/* Re-hash every blob and check every entry; quarantine what is bad. Returns the count found. */
+long kiln_cache_fsck(struct kiln_cache *c, int verbose);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * graph: targets, their inputs and the edges between them.
+ *
+ * A graph's memory is one arena: targets live exactly as long as the graph.
+ */
+#ifndef KILN_GRAPH_H
+#define KILN_GRAPH_H
+
+#include <stdio.h>
+#include <kiln/plugin.h>
+
+#include "digest.h"
+#include "map.h"
+#include "util.h"
+
+enum kiln_input_kind {
+	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
+	KILN_INPUT_PATH,	/* a file or a folder in the workspace */
+	KILN_INPUT_GLOB,	/* a pattern over workspace files */
+};
+
+struct kiln_input {
+	const char *name;		/* as in {in.NAME} */
+	const char *spec;		/* as written in the Kilnfile */
+	int kind;			/* enum kiln_input_kind */
+	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
+	/* Filled when the input is resolved during a build: */
+	struct kiln_digest digest;
+	char *path;			/* what the plugin sees (malloc'd) */
+	char **files;			/* every file the input covers (malloc'd), for the sandbox */
+	size_t nfiles;
+};
+
+struct kiln_env {
+	const char *name;
+	const char *value;	/* fixed in the Kilnfile, or NULL: taken from kiln's environment */
+};
+
+struct kiln_resources {
+	int cpus;		/* slots the step takes, default 1 */
+	int threads;		/* threads it may use, default cpus; part of the key */
+	int gpus;
+	long long mem;		/* bytes, 0 unlimited */
+	double timeout;		/* seconds, 0 none */
+};
+
+/* Where a target's build stands during one kiln run. */
+enum kiln_target_state {
+	KILN_T_IDLE,		/* not wanted, or not yet looked at */
+	KILN_T_WAITING,		/* wanted; waiting for its dependencies */
+	KILN_T_RUNNING,
+	KILN_T_DONE,		/* up to date; outdigest is valid */
+	KILN_T_FAILED,
+	KILN_T_SKIPPED,		/* a dependency failed */
+};
+
+struct kiln_target {
+	const char *name;
+	const char *plugin;
+	const char *file;	/* where it was declared */
+	int line;
+	struct kiln_input *inputs;	/* sorted by name */
+	size_t ninputs;
+	kiln_value *params;		/* a KILN_MAP */
+	const char **outputs;		/* sorted */
+	size_t noutputs;
+	struct kiln_env *env;		/* sorted by name */
+	size_t nenv;
+	struct kiln_resources res;
+	int network;
+
+	/* Edges, unique, filled by kiln_graph_link(). */
+	struct kiln_target **deps;
+	size_t ndeps;
+	struct kiln_target **rdeps;
+	size_t nrdeps;
+
+	/* Build bookkeeping, owned by the scheduler. */
+	int state;		/* enum kiln_target_state */
+	int wanted;
+	size_t pending;		/* dependencies not yet done */
+	struct kiln_digest key;
+	struct kiln_digest outdigest;	/* digest of all outputs' names and digests */
+	int mark;		/* for walks */
+	void *job;		/* the running step, if any */
+};
+
+struct kiln_config {
+	const char *remote;
+	const char *executor;
+	const char *file;	/* where kiln.config was called */
+	int line;
+};
+
+struct kiln_graph {
+	struct arena arena;
+	struct map byname;
+	struct kiln_target **targets;	/* in declaration order */
+	size_t ntargets, cap;
+	struct kiln_config config;
+};
+
+void kiln_graph_init(struct kiln_graph *g);
+void kiln_graph_release(struct kiln_graph *g);
+/* Add a target; -1 (with the earlier one's place in `err`) if the name is taken. */
+struct kiln_target *kiln_graph_add(struct kiln_graph *g, const char *name);
+struct kiln_target *kiln_graph_find(const struct kiln_graph *g, const char *name);
+/*
+ * Resolve ":name" inputs into edges and reject cycles. Reports each problem
+ * with the target's place in the Kilnfile; returns -1 if any.
+ */
+int kiln_graph_link(struct kiln_graph *g);
+/* Set `wanted` on the named targets and everything they depend on (all if n == 0). */
+int kiln_graph_want(struct kiln_graph *g, char **names, size_t n);
+/* Write the wanted part of the graph as Graphviz dot. */
+void kiln_graph_dot(const struct kiln_graph *g, FILE *f);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * host: kiln's side of the plugin ABI.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "util.h"
+
+static const kiln_value empty_map = {.type = KILN_MAP};
+
+static const kiln_value *
+h_params(kiln_ctx *ctx)
+{
+	return ctx->params ? ctx->params : &empty_map;
+}
+
+static size_t
+h_ninputs(kiln_ctx *ctx)
+{
+	return ctx->ninputs;
+}
+
+static const char *
+h_input_name(kiln_ctx *ctx, size_t i)
+{
+	return i < ctx->ninputs ? ctx->input_names[i] : NULL;
+}
+
+static const char *
+h_input_path(kiln_ctx *ctx, size_t i)
+{
+	return i < ctx->ninputs ? ctx->input_paths[i] : NULL;
+}
+
+static const char *
+h_output_dir(kiln_ctx *ctx)
+{
+	return ctx->outdir;
+}
+
+static size_t
+h_noutputs(kiln_ctx *ctx)
+{
+	return ctx->noutputs;
+}
+
+static const char *
+h_output(kiln_ctx *ctx, size_t i)
+{
+	return i < ctx->noutputs ? ctx->outputs[i] : NULL;
+}
+
+static const char *
+h_target(kiln_ctx *ctx)
+{
+	return ctx->target;
+}
+
+static int
+h_threads(kiln_ctx *ctx)
+{
+	return ctx->threads > 0 ? ctx->threads : 1;
+}
+
+/* Send one status line; a status pipe that is gone is not the plugin's problem. */
+static void
+status(kiln_ctx *ctx, const char *line)
+{
+	if (ctx->status_fd >= 0)
+		(void)write_all(ctx->status_fd, line, strlen(line));
+}
+
+static void
+h_progress(kiln_ctx *ctx, double done, double total, const char *unit)
+{
+	char line[256], word[32];
+	double now = now_seconds();
+	size_t i;
+
+	/* At most ten updates a second, but always the last one. */
+	if (done < total && now - ctx->last_progress < 0.1)
+		return;
+	ctx->last_progress = now;
+	for (i = 0; unit && unit[i] && i + 1 < sizeof(word); i++)
+		word[i] = unit[i] == ' ' || unit[i] == '\n' ? '_' : unit[i];
+	word[i] = '\0';
+	snprintf(line, sizeof(line), "%s %.17g %.17g %s\n", KILN_STATUS_PROGRESS, done, total,
+	    word[0] ? word : "-");
+	status(ctx, line);
+}
+
+static void
+h_metric(kiln_ctx *ctx, const char *name, double value)
+{
+	char line[512], clean[256];
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < sizeof(clean); i++)
+		clean[i] = name[i] <= ' ' ? '_' : name[i];
+	clean[i] = '\0';
+	if (ctx->status_fd < 0)
+		return;
+	snprintf(line, sizeof(line), "%s %s %.17g\n", KILN_STATUS_METRIC, clean, value);
+	status(ctx, line);
+}
+
+static void
+h_vlog(kiln_ctx *ctx, const char *fmt, va_list ap)
+{
+	if (ctx->status_fd < 0)
+		fprintf(stderr, "%s: ", ctx->target);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static int
+h_vfail(kiln_ctx *ctx, const char *fmt, va_list ap)
+{
+	struct buf line = BUF_INIT;
+	char *msg;
+	const char *p;
+
+	if (ctx->failure)
+		return -1;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die("out of memory");
+	ctx->failure = msg;
+	if (ctx->status_fd < 0)
+		return -1;
+	buf_adds(&line, KILN_STATUS_FAIL " ");
+	for (p = msg; *p; p++) {
+		if (*p == '\n')
+			buf_adds(&line, "\\n");
+		else if (*p == '\\')
+			buf_adds(&line, "\\\\");
+		else
+			buf_addc(&line, *p);
+	}
+	buf_addc(&line, '\n');
+	status(ctx, line.s);
+	buf_release(&line);
+	return -1;
+}
+
+static const struct kiln_host host = {
+	.size = sizeof(struct kiln_host),
+	.params = h_params,
+	.ninputs = h_ninputs,
+	.input_name = h_input_name,
+	.input_path = h_input_path,
+	.output_dir = h_output_dir,
+	.noutputs = h_noutputs,
+	.output = h_output,
+	.target = h_target,
+	.threads = h_threads,
+	.progress = h_progress,
+	.metric = h_metric,
+	.vlog = h_vlog,
+	.vfail = h_vfail,
+};
+
+void
+kiln_ctx_init(struct kiln_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->head.host = &host;
+	ctx->status_fd = -1;
+	ctx->threads = 1;
+}
+
+void
+kiln_ctx_release(struct kiln_ctx *ctx)
+{
+	free(ctx->failure);
+	ctx->failure = NULL;
+}

@@ -1,0 +1,134 @@
+/*
+ * key: action keys.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "key.h"
+#include "value.h"
+
+static void
+add(struct kiln_keyinfo *ki, int kind, const char *name, const struct kiln_digest *d)
+{
+	if (ki->ncomps == ki->cap)
+		ki->comps = xreallocarray(ki->comps, ki->cap = ki->cap ? ki->cap * 2 : 16,
+		    sizeof(*ki->comps));
+	ki->comps[ki->ncomps++] = (struct kiln_component){kind, arena_strdup(&ki->arena, name), *d};
+}
+
+static void
+add_bytes(struct kiln_keyinfo *ki, int kind, const char *name, const void *data, size_t len)
+{
+	struct kiln_digest d;
+
+	kiln_digest_buf(data, len, &d);
+	add(ki, kind, name, &d);
+}
+
+static const char *
+platform(void)
+{
+	static char tag[128];
+	struct utsname u;
+
+	if (!tag[0]) {
+		if (uname(&u) < 0)
+			strcpy(u.machine, "unknown");
+		snprintf(tag, sizeof(tag), "%s-%s", u.machine, "linux");
+	}
+	return tag;
+}
+
+void
+kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
+    const struct kiln_plugin_info *pi)
+{
+	struct kiln_hasher *h;
+	struct buf b = BUF_INIT;
+	size_t i;
+	char num[32];
+
+	ki->ncomps = 0;
+	add_bytes(ki, KILN_C_SCHEMA, KILN_KEY_SCHEMA, KILN_KEY_SCHEMA, strlen(KILN_KEY_SCHEMA));
+	add_bytes(ki, KILN_C_PLATFORM, platform(), platform(), strlen(platform()));
+	buf_printf(&b, "%s%c%s%c%d%c", pi->desc->name, 0, pi->desc->version, 0, pi->desc->abi, 0);
+	buf_add(&b, pi->digest.b, 16);
+	add_bytes(ki, KILN_C_PLUGIN, pi->desc->name, b.s, b.len);
+	for (i = 0; i < t->params->u.seq.n; i++) {
+		buf_reset(&b);
+		kiln_value_encode(&b, &t->params->u.seq.items[i]);
+		add_bytes(ki, KILN_C_PARAM, t->params->u.seq.keys[i], b.s, b.len);
+	}
+	for (i = 0; i < t->ninputs; i++)
+		add(ki, KILN_C_INPUT, t->inputs[i].name, &t->inputs[i].digest);
+	for (i = 0; i < t->nenv; i++) {
+		const char *v = t->env[i].value ? t->env[i].value : getenv(t->env[i].name);
+
+		buf_reset(&b);
+		/* Unset and empty are different environments. */
+		if (v)
+			buf_printf(&b, "=%s", v);
+		add_bytes(ki, KILN_C_ENV, t->env[i].name, b.s ? b.s : "", b.len);
+	}
+	for (i = 0; i < t->noutputs; i++)
+		add_bytes(ki, KILN_C_OUTPUT, t->outputs[i], t->outputs[i], strlen(t->outputs[i]));
+	snprintf(num, sizeof(num), "%d", t->res.threads);
+	add_bytes(ki, KILN_C_RESOURCE, "threads", num, strlen(num));
+	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
+
+	h = kiln_hasher_new();
+	for (i = 0; i < ki->ncomps; i++) {
+		kiln_hasher_add_u64(h, ki->comps[i].kind);
+		kiln_hasher_adds(h, ki->comps[i].name);
+		kiln_hasher_add_digest(h, &ki->comps[i].digest);
+	}
+	kiln_hasher_digest(h, &ki->key);
+	kiln_hasher_free(h);
+	buf_release(&b);
+}
+
+void
+kiln_keyinfo_release(struct kiln_keyinfo *ki)
+{
+	free(ki->comps);
+	arena_release(&ki->arena);
+	memset(ki, 0, sizeof(*ki));
+}
+
+void
+kiln_component_describe(struct buf *b, int kind, const char *name)
+{
+	switch (kind) {
+	case KILN_C_SCHEMA:
+		buf_printf(b, "kiln's key schema (%s)", name);
+		break;
+	case KILN_C_PLATFORM:
+		buf_printf(b, "platform (%s)", name);
+		break;
+	case KILN_C_PLUGIN:
+		buf_printf(b, "plugin '%s'", name);
+		break;
+	case KILN_C_PARAM:
+		buf_printf(b, "param '%s'", name);
+		break;
+	case KILN_C_INPUT:
+		buf_printf(b, "input '%s'", name);
+		break;
+	case KILN_C_ENV:
+		buf_printf(b, "env %s", name);
+		break;
+	case KILN_C_OUTPUT:
+		buf_printf(b, "output '%s'", name);
+		break;
+	case KILN_C_RESOURCE:
+		buf_printf(b, "resources.%s", name);
+		break;
+	case KILN_C_NETWORK:
+		buf_printf(b, "network");
+		break;
+	default:
+		buf_printf(b, "component %d '%s'", kind, name);
+	}
+}

@@ -1,0 +1,486 @@
+/*
+ * kiln: the command line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command *find_command(const char *name);
+static int cmd_help(int argc, char **argv);
+
+static const char general_help[] =
+    "usage: kiln [-C DIR] COMMAND [ARGS]\n"
+    "\n"
+    "kiln builds machine-learning artifacts declared in a Kilnfile (Lua): it\n"
+    "rebuilds only what is stale, runs each step through a plugin in a sandbox,\n"
+    "and keeps every output in a content-addressed cache.\n"
+    "\n"
+    "commands:\n"
+    "  build [TARGET...]     bring targets up to date (default: all)\n"
+    "  status [TARGET...]    list stale targets and why; --check for CI\n"
+    "  why TARGET            which part of a target's action key changed\n"
+    "  graph [TARGET...]     print the dependency graph as Graphviz dot\n"
+    "  metrics               print the metrics that targets recorded\n"
+    "  plugins               list the plugins kiln can find\n"
+    "  clean                 remove kiln-out/\n"
+    "  gc --max-size SIZE    trim the local cache, least recently used first\n"
+    "  fsck                  re-hash the local cache and quarantine bad blobs\n"
+    "  help [COMMAND]        this text, or a command's\n"
+    "\n"
+    "options:\n"
+    "  -C DIR                run in DIR (where the Kilnfile is)\n"
+    "  --version             print kiln's version\n"
+    "\n"
+    "environment:\n"
+    "  KILN_CACHE_DIR        the local cache (default $XDG_CACHE_HOME/kiln or ~/.cache/kiln)\n"
+    "  KILN_PLUGIN_PATH      folders searched for plugins before the repository's plugins/\n"
+    "\n"
+    "Exit status: 0 success, 1 a build step failed (or --check found something\n"
+    "stale), 2 a usage or Kilnfile error.\n";
+
+static int
+usage_error(const char *cmd)
+{
+	const struct command *c = find_command(cmd);
+
+	fprintf(stderr, "usage: kiln %s %s\n(see `kiln help %s`)\n", cmd, c ? c->usage : "", cmd);
+	return 2;
+}
+
+/* Parse -j's and --max-size's numbers strictly. */
+static int
+parse_int(const char *s, int min, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > 1 << 20)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+static int
+open_ws(struct kiln_ws *ws, int lock)
+{
+	if (kiln_ws_open(ws, lock) < 0) {
+		kiln_ws_close(ws);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_build(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"jobs", required_argument, NULL, 'j'},
+		{"keep-going", no_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"link", required_argument, NULL, 'L'},
+		{"sandbox", required_argument, NULL, 'S'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kiln_build_opts o = {.jobs = default_jobs(), .sandbox = 1};
+	struct kiln_ws ws;
+	int c, link = KILN_LINK_COPY, r;
+
+	while ((c = getopt_long(argc, argv, "j:knvq", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (parse_int(optarg, 1, &o.jobs) < 0)
+				return error("-j: expected a number of at least 1, got '%s'", optarg), 2;
+			break;
+		case 'k':
+			o.keep_going = 1;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'L':
+			if (strcmp(optarg, "hardlink") == 0)
+				link = KILN_LINK_HARD;
+			else if (strcmp(optarg, "copy") == 0 || strcmp(optarg, "reflink") == 0)
+				link = KILN_LINK_COPY;
+			else
+				return error("--link: expected copy or hardlink, got '%s'", optarg), 2;
+			break;
+		case 'S':
+			if (strcmp(optarg, "off") == 0)
+				o.sandbox = 0;
+			else if (strcmp(optarg, "on") == 0)
+				o.sandbox = 1;
+			else
+				return error("--sandbox: expected on or off, got '%s'", optarg), 2;
+			break;
+		case 'v':
+			o.verbose = 1;
+			break;
+		case 'q':
+			o.quiet = 1;
+			break;
+		default:
+			return usage_error("build");
+		}
+	}
+	if (open_ws(&ws, !o.dry_run) < 0)
+		return 2;
+	ws.cache.link = link;
+	if (!o.sandbox && !o.dry_run)
+		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
+	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
+		kiln_ws_close(&ws);
+		return 2;
+	}
+	r = kiln_build(&ws, &o);
+	kiln_ws_close(&ws);
+	return r;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"check", no_argument, NULL, 'c'},
+		{"all", no_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kiln_ws ws;
+	int c, check = 0, all = 0, stale, lockok = 1;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'c')
+			check = 1;
+		else if (c == 'a')
+			all = 1;
+		else
+			return usage_error("status");
+	}
+	if (open_ws(&ws, 0) < 0)
+		return 2;
+	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
+		kiln_ws_close(&ws);
+		return 2;
+	}
+	stale = kiln_status(&ws, all);
+	if (stale < 0) {
+		kiln_ws_close(&ws);
+		return 2;
+	}
+	if (check)
+		lockok = kiln_lock_matches(&ws);
+	if (stale == 0 && lockok)
+		printf("kiln: %zu targets up to date\n", ws.graph.ntargets);
+	kiln_ws_close(&ws);
+	return check && (stale > 0 || !lockok) ? 1 : 0;
+}
+
+static int
+cmd_why(int argc, char **argv)
+{
+	struct kiln_ws ws;
+	int r;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error("why");
+	if (open_ws(&ws, 0) < 0)
+		return 2;
+	r = kiln_why(&ws, argv[1]);
+	kiln_ws_close(&ws);
+	return r < 0 ? 2 : 0;
+}
+
+static int
+cmd_graph(int argc, char **argv)
+{
+	struct kiln_ws ws;
+
+	if (argc > 1 && argv[1][0] == '-')
+		return usage_error("graph");
+	if (open_ws(&ws, 0) < 0)
+		return 2;
+	if (kiln_graph_want(&ws.graph, argv + 1, argc - 1) < 0) {
+		kiln_ws_close(&ws);
+		return 2;
+	}
+	kiln_graph_dot(&ws.graph, stdout);
+	kiln_ws_close(&ws);
+	return 0;
+}
+
+static int
+cmd_clean(int argc, char **argv)
+{
+	struct kiln_ws ws;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error("clean");
+	if (open_ws(&ws, 1) < 0)
+		return 2;
+	if (remove_tree("kiln-out") < 0) {
+		kiln_ws_close(&ws);
+		return error("cannot remove kiln-out:"), 1;
+	}
+	printf("kiln: removed kiln-out/ (the cache still has every output: the next build restores them)\n");
+	kiln_ws_close(&ws);
+	return 0;
+}
+
+static int
+cmd_gc(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"max-size", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kiln_cache cache;
+	long long max = -1;
+	char *dir;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'm')
+			return usage_error("gc");
+		max = parse_size(optarg);
+		if (max < 0)
+			return error("--max-size: expected a size such as 10G or 500M, got '%s'", optarg), 2;
+	}
+	if (max < 0 || optind != argc)
+		return usage_error("gc");
+	dir = kiln_cache_default_dir();
+	if (kiln_cache_open(&cache, dir) < 0) {
+		free(dir);
+		return 2;
+	}
+	r = kiln_cache_gc(&cache, max, 1);
+	kiln_cache_release(&cache);
+	free(dir);
+	return r < 0 ? 1 : 0;
+}
+
+static int
+cmd_fsck(int argc, char **argv)
+{
+	struct kiln_cache cache;
+	char *dir;
+	long bad;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error("fsck");
+	dir = kiln_cache_default_dir();
+	if (kiln_cache_open(&cache, dir) < 0) {
+		free(dir);
+		return 2;
+	}
+	bad = kiln_cache_fsck(&cache, 1);
+	kiln_cache_release(&cache);
+	free(dir);
+	return bad ? 1 : 0;
+}
+
+static int
+cmd_plugins(int argc, char **argv)
+{
+	struct kiln_plugins p;
+	struct kiln_state st;
+	char *cwd = getcwd(NULL, 0);
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error("plugins");
+	/* Digests only: no state file is written for listing. */
+	memset(&st, 0, sizeof(st));
+	st.fd = -1;
+	st.path = xstrdup("/dev/null");
+	kiln_plugins_init(&p, cwd ? cwd : ".");
+	r = kiln_plugins_list(&p, &st);
+	kiln_plugins_release(&p);
+	map_release(&st.files);
+	arena_release(&st.arena);
+	free(st.path);
+	free(cwd);
+	return r;
+}
+
+static int
+cmd_metrics(int argc, char **argv)
+{
+	struct kiln_ws ws;
+	size_t i, k, shown = 0;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error("metrics");
+	if (open_ws(&ws, 0) < 0)
+		return 2;
+	for (i = 0; i < ws.graph.ntargets; i++) {
+		struct kiln_record *rec = kiln_state_get(&ws.state, ws.graph.targets[i]->name);
+
+		for (k = 0; rec && k < rec->nmetrics; k++) {
+			if (!shown++)
+				printf("%-24s %-32s %s\n", "TARGET", "METRIC", "VALUE");
+			printf("%-24s %-32s %.6g\n", rec->name, rec->metrics[k].name, rec->metrics[k].value);
+		}
+	}
+	if (!shown)
+		printf("kiln: no target has recorded metrics yet (test targets do, once built)\n");
+	kiln_ws_close(&ws);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [TARGET...]",
+	    "Bring the targets (default: every target) and what they depend on up to date.\n"
+	    "A target is up to date when its action key is the one recorded and its outputs\n"
+	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the cache,\n"
+	    "and only when the cache has none runs its plugin. Kilnfile.lock is rewritten\n"
+	    "afterwards.\n"
+	    "\n"
+	    "  -j, --jobs N        run up to N steps at once (default: the number of CPUs);\n"
+	    "                      a step that declares resources.cpus takes that many slots\n"
+	    "  -k, --keep-going    go on with independent targets after a step fails\n"
+	    "  -n, --dry-run       print what would run and why, running nothing\n"
+	    "  -v, --verbose       also say what was restored from the cache\n"
+	    "  -q, --quiet         print only errors\n"
+	    "  --link MODE         how outputs are restored from the cache: copy (reflink\n"
+	    "                      where the file system can; the default) or hardlink (fast,\n"
+	    "                      but editing a restored output in place corrupts the cache)\n"
+	    "  --sandbox on|off    run steps in the sandbox (default on); off prints a warning\n"
+	    "                      and marks the outputs unsandboxed in Kilnfile.lock\n"},
+	{"status", cmd_status, "[--check] [--all] [TARGET...]",
+	    "List the stale targets, one line each with the reason.\n"
+	    "\n"
+	    "  --check   exit 1 when anything is stale or Kilnfile.lock does not match the\n"
+	    "            workspace (for CI), 0 otherwise\n"
+	    "  --all     list up-to-date targets too\n"},
+	{"why", cmd_why, "TARGET",
+	    "Say exactly which parts of TARGET's action key changed since it was last\n"
+	    "built (plugin, params, inputs, environment variables, outputs, resources),\n"
+	    "with the old and the new digest of each.\n"},
+	{"graph", cmd_graph, "[TARGET...]",
+	    "Print the graph of the targets (default: all) and what they depend on as\n"
+	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
+	{"metrics", cmd_metrics, "",
+	    "Print, as a table, every metric that the Kilnfile's targets recorded when\n"
+	    "they were last built (test targets record accuracy and the like).\n"},
+	{"plugins", cmd_plugins, "",
+	    "List every plugin kiln finds, in search order: the folders of\n"
+	    "KILN_PLUGIN_PATH, the repository's plugins/, then kiln's own. For each: name,\n"
+	    "version, ABI, where it was found, summary, digest and path. Files that are\n"
+	    "not plugins, or were built for another ABI, are listed as refused.\n"},
+	{"clean", cmd_clean, "",
+	    "Remove kiln-out/. The cache keeps every output, so the next build restores\n"
+	    "them without running anything.\n"},
+	{"gc", cmd_gc, "--max-size SIZE",
+	    "Trim the local cache to SIZE (such as 10G or 500M), removing the least\n"
+	    "recently used blobs first, and the entries that needed them.\n"},
+	{"fsck", cmd_fsck, "",
+	    "Re-hash every blob of the local cache and check every entry. Bad ones are\n"
+	    "moved to the cache's quarantine/ folder and listed. Exit 1 if any was found.\n"},
+	{"help", cmd_help, "[COMMAND]", "Print kiln's help, or a command's.\n"},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	const struct command *c;
+
+	for (c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		fputs(general_help, stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		error("no command '%s' (see `kiln help`)", argv[1]);
+		return 2;
+	}
+	printf("usage: kiln %s %s\n\n%s", c->name, c->usage, c->help);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *c;
+	int i, fd;
+
+	/* fds 0-3 open, so no pipe kiln makes lands on a number a child expects. */
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 3)
+		;
+	if (fd > 3)
+		close(fd);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
+			if (chdir(argv[++i]) < 0)
+				die("-C %s:", argv[i]);
+		} else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2]) {
+			if (chdir(argv[i] + 2) < 0)
+				die("-C %s:", argv[i] + 2);
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(general_help, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("kiln %s (plugin ABI %d)\n", KILN_VERSION, KILN_PLUGIN_ABI);
+			return 0;
+		} else {
+			fprintf(stderr, "kiln: unknown option '%s'\n%s", argv[i], general_help);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		fputs(general_help, stderr);
+		return 2;
+	}
+	c = find_command(argv[i]);
+	if (!c) {
+		fprintf(stderr, "kiln: no command '%s' (see `kiln help`)\n", argv[i]);
+		return 2;
+	}
+	if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+		char *h[] = {"help", argv[i], NULL};
+
+		return cmd_help(2, h);
+	}
+	return c->run(argc - i, argv + i);
+}

@@ -1,0 +1,57 @@
+/*
+ * plugin: finding, loading and checking plugins in kiln's own process.
+ *
+ * Plugins are looked for, in order, in the folders of $KILN_PLUGIN_PATH, in
+ * the repository's plugins/ folder and in kiln's own plugin folder; the
+ * file for plugin NAME is NAME.so. kiln loads each one it needs to call its
+ * check() and to learn its version; the build step itself runs the plugin in
+ * kiln-run.
+ */
+#ifndef KILN_PLUGIN_H_CORE
+#define KILN_PLUGIN_H_CORE
+
+#include <kiln/plugin.h>
+
+#include "graph.h"
+#include "state.h"
+
+struct kiln_plugin_info {
+	char *name;
+	char *path;		/* absolute */
+	const char *where;	/* "KILN_PLUGIN_PATH", "repository" or "built-in" */
+	const struct kiln_plugin *desc;
+	void *handle;
+	struct kiln_digest digest;	/* of the shared object's bytes */
+};
+
+struct kiln_plugins {
+	char **dirs;		/* search order */
+	const char **where;
+	size_t ndirs;
+	char *runner;		/* path of kiln-run */
+	struct map byname;	/* name -> struct kiln_plugin_info * (NULL: known missing) */
+	struct kiln_plugin_info **loaded;
+	size_t nloaded;
+};
+
+/* Set the search path; workspace is the repository root. */
+void kiln_plugins_init(struct kiln_plugins *p, const char *workspace);
+void kiln_plugins_release(struct kiln_plugins *p);
+
+/*
+ * The plugin called `name`, loaded and checked (ABI, descriptor), with its
+ * digest from the stat cache. NULL after printing why, naming `t` if given.
+ */
+struct kiln_plugin_info *kiln_plugins_get(struct kiln_plugins *p, const char *name,
+    struct kiln_state *st, const struct kiln_target *t);
+
+/* Run the plugin's check() on a target's params; -1 (reported) if it refuses them. */
+int kiln_plugin_check(struct kiln_plugin_info *pi, const struct kiln_target *t);
+
+/* `kiln plugins`: list every plugin found, in search order, with problems. */
+int kiln_plugins_list(struct kiln_plugins *p, struct kiln_state *st);
+
+/* The folder kiln's own executable lives in (a new string). */
+char *kiln_exe_dir(void);
+
+#endif

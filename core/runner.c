@@ -1,0 +1,272 @@
+/*
+ * kiln-run: runs one plugin for one build step.
+ *
+ *	kiln-run SPEC.json
+ *
+ * kiln starts it with the step's log as stdout and stderr and a status pipe
+ * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
+ * the environment and calls the plugin's run(). Exit status: 0 built, 1 the
+ * plugin failed (its message went to the status pipe), 2 kiln-run itself
+ * could not start the step (message on stderr and the status pipe).
+ *
+ * This is the one place a plugin is started; the sandbox takes it over
+ * between dlopen() and run().
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "sandbox.h"
+#include "value.h"
+
+#define STATUS_FD 3
+
+/* A fixed date for tools that stamp their outputs: 1980-01-01, which zip can store. */
+#define SOURCE_DATE_EPOCH "315532800"
+
+struct spec {
+	struct arena arena;
+	json_t *json;
+	const char *target, *plugin, *workspace, *out;
+	struct kiln_ctx ctx;
+	int sandbox, network;
+	unsigned long long mem, fsize;
+	unsigned long cpu, nproc;
+};
+
+static struct kiln_ctx *failctx;
+
+/* Report a failure to start the step, on both stderr and the status pipe, and exit 2. */
+__attribute__((noreturn, format(printf, 1, 2))) static void
+startfail(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "kiln-run: %s\n", msg);
+	if (failctx) {
+		failctx->status_fd = STATUS_FD;
+		kiln_fail(failctx, "%s", msg);
+	} else {
+		dprintf(STATUS_FD, "%s %s\n", KILN_STATUS_FAIL, msg);
+	}
+	exit(2);
+}
+
+static const char *
+jstr(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v))
+		startfail("spec: '%s' is missing or not a string", key);
+	return json_string_value(v);
+}
+
+static unsigned long long
+jnum(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+}
+
+static void
+read_inputs(struct spec *sp, json_t *inputs)
+{
+	size_t n = json_object_size(inputs), i = 0;
+	const char **names = arena_alloc(&sp->arena, n * sizeof(*names));
+	const char **paths = arena_alloc(&sp->arena, n * sizeof(*paths));
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(inputs, key, v) {
+		if (!json_is_string(v))
+			startfail("spec: input '%s' is not a path", key);
+		names[i] = arena_strdup(&sp->arena, key);
+		paths[i] = json_string_value(v);
+		i++;
+	}
+	/* The ABI promises inputs sorted by name. */
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+			const char *t = names[b];
+
+			names[b] = names[b - 1];
+			names[b - 1] = t;
+			t = paths[b];
+			paths[b] = paths[b - 1];
+			paths[b - 1] = t;
+		}
+	sp->ctx.ninputs = n;
+	sp->ctx.input_names = names;
+	sp->ctx.input_paths = paths;
+}
+
+static void
+read_spec(struct spec *sp, const char *path)
+{
+	json_error_t jerr;
+	json_t *j, *outputs, *sb, *v;
+	char err[256];
+	size_t i;
+
+	j = json_load_file(path, 0, &jerr);
+	if (!j)
+		startfail("spec %s: %s", path, jerr.text);
+	sp->json = j;
+	kiln_ctx_init(&sp->ctx);
+	sp->target = jstr(j, "target");
+	sp->plugin = jstr(j, "plugin");
+	sp->workspace = jstr(j, "workspace");
+	sp->out = jstr(j, "out");
+	sp->ctx.target = sp->target;
+	sp->ctx.outdir = sp->out;
+	sp->ctx.threads = (int)jnum(j, "threads");
+	sp->ctx.params = kiln_value_from_json(&sp->arena, json_object_get(j, "params"), err, sizeof(err));
+	if (!sp->ctx.params || sp->ctx.params->type != KILN_MAP)
+		startfail("spec: params: %s", sp->ctx.params ? "not a map" : err);
+	read_inputs(sp, json_object_get(j, "inputs"));
+	outputs = json_object_get(j, "outputs");
+	sp->ctx.noutputs = json_array_size(outputs);
+	sp->ctx.outputs = arena_alloc(&sp->arena, sp->ctx.noutputs * sizeof(char *));
+	json_array_foreach(outputs, i, v)
+		((const char **)sp->ctx.outputs)[i] = json_string_value(v);
+	sb = json_object_get(j, "sandbox");
+	sp->sandbox = json_is_object(sb);
+	if (sp->sandbox) {
+		sp->network = json_is_true(json_object_get(sb, "network"));
+		sp->mem = jnum(sb, "mem");
+		sp->fsize = jnum(sb, "fsize");
+		sp->cpu = jnum(sb, "cpu");
+		sp->nproc = jnum(sb, "nproc");
+	}
+}
+
+static const struct kiln_plugin *
+load_plugin(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	const struct kiln_plugin *p;
+
+	if (!h)
+		startfail("cannot load plugin %s: %s", path, dlerror());
+	p = dlsym(h, KILN_PLUGIN_SYMBOL);
+	if (!p)
+		startfail("%s is not a kiln plugin (no '%s' symbol)", path, KILN_PLUGIN_SYMBOL);
+	if (p->abi != KILN_PLUGIN_ABI)
+		startfail("plugin %s was built for ABI %d; this kiln speaks ABI %d", path, p->abi,
+		    KILN_PLUGIN_ABI);
+	if (!p->run)
+		startfail("plugin %s has no run function", path);
+	return p;
+}
+
+static void
+enter_sandbox(struct spec *sp)
+{
+	struct kiln_sandbox sb = {0};
+	struct kiln_sandbox_bind *binds;
+	char err[1024];
+	size_t i;
+
+	binds = arena_alloc(&sp->arena, (sp->ctx.ninputs + 1) * sizeof(*binds));
+	for (i = 0; i < sp->ctx.ninputs; i++)
+		binds[i] = (struct kiln_sandbox_bind){sp->ctx.input_paths[i], 0};
+	binds[i++] = (struct kiln_sandbox_bind){sp->out, 1};
+	sb.workspace = sp->workspace;
+	sb.binds = binds;
+	sb.nbinds = i;
+	sb.network = sp->network;
+	sb.mem_bytes = sp->mem;
+	sb.fsize_bytes = sp->fsize;
+	sb.cpu_seconds = sp->cpu;
+	sb.nproc = sp->nproc;
+	if (kiln_sandbox_enter(&sb, err, sizeof(err)) < 0)
+		startfail("sandbox: %s", err);
+}
+
+/* Machine settings some OpenBLAS builds need to run at all on this processor. */
+static const char *const passthrough[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
+
+static void
+fix_environment(struct spec *sp)
+{
+	char *keep[LEN(passthrough)];
+	char threads[32];
+	json_t *env = json_object_get(sp->json, "env"), *v;
+	const char *key;
+	size_t i;
+
+	for (i = 0; i < LEN(passthrough); i++) {
+		const char *val = getenv(passthrough[i]);
+
+		keep[i] = val ? xstrdup(val) : NULL;
+	}
+	clearenv();
+	for (i = 0; i < LEN(passthrough); i++)
+		if (keep[i]) {
+			setenv(passthrough[i], keep[i], 1);
+			free(keep[i]);
+		}
+	snprintf(threads, sizeof(threads), "%d", sp->ctx.threads > 0 ? sp->ctx.threads : 1);
+	setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
+	setenv("HOME", "/tmp", 1);
+	setenv("TMPDIR", "/tmp", 1);
+	setenv("TZ", "UTC", 1);
+	setenv("LC_ALL", "C.UTF-8", 1);
+	setenv("LANG", "C.UTF-8", 1);
+	setenv("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH, 1);
+	setenv("OMP_NUM_THREADS", threads, 1);
+	setenv("OPENBLAS_NUM_THREADS", threads, 1);
+	setenv("MKL_NUM_THREADS", threads, 1);
+	setenv("PYTHONHASHSEED", "0", 1);
+	setenv("PYTHONDONTWRITEBYTECODE", "1", 1);
+	setenv("KILN_TARGET", sp->target, 1);
+	json_object_foreach(env, key, v)
+		if (json_is_string(v))
+			setenv(key, json_string_value(v), 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct spec sp = {0};
+	const struct kiln_plugin *plugin;
+	int r;
+
+	kiln_argv0 = "kiln-run";
+	if (argc != 2)
+		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
+	if (fcntl(STATUS_FD, F_GETFD) < 0)
+		startfail("no status pipe on fd %d", STATUS_FD);
+	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+	read_spec(&sp, argv[1]);
+	failctx = &sp.ctx;
+	if (chdir(sp.workspace) < 0)
+		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
+	plugin = load_plugin(sp.plugin);
+	if (sp.sandbox)
+		enter_sandbox(&sp);
+	fix_environment(&sp);
+	umask(022);
+	sp.ctx.status_fd = STATUS_FD;
+	fflush(NULL);
+	r = plugin->run(&sp.ctx);
+	fflush(NULL);
+	if (r != 0) {
+		if (!sp.ctx.failure)
+			kiln_fail(&sp.ctx, "plugin '%s' failed without saying why", plugin->name);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * sandbox: confine one plugin run (new user, mount, pid, net, ipc and uts
+ * namespaces, a fresh root, resource limits and a seccomp filter).
+ *
+ * Used only by kiln-run, between loading the plugin and calling its run().
+ */
+#ifndef KILN_SANDBOX_H
+#define KILN_SANDBOX_H
+
+#include <stddef.h>
+
+/* A path made visible inside the sandbox, at the same place relative to the workspace. */
+struct kiln_sandbox_bind {
+	const char *path;	/* relative to the workspace, or absolute */
+	int writable;		/* 0: read-only */
+};
+
+struct kiln_sandbox {
+	const char *workspace;	/* absolute host path of the workspace root */
+	const struct kiln_sandbox_bind *binds;
+	size_t nbinds;
+	int network;		/* 1: keep the host's network */
+	unsigned long long mem_bytes;	/* 0: default */
+	unsigned long long fsize_bytes;	/* 0: default */
+	unsigned long cpu_seconds;	/* 0: default */
+	unsigned long nproc;		/* 0: default */
+};
+
+/*
+ * Enter the sandbox described by `sb`. On success returns 0 in the confined
+ * process, whose working folder is the workspace as seen inside. It may fork:
+ * the process that called it then waits for the confined one and exits with
+ * its status, never returning. On failure returns -1 with a message in `err`.
+ */
+int kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * state: what kiln knows of a workspace between runs (.kiln/state).
+ *
+ * The file is a log: a header, then records, each length-prefixed and
+ * checksummed. A finished step appends one record, so a build killed at any
+ * moment loses at most the record being written, which the next load
+ * detects and cuts off. The last record for a name wins. When the log holds
+ * many dead records, or its version is not this kiln's, it is rewritten.
+ *
+ * It holds, per target, the action key and its components (for `kiln why`),
+ * each output file's digest and stat, and metrics; and per source file the
+ * stat cache: (dev, inode, size, mtime, ctime) -> digest.
+ */
+#ifndef KILN_STATE_H
+#define KILN_STATE_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "digest.h"
+#include "map.h"
+#include "util.h"
+
+/* One part of an action key. */
+enum kiln_component_kind {
+	KILN_C_SCHEMA,
+	KILN_C_PLATFORM,
+	KILN_C_PLUGIN,
+	KILN_C_PARAM,
+	KILN_C_INPUT,
+	KILN_C_ENV,
+	KILN_C_OUTPUT,
+	KILN_C_RESOURCE,
+	KILN_C_NETWORK,
+};
+
+struct kiln_component {
+	int kind;		/* enum kiln_component_kind */
+	const char *name;
+	struct kiln_digest digest;
+};
+
+/* One output file, relative to the target's output folder. */
+struct kiln_file {
+	const char *path;
+	struct kiln_digest digest;
+	uint64_t size;
+	uint32_t mode;		/* 0644 or 0755 */
+	/* Stat when last seen, so an unchanged file is not hashed again. */
+	uint64_t ino;
+	int64_t mtime_ns, ctime_ns;
+};
+
+struct kiln_metric {
+	const char *name;
+	double value;
+};
+
+#define KILN_REC_UNSANDBOXED 1	/* built with --sandbox=off */
+
+struct kiln_record {
+	const char *name;
+	struct kiln_digest key;
+	int64_t seen_ns;	/* realtime (coarse) when the outputs were stat'ed */
+	uint32_t flags;
+	struct kiln_component *comps;
+	size_t ncomps;
+	struct kiln_file *files;	/* sorted by path */
+	size_t nfiles;
+	struct kiln_metric *metrics;	/* sorted by name */
+	size_t nmetrics;
+};
+
+/* Stat cache entry of a source file. */
+struct kiln_statrec {
+	const char *path;
+	uint64_t dev, ino, size;
+	int64_t mtime_ns, ctime_ns;
+	struct kiln_digest digest;
+};
+
+struct kiln_state {
+	char *path;
+	int fd;			/* open for appending, -1 until the first write */
+	struct arena arena;
+	struct map targets;	/* name -> struct kiln_record * */
+	struct map files;	/* path -> struct kiln_statrec * */
+	size_t nlive, nrecords;	/* live entries, records in the file */
+	int rewrite;		/* the file must be rewritten before appending */
+	int dirty;		/* anything recorded this run */
+	struct kiln_statrec lock;	/* stat of Kilnfile.lock when kiln last wrote it */
+};
+
+/*
+ * Load the state at `path` (a missing file is an empty state). A damaged
+ * or foreign file is reported as a warning and what can be read is kept.
+ */
+void kiln_state_load(struct kiln_state *st, const char *path);
+void kiln_state_release(struct kiln_state *st);
+
+struct kiln_record *kiln_state_get(struct kiln_state *st, const char *name);
+/* Record a target (copied into the state) and append it to the log. */
+int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
+/* Forget a target (appends a tombstone). */
+int kiln_state_forget(struct kiln_state *st, const char *name);
+/* Remember the stat of Kilnfile.lock as kiln wrote it. */
+int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb);
+
+/*
+ * The digest of a source file, from the stat cache when its stat is
+ * unchanged, else by reading it (and caching the result unless the file was
+ * modified in the current timestamp tick, which would make it racily clean).
+ * -1 with errno set if the file cannot be read.
+ */
+int kiln_state_file_digest(struct kiln_state *st, const char *path, const struct stat *sb,
+    struct kiln_digest *out);
+
+/* Rewrite the log with only the live records, if that is worth it. */
+int kiln_state_compact(struct kiln_state *st, int force);
+
+/* The coarse realtime clock that file timestamps are taken from, in ns. */
+int64_t kiln_fs_now_ns(void);
+
+#endif

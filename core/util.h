@@ -1,0 +1,98 @@
+/*
+ * util: memory, errors, strings, files and folders shared by all of kiln.
+ */
+#ifndef KILN_UTIL_H
+#define KILN_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Program name used in messages ("kiln"). */
+extern const char *kiln_argv0;
+
+/*
+ * Print "kiln: message" and exit 2. A format that ends in ':' gets
+ * ": strerror(errno)" appended. For what cannot continue: out of memory,
+ * broken invariants.
+ */
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+/* Print "kiln: error: message" and return -1, for the caller to pass up. */
+__attribute__((format(printf, 1, 2))) int error(const char *fmt, ...);
+/* Print "kiln: warning: message". */
+__attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+/* realloc to n*size bytes, dying on overflow. */
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+__attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+
+/* A growable byte buffer; always NUL-terminated. */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+#define BUF_INIT {NULL, 0, 0}
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+__attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
+void buf_reset(struct buf *b);
+void buf_release(struct buf *b);
+/* Take the buffer's string; the buffer is left empty. */
+char *buf_detach(struct buf *b);
+
+/*
+ * An arena: many small allocations freed together. Used where lifetimes
+ * are the build graph's.
+ */
+struct arena {
+	struct arena_block *head;
+};
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+void arena_release(struct arena *a);
+
+/* Files. These return -1 and leave errno set on failure. */
+
+/* Read a whole file; *len gets its size. The result is NUL-terminated. */
+char *read_file(const char *path, size_t *len);
+/*
+ * Write a file atomically: a temporary file in the same folder, fsync'd if
+ * `sync`, then renamed over `path`. A reader sees the old or the new bytes.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode, int sync);
+/* Write all of a buffer to fd, retrying on short writes and EINTR. */
+int write_all(int fd, const void *data, size_t len);
+/* mkdir -p. */
+int mkdir_p(const char *path, int mode);
+/* rm -rf; making read-only folders writable as needed. */
+int remove_tree(const char *path);
+/* Copy a file's bytes (with FICLONE when the file system can), giving it `mode`. */
+int copy_file(const char *from, const char *to, int mode);
+/* path joined with name; a new string. */
+char *path_join(const char *dir, const char *name);
+/* Is `path` a safe relative path (not absolute, no "..", not empty)? */
+int path_is_safe_relative(const char *path);
+
+/* Nanoseconds of a timespec. */
+int64_t ns_of(const struct timespec *ts);
+/* Monotonic time in seconds. */
+double now_seconds(void);
+
+/* Parse "512M", "2G", "10k" or a plain byte count; -1 if bad. */
+long long parse_size(const char *s);
+/* Parse "30m", "2h", "90s", "1.5h" or plain seconds; -1 if bad. */
+double parse_duration(const char *s);
+/* Human-readable size: "1.5 MiB". Writes into buf. */
+const char *format_size(char *buf, size_t len, unsigned long long n);
+
+#endif

@@ -1,0 +1,5 @@
+PLUGINS += $(O)/plugins/exec.so
+
+$(O)/plugins/exec.so: $(O)/plugins/exec/exec.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -o $@ $^
