@@ -13,7 +13,7 @@
 #include "param.h"
 
 static const char *const params[] = { "drop", "dropna", "features", "group", "label",
-	"onehot", "scale", "split", "task", "where", NULL };
+	"onehot", "reweigh", "scale", "split", "task", "where", NULL };
 static const char *const scales[] = { "standard", "minmax", "none", NULL };
 static const char *const tasks[] = { "classification", "regression", NULL };
 
@@ -112,6 +112,10 @@ check(kiln_ctx *ctx)
 		return kiln_fail(ctx, "%s: param 'label' is required", kiln_target(ctx));
 	if (kiln_param(ctx, "dropna") && kiln_value_type(kiln_param(ctx, "dropna")) != KILN_BOOL)
 		return kiln_fail(ctx, "%s: param 'dropna': expected a boolean", kiln_target(ctx));
+	if (kiln_param(ctx, "reweigh") && kiln_value_type(kiln_param(ctx, "reweigh")) != KILN_BOOL)
+		return kiln_fail(ctx, "%s: param 'reweigh': expected a boolean", kiln_target(ctx));
+	if (kiln_param_bool(ctx, "reweigh", 0) && !kiln_param(ctx, "group"))
+		return kiln_fail(ctx, "%s: param 'reweigh' needs a group column", kiln_target(ctx));
 	if (kiln_param(ctx, "where") && kiln_value_type(kiln_param(ctx, "where")) != KILN_MAP)
 		return kiln_fail(ctx, "%s: param 'where': expected a table of column = value",
 			kiln_target(ctx));
@@ -492,6 +496,41 @@ fill_group(struct feat *f, struct kiln_ml_array *a)
 			kiln_ml_csv_cell(&f->t, f->rows[f->test[i]], (size_t)f->group));
 }
 
+/*
+ * Reweighing (Kamiran and Calders, 2012): weight each training row by
+ * P(group) P(label) / P(group, label), so that in the weighted data the label
+ * is independent of the group, and a model cannot learn the labels' bias
+ * against a group from the group's correlates.
+ */
+static int
+fill_weights(struct feat *f, struct kiln_ml_array *a)
+{
+	size_t *ng = kiln_ml_xcalloc(f->ngroups, sizeof(size_t));
+	size_t *ny = kiln_ml_xcalloc(f->nclasses, sizeof(size_t));
+	size_t *nyg = kiln_ml_xcalloc(f->ngroups * f->nclasses, sizeof(size_t)), i;
+	int64_t *g = kiln_ml_xmallocarray(f->ntrain, sizeof(int64_t));
+
+	for (i = 0; i < f->ntrain; i++) {
+		g[i] = find(f->groups, f->ngroups,
+			kiln_ml_csv_cell(&f->t, f->rows[f->train[i]], (size_t)f->group));
+		ng[g[i]]++;
+		ny[f->cls[f->train[i]]]++;
+		nyg[g[i] * f->nclasses + (size_t)f->cls[f->train[i]]]++;
+	}
+	kiln_ml_array_init(a, KILN_ML_F32, 1, f->ntrain, 1);
+	for (i = 0; i < f->ntrain; i++) {
+		size_t y = (size_t)f->cls[f->train[i]];
+
+		((float *)a->data)[i] = (float)((double)ng[g[i]] * ny[y] /
+			((double)nyg[g[i] * f->nclasses + y] * f->ntrain));
+	}
+	free(ng);
+	free(ny);
+	free(nyg);
+	free(g);
+	return 0;
+}
+
 static json_t *
 strings_json(char **s, size_t n)
 {
@@ -540,6 +579,7 @@ transform_json(struct feat *f)
 		json_object_set_new(j, "group", json_string(f->t.header[f->group]));
 		json_object_set_new(j, "groups", strings_json(f->groups, f->ngroups));
 	}
+	json_object_set_new(j, "reweigh", json_boolean(kiln_param_bool(f->ctx, "reweigh", 0)));
 	json_object_set_new(j, "split", json_pack("{s:o, s:I, s:b, s:I, s:I}",
 		"test", kiln_ml_json_real(kiln_value_number(kiln_value_get(s, "test"), 0.2)),
 		"seed", (json_int_t)kiln_value_int(kiln_value_get(s, "seed"), 42),
@@ -582,6 +622,11 @@ write_outputs(struct feat *f)
 	if (f->group >= 0) {
 		fill_group(f, &a);
 		if (write_array(f, "group_test.npy", &a) < 0)
+			return -1;
+	}
+	if (kiln_param_bool(f->ctx, "reweigh", 0)) {
+		fill_weights(f, &a);
+		if (write_array(f, "w_train.npy", &a) < 0)
 			return -1;
 	}
 	p = kiln_ml_join(kiln_output_dir(f->ctx), "transform.json");
@@ -629,6 +674,8 @@ featurize(struct feat *f, char ****vocab, size_t **nvocab)
 		return -1;
 	if (g)
 		f->groups = vocabulary(f, (size_t)f->group, NULL, f->nrows, &f->ngroups);
+	if (f->regression && kiln_param_bool(f->ctx, "reweigh", 0))
+		return fail(f, "reweigh needs a classification label");
 	kiln_metric(f->ctx, "train_rows", (double)f->ntrain);
 	kiln_metric(f->ctx, "test_rows", (double)f->ntest);
 	kiln_metric(f->ctx, "features", (double)f->ncols);

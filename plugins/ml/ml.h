@@ -254,6 +254,7 @@ struct kiln_ml_train_opts {
 	double validation;	/* fraction held out for early stopping; 0: none */
 	int patience;		/* epochs without improvement before stopping */
 	uint64_t seed;
+	const float *weights;	/* per-row loss weights (n), or NULL for 1 */
 };
 
 void kiln_ml_train_opts_init(struct kiln_ml_train_opts *o);

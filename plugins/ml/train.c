@@ -324,7 +324,7 @@ net_forward(struct net *t, size_t rows)
  */
 static double
 output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
-	const float *yf)
+	const float *yf, const float *wt)
 {
 	const struct kiln_ml_layer *l = &t->m->layers[t->m->nlayers - 1];
 	float *p = t->a[t->m->nlayers], *d = t->delta[t->m->nlayers - 1];
@@ -332,6 +332,8 @@ output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
 	double loss = 0;
 
 	for (i = 0; i < rows; i++) {
+		float w = wt ? wt[idx[i]] : 1.0f;
+
 		for (j = 0; j < k; j++) {
 			float target;
 
@@ -341,13 +343,13 @@ output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
 				target = (float)y[idx[i]];
 			else
 				target = (size_t)y[idx[i]] == j;
-			d[i * k + j] = (p[i * k + j] - target) / (float)rows;
+			d[i * k + j] = w * (p[i * k + j] - target) / (float)rows;
 			if (!y)
-				loss += (double)(p[i * k + j] - target) * (p[i * k + j] - target);
+				loss += w * (double)(p[i * k + j] - target) * (p[i * k + j] - target);
 			else if (target > 0)
-				loss -= log(fmax(p[i * k + j], 1e-7));
+				loss -= w * log(fmax(p[i * k + j], 1e-7));
 			else if (k == 1)
-				loss -= log(fmax(1 - p[i * k + j], 1e-7));
+				loss -= w * log(fmax(1 - p[i * k + j], 1e-7));
 		}
 	}
 	return loss;
@@ -439,7 +441,7 @@ epoch(struct net *t, const struct kiln_ml_train_opts *o, const float *X,
 		for (i = 0; i < rows; i++)
 			memcpy(t->xb + i * d, X + idx[r + i] * d, d * sizeof(float));
 		net_forward(t, rows);
-		loss += output_delta(t, rows, idx + r, y, yf);
+		loss += output_delta(t, rows, idx + r, y, yf, o->weights);
 		net_backward(t, rows);
 		net_update(t, o);
 		*flops += batch_flops(t->m, rows);
@@ -605,6 +607,12 @@ kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 				(long long)y[i], i + 1, nclasses);
 	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
 		return kiln_ml_errf(err, "bad training options");
+	for (i = 0; o->weights && i < n; i++)
+		if (!(o->weights[i] >= 0) || !isfinite(o->weights[i]))
+			return kiln_ml_errf(err, "weight of row %zu is %g: weights must be finite and >= 0",
+				i + 1, o->weights[i]);
+	if (o->kind == KILN_ML_RIDGE && o->weights)
+		return kiln_ml_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
 	if (o->kind == KILN_ML_RIDGE)
 		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
 	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);

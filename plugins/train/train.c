@@ -88,7 +88,7 @@ check(kiln_ctx *ctx)
 
 /* The training data: X, y, class names and the features' transform. */
 struct data {
-	struct kiln_ml_array X, y;
+	struct kiln_ml_array X, y, w;	/* w: sample weights, when the features have them */
 	char **classes;
 	size_t nclasses;
 	json_t *transform;
@@ -99,6 +99,7 @@ data_release(struct data *d)
 {
 	kiln_ml_array_release(&d->X);
 	kiln_ml_array_release(&d->y);
+	kiln_ml_array_release(&d->w);
 	kiln_ml_strings_free(d->classes, d->nclasses);
 	json_decref(d->transform);
 }
@@ -138,6 +139,23 @@ load_classes(struct data *d, const char *dir, char *err)
 	return 0;
 }
 
+/* w_train.npy, when featurize reweighed the rows. */
+static int
+load_weights(struct data *d, const char *dir, char *err)
+{
+	char *wp = kiln_ml_join(dir, "w_train.npy");
+	int rc = 0;
+
+	if (access(wp, F_OK) == 0) {
+		rc = kiln_ml_npy_read(wp, &d->w, err);
+		if (rc == 0 && (d->w.dtype != KILN_ML_F32 || d->w.ndim != 1 ||
+		    d->w.shape[0] != d->X.shape[0]))
+			rc = kiln_ml_errf(err, "%s: expected %zu float32 weights", wp, d->X.shape[0]);
+	}
+	free(wp);
+	return rc;
+}
+
 static int
 load_data(struct data *d, const char *dir, char *err)
 {
@@ -157,6 +175,8 @@ load_data(struct data *d, const char *dir, char *err)
 		goto out;
 	}
 	rc = d->y.dtype == KILN_ML_I64 ? load_classes(d, dir, err) : 0;
+	if (rc == 0)
+		rc = load_weights(d, dir, err);
 out:
 	free(xp);
 	free(yp);
@@ -225,6 +245,7 @@ model_json(const struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	json_object_set_new(j, "layers", layers_json(m));
 	json_object_set_new(j, "classes", cl);
 	json_object_set_new(j, "hyperparameters", hyper_json(o));
+	json_object_set_new(j, "weighted", json_boolean(d->w.data != NULL));
 	json_object_set_new(j, "train_rows", json_integer((json_int_t)d->X.shape[0]));
 	json_object_set_new(j, "best_epoch", json_integer(h->best_epoch));
 	json_object_set_new(j, "transform", d->transform ? json_incref(d->transform) : json_null());
@@ -295,6 +316,7 @@ run(kiln_ctx *ctx)
 		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
 	}
 	cls = d.y.dtype == KILN_ML_I64;
+	o.weights = d.w.data;
 	rc = kiln_ml_train(&m, &o, d.X.data, d.X.shape[0], d.X.shape[1], cls ? d.y.data : NULL,
 		cls ? NULL : d.y.data, cls ? d.nclasses : 0, &h, progress, ctx, err);
 	if (rc == 0)
