@@ -72,7 +72,13 @@ static int
 take_lock(struct kiln_ws *ws)
 {
 	char pid[32];
-	int fd = open(".kiln/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/*
+	 * Not close-on-exec: every step inherits the lock, so it is held until
+	 * the last process of this build is gone, even if kiln itself is killed
+	 * and its steps live on. A new kiln then waits rather than sharing
+	 * .kiln/tmp with them.
+	 */
+	int fd = open(".kiln/lock", O_RDWR | O_CREAT, 0644);
 
 	if (fd < 0)
 		return error("cannot open .kiln/lock:");
@@ -495,9 +501,10 @@ restore(struct run *r, struct kiln_target *t, const struct kiln_action *act)
 		ret = -1;
 	if (ret == 1)
 		record(r, t, &r->ki, files, act->nfiles, act->metrics, act->nmetrics, act->flags);
-	if (ret != 1)
-		remove_tree(dir);
 	free(files);
+	free(dir);
+	dir = xasprintf(TMP_DIR "/%s", t->name);
+	remove_tree(dir);
 	free(dir);
 	return ret;
 }
@@ -1092,12 +1099,21 @@ static void
 block_signals(sigset_t *old)
 {
 	sigset_t set;
+	struct sigaction sa = {0}, hup;
 
+	/*
+	 * A shell starts background jobs with SIGINT ignored; kiln must still
+	 * stop its steps cleanly on it. SIGHUP keeps an inherited SIG_IGN (nohup).
+	 */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+		sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, old);
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0)

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,6 +247,10 @@ main(int argc, char **argv)
 	int r;
 
 	kiln_argv0 = "kiln-run";
+	/* A step does not outlive the kiln that started it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		startfail("kiln exited before the step started");
 	if (argc != 2)
 		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
 	if (fcntl(STATUS_FD, F_GETFD) < 0)

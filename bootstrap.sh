@@ -1,0 +1,29 @@
+#!/bin/sh
+# bootstrap.sh — install what kiln and its tests need (Debian, apt-get), then build.
+# Run it as root or with sudo available. Run twice, it changes nothing and is quick.
+set -eu
+cd "$(dirname "$0")"
+
+# Libraries kiln links, and what its tests and benchmarks start or compare with.
+PACKAGES="
+build-essential pkg-config
+liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
+libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev
+libcmocka-dev
+ninja-build hyperfine time python3 python3-numpy python3-sklearn
+nginx-light
+"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "bootstrap: installing:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+make -j"$(nproc)"
