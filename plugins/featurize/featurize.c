@@ -703,7 +703,7 @@ run(kiln_ctx *ctx)
 	return rc;
 }
 
-KP_EXPORT(featurize_plugin) = {
+KILN_PLUGIN_EXPORT = {
 	.abi = KILN_PLUGIN_ABI,
 	.name = "featurize",
 	.version = "1.0",

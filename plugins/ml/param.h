@@ -20,16 +20,6 @@ kp_type_name(const kiln_value *v)
 	return names[kiln_value_type(v)];
 }
 
-/*
- * NEEDSWORK: KILN_PLUGIN_EXPORT declares an object named like the typedef
- * kiln_plugin, which C refuses ("redeclared as different kind of symbol").
- * Until include/kiln/plugin.h changes, export the same symbol through an
- * asm label.
- */
-#define KP_EXPORT(var) \
-	__attribute__((visibility("default"))) const struct kiln_plugin var \
-	__asm__(KILN_PLUGIN_SYMBOL)
-
 /* Every top-level param must be one of allowed (NULL-terminated). */
 static inline int
 kp_known(kiln_ctx *ctx, const char *const *allowed)

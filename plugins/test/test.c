@@ -310,7 +310,7 @@ run(kiln_ctx *ctx)
 	return rc;
 }
 
-KP_EXPORT(test_plugin) = {
+KILN_PLUGIN_EXPORT = {
 	.abi = KILN_PLUGIN_ABI,
 	.name = "test",
 	.version = "1.0",

@@ -332,7 +332,7 @@ run(kiln_ctx *ctx)
 	return rc < 0 ? kiln_fail(ctx, "%s: %s", kiln_target(ctx), err) : 0;
 }
 
-KP_EXPORT(train_plugin) = {
+KILN_PLUGIN_EXPORT = {
 	.abi = KILN_PLUGIN_ABI,
 	.name = "train",
 	.version = "1.0",

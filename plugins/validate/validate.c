@@ -591,7 +591,7 @@ run(kiln_ctx *ctx)
 	return rc;
 }
 
-KP_EXPORT(validate_plugin) = {
+KILN_PLUGIN_EXPORT = {
 	.abi = KILN_PLUGIN_ABI,
 	.name = "validate",
 	.version = "1.0",
