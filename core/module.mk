@@ -4,7 +4,7 @@
 # only what running a plugin needs.
 
 RUN_SRCS = core/runner.c core/sandbox.c core/value.c core/util.c core/host.c
-CORE_SRCS = $(filter-out core/main.c core/runner.c,$(wildcard core/*.c))
+CORE_SRCS = $(filter-out core/main.c core/runner.c core/sandbox.c,$(wildcard core/*.c))
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/%.o)
 RULES_LUA = $(sort $(wildcard rules/*.lua))
 

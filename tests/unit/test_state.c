@@ -1,0 +1,230 @@
+/* The state log: round trips, the last record winning, torn and garbage tails, the stat cache. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "state.h"
+
+static char dir[64];
+static char path[128];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/kiln-state-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	remove_tree(dir);
+	return 0;
+}
+
+static void
+make_record(struct kiln_record *r, const char *name, int seed, struct kiln_component *c,
+    struct kiln_file *f, struct kiln_metric *m)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	kiln_digest_buf(&seed, sizeof(seed), &r->key);
+	r->seen_ns = 1234567890123LL;
+	c[0] = (struct kiln_component){KILN_C_PARAM, "epochs", r->key};
+	c[1] = (struct kiln_component){KILN_C_INPUT, "data", r->key};
+	f[0] = (struct kiln_file){"model.bin", r->key, 42, 0644, 7, 100, 200};
+	m[0] = (struct kiln_metric){"accuracy", 0.25 * seed};
+	r->comps = c;
+	r->ncomps = 2;
+	r->files = f;
+	r->nfiles = 1;
+	r->metrics = m;
+	r->nmetrics = 1;
+}
+
+static void
+round_trip(void **state)
+{
+	struct kiln_state st;
+	struct kiln_record r, *got;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "b", 2, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "a", 3, c, f, m);	/* the later record for a wins */
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	assert_int_equal(kiln_state_forget(&st, "b"), 0);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	got = kiln_state_get(&st, "a");
+	assert_non_null(got);
+	assert_true(kiln_digest_eq(&got->key, &r.key));
+	assert_int_equal(got->ncomps, 2);
+	assert_string_equal(got->comps[0].name, "epochs");
+	assert_int_equal(got->comps[1].kind, KILN_C_INPUT);
+	assert_int_equal(got->nfiles, 1);
+	assert_string_equal(got->files[0].path, "model.bin");
+	assert_int_equal(got->files[0].size, 42);
+	assert_int_equal(got->files[0].mtime_ns, 100);
+	assert_int_equal(got->nmetrics, 1);
+	assert_true(got->metrics[0].value == 0.75);
+	assert_null(kiln_state_get(&st, "b"));
+	kiln_state_release(&st);
+}
+
+static void
+torn_tail_is_cut_and_appends_continue(void **state)
+{
+	struct kiln_state st;
+	struct kiln_record r;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	struct stat sb;
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	kiln_state_put(&st, &r);
+	make_record(&r, "b", 2, c, f, m);
+	kiln_state_put(&st, &r);
+	kiln_state_release(&st);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(truncate(path, sb.st_size - 5), 0);	/* b's record is torn */
+
+	kiln_state_load(&st, path);
+	assert_non_null(kiln_state_get(&st, "a"));
+	assert_null(kiln_state_get(&st, "b"));
+	assert_true(st.rewrite);
+	make_record(&r, "c", 3, c, f, m);
+	kiln_state_put(&st, &r);	/* rewrites the file without the torn tail */
+	make_record(&r, "d", 4, c, f, m);
+	kiln_state_put(&st, &r);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	assert_non_null(kiln_state_get(&st, "a"));
+	assert_non_null(kiln_state_get(&st, "c"));
+	assert_non_null(kiln_state_get(&st, "d"));
+	assert_false(st.rewrite);
+	kiln_state_release(&st);
+}
+
+static void
+garbage_is_an_empty_state(void **state)
+{
+	struct kiln_state st;
+	char junk[4096];
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7 + 3);
+	f = fopen(path, "w");
+	fwrite(junk, 1, sizeof(junk), f);
+	fclose(f);
+	kiln_state_load(&st, path);
+	assert_int_equal(st.targets.len, 0);
+	assert_true(st.rewrite);
+	kiln_state_release(&st);
+	/* A right header followed by a lying record length. */
+	f = fopen(path, "w");
+	fwrite("KILNST\0\0\1\0\0\0\0\0\0\0\xff\xff\xff\x7f", 1, 20, f);
+	fclose(f);
+	kiln_state_load(&st, path);
+	assert_int_equal(st.targets.len, 0);
+	kiln_state_release(&st);
+}
+
+static void
+stat_cache_skips_unchanged_files(void **state)
+{
+	struct kiln_state st;
+	struct kiln_digest d1, d2;
+	struct stat sb;
+	char file[160];
+	struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+	FILE *f;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/src", dir);
+	f = fopen(file, "w");
+	fputs("one", f);
+	fclose(f);
+	/* An old mtime: not racily clean, so the digest is cached. */
+	utimensat(AT_FDCWD, file, old, 0);
+	usleep(50000);	/* let the clock tick past the file's ctime */
+	stat(file, &sb);
+	kiln_state_load(&st, path);
+	assert_int_equal(kiln_state_file_digest(&st, file, &sb, &d1), 0);
+	assert_int_equal(st.files.len, 1);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	assert_int_equal(st.files.len, 1);
+	/* Same stat: the digest comes from the cache; the file is not even read. */
+	unlink(file);
+	assert_int_equal(kiln_state_file_digest(&st, file, &sb, &d2), 0);
+	assert_true(kiln_digest_eq(&d1, &d2));
+	/* A changed stat makes it read the file again, which is gone now. */
+	sb.st_mtim.tv_nsec += 1;
+	assert_int_equal(kiln_state_file_digest(&st, file, &sb, &d2), -1);
+	kiln_state_release(&st);
+}
+
+static void
+racily_new_files_are_not_cached(void **state)
+{
+	struct kiln_state st;
+	struct kiln_digest d;
+	struct stat sb;
+	char file[160];
+	FILE *f;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/fresh", dir);
+	f = fopen(file, "w");
+	fputs("now", f);
+	fclose(f);
+	stat(file, &sb);
+	/* Pretend the file was modified in the future (the current tick or later). */
+	sb.st_mtim.tv_sec += 3600;
+	kiln_state_load(&st, path);
+	assert_int_equal(kiln_state_file_digest(&st, file, &sb, &d), 0);
+	assert_int_equal(st.files.len, 0);
+	kiln_state_release(&st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(torn_tail_is_cut_and_appends_continue, setup, teardown),
+		cmocka_unit_test_setup_teardown(garbage_is_an_empty_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(stat_cache_skips_unchanged_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(racily_new_files_are_not_cached, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
