@@ -16,3 +16,8 @@ $(O)/tests/unit/test_ml_plugins: $(O)/tests/unit/test_ml_plugins.o $(O)/tests/un
 		$(O)/libkilnml.a $(filter $(O)/plugins/train.so $(O)/plugins/featurize.so \
 		$(O)/plugins/test.so $(O)/plugins/validate.so,$(PLUGINS))
 	$(CC) $(LDFLAGS) -o $@ $(O)/tests/unit/test_ml_plugins.o $(O)/tests/unit/ml_host.o $(ML_TEST_LIBS)
+
+UNIT_TESTS += $(O)/tests/unit/test_ml_formats $(O)/tests/unit/test_ml_train
+
+$(O)/tests/unit/test_ml_%: $(O)/tests/unit/test_ml_%.o $(O)/libkilnml.a
+	$(CC) $(LDFLAGS) -o $@ $< $(ML_TEST_LIBS)

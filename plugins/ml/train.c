@@ -3,10 +3,12 @@
  * models by mini-batch Adam, all on OpenBLAS.
  *
  * Determinism: every random choice comes from one seeded generator, every
- * reduction kiln does itself runs in a fixed order, and the reductions
- * inside sgemm/ssyrk run along k in one thread (OpenBLAS splits the M and N
- * dimensions between threads, never k), so the weights are the same bytes
- * run after run.
+ * reduction kiln does itself (bias gradients, means, the loss) runs in a
+ * fixed order, and OpenBLAS partitions each product statically for a given
+ * thread count, so the weights are the same bytes run after run. A
+ * different thread count (or OpenBLAS kernel) blocks the products
+ * differently and may change the last bits, which is why the thread count
+ * is part of a target's action key.
  */
 #include <cblas.h>
 #include <math.h>

@@ -1,0 +1,267 @@
+/*
+ * Training: correct on problems with a known answer, and the same bytes
+ * run after run and whatever the number of OpenBLAS threads.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <cmocka.h>
+
+#include "ml.h"
+
+#define N 3000
+#define D 20
+
+/* Gaussian-ish features and a label from a fixed linear rule with noise. */
+static void
+make_data(float *X, int64_t *y, float *yf, size_t k)
+{
+	struct kiln_ml_rng r;
+	size_t i, j;
+
+	kiln_ml_rng_seed(&r, 7);
+	for (i = 0; i < N; i++) {
+		double s[4] = { 0, 0, 0, 0 };
+
+		for (j = 0; j < D; j++) {
+			double v = kiln_ml_rng_uniform(&r) + kiln_ml_rng_uniform(&r) - 1;
+
+			X[i * D + j] = (float)v;
+			s[j % 4] += v * (double)(j + 1) / D;
+		}
+		yf[i] = (float)(2 * s[0] - s[1] + 0.5 + 0.01 * (kiln_ml_rng_uniform(&r) - 0.5));
+		y[i] = 0;
+		for (j = 1; j < k; j++)
+			if (s[j] > s[y[i]])
+				y[i] = (int64_t)j;
+	}
+}
+
+static double
+accuracy(const struct kiln_ml_model *m, const float *X, const int64_t *y)
+{
+	int64_t *p = malloc(N * sizeof(int64_t));
+	size_t i, right = 0;
+
+	kiln_ml_model_predict(m, X, N, p, NULL);
+	for (i = 0; i < N; i++)
+		right += p[i] == y[i];
+	free(p);
+	return (double)right / N;
+}
+
+/* Train and return the safetensors bytes' XOR-fold, plus the model in *m. */
+static void
+train(struct kiln_ml_train_opts *o, const float *X, const int64_t *y, const float *yf,
+	size_t k, struct kiln_ml_model *m)
+{
+	char err[KILN_ML_ERRLEN];
+	struct kiln_ml_history h;
+
+	if (kiln_ml_train(m, o, X, N, D, y, yf, k, &h, NULL, NULL, err) != 0)
+		fail_msg("train: %s", err);
+	kiln_ml_history_release(&h);
+}
+
+static int
+same_weights(const struct kiln_ml_model *a, const struct kiln_ml_model *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->nlayers; i++)
+		if (memcmp(a->layers[i].w, b->layers[i].w, a->layers[i].in * a->layers[i].out * 4) ||
+		    memcmp(a->layers[i].b, b->layers[i].b, a->layers[i].out * 4))
+			return 0;
+	return 1;
+}
+
+static void
+mlp_is_deterministic(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kiln_ml_model a, b, c;
+	struct kiln_ml_train_opts o;
+
+	(void)state;
+	make_data(X, y, yf, 3);
+	kiln_ml_train_opts_init(&o);
+	o.kind = KILN_ML_MLP;
+	/* Big enough that OpenBLAS does split the products between threads. */
+	o.hidden[0] = 256;
+	o.hidden[1] = 64;
+	o.nhidden = 2;
+	o.epochs = 15;
+	o.batch = 1024;
+	o.validation = 0.1;
+	/*
+	 * OpenBLAS blocks a product differently for each thread count, so the
+	 * thread count is part of a model's identity (kiln keeps it in the
+	 * action key); for a given count, every run must give the same bytes.
+	 */
+	openblas_set_num_threads(2);
+	train(&o, X, y, NULL, 3, &a);
+	train(&o, X, y, NULL, 3, &b);
+	assert_true(same_weights(&a, &b));
+	openblas_set_num_threads(1);
+	kiln_ml_model_release(&b);
+	train(&o, X, y, NULL, 3, &b);
+	train(&o, X, y, NULL, 3, &c);
+	assert_true(same_weights(&b, &c));
+	assert_true(accuracy(&a, X, y) > 0.9);
+	assert_true(accuracy(&b, X, y) > 0.9);
+	kiln_ml_model_release(&b);
+	kiln_ml_model_release(&c);
+	o.seed = 2;	/* a different seed must give different weights */
+	train(&o, X, y, NULL, 3, &b);
+	assert_false(same_weights(&a, &b));
+	kiln_ml_model_release(&a);
+	kiln_ml_model_release(&b);
+	free(X);
+	free(y);
+	free(yf);
+}
+
+static void
+ridge_recovers_linear_rule(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kiln_ml_train_opts o;
+	struct kiln_ml_model m, m1;
+	size_t j;
+
+	(void)state;
+	make_data(X, y, yf, 2);
+	kiln_ml_train_opts_init(&o);
+	o.kind = KILN_ML_RIDGE;
+	o.l2 = 1e-6;
+	openblas_set_num_threads(2);
+	train(&o, X, NULL, yf, 0, &m);
+	train(&o, X, NULL, yf, 0, &m1);
+	assert_true(same_weights(&m, &m1));
+	kiln_ml_model_release(&m1);
+	assert_false(m.classification);
+	/* yf = 2 s0 - s1 + 0.5: feature j weighs (j+1)/D into s[j % 4]. */
+	for (j = 0; j < D; j++) {
+		double want = (j % 4 == 0 ? 2.0 : j % 4 == 1 ? -1.0 : 0.0) * (double)(j + 1) / D;
+
+		if (fabs(m.layers[0].w[j] - want) > 0.01)
+			fail_msg("weight %zu: %g, want %g", j, m.layers[0].w[j], want);
+	}
+	assert_true(fabs(m.layers[0].b[0] - 0.5) < 0.01);
+	kiln_ml_model_release(&m);
+	free(X);
+	free(y);
+	free(yf);
+}
+
+static void
+logistic_and_softmax_learn(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kiln_ml_train_opts o;
+	struct kiln_ml_model m;
+
+	(void)state;
+	make_data(X, y, yf, 2);
+	kiln_ml_train_opts_init(&o);
+	o.kind = KILN_ML_LOGISTIC;
+	o.epochs = 20;
+	train(&o, X, y, NULL, 2, &m);
+	assert_int_equal(kiln_ml_model_outputs(&m), 1);
+	assert_true(accuracy(&m, X, y) > 0.95);
+	kiln_ml_model_release(&m);
+	make_data(X, y, yf, 4);
+	o.kind = KILN_ML_SOFTMAX;
+	train(&o, X, y, NULL, 4, &m);
+	assert_int_equal(kiln_ml_model_outputs(&m), 4);
+	assert_true(accuracy(&m, X, y) > 0.9);
+	kiln_ml_model_release(&m);
+	free(X);
+	free(y);
+	free(yf);
+}
+
+static void
+early_stopping_keeps_best(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	char err[KILN_ML_ERRLEN];
+	struct kiln_ml_train_opts o;
+	struct kiln_ml_history h;
+	struct kiln_ml_model m;
+	size_t i;
+
+	(void)state;
+	make_data(X, y, yf, 3);
+	kiln_ml_train_opts_init(&o);
+	o.kind = KILN_ML_SOFTMAX;
+	o.epochs = 500;
+	o.validation = 0.2;
+	o.patience = 3;
+	assert_int_equal(kiln_ml_train(&m, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
+	assert_true(h.n < 500);
+	assert_true(h.best_epoch >= 1 && (size_t)h.best_epoch + 3 == h.n);
+	for (i = 0; i < h.n; i++)
+		assert_true(h.val[i] <= h.val[h.best_epoch - 1]);
+	assert_true(h.flops > 0);
+	kiln_ml_history_release(&h);
+	kiln_ml_model_release(&m);
+	free(X);
+	free(y);
+	free(yf);
+}
+
+static void
+bad_training_input(void **state)
+{
+	float X[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, w[4] = { 1, 1, NAN, 1 };
+	int64_t one[4] = { 0, 0, 0, 0 }, three[4] = { 0, 1, 2, 1 }, bad[4] = { 0, 5, 1, 0 };
+	char err[KILN_ML_ERRLEN];
+	struct kiln_ml_train_opts o;
+	struct kiln_ml_history h;
+	struct kiln_ml_model m;
+
+	(void)state;
+	kiln_ml_train_opts_init(&o);
+	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, one, NULL, 1, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "only one class"));
+	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, bad, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "label 5 of row 2"));
+	o.kind = KILN_ML_LOGISTIC;
+	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "needs a label with 2 classes"));
+	o.kind = KILN_ML_SOFTMAX;
+	o.weights = w;
+	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "weight of row 3"));
+	o.weights = NULL;
+	o.kind = KILN_ML_RIDGE;
+	o.l2 = 0;	/* two identical columns: singular without l2 */
+	X[1] = 0, X[3] = 2, X[5] = 4, X[7] = 6;
+	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, NULL, X, 0, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "singular"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mlp_is_deterministic),
+		cmocka_unit_test(ridge_recovers_linear_rule),
+		cmocka_unit_test(logistic_and_softmax_learn),
+		cmocka_unit_test(early_stopping_keeps_best),
+		cmocka_unit_test(bad_training_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
