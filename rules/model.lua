@@ -121,6 +121,9 @@ function model(name)
       params = params,
       outputs = { "model.safetensors", "model.json", "history.json" },
       resources = resources,
+      -- OpenBLAS picks its kernels from this variable, and the kernels
+      -- decide the last bits of every product: the key must see it.
+      env = { "OPENBLAS_CORETYPE" },
     }
   end
 end

@@ -311,6 +311,8 @@ run(kiln_ctx *ctx)
 	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0)
 		return -1;
 	openblas_set_num_threads(kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1);
+	kiln_log(ctx, "OpenBLAS %s kernels, %d thread(s)", openblas_get_corename(),
+		openblas_get_num_threads());
 	if (load_data(&d, dir, err) < 0 || finite_inputs(&d, err) < 0) {
 		data_release(&d);
 		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);

@@ -1,0 +1,27 @@
+# The digits example: an MLP on two OpenBLAS threads, accuracy >= 0.96, and
+# bit-for-bit the same model.safetensors when trained again from scratch.
+. "$(dirname "$0")/lib.sh"
+cp -r "$top/examples/digits/." .
+rm -rf kiln-out .kiln Kilnfile.lock
+ok kiln build
+ran 4
+ok kiln metrics
+acc=$(printf '%s\n' "$out" | awk '$1 == "digits_test" && $2 == "accuracy" { print $3 }')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.96) }' || fail "digits accuracy '$acc' < 0.96"
+grep -q "2 thread" .kiln/logs/digits_mlp.log || fail "training did not use 2 threads: $(cat .kiln/logs/digits_mlp.log)"
+first=$(sha256sum < kiln-out/digits_mlp/model.safetensors)
+for i in 1 2; do
+	rm -rf kiln-out .kiln "$KILN_CACHE_DIR"
+	ok kiln build digits_mlp
+	again=$(sha256sum < kiln-out/digits_mlp/model.safetensors)
+	[ "$first" = "$again" ] || fail "run $i: model.safetensors differs from the first training"
+done
+ok /usr/bin/python3 - <<'P'
+import json
+h = json.load(open("kiln-out/digits_mlp/history.json"))
+assert len(h["epochs"]) == 100 and h["flops"] > 0
+losses = [e["loss"] for e in h["epochs"]]
+assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+m = json.load(open("kiln-out/digits_mlp/model.json"))
+assert [l["out"] for l in m["layers"]] == [64, 10] and m["transform"]["label"] == "digit"
+P
