@@ -56,7 +56,7 @@ fail(struct feat *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return kiln_fail(f->ctx, "%s: %s: %s", kiln_target(f->ctx), f->path, msg);
+	return kiln_fail(f->ctx, "%s: %s", f->path, msg);
 }
 
 static int
@@ -80,18 +80,18 @@ check_split(kiln_ctx *ctx)
 	if (!s)
 		return 0;
 	if (kiln_value_type(s) != KILN_MAP)
-		return kiln_fail(ctx, "%s: param 'split': expected a table", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'split': expected a table");
 	for (i = 0; i < kiln_value_len(s); i++) {
 		const char *k = kiln_value_key(s, i);
 
 		if (strcmp(k, "test") && strcmp(k, "seed") && strcmp(k, "stratify"))
-			return kiln_fail(ctx, "%s: param 'split': unknown field '%s'", kiln_target(ctx), k);
+			return kiln_fail(ctx, "param 'split': unknown field '%s'", k);
 	}
 	if (kp_number_in(ctx, kiln_value_get(s, "test"), "split.test", 0.2, 0.01, 0.9, &x) < 0 ||
 	    kp_number_in(ctx, kiln_value_get(s, "seed"), "split.seed", 42, 0, 9.0e15, &x) < 0)
 		return -1;
 	if (kiln_value_get(s, "stratify") && kiln_value_type(kiln_value_get(s, "stratify")) != KILN_BOOL)
-		return kiln_fail(ctx, "%s: param 'split.stratify': expected a boolean", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'split.stratify': expected a boolean");
 	return 0;
 }
 
@@ -109,18 +109,17 @@ check(kiln_ctx *ctx)
 	if (kp_string(ctx, "label", NULL, NULL, &s) < 0)
 		return -1;
 	if (!s)
-		return kiln_fail(ctx, "%s: param 'label' is required", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'label' is required");
 	if (kiln_param(ctx, "dropna") && kiln_value_type(kiln_param(ctx, "dropna")) != KILN_BOOL)
-		return kiln_fail(ctx, "%s: param 'dropna': expected a boolean", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'dropna': expected a boolean");
 	if (kiln_param(ctx, "reweigh") && kiln_value_type(kiln_param(ctx, "reweigh")) != KILN_BOOL)
-		return kiln_fail(ctx, "%s: param 'reweigh': expected a boolean", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'reweigh': expected a boolean");
 	if (kiln_param_bool(ctx, "reweigh", 0) && !kiln_param(ctx, "group"))
-		return kiln_fail(ctx, "%s: param 'reweigh' needs a group column", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'reweigh' needs a group column");
 	if (kiln_param(ctx, "where") && kiln_value_type(kiln_param(ctx, "where")) != KILN_MAP)
-		return kiln_fail(ctx, "%s: param 'where': expected a table of column = value",
-			kiln_target(ctx));
+		return kiln_fail(ctx, "param 'where': expected a table of column = value");
 	if (!kiln_input(ctx, "data"))
-		return kiln_fail(ctx, "%s: missing input 'data'", kiln_target(ctx));
+		return kiln_fail(ctx, "missing input 'data'");
 	return 0;
 }
 
@@ -596,7 +595,7 @@ write_array(struct feat *f, const char *name, struct kiln_ml_array *a)
 
 	free(p);
 	kiln_ml_array_release(a);
-	return rc < 0 ? kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err) : 0;
+	return rc < 0 ? kiln_fail(f->ctx, "%s", err) : 0;
 }
 
 static int
@@ -634,7 +633,7 @@ write_outputs(struct feat *f)
 	rc = kiln_ml_json_write(p, t, err);
 	json_decref(t);
 	free(p);
-	return rc < 0 ? kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err) : 0;
+	return rc < 0 ? kiln_fail(f->ctx, "%s", err) : 0;
 }
 
 static void
@@ -664,7 +663,7 @@ featurize(struct feat *f, char ****vocab, size_t **nvocab)
 	char err[KILN_ML_ERRLEN];
 
 	if (kiln_ml_csv_read(&f->t, f->path, err) < 0)
-		return kiln_fail(f->ctx, "%s: %s", kiln_target(f->ctx), err);
+		return kiln_fail(f->ctx, "%s", err);
 	*vocab = kiln_ml_xcalloc(f->t.ncols, sizeof(char **));
 	*nvocab = kiln_ml_xcalloc(f->t.ncols, sizeof(size_t));
 	f->label = column(f, kiln_param_string(f->ctx, "label", ""), "label");

@@ -32,8 +32,7 @@ kp_known(kiln_ctx *ctx, const char *const *allowed)
 			if (strcmp(kiln_value_key(p, i), allowed[j]) == 0)
 				break;
 		if (!allowed[j])
-			return kiln_fail(ctx, "%s: unknown param '%s'", kiln_target(ctx),
-				kiln_value_key(p, i));
+			return kiln_fail(ctx, "unknown param '%s'", kiln_value_key(p, i));
 	}
 	return 0;
 }
@@ -48,12 +47,10 @@ kp_number_in(kiln_ctx *ctx, const kiln_value *v, const char *what, double def,
 		return 0;
 	}
 	if (!kiln_value_isnumber(v))
-		return kiln_fail(ctx, "%s: param '%s': expected a number, got %s",
-			kiln_target(ctx), what, kp_type_name(v));
+		return kiln_fail(ctx, "param '%s': expected a number, got %s", what, kp_type_name(v));
 	*out = kiln_value_number(v, def);
 	if (!(*out >= lo && *out <= hi))
-		return kiln_fail(ctx, "%s: param '%s': expected a number in [%g, %g], got %g",
-			kiln_target(ctx), what, lo, hi, *out);
+		return kiln_fail(ctx, "param '%s': expected a number in [%g, %g], got %g", what, lo, hi, *out);
 	return 0;
 }
 
@@ -75,12 +72,10 @@ kp_int(kiln_ctx *ctx, const char *key, long long def, long long lo, long long hi
 		return 0;
 	}
 	if (kiln_value_int(v, LLONG_MIN) == LLONG_MIN)
-		return kiln_fail(ctx, "%s: param '%s': expected an integer, got %s",
-			kiln_target(ctx), key, kp_type_name(v));
+		return kiln_fail(ctx, "param '%s': expected an integer, got %s", key, kp_type_name(v));
 	*out = kiln_value_int(v, 0);
 	if (*out < lo || *out > hi)
-		return kiln_fail(ctx, "%s: param '%s': expected an integer in [%lld, %lld], got %lld",
-			kiln_target(ctx), key, lo, hi, *out);
+		return kiln_fail(ctx, "param '%s': expected an integer in [%lld, %lld], got %lld", key, lo, hi, *out);
 	return 0;
 }
 
@@ -96,15 +91,14 @@ kp_string(kiln_ctx *ctx, const char *key, const char *def,
 	if (!v)
 		return 0;
 	if (kiln_value_type(v) != KILN_STRING)
-		return kiln_fail(ctx, "%s: param '%s': expected a string, got %s",
-			kiln_target(ctx), key, kp_type_name(v));
+		return kiln_fail(ctx, "param '%s': expected a string, got %s", key, kp_type_name(v));
 	*out = v->u.str.s;
 	if (!choices)
 		return 0;
 	for (i = 0; choices[i]; i++)
 		if (strcmp(*out, choices[i]) == 0)
 			return 0;
-	return kiln_fail(ctx, "%s: param '%s': unknown value '%s'", kiln_target(ctx), key, *out);
+	return kiln_fail(ctx, "param '%s': unknown value '%s'", key, *out);
 }
 
 /* A list of strings (or absent). */
@@ -118,12 +112,10 @@ kp_strings(kiln_ctx *ctx, const char *key, const kiln_value **out)
 	if (!v)
 		return 0;
 	if (kiln_value_type(v) != KILN_LIST && !(kiln_value_type(v) == KILN_MAP && !kiln_value_len(v)))
-		return kiln_fail(ctx, "%s: param '%s': expected a list of strings, got %s",
-			kiln_target(ctx), key, kp_type_name(v));
+		return kiln_fail(ctx, "param '%s': expected a list of strings, got %s", key, kp_type_name(v));
 	for (i = 0; i < kiln_value_len(v); i++)
 		if (kiln_value_type(kiln_value_at(v, i)) != KILN_STRING)
-			return kiln_fail(ctx, "%s: param '%s': item %zu: expected a string, got %s",
-				kiln_target(ctx), key, i + 1, kp_type_name(kiln_value_at(v, i)));
+			return kiln_fail(ctx, "param '%s': item %zu: expected a string, got %s", key, i + 1, kp_type_name(kiln_value_at(v, i)));
 	return 0;
 }
 
@@ -133,7 +125,7 @@ kp_input(kiln_ctx *ctx, const char *name, const char **out)
 {
 	*out = kiln_input(ctx, name);
 	if (!*out)
-		return kiln_fail(ctx, "%s: missing input '%s'", kiln_target(ctx), name);
+		return kiln_fail(ctx, "missing input '%s'", name);
 	return 0;
 }
 

@@ -42,14 +42,13 @@ check_limits(kiln_ctx *ctx, const kiln_value *v, const char *what,
 	if (!v)
 		return 0;
 	if (kiln_value_type(v) != KILN_MAP)
-		return kiln_fail(ctx, "%s: param '%s': expected a table", kiln_target(ctx), what);
+		return kiln_fail(ctx, "param '%s': expected a table", what);
 	for (i = 0; i < kiln_value_len(v); i++) {
 		const char *k = kiln_value_key(v, i);
 
 		snprintf(path, sizeof(path), "%s.%s", what, k);
 		if (!known(names, k))
-			return kiln_fail(ctx, "%s: param '%s': unknown metric '%s'", kiln_target(ctx),
-				what, k);
+			return kiln_fail(ctx, "param '%s': unknown metric '%s'", what, k);
 		if (strcmp(k, "max_gap") == 0) {
 			if (check_limits(ctx, kiln_value_at(v, i), path, (const char *const[]){
 				"accuracy", "selection_rate", "true_positive_rate", NULL }) < 0)
@@ -70,7 +69,7 @@ check(kiln_ctx *ctx)
 	    check_limits(ctx, kiln_param(ctx, "fairness"), "fairness", fairness_names) < 0)
 		return -1;
 	if (!kiln_input(ctx, "model") || !kiln_input(ctx, "features"))
-		return kiln_fail(ctx, "%s: needs inputs 'model' and 'features'", kiln_target(ctx));
+		return kiln_fail(ctx, "needs inputs 'model' and 'features'");
 	return 0;
 }
 
@@ -206,8 +205,7 @@ limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min,
 	int ok;
 
 	if (!json_is_number(value))
-		return kiln_fail(ctx, "%s: metric '%s' is not computed for this model%s",
-			kiln_target(ctx), name, json_is_null(value) ? " (undefined on this data)" :
+		return kiln_fail(ctx, "metric '%s' is not computed for this model%s", name, json_is_null(value) ? " (undefined on this data)" :
 			" (ROC-AUC and log loss need a probabilistic classifier; roc_auc needs 2 classes; fairness needs a group)");
 	v = json_number_value(value);
 	ok = is_min ? v >= lim : v <= lim;
@@ -239,8 +237,7 @@ limits(kiln_ctx *ctx, json_t *j, json_t *checks, char *msg, size_t cap)
 		    kiln_value_number(kiln_value_at(mx, i), 0), 0, checks, msg, cap) < 0)
 			return -1;
 	if (fa && !f)
-		return kiln_fail(ctx, "%s: fairness limits need a group: declare group = \"column\" in the features",
-			kiln_target(ctx));
+		return kiln_fail(ctx, "fairness limits need a group: declare group = \"column\" in the features");
 	for (i = 0; i < kiln_value_len(gap); i++) {
 		snprintf(name, sizeof(name), "gap in %s between groups", kiln_value_key(gap, i));
 		if (limit(ctx, json_object_get(json_object_get(f, "max_gap"), kiln_value_key(gap, i)),
@@ -291,7 +288,7 @@ run(kiln_ctx *ctx)
 	if (load(&e, kiln_input(ctx, "model"), kiln_input(ctx, "features"), err) < 0) {
 		eval_release(&e);
 		json_decref(checks);
-		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+		return kiln_fail(ctx, "%s", err);
 	}
 	j = evaluate(&e);
 	eval_release(&e);
@@ -300,11 +297,11 @@ run(kiln_ctx *ctx)
 	json_object_set_new(j, "passed", json_boolean(rc == 0 && !*msg));
 	path = kiln_ml_join(kiln_output_dir(ctx), "metrics.json");
 	if (rc == 0 && kiln_ml_json_write(path, j, err) < 0)
-		rc = kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+		rc = kiln_fail(ctx, "%s", err);
 	if (rc == 0)
 		record(ctx, j);
 	if (rc == 0 && *msg)
-		rc = kiln_fail(ctx, "%s: test failed: %s", kiln_target(ctx), msg);
+		rc = kiln_fail(ctx, "test failed: %s", msg);
 	free(path);
 	json_decref(j);
 	return rc;

@@ -46,29 +46,25 @@ options(kiln_ctx *ctx, struct kiln_ml_train_opts *o)
 	if (kp_number(ctx, "lr", 0.01, 0, 10, &o->lr) < 0)
 		return -1;
 	if (!(o->lr > 0))
-		return kiln_fail(ctx, "%s: param 'lr': expected a positive number, got 0",
-			kiln_target(ctx));
+		return kiln_fail(ctx, "param 'lr': expected a positive number, got 0");
 	if (kp_number(ctx, "l2", o->kind == KILN_ML_RIDGE ? 1.0 : 1e-4, 0, 1e6, &o->l2) < 0)
 		return -1;
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;
 	o->validation = x;
 	if (hidden && o->kind != KILN_ML_MLP)
-		return kiln_fail(ctx, "%s: param 'hidden': only the mlp algorithm has hidden layers",
-			kiln_target(ctx));
+		return kiln_fail(ctx, "param 'hidden': only the mlp algorithm has hidden layers");
 	if (o->kind == KILN_ML_MLP && !hidden) {
 		o->hidden[0] = 64;
 		o->nhidden = 1;
 	}
 	if (hidden && (kiln_value_type(hidden) != KILN_LIST || kiln_value_len(hidden) > 8))
-		return kiln_fail(ctx, "%s: param 'hidden': expected a list of 1 to 8 layer sizes",
-			kiln_target(ctx));
+		return kiln_fail(ctx, "param 'hidden': expected a list of 1 to 8 layer sizes");
 	for (i = 0; i < kiln_value_len(hidden); i++) {
 		long long h = kiln_value_int(kiln_value_at(hidden, i), 0);
 
 		if (h < 1 || h > 65536)
-			return kiln_fail(ctx, "%s: param 'hidden': item %zu: expected a layer size in [1, 65536]",
-				kiln_target(ctx), i + 1);
+			return kiln_fail(ctx, "param 'hidden': item %zu: expected a layer size in [1, 65536]", i + 1);
 		o->hidden[o->nhidden++] = (size_t)h;
 	}
 	return 0;
@@ -82,7 +78,7 @@ check(kiln_ctx *ctx)
 	if (options(ctx, &o) < 0)
 		return -1;
 	if (!kiln_input(ctx, "features"))
-		return kiln_fail(ctx, "%s: missing input 'features'", kiln_target(ctx));
+		return kiln_fail(ctx, "missing input 'features'");
 	return 0;
 }
 
@@ -315,7 +311,7 @@ run(kiln_ctx *ctx)
 		openblas_get_num_threads());
 	if (load_data(&d, dir, err) < 0 || finite_inputs(&d, err) < 0) {
 		data_release(&d);
-		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+		return kiln_fail(ctx, "%s", err);
 	}
 	cls = d.y.dtype == KILN_ML_I64;
 	o.weights = d.w.data;
@@ -331,7 +327,7 @@ run(kiln_ctx *ctx)
 	}
 	kiln_ml_history_release(&h);
 	data_release(&d);
-	return rc < 0 ? kiln_fail(ctx, "%s: %s", kiln_target(ctx), err) : 0;
+	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
 }
 
 KILN_PLUGIN_EXPORT = {

@@ -76,31 +76,29 @@ check_column_spec(kiln_ctx *ctx, const char *col, const kiln_value *spec)
 	size_t i, j;
 
 	if (kiln_value_type(spec) != KILN_MAP)
-		return kiln_fail(ctx, "%s: schema.%s: expected a table", kiln_target(ctx), col);
+		return kiln_fail(ctx, "schema.%s: expected a table", col);
 	for (i = 0; i < kiln_value_len(spec); i++) {
 		for (j = 0; col_fields[j]; j++)
 			if (strcmp(kiln_value_key(spec, i), col_fields[j]) == 0)
 				break;
 		if (!col_fields[j])
-			return kiln_fail(ctx, "%s: schema.%s: unknown field '%s'", kiln_target(ctx),
-				col, kiln_value_key(spec, i));
+			return kiln_fail(ctx, "schema.%s: unknown field '%s'", col, kiln_value_key(spec, i));
 	}
 	if (t) {
 		for (j = 0; types[j]; j++)
 			if (strcmp(kiln_value_string(t, ""), types[j]) == 0)
 				break;
 		if (!types[j])
-			return kiln_fail(ctx, "%s: schema.%s.type: expected int, float, string or bool",
-				kiln_target(ctx), col);
+			return kiln_fail(ctx, "schema.%s.type: expected int, float, string or bool", col);
 	}
 	if (e && (kiln_value_type(e) != KILN_LIST || !kiln_value_len(e)))
-		return kiln_fail(ctx, "%s: schema.%s.enum: expected a non-empty list", kiln_target(ctx), col);
+		return kiln_fail(ctx, "schema.%s.enum: expected a non-empty list", col);
 	for (i = 0; i < 3; i++) {
 		const char *k = (const char *[]){ "min", "max", "max_null_fraction" }[i];
 		const kiln_value *v = kiln_value_get(spec, k);
 
 		if (v && !kiln_value_isnumber(v))
-			return kiln_fail(ctx, "%s: schema.%s.%s: expected a number", kiln_target(ctx), col, k);
+			return kiln_fail(ctx, "schema.%s.%s: expected a number", col, k);
 	}
 	return 0;
 }
@@ -114,13 +112,13 @@ check_table(kiln_ctx *ctx, const char *key, const char *const *fields)
 	if (!v)
 		return 0;
 	if (kiln_value_type(v) != KILN_MAP)
-		return kiln_fail(ctx, "%s: param '%s': expected a table", kiln_target(ctx), key);
+		return kiln_fail(ctx, "param '%s': expected a table", key);
 	for (i = 0; i < kiln_value_len(v); i++) {
 		for (j = 0; fields[j]; j++)
 			if (strcmp(kiln_value_key(v, i), fields[j]) == 0)
 				break;
 		if (!fields[j])
-			return kiln_fail(ctx, "%s: param '%s': unknown field '%s'", kiln_target(ctx), key,
+			return kiln_fail(ctx, "param '%s': unknown field '%s'", key,
 				kiln_value_key(v, i));
 	}
 	return 0;
@@ -142,19 +140,19 @@ check(kiln_ctx *ctx)
 	    check_table(ctx, "drift", (const char *const[]){ "columns", "max", "method", NULL }) < 0)
 		return -1;
 	if (schema && kiln_value_type(schema) != KILN_MAP)
-		return kiln_fail(ctx, "%s: param 'schema': expected a table of columns", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'schema': expected a table of columns");
 	for (i = 0; i < kiln_value_len(schema); i++)
 		if (check_column_spec(ctx, kiln_value_key(schema, i), kiln_value_at(schema, i)) < 0)
 			return -1;
 	if (kiln_param(ctx, "balance") && !kiln_value_string(kiln_value_get(kiln_param(ctx, "balance"), "column"), NULL))
-		return kiln_fail(ctx, "%s: param 'balance': needs column = \"name\"", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'balance': needs column = \"name\"");
 	if (d && !kiln_input(ctx, "reference"))
-		return kiln_fail(ctx, "%s: param 'drift' needs an input named 'reference'", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'drift' needs an input named 'reference'");
 	if (d && strcmp(kiln_value_string(kiln_value_get(d, "method"), "psi"), "psi") != 0 &&
 	    strcmp(kiln_value_string(kiln_value_get(d, "method"), "psi"), "ks") != 0)
-		return kiln_fail(ctx, "%s: param 'drift.method': expected \"psi\" or \"ks\"", kiln_target(ctx));
+		return kiln_fail(ctx, "param 'drift.method': expected \"psi\" or \"ks\"");
 	if (!kiln_input(ctx, "data"))
-		return kiln_fail(ctx, "%s: missing input 'data'", kiln_target(ctx));
+		return kiln_fail(ctx, "missing input 'data'");
 	return 0;
 }
 
@@ -496,7 +494,7 @@ drift(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *out)
 
 	if (kiln_ml_csv_read(&ref, path, err) < 0) {
 		free(path);
-		return kiln_fail(ctx, "%s: reference: %s", kiln_target(ctx), err);
+		return kiln_fail(ctx, "reference: %s", err);
 	}
 	for (c = 0; c < t->ncols; c++) {
 		long rc = kiln_ml_csv_col(&ref, t->header[c]);
@@ -538,7 +536,7 @@ write_outputs(kiln_ctx *ctx, const char *path, json_t *rep)
 	free(data);
 	free(rp);
 	free(dp);
-	return rc < 0 ? kiln_fail(ctx, "%s: %s", kiln_target(ctx), err) : 0;
+	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
 }
 
 static int
@@ -566,7 +564,7 @@ validate(kiln_ctx *ctx, const char *path, struct kiln_ml_csv *t)
 		rc = write_outputs(ctx, path, rep);
 	json_decref(rep);
 	if (rc == 0 && r.n)
-		rc = kiln_fail(ctx, "%s: %s: %zu violation%s%s%s", kiln_target(ctx), path, r.n,
+		rc = kiln_fail(ctx, "%s: %zu violation%s%s%s", path, r.n,
 			r.n == 1 ? "" : "s", r.msg, r.n > SHOWN ? "\n  …" : "");
 	return rc;
 }
@@ -583,7 +581,7 @@ run(kiln_ctx *ctx)
 	path = csv_path(kiln_input(ctx, "data"));
 	if (kiln_ml_csv_read(&t, path, err) < 0) {
 		free(path);
-		return kiln_fail(ctx, "%s: %s", kiln_target(ctx), err);
+		return kiln_fail(ctx, "%s", err);
 	}
 	rc = validate(ctx, path, &t);
 	kiln_ml_csv_release(&t);

@@ -5,7 +5,7 @@
 cp -r "$top/examples/loans/." .
 rm -rf kiln-out .kiln Kilnfile.lock
 fails 1 kiln build -k
-has "loans_gate: test failed:"
+has "target 'loans_gate' failed: test failed:"
 matches "demographic parity difference 0\.[0-9]+ is above the maximum 0\.1"
 matches "equal opportunity difference 0\.[0-9]+ is above the maximum 0\.1"
 [ ! -e kiln-out/loans_gate ] || fail "the failed gate left outputs"
