@@ -20,7 +20,7 @@
 #include "build.h"
 #include "host.h"
 #include "key.h"
-#include "kilnfile.h"
+#include "graphfile.h"
 #include "value.h"
 
 extern char **environ;
@@ -114,13 +114,13 @@ kiln_ws_open(struct kiln_ws *ws, int lock)
 	kiln_graph_init(&ws->graph);
 	if (access("Kilnfile", F_OK) < 0)
 		return error("no Kilnfile in %s (use -C DIR to build elsewhere)", ws->root);
-	if (kiln_kilnfile_load(&ws->graph, "Kilnfile") < 0 || kiln_graph_link(&ws->graph) < 0)
-		return -1;
 	if (mkdir_p(".kiln", 0755) < 0)
 		return error("cannot create .kiln:");
 	if (lock && take_lock(ws) < 0)
 		return -1;
 	kiln_state_load(&ws->state, ".kiln/state");
+	if (kiln_graph_load(&ws->graph, "Kilnfile", &ws->state) < 0 || kiln_graph_link(&ws->graph) < 0)
+		return -1;
 	cache = kiln_cache_default_dir();
 	if (kiln_cache_open(&ws->cache, cache) < 0) {
 		free(cache);

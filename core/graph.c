@@ -30,6 +30,7 @@ kiln_graph_release(struct kiln_graph *g)
 		free(t->rdeps);
 	}
 	free(g->targets);
+	free(g->sources);
 	map_release(&g->byname);
 	arena_release(&g->arena);
 }

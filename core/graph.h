@@ -98,6 +98,8 @@ struct kiln_graph {
 	struct kiln_target **targets;	/* in declaration order */
 	size_t ntargets, cap;
 	struct kiln_config config;
+	const char **sources;	/* the files evaluation read: the Kilnfile and what it included */
+	size_t nsources;
 };
 
 void kiln_graph_init(struct kiln_graph *g);

@@ -514,6 +514,12 @@ run_file(lua_State *L, const char *path, int env)
 		free(chunk);
 		return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
 	}
+	{
+		struct kiln_graph *g = getgraph(L);
+
+		g->sources = xreallocarray(g->sources, g->nsources + 1, sizeof(*g->sources));
+		g->sources[g->nsources++] = arena_strdup(&g->arena, path);
+	}
 	r = luaL_loadbufferx(L, text, len, chunk, "t");
 	free(text);
 	free(chunk);

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "state.h"
+#include "wire.h"
 
 #define MAGIC "KILNST\0\0"
 #define VERSION 1
@@ -18,47 +19,6 @@
 
 enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L' };
 
-/* Writing. */
-
-static void
-put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char c[4] = {v, v >> 8, v >> 16, v >> 24};
-
-	buf_add(b, c, 4);
-}
-
-static void
-put_u64(struct buf *b, uint64_t v)
-{
-	put_u32(b, (uint32_t)v);
-	put_u32(b, (uint32_t)(v >> 32));
-}
-
-static void
-put_str(struct buf *b, const char *s)
-{
-	size_t n = strlen(s);
-
-	put_u32(b, n);
-	buf_add(b, s, n);
-}
-
-static void
-put_digest(struct buf *b, const struct kiln_digest *d)
-{
-	buf_add(b, d->b, 16);
-}
-
-static void
-put_f64(struct buf *b, double v)
-{
-	uint64_t u;
-
-	memcpy(&u, &v, 8);
-	put_u64(b, u);
-}
-
 /* Frame a payload: length, type, payload, checksum. */
 static void
 frame(struct buf *out, int type, const struct buf *payload)
@@ -66,13 +26,13 @@ frame(struct buf *out, int type, const struct buf *payload)
 	XXH3_state_t *h = XXH3_createState();
 	unsigned char t = type;
 
-	put_u32(out, payload->len);
+	wire_u32(out, payload->len);
 	buf_addc(out, type);
 	buf_add(out, payload->s ? payload->s : "", payload->len);
 	XXH3_64bits_reset(h);
 	XXH3_64bits_update(h, &t, 1);
 	XXH3_64bits_update(h, payload->s ? payload->s : "", payload->len);
-	put_u64(out, XXH3_64bits_digest(h));
+	wire_u64(out, XXH3_64bits_digest(h));
 	XXH3_freeState(h);
 }
 
@@ -81,181 +41,106 @@ enc_target(struct buf *b, const struct kiln_record *r)
 {
 	size_t i;
 
-	put_str(b, r->name);
-	put_digest(b, &r->key);
-	put_u64(b, (uint64_t)r->seen_ns);
-	put_u32(b, r->flags);
-	put_u32(b, r->ncomps);
+	wire_str(b, r->name);
+	wire_digest(b, &r->key);
+	wire_u64(b, (uint64_t)r->seen_ns);
+	wire_u32(b, r->flags);
+	wire_u32(b, r->ncomps);
 	for (i = 0; i < r->ncomps; i++) {
 		buf_addc(b, r->comps[i].kind);
-		put_str(b, r->comps[i].name);
-		put_digest(b, &r->comps[i].digest);
+		wire_str(b, r->comps[i].name);
+		wire_digest(b, &r->comps[i].digest);
 	}
-	put_u32(b, r->nfiles);
+	wire_u32(b, r->nfiles);
 	for (i = 0; i < r->nfiles; i++) {
 		const struct kiln_file *f = &r->files[i];
 
-		put_str(b, f->path);
-		put_digest(b, &f->digest);
-		put_u64(b, f->size);
-		put_u32(b, f->mode);
-		put_u64(b, f->ino);
-		put_u64(b, (uint64_t)f->mtime_ns);
-		put_u64(b, (uint64_t)f->ctime_ns);
+		wire_str(b, f->path);
+		wire_digest(b, &f->digest);
+		wire_u64(b, f->size);
+		wire_u32(b, f->mode);
+		wire_u64(b, f->ino);
+		wire_u64(b, (uint64_t)f->mtime_ns);
+		wire_u64(b, (uint64_t)f->ctime_ns);
 	}
-	put_u32(b, r->nmetrics);
+	wire_u32(b, r->nmetrics);
 	for (i = 0; i < r->nmetrics; i++) {
-		put_str(b, r->metrics[i].name);
-		put_f64(b, r->metrics[i].value);
+		wire_str(b, r->metrics[i].name);
+		wire_f64(b, r->metrics[i].value);
 	}
 }
 
 static void
 enc_stat(struct buf *b, const struct kiln_statrec *s)
 {
-	put_str(b, s->path);
-	put_u64(b, s->dev);
-	put_u64(b, s->ino);
-	put_u64(b, s->size);
-	put_u64(b, (uint64_t)s->mtime_ns);
-	put_u64(b, (uint64_t)s->ctime_ns);
-	put_digest(b, &s->digest);
-}
-
-/* Reading: every read is bounds-checked; a short or bad record stops the load. */
-
-struct rd {
-	const unsigned char *p, *end;
-	int bad;
-};
-
-static const unsigned char *
-take(struct rd *r, size_t n)
-{
-	const unsigned char *p = r->p;
-
-	if (r->bad || (size_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	r->p += n;
-	return p;
-}
-
-static uint32_t
-get_u32(struct rd *r)
-{
-	const unsigned char *c = take(r, 4);
-
-	return c ? (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24 : 0;
-}
-
-static uint64_t
-get_u64(struct rd *r)
-{
-	uint64_t lo = get_u32(r);
-
-	return lo | (uint64_t)get_u32(r) << 32;
-}
-
-static const char *
-get_str(struct rd *r, struct arena *a)
-{
-	uint32_t n = get_u32(r);
-	const unsigned char *s = take(r, n);
-
-	return s ? arena_strndup(a, (const char *)s, n) : "";
-}
-
-static void
-get_digest(struct rd *r, struct kiln_digest *d)
-{
-	const unsigned char *c = take(r, 16);
-
-	if (c)
-		memcpy(d->b, c, 16);
-}
-
-static double
-get_f64(struct rd *r)
-{
-	uint64_t u = get_u64(r);
-	double v;
-
-	memcpy(&v, &u, 8);
-	return v;
-}
-
-/* A count that cannot be larger than what is left, so a lying count cannot make us allocate much. */
-static size_t
-get_count(struct rd *r, size_t minsize)
-{
-	uint32_t n = get_u32(r);
-
-	if ((size_t)(r->end - r->p) / minsize < n)
-		r->bad = 1;
-	return r->bad ? 0 : n;
+	wire_str(b, s->path);
+	wire_u64(b, s->dev);
+	wire_u64(b, s->ino);
+	wire_u64(b, s->size);
+	wire_u64(b, (uint64_t)s->mtime_ns);
+	wire_u64(b, (uint64_t)s->ctime_ns);
+	wire_digest(b, &s->digest);
 }
 
 static struct kiln_record *
-dec_target(struct rd *r, struct arena *a)
+dec_target(struct wire *r, struct arena *a)
 {
 	struct kiln_record *rec = arena_alloc(a, sizeof(*rec));
 	size_t i;
 
 	memset(rec, 0, sizeof(*rec));
-	rec->name = get_str(r, a);
-	get_digest(r, &rec->key);
-	rec->seen_ns = (int64_t)get_u64(r);
-	rec->flags = get_u32(r);
-	rec->ncomps = get_count(r, 21);
+	rec->name = wire_get_str(r, a);
+	wire_get_digest(r, &rec->key);
+	rec->seen_ns = (int64_t)wire_get_u64(r);
+	rec->flags = wire_get_u32(r);
+	rec->ncomps = wire_get_count(r, 21);
 	rec->comps = arena_alloc(a, rec->ncomps * sizeof(*rec->comps));
 	for (i = 0; i < rec->ncomps; i++) {
-		const unsigned char *k = take(r, 1);
+		const unsigned char *k = wire_take(r, 1);
 
 		rec->comps[i].kind = k ? *k : 0;
-		rec->comps[i].name = get_str(r, a);
-		get_digest(r, &rec->comps[i].digest);
+		rec->comps[i].name = wire_get_str(r, a);
+		wire_get_digest(r, &rec->comps[i].digest);
 	}
-	rec->nfiles = get_count(r, 56);
+	rec->nfiles = wire_get_count(r, 56);
 	rec->files = arena_alloc(a, rec->nfiles * sizeof(*rec->files));
 	for (i = 0; i < rec->nfiles; i++) {
 		struct kiln_file *f = &rec->files[i];
 
-		f->path = get_str(r, a);
-		get_digest(r, &f->digest);
-		f->size = get_u64(r);
-		f->mode = get_u32(r);
-		f->ino = get_u64(r);
-		f->mtime_ns = (int64_t)get_u64(r);
-		f->ctime_ns = (int64_t)get_u64(r);
+		f->path = wire_get_str(r, a);
+		wire_get_digest(r, &f->digest);
+		f->size = wire_get_u64(r);
+		f->mode = wire_get_u32(r);
+		f->ino = wire_get_u64(r);
+		f->mtime_ns = (int64_t)wire_get_u64(r);
+		f->ctime_ns = (int64_t)wire_get_u64(r);
 	}
-	rec->nmetrics = get_count(r, 12);
+	rec->nmetrics = wire_get_count(r, 12);
 	rec->metrics = arena_alloc(a, rec->nmetrics * sizeof(*rec->metrics));
 	for (i = 0; i < rec->nmetrics; i++) {
-		rec->metrics[i].name = get_str(r, a);
-		rec->metrics[i].value = get_f64(r);
+		rec->metrics[i].name = wire_get_str(r, a);
+		rec->metrics[i].value = wire_get_f64(r);
 	}
 	return r->bad ? NULL : rec;
 }
 
 static struct kiln_statrec *
-dec_stat(struct rd *r, struct arena *a)
+dec_stat(struct wire *r, struct arena *a)
 {
 	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
 
-	s->path = get_str(r, a);
-	s->dev = get_u64(r);
-	s->ino = get_u64(r);
-	s->size = get_u64(r);
-	s->mtime_ns = (int64_t)get_u64(r);
-	s->ctime_ns = (int64_t)get_u64(r);
-	get_digest(r, &s->digest);
+	s->path = wire_get_str(r, a);
+	s->dev = wire_get_u64(r);
+	s->ino = wire_get_u64(r);
+	s->size = wire_get_u64(r);
+	s->mtime_ns = (int64_t)wire_get_u64(r);
+	s->ctime_ns = (int64_t)wire_get_u64(r);
+	wire_get_digest(r, &s->digest);
 	return r->bad ? NULL : s;
 }
 
 static int
-apply(struct kiln_state *st, int type, struct rd *r)
+apply(struct kiln_state *st, int type, struct wire *r)
 {
 	struct kiln_record *rec;
 	struct kiln_statrec *s;
@@ -267,7 +152,7 @@ apply(struct kiln_state *st, int type, struct rd *r)
 		map_put(&st->targets, rec->name, rec);
 		return 0;
 	case R_FORGET:
-		map_put(&st->targets, get_str(r, &st->arena), NULL);
+		map_put(&st->targets, wire_get_str(r, &st->arena), NULL);
 		return r->bad ? -1 : 0;
 	case R_STAT:
 		if (!(s = dec_stat(r, &st->arena)))
@@ -308,23 +193,23 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		free(data);
 		return;
 	}
-	if (get_u32(&(struct rd){(unsigned char *)data + 8, (unsigned char *)data + 12, 0}) != VERSION) {
+	if (wire_get_u32(&(struct wire){(unsigned char *)data + 8, (unsigned char *)data + 12, 0}) != VERSION) {
 		/* Another version's state: start over; the cache still has the outputs. */
 		st->rewrite = 1;
 		free(data);
 		return;
 	}
 	for (off = good = HEADER; off < len; off = good) {
-		struct rd r = {(unsigned char *)data + off, (unsigned char *)data + len, 0};
-		uint32_t n = get_u32(&r);
-		const unsigned char *type = take(&r, 1);
-		const unsigned char *payload = n <= MAX_RECORD ? take(&r, n) : NULL;
-		uint64_t sum = get_u64(&r);
-		struct rd pr;
+		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0};
+		uint32_t n = wire_get_u32(&r);
+		const unsigned char *type = wire_take(&r, 1);
+		const unsigned char *payload = n <= MAX_RECORD ? wire_take(&r, n) : NULL;
+		uint64_t sum = wire_get_u64(&r);
+		struct wire pr;
 
 		if (r.bad || !type || !payload || XXH3_64bits(type, n + 1) != sum)
 			break;
-		pr = (struct rd){payload, payload + n, 0};
+		pr = (struct wire){payload, payload + n, 0};
 		if (apply(st, *type, &pr) < 0)
 			break;
 		good = r.p - (unsigned char *)data;
@@ -376,8 +261,8 @@ rewrite(struct kiln_state *st)
 	int r;
 
 	buf_add(&out, MAGIC, 8);
-	put_u32(&out, VERSION);
-	put_u32(&out, 0);
+	wire_u32(&out, VERSION);
+	wire_u32(&out, 0);
 	for (i = 0; i < st->targets.cap; i++) {
 		struct kiln_record *rec = st->targets.slots[i].value;
 
@@ -487,7 +372,7 @@ kiln_state_forget(struct kiln_state *st, const char *name)
 	if (!kiln_state_get(st, name))
 		return 0;
 	map_put(&st->targets, arena_strdup(&st->arena, name), NULL);
-	put_str(&payload, name);
+	wire_str(&payload, name);
 	ret = append(st, R_FORGET, &payload);
 	buf_release(&payload);
 	return ret;

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench/graph.sh [SIZES…] — kiln against ninja and make on one generated graph.
+#
+# Each target is a small command over one source file and one upstream target
+# (a binary tree: target i depends on target (i-1)/2). For each size (default
+# 10000 100000) and each tool, in the same run: the full build, the no-op build
+# (median of 3) with its peak memory, and the rebuild after one source changes.
+# "overhead" is the rebuild's time less the time of the one command that must run.
+#
+#   KILN=path/to/kiln   (default: ./build/kiln)   MAKE_MAX=N skip make above N targets (default 100000)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+KILN=${KILN:-$top/build/kiln}
+sizes=${*:-10000 100000}
+jobs=$(nproc)
+work=$(mktemp -d /tmp/kiln-bench-graph.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export KILN_CACHE_DIR=$work/cache
+command -v ninja >/dev/null || { echo "ninja is not installed (bootstrap.sh installs it)"; exit 1; }
+
+# secs_rss CMD…: run CMD, print "seconds peak-KiB".
+secs_rss() {
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; cat "$work/time" >&2; exit 1; }
+	cat "$work/time"
+}
+
+median3() {
+	printf '%s\n' "$@" | sort -n | sed -n 2p
+}
+
+generate() {
+	local n=$1 d=$2 i p
+	mkdir -p "$d/src"
+	for ((i = 0; i < n; i++)); do echo "source $i" > "$d/src/$i.txt"; done
+	{
+		echo "rule cat"
+		echo "  command = cat \$in > \$out"
+		echo "build out/0.out: cat src/0.txt"
+		for ((i = 1; i < n; i++)); do
+			p=$(((i - 1) / 2))
+			echo "build out/$i.out: cat src/$i.txt out/$p.out"
+		done
+	} > "$d/build.ninja"
+	{
+		echo "all: $(for ((i = 0; i < n; i += 1)); do printf 'out/%d.out ' $i; done)"
+		echo "out/0.out: src/0.txt"
+		printf '\t@mkdir -p out; cat $^ > $@\n'
+		for ((i = 1; i < n; i++)); do
+			p=$(((i - 1) / 2))
+			echo "out/$i.out: src/$i.txt out/$p.out"
+			printf '\t@cat $^ > $@\n'
+		done
+	} > "$d/Makefile"
+	{
+		echo 'command "t0" { inputs = { s = "src/0.txt" }, cmd = "cat {in.s} > {out}/o", outputs = { "o" } }'
+		for ((i = 1; i < n; i++)); do
+			p=$(((i - 1) / 2))
+			echo "command \"t$i\" { inputs = { s = \"src/$i.txt\", up = \":t$p\" }, cmd = \"cat {in.s} {in.up}/o > {out}/o\", outputs = { \"o\" } }"
+		done
+	} > "$d/Kilnfile"
+}
+
+printf '%-8s %-6s %12s %12s %12s %14s %12s\n' targets tool full_s noop_s noop_MiB rebuild_s overhead_s
+for n in $sizes; do
+	base=$work/g$n
+	generate "$n" "$base"
+	leaf=$((n - 1))
+	# The one command a rebuild must run, timed alone.
+	one=$( { /usr/bin/time -f "%e" sh -c "cat $base/src/0.txt $base/src/0.txt > /dev/null" ; } 2>&1 )
+	for tool in ninja make kiln; do
+		if [ "$tool" = make ] && [ "$n" -gt "${MAKE_MAX:-100000}" ]; then continue; fi
+		d=$work/$tool$n
+		rm -rf "$d" "$KILN_CACHE_DIR"
+		cp -r "$base" "$d"
+		cd "$d"
+		case $tool in
+		ninja) build=(ninja -j"$jobs") ;;
+		make) build=(make -s -j"$jobs") ;;
+		kiln) build=("$KILN" build -q -j"$jobs") ;;
+		esac
+		read -r full _ < <(secs_rss "${build[@]}")
+		a=() ; m=()
+		for r in 1 2 3; do
+			read -r s k < <(secs_rss "${build[@]}")
+			a+=("$s"); m+=("$k")
+		done
+		noop=$(median3 "${a[@]}")
+		mem=$(median3 "${m[@]}")
+		echo "changed $RANDOM" >> src/$leaf.txt
+		read -r rebuild _ < <(secs_rss "${build[@]}")
+		over=$(awk -v a="$rebuild" -v b="$one" 'BEGIN { printf "%.3f", a - b }')
+		printf '%-8s %-6s %12s %12s %12.1f %14s %12s\n' "$n" "$tool" "$full" "$noop" "$(awk -v k="$mem" 'BEGIN{print k/1024}')" "$rebuild" "$over"
+		cd "$top"
+		rm -rf "$d"
+	done
+done
+echo "(seconds are wall-clock from /usr/bin/time, resolution 0.01 s; $jobs jobs; no-op is the median of 3)"

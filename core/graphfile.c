@@ -1,0 +1,290 @@
+/*
+ * graphfile: .kiln/graph, the evaluated Kilnfile kept between runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <endian.h>
+#include <xxhash.h>
+
+#include "graphfile.h"
+#include "kilnfile.h"
+#include "rules.h"
+#include "value.h"
+#include "wire.h"
+
+#define GRAPH_FILE ".kiln/graph"
+#define MAGIC "KILNGR\0\0"
+#define VERSION 1
+
+/* What the cached graph depends on besides the files: kiln's version and its rule library. */
+static void
+fingerprint(struct kiln_digest *d)
+{
+	struct kiln_hasher *h = kiln_hasher_new();
+	const struct kiln_rule_file *rf;
+
+	kiln_hasher_adds(h, KILN_VERSION);
+	for (rf = kiln_rule_files; rf->name; rf++) {
+		kiln_hasher_adds(h, rf->name);
+		kiln_hasher_add(h, rf->text, rf->len);
+	}
+	kiln_hasher_digest(h, d);
+	kiln_hasher_free(h);
+}
+
+static int
+source_digest(struct kiln_state *st, const char *path, struct kiln_digest *d)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0)
+		return -1;
+	return kiln_state_file_digest(st, path, &sb, d);
+}
+
+static void
+enc_target(struct buf *b, const struct kiln_target *t)
+{
+	size_t i;
+
+	wire_str(b, t->name);
+	wire_str(b, t->plugin);
+	wire_str(b, t->file);
+	wire_u32(b, t->line);
+	wire_u32(b, t->ninputs);
+	for (i = 0; i < t->ninputs; i++) {
+		wire_str(b, t->inputs[i].name);
+		wire_str(b, t->inputs[i].spec);
+		wire_u32(b, t->inputs[i].kind);
+	}
+	kiln_value_encode(b, t->params);
+	wire_u32(b, t->noutputs);
+	for (i = 0; i < t->noutputs; i++)
+		wire_str(b, t->outputs[i]);
+	wire_u32(b, t->nenv);
+	for (i = 0; i < t->nenv; i++) {
+		wire_str(b, t->env[i].name);
+		wire_u32(b, t->env[i].value != NULL);
+		if (t->env[i].value)
+			wire_str(b, t->env[i].value);
+	}
+	wire_u32(b, t->res.cpus);
+	wire_u32(b, t->res.threads);
+	wire_u32(b, t->res.gpus);
+	wire_u64(b, (uint64_t)t->res.mem);
+	wire_f64(b, t->res.timeout);
+	wire_u32(b, t->network);
+}
+
+/* The inverse of kiln_value_encode. */
+static void
+dec_value(struct wire *w, struct arena *a, kiln_value *v, int depth)
+{
+	const unsigned char *tag = wire_take(w, 1);
+	size_t n, i;
+
+	memset(v, 0, sizeof(*v));
+	if (!tag || depth > 64) {
+		w->bad = 1;
+		return;
+	}
+	switch (*tag) {
+	case '0':
+		v->type = KILN_NIL;
+		break;
+	case 'T':
+	case 'F':
+		v->type = KILN_BOOL;
+		v->u.b = *tag == 'T';
+		break;
+	case 'i':
+		v->type = KILN_INT;
+		v->u.i = (long long)wire_get_u64(w);
+		break;
+	case 'n':
+		v->type = KILN_NUMBER;
+		v->u.n = wire_get_f64(w);
+		break;
+	case 's':
+		v->type = KILN_STRING;
+		v->u.str.s = wire_get_str(w, a);
+		v->u.str.len = strlen(v->u.str.s);
+		break;
+	case 'l':
+	case 'm':
+		n = wire_get_count(w, 1);
+		v->type = *tag == 'l' ? KILN_LIST : KILN_MAP;
+		v->u.seq.n = n;
+		v->u.seq.items = arena_alloc(a, n * sizeof(kiln_value));
+		if (*tag == 'm')
+			v->u.seq.keys = arena_alloc(a, n * sizeof(char *));
+		for (i = 0; i < n && !w->bad; i++) {
+			if (*tag == 'm')
+				((const char **)v->u.seq.keys)[i] = wire_get_str(w, a);
+			dec_value(w, a, (kiln_value *)&v->u.seq.items[i], depth + 1);
+		}
+		break;
+	default:
+		w->bad = 1;
+	}
+}
+
+static int
+dec_target(struct wire *w, struct kiln_graph *g)
+{
+	struct arena *a = &g->arena;
+	const char *name = wire_get_str(w, a);
+	struct kiln_target *t;
+	size_t i;
+
+	if (w->bad || !(t = kiln_graph_add(g, name)))
+		return -1;
+	t->plugin = wire_get_str(w, a);
+	t->file = wire_get_str(w, a);
+	t->line = wire_get_u32(w);
+	t->ninputs = wire_get_count(w, 12);
+	t->inputs = arena_alloc(a, t->ninputs * sizeof(*t->inputs));
+	memset(t->inputs, 0, t->ninputs * sizeof(*t->inputs));
+	for (i = 0; i < t->ninputs; i++) {
+		t->inputs[i].name = wire_get_str(w, a);
+		t->inputs[i].spec = wire_get_str(w, a);
+		t->inputs[i].kind = wire_get_u32(w);
+	}
+	t->params = arena_alloc(a, sizeof(*t->params));
+	dec_value(w, a, t->params, 0);
+	if (t->params->type != KILN_MAP)
+		w->bad = 1;
+	t->noutputs = wire_get_count(w, 4);
+	t->outputs = arena_alloc(a, t->noutputs * sizeof(*t->outputs));
+	for (i = 0; i < t->noutputs; i++)
+		t->outputs[i] = wire_get_str(w, a);
+	t->nenv = wire_get_count(w, 8);
+	t->env = arena_alloc(a, t->nenv * sizeof(*t->env));
+	for (i = 0; i < t->nenv; i++) {
+		t->env[i].name = wire_get_str(w, a);
+		t->env[i].value = wire_get_u32(w) ? wire_get_str(w, a) : NULL;
+	}
+	t->res.cpus = wire_get_u32(w);
+	t->res.threads = wire_get_u32(w);
+	t->res.gpus = wire_get_u32(w);
+	t->res.mem = (long long)wire_get_u64(w);
+	t->res.timeout = wire_get_f64(w);
+	t->network = wire_get_u32(w);
+	return w->bad ? -1 : 0;
+}
+
+static void
+enc_opt(struct buf *b, const char *s)
+{
+	wire_u32(b, s != NULL);
+	if (s)
+		wire_str(b, s);
+}
+
+static const char *
+dec_opt(struct wire *w, struct arena *a)
+{
+	return wire_get_u32(w) ? wire_get_str(w, a) : NULL;
+}
+
+static void
+save(struct kiln_graph *g, struct kiln_state *st)
+{
+	struct buf b = BUF_INIT;
+	struct kiln_digest d;
+	size_t i;
+
+	buf_add(&b, MAGIC, 8);
+	wire_u32(&b, VERSION);
+	fingerprint(&d);
+	wire_digest(&b, &d);
+	wire_u32(&b, g->nsources);
+	for (i = 0; i < g->nsources; i++) {
+		if (source_digest(st, g->sources[i], &d) < 0) {
+			buf_release(&b);
+			return;	/* a source went away meanwhile: just do not cache */
+		}
+		wire_str(&b, g->sources[i]);
+		wire_digest(&b, &d);
+	}
+	enc_opt(&b, g->config.remote);
+	enc_opt(&b, g->config.executor);
+	enc_opt(&b, g->config.file);
+	wire_u32(&b, g->config.line);
+	wire_u32(&b, g->ntargets);
+	for (i = 0; i < g->ntargets; i++)
+		enc_target(&b, g->targets[i]);
+	wire_u64(&b, XXH3_64bits(b.s, b.len));
+	/* A cache: failing to write it costs the next run time, nothing else. */
+	(void)write_file_atomic(GRAPH_FILE, b.s, b.len, 0644, 0);
+	buf_release(&b);
+}
+
+/* Read .kiln/graph into g if it is current; 0 done, -1 not usable (g left empty). */
+static int
+load(struct kiln_graph *g, struct kiln_state *st)
+{
+	size_t len, i, n;
+	char *data = read_file(GRAPH_FILE, &len);
+	struct wire w;
+	struct kiln_digest want, got;
+	uint64_t sum;
+
+	if (!data)
+		return -1;
+	if (len < 8 + 4 + 16 + 8 || memcmp(data, MAGIC, 8) != 0)
+		goto stale;
+	memcpy(&sum, data + len - 8, 8);
+	if (XXH3_64bits(data, len - 8) != le64toh(sum))
+		goto stale;
+	w = (struct wire){(unsigned char *)data + 8, (unsigned char *)data + len - 8, 0};
+	if (wire_get_u32(&w) != VERSION)
+		goto stale;
+	fingerprint(&want);
+	wire_get_digest(&w, &got);
+	if (!kiln_digest_eq(&want, &got))
+		goto stale;
+	n = wire_get_count(&w, 20);
+	g->sources = xreallocarray(NULL, n + 1, sizeof(*g->sources));
+	for (i = 0; i < n; i++) {
+		const char *path = wire_get_str(&w, &g->arena);
+
+		wire_get_digest(&w, &want);
+		if (w.bad || source_digest(st, path, &got) < 0 || !kiln_digest_eq(&want, &got))
+			goto stale;
+		g->sources[g->nsources++] = path;
+	}
+	g->config.remote = dec_opt(&w, &g->arena);
+	g->config.executor = dec_opt(&w, &g->arena);
+	g->config.file = dec_opt(&w, &g->arena);
+	g->config.line = wire_get_u32(&w);
+	n = wire_get_count(&w, 40);
+	for (i = 0; i < n; i++)
+		if (dec_target(&w, g) < 0)
+			goto stale;
+	if (w.bad || w.p != w.end)
+		goto stale;
+	free(data);
+	return 0;
+stale:
+	free(data);
+	kiln_graph_release(g);
+	kiln_graph_init(g);
+	return -1;
+}
+
+int
+kiln_graph_load(struct kiln_graph *g, const char *path, struct kiln_state *st)
+{
+	if (strcmp(path, "Kilnfile") == 0 && load(g, st) == 0)
+		return 0;
+	if (kiln_kilnfile_load(g, path) < 0) {
+		unlink(GRAPH_FILE);
+		return -1;
+	}
+	save(g, st);
+	return 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * wire: the binary encoding of kiln's own files.
+ */
+#include <string.h>
+
+#include "wire.h"
+
+void
+wire_u32(struct buf *b, uint32_t v)
+{
+	unsigned char c[4] = {v, v >> 8, v >> 16, v >> 24};
+
+	buf_add(b, c, 4);
+}
+
+void
+wire_u64(struct buf *b, uint64_t v)
+{
+	wire_u32(b, (uint32_t)v);
+	wire_u32(b, (uint32_t)(v >> 32));
+}
+
+void
+wire_f64(struct buf *b, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, 8);
+	wire_u64(b, u);
+}
+
+void
+wire_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	wire_u32(b, n);
+	buf_add(b, s, n);
+}
+
+void
+wire_digest(struct buf *b, const struct kiln_digest *d)
+{
+	buf_add(b, d->b, 16);
+}
+
+const unsigned char *
+wire_take(struct wire *w, size_t n)
+{
+	const unsigned char *p = w->p;
+
+	if (w->bad || (size_t)(w->end - w->p) < n) {
+		w->bad = 1;
+		return NULL;
+	}
+	w->p += n;
+	return p;
+}
+
+uint32_t
+wire_get_u32(struct wire *w)
+{
+	const unsigned char *c = wire_take(w, 4);
+
+	return c ? (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24 : 0;
+}
+
+uint64_t
+wire_get_u64(struct wire *w)
+{
+	uint64_t lo = wire_get_u32(w);
+
+	return lo | (uint64_t)wire_get_u32(w) << 32;
+}
+
+double
+wire_get_f64(struct wire *w)
+{
+	uint64_t u = wire_get_u64(w);
+	double v;
+
+	memcpy(&v, &u, 8);
+	return v;
+}
+
+const char *
+wire_get_str(struct wire *w, struct arena *a)
+{
+	uint32_t n = wire_get_u32(w);
+	const unsigned char *s = wire_take(w, n);
+
+	return s ? arena_strndup(a, (const char *)s, n) : "";
+}
+
+void
+wire_get_digest(struct wire *w, struct kiln_digest *d)
+{
+	const unsigned char *c = wire_take(w, 16);
+
+	if (c)
+		memcpy(d->b, c, 16);
+	else
+		memset(d->b, 0, 16);
+}
+
+size_t
+wire_get_count(struct wire *w, size_t minsize)
+{
+	uint32_t n = wire_get_u32(w);
+
+	if ((size_t)(w->end - w->p) / (minsize ? minsize : 1) < n)
+		w->bad = 1;
+	return w->bad ? 0 : n;
+}

@@ -1,0 +1,36 @@
+/*
+ * wire: the little-endian binary encoding of kiln's own files (.kiln/state,
+ * .kiln/graph): writers append to a buf, readers are bounds-checked and
+ * latch an error instead of reading past the end.
+ */
+#ifndef KILN_WIRE_H
+#define KILN_WIRE_H
+
+#include <stdint.h>
+
+#include "digest.h"
+#include "util.h"
+
+void wire_u32(struct buf *b, uint32_t v);
+void wire_u64(struct buf *b, uint64_t v);
+void wire_f64(struct buf *b, double v);
+/* A length-prefixed string. */
+void wire_str(struct buf *b, const char *s);
+void wire_digest(struct buf *b, const struct kiln_digest *d);
+
+struct wire {
+	const unsigned char *p, *end;
+	int bad;		/* set once anything was short or out of range */
+};
+
+const unsigned char *wire_take(struct wire *w, size_t n);
+uint32_t wire_get_u32(struct wire *w);
+uint64_t wire_get_u64(struct wire *w);
+double wire_get_f64(struct wire *w);
+/* A string copied into the arena ("" when bad). */
+const char *wire_get_str(struct wire *w, struct arena *a);
+void wire_get_digest(struct wire *w, struct kiln_digest *d);
+/* A count of items of at least `minsize` bytes each: never more than could fit in what is left. */
+size_t wire_get_count(struct wire *w, size_t minsize);
+
+#endif
