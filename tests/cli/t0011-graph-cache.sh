@@ -22,5 +22,5 @@ has "nothing to do"
 printf 'garbage' > .kiln/graph
 echo 'WORD = ' > lib/words.lua
 fails 2 kiln build
-has "lib/words.lua:1:"
+has "lib/words.lua:2: unexpected symbol"
 [ ! -e .kiln/graph ] || fail "a failed evaluation left .kiln/graph"
