@@ -87,7 +87,8 @@ kiln_ml_model_release(struct kiln_ml_model *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->nlayers; i++) {
+	/* A load that failed half-way may have counted layers it never allocated. */
+	for (i = 0; m->layers && i < m->nlayers; i++) {
 		free(m->layers[i].w);
 		free(m->layers[i].b);
 	}

@@ -21,3 +21,32 @@ UNIT_TESTS += $(O)/tests/unit/test_ml_formats $(O)/tests/unit/test_ml_train
 
 $(O)/tests/unit/test_ml_%: $(O)/tests/unit/test_ml_%.o $(O)/libkilnml.a
 	$(CC) $(LDFLAGS) -o $@ $< $(ML_TEST_LIBS)
+
+# Fuzzing: the CSV, NPY and safetensors readers under libFuzzer and
+# AddressSanitizer, built with clang into build-fuzz/. Each runs for
+# FUZZ_TIME seconds (default 30) from a seed corpus of valid files.
+FUZZ_TIME ?= 30
+ML_FUZZERS = csv npy safetensors
+ML_FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iinclude \
+	-Iplugins/ml -I/usr/include/x86_64-linux-gnu/openblas-pthread
+
+build-fuzz/fuzz_%: plugins/ml/fuzz/fuzz_%.c $(ML_SRCS) plugins/ml/ml.h
+	@mkdir -p $(@D)
+	clang $(ML_FUZZ_CFLAGS) -o $@ $< $(ML_SRCS) $(LDLIBS_ML)
+
+build-fuzz/corpus/%: plugins/ml/fuzz/seed.sh
+	plugins/ml/fuzz/seed.sh $* $@
+
+fuzz: fuzz-ml
+fuzz-ml: $(ML_FUZZERS:%=build-fuzz/fuzz_%) $(ML_FUZZERS:%=build-fuzz/corpus/%)
+	@for f in $(ML_FUZZERS); do \
+		echo "fuzz_$$f: $(FUZZ_TIME)s"; \
+		build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/fuzz_$$f- \
+			build-fuzz/corpus/$$f >build-fuzz/fuzz_$$f.log 2>&1; \
+		rc=$$?; \
+		grep -E "^(Done|==[0-9]+==ERROR|SUMMARY)" build-fuzz/fuzz_$$f.log; \
+		[ $$rc -eq 0 ] || { tail -40 build-fuzz/fuzz_$$f.log; exit 1; }; \
+	done
+
+.PHONY: fuzz-ml

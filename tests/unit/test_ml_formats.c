@@ -246,6 +246,31 @@ model_load_checks_chain(void **state)
 	unlink(path);
 }
 
+/* Found by fuzz_safetensors: a bad activation name after the layer count. */
+static void
+model_load_bad_metadata(void **state)
+{
+	size_t sizes[] = { 2, 3, 2 };
+	char err[KILN_ML_ERRLEN], path[] = "/tmp/kiln-model-XXXXXX";
+	struct kiln_ml_model m, back;
+	struct kiln_ml_tensors ts;
+	int fd = mkstemp(path);
+
+	(void)state;
+	close(fd);
+	kiln_ml_model_init(&m, KILN_ML_MLP, 1, sizes, 3);
+	kiln_ml_model_tensors(&m, &ts);
+	json_object_set_new(ts.metadata, "activations", json_string("relu,sftomax"));
+	assert_int_equal(kiln_ml_safetensors_write(path, &ts, err), 0);
+	expect_error(kiln_ml_model_load(&back, path, err), err, "unknown activation 'sftomax'");
+	json_object_set_new(ts.metadata, "layers", json_string("99"));
+	assert_int_equal(kiln_ml_safetensors_write(path, &ts, err), 0);
+	expect_error(kiln_ml_model_load(&back, path, err), err, "bad layer count '99'");
+	kiln_ml_tensors_release(&ts);
+	kiln_ml_model_release(&m);
+	unlink(path);
+}
+
 static void
 json_is_deterministic(void **state)
 {
@@ -310,6 +335,7 @@ main(void)
 		cmocka_unit_test(safetensors_round_trip),
 		cmocka_unit_test(safetensors_lying_shape),
 		cmocka_unit_test(model_load_checks_chain),
+		cmocka_unit_test(model_load_bad_metadata),
 		cmocka_unit_test(json_is_deterministic),
 		cmocka_unit_test(rng_is_portable),
 		cmocka_unit_test(roc_auc_with_ties),
