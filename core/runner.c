@@ -178,13 +178,17 @@ enter_sandbox(struct spec *sp)
 {
 	struct kiln_sandbox sb = {0};
 	struct kiln_sandbox_bind *binds;
+	json_t *paths = json_object_get(sp->json, "binds"), *v;
 	char err[1024];
-	size_t i;
+	size_t i, n = 0;
 
-	binds = arena_alloc(&sp->arena, (sp->ctx.ninputs + 1) * sizeof(*binds));
-	for (i = 0; i < sp->ctx.ninputs; i++)
-		binds[i] = (struct kiln_sandbox_bind){sp->ctx.input_paths[i], 0};
-	binds[i++] = (struct kiln_sandbox_bind){sp->out, 1};
+	/* Every file the inputs cover (a glob's matches one by one), read-only; the output folder writable. */
+	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 1) * sizeof(*binds));
+	json_array_foreach(paths, i, v)
+		if (json_is_string(v))
+			binds[n++] = (struct kiln_sandbox_bind){json_string_value(v), 0};
+	binds[n++] = (struct kiln_sandbox_bind){sp->out, 1};
+	i = n;
 	sb.workspace = sp->workspace;
 	sb.binds = binds;
 	sb.nbinds = i;
