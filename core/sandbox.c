@@ -31,6 +31,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 
 #include "sandbox.h"
+#include "util.h"
 
 /* Where the workspace appears inside, so host paths do not leak into outputs. */
 #define WS "/workspace"
@@ -58,7 +61,7 @@
 /* Who a step runs as on the host when kiln runs as root (see step_ids). */
 #define NOBODY 65534
 
-#define MAXMOUNTS 64
+#define MAXBPF 1024
 #define MAXREFUSALS 20
 
 /* Defaults when the target sets no limit. */
@@ -69,18 +72,33 @@
 /* One thing to mount: a host object at a place inside. */
 struct mnt {
 	int fd;			/* O_PATH descriptor of src, opened by setup */
-	char src[PATH_MAX];	/* real path outside */
-	char dst[PATH_MAX];	/* absolute path inside */
+	char *src;		/* real path outside */
+	char *dst;		/* absolute path inside */
 	uid_t uid;		/* owner of a writable one, given back afterwards */
 	gid_t gid;
 	int isdir;
-	int writable;
+	int kind;		/* enum kind */
+};
+
+/* How a thing appears inside. */
+enum kind {
+	RO,	/* bound read-only */
+	RW,	/* bound writable (the output folder) */
+	DEV,	/* a device node, bound as it is */
+	COPY,	/* a small file, copied: cheaper than a mount to make and to tear down */
+};
+
+/* The seccomp filter as BPF, compiled by the caller while setup unshares. */
+struct filter {
+	int notify;		/* refused calls go to init (else a plain EPERM) */
+	int n;
+	struct sock_filter prog[MAXBPF];
 };
 
 /* What the caller works out before forking; the children only read it. */
 struct plan {
-	struct mnt m[MAXMOUNTS];
-	size_t nm;
+	struct mnt *m;		/* sorted by dst, parents first */
+	size_t nm, cap;
 	char symlinks[8][2][64];	/* /bin -> usr/bin and friends */
 	size_t nsym;
 	int network;
@@ -91,6 +109,7 @@ struct plan {
 	int asroot;		/* kiln runs as root: the step runs as NOBODY */
 	pid_t caller;
 	int report;		/* write end of the report pipe */
+	struct filter filter;
 };
 
 /* What init tells the caller: a setup failure, or how the step ended. */
@@ -104,15 +123,20 @@ enum { REPORT_ERROR = 1, REPORT_STATUS };
 /* The root's system folders, bound read-only when present. */
 static const char *const sysdirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 
-/* What a program needs from /etc to start and find its libraries; no secrets. */
-static const char *const etcfiles[] = {
-	"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives",
-	"nsswitch.conf", "protocols", "services", "mime.types",
-};
-
-/* Added only for targets with network = true. */
-static const char *const netfiles[] = {
-	"resolv.conf", "hosts", "host.conf", "gai.conf", "ssl/certs", "ca-certificates",
+/*
+ * What programs need from /etc to start and find their libraries, and no
+ * secrets: ld.so reads only its cache at run time, and Debian reaches
+ * OpenBLAS through /etc/alternatives. passwd, group, hosts and nsswitch.conf
+ * are written afresh (make_etc). The rest are for network = true.
+ */
+static const struct {
+	const char *name;
+	int kind;
+	int network;
+} etcfiles[] = {
+	{"ld.so.cache", COPY, 0}, {"alternatives", RO, 0},
+	{"resolv.conf", COPY, 1}, {"host.conf", COPY, 1}, {"gai.conf", COPY, 1},
+	{"ssl/certs", RO, 1}, {"ca-certificates", RO, 1},
 };
 
 static const char *const devices[] = {"null", "zero", "full", "random", "urandom"};
@@ -203,35 +227,48 @@ under(const char *path, const char *dir)
 }
 
 static int
-addmount(struct plan *p, const char *src, const char *dst, int writable, char *err, size_t len)
+addmount(struct plan *p, const char *src, const char *dst, int kind, char *err, size_t len)
 {
 	struct stat st;
 	struct mnt *m;
 
-	if (p->nm == MAXMOUNTS)
-		return seterr(err, len, "more than %d paths to bind", MAXMOUNTS);
 	if (stat(src, &st) < 0)
 		return seterr(err, len, "%s: %s", src, strerror(errno));
-	m = &p->m[p->nm++];
+	if (p->nm == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 32;
+		struct mnt *n = reallocarray(p->m, cap, sizeof(*n));
+
+		if (!n)
+			return seterr(err, len, "out of memory");
+		p->m = n;
+		p->cap = cap;
+	}
+	m = &p->m[p->nm];
+	m->src = strdup(src);
+	m->dst = strdup(dst);
+	if (!m->src || !m->dst) {
+		free(m->src);
+		free(m->dst);
+		return seterr(err, len, "out of memory");
+	}
+	p->nm++;
 	m->fd = -1;
 	m->isdir = S_ISDIR(st.st_mode);
-	m->writable = writable;
+	m->kind = kind;
 	m->uid = st.st_uid;
 	m->gid = st.st_gid;
-	snprintf(m->src, sizeof(m->src), "%s", src);
-	snprintf(m->dst, sizeof(m->dst), "%s", dst);
 	return 0;
 }
 
-/* Bind host `src` at `dst` if it exists; a missing system file is not an error. */
+/* Show host `src` at `dst` if it exists; a missing system file is not an error. */
 static int
-addsys(struct plan *p, const char *src, const char *dst, char *err, size_t len)
+addsys(struct plan *p, const char *src, const char *dst, int kind, char *err, size_t len)
 {
 	char real[PATH_MAX];
 
 	if (!realpath(src, real))
 		return errno == ENOENT ? 0 : seterr(err, len, "%s: %s", src, strerror(errno));
-	return addmount(p, real, dst, 0, err, len);
+	return addmount(p, real, dst, kind, err, len);
 }
 
 static int
@@ -256,23 +293,20 @@ plan_system(struct plan *p, char *err, size_t len)
 				continue;
 			}
 		}
-		if (addsys(p, src, src, err, len) < 0)
+		if (addsys(p, src, src, RO, err, len) < 0)
 			return -1;
 	}
 	for (i = 0; i < sizeof(etcfiles) / sizeof(*etcfiles); i++) {
-		snprintf(src, sizeof(src), "/etc/%s", etcfiles[i]);
-		if (addsys(p, src, src, err, len) < 0)
-			return -1;
-	}
-	for (i = 0; p->network && i < sizeof(netfiles) / sizeof(*netfiles); i++) {
-		snprintf(src, sizeof(src), "/etc/%s", netfiles[i]);
-		if (addsys(p, src, src, err, len) < 0)
+		if (etcfiles[i].network && !p->network)
+			continue;
+		snprintf(src, sizeof(src), "/etc/%s", etcfiles[i].name);
+		if (addsys(p, src, src, etcfiles[i].kind, err, len) < 0)
 			return -1;
 	}
 	for (i = 0; i < sizeof(devices) / sizeof(*devices); i++) {
 		snprintf(src, sizeof(src), "/dev/%s", devices[i]);
 		snprintf(dst, sizeof(dst), "/dev/%s", devices[i]);
-		if (addsys(p, src, dst, err, len) < 0)
+		if (addsys(p, src, dst, DEV, err, len) < 0)
 			return -1;
 	}
 	return 0;
@@ -325,7 +359,7 @@ plan_bind(struct plan *p, const char *ws, const struct kiln_sandbox_bind *b, cha
 		return seterr(err, len, "declared path '%s': %s", b->path, strerror(errno));
 	if (under(dst, WS) && !under(real, ws))
 		return seterr(err, len, "declared path '%s' leads outside the workspace, to %s", b->path, real);
-	if (addmount(p, real, dst, b->writable, err, len) < 0)
+	if (addmount(p, real, dst, b->writable ? RW : RO, err, len) < 0)
 		return -1;
 	if (b->writable && p->asroot && chown(real, NOBODY, NOBODY) < 0)
 		return seterr(err, len, "cannot hand output folder %s to the sandbox: %s", b->path,
@@ -351,6 +385,34 @@ plan_release(struct plan *p)
 		}
 }
 
+/* Close the descriptors and free the plan. */
+static void
+plan_free(struct plan *p)
+{
+	size_t i;
+
+	plan_release(p);
+	for (i = 0; i < p->nm; i++) {
+		free(p->m[i].src);
+		free(p->m[i].dst);
+	}
+	free(p->m);
+	free(p);
+}
+
+/*
+ * A default limit, which the machine's owner may change in the environment
+ * (a CI box with less room, say); a target's own resources win.
+ */
+static unsigned long long
+envlimit(const char *name, unsigned long long def)
+{
+	const char *v = getenv(name);
+	long long n = v && *v ? parse_size(v) : -1;
+
+	return n > 0 ? (unsigned long long)n : def;
+}
+
 static int
 plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 {
@@ -362,10 +424,11 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	p->hostuid = p->asroot ? NOBODY : geteuid();
 	p->hostgid = p->asroot ? NOBODY : getegid();
 	p->mem = sb->mem_bytes ? sb->mem_bytes
-			       : (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
-	p->fsize = sb->fsize_bytes ? sb->fsize_bytes : DEF_FSIZE;
-	p->cpu = sb->cpu_seconds ? sb->cpu_seconds : DEF_CPU;
-	p->nproc = sb->nproc ? sb->nproc : DEF_NPROC;
+			       : envlimit("KILN_SANDBOX_MEM", (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+						  (unsigned long long)sysconf(_SC_PAGESIZE));
+	p->fsize = sb->fsize_bytes ? sb->fsize_bytes : envlimit("KILN_SANDBOX_FSIZE", DEF_FSIZE);
+	p->cpu = sb->cpu_seconds ? sb->cpu_seconds : (unsigned long)envlimit("KILN_SANDBOX_CPU", DEF_CPU);
+	p->nproc = sb->nproc ? sb->nproc : (unsigned long)envlimit("KILN_SANDBOX_NPROC", DEF_NPROC);
 	p->caller = getpid();
 	if (!sb->workspace || !realpath(sb->workspace, ws))
 		return seterr(err, len, "workspace %s: %s", sb->workspace ? sb->workspace : "(none)",
@@ -390,6 +453,8 @@ plan_open(struct plan *p)
 	size_t i;
 
 	for (i = 0; i < p->nm; i++) {
+		if (p->m[i].kind == COPY)
+			continue;
 		p->m[i].fd = open(p->m[i].src, O_PATH | O_CLOEXEC);
 		if (p->m[i].fd < 0)
 			childfail(p, "cannot open %s:", p->m[i].src);
@@ -469,6 +534,28 @@ readonly(const struct plan *p, const char *at, const char *what, int tree)
 		childfail(p, "cannot make %s read-only:", what);
 }
 
+/* Copy a small host file into the new root (the host's tree is still visible). */
+static void
+copy_in(const struct plan *p, const struct mnt *m, const char *at)
+{
+	char buf[65536];
+	int in = open(m->src, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	if (in < 0)
+		childfail(p, "cannot read %s:", m->src);
+	out = open(at, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		childfail(p, "cannot copy %s:", m->src);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			childfail(p, "cannot copy %s:", m->src);
+	if (n < 0)
+		childfail(p, "cannot read %s:", m->src);
+	close(in);
+	close(out);
+}
+
 static void
 bind_one(const struct plan *p, const struct mnt *m)
 {
@@ -476,14 +563,19 @@ bind_one(const struct plan *p, const struct mnt *m)
 
 	/* The new root is the current folder until pivot_root: drop the leading '/'. */
 	snprintf(at, sizeof(at), "%s", m->dst + 1);
+	if (m->kind == COPY) {
+		copy_in(p, m, at);
+		return;
+	}
 	mountpoint(p, m, at);
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", m->fd);
 	if (mount(src, at, NULL, MS_BIND | MS_REC, NULL) < 0)
 		childfail(p, "cannot bind %s:", m->dst);
-	if (!m->writable)
+	/* A device on a read-only mount still reads and writes: only RO needs the flag. */
+	if (m->kind == RO)
 		readonly(p, at, m->dst, 1);
-	else if (mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0 &&
-	    errno != EPERM)
+	else if (m->kind == RW &&
+	    mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0 && errno != EPERM)
 		childfail(p, "cannot bind %s:", m->dst);
 }
 
@@ -512,8 +604,8 @@ make_etc(const struct plan *p)
 	snprintf(line, sizeof(line), "root:x:0:\nkiln:x:%d:\nnogroup:x:65534:\n", IN_GID);
 	writefile(p, "etc/group", line);
 	writefile(p, "etc/hostname", "kiln\n");
-	if (!p->network)
-		writefile(p, "etc/hosts", "127.0.0.1\tlocalhost kiln\n::1\tlocalhost ip6-localhost\n");
+	writefile(p, "etc/hosts", "127.0.0.1\tlocalhost kiln\n::1\tlocalhost ip6-localhost\n");
+	writefile(p, "etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n");
 }
 
 static void
@@ -776,31 +868,52 @@ recvfd(int sock)
 }
 
 /*
- * Install the filter, last. Refused calls become user notifications that
- * init answers with EPERM after logging which call it was: unlike a SIGSYS
- * handler this survives the plugin exec'ing a program, and unlike
- * SECCOMP_RET_LOG it does not need the kernel's audit log. Where the kernel
- * has no notifications the calls get a plain EPERM, unlogged.
+ * Compile the filter into p->filter. Refused calls become user
+ * notifications that init answers with EPERM after logging which call it
+ * was: unlike a SIGSYS handler this survives the plugin exec'ing a program,
+ * and unlike SECCOMP_RET_LOG it needs no access to the kernel's audit log.
+ * Where the kernel has no notifications (API level < 5) the calls get a
+ * plain EPERM, unlogged. The caller does this while setup waits for the
+ * kernel to make the namespaces, so libseccomp's compiling costs no time.
  */
+static int
+compile_filter(struct plan *p, char *err, size_t len)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int pfd[2] = {-1, -1}, r = -1;
+	ssize_t n = -1;
+
+	p->filter.notify = seccomp_api_get() >= 5;
+	if (ctx && add_rules(ctx, p->filter.notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM)) == 0 &&
+	    pipe2(pfd, O_CLOEXEC) == 0 && seccomp_export_bpf(ctx, pfd[1]) == 0)
+		n = read(pfd[0], p->filter.prog, sizeof(p->filter.prog));
+	if (n > 0 && (size_t)n < sizeof(p->filter.prog) && n % sizeof(struct sock_filter) == 0) {
+		p->filter.n = (int)(n / (ssize_t)sizeof(struct sock_filter));
+		r = 0;
+	} else {
+		seterr(err, len, "cannot compile the seccomp filter");
+	}
+	if (pfd[0] >= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	if (ctx)
+		seccomp_release(ctx);
+	return r;
+}
+
+/* Install the filter, last; hand init the listener for refused calls. */
 static void
 install_filter(const struct plan *p, int sock)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	struct sock_fprog prog = {(unsigned short)p->filter.n, (struct sock_filter *)p->filter.prog};
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    p->filter.notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
 
-	if (!ctx)
-		childfail(p, "cannot make a seccomp filter");
-	if (add_rules(ctx, SCMP_ACT_NOTIFY) == 0 && seccomp_load(ctx) == 0) {
-		int fd = seccomp_notify_fd(ctx);
-
-		if (fd >= 0)
-			sendfd(p, sock, fd);
-	} else {
-		seccomp_release(ctx);
-		ctx = seccomp_init(SCMP_ACT_ALLOW);
-		if (!ctx || add_rules(ctx, SCMP_ACT_ERRNO(EPERM)) != 0 || seccomp_load(ctx) != 0)
-			childfail(p, "cannot install the seccomp filter");
-	}
-	seccomp_release(ctx);
+	if (fd < 0)
+		childfail(p, "cannot install the seccomp filter:");
+	if (p->filter.notify)
+		sendfd(p, sock, (int)fd);
 }
 
 /* LeakSanitizer checks at exit by ptrace, which the filter refuses: check now. */
@@ -955,7 +1068,7 @@ explain_end(const struct plan *p, int status, const struct rusage *ru)
 	if (sig == SIGXCPU || (sig == SIGKILL && cpu >= (double)p->cpu))
 		fprintf(stderr, "kiln: sandbox: the step reached its CPU time limit (%lu s)\n", p->cpu);
 	for (i = 0; i < p->nm; i++)
-		if (p->m[i].writable && (sig == SIGXFSZ || big_file(p->m[i].dst, p->fsize, 0))) {
+		if (p->m[i].kind == RW && (sig == SIGXFSZ || big_file(p->m[i].dst, p->fsize, 0))) {
 			fprintf(stderr, "kiln: sandbox: the step reached its file size limit (%s)\n",
 			    size_text(a, sizeof(a), p->fsize));
 			break;
@@ -1116,7 +1229,7 @@ static void
 run_setup(struct plan *p, int sync)
 {
 	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-	char c = 0;
+	char c = 'u';
 	int life[2], st;
 	pid_t init;
 
@@ -1130,8 +1243,8 @@ run_setup(struct plan *p, int sync)
 		flags |= CLONE_NEWNET;
 	if (unshare(flags) < 0)
 		no_namespaces(p, errno);
-	/* The caller writes our id maps; wait for it. */
-	if (write(sync, &c, 1) != 1 || read(sync, &c, 1) != 1)
+	/* The caller writes our id maps, then sends the filter; wait for it. */
+	if (write(sync, &c, 1) != 1 || recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
 		_exit(1);
 	close(sync);
 	plan_open(p);
@@ -1219,16 +1332,18 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, char *err, size_t len)
 	size_t i;
 	int st = 0;
 
-	/* Setup says when it has unshared; a failure to map kills it. */
-	if (read(sync, &c, 1) == 1 && write_maps(p, setup, r.msg, sizeof(r.msg)) < 0) {
+	/* Setup says when it has unshared; a failure to map or compile kills it. */
+	if (compile_filter(p, r.msg, sizeof(r.msg)) < 0 ||
+	    (read(sync, &c, 1) == 1 && write_maps(p, setup, r.msg, sizeof(r.msg)) < 0)) {
 		kill(setup, SIGKILL);
 		waitpid(setup, &st, 0);
 		close(rfd);
 		close(sync);
-		free(p);
+		plan_free(p);
 		return seterr(err, len, "%s", r.msg);
 	}
-	if (write(sync, &c, 1) < 0)
+	n = (ssize_t)(offsetof(struct filter, prog) + (size_t)p->filter.n * sizeof(struct sock_filter));
+	if (send(sync, &p->filter, (size_t)n, MSG_NOSIGNAL) < 0)
 		c = 0;
 	close(sync);
 	while ((n = read(rfd, &r, sizeof(r))) < 0 && errno == EINTR)
@@ -1237,14 +1352,14 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, char *err, size_t len)
 	while (waitpid(setup, &st, 0) < 0 && errno == EINTR)
 		;
 	for (i = 0; p->asroot && i < p->nm; i++)
-		if (p->m[i].writable)
+		if (p->m[i].kind == RW)
 			give_back(p->m[i].src, p->m[i].uid, p->m[i].gid, 0);
 	if (n == (ssize_t)sizeof(r) && r.kind == REPORT_ERROR)
 		n = seterr(err, len, "%s", r.msg);
 	else if (n != (ssize_t)sizeof(r) || r.kind != REPORT_STATUS)
 		n = seterr(err, len, "the sandbox ended before the step did (setup: %s %d)",
 		    WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	free(p);
+	plan_free(p);
 	if (n < 0)
 		return -1;
 	end_like(r.status);
@@ -1260,11 +1375,11 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 	if (!p)
 		return seterr(err, errlen, "out of memory");
 	if (plan_make(p, sb, err, errlen) < 0) {
-		free(p);
+		plan_free(p);
 		return -1;
 	}
-	if (pipe2(rep, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
-		free(p);
+	if (pipe2(rep, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
+		plan_free(p);
 		return seterr(err, errlen, "pipe: %s", strerror(errno));
 	}
 	/* Buffered output would be written twice, once by each process. */
@@ -1275,7 +1390,7 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 		close(rep[1]);
 		close(sync[0]);
 		close(sync[1]);
-		free(p);
+		plan_free(p);
 		return seterr(err, errlen, "fork: %s", strerror(errno));
 	}
 	if (setup == 0) {
@@ -1283,7 +1398,7 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 		close(sync[0]);
 		p->report = rep[1];
 		run_setup(p, sync[1]);
-		free(p);
+		plan_free(p);
 		return 0;
 	}
 	close(rep[1]);
