@@ -119,6 +119,8 @@ kiln_ws_open(struct kiln_ws *ws, int lock)
 	if (lock && take_lock(ws) < 0)
 		return -1;
 	kiln_state_load(&ws->state, ".kiln/state");
+	/* Without the lock another kiln may be appending: only look. */
+	ws->state.readonly = !lock;
 	if (kiln_graph_load(&ws->graph, "Kilnfile", &ws->state) < 0 || kiln_graph_link(&ws->graph) < 0)
 		return -1;
 	cache = kiln_cache_default_dir();

@@ -305,6 +305,8 @@ append(struct kiln_state *st, int type, const struct buf *payload)
 	struct buf out = BUF_INIT;
 	int r;
 
+	if (st->readonly)
+		return 0;
 	st->dirty = 1;
 	if (st->rewrite)
 		return rewrite(st);
@@ -450,6 +452,8 @@ kiln_state_compact(struct kiln_state *st, int force)
 {
 	size_t n = live(st);
 
+	if (st->readonly)
+		return 0;
 	if (force || st->rewrite || st->nrecords > 2 * n + 1024)
 		return rewrite(st);
 	return 0;

@@ -88,6 +88,7 @@ struct kiln_state {
 	size_t nlive, nrecords;	/* live entries, records in the file */
 	int rewrite;		/* the file must be rewritten before appending */
 	int dirty;		/* anything recorded this run */
+	int readonly;		/* record in memory only (kiln status, why: no workspace lock) */
 	struct kiln_statrec lock;	/* stat of Kilnfile.lock when kiln last wrote it */
 };
 

@@ -266,11 +266,15 @@ read_file(const char *path, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
+	struct stat st;
+
 	if (fd < 0)
 		return NULL;
-	buf_grow(&b, 4096);
+	/* One allocation of the right size for regular files; grow for the rest. */
+	buf_grow(&b, fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
 	for (;;) {
-		buf_grow(&b, 65536);
+		if (b.cap - b.len - 1 == 0)
+			buf_grow(&b, 65536);
 		n = read(fd, b.s + b.len, b.cap - b.len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
