@@ -954,7 +954,7 @@ log_refusal(const struct seccomp_notif *req)
 		comm[n > 0 ? n - 1 : 0] = '\0';
 		close(fd);
 	}
-	fprintf(stderr, "kiln: sandbox: refused %s() to %s (pid %u)\n", name ? name : "?", comm, req->pid);
+	fprintf(stderr, "kiln: sandbox: refused %s() by '%s' (pid %u)\n", name ? name : "?", comm, req->pid);
 	free(name);
 }
 

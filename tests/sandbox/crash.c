@@ -1,0 +1,61 @@
+/*
+ * crash: a plugin that misbehaves inside run(), for the sandbox tests.
+ *
+ *	kiln.target { name = "t", plugin = "crash", params = { how = "segv" }, outputs = { "o" } }
+ *
+ * how = "segv" dereferences NULL, "exit" calls exit(3), "abort" aborts,
+ * "mem" allocates (and touches) memory until it cannot, "ok" writes o.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kiln/plugin.h>
+
+static int
+eat(kiln_ctx *ctx)
+{
+	long n;
+
+	for (n = 0; n < 1L << 20; n++) {
+		char *p = malloc(1 << 20);
+
+		if (!p)
+			return kiln_fail(ctx, "out of memory after %ld MiB", n);
+		memset(p, 1, 1 << 20);
+	}
+	return kiln_fail(ctx, "allocated a TiB without hitting a limit");
+}
+
+static int
+run(kiln_ctx *ctx)
+{
+	const char *how = kiln_param_string(ctx, "how", "ok");
+	char path[4096];
+	FILE *f;
+
+	if (strcmp(how, "segv") == 0)
+		*(volatile int *)NULL = 1;
+	else if (strcmp(how, "exit") == 0)
+		exit(3);
+	else if (strcmp(how, "abort") == 0)
+		abort();
+	else if (strcmp(how, "mem") == 0)
+		return eat(ctx);
+	snprintf(path, sizeof(path), "%s/o", kiln_output_dir(ctx));
+	f = fopen(path, "w");
+	if (!f)
+		return kiln_fail(ctx, "cannot write %s", path);
+	fputs("ok\n", f);
+	fclose(f);
+	return 0;
+}
+
+KILN_PLUGIN_EXPORT = {
+	.abi = KILN_PLUGIN_ABI,
+	.name = "crash",
+	.version = "1",
+	.summary = "misbehaves in run() (sandbox tests)",
+	.check = NULL,
+	.run = run,
+};
