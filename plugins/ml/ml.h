@@ -220,6 +220,8 @@ int kiln_ml_model_load_dir(struct kiln_ml_model *m, const char *dir, char *err);
 /* Does the model give class probabilities (sigmoid or softmax output)? */
 int kiln_ml_model_probabilistic(const struct kiln_ml_model *m);
 
+/* max(z, 0) in place, without branches. */
+void kiln_ml_relu(float *z, size_t n);
 /* Apply an activation to n rows of width k in place. */
 void kiln_ml_activate(int act, float *z, size_t n, size_t k);
 /* out (n x l->out) = act(in . w + b) through sgemm. */

@@ -292,6 +292,21 @@ out:
 	return rc;
 }
 
+/*
+ * max(x, 0) by clearing every value whose sign bit is set: the signs are
+ * random, so a compare and branch would mispredict half the time, and the
+ * integer form vectorises.
+ */
+void
+kiln_ml_relu(float *z, size_t n)
+{
+	uint32_t *u = (uint32_t *)z;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		u[i] &= (uint32_t)((int32_t)u[i] >> 31) ^ 0xffffffffu;
+}
+
 /* Apply an activation to n rows of width k in place. */
 void
 kiln_ml_activate(int act, float *z, size_t n, size_t k)
@@ -299,8 +314,7 @@ kiln_ml_activate(int act, float *z, size_t n, size_t k)
 	size_t i, j;
 
 	if (act == KILN_ML_RELU) {
-		for (i = 0; i < n * k; i++)
-			z[i] = z[i] > 0 ? z[i] : 0;
+		kiln_ml_relu(z, n * k);
 	} else if (act == KILN_ML_SIGMOID) {
 		for (i = 0; i < n * k; i++)
 			z[i] = 1.0f / (1.0f + expf(-z[i]));

@@ -357,6 +357,22 @@ output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
 	return loss;
 }
 
+/*
+ * ReLU's derivative: zero d where the layer's output a is zero. a comes out
+ * of kiln_ml_relu, so it is +0 or positive; integer masks keep it
+ * branch-free and vectorised.
+ */
+static void
+relu_mask(float *d, const float *a, size_t n)
+{
+	const uint32_t *au = (const uint32_t *)a;
+	uint32_t *du = (uint32_t *)d;
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		du[j] &= -(uint32_t)(au[j] != 0);
+}
+
 /* Gradients of every layer from the output delta down. */
 static void
 net_backward(struct net *t, size_t rows)
@@ -379,9 +395,7 @@ net_backward(struct net *t, size_t rows)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->in,
 			(int)l->out, 1.0f, d, (int)l->out, l->w, (int)l->out, 0.0f,
 			t->delta[i - 1], (int)l->in);
-		for (j = 0; j < rows * l->in; j++)
-			if (t->a[i][j] <= 0)
-				t->delta[i - 1][j] = 0;
+		relu_mask(t->delta[i - 1], t->a[i], rows * l->in);
 	}
 }
 

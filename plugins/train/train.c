@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ml.h"
@@ -293,6 +294,15 @@ write_outputs(kiln_ctx *ctx, const struct kiln_ml_model *m, const struct kiln_ml
 	return rc;
 }
 
+static double
+seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int
 run(kiln_ctx *ctx)
 {
@@ -302,6 +312,7 @@ run(kiln_ctx *ctx)
 	struct kiln_ml_model m;
 	struct data d;
 	const char *dir;
+	double t0;
 	int cls, rc;
 
 	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0)
@@ -315,8 +326,14 @@ run(kiln_ctx *ctx)
 	}
 	cls = d.y.dtype == KILN_ML_I64;
 	o.weights = d.w.data;
+	t0 = seconds();
 	rc = kiln_ml_train(&m, &o, d.X.data, d.X.shape[0], d.X.shape[1], cls ? d.y.data : NULL,
 		cls ? NULL : d.y.data, cls ? d.nclasses : 0, &h, progress, ctx, err);
+	t0 = seconds() - t0;
+	/* The log is not an output, so the clock may appear in it. */
+	if (rc == 0)
+		kiln_log(ctx, "trained %zu x %zu in %.3f s: %.3g GFLOP, %.2f GFLOP/s", d.X.shape[0],
+			d.X.shape[1], t0, h.flops / 1e9, h.flops / 1e9 / (t0 > 0 ? t0 : 1e-9));
 	if (rc == 0)
 		rc = write_outputs(ctx, &m, &o, &d, &h, err);
 	if (rc == 0) {
