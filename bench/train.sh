@@ -10,7 +10,8 @@
 #
 # kiln's time is the wall time of `kiln build` of the model target (process
 # start, sandbox, loading the NPY files and writing the model included);
-# scikit-learn's is the time of fit() alone. Numbers, not a test.
+# scikit-learn's is the time of fit() alone; each the best of three runs.
+# Numbers, not a test: other work on the machine shows in them.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 kiln=$top/build/kiln
@@ -80,36 +81,45 @@ np.save("large/y_test.npy", yte.astype("<i8"))
 json.dump({"classes": ["0", "1"]}, open("large/transform.json", "w"))
 P
 
-# model_kilnfile DIR FEATURES: the kiln side of one comparison per algorithm.
-model_kilnfile() {
-	local dir=$1 feat=$2 epochs=$3 batch=$4 mlp_lr=$5
-	cat > "$dir/Kilnfile" <<K
-$( [ "$dir" = digits ] && echo 'features "feat" { data = "digits.csv", label = "digit", split = { test = 0.2, seed = 42, stratify = true } }' )
-model "ridge" { features = "$feat", algorithm = "ridge", l2 = 1.0, threads = 2 }
-model "softmax" { features = "$feat", algorithm = "softmax", epochs = $epochs, batch_size = $batch, lr = 0.01, threads = 2 }
-model "mlp" { features = "$feat", algorithm = "mlp", hidden = { 64 }, epochs = $epochs, batch_size = $batch, lr = $mlp_lr, threads = 2 }
+# kiln_models DIR FEATURES LINEAR THREADS EPOCHS_LINEAR EPOCHS_MLP BATCH MLP_LR:
+# the kiln side of the three comparisons.
+kiln_models() {
+	local dir=$1 feat=$2 linear=$3 th=$4 el=$5 em=$6 batch=$7 mlp_lr=$8
+	{
+		[ "$dir" = digits ] && echo 'features "feat" { data = "digits.csv", label = "digit", split = { test = 0.2, seed = 42, stratify = true } }'
+		cat <<K
+model "ridge" { features = "$feat", algorithm = "ridge", l2 = 1.0, threads = $th }
+model "linear" { features = "$feat", algorithm = "$linear", epochs = $el, batch_size = $batch, lr = 0.01, threads = $th }
+model "mlp" { features = "$feat", algorithm = "mlp", hidden = { 64 }, epochs = $em, batch_size = $batch, lr = $mlp_lr, threads = $th }
 test "ridge_test" { model = ":ridge", features = "$feat" }
-test "softmax_test" { model = ":softmax", features = "$feat" }
+test "linear_test" { model = ":linear", features = "$feat" }
 test "mlp_test" { model = ":mlp", features = "$feat" }
 K
+	} > "$dir/Kilnfile"
 }
 
-# kiln_run DIR MODEL: "accuracy seconds gflops" of one freshly trained model.
+# kiln_run DIR MODEL: "accuracy seconds gflops" of a freshly trained model,
+# the best wall time of three trainings (the cache emptied each time).
 kiln_run() {
-	local dir=$1 m=$2 t0 t1 acc gf
-	rm -rf "$dir/kiln-out/$m" "$dir/kiln-out/${m}_test" "$KILN_CACHE_DIR"
-	"$kiln" -C "$dir" build "$m" >/dev/null
-	rm -rf "$dir/kiln-out/$m" "$KILN_CACHE_DIR"
-	t0=$(date +%s.%N)
-	"$kiln" -C "$dir" build "$m" >/dev/null
-	t1=$(date +%s.%N)
+	local dir=$1 m=$2 t0 t1 t best=999 acc gf i
+	for i in 1 2 3; do
+		rm -rf "$dir/kiln-out/$m" "$KILN_CACHE_DIR"
+		t0=$(date +%s.%N)
+		"$kiln" -C "$dir" build "$m" >/dev/null
+		t1=$(date +%s.%N)
+		t=$(echo "$t1 - $t0" | bc -l)
+		if [ "$(echo "$t < $best" | bc -l)" = 1 ]; then
+			best=$t
+			gf=$(sed -n 's/.* \([0-9.]*\) GFLOP\/s$/\1/p' "$dir/.kiln/logs/$m.log")
+		fi
+	done
 	"$kiln" -C "$dir" build "${m}_test" >/dev/null
 	acc=$($py -c "import json; print(json.load(open('$dir/kiln-out/${m}_test/metrics.json'))['metrics']['accuracy'])")
-	gf=$(sed -n 's/.* \([0-9.]*\) GFLOP\/s$/\1/p' "$dir/.kiln/logs/$m.log")
-	echo "$acc $(echo "$t1 - $t0" | bc -l) $gf"
+	echo "$acc $best $gf"
 }
 
-# sk_run FEATURES MODEL EPOCHS BATCH MLP_LR: "accuracy seconds" of scikit-learn.
+# sk_run FEATURES MODEL EPOCHS BATCH MLP_LR: "accuracy seconds" of
+# scikit-learn, the best fit() time of three.
 sk_run() {
 	$py - "$@" <<'P'
 import sys, time, warnings
@@ -120,34 +130,47 @@ warnings.filterwarnings("ignore")
 d, m, epochs, batch, lr = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 X, y = np.load(d + "/X_train.npy"), np.load(d + "/y_train.npy")
 Xt, yt = np.load(d + "/X_test.npy"), np.load(d + "/y_test.npy")
-clf = {"ridge": lambda: RidgeClassifier(alpha=1.0),
-       "softmax": lambda: LogisticRegression(max_iter=1000),
-       "mlp": lambda: MLPClassifier(hidden_layer_sizes=(64,), max_iter=epochs, batch_size=batch,
-                                    learning_rate_init=lr, random_state=0)}[m]()
-t = time.perf_counter()
-clf.fit(X, y)
-t = time.perf_counter() - t
-print((clf.predict(Xt) == yt).mean(), t)
+make = {"ridge": lambda: RidgeClassifier(alpha=1.0),
+        "linear": lambda: LogisticRegression(max_iter=1000),
+        "mlp": lambda: MLPClassifier(hidden_layer_sizes=(64,), max_iter=epochs, batch_size=batch,
+                                     learning_rate_init=lr, random_state=0)}[m]
+best = None
+for _ in range(3):
+    clf = make()
+    t = time.perf_counter()
+    clf.fit(X, y)
+    t = time.perf_counter() - t
+    best = t if best is None else min(best, t)
+print((clf.predict(Xt) == yt).mean(), best)
 P
 }
 
+# compare TITLE DIR FEATURES LINEAR THREADS EPOCHS_LINEAR EPOCHS_MLP BATCH MLP_LR
 compare() {
-	local name=$1 dir=$2 feat=$3 epochs=$4 batch=$5 mlp_lr=$6 m
-	model_kilnfile "$dir" "$feat" "$epochs" "$batch" "$mlp_lr"
-	echo "$name (kiln: $epochs epochs of Adam, batch $batch, 2 threads; scikit-learn: Ridge solver auto, LogisticRegression lbfgs to convergence, MLPClassifier adam $epochs epochs batch $batch)"
-	printf '  %-9s %12s %12s %10s %10s %8s %10s\n' model "kiln acc" "sklearn acc" "kiln s" "sklearn s" speedup "kiln GF/s"
-	for m in ridge softmax mlp; do
+	local title=$1 dir=$2 feat=$3 linear=$4 th=$5 el=$6 em=$7 batch=$8 mlp_lr=$9 m
+	kiln_models "$dir" "$feat" "$linear" "$th" "$el" "$em" "$batch" "$mlp_lr"
+	echo "$title"
+	echo "  kiln: $th OpenBLAS thread(s); $linear $el epochs, mlp $em epochs, Adam, batch $batch"
+	echo "  scikit-learn: RidgeClassifier(alpha=1), LogisticRegression (lbfgs to convergence),"
+	echo "    MLPClassifier((64,), adam, $em epochs, batch $batch, lr $mlp_lr); OpenBLAS's default threads"
+	printf '  %-22s %9s %9s %8s %8s %8s %9s\n' model "kiln acc" "skl acc" "kiln s" "skl s" speedup "kiln GF/s"
+	for m in ridge linear mlp; do
 		read -r ka kt kg < <(kiln_run "$dir" "$m")
-		read -r sa st < <(sk_run "$dir/$feat" "$m" "$epochs" "$batch" "$mlp_lr")
-		printf '  %-9s %12.4f %12.4f %10.3f %10.3f %7.1fx %10s\n' "$m" "$ka" "$sa" "$kt" "$st" \
-			"$(echo "$st / $kt" | bc -l)" "${kg:-?}"
+		read -r sa st < <(sk_run "$dir/$feat" "$m" "$em" "$batch" "$mlp_lr")
+		printf '  %-22s %9.4f %9.4f %8.3f %8.3f %7.1fx %9s\n' \
+			"$(case $m in ridge) echo "ridge / Ridge";; linear) echo "$linear / Logistic";; *) echo "mlp / MLPClassifier";; esac)" \
+			"$ka" "$sa" "$kt" "$st" "$(echo "$st / $kt" | bc -l)" "${kg:-?}"
 	done
 	echo
 }
 
 # digits reads its split from the featurize target's folder.
 cp -r digits/kiln-out/feat digits/feat_npy
-compare "digits (1,438 x 64 train, 359 test, 10 classes)" digits feat_npy 100 32 0.01
-compare "generated ($((rows * 4 / 5)) x 100 train, $((rows / 5)) test, 2 classes)" . large 10 256 0.001
+compare "digits (1,438 x 64 train, 359 test, 10 classes; the example's settings)" \
+	digits feat_npy softmax 2 100 100 32 0.01
+# On the large set one thread is faster: OpenBLAS's threading costs more
+# than it brings on products of a 256-row batch.
+compare "generated ($((rows * 4 / 5)) x 100 train, $((rows / 5)) test, 2 classes)" \
+	. large logistic 1 3 10 256 0.001
 echo "GFLOP/s: kiln's count of training floating-point operations (history.json) over"
 echo "the training time in the train step's log; peak: OpenBLAS sgemm above."

@@ -115,6 +115,10 @@ int kiln_ml_npy_write(const char *path, const struct kiln_ml_array *a, char *err
 int kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err);
 int kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
 	struct kiln_ml_array *a, char *err);
+/* Parse only the header: shape and dtype into a (no data), the data's size
+ * into *need; returns the data's offset or -1. */
+int kiln_ml_npy_header(const void *buf, size_t len, const char *name,
+	struct kiln_ml_array *a, size_t *need, char *err);
 /* The NPY bytes of a, malloc'd in *buf. */
 void kiln_ml_npy_encode(const struct kiln_ml_array *a, char **buf, size_t *len);
 

@@ -341,8 +341,13 @@ kiln_ml_layer_forward(const struct kiln_ml_layer *l, const float *in, size_t n,
 
 	for (i = 0; i < n; i++)
 		memcpy(out + i * l->out, l->b, l->out * sizeof(float));
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->out,
-		(int)l->in, 1.0f, in, (int)l->in, l->w, (int)l->out, 1.0f, out, (int)l->out);
+	/* One output (logistic, a regression): sgemv packs nothing. */
+	if (l->out == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)l->in, 1.0f, in,
+			(int)l->in, l->w, 1, 1.0f, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->out,
+			(int)l->in, 1.0f, in, (int)l->in, l->w, (int)l->out, 1.0f, out, (int)l->out);
 	kiln_ml_activate(l->act, out, n, l->out);
 }
 

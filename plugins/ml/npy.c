@@ -2,9 +2,13 @@
  * Arrays and numpy's NPY format (version 1.0 written; 1.0 to 3.0 read).
  * Only little-endian float32 and int64 in C order: what kiln writes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ml.h"
 
@@ -156,12 +160,17 @@ parse_header(const char *h, const char *name, struct kiln_ml_array *a, char *err
 	return 0;
 }
 
+/*
+ * Parse the magic, version and header dict at the start of buf (len bytes,
+ * at least the whole header); set a's dtype and shape and *need, the
+ * number of data bytes the shape implies, and return the data's offset.
+ */
 int
-kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
-	struct kiln_ml_array *a, char *err)
+kiln_ml_npy_header(const void *buf, size_t len, const char *name,
+	struct kiln_ml_array *a, size_t *need, char *err)
 {
 	const unsigned char *b = buf;
-	size_t hlen, off, need;
+	size_t hlen, off;
 	char *h;
 	int rc;
 
@@ -187,10 +196,23 @@ kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
 	free(h);
 	if (rc < 0)
 		return -1;
-	off += hlen;
 	if (a->shape[1] && a->shape[0] > (SIZE_MAX / 8) / a->shape[1])
 		return kiln_ml_errf(err, "%s: NPY shape is too large", name);
-	need = a->shape[0] * a->shape[1] * kiln_ml_dtype_size(a->dtype);
+	*need = a->shape[0] * a->shape[1] * kiln_ml_dtype_size(a->dtype);
+	return (int)(off + hlen);
+}
+
+int
+kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
+	struct kiln_ml_array *a, char *err)
+{
+	const unsigned char *b = buf;
+	size_t need, off;
+	int rc = kiln_ml_npy_header(buf, len, name, a, &need, err);
+
+	if (rc < 0)
+		return -1;
+	off = (size_t)rc;
 	if (need != len - off)
 		return kiln_ml_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
 			name, a->shape[0], a->shape[1], need, len - off);
@@ -200,17 +222,75 @@ kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
 	return 0;
 }
 
+/* Read exactly n bytes at the file's current offset. */
+static int
+read_all(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Read the header first, then the data straight into the array: a feature
+ * matrix can be gigabytes, and a second copy of it would cost as much
+ * time as the training of a linear model.
+ */
 int
 kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err)
 {
-	size_t len;
+	unsigned char head[12];
+	struct stat st;
+	size_t hlen, off, need;
 	char *buf;
-	int rc;
+	int fd, rc;
 
 	memset(a, 0, sizeof(*a));
-	if (kiln_ml_read_file(path, &buf, &len, err) < 0)
-		return -1;
-	rc = kiln_ml_npy_parse(buf, len, path, a, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_ml_errf(err, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 12 ||
+	    read_all(fd, head, 12) < 0) {
+		close(fd);
+		/* Small or odd files take the general path and its messages. */
+		if (kiln_ml_read_file(path, &buf, &need, err) < 0)
+			return -1;
+		rc = kiln_ml_npy_parse(buf, need, path, a, err);
+		free(buf);
+		return rc;
+	}
+	hlen = head[6] == 1 ? (size_t)(head[8] | head[9] << 8) :
+		(size_t)head[8] | (size_t)head[9] << 8 | (size_t)head[10] << 16 | (size_t)head[11] << 24;
+	off = head[6] == 1 ? 10 : 12;
+	if (hlen > (size_t)st.st_size - off)
+		hlen = (size_t)st.st_size - off;	/* parse reports the truncation */
+	buf = kiln_ml_xmalloc(off + hlen + 12);
+	memcpy(buf, head, 12);
+	rc = off + hlen > 12 ? read_all(fd, buf + 12, off + hlen - 12) : 0;
+	if (rc < 0)
+		rc = kiln_ml_errf(err, "%s: short read", path);
+	else
+		rc = kiln_ml_npy_header(buf, off + hlen, path, a, &need, err) < 0 ? -1 : 0;
 	free(buf);
+	if (rc == 0 && need != (size_t)st.st_size - off - hlen)
+		rc = kiln_ml_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
+			path, a->shape[0], a->shape[1], need, (size_t)st.st_size - off - hlen);
+	if (rc == 0) {
+		a->data = kiln_ml_xmalloc(need);
+		if (lseek(fd, (off_t)(off + hlen), SEEK_SET) < 0 || read_all(fd, a->data, need) < 0)
+			rc = kiln_ml_errf(err, "%s: short read", path);
+	}
+	close(fd);
+	if (rc < 0)
+		kiln_ml_array_release(a);
 	return rc;
 }

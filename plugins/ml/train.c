@@ -383,9 +383,13 @@ net_backward(struct net *t, size_t rows)
 		const struct kiln_ml_layer *l = &t->m->layers[i];
 		float *d = t->delta[i];
 
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in, (int)l->out,
-			(int)rows, 1.0f, t->a[i], (int)l->in, d, (int)l->out, 0.0f,
-			t->gw[i], (int)l->out);
+		if (l->out == 1)
+			cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, (int)l->in, 1.0f,
+				t->a[i], (int)l->in, d, 1, 0.0f, t->gw[i], 1);
+		else
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->in,
+				(int)l->out, (int)rows, 1.0f, t->a[i], (int)l->in, d,
+				(int)l->out, 0.0f, t->gw[i], (int)l->out);
 		memset(t->gb[i], 0, l->out * sizeof(float));
 		for (r = 0; r < rows; r++)
 			for (j = 0; j < l->out; j++)
@@ -454,8 +458,12 @@ epoch(struct net *t, const struct kiln_ml_train_opts *o, const float *X,
 	for (r = 0; r < n; r += t->batch) {
 		size_t rows = n - r < t->batch ? n - r : t->batch;
 
-		for (i = 0; i < rows; i++)
+		/* Rows come from all over X: ask for the next ones early. */
+		for (i = 0; i < rows; i++) {
+			if (r + i + 8 < n)
+				__builtin_prefetch(X + idx[r + i + 8] * d);
 			memcpy(t->xb + i * d, X + idx[r + i] * d, d * sizeof(float));
+		}
 		net_forward(t, rows);
 		loss += output_delta(t, rows, idx + r, y, yf, o->weights);
 		net_backward(t, rows);
