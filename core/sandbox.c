@@ -401,6 +401,24 @@ plan_free(struct plan *p)
 }
 
 /*
+ * Root of the machine, not root of a user namespace: only that root may map
+ * NOBODY, and only it escapes RLIMIT_NPROC.
+ */
+static int
+init_userns(void)
+{
+	unsigned long a = 1, b = 1, n = 0;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu %lu %lu", &a, &b, &n) != 3)
+			n = 0;
+		fclose(f);
+	}
+	return a == 0 && b == 0 && n == 4294967295UL;
+}
+
+/*
  * A default limit, which the machine's owner may change in the environment
  * (a CI box with less room, say); a target's own resources win.
  */
@@ -420,7 +438,7 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	size_t i;
 
 	p->network = sb->network;
-	p->asroot = geteuid() == 0;
+	p->asroot = geteuid() == 0 && init_userns();
 	p->hostuid = p->asroot ? NOBODY : geteuid();
 	p->hostgid = p->asroot ? NOBODY : getegid();
 	p->mem = sb->mem_bytes ? sb->mem_bytes
