@@ -14,13 +14,13 @@ K
 echo 0 > /proc/sys/user/max_user_namespaces || exit 99
 env KILN_CACHE_DIR="$KILN_CACHE_DIR" "$KILN_BIN" "\$@"
 S
-	fails 1 asu unshare -Ur sh forbid.sh build
+	fails 1 asu unshare -Ur sh forbid.sh build x
 	has "target 'x' failed: sandbox: cannot create the sandbox's namespaces"
 	has "unshare: No space left on device"
 	has "max_user_namespaces"
 	has "--sandbox=off builds without the sandbox"
 	[ ! -e kiln-out/x/o ] || fail "a step ran without its sandbox"
-	ok asu unshare -Ur sh forbid.sh build --sandbox off
+	ok asu unshare -Ur sh forbid.sh build --sandbox off x
 	has "warning: --sandbox=off"
 	same kiln-out/x/o hi
 	# Root of a user namespace (not of the machine) builds in the sandbox too.
