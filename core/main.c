@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "serve.h"
 
 struct command {
 	const char *name;
@@ -35,6 +36,7 @@ static const char general_help[] =
     "  why TARGET            which part of a target's action key changed\n"
     "  graph [TARGET...]     print the dependency graph as Graphviz dot\n"
     "  metrics               print the metrics that targets recorded\n"
+    "  serve TARGET          build a model target and serve it over HTTP\n"
     "  plugins               list the plugins kiln can find\n"
     "  clean                 remove kiln-out/\n"
     "  gc --max-size SIZE    trim the local cache, least recently used first\n"
@@ -389,6 +391,11 @@ static const struct command commands[] = {
 	{"graph", cmd_graph, "[TARGET...]",
 	    "Print the graph of the targets (default: all) and what they depend on as\n"
 	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
+	{"serve", kiln_serve_cmd, "TARGET [--port N] [--host ADDR]",
+	    "Bring the model TARGET (a model target, or a container target's model) up\n"
+	    "to date, then serve it with kiln-serve on ADDR:N (default 127.0.0.1:8080):\n"
+	    "POST /v1/models/TARGET:predict, GET /v1/models/TARGET, /healthz, /metrics.\n"
+	    "Stop it with Ctrl-C or SIGTERM. See docs/serve.md.\n"},
 	{"metrics", cmd_metrics, "",
 	    "Print, as a table, every metric that the Kilnfile's targets recorded when\n"
 	    "they were last built (test targets record accuracy and the like).\n"},

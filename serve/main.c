@@ -1,0 +1,452 @@
+/*
+ * kiln-serve: an HTTP model server for a model folder kiln built.
+ *
+ *	kiln-serve --model DIR [--name NAME] [--host ADDR] [--port N]
+ *	           [--threads N] [--max-body BYTES]
+ *
+ * Routes (the request shapes of TensorFlow Serving and KServe v1):
+ *	POST /v1/models/NAME:predict	{"instances": [[...], ...] or [{col: v}, ...]}
+ *	GET  /v1/models/NAME		kind, inputs, classes, model digest
+ *	GET  /healthz			{"status": "ok"}
+ *	GET  /metrics			Prometheus text
+ *
+ * libmicrohttpd runs a pool of threads, each with its own epoll loop; the
+ * model is read-only once loaded, so requests share it without locks.
+ * Counters are atomics. The main thread waits for SIGTERM or SIGINT, then
+ * stops the daemon (which finishes the requests in flight) and exits 0.
+ */
+#include <arpa/inet.h>
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "predict.h"
+
+#define SERVE_VERSION "1.0"
+
+/* Latency histogram bounds, in seconds (Prometheus "le"). */
+static const double bounds[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+};
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+
+/* Status codes counted one by one; anything else is "other". */
+static const int codes[] = { 200, 400, 404, 405, 413, 500 };
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+struct stats {
+	atomic_ullong requests[NCODES + 1];
+	atomic_ullong predictions;		/* instances predicted */
+	atomic_ullong buckets[NBOUNDS + 1];	/* non-cumulative; the last is +Inf */
+	atomic_ullong sum_ns;
+	atomic_ullong count;
+};
+
+struct server {
+	struct predictor p;
+	size_t max_body;
+	struct stats st;
+};
+
+/* Per-request state, kept in MHD's con_cls between calls. */
+struct req {
+	struct timespec start;
+	char *body;
+	size_t len, cap;
+	int too_big;
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: kiln-serve --model DIR [--name NAME] [--host ADDR] [--port N]\n"
+	      "                  [--threads N] [--max-body BYTES]\n"
+	      "\n"
+	      "Serve the model in DIR (model.safetensors and model.json, as kiln's train\n"
+	      "plugin writes them) over HTTP:\n"
+	      "  POST /v1/models/NAME:predict  {\"instances\": [[...]] or [{\"col\": value}]}\n"
+	      "  GET  /v1/models/NAME          model metadata\n"
+	      "  GET  /healthz                 liveness\n"
+	      "  GET  /metrics                 Prometheus metrics\n"
+	      "\n"
+	      "  --name NAME       the model's name in URLs (default: DIR's last component)\n"
+	      "  --host ADDR       IPv4 address to listen on (default 0.0.0.0)\n"
+	      "  --port N          port (default 8080; 0 picks a free one, printed at start)\n"
+	      "  --threads N       worker threads (default: the number of CPUs, at most 16)\n"
+	      "  --max-body BYTES  largest request body accepted (default 1048576)\n", f);
+}
+
+static __attribute__((noreturn, format(printf, 1, 2))) void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kiln-serve: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+count(struct server *s, int code, const struct timespec *start)
+{
+	double d = since(start);
+	size_t i;
+
+	for (i = 0; i < NCODES && codes[i] != code; i++)
+		;
+	atomic_fetch_add(&s->st.requests[i], 1);
+	for (i = 0; i < NBOUNDS && d > bounds[i]; i++)
+		;
+	atomic_fetch_add(&s->st.buckets[i], 1);
+	atomic_fetch_add(&s->st.sum_ns, (unsigned long long)(d * 1e9));
+	atomic_fetch_add(&s->st.count, 1);
+}
+
+/* Queue a response that owns `text`. */
+static enum MHD_Result
+reply(struct MHD_Connection *c, struct server *s, struct req *r, int code,
+	const char *type, char *text)
+{
+	struct MHD_Response *res;
+	enum MHD_Result ret;
+
+	res = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!res) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(res, "Content-Type", type);
+	ret = MHD_queue_response(c, (unsigned)code, res);
+	MHD_destroy_response(res);
+	count(s, code, &r->start);
+	return ret;
+}
+
+static enum MHD_Result
+reply_json(struct MHD_Connection *c, struct server *s, struct req *r, int code, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return reply(c, s, r, code, "application/json", text);
+}
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *c, struct server *s, struct req *r, int code, const char *msg)
+{
+	return reply_json(c, s, r, code, json_pack("{s:s, s:i}", "error", msg, "code", code));
+}
+
+static char *
+metrics_text(struct server *s)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	unsigned long long cum = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("# HELP kiln_serve_requests_total HTTP requests answered, by status code.\n"
+	      "# TYPE kiln_serve_requests_total counter\n", f);
+	for (i = 0; i <= NCODES; i++) {
+		char code[16];
+
+		if (i < NCODES)
+			snprintf(code, sizeof(code), "%d", codes[i]);
+		else
+			snprintf(code, sizeof(code), "other");
+		fprintf(f, "kiln_serve_requests_total{code=\"%s\"} %llu\n", code,
+			atomic_load(&s->st.requests[i]));
+	}
+	for (i = 1, cum = 0; i <= NCODES; i++)
+		cum += atomic_load(&s->st.requests[i]);
+	fprintf(f, "# HELP kiln_serve_errors_total Requests answered with an error status.\n"
+		   "# TYPE kiln_serve_errors_total counter\n"
+		   "kiln_serve_errors_total %llu\n", cum);
+	fprintf(f, "# HELP kiln_serve_predictions_total Instances predicted.\n"
+		   "# TYPE kiln_serve_predictions_total counter\n"
+		   "kiln_serve_predictions_total %llu\n", atomic_load(&s->st.predictions));
+	fputs("# HELP kiln_serve_request_duration_seconds Time from request to response.\n"
+	      "# TYPE kiln_serve_request_duration_seconds histogram\n", f);
+	for (i = 0, cum = 0; i < NBOUNDS; i++) {
+		cum += atomic_load(&s->st.buckets[i]);
+		fprintf(f, "kiln_serve_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i], cum);
+	}
+	cum += atomic_load(&s->st.buckets[NBOUNDS]);
+	fprintf(f, "kiln_serve_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	fprintf(f, "kiln_serve_request_duration_seconds_sum %.9f\n",
+		(double)atomic_load(&s->st.sum_ns) / 1e9);
+	fprintf(f, "kiln_serve_request_duration_seconds_count %llu\n", atomic_load(&s->st.count));
+	fclose(f);
+	return buf;
+}
+
+/* The model name in a /v1/models/NAME[:predict] path, or NULL. */
+static int
+model_path(const char *url, const char **name, size_t *len, int *predict)
+{
+	const char *pre = "/v1/models/", *colon;
+
+	if (strncmp(url, pre, strlen(pre)) != 0)
+		return 0;
+	*name = url + strlen(pre);
+	colon = strchr(*name, ':');
+	*predict = colon != NULL;
+	*len = colon ? (size_t)(colon - *name) : strlen(*name);
+	return !colon || strcmp(colon, ":predict") == 0;
+}
+
+static enum MHD_Result
+route(struct MHD_Connection *c, struct server *s, struct req *r, const char *url, const char *method)
+{
+	const char *name;
+	size_t len;
+	int predict, get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	char err[KILN_ML_ERRLEN];
+
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+		if (!get)
+			return reply_error(c, s, r, 405, "use GET");
+		if (url[1] == 'h')
+			return reply_json(c, s, r, 200, json_pack("{s:s}", "status", "ok"));
+		char *m = metrics_text(s);
+		return m ? reply(c, s, r, 200, "text/plain; version=0.0.4", m) : MHD_NO;
+	}
+	if (!model_path(url, &name, &len, &predict))
+		return reply_error(c, s, r, 404, "no such route; try POST /v1/models/NAME:predict");
+	if (len != strlen(s->p.name) || strncmp(name, s->p.name, len) != 0) {
+		snprintf(err, sizeof(err), "unknown model '%.*s'; this server has '%s'",
+			(int)(len > 200 ? 200 : len), name, s->p.name);
+		return reply_error(c, s, r, 404, err);
+	}
+	if (!predict) {
+		if (!get)
+			return reply_error(c, s, r, 405, "use GET");
+		return reply_json(c, s, r, 200, json_incref(s->p.meta));
+	}
+	if (!post)
+		return reply_error(c, s, r, 405, "use POST");
+	if (r->too_big) {
+		snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->max_body);
+		return reply_error(c, s, r, 413, err);
+	}
+	{
+		int status;
+		json_t *res = predictor_run(&s->p, r->body ? r->body : "", r->len, &status, err);
+
+		if (!res)
+			return reply_error(c, s, r, status, err);
+		atomic_fetch_add(&s->st.predictions,
+			json_array_size(json_object_get(res, "predictions")));
+		return reply_json(c, s, r, 200, res);
+	}
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* Past the limit the rest is read and dropped, then refused whole. */
+		if (!r->too_big && r->len + *upload_size > s->max_body) {
+			r->too_big = 1;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
+		}
+		if (!r->too_big) {
+			if (r->len + *upload_size + 1 > r->cap) {
+				size_t cap = (r->len + *upload_size + 1) * 2;
+				char *b = realloc(r->body, cap);
+
+				if (!b)
+					return MHD_NO;
+				r->body = b;
+				r->cap = cap;
+			}
+			memcpy(r->body + r->len, upload, *upload_size);
+			r->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return route(c, s, r, url, method);
+}
+
+static void
+done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r) {
+		free(r->body);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static int stop_pipe[2];
+
+static void
+on_signal(int sig)
+{
+	int e = errno;
+
+	if (write(stop_pipe[1], &sig, sizeof(sig)) < 0) {
+		/* nothing to do: the pipe is never full */
+	}
+	errno = e;
+}
+
+static long
+number_arg(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		die("%s: expected an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"model", required_argument, NULL, 'm'}, {"name", required_argument, NULL, 'n'},
+		{"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
+		{"threads", required_argument, NULL, 't'}, {"max-body", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct server s;
+	const char *dir = NULL, *name = NULL, *host = "0.0.0.0";
+	long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
+	char err[KILN_ML_ERRLEN], *base;
+	struct sockaddr_in addr;
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	struct sigaction sa;
+	int o, sig = SIGTERM;
+
+	s.max_body = 1 << 20;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm': dir = optarg; break;
+		case 'n': name = optarg; break;
+		case 'H': host = optarg; break;
+		case 'p': port = number_arg("--port", optarg, 0, 65535); break;
+		case 't': threads = number_arg("--threads", optarg, 1, 256); break;
+		case 'b': s.max_body = (size_t)number_arg("--max-body", optarg, 1, 1L << 30); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': puts("kiln-serve " SERVE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (threads > 16)
+		threads = 16;
+	if (threads < 1)
+		threads = 1;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+		die("--host: '%s' is not an IPv4 address", host);
+	if (!name) {
+		/* The folder's last component: "kiln-out/iris_model/" serves iris_model. */
+		char *copy = strdup(dir);
+		size_t n = strlen(copy);
+
+		while (n > 1 && copy[n - 1] == '/')
+			copy[--n] = '\0';
+		base = strrchr(copy, '/');
+		name = base ? base + 1 : copy;
+	}
+	if (!*name || strchr(name, '/') || strchr(name, ':'))
+		die("--name: '%s' is not a model name", name);
+	/* Requests run on MHD's threads: one BLAS thread each, no oversubscription. */
+	openblas_set_num_threads(1);
+	if (predictor_load(&s.p, dir, name, err) < 0)
+		die("%s", err);
+
+	/*
+	 * OpenBLAS starts its threads before main, so blocking signals for a
+	 * sigwait would not cover them: a handler writes the signal number to
+	 * a pipe the main thread reads instead.
+	 */
+	if (pipe(stop_pipe) < 0)
+		die("pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handle, &s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+		MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_END);
+	if (!d)
+		die("cannot listen on %s:%ld: %s", host, port, errno ? strerror(errno) : "libmicrohttpd refused");
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	fprintf(stderr, "kiln-serve: model '%s' (%s, %zu features) on http://%s:%u/v1/models/%s:predict\n",
+		s.p.name, kiln_ml_kind_name(s.p.m.kind), s.p.ninputs, host,
+		info ? info->port : (unsigned)port, s.p.name);
+	fflush(stderr);
+	while (read(stop_pipe[0], &sig, sizeof(sig)) < 0 && errno == EINTR)
+		;
+	fprintf(stderr, "kiln-serve: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	MHD_stop_daemon(d);
+	predictor_release(&s.p);
+	return 0;
+}

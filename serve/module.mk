@@ -1,0 +1,9 @@
+# kiln-serve: the model server the package plugin puts into images.
+
+SERVE_OBJS = $(O)/serve/main.o $(O)/serve/predict.o
+LDLIBS_SERVE = $(O)/libkilnml.a $(LDLIBS_ML) -lmicrohttpd -lcrypto -lpthread
+
+PROGRAMS += $(O)/kiln-serve
+
+$(O)/kiln-serve: $(SERVE_OBJS) $(O)/libkilnml.a
+	$(CC) $(LDFLAGS) -o $@ $(SERVE_OBJS) $(LDLIBS_SERVE)

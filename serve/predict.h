@@ -1,0 +1,55 @@
+/*
+ * predict: a loaded model with its feature transform, answering prediction
+ * requests given as JSON. No HTTP here, so it can be tested on its own.
+ *
+ * A model folder is what the train plugin writes: model.safetensors and
+ * model.json, whose "transform" member (copied from the features target)
+ * says how raw columns become the model's inputs: a numeric column is
+ * centred and scaled, a one-hot column becomes one 0/1 input per category.
+ */
+#ifndef KILN_SERVE_PREDICT_H
+#define KILN_SERVE_PREDICT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "ml.h"
+
+/* One output column of the transform. */
+struct pcol {
+	size_t src;		/* index into sources[] */
+	char *value;		/* one-hot category, or NULL for a numeric column */
+	double center, scale;	/* numeric: (x - center) / scale */
+};
+
+/* A raw column the client sends. */
+struct psrc {
+	char *name;
+	int onehot;		/* 1: a string category, 0: a number */
+};
+
+struct predictor {
+	char *name;		/* the model's name in URLs */
+	struct kiln_ml_model m;
+	size_t ninputs;		/* the model's input width */
+	size_t nsrc;		/* raw columns; 0 when model.json has no transform */
+	struct psrc *src;
+	size_t ncols;		/* == ninputs when there is a transform */
+	struct pcol *cols;
+	char *digest;		/* "sha256:<hex>" of model.safetensors */
+	json_t *meta;		/* GET /v1/models/<name>, built once */
+};
+
+/* Load dir/model.safetensors and dir/model.json. -1 with err on bad files. */
+int predictor_load(struct predictor *p, const char *dir, const char *name, char *err);
+void predictor_release(struct predictor *p);
+
+/*
+ * Answer a request body: on success a {"predictions": [...]} object and
+ * *status 200; on a client error NULL with *status 400 and err filled.
+ */
+json_t *predictor_run(const struct predictor *p, const char *body, size_t len,
+	int *status, char *err);
+
+#endif
