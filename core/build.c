@@ -21,6 +21,7 @@
 #include "host.h"
 #include "key.h"
 #include "graphfile.h"
+#include "remote.h"
 #include "value.h"
 
 extern char **environ;
@@ -137,6 +138,7 @@ void
 kiln_ws_close(struct kiln_ws *ws)
 {
 	kiln_plugins_release(&ws->plugins);
+	kiln_remote_free(ws->remote);
 	kiln_cache_release(&ws->cache);
 	kiln_state_release(&ws->state);
 	kiln_graph_release(&ws->graph);
@@ -899,6 +901,9 @@ keep_outputs(struct run *r, struct job *j, struct buf *why)
 		ret = -1;
 		goto done;
 	}
+	/* Share it; a remote that fails only warns, the step still succeeded. */
+	if (r->ws->remote)
+		kiln_remote_store(r->ws->remote, &j->ki.key, &act, t->name);
 	/* Only the declared outputs go into kiln-out. */
 	final = fresh_dir(t->name, "final");
 	for (i = 0; final && i < t->noutputs; i++) {
@@ -1073,6 +1078,9 @@ decide(struct run *r, struct kiln_target *t)
 		return 0;
 	}
 	got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
+	/* A local miss: the remote cache may have it (fetched into the local cache, checked). */
+	if (!got && ws->remote && !r->o->dry_run && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
+		got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
 	if (got && r->o->dry_run) {
 		say(r, "would restore %s from the cache\n", t->name);
 		outputs_digest(act.files, act.nfiles, &t->outdigest);
@@ -1381,6 +1389,7 @@ stale_reason(struct kiln_ws *ws, struct kiln_target *t, const struct kiln_keyinf
 		buf_adds(b, "never built");
 		return b->s;
 	}
+	kiln_state_comps(&ws->state, rec);
 	if (kiln_digest_eq(&rec->key, &ki->key)) {
 		if (!outputs_intact(rec, &re))
 			buf_adds(b, "its outputs in " OUT_DIR "/ were changed or removed, and the cache lacks them");
@@ -1549,6 +1558,8 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 		return;
 	}
 	rec = kiln_state_get(&w->ws->state, t->name);
+	if (rec)
+		kiln_state_comps(&w->ws->state, rec);
 	if (!rec) {
 		printf("%s: never built in this workspace%s\n", t->name,
 		    t->mark ? " (its outputs are in the cache; kiln build restores them)" : "");
@@ -1616,4 +1627,16 @@ kiln_why(struct kiln_ws *ws, const char *name)
 	if (assess(ws, why_one, &w) < 0)
 		return -1;
 	return 0;
+}
+
+int
+kiln_assess(struct kiln_ws *ws, kiln_assess_fn *fn, void *arg)
+{
+	return assess(ws, fn, arg);
+}
+
+void
+kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_digest *out)
+{
+	outputs_digest(files, n, out);
 }

@@ -31,6 +31,7 @@ struct kiln_ws {
 	struct kiln_state state;
 	struct kiln_cache cache;
 	struct kiln_plugins plugins;
+	struct kiln_remote *remote;	/* the shared remote cache, or NULL (see remote.h) */
 	int lockfd;
 };
 
@@ -58,5 +59,20 @@ int kiln_why(struct kiln_ws *ws, const char *name);
 int kiln_lock_write(struct kiln_ws *ws, int force);
 /* Does Kilnfile.lock say what the state says? 1 yes, 0 no (reason printed). */
 int kiln_lock_matches(struct kiln_ws *ws);
+
+/*
+ * Walk the wanted targets in dependency order without building, as `kiln
+ * status` does: fn gets each target with its current key in ki and t->key,
+ * and t->state KILN_T_DONE when it is up to date or the local cache has it
+ * (t->mark then), or `blocker`, a dependency that would have to be built
+ * first. fn may set a target KILN_T_DONE (with t->outdigest) itself. For
+ * push, pull and verify.
+ */
+struct kiln_keyinfo;
+typedef void kiln_assess_fn(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    struct kiln_target *blocker);
+int kiln_assess(struct kiln_ws *ws, kiln_assess_fn *fn, void *arg);
+/* The digest of a target's outputs that its dependents' keys see. */
+void kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_digest *out);
 
 #endif

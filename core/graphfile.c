@@ -17,7 +17,7 @@
 
 #define GRAPH_FILE ".kiln/graph"
 #define MAGIC "KILNGR\0\0"
-#define VERSION 1
+#define VERSION 2
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void

@@ -15,7 +15,8 @@ add(struct kiln_keyinfo *ki, int kind, const char *name, const struct kiln_diges
 	if (ki->ncomps == ki->cap)
 		ki->comps = xreallocarray(ki->comps, ki->cap = ki->cap ? ki->cap * 2 : 16,
 		    sizeof(*ki->comps));
-	ki->comps[ki->ncomps++] = (struct kiln_component){kind, arena_strdup(&ki->arena, name), *d};
+	/* Names are the graph's, the plugin's or static: they outlive the key. */
+	ki->comps[ki->ncomps++] = (struct kiln_component){kind, name, *d};
 }
 
 static void
@@ -45,7 +46,6 @@ void
 kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
     const struct kiln_plugin_info *pi)
 {
-	struct kiln_hasher *h;
 	struct buf b = BUF_INIT;
 	size_t i;
 	char num[32];
@@ -78,14 +78,18 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	add_bytes(ki, KILN_C_RESOURCE, "threads", num, strlen(num));
 	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
 
-	h = kiln_hasher_new();
+	/* One buffer, one hash: this runs for every target of every build. */
+	buf_reset(&b);
 	for (i = 0; i < ki->ncomps; i++) {
-		kiln_hasher_add_u64(h, ki->comps[i].kind);
-		kiln_hasher_adds(h, ki->comps[i].name);
-		kiln_hasher_add_digest(h, &ki->comps[i].digest);
+		unsigned char kind = ki->comps[i].kind;
+		uint32_t len = strlen(ki->comps[i].name);
+
+		buf_add(&b, &kind, 1);
+		buf_add(&b, &len, 4);
+		buf_add(&b, ki->comps[i].name, len);
+		buf_add(&b, ki->comps[i].digest.b, 16);
 	}
-	kiln_hasher_digest(h, &ki->key);
-	kiln_hasher_free(h);
+	kiln_digest_buf(b.s, b.len, &ki->key);
 	buf_release(&b);
 }
 
@@ -93,7 +97,6 @@ void
 kiln_keyinfo_release(struct kiln_keyinfo *ki)
 {
 	free(ki->comps);
-	arena_release(&ki->arena);
 	memset(ki, 0, sizeof(*ki));
 }
 

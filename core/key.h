@@ -19,7 +19,6 @@ struct kiln_keyinfo {
 	struct kiln_component *comps;
 	size_t ncomps, cap;
 	struct kiln_digest key;
-	struct arena arena;	/* component names */
 };
 
 /*

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "remote.h"
+#include "verify.h"
 #include "serve.h"
 
 struct command {
@@ -41,6 +43,9 @@ static const char general_help[] =
     "  clean                 remove kiln-out/\n"
     "  gc --max-size SIZE    trim the local cache, least recently used first\n"
     "  fsck                  re-hash the local cache and quarantine bad blobs\n"
+    "  push [TARGET...]      upload targets' outputs to the remote cache\n"
+    "  pull [TARGET...]      download targets' outputs from the remote cache\n"
+    "  verify [TARGET...]    rebuild without the cache and compare with Kilnfile.lock\n"
     "  help [COMMAND]        this text, or a command's\n"
     "\n"
     "options:\n"
@@ -50,6 +55,9 @@ static const char general_help[] =
     "environment:\n"
     "  KILN_CACHE_DIR        the local cache (default $XDG_CACHE_HOME/kiln or ~/.cache/kiln)\n"
     "  KILN_PLUGIN_PATH      folders searched for plugins before the repository's plugins/\n"
+    "  KILN_REMOTE           the remote cache's URL (--remote wins; off for none)\n"
+    "  KILN_REMOTE_HEADER    a header sent to it, such as \"Authorization: Bearer ...\"\n"
+    "  KILN_REMOTE_READ_ONLY 1: never upload to the remote cache\n"
     "\n"
     "Exit status: 0 success, 1 a build step failed (or --check found something\n"
     "stale), 2 a usage or Kilnfile error.\n";
@@ -107,11 +115,14 @@ cmd_build(int argc, char **argv)
 		{"sandbox", required_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"remote", required_argument, NULL, 'R'},
+		{"remote-read-only", no_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_build_opts o = {.jobs = default_jobs(), .sandbox = 1};
 	struct kiln_ws ws;
-	int c, link = KILN_LINK_COPY, r;
+	const char *remote = NULL;
+	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
 
 	while ((c = getopt_long(argc, argv, "j:knvq", longopts, NULL)) != -1) {
 		switch (c) {
@@ -147,12 +158,22 @@ cmd_build(int argc, char **argv)
 		case 'q':
 			o.quiet = 1;
 			break;
+		case 'R':
+			remote = optarg;
+			break;
+		case 'O':
+			remote_ro = 1;
+			break;
 		default:
 			return usage_error("build");
 		}
 	}
 	if (open_ws(&ws, !o.dry_run) < 0)
 		return 2;
+	if (kiln_remote_attach(&ws, remote, remote_ro) < 0) {
+		kiln_ws_close(&ws);
+		return 2;
+	}
 	ws.cache.link = link;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
@@ -161,6 +182,8 @@ cmd_build(int argc, char **argv)
 		return 2;
 	}
 	r = kiln_build(&ws, &o);
+	if (!o.quiet)
+		kiln_remote_report(ws.remote);
 	kiln_ws_close(&ws);
 	return r;
 }
@@ -360,12 +383,12 @@ cmd_metrics(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [TARGET...]",
+	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [TARGET...]",
 	    "Bring the targets (default: every target) and what they depend on up to date.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
-	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the cache,\n"
-	    "and only when the cache has none runs its plugin. Kilnfile.lock is rewritten\n"
-	    "afterwards.\n"
+	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
+	    "cache, then from the remote cache if there is one, and only when both miss runs\n"
+	    "its plugin (and uploads what it made). Kilnfile.lock is rewritten afterwards.\n"
 	    "\n"
 	    "  -j, --jobs N        run up to N steps at once (default: the number of CPUs);\n"
 	    "                      a step that declares resources.cpus takes that many slots\n"
@@ -377,7 +400,35 @@ static const struct command commands[] = {
 	    "                      where the file system can; the default) or hardlink (fast,\n"
 	    "                      but editing a restored output in place corrupts the cache)\n"
 	    "  --sandbox on|off    run steps in the sandbox (default on); off prints a warning\n"
-	    "                      and marks the outputs unsandboxed in Kilnfile.lock\n"},
+	    "                      and marks the outputs unsandboxed in Kilnfile.lock\n"
+	    "  --remote URL        the shared remote cache (wins over KILN_REMOTE and the\n"
+	    "                      Kilnfile's kiln.config { remote = ... }); off for none.\n"
+	    "                      A remote that is down or broken only slows the build\n"
+	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"},
+	{"push", kiln_remote_push_main, "[--remote URL] [-j N] [TARGET...]",
+	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
+	    "on to the remote cache: the blobs the server lacks (asked with HEAD), then the\n"
+	    "action entries. Targets must be built. Prints a progress bar on a terminal and\n"
+	    "a summary: blobs, bytes, seconds. -j N transfers at once (default 16).\n"
+	    "Exit 1 when a target is not built or an upload failed.\n"},
+	{"pull", kiln_remote_pull_main, "[--remote URL] [-j N] [TARGET...]",
+	    "Download the outputs of the targets (default: all) and of everything they\n"
+	    "depend on from the remote cache into the local cache, each blob checked against\n"
+	    "its digest; `kiln build` then restores them without running anything. Prints a\n"
+	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
+	{"verify", kiln_verify_main, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [TARGET...]",
+	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
+	    "path, with an empty cache and no remote, another umask, time zone and locale,\n"
+	    "and the clock moved (with faketime, when installed), and compare every output's\n"
+	    "digest with Kilnfile.lock (or, with --against cache, with the local cache).\n"
+	    "Without --deep the dependencies of the named targets are restored from the\n"
+	    "local cache; with it, they are rebuilt and compared too.\n"
+	    "For each difference: target, output, both sizes and digests; the rebuilt file\n"
+	    "is kept in .kiln/verify/, with a diffoscope report when diffoscope is installed.\n"
+	    "\n"
+	    "  --json    one JSON document on stdout, for machines\n"
+	    "\n"
+	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
 	{"status", cmd_status, "[--check] [--all] [TARGET...]",
 	    "List the stale targets, one line each with the reason.\n"
 	    "\n"

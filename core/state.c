@@ -13,7 +13,7 @@
 #include "wire.h"
 
 #define MAGIC "KILNST\0\0"
-#define VERSION 1
+#define VERSION 2
 #define HEADER 16
 #define MAX_RECORD (64u << 20)
 
@@ -45,12 +45,6 @@ enc_target(struct buf *b, const struct kiln_record *r)
 	wire_digest(b, &r->key);
 	wire_u64(b, (uint64_t)r->seen_ns);
 	wire_u32(b, r->flags);
-	wire_u32(b, r->ncomps);
-	for (i = 0; i < r->ncomps; i++) {
-		buf_addc(b, r->comps[i].kind);
-		wire_str(b, r->comps[i].name);
-		wire_digest(b, &r->comps[i].digest);
-	}
 	wire_u32(b, r->nfiles);
 	for (i = 0; i < r->nfiles; i++) {
 		const struct kiln_file *f = &r->files[i];
@@ -67,6 +61,13 @@ enc_target(struct buf *b, const struct kiln_record *r)
 	for (i = 0; i < r->nmetrics; i++) {
 		wire_str(b, r->metrics[i].name);
 		wire_f64(b, r->metrics[i].value);
+	}
+	/* Components last: a load skips them, and only why and status read them. */
+	wire_u32(b, r->ncomps);
+	for (i = 0; i < r->ncomps; i++) {
+		buf_addc(b, r->comps[i].kind);
+		wire_str(b, r->comps[i].name);
+		wire_digest(b, &r->comps[i].digest);
 	}
 }
 
@@ -89,25 +90,16 @@ dec_target(struct wire *r, struct arena *a)
 	size_t i;
 
 	memset(rec, 0, sizeof(*rec));
-	rec->name = wire_get_str(r, a);
+	rec->name = wire_get_ref(r);
 	wire_get_digest(r, &rec->key);
 	rec->seen_ns = (int64_t)wire_get_u64(r);
 	rec->flags = wire_get_u32(r);
-	rec->ncomps = wire_get_count(r, 21);
-	rec->comps = arena_alloc(a, rec->ncomps * sizeof(*rec->comps));
-	for (i = 0; i < rec->ncomps; i++) {
-		const unsigned char *k = wire_take(r, 1);
-
-		rec->comps[i].kind = k ? *k : 0;
-		rec->comps[i].name = wire_get_str(r, a);
-		wire_get_digest(r, &rec->comps[i].digest);
-	}
-	rec->nfiles = wire_get_count(r, 56);
+	rec->nfiles = wire_get_count(r, 57);
 	rec->files = arena_alloc(a, rec->nfiles * sizeof(*rec->files));
 	for (i = 0; i < rec->nfiles; i++) {
 		struct kiln_file *f = &rec->files[i];
 
-		f->path = wire_get_str(r, a);
+		f->path = wire_get_ref(r);
 		wire_get_digest(r, &f->digest);
 		f->size = wire_get_u64(r);
 		f->mode = wire_get_u32(r);
@@ -115,13 +107,37 @@ dec_target(struct wire *r, struct arena *a)
 		f->mtime_ns = (int64_t)wire_get_u64(r);
 		f->ctime_ns = (int64_t)wire_get_u64(r);
 	}
-	rec->nmetrics = wire_get_count(r, 12);
+	rec->nmetrics = wire_get_count(r, 13);
 	rec->metrics = arena_alloc(a, rec->nmetrics * sizeof(*rec->metrics));
 	for (i = 0; i < rec->nmetrics; i++) {
-		rec->metrics[i].name = wire_get_str(r, a);
+		rec->metrics[i].name = wire_get_ref(r);
 		rec->metrics[i].value = wire_get_f64(r);
 	}
+	rec->lazy = r->p;
+	rec->lazy_end = r->end;
 	return r->bad ? NULL : rec;
+}
+
+void
+kiln_state_comps(struct kiln_state *st, struct kiln_record *rec)
+{
+	struct wire w = {rec->lazy, rec->lazy_end, 0};
+	size_t i, n;
+
+	if (!rec->lazy)
+		return;
+	rec->lazy = NULL;
+	n = wire_get_count(&w, 22);
+	rec->comps = arena_alloc(&st->arena, n * sizeof(*rec->comps));
+	for (i = 0; i < n && !w.bad; i++) {
+		const unsigned char *k = wire_take(&w, 1);
+
+		rec->comps[i].kind = k ? *k : 0;
+		rec->comps[i].name = wire_get_ref(&w);
+		wire_get_digest(&w, &rec->comps[i].digest);
+	}
+	/* The whole record was checksummed at load; a short list here would be a bug of ours. */
+	rec->ncomps = w.bad ? 0 : n;
 }
 
 static struct kiln_statrec *
@@ -129,7 +145,7 @@ dec_stat(struct wire *r, struct arena *a)
 {
 	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
 
-	s->path = wire_get_str(r, a);
+	s->path = wire_get_ref(r);
 	s->dev = wire_get_u64(r);
 	s->ino = wire_get_u64(r);
 	s->size = wire_get_u64(r);
@@ -152,7 +168,7 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		map_put(&st->targets, rec->name, rec);
 		return 0;
 	case R_FORGET:
-		map_put(&st->targets, wire_get_str(r, &st->arena), NULL);
+		map_put(&st->targets, wire_get_ref(r), NULL);
 		return r->bad ? -1 : 0;
 	case R_STAT:
 		if (!(s = dec_stat(r, &st->arena)))
@@ -220,7 +236,7 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		st->rewrite = 1;
 	}
 	st->nrecords = count;
-	free(data);
+	st->data = data;	/* records point into it */
 }
 
 void
@@ -231,6 +247,7 @@ kiln_state_release(struct kiln_state *st)
 	map_release(&st->targets);
 	map_release(&st->files);
 	arena_release(&st->arena);
+	free(st->data);
 	free(st->path);
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
@@ -268,6 +285,7 @@ rewrite(struct kiln_state *st)
 
 		if (!st->targets.slots[i].key || !rec)
 			continue;
+		kiln_state_comps(st, rec);
 		buf_reset(&payload);
 		enc_target(&payload, rec);
 		frame(&out, R_TARGET, &payload);

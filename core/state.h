@@ -63,8 +63,10 @@ struct kiln_record {
 	struct kiln_digest key;
 	int64_t seen_ns;	/* realtime (coarse) when the outputs were stat'ed */
 	uint32_t flags;
+	/* The key's components; read from the file only when asked for (kiln_state_comps). */
 	struct kiln_component *comps;
 	size_t ncomps;
+	const unsigned char *lazy, *lazy_end;
 	struct kiln_file *files;	/* sorted by path */
 	size_t nfiles;
 	struct kiln_metric *metrics;	/* sorted by name */
@@ -81,6 +83,7 @@ struct kiln_statrec {
 
 struct kiln_state {
 	char *path;
+	char *data;		/* the file as loaded: records point into it */
 	int fd;			/* open for appending, -1 until the first write */
 	struct arena arena;
 	struct map targets;	/* name -> struct kiln_record * */
@@ -100,6 +103,8 @@ void kiln_state_load(struct kiln_state *st, const char *path);
 void kiln_state_release(struct kiln_state *st);
 
 struct kiln_record *kiln_state_get(struct kiln_state *st, const char *name);
+/* Make sure rec->comps is read (they are decoded lazily: only why and status need them). */
+void kiln_state_comps(struct kiln_state *st, struct kiln_record *rec);
 /* Record a target (copied into the state) and append it to the log. */
 int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
 /* Forget a target (appends a tombstone). */

@@ -35,7 +35,7 @@ wire_str(struct buf *b, const char *s)
 	size_t n = strlen(s);
 
 	wire_u32(b, n);
-	buf_add(b, s, n);
+	buf_add(b, s, n + 1);
 }
 
 void
@@ -84,12 +84,24 @@ wire_get_f64(struct wire *w)
 }
 
 const char *
-wire_get_str(struct wire *w, struct arena *a)
+wire_get_ref(struct wire *w)
 {
 	uint32_t n = wire_get_u32(w);
-	const unsigned char *s = wire_take(w, n);
+	const unsigned char *s = wire_take(w, (size_t)n + 1);
 
-	return s ? arena_strndup(a, (const char *)s, n) : "";
+	if (!s || s[n] != '\0') {
+		w->bad = 1;
+		return "";
+	}
+	return (const char *)s;
+}
+
+const char *
+wire_get_str(struct wire *w, struct arena *a)
+{
+	const char *s = wire_get_ref(w);
+
+	return w->bad ? "" : arena_strdup(a, s);
 }
 
 void

@@ -14,7 +14,7 @@
 void wire_u32(struct buf *b, uint32_t v);
 void wire_u64(struct buf *b, uint64_t v);
 void wire_f64(struct buf *b, double v);
-/* A length-prefixed string. */
+/* A length-prefixed, NUL-terminated string (so a reader can point into the buffer). */
 void wire_str(struct buf *b, const char *s);
 void wire_digest(struct buf *b, const struct kiln_digest *d);
 
@@ -29,6 +29,8 @@ uint64_t wire_get_u64(struct wire *w);
 double wire_get_f64(struct wire *w);
 /* A string copied into the arena ("" when bad). */
 const char *wire_get_str(struct wire *w, struct arena *a);
+/* A string pointing into the buffer being read, which must outlive it ("" when bad). */
+const char *wire_get_ref(struct wire *w);
 void wire_get_digest(struct wire *w, struct kiln_digest *d);
 /* A count of items of at least `minsize` bytes each: never more than could fit in what is left. */
 size_t wire_get_count(struct wire *w, size_t minsize);

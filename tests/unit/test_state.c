@@ -78,6 +78,8 @@ round_trip(void **state)
 	got = kiln_state_get(&st, "a");
 	assert_non_null(got);
 	assert_true(kiln_digest_eq(&got->key, &r.key));
+	assert_int_equal(got->ncomps, 0);	/* read on demand */
+	kiln_state_comps(&st, got);
 	assert_int_equal(got->ncomps, 2);
 	assert_string_equal(got->comps[0].name, "epochs");
 	assert_int_equal(got->comps[1].kind, KILN_C_INPUT);

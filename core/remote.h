@@ -1,0 +1,87 @@
+/*
+ * remote: the shared remote cache, over plain HTTP(S).
+ *
+ *	GET/HEAD/PUT <base>/cas/<digest>	a blob's bytes
+ *	GET/PUT <base>/ac/<key>			an action entry, in the local cache's text format
+ *
+ * 404 is a miss. Any server that accepts PUT serves (nginx with WebDAV is the
+ * reference); a static file server serves read-only clients.
+ *
+ * The remote only ever speeds a build up. Every downloaded blob is written to
+ * the local cache's tmp/, hashed while it arrives, and renamed into cas/ only
+ * when its digest is the one asked for; anything else is dropped and counted.
+ * A remote that is down, slow, answers 5xx or cuts bodies short costs retries
+ * and then is left alone for the rest of the run; it never fails a build.
+ */
+#ifndef KILN_REMOTE_H
+#define KILN_REMOTE_H
+
+#include "cache.h"
+
+struct kiln_ws;
+struct kiln_remote;
+
+struct kiln_remote_stats {
+	unsigned long long blobs_down, bytes_down;	/* blobs fetched into the local cache */
+	unsigned long long blobs_up, bytes_up;		/* blobs uploaded */
+	unsigned long long present;			/* blobs the server already had */
+	unsigned long long entries_down, entries_up;	/* action entries */
+	unsigned long long misses;			/* action keys the server did not have */
+	unsigned long long bad;		/* blobs or entries that failed their check: dropped */
+	unsigned long long failed;	/* transfers that failed after their retries */
+};
+
+/*
+ * The remote cache's URL: `opt` (--remote) wins over $KILN_REMOTE, which wins
+ * over the Kilnfile's kiln.config { remote = … }. "off" (in either of the
+ * first two) means none. NULL when there is none.
+ */
+const char *kiln_remote_url(const char *opt, const char *config);
+
+/*
+ * A client for the remote cache at `url`, storing what it fetches in `cache`
+ * (borrowed; it must outlive the client). NULL after reporting, if the URL is
+ * not http:// or https://.
+ */
+struct kiln_remote *kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only);
+void kiln_remote_free(struct kiln_remote *r);
+/* Print a progress line on stderr (when it is a terminal) during transfers. */
+void kiln_remote_set_progress(struct kiln_remote *r, const char *verb);
+const struct kiln_remote_stats *kiln_remote_stats(const struct kiln_remote *r);
+const char *kiln_remote_base(const struct kiln_remote *r);
+/* Has the client given up on the server (unreachable) for this run? */
+int kiln_remote_is_down(const struct kiln_remote *r);
+
+/*
+ * Open the remote cache that the workspace is configured for (see
+ * kiln_remote_url) and hang it on ws->remote. 0 also when there is none.
+ */
+int kiln_remote_attach(struct kiln_ws *ws, const char *opt, int read_only);
+
+/*
+ * On a local miss: fetch the action entry for `key` and every blob it names
+ * that the local cache lacks, each checked, then store the entry locally.
+ * 1 when the local cache now has it all, 0 when not (a miss, or a transfer
+ * or check failed: reported, and the caller builds the target). `target`
+ * names it in messages.
+ */
+int kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target);
+
+/*
+ * After a step: upload the blobs of `act` that the server lacks (asked with
+ * HEAD), reading them from the local cache, then the entry itself, so that a
+ * reader never finds an entry whose blobs are missing. 0 done (or nothing to
+ * do: read-only, or the server is down), -1 when something was not uploaded
+ * (reported). Never fatal to a build.
+ */
+int kiln_remote_store(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
+    const char *target);
+
+/* One line on stdout saying what the remote did in this run, if it did anything. */
+void kiln_remote_report(const struct kiln_remote *r);
+
+/* `kiln push [TARGET…]` and `kiln pull [TARGET…]`: argv[0] is the command's name. */
+int kiln_remote_push_main(int argc, char **argv);
+int kiln_remote_pull_main(int argc, char **argv);
+
+#endif
