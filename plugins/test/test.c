@@ -44,7 +44,7 @@ check_limits(kiln_ctx *ctx, const kiln_value *v, const char *what,
 	if (kiln_value_type(v) != KILN_MAP)
 		return kiln_fail(ctx, "param '%s': expected a table", what);
 	for (i = 0; i < kiln_value_len(v); i++) {
-		const char *k = kiln_value_key(v, i);
+		const char *k = kiln_value_key(v, i) ? kiln_value_key(v, i) : "";
 
 		snprintf(path, sizeof(path), "%s.%s", what, k);
 		if (!known(names, k))

@@ -132,11 +132,11 @@ npy_int64_vector(void **state)
 	assert_int_equal(kiln_ml_npy_parse(buf, len, "y.npy", &b, err), 0);
 	assert_int_equal(b.ndim, 1);
 	assert_int_equal(((int64_t *)b.data)[3], -7);
+	kiln_ml_array_release(&b);
 	memcpy(memmem(buf, len, "<i8", 3), "<f8", 3);
 	expect_error(kiln_ml_npy_parse(buf, len, "d.npy", &b, err), err, "expected '<f4' or '<i8'");
 	free(buf);
 	kiln_ml_array_release(&a);
-	kiln_ml_array_release(&b);
 }
 
 /* Write a model's tensors to a temporary file and read the bytes back. */
