@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "executor.h"
 #include "host.h"
 #include "key.h"
 #include "graphfile.h"
@@ -42,6 +43,7 @@ struct job {
 	struct kiln_metric *metrics;
 	size_t nmetrics;
 	struct arena arena;	/* metric names */
+	struct kiln_step step;	/* as the executor sees it */
 	double started, deadline;
 	double done, total;
 	char unit[32];
@@ -65,6 +67,7 @@ struct run {
 	int status_shown;	/* a status line is on the terminal */
 	double start;
 	struct kiln_keyinfo ki;	/* scratch for deciding */
+	struct kiln_executor *ex;
 };
 
 /* Workspace. */
@@ -685,7 +688,7 @@ start(struct run *r, struct job *j)
 	posix_spawnattr_t attr;
 	sigset_t none;
 	int pipefd[2], rc;
-	char *argv[3];
+	char **argv;
 
 	outdir = fresh_dir(t->name, "out");
 	if (outdir)
@@ -707,20 +710,21 @@ start(struct run *r, struct job *j)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-	argv[0] = r->ws->plugins.runner;
-	argv[1] = spec;
-	argv[2] = NULL;
-	rc = posix_spawn(&j->pid, r->ws->plugins.runner, &fa, &attr, argv, environ);
+	j->step = (struct kiln_step){t, r->ws->plugins.runner, spec, r->ws->root};
+	argv = r->ex->command(r->ex, &j->step);
+	rc = argv ? posix_spawnp(&j->pid, argv[0], &fa, &attr, argv, environ) : ENOEXEC;
+	kiln_executor_free_argv(argv);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pipefd[1]);
 	free(logpath);
 	free(spec);
+	j->step.spec = NULL;
 	free(outdir);
 	if (rc != 0) {
 		errno = rc;
 		close(pipefd[0]);
-		error("cannot start %s for '%s':", r->ws->plugins.runner, t->name);
+		error("cannot start the step for '%s' (%s executor):", t->name, r->ex->name);
 		return -1;
 	}
 	j->statusfd = pipefd[0];
@@ -1167,7 +1171,7 @@ kill_all(struct run *r)
 	size_t i;
 
 	for (i = 0; i < r->njobs; i++)
-		kill(-r->jobs[i]->pid, SIGTERM);
+		r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGTERM);
 	while (r->njobs) {
 		int ws;
 		pid_t pid = waitpid(-1, &ws, WNOHANG);
@@ -1188,7 +1192,7 @@ kill_all(struct run *r)
 		}
 		if (now_seconds() > until) {
 			for (i = 0; i < r->njobs; i++)
-				kill(-r->jobs[i]->pid, SIGKILL);
+				r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGKILL);
 			until += 3600;
 		}
 		usleep(10000);
@@ -1222,7 +1226,7 @@ wait_events(struct run *r)
 
 		if (j->deadline && now >= j->deadline && !j->timed_out) {
 			j->timed_out = 1;
-			kill(-j->pid, SIGKILL);
+			r->ex->cancel(r->ex, &j->step, j->pid, SIGKILL);
 		}
 	}
 	handle_signals(r);
@@ -1295,9 +1299,14 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 	r.start = now_seconds();
 	r.tty = isatty(1) && !o->quiet;
 	r.free_slots = o->jobs;
-	remove_tree(TMP_DIR);
-	if (prepare(ws) < 0)
+	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local");
+	if (!r.ex)
 		return 2;
+	remove_tree(TMP_DIR);
+	if (prepare(ws) < 0) {
+		kiln_executor_free(r.ex);
+		return 2;
+	}
 	r.ready = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.ready));
 	r.runnable = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.runnable));
 	for (i = g->ntargets; i-- > 0;) {
@@ -1361,6 +1370,7 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 		kiln_lock_write(ws, 0);
 	kiln_state_compact(&ws->state, 0);
 	kiln_keyinfo_release(&r.ki);
+	kiln_executor_free(r.ex);
 	for (i = 0; i < r.nrunnable; i++)
 		free_job(r.runnable[i]);
 	free(r.ready);

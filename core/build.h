@@ -21,6 +21,7 @@ struct kiln_build_opts {
 	int keep_going;		/* -k */
 	int dry_run;		/* -n: say what would run and why */
 	int sandbox;		/* 1 on (default), 0 --sandbox=off */
+	const char *executor;	/* --executor; NULL: kiln.config's, else "local" */
 	int verbose;
 	int quiet;
 };

@@ -113,6 +113,7 @@ cmd_build(int argc, char **argv)
 		{"dry-run", no_argument, NULL, 'n'},
 		{"link", required_argument, NULL, 'L'},
 		{"sandbox", required_argument, NULL, 'S'},
+		{"executor", required_argument, NULL, 'E'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"remote", required_argument, NULL, 'R'},
@@ -151,6 +152,9 @@ cmd_build(int argc, char **argv)
 				o.sandbox = 1;
 			else
 				return error("--sandbox: expected on or off, got '%s'", optarg), 2;
+			break;
+		case 'E':
+			o.executor = optarg;
 			break;
 		case 'v':
 			o.verbose = 1;
@@ -383,7 +387,7 @@ cmd_metrics(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [TARGET...]",
+	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target) and what they depend on up to date.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
@@ -404,7 +408,9 @@ static const struct command commands[] = {
 	    "  --remote URL        the shared remote cache (wins over KILN_REMOTE and the\n"
 	    "                      Kilnfile's kiln.config { remote = ... }); off for none.\n"
 	    "                      A remote that is down or broken only slows the build\n"
-	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"},
+	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"
+	    "  --executor NAME     where steps run (default: kiln.config's executor, else\n"
+	    "                      local)\n"},
 	{"push", kiln_remote_push_main, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
 	    "on to the remote cache: the blobs the server lacks (asked with HEAD), then the\n"

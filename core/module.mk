@@ -8,7 +8,10 @@ CORE_SRCS = $(filter-out core/main.c core/runner.c core/sandbox.c,$(wildcard cor
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/%.o)
 RULES_LUA = $(sort $(wildcard rules/*.lua))
 
-PROGRAMS += $(O)/kiln $(O)/kiln-run kiln
+PROGRAMS += $(O)/kiln $(O)/kiln-run
+ifeq ($(O),build)
+PROGRAMS += kiln
+endif
 
 $(O)/libkilncore.a: $(CORE_OBJS) $(O)/core/rules.o
 	@rm -f $@
