@@ -47,6 +47,10 @@ sed -i 's/balance = {/duplicates = "error", balance = {/' Kilnfile
 dfail "row 3 duplicates row 2 (duplicates)"
 sed -i "4s/^2,41,b,0.7$/3,29,b,0.1/" d.csv
 dfail "column 'kind': class 'a' has 1 of 4 rows (25.0%), below min_fraction" "balance.min_fraction"
+# A column of the schema that the file lacks.
+sed -i 's/^3,29,b,0.1$/3,29,a,0.1/' d.csv
+sed -i 's/kind = { enum/kinds = { enum/' Kilnfile
+dfail "column 'kinds': missing column (column)"
 # Rows and drift against a reference.
 printf 'id,age,kind,score\n1,34,a,0.5\n' > small.csv
 cat > Kilnfile <<'K'
