@@ -1,0 +1,139 @@
+# A real single-node Slurm cluster for a test, in the scratch folder. Source
+# it after lib.sh:
+#
+#	. "$(dirname "$0")/lib.sh"
+#	. "$(dirname "$0")/slurm.sh"
+#	slurm_start
+#
+# slurm_start runs munged (its own key and socket), slurmctld and slurmd from
+# Debian's slurm-wlm in the foreground, in the background of the test, with a
+# generated slurm.conf on free loopback ports, and exports SLURM_CONF so srun,
+# scontrol and scancel find it. The daemons are stopped by process id when
+# the script ends. A machine without Slurm skips the test (exit 0 with a
+# note), unless KILN_REQUIRE_SLURM=1.
+
+slurm_dir=$scratch/slurm
+
+# slurm_skip_unless_installed: exit the test when Slurm or munge is missing.
+slurm_skip_unless_installed() {
+	local p
+	for p in munged slurmctld slurmd srun scontrol scancel; do
+		if ! command -v "$p" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$p" ]; then
+			[ "${KILN_REQUIRE_SLURM:-0}" = 1 ] && fail "$p is not installed (bootstrap.sh installs slurm-wlm and munge)"
+			echo "skipped: $p is not installed"
+			exit 0
+		fi
+	done
+	[ "$(id -u)" -eq 0 ] || { echo "skipped: slurmd must run as root"; exit 0; }
+}
+
+# slurm_wait_for DESC CMD…: retry CMD for up to 30 seconds.
+slurm_wait_for() {
+	local desc=$1 i
+	shift
+	for i in $(seq 300); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	for i in "$slurm_dir"/*.log; do echo "== $i"; tail -20 "$i"; done >&2
+	fail "$desc did not come up in 30 seconds"
+}
+
+# slurm_munge_start: munged with its own key and socket.
+slurm_munge_start() {
+	mkdir -p "$slurm_dir/munge"
+	chmod 700 "$slurm_dir/munge"
+	dd if=/dev/urandom of="$slurm_dir/munge/munge.key" bs=1024 count=1 status=none
+	chmod 400 "$slurm_dir/munge/munge.key"
+	/usr/sbin/munged -F --force --key-file="$slurm_dir/munge/munge.key" \
+		--socket="$slurm_dir/munge/munge.socket" --pid-file="$slurm_dir/munge/munged.pid" \
+		--log-file="$slurm_dir/munge.log" --seed-file="$slurm_dir/munge/munged.seed" \
+		>>"$slurm_dir/munge.log" 2>&1 &
+	slurm_munged_pid=$!
+	at_exit "kill $slurm_munged_pid; wait $slurm_munged_pid"
+	slurm_wait_for munged test -S "$slurm_dir/munge/munge.socket"
+}
+
+# slurm_write_conf: slurm.conf for one node with this machine's CPUs and memory.
+slurm_write_conf() {
+	local cpus mem
+	cpus=$(nproc)
+	mem=$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024 - 256))
+	slurm_ctld_port=$(free_port)
+	slurm_d_port=$(free_port)
+	mkdir -p "$slurm_dir/state" "$slurm_dir/spool"
+	cat >"$slurm_dir/slurm.conf" <<EOF
+ClusterName=kilntest
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$slurm_ctld_port
+SlurmdPort=$slurm_d_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$slurm_dir/munge/munge.socket
+StateSaveLocation=$slurm_dir/state
+SlurmdSpoolDir=$slurm_dir/spool
+SlurmctldPidFile=$slurm_dir/slurmctld.pid
+SlurmdPidFile=$slurm_dir/slurmd.pid
+SlurmctldLogFile=$slurm_dir/slurmctld.log
+SlurmdLogFile=$slurm_dir/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/builtin
+KillWait=2
+MinJobAge=600
+InactiveLimit=0
+SlurmctldTimeout=10
+SlurmdTimeout=30
+MessageTimeout=5
+NodeName=kiln1 NodeAddr=127.0.0.1 NodeHostname=kiln1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=kiln Nodes=kiln1 Default=YES MaxTime=INFINITE State=UP
+EOF
+	export SLURM_CONF=$slurm_dir/slurm.conf
+}
+
+# slurm_ctld_start: slurmctld in the foreground (-D), keeping its saved state.
+slurm_ctld_start() {
+	/usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >>"$slurm_dir/slurmctld.out" 2>&1 &
+	slurm_ctld_pid=$!
+	at_exit "slurm_ctld_stop"
+	slurm_wait_for slurmctld scontrol ping
+}
+
+# slurm_ctld_stop: stop slurmctld (by its process id) and wait for it.
+slurm_ctld_stop() {
+	[ -n "${slurm_ctld_pid:-}" ] || return 0
+	kill "$slurm_ctld_pid" 2>/dev/null || true
+	wait "$slurm_ctld_pid" 2>/dev/null || true
+	slurm_ctld_pid=
+}
+
+# slurm_start: munged, slurmctld and slurmd; returns when the node takes jobs.
+slurm_start() {
+	slurm_skip_unless_installed
+	slurm_munge_start
+	slurm_write_conf
+	slurm_ctld_start
+	/usr/sbin/slurmd -D -N kiln1 -f "$SLURM_CONF" >>"$slurm_dir/slurmd.out" 2>&1 &
+	slurm_d_pid=$!
+	at_exit "kill $slurm_d_pid; wait $slurm_d_pid"
+	slurm_wait_for "the node" slurm_node_idle
+}
+
+slurm_node_idle() {
+	sinfo -h -o %t -n kiln1 | grep -qx idle
+}
+
+# slurm_logs: the daemons' logs, for a failing test.
+slurm_logs() {
+	local f
+	for f in "$slurm_dir"/*.log; do echo "== $f"; tail -30 "$f"; done
+}
