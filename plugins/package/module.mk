@@ -1,0 +1,24 @@
+# The package plugin. kiln-serve is linked into it (serve_bin.o), so the
+# plugin's digest, which every action key includes, covers the server. The
+# image always gets the plain build's kiln-serve, also in the sanitizer
+# build: an image is not the place for AddressSanitizer's runtime.
+
+PLUGINS += $(O)/plugins/package.so
+OCI_OBJS = $(O)/plugins/package/oci.o
+
+ifneq ($(O),build)
+build/kiln-serve: FORCE
+	$(MAKE) SAN=0 O=build build/kiln-serve
+FORCE:
+.PHONY: FORCE
+endif
+
+$(O)/plugins/package/serve_bin.o: build/kiln-serve
+	@mkdir -p $(@D)
+	printf '\t.section .rodata\n\t.balign 64\n\t.globl kiln_serve_bin\n\t.hidden kiln_serve_bin\nkiln_serve_bin:\n\t.incbin "%s"\n\t.globl kiln_serve_bin_end\n\t.hidden kiln_serve_bin_end\nkiln_serve_bin_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< | \
+		$(CC) -c -x assembler -o $@ -
+
+$(O)/plugins/package.so: $(O)/plugins/package/package.o $(O)/plugins/package/elf.o $(OCI_OBJS) \
+		$(O)/plugins/package/serve_bin.o $(O)/libkilnml.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -larchive -lcrypto
