@@ -26,6 +26,7 @@ command "w_abs" { inputs = { h = "bin/hostile" }, cmd = "{in.h} write $PWD/data/
 command "w_usr" { inputs = { h = "bin/hostile" }, cmd = "{in.h} write /usr/kiln-harm", outputs = { "o" } }
 command "w_etc" { inputs = { h = "bin/hostile" }, cmd = "{in.h} write /etc/passwd", outputs = { "o" } }
 command "w_root" { inputs = { h = "bin/hostile" }, cmd = "{in.h} write /harm", outputs = { "o" } }
+command "smuggle" { inputs = { k = "key" }, cmd = "cat {in.k} > {out}/o", outputs = { "o" } }
 command "remount" { inputs = { h = "bin/hostile" }, cmd = "{in.h} remount", outputs = { "o" } }
 K
 	# What a step may do.
@@ -55,6 +56,12 @@ K
 	fails 1 kb build remount
 	has "remount: refused (Operation not permitted)"
 	has "kiln: sandbox: refused mount() by 'hostile'"
+
+	# A declared input that is a symlink out of the repository is refused.
+	ln -s "$HOME/.ssh/id_rsa" key
+	fails 1 kb build smuggle
+	has "target 'smuggle' failed: sandbox: declared path 'key' leads outside the workspace"
+	[ ! -e kiln-out/smuggle/o ] || fail "a symlink smuggled a host file in"
 
 	# Nothing was harmed.
 	same data/in.txt declared
