@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -31,7 +32,7 @@ file_digest_matches_buffer_digest(void **state)
 {
 	char path[] = "/tmp/kiln-digest-XXXXXX";
 	int fd = mkstemp(path);
-	size_t n = 3 * 1024 * 1024 + 17, i;	/* more than one read */
+	size_t n = 9 * 1024 * 1024 + 17, i;	/* large enough to be mapped */
 	char *data = malloc(n);
 	struct kiln_digest a, b;
 
@@ -42,6 +43,11 @@ file_digest_matches_buffer_digest(void **state)
 	close(fd);
 	kiln_digest_buf(data, n, &a);
 	assert_int_equal(kiln_digest_file(path, &b), 0);
+	assert_true(kiln_digest_eq(&a, &b));
+	/* The streaming path gives the same digest. */
+	fd = open(path, O_RDONLY);
+	assert_int_equal(kiln_digest_fd(fd, &b), 0);
+	close(fd);
 	assert_true(kiln_digest_eq(&a, &b));
 	data[n / 2] ^= 1;
 	kiln_digest_buf(data, n, &b);
