@@ -289,8 +289,8 @@ resolve_source(struct kiln_ws *ws, struct kiln_target *t, struct kiln_input *in)
 }
 
 /* A target input: the folder of the dependency's outputs, and their digest. */
-static void
-resolve_target_input(struct kiln_input *in)
+void
+kiln_resolve_target_input(struct kiln_input *in)
 {
 	free(in->path);
 	if (in->files) {
@@ -308,8 +308,8 @@ resolve_target_input(struct kiln_input *in)
  * target's params with it, and resolve every source input, so that a
  * mistake fails in milliseconds rather than after an hour of training.
  */
-static int
-prepare(struct kiln_ws *ws)
+int
+kiln_prepare(struct kiln_ws *ws)
 {
 	struct kiln_graph *g = &ws->graph;
 	size_t i, j;
@@ -367,8 +367,8 @@ fill_stat(struct kiln_file *f, const struct stat *sb)
  * A file whose stat is unchanged (and was not racily new when recorded) is
  * trusted; any other is hashed. *restat is set when a stat must be recorded anew.
  */
-static int
-outputs_intact(struct kiln_record *rec, int *restat)
+int
+kiln_outputs_intact(struct kiln_record *rec, int *restat)
 {
 	char path[4096];
 	size_t i;
@@ -1069,11 +1069,11 @@ decide(struct run *r, struct kiln_target *t)
 
 	for (i = 0; i < t->ninputs; i++)
 		if (t->inputs[i].kind == KILN_INPUT_TARGET)
-			resolve_target_input(&t->inputs[i]);
+			kiln_resolve_target_input(&t->inputs[i]);
 	kiln_key_compute(&r->ki, t, pi);
 	t->key = r->ki.key;
 	rec = kiln_state_get(&ws->state, t->name);
-	if (rec && kiln_digest_eq(&rec->key, &t->key) && outputs_intact(rec, &re)) {
+	if (rec && kiln_digest_eq(&rec->key, &t->key) && kiln_outputs_intact(rec, &re)) {
 		if (re)
 			record(r, t, &r->ki, rec->files, rec->nfiles, rec->metrics, rec->nmetrics, rec->flags);
 		files_of(rec, &t->outdigest);
@@ -1282,8 +1282,6 @@ dry_run_mark(struct run *r, struct kiln_target *t, const char *why)
 	}
 }
 
-static const char *stale_reason(struct kiln_ws *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
-    struct buf *b);
 
 int
 kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
@@ -1303,7 +1301,7 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 	if (!r.ex)
 		return 2;
 	remove_tree(TMP_DIR);
-	if (prepare(ws) < 0) {
+	if (kiln_prepare(ws) < 0) {
 		kiln_executor_free(r.ex);
 		return 2;
 	}
@@ -1334,7 +1332,7 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 			if (o->dry_run) {
 				struct buf b = BUF_INIT;
 
-				dry_run_mark(&r, t, stale_reason(ws, t, &r.ki, &b));
+				dry_run_mark(&r, t, kiln_stale_reason(ws, t, &r.ki, &b));
 				buf_release(&b);
 				continue;
 			}
@@ -1385,264 +1383,6 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 		return 1;
 	status = 0;
 	return status;
-}
-
-/* Why a target must run: the first difference from what the state recorded. */
-static const char *
-stale_reason(struct kiln_ws *ws, struct kiln_target *t, const struct kiln_keyinfo *ki, struct buf *b)
-{
-	struct kiln_record *rec = kiln_state_get(&ws->state, t->name);
-	size_t i, k;
-	int re;
-
-	if (!rec) {
-		buf_adds(b, "never built");
-		return b->s;
-	}
-	kiln_state_comps(&ws->state, rec);
-	if (kiln_digest_eq(&rec->key, &ki->key)) {
-		if (!outputs_intact(rec, &re))
-			buf_adds(b, "its outputs in " OUT_DIR "/ were changed or removed, and the cache lacks them");
-		else
-			buf_adds(b, "up to date");
-		return b->s;
-	}
-	for (i = 0; i < ki->ncomps; i++) {
-		const struct kiln_component *c = &ki->comps[i];
-
-		for (k = 0; k < rec->ncomps; k++)
-			if (rec->comps[k].kind == c->kind && strcmp(rec->comps[k].name, c->name) == 0)
-				break;
-		if (k == rec->ncomps) {
-			kiln_component_describe(b, c->kind, c->name);
-			buf_adds(b, " is new");
-			return b->s;
-		}
-		if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			kiln_component_describe(b, c->kind, c->name);
-			buf_adds(b, " changed");
-			return b->s;
-		}
-	}
-	for (k = 0; k < rec->ncomps; k++) {
-		for (i = 0; i < ki->ncomps; i++)
-			if (rec->comps[k].kind == ki->comps[i].kind && strcmp(rec->comps[k].name, ki->comps[i].name) == 0)
-				break;
-		if (i == ki->ncomps) {
-			kiln_component_describe(b, rec->comps[k].kind, rec->comps[k].name);
-			buf_adds(b, " was removed");
-			return b->s;
-		}
-	}
-	buf_adds(b, "its action key changed");
-	return b->s;
-}
-
-/*
- * Walk the wanted targets in dependency order without building, calling
- * fn on each with its current key (NULL when it cannot be known because a
- * dependency would have to run first).
- */
-static int
-assess(struct kiln_ws *ws, void (*fn)(void *, struct kiln_target *, const struct kiln_keyinfo *, struct kiln_target *),
-    void *arg)
-{
-	struct kiln_graph *g = &ws->graph;
-	struct kiln_keyinfo ki = {0};
-	struct kiln_target **order;
-	size_t i, k, n = 0, head = 0;
-
-	if (prepare(ws) < 0)
-		return -1;
-	order = xreallocarray(NULL, g->ntargets + 1, sizeof(*order));
-	for (i = 0; i < g->ntargets; i++) {
-		struct kiln_target *t = g->targets[i];
-
-		t->pending = 0;
-		t->mark = 0;
-		t->state = KILN_T_IDLE;
-		if (!t->wanted)
-			continue;
-		t->pending = t->ndeps;
-		if (!t->pending)
-			order[n++] = t;
-	}
-	for (head = 0; head < n; head++) {
-		struct kiln_target *t = order[head], *blocker = NULL;
-		struct kiln_plugin_info *pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
-		struct kiln_record *rec;
-		struct kiln_action act;
-		struct arena a = {0};
-		int re;
-
-		for (k = 0; k < t->ndeps && !blocker; k++)
-			if (t->deps[k]->state != KILN_T_DONE)
-				blocker = t->deps[k];
-		if (!blocker) {
-			for (k = 0; k < t->ninputs; k++)
-				if (t->inputs[k].kind == KILN_INPUT_TARGET)
-					resolve_target_input(&t->inputs[k]);
-			kiln_key_compute(&ki, t, pi);
-			t->key = ki.key;
-			rec = kiln_state_get(&ws->state, t->name);
-			if (rec && kiln_digest_eq(&rec->key, &t->key) && outputs_intact(rec, &re)) {
-				files_of(rec, &t->outdigest);
-				t->state = KILN_T_DONE;
-			} else if (kiln_cache_get_action(&ws->cache, &t->key, &act, &a)) {
-				outputs_digest(act.files, act.nfiles, &t->outdigest);
-				t->state = KILN_T_DONE;
-				t->mark = 1;	/* restorable */
-			}
-			arena_release(&a);
-		}
-		fn(arg, t, blocker ? NULL : &ki, blocker);
-		for (k = 0; k < t->nrdeps; k++)
-			if (t->rdeps[k]->wanted && --t->rdeps[k]->pending == 0)
-				order[n++] = t->rdeps[k];
-	}
-	kiln_keyinfo_release(&ki);
-	free(order);
-	return 0;
-}
-
-struct status_ctx {
-	struct kiln_ws *ws;
-	int stale;
-	int all;
-};
-
-static void
-status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
-{
-	struct status_ctx *s = arg;
-	struct buf b = BUF_INIT;
-
-	if (blocker) {
-		printf("%-24s stale: after %s is rebuilt\n", t->name, blocker->name);
-		s->stale++;
-	} else if (t->state == KILN_T_DONE && t->mark) {
-		printf("%-24s stale: its outputs are in the cache (kiln build restores them)\n", t->name);
-		s->stale++;
-	} else if (t->state == KILN_T_DONE) {
-		if (s->all)
-			printf("%-24s up to date\n", t->name);
-	} else {
-		printf("%-24s stale: %s\n", t->name, stale_reason(s->ws, t, ki, &b));
-		s->stale++;
-	}
-	buf_release(&b);
-}
-
-int
-kiln_status(struct kiln_ws *ws, int all)
-{
-	struct status_ctx s = {ws, 0, all};
-
-	if (assess(ws, status_one, &s) < 0)
-		return -1;
-	return s.stale;
-}
-
-struct why_ctx {
-	struct kiln_ws *ws;
-	struct kiln_target *target;
-	int found;
-};
-
-static void
-why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
-{
-	struct why_ctx *w = arg;
-	struct kiln_record *rec;
-	char h1[KILN_DIGEST_HEX], h2[KILN_DIGEST_HEX];
-	struct buf b = BUF_INIT;
-	size_t i, k;
-	int re, changes = 0;
-
-	if (t != w->target)
-		return;
-	w->found = 1;
-	if (blocker) {
-		printf("%s: its dependency %s must be rebuilt first, so its inputs are not known yet.\n"
-		       "Run `kiln why %s`.\n", t->name, blocker->name, blocker->name);
-		return;
-	}
-	rec = kiln_state_get(&w->ws->state, t->name);
-	if (rec)
-		kiln_state_comps(&w->ws->state, rec);
-	if (!rec) {
-		printf("%s: never built in this workspace%s\n", t->name,
-		    t->mark ? " (its outputs are in the cache; kiln build restores them)" : "");
-		return;
-	}
-	if (kiln_digest_eq(&rec->key, &ki->key)) {
-		if (outputs_intact(rec, &re))
-			printf("%s: up to date (key %s)\n", t->name, kiln_digest_hex(&ki->key, h1));
-		else
-			printf("%s: its key is unchanged (%s), but its outputs in " OUT_DIR "/%s were changed or removed%s\n",
-			    t->name, kiln_digest_hex(&ki->key, h1), t->name,
-			    t->mark ? "; kiln build restores them from the cache" : "");
-		return;
-	}
-	printf("%s: the action key changed\n  was %s\n  now %s\n", t->name, kiln_digest_hex(&rec->key, h1),
-	    kiln_digest_hex(&ki->key, h2));
-	for (i = 0; i < ki->ncomps; i++) {
-		const struct kiln_component *c = &ki->comps[i];
-
-		buf_reset(&b);
-		kiln_component_describe(&b, c->kind, c->name);
-		for (k = 0; k < rec->ncomps; k++)
-			if (rec->comps[k].kind == c->kind && strcmp(rec->comps[k].name, c->name) == 0)
-				break;
-		if (k == rec->ncomps) {
-			printf("  %s: added (%s)\n", b.s, kiln_digest_hex(&c->digest, h2));
-			changes++;
-		} else if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			printf("  %s changed: %s -> %s\n", b.s, kiln_digest_hex(&rec->comps[k].digest, h1),
-			    kiln_digest_hex(&c->digest, h2));
-			changes++;
-		}
-		if (changes && c->kind == KILN_C_PARAM && k < rec->ncomps &&
-		    !kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			const kiln_value *v = kiln_value_get(t->params, c->name);
-
-			buf_reset(&b);
-			kiln_value_format(&b, v);
-			printf("    now: %.200s\n", b.s);
-		}
-	}
-	for (k = 0; k < rec->ncomps; k++) {
-		for (i = 0; i < ki->ncomps; i++)
-			if (rec->comps[k].kind == ki->comps[i].kind && strcmp(rec->comps[k].name, ki->comps[i].name) == 0)
-				break;
-		if (i == ki->ncomps) {
-			buf_reset(&b);
-			kiln_component_describe(&b, rec->comps[k].kind, rec->comps[k].name);
-			printf("  %s: removed (was %s)\n", b.s, kiln_digest_hex(&rec->comps[k].digest, h1));
-		}
-	}
-	buf_release(&b);
-}
-
-int
-kiln_why(struct kiln_ws *ws, const char *name)
-{
-	struct why_ctx w = {ws, kiln_graph_find(&ws->graph, name), 0};
-	char *names[1] = {(char *)name};
-
-	if (!w.target)
-		return error("no target named '%s' in the Kilnfile", name);
-	if (kiln_graph_want(&ws->graph, names, 1) < 0)
-		return -1;
-	if (assess(ws, why_one, &w) < 0)
-		return -1;
-	return 0;
-}
-
-int
-kiln_assess(struct kiln_ws *ws, kiln_assess_fn *fn, void *arg)
-{
-	return assess(ws, fn, arg);
 }
 
 void

@@ -76,4 +76,16 @@ int kiln_assess(struct kiln_ws *ws, kiln_assess_fn *fn, void *arg);
 /* The digest of a target's outputs that its dependents' keys see. */
 void kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_digest *out);
 
+/* Shared by build.c and status.c. */
+
+/* Load the wanted targets' plugins, check their params, resolve their sources; -1 after reporting. */
+int kiln_prepare(struct kiln_ws *ws);
+/* Point a ":target" input at its dependency's outputs, with their digest. */
+void kiln_resolve_target_input(struct kiln_input *in);
+/* Are the recorded outputs in kiln-out/ unchanged? *restat: a stat must be recorded anew. */
+int kiln_outputs_intact(struct kiln_record *rec, int *restat);
+/* Why a target must run, in b (and returned): the first component that changed. */
+const char *kiln_stale_reason(struct kiln_ws *ws, struct kiln_target *t,
+    const struct kiln_keyinfo *ki, struct buf *b);
+
 #endif
