@@ -14,6 +14,7 @@
 #include "remote.h"
 #include "verify.h"
 #include "serve.h"
+#include "deploy.h"
 
 struct command {
 	const char *name;
@@ -39,6 +40,7 @@ static const char general_help[] =
     "  graph [TARGET...]     print the dependency graph as Graphviz dot\n"
     "  metrics               print the metrics that targets recorded\n"
     "  serve TARGET          build a model target and serve it over HTTP\n"
+    "  deploy TARGET         push an image, install its manifests; --rollback\n"
     "  plugins               list the plugins kiln can find\n"
     "  clean                 remove kiln-out/\n"
     "  gc --max-size SIZE    trim the local cache, least recently used first\n"
@@ -448,6 +450,15 @@ static const struct command commands[] = {
 	{"graph", cmd_graph, "[TARGET...]",
 	    "Print the graph of the targets (default: all) and what they depend on as\n"
 	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
+	{"deploy", kiln_deploy_cmd, "[--rollback] TARGET",
+	    "Build the deploy TARGET (which pushes its image to the registry and writes\n"
+	    "Kubernetes manifests pinned to the image's digest), then copy the manifests\n"
+	    "into the folder the rule names and record the deployment in\n"
+	    ".kiln/deployments. The folder must be writable before anything is pushed;\n"
+	    "when the build fails it is left as it was. See docs/deploy.md.\n"
+	    "\n"
+	    "  --rollback   put back the manifests of the digest deployed before the\n"
+	    "               current one (nothing is built or pushed)\n"},
 	{"serve", kiln_serve_cmd, "TARGET [--port N] [--host ADDR]",
 	    "Bring the model TARGET (a model target, or a container target's model) up\n"
 	    "to date, then serve it with kiln-serve on ADDR:N (default 127.0.0.1:8080):\n"
