@@ -1,0 +1,48 @@
+# Helpers for the deploy tests: a real docker-registry (Debian's
+# distribution 2.8) on a free loopback port, its storage in the scratch
+# folder, stopped by pid when the script ends. Source after lib.sh.
+#
+#	start_registry [readonly]   sets $reg_port, $reg_pid, $reg_data
+command -v docker-registry >/dev/null || fail "docker-registry is not installed (bootstrap.sh installs it)"
+
+start_registry() {
+	local ro=false i
+	[ "${1:-}" = readonly ] && ro=true
+	reg_port=$(free_port)
+	reg_data=$scratch/registry-$reg_port
+	mkdir -p "$reg_data"
+	cat >"$reg_data.yml" <<Y
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $reg_data
+  maintenance:
+    readonly:
+      enabled: $ro
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$reg_port
+Y
+	docker-registry serve "$reg_data.yml" >"$reg_data.log" 2>&1 &
+	reg_pid=$!
+	at_exit "kill $reg_pid 2>/dev/null; wait $reg_pid 2>/dev/null"
+	for i in $(seq 100); do
+		curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$reg_data.log" >&2
+	fail "docker-registry did not start on port $reg_port"
+}
+
+# blob_files: how many blobs the registry stores (each once: content-addressed).
+blob_files() {
+	find "$reg_data" -path '*/blobs/sha256/*/data' -type f 2>/dev/null | wc -l
+}
+
+# json_get FILE KEY: a top-level value of a JSON file.
+json_get() {
+	/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
