@@ -474,11 +474,11 @@ fresh_dir(const char *name, const char *sub)
 }
 
 /*
- * Restore a target's outputs from the cache entry for its key. 1 restored,
- * 0 the cache could not (missing or damaged blob), -1 on error.
+ * Restore a target's outputs from the cache entry for its key (ki). 1
+ * restored, 0 the cache could not (missing or damaged blob), -1 on error.
  */
 static int
-restore(struct run *r, struct kiln_target *t, const struct kiln_action *act)
+restore(struct run *r, struct kiln_target *t, const struct kiln_keyinfo *ki, const struct kiln_action *act)
 {
 	char *dir = fresh_dir(t->name, "restore");
 	struct kiln_file *files;
@@ -507,7 +507,7 @@ restore(struct run *r, struct kiln_target *t, const struct kiln_action *act)
 	if (ret == 1 && install(t, dir) < 0)
 		ret = -1;
 	if (ret == 1)
-		record(r, t, &r->ki, files, act->nfiles, act->metrics, act->nmetrics, act->flags);
+		record(r, t, ki, files, act->nfiles, act->metrics, act->nmetrics, act->flags);
 	free(files);
 	free(dir);
 	dir = xasprintf(TMP_DIR "/%s", t->name);
@@ -551,6 +551,14 @@ show_status(struct run *r)
 	if (!r->tty || r->o->quiet || !r->njobs)
 		return;
 	n += snprintf(line + n, sizeof(line) - n, "[%zu/%zu] ", r->finished, r->total);
+	if (r->ex->state) {
+		size_t pending = 0;
+
+		for (i = 0; i < r->njobs; i++)
+			pending += r->ex->state(r->ex, &r->jobs[i]->step) == KILN_STEP_PENDING;
+		n += snprintf(line + n, sizeof(line) - n, "%s: %zu pending, %zu running; ", r->ex->name, pending,
+		    r->njobs - pending);
+	}
 	for (i = 0; i < r->njobs && n < 200; i++) {
 		struct job *j = r->jobs[i];
 
@@ -710,7 +718,8 @@ start(struct run *r, struct job *j)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-	j->step = (struct kiln_step){t, r->ws->plugins.runner, spec, r->ws->root};
+	j->step = (struct kiln_step){t, r->ws->plugins.runner, spec, r->ws->root, &j->ki.key,
+	    r->ws->remote ? kiln_remote_base(r->ws->remote) : NULL};
 	argv = r->ex->command(r->ex, &j->step);
 	rc = argv ? posix_spawnp(&j->pid, argv[0], &fa, &attr, argv, environ) : ENOEXEC;
 	kiln_executor_free_argv(argv);
@@ -730,7 +739,7 @@ start(struct run *r, struct job *j)
 	j->statusfd = pipefd[0];
 	fcntl(j->statusfd, F_SETFL, O_NONBLOCK);
 	j->started = now_seconds();
-	j->deadline = t->res.timeout ? j->started + t->res.timeout : 0;
+	j->deadline = t->res.timeout && !r->ex->own_timeout ? j->started + t->res.timeout : 0;
 	t->state = KILN_T_RUNNING;
 	t->job = j;
 	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
@@ -1004,6 +1013,23 @@ job_failed(struct run *r, struct job *j, const char *why)
 	finish(r, j->t, KILN_T_FAILED);
 }
 
+/* The executor left the step's outputs in the cache (a cluster node did): restore them from there. */
+static int
+keep_from_cache(struct run *r, struct job *j, struct buf *why)
+{
+	struct kiln_action act;
+	struct arena a = {0};
+	int got = kiln_cache_get_action(&r->ws->cache, &j->ki.key, &act, &a), ret;
+
+	if (!got && r->ws->remote && kiln_remote_fetch(r->ws->remote, &j->ki.key, j->t->name) == 1)
+		got = kiln_cache_get_action(&r->ws->cache, &j->ki.key, &act, &a);
+	ret = got ? restore(r, j->t, &j->ki, &act) : 0;
+	if (ret != 1)
+		buf_printf(why, "its outputs are not in the cache after the %s executor ran it", r->ex->name);
+	arena_release(&a);
+	return ret == 1 ? 0 : -1;
+}
+
 static void
 job_done(struct run *r, struct job *j, int wstatus)
 {
@@ -1031,7 +1057,7 @@ job_done(struct run *r, struct job *j, int wstatus)
 		buf_adds(&why, j->failure ? j->failure : "");
 		if (!j->failure)
 			buf_printf(&why, "the plugin exited with status %d without saying why", WEXITSTATUS(wstatus));
-	} else if (keep_outputs(r, j, &why) == 0) {
+	} else if ((r->ex->outputs_in_cache ? keep_from_cache(r, j, &why) : keep_outputs(r, j, &why)) == 0) {
 		finish(r, j->t, KILN_T_DONE);
 		remove_tree(tmp);
 		goto out;
@@ -1093,7 +1119,7 @@ decide(struct run *r, struct kiln_target *t)
 		finish(r, t, KILN_T_DONE);
 		return 0;
 	}
-	if (got && restore(r, t, &act) == 1) {
+	if (got && restore(r, t, &r->ki, &act) == 1) {
 		arena_release(&a);
 		if (r->o->verbose)
 			say(r, "restored %s from the cache\n", t->name);
@@ -1297,7 +1323,8 @@ kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
 	r.start = now_seconds();
 	r.tty = isatty(1) && !o->quiet;
 	r.free_slots = o->jobs;
-	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local");
+	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local",
+	    &ws->graph.config);
 	if (!r.ex)
 		return 2;
 	remove_tree(TMP_DIR);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "slurm.h"
 #include "util.h"
 
 static char **
@@ -29,10 +30,11 @@ group_kill(struct kiln_executor *ex, const struct kiln_step *s, pid_t pid, int s
 }
 
 static struct kiln_executor *
-local_new(void)
+local_new(const struct kiln_config *cfg)
 {
 	struct kiln_executor *ex = xcalloc(1, sizeof(*ex));
 
+	(void)cfg;
 	ex->name = "local";
 	ex->command = local_command;
 	ex->cancel = group_kill;
@@ -41,20 +43,21 @@ local_new(void)
 
 static const struct {
 	const char *name;
-	struct kiln_executor *(*make)(void);
+	struct kiln_executor *(*make)(const struct kiln_config *cfg);
 } executors[] = {
 	{"local", local_new},
+	{"slurm", kiln_slurm_new},
 };
 
 struct kiln_executor *
-kiln_executor_new(const char *name)
+kiln_executor_new(const char *name, const struct kiln_config *cfg)
 {
 	size_t i;
 
 	for (i = 0; i < LEN(executors); i++)
 		if (strcmp(executors[i].name, name) == 0)
-			return executors[i].make();
-	error("no executor named '%s' (this kiln has: local)", name);
+			return executors[i].make(cfg);
+	error("no executor named '%s' (this kiln has: local, slurm)", name);
 	return NULL;
 }
 

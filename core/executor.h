@@ -21,6 +21,14 @@ struct kiln_step {
 	const char *runner;	/* kiln-run's path */
 	const char *spec;	/* the step's spec file, relative to the workspace */
 	const char *workspace;	/* absolute */
+	const struct kiln_digest *key;	/* the step's action key */
+	const char *remote;	/* the remote cache's URL, or NULL */
+};
+
+/* What a step is doing, for the status line (see state below). */
+enum kiln_step_state {
+	KILN_STEP_RUNNING,
+	KILN_STEP_PENDING,	/* waiting in a cluster's queue */
 };
 
 struct kiln_executor {
@@ -34,11 +42,20 @@ struct kiln_executor {
 	/* Stop a started step: sig to its process group, by default. */
 	void (*cancel)(struct kiln_executor *ex, const struct kiln_step *s, pid_t pid, int sig);
 	void (*release)(struct kiln_executor *ex);
+	/* Optional: a started step's enum kiln_step_state (running when NULL). */
+	int (*state)(struct kiln_executor *ex, const struct kiln_step *s);
+	/*
+	 * The step leaves its outputs and action entry in the cache under its
+	 * key, not in .kiln/tmp: the scheduler restores them from there.
+	 */
+	int outputs_in_cache;
+	/* The executor stops a step at resources.timeout itself, counted from when it runs, not queues. */
+	int own_timeout;
 	void *data;
 };
 
-/* The executor called `name`; NULL (reported) when there is none. */
-struct kiln_executor *kiln_executor_new(const char *name);
+/* The executor called `name`, with the Kilnfile's kiln.config; NULL (reported) when there is none. */
+struct kiln_executor *kiln_executor_new(const char *name, const struct kiln_config *cfg);
 void kiln_executor_free(struct kiln_executor *ex);
 void kiln_executor_free_argv(char **argv);
 

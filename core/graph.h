@@ -88,6 +88,7 @@ struct kiln_target {
 struct kiln_config {
 	const char *remote;
 	const char *executor;
+	const kiln_value *slurm;	/* the slurm executor's options (a KILN_MAP), or NULL */
 	const char *file;	/* where kiln.config was called */
 	int line;
 };

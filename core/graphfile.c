@@ -17,7 +17,7 @@
 
 #define GRAPH_FILE ".kiln/graph"
 #define MAGIC "KILNGR\0\0"
-#define VERSION 2
+#define VERSION 3	/* 3: kiln.config's slurm table */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -212,6 +212,9 @@ save(struct kiln_graph *g, struct kiln_state *st)
 	}
 	enc_opt(&b, g->config.remote);
 	enc_opt(&b, g->config.executor);
+	wire_u32(&b, g->config.slurm != NULL);
+	if (g->config.slurm)
+		kiln_value_encode(&b, g->config.slurm);
 	enc_opt(&b, g->config.file);
 	wire_u32(&b, g->config.line);
 	wire_u32(&b, g->ntargets);
@@ -259,6 +262,12 @@ load(struct kiln_graph *g, struct kiln_state *st)
 	}
 	g->config.remote = dec_opt(&w, &g->arena);
 	g->config.executor = dec_opt(&w, &g->arena);
+	if (wire_get_u32(&w)) {
+		kiln_value *v = arena_alloc(&g->arena, sizeof(*v));
+
+		dec_value(&w, &g->arena, v, 0);
+		g->config.slurm = v;
+	}
 	g->config.file = dec_opt(&w, &g->arena);
 	g->config.line = wire_get_u32(&w);
 	n = wire_get_count(&w, 40);

@@ -488,7 +488,15 @@ l_config(lua_State *L)
 				g->config.remote = arena_strdup(&g->arena, lua_tostring(L, -1));
 			else
 				g->config.executor = arena_strdup(&g->arena, lua_tostring(L, -1));
-		} else if (strcmp(k, "slurm") != 0) {
+		} else if (strcmp(k, "slurm") == 0) {
+			struct reader r = {L, g, "kiln.config"};
+			kiln_value *v = arena_alloc(&g->arena, sizeof(*v));
+
+			if (lua_type(L, -1) != LUA_TTABLE)
+				return fail(L, "kiln.config: field 'slurm': expected a table");
+			tovalue(&r, -1, v, "field 'slurm'", 0);
+			g->config.slurm = v;
+		} else {
 			return fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm)", k);
 		}
 		lua_pop(L, 1);

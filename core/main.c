@@ -15,6 +15,7 @@
 #include "verify.h"
 #include "serve.h"
 #include "deploy.h"
+#include "slurm.h"
 
 struct command {
 	const char *name;
@@ -482,6 +483,9 @@ static const struct command commands[] = {
 	    "Re-hash every blob of the local cache and check every entry. Bad ones are\n"
 	    "moved to the cache's quarantine/ folder and listed. Exit 1 if any was found.\n"},
 	{"help", cmd_help, "[COMMAND]", "Print kiln's help, or a command's.\n"},
+	{"slurm-step", kiln_slurm_step_main, "submit|node OPTIONS",
+	    "Run one build step as a Slurm job: started by `kiln build --executor slurm`\n"
+	    "(submit, on this machine) and by the job (node), not by hand. See docs/slurm.md.\n"},
 	{NULL, NULL, NULL, NULL},
 };
 
