@@ -161,7 +161,7 @@ free_history(char **h, size_t n)
 	free(h);
 }
 
-/* Append one line to the log. */
+/* Append one line to the log; takes j's reference. */
 static int
 log_line(json_t *j)
 {
@@ -174,6 +174,9 @@ log_line(json_t *j)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	json_object_set_new(j, "time", json_string(when));
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!s)
+		die("out of memory");
 	if (mkdir_p(LOG_DIR, 0755) < 0 ||
 	    (fd = open(LOG_DIR "/log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
 		free(s);
