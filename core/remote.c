@@ -304,8 +304,11 @@ attempt(struct kiln_remote *r, struct xfer *x)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_ms);
-	/* A server that stops sending is as good as down: give up on it after stall_s. */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/*
+	 * A server that sends less than 1 KiB/s for stall_s is slower than
+	 * building is likely to be: the transfer stops, and the server is left alone.
+	 */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, r->stall_s);
 	curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
 	if (getenv("KILN_REMOTE_NETRC"))
@@ -487,6 +490,14 @@ attempt_done(struct kiln_remote *r, struct xfer *x, CURLcode cc, double now)
 			warn("remote cache %s: the server refuses uploads (%s); not uploading for the rest of this run",
 			    r->base, r->last_error);
 		}
+		return 1;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		/* Waiting again for a server that stalls would cost stall_s per try. */
+		drop_tmp(x);
+		x->result = XR_FAILED;
+		r->st.failed++;
+		give_up(r);
 		return 1;
 	}
 	if (++x->tries < TRIES && !r->down) {
