@@ -739,7 +739,9 @@ vmsize(void)
 static void
 limits(const struct plan *p)
 {
-	setlimit(p, RLIMIT_AS, vmsize() + p->mem, vmsize() + p->mem, "memory");
+	unsigned long long as = vmsize() + p->mem;
+
+	setlimit(p, RLIMIT_AS, as, as, "memory");
 	/* The soft limit sends SIGXCPU, which a step may catch; the hard one kills. */
 	setlimit(p, RLIMIT_CPU, p->cpu, p->cpu + 2, "CPU time");
 	setlimit(p, RLIMIT_FSIZE, p->fsize, p->fsize, "file size");
@@ -841,6 +843,8 @@ add_rules(scmp_filter_ctx ctx, uint32_t act)
 	 */
 	r |= seccomp_rule_add(ctx, act, SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL));
 	r |= seccomp_rule_add(ctx, act, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI));
+	/* vsock is not in the network namespace: in a VM it reaches the host. */
+	r |= seccomp_rule_add(ctx, act, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_VSOCK));
 	/* clone3 hides its flags in memory: ENOSYS makes libc fall back to clone. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	return r;

@@ -17,6 +17,7 @@ scenario() {
 	use_hostile
 	cat > Kilnfile <<K
 command "connect" { inputs = { h = "bin/hostile" }, cmd = "{in.h} connect $port", outputs = { "o" } }
+command "vsock" { inputs = { h = "bin/hostile" }, cmd = "{in.h} vsock", outputs = { "o" } }
 command "resolve" { inputs = { h = "bin/hostile" }, cmd = "{in.h} resolve localhost.kiln-test.invalid; {in.h} resolve example.com", outputs = { "o" } }
 command "python" { cmd = "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:$port/\", timeout=5)'", outputs = { "o" } }
 command "allowed" { inputs = { h = "bin/hostile" }, cmd = "{in.h} connect $port > {out}/o", outputs = { "o" }, network = true }
@@ -25,6 +26,10 @@ K
 	fails 1 kb build connect
 	has "connect: refused (Connection refused)"
 	hasnt ALLOWED
+	# vsock is outside network namespaces; in a VM it reaches the host.
+	fails 1 kb build vsock
+	has "vsock: refused (Operation not permitted)"
+	has "kiln: sandbox: refused socket() by 'hostile'"
 	fails 1 kb build resolve
 	has "resolve: refused ("
 	hasnt ALLOWED

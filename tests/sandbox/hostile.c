@@ -216,6 +216,8 @@ main(int argc, char **argv)
 		return verdict("bpf", (int)syscall(SYS_bpf, 0, NULL, 0));
 	if (strcmp(what, "connect") == 0 && arg)
 		return try_connect(arg);
+	if (strcmp(what, "vsock") == 0)
+		return verdict("vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
 	if (strcmp(what, "resolve") == 0 && arg)
 		return try_resolve(arg);
 	if (strcmp(what, "kill") == 0)
@@ -225,6 +227,6 @@ main(int argc, char **argv)
 	if (strcmp(what, "mem") == 0 && arg)
 		return eat(arg);
 	fprintf(stderr, "usage: hostile read|write PATH | ptrace | mount | remount | unshare | module | "
-	    "keyctl | bpf | connect PORT | resolve HOST | kill [PID] | forkbomb | mem MIB\n");
+	    "keyctl | bpf | connect PORT | vsock | resolve HOST | kill [PID] | forkbomb | mem MIB\n");
 	return 2;
 }
