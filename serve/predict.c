@@ -147,7 +147,10 @@ predictor_load(struct predictor *p, const char *dir, const char *name, char *err
 	p->ninputs = kiln_ml_model_inputs(&p->m);
 	if (!(mj = kiln_ml_json_read(js, err)))
 		goto out;
+	/* A model trained without a transform (the train plugin writes null) takes model inputs. */
 	t = json_object_get(mj, "transform");
+	if (!json_is_object(t))
+		t = NULL;
 	if (t && load_transform(p, t, js, err) < 0)
 		goto out;
 	if (t && json_object_get(t, "label"))

@@ -23,7 +23,8 @@ ok pm run -d --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 	-p "127.0.0.1:$cport:8080" localhost/kiln-test/iris:1
 cid=$(printf '%s\n' "$out" | tail -1)
 sport=$(free_port)
-"$KILN_BIN" serve iris_softmax --port "$sport" >serve.log 2>&1 &
+# kiln serve takes the container target and serves its model (iris_softmax).
+"$KILN_BIN" serve iris_image --port "$sport" >serve.log 2>&1 &
 spid=$!
 at_exit "kill $spid 2>/dev/null"
 wait_up() {
