@@ -574,6 +574,19 @@ add_diff(struct verify *v, const char *target, const char *path, const struct ou
 		keep_evidence(v, d);
 }
 
+/* Has a dependency of t (compared before it: dependency order) already differed? */
+static int
+dep_differs(const struct verify *v, const struct kiln_target *t)
+{
+	size_t i, k;
+
+	for (i = 0; i < t->ndeps; i++)
+		for (k = 0; k < v->ndiffs; k++)
+			if (strcmp(v->diffs[k].target, t->deps[i]->name) == 0)
+				return 1;
+	return 0;
+}
+
 /* Compare one target's outputs, both lists being sorted by path. Returns how many outputs it has. */
 static size_t
 compare_target(struct verify *v, const struct kiln_target *t)
@@ -586,8 +599,13 @@ compare_target(struct verify *v, const struct kiln_target *t)
 		add_diff(v, t->name, NULL, w, NULL);
 		return 0;
 	}
-	if (!kiln_digest_eq(&w->d, &g->d))
-		add_diff(v, t->name, NULL, w, g);	/* the key itself moved: the environment leaks into it */
+	/*
+	 * A key that moved while every dependency came out the same means the
+	 * environment leaks into the key; after a differing dependency it is
+	 * only that difference again, already reported.
+	 */
+	if (!kiln_digest_eq(&w->d, &g->d) && !dep_differs(v, t))
+		add_diff(v, t->name, NULL, w, g);
 	w++;
 	g++;
 	for (;;) {

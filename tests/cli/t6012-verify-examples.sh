@@ -1,0 +1,26 @@
+# Every example's pipeline, training and packaging included, is
+# reproducible: kiln verify rebuilds each one elsewhere, without the cache,
+# with another umask, time zone, locale and clock, and finds every output
+# identical to its lock. (loans with its README's fairness fix; iris_deploy's deployment needs a registry; its
+# image, the last thing before it, is verified with everything under it.)
+. "$(dirname "$0")/lib.sh"
+for ex in "$top"/examples/*/; do
+	name=$(basename "$ex")
+	[ -f "$ex/Kilnfile" ] || continue
+	mkdir "$scratch/$name"
+	cp -r "$ex/." "$scratch/$name/"
+	cd "$scratch/$name"
+	rm -rf kiln-out .kiln Kilnfile.lock plugins
+	[ -f Makefile ] && ok make -s KILN_INCLUDE="$top/include"
+	targets=
+	[ "$name" = iris_deploy ] && targets=iris_image
+	# loans' fairness gate fails until the README's fix (as t4004 shows).
+	[ "$name" = loans ] && sed -i -e '/onehot = { "group" }/d' -e 's/-- reweigh = true,.*/reweigh = true,/' Kilnfile
+	ok kiln build -q $targets
+	ok kiln verify --deep $targets
+	has "identical to Kilnfile.lock"
+	hasnt "DIFFERS"
+	n=$(grep -c " out " Kilnfile.lock)
+	has "all $n outputs"
+	echo "$name: $n outputs identical"
+done
