@@ -12,7 +12,7 @@ libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev
 libcmocka-dev
 ninja-build hyperfine time python3 python3-numpy python3-sklearn
 nginx-light
-podman runc skopeo umoci docker-registry wrk python3-yaml
+podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge
 "
 

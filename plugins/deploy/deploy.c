@@ -543,6 +543,11 @@ run(kiln_ctx *ctx)
 	snprintf(url, sizeof(url), "%s://%s/v2/", r.scheme, r.host);
 	if (request(&h, "GET", url, NULL, 0, NULL, "API check (GET /v2/)") < 0)
 		goto out;
+	if (h.status == 401 && (h.user || h.auth)) {
+		kiln_fail(ctx, "registry %s://%s refused the credentials in %s (HTTP 401)", r.scheme, r.host,
+			h.auth ? "KILN_REGISTRY_TOKEN" : "KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD");
+		goto out;
+	}
 	if (h.status == 401) {
 		kiln_fail(ctx, "registry %s://%s wants credentials: set KILN_REGISTRY_TOKEN, or "
 			"KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD", r.scheme, r.host);

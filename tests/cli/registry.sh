@@ -2,15 +2,21 @@
 # distribution 2.8) on a free loopback port, its storage in the scratch
 # folder, stopped by pid when the script ends. Source after lib.sh.
 #
-#	start_registry [readonly]   sets $reg_port, $reg_pid, $reg_data
+#	start_registry [readonly|auth]   sets $reg_port, $reg_pid, $reg_data;
+#	                                 auth: htpasswd user kiln, password s3cret
 command -v docker-registry >/dev/null || fail "docker-registry is not installed (bootstrap.sh installs it)"
 
 start_registry() {
-	local ro=false i
+	local ro=false i auth=
 	[ "${1:-}" = readonly ] && ro=true
 	reg_port=$(free_port)
 	reg_data=$scratch/registry-$reg_port
 	mkdir -p "$reg_data"
+	if [ "${1:-}" = auth ]; then
+		command -v htpasswd >/dev/null || fail "htpasswd is not installed (apache2-utils; bootstrap.sh installs it)"
+		htpasswd -Bbn kiln s3cret >"$reg_data.htpasswd"
+		auth="auth: { htpasswd: { realm: kiln-test, path: $reg_data.htpasswd } }"
+	fi
 	cat >"$reg_data.yml" <<Y
 version: 0.1
 log:
@@ -25,12 +31,13 @@ storage:
       enabled: false
 http:
   addr: 127.0.0.1:$reg_port
+$auth
 Y
 	docker-registry serve "$reg_data.yml" >"$reg_data.log" 2>&1 &
 	reg_pid=$!
 	at_exit "kill $reg_pid 2>/dev/null; wait $reg_pid 2>/dev/null"
 	for i in $(seq 100); do
-		curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null 2>&1 && return 0
+		curl -s -o /dev/null "http://127.0.0.1:$reg_port/v2/" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	cat "$reg_data.log" >&2
