@@ -1167,11 +1167,12 @@ run_init(struct plan *p, int life)
 	int sv[2], sfd, nfd;
 	pid_t step;
 
-	/* If setup dies, so does init, and with it the namespace. */
+	/* If our parent dies, so does init, and with it the namespace. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (poll(&pf, 1, 0) != 0)
+	if (life >= 0 && poll(&pf, 1, 0) != 0)
 		_exit(1);
-	close(life);
+	if (life >= 0)
+		close(life);
 	if (sethostname("kiln", 4) < 0)
 		childfail(p, "sethostname:");
 	if (!p->network)
@@ -1239,18 +1240,50 @@ write_maps(const struct plan *p, pid_t setup, char *err, size_t len)
 }
 
 /* Why the kernel would not make the namespaces, and what the user can do. */
-__attribute__((noreturn)) static void
-no_namespaces(const struct plan *p, int e)
+static const char *
+ns_message(char *buf, size_t len, int e)
 {
 	const char *why = e == EPERM || e == EACCES ? "user namespaces are not allowed here"
 		: e == ENOSPC ? "the limit on user namespaces is reached (or 0)"
 		: e == EINVAL ? "this kernel lacks user, mount, pid or network namespaces"
 		: "the kernel refused";
 
-	childfail(p, "cannot create the sandbox's namespaces: %s (unshare: %s); see "
+	snprintf(buf, len, "cannot create the sandbox's namespaces: %s (unshare: %s); see "
 	    "/proc/sys/user/max_user_namespaces, and kernel.unprivileged_userns_clone or "
 	    "kernel.apparmor_restrict_unprivileged_userns where they exist, or the container's "
 	    "seccomp profile; --sandbox=off builds without the sandbox", why, strerror(e));
+	return buf;
+}
+
+static int
+ns_flags(const struct plan *p)
+{
+	return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+	       (p->network ? 0 : CLONE_NEWNET);
+}
+
+/*
+ * Once the id maps are written: open what will be mounted (a bind mount's
+ * source must belong to the mount namespace it is mounted in), then become
+ * the step's user, since only mapped ids may make files in the new root.
+ * For root that moves us to NOBODY outside, so the opening comes first.
+ */
+static void
+become(struct plan *p)
+{
+	plan_open(p);
+	if (setresgid(IN_GID, IN_GID, IN_GID) < 0 || setresuid(IN_UID, IN_UID, IN_UID) < 0)
+		childfail(p, "cannot become the sandbox's user:");
+	/* Changing ids cleared it; without it /proc/self is root's. */
+	prctl(PR_SET_DUMPABLE, 1);
+}
+
+__attribute__((noreturn)) static void
+no_namespaces(const struct plan *p, int e)
+{
+	char msg[sizeof(((struct report *)0)->msg)];
+
+	childfail(p, "%s", ns_message(msg, sizeof(msg), e));
 }
 
 /*
@@ -1260,7 +1293,6 @@ no_namespaces(const struct plan *p, int e)
 static void
 run_setup(struct plan *p, int sync)
 {
-	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	char c = 'u';
 	int life[2], st;
 	pid_t init;
@@ -1271,22 +1303,13 @@ run_setup(struct plan *p, int sync)
 	/* Root's other groups would still open group-readable files; drop them. */
 	if (p->asroot && setgroups(0, NULL) < 0)
 		childfail(p, "setgroups:");
-	if (!p->network)
-		flags |= CLONE_NEWNET;
-	if (unshare(flags) < 0)
+	if (unshare(ns_flags(p)) < 0)
 		no_namespaces(p, errno);
 	/* The caller writes our id maps, then sends the filter; wait for it. */
 	if (write(sync, &c, 1) != 1 || recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
 		_exit(1);
 	close(sync);
-	plan_open(p);
-	/*
-	 * Only mapped ids may make files in the new root. For root that moves
-	 * us to NOBODY outside, which is why the opening came first.
-	 */
-	if (setresgid(IN_GID, IN_GID, IN_GID) < 0 || setresuid(IN_UID, IN_UID, IN_UID) < 0)
-		childfail(p, "cannot become the sandbox's user:");
-	prctl(PR_SET_DUMPABLE, 1);
+	become(p);
 	if (pipe2(life, O_CLOEXEC) < 0)
 		childfail(p, "pipe:");
 	init = fork();
@@ -1303,6 +1326,32 @@ run_setup(struct plan *p, int sync)
 	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
+}
+
+/*
+ * Init made directly by the caller's clone(), already in the namespaces.
+ * The caller has no other threads, so nothing it holds can be left locked
+ * here. Returns only in the step.
+ */
+static void
+run_direct(struct plan *p, int sync)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The caller writes our id maps, then sends the filter; if it died, we see EOF. */
+	if (recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
+		_exit(1);
+	close(sync);
+	become(p);
+	run_init(p, -1);
+}
+
+/* Has this process one thread? (A task folder links "." and ".." besides.) */
+static int
+single_threaded(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/task", &st) == 0 && st.st_nlink == 3;
 }
 
 /* As root, the outputs were nobody's while the step ran: give them back. */
@@ -1356,7 +1405,7 @@ end_like(int status)
 
 /* The caller: wait for the first report, then for setup; never returns unless setup failed. */
 static int
-supervise(struct plan *p, pid_t setup, int rfd, int sync, char *err, size_t len)
+supervise(struct plan *p, pid_t setup, int rfd, int sync, int direct, char *err, size_t len)
 {
 	struct report r = {0};
 	char c;
@@ -1366,7 +1415,7 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, char *err, size_t len)
 
 	/* Setup says when it has unshared; a failure to map or compile kills it. */
 	if (compile_filter(p, r.msg, sizeof(r.msg)) < 0 ||
-	    (read(sync, &c, 1) == 1 && write_maps(p, setup, r.msg, sizeof(r.msg)) < 0)) {
+	    ((direct || read(sync, &c, 1) == 1) && write_maps(p, setup, r.msg, sizeof(r.msg)) < 0)) {
 		kill(setup, SIGKILL);
 		waitpid(setup, &st, 0);
 		close(rfd);
@@ -1397,6 +1446,48 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, char *err, size_t len)
 	end_like(r.status);
 }
 
+/*
+ * A caller without threads clones init straight into the namespaces, which
+ * saves the setup process. glibc's fork() cannot take namespace flags, and
+ * its atfork handlers only matter with threads.
+ */
+static int
+enter_direct(struct plan *p, int rep[2], int sync[2], char *err, size_t len)
+{
+	long pid;
+
+	/* Root's other groups would still open group-readable files; drop them. */
+	if (p->asroot && setgroups(0, NULL) < 0) {
+		close(rep[0]);
+		close(rep[1]);
+		close(sync[0]);
+		close(sync[1]);
+		plan_free(p);
+		return seterr(err, len, "setgroups: %s", strerror(errno));
+	}
+	pid = syscall(SYS_clone, ns_flags(p) | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(rep[0]);
+		close(sync[0]);
+		p->report = rep[1];
+		run_direct(p, sync[1]);
+		plan_free(p);
+		return 0;
+	}
+	close(rep[1]);
+	close(sync[1]);
+	if (pid < 0) {
+		int e = errno;
+
+		close(rep[0]);
+		close(sync[0]);
+		plan_free(p);
+		ns_message(err, len, e);
+		return -1;
+	}
+	return supervise(p, (pid_t)pid, rep[0], sync[0], 1, err, len);
+}
+
 int
 kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 {
@@ -1416,6 +1507,8 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 	}
 	/* Buffered output would be written twice, once by each process. */
 	fflush(NULL);
+	if (single_threaded())
+		return enter_direct(p, rep, sync, err, errlen);
 	setup = fork();
 	if (setup < 0) {
 		close(rep[0]);
@@ -1435,5 +1528,5 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 	}
 	close(rep[1]);
 	close(sync[1]);
-	return supervise(p, setup, rep[0], sync[0], err, errlen);
+	return supervise(p, setup, rep[0], sync[0], 0, err, errlen);
 }

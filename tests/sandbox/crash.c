@@ -5,12 +5,36 @@
  *
  * how = "segv" dereferences NULL, "exit" calls exit(3), "abort" aborts,
  * "mem" allocates (and touches) memory until it cannot, "ok" writes o.
+ *
+ * Loaded by kiln-run, it starts a thread at once, as OpenBLAS does, so the
+ * sandbox is entered from a threaded process.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kiln/plugin.h>
+
+static void *
+idle(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
+__attribute__((constructor)) static void
+start_thread(void)
+{
+	pthread_t t;
+
+	if (strcmp(program_invocation_short_name, "kiln-run") == 0)
+		pthread_create(&t, NULL, idle, NULL);
+}
 
 static int
 eat(kiln_ctx *ctx)

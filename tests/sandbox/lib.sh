@@ -42,7 +42,7 @@ use_hostile() {
 # use_crash_plugin: build the misbehaving plugin into the workspace's plugins/.
 use_crash_plugin() {
 	mkdir -p plugins
-	cc -shared -fPIC -O1 -I"$top/include" -o plugins/crash.so "$top/tests/sandbox/crash.c" ||
+	cc -shared -fPIC -O1 -I"$top/include" -o plugins/crash.so "$top/tests/sandbox/crash.c" -lpthread ||
 		fail "cannot compile tests/sandbox/crash.c"
 }
 
