@@ -36,6 +36,9 @@ char *kiln_ml_xstrdup(const char *s);
  */
 int kiln_ml_parse_number(const char *s, double *out);
 
+/* Index of the first NaN or infinity in x[0..n), or n when all are finite. */
+size_t kiln_ml_first_nonfinite(const float *x, size_t n);
+
 /* Read a whole file into *buf (NUL-terminated, owned by the caller). */
 int kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err);
 

@@ -255,3 +255,24 @@ kiln_ml_rng_shuffle(struct kiln_ml_rng *r, size_t *idx, size_t n)
 		idx[j] = t;
 	}
 }
+
+size_t
+kiln_ml_first_nonfinite(const float *x, size_t n)
+{
+	const uint32_t *u = (const uint32_t *)x;
+	size_t i, j;
+
+	/* A block at a time, branch-free inside, so the scan vectorises. */
+	for (i = 0; i < n; i += 4096) {
+		size_t end = n - i < 4096 ? n : i + 4096;
+		uint32_t bad = 0;
+
+		for (j = i; j < end; j++)
+			bad |= (uint32_t)((u[j] & 0x7f800000u) == 0x7f800000u);
+		if (bad)
+			for (j = i; j < end; j++)
+				if ((u[j] & 0x7f800000u) == 0x7f800000u)
+					return j;
+	}
+	return n;
+}

@@ -184,16 +184,16 @@ static int
 finite_inputs(const struct data *d, char *err)
 {
 	const float *x = d->X.data;
-	size_t i, n = kiln_ml_array_count(&d->X);
+	size_t n = kiln_ml_array_count(&d->X), i = kiln_ml_first_nonfinite(x, n);
 
-	for (i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return kiln_ml_errf(err, "X_train.npy: row %zu column %zu is %g: features must be finite",
-				i / d->X.shape[1] + 1, i % d->X.shape[1] + 1, x[i]);
-	if (d->y.dtype == KILN_ML_F32)
-		for (i = 0; i < d->y.shape[0]; i++)
-			if (!isfinite(((float *)d->y.data)[i]))
-				return kiln_ml_errf(err, "y_train.npy: row %zu is not finite", i + 1);
+	if (i < n)
+		return kiln_ml_errf(err, "X_train.npy: row %zu column %zu is %g: features must be finite",
+			i / d->X.shape[1] + 1, i % d->X.shape[1] + 1, x[i]);
+	if (d->y.dtype == KILN_ML_F32) {
+		i = kiln_ml_first_nonfinite(d->y.data, d->y.shape[0]);
+		if (i < d->y.shape[0])
+			return kiln_ml_errf(err, "y_train.npy: row %zu is not finite", i + 1);
+	}
 	return 0;
 }
 

@@ -86,6 +86,22 @@ numbers(void **state)
 }
 
 static void
+nonfinite_scan(void **state)
+{
+	float *v = calloc(10000, sizeof(float));
+
+	(void)state;
+	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 10000);
+	v[9000] = NAN;
+	v[9500] = INFINITY;
+	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 9000);
+	v[5] = -INFINITY;
+	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 5);
+	assert_int_equal(kiln_ml_first_nonfinite(v, 5), 5);
+	free(v);
+}
+
+static void
 npy_round_trip(void **state)
 {
 	char err[KILN_ML_ERRLEN], *buf;
@@ -330,6 +346,7 @@ main(void)
 		cmocka_unit_test(csv_ragged_row),
 		cmocka_unit_test(csv_empty_and_bad_quote),
 		cmocka_unit_test(numbers),
+		cmocka_unit_test(nonfinite_scan),
 		cmocka_unit_test(npy_round_trip),
 		cmocka_unit_test(npy_int64_vector),
 		cmocka_unit_test(safetensors_round_trip),
