@@ -120,6 +120,56 @@ digits_mlp(void **state)
 		"{\"algorithm\": \"mlp\", \"hidden\": [64]}") >= 0.96);
 }
 
+/* A regression end to end: y = 2a - b + 0.5 + noise, from a CSV written here. */
+static void
+regression_ridge_and_mlp(void **state)
+{
+	const char *algs[] = { "{\"algorithm\": \"ridge\"}",
+		"{\"algorithm\": \"mlp\", \"hidden\": [16], \"epochs\": 60}" };
+	struct kiln_ml_rng r;
+	char csv[4200], line[128];
+	struct run run;
+	struct mlh h;
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	run_init(&run);
+	snprintf(csv, sizeof(csv), "%s/r.csv", run.root);
+	f = fopen(csv, "w");
+	assert_non_null(f);
+	fputs("a,b,y\n", f);
+	kiln_ml_rng_seed(&r, 3);
+	for (i = 0; i < 500; i++) {
+		double a = kiln_ml_rng_uniform(&r), b = kiln_ml_rng_uniform(&r);
+
+		snprintf(line, sizeof(line), "%.4f,%.4f,%.5f\n", a, b,
+			2 * a - b + 0.5 + 0.01 * (kiln_ml_rng_uniform(&r) - 0.5));
+		fputs(line, f);
+	}
+	fclose(f);
+	for (i = 0; i < 2; i++) {
+		const char *fin[] = { "data", csv, NULL };
+
+		assert_int_equal(mlh_run(&h, "featurize", "feat", "{\"label\": \"y\"}", fin,
+			run.feat, 1), 0);
+		mlh_release(&h);
+		if (train(&run, algs[i], 1, &h) != 0)
+			fail_msg("train: %s", h.fail);
+		mlh_release(&h);
+		if (evaluate(&run, "{\"min\": {\"r2\": 0.99}, \"max\": {\"rmse\": 0.1}}", &h) != 0)
+			fail_msg("%s: %s", algs[i], h.fail);
+		print_message("%s: r2 %.5f rmse %.5f\n", algs[i], mlh_metric(&h, "r2"),
+			mlh_metric(&h, "rmse"));
+		mlh_release(&h);
+	}
+	/* A classification limit on a regression is an error, not a pass. */
+	assert_int_equal(evaluate(&run, "{\"min\": {\"accuracy\": 0.5}}", &h), -1);
+	assert_non_null(strstr(h.fail, "metric 'accuracy' is not computed for this model"));
+	mlh_release(&h);
+	run_release(&run);
+}
+
 int
 main(void)
 {
@@ -127,6 +177,7 @@ main(void)
 		cmocka_unit_test(iris_softmax),
 		cmocka_unit_test(breast_cancer_logistic),
 		cmocka_unit_test(digits_mlp),
+		cmocka_unit_test(regression_ridge_and_mlp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
