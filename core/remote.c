@@ -27,6 +27,7 @@
 #define FAIL_STREAK 3		/* transfers failed in a row before the server is left alone */
 #define ENTRY_MAX (16 << 20)	/* an action entry larger than this is garbage */
 #define XFER_BUF (512 << 10)	/* curl's buffer for blob bodies: fewer, larger writes */
+#define HEAD_MIN (64 << 10)	/* blobs smaller than this are sent without asking first */
 #define BAD_WARNINGS 5		/* bad blobs named one by one before the rest are only counted */
 
 struct kiln_remote {
@@ -565,7 +566,7 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 {
 	size_t first = 0, done = 0, i, nretry = 0;
 	size_t *retry = xreallocarray(NULL, n + 1, sizeof(*retry));
-	int active = 0, running;
+	int active = 0, running, ended;
 
 	r->batch_done = 0;
 	r->batch_n = n;
@@ -611,6 +612,7 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 		if (done == n)
 			break;
 		curl_multi_perform(r->multi, &running);
+		ended = 0;
 		while ((m = curl_multi_info_read(r->multi, &left))) {
 			struct xfer *x;
 
@@ -618,6 +620,7 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			active--;
+			ended++;
 			if (attempt_done(r, x, m->data.result, now_seconds())) {
 				done++;
 				r->batch_done++;
@@ -626,7 +629,8 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 			}
 		}
 		progress(r, 0);
-		if (done < n)
+		/* Slots just came free: fill them before waiting. */
+		if (done < n && !(ended && first < n))
 			wait_some(r, active, next_retry);
 	}
 	progress(r, 1);
@@ -742,14 +746,28 @@ remote_has(struct kiln_remote *r, const char *kind, const struct kiln_digest *d)
 	return ret;
 }
 
-/* Ask for every blob with HEAD, then PUT the missing ones. 0 all on the server, -1 not. */
+static void
+put_init(struct kiln_remote *r, struct xfer *x, const struct kiln_file *f)
+{
+	struct stat sb;
+
+	xfer_init(x, X_PUT_FILE, url_of(r, "cas", &f->digest));
+	x->path = kiln_cache_blob_path(r->cache, &f->digest);
+	x->size = stat(x->path, &sb) == 0 ? (uint64_t)sb.st_size : f->size;
+}
+
+/*
+ * Ask with HEAD for every blob of at least HEAD_MIN bytes, then PUT those
+ * the server lacks and every smaller one: below HEAD_MIN a HEAD's round trip
+ * costs about what sending the bytes again does. 0 all on the server, -1 not.
+ */
 static int
 store_blobs(struct kiln_remote *r, const struct kiln_action *act)
 {
 	const struct kiln_file **v = xreallocarray(NULL, act->nfiles + 1, sizeof(*v));
 	struct xfer *x = xreallocarray(NULL, act->nfiles + 1, sizeof(*x));
-	size_t i, n = 0, k = 0, ok = 0;
-	struct stat sb;
+	const struct kiln_file **big = xreallocarray(NULL, act->nfiles + 1, sizeof(*big));
+	size_t i, n = 0, k = 0, nbig = 0, ok = 0;
 
 	for (i = 0; i < act->nfiles; i++)
 		v[n++] = &act->files[i];
@@ -759,9 +777,12 @@ store_blobs(struct kiln_remote *r, const struct kiln_action *act)
 			v[k++] = v[i];
 	n = k;
 	for (i = 0; i < n; i++)
-		xfer_init(&x[i], X_HEAD, url_of(r, "cas", &v[i]->digest));
-	run_batch(r, x, n);
-	for (i = 0, k = 0; i < n; i++) {
+		if (v[i]->size >= HEAD_MIN) {
+			xfer_init(&x[nbig], X_HEAD, url_of(r, "cas", &v[i]->digest));
+			big[nbig++] = v[i];
+		}
+	run_batch(r, x, nbig);
+	for (i = 0, k = 0; i < nbig; i++) {
 		int res = x[i].result;
 
 		xfer_release(&x[i]);
@@ -769,12 +790,15 @@ store_blobs(struct kiln_remote *r, const struct kiln_action *act)
 			r->st.present++;
 			ok++;
 		} else if (res == XR_MISSING) {
-			xfer_init(&x[k], X_PUT_FILE, url_of(r, "cas", &v[i]->digest));
-			x[k].path = kiln_cache_blob_path(r->cache, &v[i]->digest);
-			x[k].size = stat(x[k].path, &sb) == 0 ? (uint64_t)sb.st_size : v[i]->size;
-			k++;
+			big[k++] = big[i];
 		}
 	}
+	nbig = k;
+	for (i = 0, k = 0; i < nbig; i++)
+		put_init(r, &x[k++], big[i]);
+	for (i = 0; i < n; i++)
+		if (v[i]->size < HEAD_MIN)
+			put_init(r, &x[k++], v[i]);
 	run_batch(r, x, k);
 	for (i = 0; i < k; i++) {
 		if (x[i].result == XR_OK) {
@@ -784,6 +808,7 @@ store_blobs(struct kiln_remote *r, const struct kiln_action *act)
 		}
 		xfer_release(&x[i]);
 	}
+	free(big);
 	free(x);
 	free(v);
 	return ok == n ? 0 : -1;

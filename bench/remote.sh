@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# bench/remote.sh [SIZE_MiB] [SMALL_COUNT] — kiln push and kiln pull against
+# curl doing the same transfers to the same nginx (WebDAV) on loopback:
+#
+#   one large artifact (default 1024 MiB): kiln push (HEAD, then PUT) beside
+#   `curl -T`; kiln pull (GET, hashed as it arrives, renamed into the cache)
+#   beside `curl -o`;
+#   many small blobs (default 10,000 of 1 KiB, one target's output folder):
+#   kiln push/pull (16 at a time) beside `curl --parallel --parallel-max 16`.
+#   (kiln push sends blobs under 64 KiB without asking with HEAD first, and
+#   larger ones only when HEAD says the server lacks them.)
+#
+# Each figure is the best of 3 runs, in seconds (wall clock, ms resolution).
+# Benchmarks print numbers; they are not tests. Needs nginx and curl.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+KILN=${KILN:-$top/build/kiln}
+mib=${1:-1024}
+small=${2:-10000}
+runs=3
+work=$(mktemp -d /tmp/kiln-bench-remote.XXXXXX)
+chmod 755 "$work"
+cleanup_hooks=()
+at_exit() { cleanup_hooks+=("$1"); }
+fail() { echo "bench/remote.sh: $*" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+trap 'for h in "${cleanup_hooks[@]+"${cleanup_hooks[@]}"}"; do eval "$h" || true; done; chmod -R u+w "$work"; rm -rf "$work"' EXIT
+. "$top/tests/cli/nginx.sh"
+start_nginx "$work/srv"
+cd "$work"
+
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
+# best CMD…: the best wall time of $runs runs; `reset` (a function) runs before each, untimed.
+best() {
+	local i s t b=
+	for i in $(seq $runs); do
+		reset
+		s=$(now)
+		"$@" >/dev/null 2>&1 || fail "failed: $*"
+		t=$(since "$s")
+		b=$(awk -v a="$t" -v b="${b:-1e9}" 'BEGIN { print (a < b ? a : b) }')
+	done
+	printf '%.3f' "$b"
+}
+row() { printf '%-44s %9s s  %s\n' "$1" "$2" "${3:-}"; }
+ratio() { awk -v k="$1" -v c="$2" 'BEGIN { printf "kiln/curl %.2fx", k / c }'; }
+clear_server() { rm -rf "$work/srv/data/"*; }
+
+mkdir ws
+cd ws
+export KILN_CACHE_DIR=$work/cache
+cat > Kilnfile <<K
+command "big" { cmd = "head -c ${mib}M /dev/urandom > {out}/big.bin", outputs = { "big.bin" } }
+command "many" {
+  cmd = "/usr/bin/python3 -c 'import os,sys; d=sys.argv[1]+\"/d\"; os.mkdir(d); [open(\"%s/%05d\" % (d, i), \"wb\").write(os.urandom(1024)) for i in range($small)]' {out}",
+  outputs = { "d" },
+}
+K
+"$KILN" build -q
+blob=$(awk '$1 == "big" && $2 == "out" { print $4 }' Kilnfile.lock)
+big=kiln-out/big/big.bin
+cat "$big" > /dev/null
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///') on $(echo "$remote" | sed 's,http://,,'), curl $(curl --version | head -1 | cut -d' ' -f2); best of $runs runs"
+echo
+echo "one artifact of $mib MiB"
+reset() { clear_server; }
+kp=$(best "$KILN" push --remote "$remote" big)
+cp_=$(best curl -sf -T "$big" "$remote/curl/big.bin")
+row "push: kiln push" "$kp" "$(ratio "$kp" "$cp_")"
+row "push: curl -T" "$cp_"
+# Pull: kiln into an empty local cache; curl into a file, both from the server's copy.
+"$KILN" push --remote "$remote" big >/dev/null
+curl -sf -T "$big" "$remote/curl/big.bin"
+# A clone with nothing built, so that pull has everything to fetch.
+mkdir "$work/clone"
+cp Kilnfile "$work/clone/"
+pull() { (cd "$work/clone" && KILN_CACHE_DIR=$work/pullcache "$KILN" pull --remote "$remote" "$@"); }
+reset() { rm -rf "$work/pullcache" "$work/curl.out"; }
+kl=$(best pull big)
+cl=$(best curl -sf -o "$work/curl.out" "$remote/cas/$blob")
+row "pull: kiln pull (GET, hash, rename)" "$kl" "$(ratio "$kl" "$cl")"
+row "pull: curl -o" "$cl"
+
+echo
+echo "$small blobs of 1 KiB (one target's folder), 16 transfers at a time"
+clear_server
+ls kiln-out/many/d | awk -v r="$remote" -v d="$PWD/kiln-out/many/d" '{ printf "upload-file = \"%s/%s\"\nurl = \"%s/curl/%s\"\n", d, $1, r, $1 }' > "$work/put.cfg"
+awk '$1 == "many" && $2 == "out" { print $4 }' Kilnfile.lock | awk -v r="$remote" -v o="$work/got" '{ printf "url = \"%s/cas/%s\"\noutput = \"%s/%s\"\n", r, $1, o, $1 }' > "$work/get.cfg"
+reset() { clear_server; }
+ks=$(best "$KILN" push --remote "$remote" many)
+cs=$(best curl -sf --parallel --parallel-max 16 -K "$work/put.cfg")
+row "push: kiln push (PUT each)" "$ks" "$(ratio "$ks" "$cs")"
+row "push: curl --parallel (PUT each)" "$cs"
+reset() { :; }
+"$KILN" push --remote "$remote" many >/dev/null
+ka=$(best "$KILN" push --remote "$remote" many)
+row "push again: kiln push (entry already there)" "$ka"
+reset() { rm -rf "$work/pullcache" "$work/got"; mkdir -p "$work/got"; }
+kls=$(best pull many)
+cls=$(best curl -sf --parallel --parallel-max 16 -K "$work/get.cfg")
+row "pull: kiln pull (GET, hash, rename each)" "$kls" "$(ratio "$kls" "$cls")"
+row "pull: curl --parallel (GET each)" "$cls"
