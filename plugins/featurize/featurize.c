@@ -304,10 +304,13 @@ read_label(struct feat *f)
 	}
 	f->regression = task ? strcmp(task, "regression") == 0 : numeric && !integral;
 	if (f->regression) {
-		if (!numeric)
-			for (i = 0; i < f->nrows; i++)
-				if (number(f, f->rows[i], lc, &x) < 0)
-					return -1;
+		for (i = 0; !numeric && i < f->nrows; i++) {
+			const char *s = kiln_ml_csv_cell(&f->t, f->rows[i], lc);
+
+			if (kiln_ml_parse_number(s, &x) < 0)
+				return fail(f, "label column '%s' row %zu: '%s' is not a number, and a regression needs numbers",
+					f->t.header[lc], f->rows[i] + 1, s);
+		}
 		return 0;
 	}
 	f->classes = vocabulary(f, lc, NULL, f->nrows, &f->nclasses);

@@ -54,6 +54,11 @@ sed -i 's/, where = { a = 99 }//' Kilnfile
 # A label with a single class.
 good | sed 's/,yes$/,no/' > d.csv
 bad "d.csv: label column 'y' has only one class ('no')"
+# A regression asked of a label that is not numeric.
+good > d.csv
+sed -i 's/label = "y"/label = "y", task = "regression"/' Kilnfile
+bad "d.csv: label column 'y' row 1: 'no' is not a number, and a regression needs numbers"
+sed -i 's/, task = "regression"//' Kilnfile
 # A quote that never closes.
 good | sed '3s/^2,/"2,/' > d.csv
 bad "malformed CSV"
