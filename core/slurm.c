@@ -30,7 +30,9 @@ extern char **environ;
 #define MARK "kiln-status "		/* a status line from the node, on stderr */
 #define JOB_FILE "slurm-job"		/* in .kiln/tmp/<target>/: "JOBID STATE [NODE]" */
 #define SPEC_PATH ".kiln/spec.json"	/* where the spec travels among the inputs */
+#define ORPHANS ".kiln/slurm-orphans"	/* jobs whose end slurmctld may not know: cancelled next time */
 #define STATUS_FD 3
+#define SRUN_GRACE 3			/* seconds srun may take to end after the step */
 
 /* The executor, in kiln. */
 
@@ -215,6 +217,31 @@ read_config(struct slurm *sl, const struct kiln_config *cfg)
 	return 0;
 }
 
+/*
+ * Jobs that ended while slurmctld was away may still hold their nodes in its
+ * view: cancel them now that it may be back. The list stays while it is not.
+ */
+static void
+cancel_orphans(void)
+{
+	char *text = read_file(ORPHANS, NULL), *line, *save;
+	char *ping[] = {"scontrol", "ping", NULL};
+
+	if (!text || run_quiet(ping) != 0) {
+		free(text);
+		return;
+	}
+	/* scancel fails for a job that has ended meanwhile, which is as good. */
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *argv[] = {"scancel", line, NULL};
+
+		if (strspn(line, "0123456789") == strlen(line))
+			run_quiet(argv);
+	}
+	unlink(ORPHANS);
+	free(text);
+}
+
 struct kiln_executor *
 kiln_slurm_new(const struct kiln_config *cfg)
 {
@@ -236,6 +263,7 @@ kiln_slurm_new(const struct kiln_config *cfg)
 		kiln_executor_free(ex);
 		return NULL;
 	}
+	cancel_orphans();
 	return ex;
 }
 
@@ -430,6 +458,7 @@ struct submit {
 	char *failure;		/* the node's failure line, still escaped */
 	char *srun_error;	/* srun's last error line */
 	int ctld_down;
+	int srun_hung;		/* srun did not end after the step: killed */
 };
 
 static void
@@ -577,7 +606,7 @@ srun_argv(struct submit *s, const char *self, const char *cachedir, const struct
 
 /* `scontrol show job -o ID`: JobState (64 bytes) and Reason (256); 0 done, -1 slurmctld did not answer. */
 static int
-job_state(long id, char *state, char *reason)
+query_job(long id, char *state, char *reason)
 {
 	char cmd[64], line[8192], *p;
 	FILE *f;
@@ -596,6 +625,21 @@ job_state(long id, char *state, char *reason)
 	if (pclose(f) != 0)
 		ok = 0;
 	return ok ? 0 : -1;
+}
+
+/* The job's final state: slurmctld says COMPLETING (or RUNNING) for a moment after srun ends. */
+static int
+job_state(long id, char *state, char *reason)
+{
+	double until = now_seconds() + 10;
+
+	for (;;) {
+		if (query_job(id, state, reason) < 0)
+			return -1;
+		if ((strcmp(state, "COMPLETING") != 0 && strcmp(state, "RUNNING") != 0) || now_seconds() > until)
+			return 0;
+		usleep(200 * 1000);
+	}
 }
 
 /* What went wrong, per target, with the job id. */
@@ -640,7 +684,7 @@ relay(struct submit *s, char **argv, pid_t *pid, int *wstatus)
 	posix_spawn_file_actions_t fa;
 	struct buf partial = BUF_INIT;
 	int pipefd[2], sfd = signals_fd(), rc, stopped = 0, open_ = 1;
-	double kill_at = 0;
+	double kill_at = 0, done_at = 0;
 	sigset_t none;
 	posix_spawnattr_t attr;
 
@@ -680,6 +724,13 @@ relay(struct submit *s, char **argv, pid_t *pid, int *wstatus)
 		if (kill_at && now_seconds() > kill_at) {
 			kill(*pid, SIGKILL);
 			kill_at = 0;
+		}
+		if (s->done && !done_at)
+			done_at = now_seconds() + SRUN_GRACE;
+		if (done_at && now_seconds() > done_at && !s->srun_hung) {
+			/* The outputs are in the cache; srun is stuck telling slurmctld (gone?) that the job ended. */
+			s->srun_hung = 1;
+			kill(*pid, SIGKILL);
 		}
 		if (waitpid(*pid, wstatus, WNOHANG) == *pid)
 			break;
@@ -731,6 +782,16 @@ submit_main(struct submit *s)
 		goto out;
 	}
 	if (s->done) {
+		if (s->srun_hung) {
+			int fd = open(ORPHANS, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+			printf("kiln: srun did not end after Slurm job %ld (slurmctld unreachable?); the outputs are "
+			    "in the cache, and the next kiln build cancels the job if slurmctld still holds it\n", s->jobid);
+			if (fd >= 0) {
+				dprintf(fd, "%ld\n", s->jobid);
+				close(fd);
+			}
+		}
 		ret = 0;
 		goto out;
 	}

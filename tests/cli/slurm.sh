@@ -50,7 +50,6 @@ slurm_munge_start() {
 		--log-file="$slurm_dir/munge.log" --seed-file="$slurm_dir/munge/munged.seed" \
 		>>"$slurm_dir/munge.log" 2>&1 &
 	slurm_munged_pid=$!
-	at_exit "kill $slurm_munged_pid; wait $slurm_munged_pid"
 	slurm_wait_for munged test -S "$slurm_dir/munge/munge.socket"
 }
 
@@ -82,6 +81,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
+DefMemPerCPU=100
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -104,7 +104,6 @@ EOF
 slurm_ctld_start() {
 	/usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >>"$slurm_dir/slurmctld.out" 2>&1 &
 	slurm_ctld_pid=$!
-	at_exit "slurm_ctld_stop"
 	slurm_wait_for slurmctld scontrol ping
 }
 
@@ -119,13 +118,28 @@ slurm_ctld_stop() {
 # slurm_start: munged, slurmctld and slurmd; returns when the node takes jobs.
 slurm_start() {
 	slurm_skip_unless_installed
+	at_exit slurm_stop
 	slurm_munge_start
 	slurm_write_conf
 	slurm_ctld_start
 	/usr/sbin/slurmd -D -N kiln1 -f "$SLURM_CONF" >>"$slurm_dir/slurmd.out" 2>&1 &
 	slurm_d_pid=$!
-	at_exit "kill $slurm_d_pid; wait $slurm_d_pid"
 	slurm_wait_for "the node" slurm_node_idle
+}
+
+# slurm_stop: every daemon of this cluster, by process id, in order.
+slurm_stop() {
+	local p
+	[ -n "${slurm_d_pid:-}" ] && { kill "$slurm_d_pid"; wait "$slurm_d_pid" || true; }
+	slurm_ctld_stop
+	# A step whose end slurmctld never heard of keeps its slurmstepd: find
+	# this cluster's by the SLURM_CONF slurmd gave them.
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] || continue
+		grep -qzx "SLURM_CONF=$SLURM_CONF" "$p/environ" 2>/dev/null && kill -9 "${p#/proc/}" 2>/dev/null
+	done
+	[ -n "${slurm_munged_pid:-}" ] && { kill "$slurm_munged_pid"; wait "$slurm_munged_pid" || true; }
+	return 0
 }
 
 slurm_node_idle() {
