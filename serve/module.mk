@@ -7,3 +7,9 @@ PROGRAMS += $(O)/kiln-serve
 
 $(O)/kiln-serve: $(SERVE_OBJS) $(O)/libkilnml.a
 	$(CC) $(LDFLAGS) -o $@ $(SERVE_OBJS) $(LDLIBS_SERVE)
+
+# The predictor's unit test (cmocka), without HTTP.
+UNIT_TESTS += $(O)/tests/unit/test_ml_serve
+$(O)/tests/unit/test_ml_serve.o: CPPFLAGS += -Iserve
+$(O)/tests/unit/test_ml_serve: $(O)/tests/unit/test_ml_serve.o $(O)/serve/predict.o $(O)/libkilnml.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -lcrypto -lcmocka

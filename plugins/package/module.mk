@@ -22,3 +22,10 @@ $(O)/plugins/package.so: $(O)/plugins/package/package.o $(O)/plugins/package/elf
 		$(O)/plugins/package/serve_bin.o $(O)/libkilnml.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -larchive -lcrypto
+
+# Unit test of the OCI helpers and the ELF closure (cmocka).
+UNIT_TESTS += $(O)/tests/unit/test_ml_package
+$(O)/tests/unit/test_ml_package.o: CPPFLAGS += -Iplugins/package
+$(O)/tests/unit/test_ml_package: $(O)/tests/unit/test_ml_package.o $(O)/plugins/package/elf.o \
+		$(O)/plugins/package/oci.o $(O)/libkilnml.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -lcrypto -lcmocka
