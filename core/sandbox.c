@@ -188,6 +188,30 @@ childfail(const struct plan *p, const char *fmt, ...)
 	_exit(127);
 }
 
+/* Why the kernel would not make the namespaces, and what the user can do. */
+static const char *
+ns_message(char *buf, size_t len, int e)
+{
+	const char *why = e == EPERM || e == EACCES ? "user namespaces are not allowed here"
+		: e == ENOSPC ? "the limit on user namespaces is reached (or 0)"
+		: e == EINVAL ? "this kernel lacks user, mount, pid or network namespaces"
+		: "the kernel refused";
+
+	snprintf(buf, len, "cannot create the sandbox's namespaces: %s (unshare: %s); see "
+	    "/proc/sys/user/max_user_namespaces, and kernel.unprivileged_userns_clone or "
+	    "kernel.apparmor_restrict_unprivileged_userns where they exist, or the container's "
+	    "seccomp profile; --sandbox=off builds without the sandbox", why, strerror(e));
+	return buf;
+}
+
+__attribute__((noreturn)) static void
+no_namespaces(const struct plan *p, int e)
+{
+	char msg[sizeof(((struct report *)0)->msg)];
+
+	childfail(p, "%s", ns_message(msg, sizeof(msg), e));
+}
+
 /* Collapse "a//./b/" to "a/b"; refuse "..", which could climb out. */
 static int
 normalize(const char *in, char *out, size_t len)
@@ -941,10 +965,25 @@ install_filter(const struct plan *p, int sock)
 /* LeakSanitizer checks at exit by ptrace, which the filter refuses: check now. */
 extern void __lsan_do_leak_check(void) __attribute__((weak));
 
-/* In the step (pid 2): the last confinement before returning to the plugin. */
+/*
+ * In the step (pid 2): its network namespace, made while init builds the
+ * root, then, once init says the root is ready, the last confinement before
+ * returning to the plugin.
+ */
 static void
 run_step(struct plan *p, int sock)
 {
+	char c;
+
+	if (!p->network && unshare(CLONE_NEWNET) < 0)
+		no_namespaces(p, errno);
+	if (!p->network)
+		loopback_up(p);
+	if (recv(sock, &c, 1, 0) != 1)
+		_exit(1);
+	/* pivot_root moved our root along with init's; the working folder is ours to set. */
+	if (chdir(WS) < 0)
+		childfail(p, "chdir " WS ":");
 	/* A new session has no terminal, so no TIOCSTI into the user's shell. */
 	setsid();
 	plan_release(p);
@@ -1158,7 +1197,11 @@ serve(const struct plan *p, pid_t step, int sfd, int nfd)
 	_exit(0);
 }
 
-/* Init (pid 1 of the new namespaces). Returns only in the step. */
+/*
+ * Init (pid 1 of the new namespaces). It forks the step first, so the
+ * kernel makes the step's network namespace (the costliest part) on one
+ * CPU while init builds the root on the other. Returns only in the step.
+ */
 static void
 run_init(struct plan *p, int life)
 {
@@ -1175,9 +1218,6 @@ run_init(struct plan *p, int life)
 		close(life);
 	if (sethostname("kiln", 4) < 0)
 		childfail(p, "sethostname:");
-	if (!p->network)
-		loopback_up(p);
-	make_root(p);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
@@ -1195,7 +1235,11 @@ run_init(struct plan *p, int life)
 		return;
 	}
 	close(sv[1]);
+	make_root(p);
 	plan_release(p);
+	/* The root is ready: the step may go on. */
+	if (send(sv[0], "r", 1, MSG_NOSIGNAL) != 1)
+		childfail(p, "the step is gone:");
 	nfd = recvfd(sv[0]);
 	close(sv[0]);
 	serve(p, step, sfd, nfd);
@@ -1239,27 +1283,11 @@ write_maps(const struct plan *p, pid_t setup, char *err, size_t len)
 	return write_map(setup, "gid_map", map, err, len);
 }
 
-/* Why the kernel would not make the namespaces, and what the user can do. */
-static const char *
-ns_message(char *buf, size_t len, int e)
-{
-	const char *why = e == EPERM || e == EACCES ? "user namespaces are not allowed here"
-		: e == ENOSPC ? "the limit on user namespaces is reached (or 0)"
-		: e == EINVAL ? "this kernel lacks user, mount, pid or network namespaces"
-		: "the kernel refused";
-
-	snprintf(buf, len, "cannot create the sandbox's namespaces: %s (unshare: %s); see "
-	    "/proc/sys/user/max_user_namespaces, and kernel.unprivileged_userns_clone or "
-	    "kernel.apparmor_restrict_unprivileged_userns where they exist, or the container's "
-	    "seccomp profile; --sandbox=off builds without the sandbox", why, strerror(e));
-	return buf;
-}
-
+/* The network namespace is made by the step itself: see run_init. */
 static int
-ns_flags(const struct plan *p)
+ns_flags(void)
 {
-	return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-	       (p->network ? 0 : CLONE_NEWNET);
+	return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 }
 
 /*
@@ -1278,13 +1306,6 @@ become(struct plan *p)
 	prctl(PR_SET_DUMPABLE, 1);
 }
 
-__attribute__((noreturn)) static void
-no_namespaces(const struct plan *p, int e)
-{
-	char msg[sizeof(((struct report *)0)->msg)];
-
-	childfail(p, "%s", ns_message(msg, sizeof(msg), e));
-}
 
 /*
  * Setup: the first child. Makes the namespaces and waits for init. Returns
@@ -1303,7 +1324,7 @@ run_setup(struct plan *p, int sync)
 	/* Root's other groups would still open group-readable files; drop them. */
 	if (p->asroot && setgroups(0, NULL) < 0)
 		childfail(p, "setgroups:");
-	if (unshare(ns_flags(p)) < 0)
+	if (unshare(ns_flags()) < 0)
 		no_namespaces(p, errno);
 	/* The caller writes our id maps, then sends the filter; wait for it. */
 	if (write(sync, &c, 1) != 1 || recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
@@ -1465,7 +1486,7 @@ enter_direct(struct plan *p, int rep[2], int sync[2], char *err, size_t len)
 		plan_free(p);
 		return seterr(err, len, "setgroups: %s", strerror(errno));
 	}
-	pid = syscall(SYS_clone, ns_flags(p) | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid = syscall(SYS_clone, ns_flags() | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(rep[0]);
 		close(sync[0]);
