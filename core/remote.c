@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,6 +561,37 @@ wait_some(struct kiln_remote *r, int active, double next_retry)
 		usleep(ms * 1000);
 }
 
+/*
+ * Has the user asked kiln to stop? During a build SIGINT and SIGTERM are
+ * blocked and read from a signalfd by the scheduler, so they wait as
+ * pending here; a long transfer must not make them wait for its end.
+ */
+static int
+interrupted(void)
+{
+	sigset_t p;
+
+	return sigpending(&p) == 0 && (sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
+	    sigismember(&p, SIGHUP));
+}
+
+/* Stop every transfer of the batch at once, quietly: the caller is going away. */
+static void
+abandon(struct kiln_remote *r, struct xfer *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].result != XR_PENDING)
+			continue;
+		attempt_end(r, &v[i]);
+		drop_tmp(&v[i]);
+		v[i].result = XR_FAILED;
+	}
+	r->down = 1;
+	snprintf(r->last_error, sizeof(r->last_error), "interrupted");
+}
+
 /* Run every transfer of v to its end: parallel at a time, retries as they fall due. */
 static void
 run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
@@ -629,6 +661,10 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 			}
 		}
 		progress(r, 0);
+		if (done < n && interrupted()) {
+			abandon(r, v, n);
+			break;
+		}
 		/* Slots just came free: fill them before waiting. */
 		if (done < n && !(ended && first < n))
 			wait_some(r, active, next_retry);

@@ -69,8 +69,9 @@ int kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, cons
 
 /*
  * After a step: upload the blobs of `act` that the server lacks (asked with
- * HEAD), reading them from the local cache, then the entry itself, so that a
- * reader never finds an entry whose blobs are missing. 0 done (or nothing to
+ * HEAD; blobs under 64 KiB are sent without asking), reading them from the
+ * local cache, then the entry itself, so that a reader never finds an entry
+ * whose blobs are missing. Nothing when the server already has the entry. 0 done (or nothing to
  * do: read-only, or the server is down), -1 when something was not uploaded
  * (reported). Never fatal to a build.
  */

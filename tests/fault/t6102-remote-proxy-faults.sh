@@ -92,3 +92,19 @@ KILN_REMOTE_TIMEOUT=1 ok kiln build --remote "$proxy"
 check slow
 [ $(($(date +%s) - start)) -lt 60 ] || fail "a stalling remote held the build for over a minute"
 stop_proxy
+
+# Ctrl-C while a slow download is under way: kiln stops at once, as it does
+# while steps run, and leaves no partial blob behind.
+clone slow
+"$KILN_BIN" build --remote "$proxy" > "$scratch/int.log" 2>&1 &
+kpid=$!
+sleep 2
+start=$(date +%s)
+kill -INT $kpid
+rc=0
+wait $kpid || rc=$?
+[ $rc -eq 130 ] || { cat "$scratch/int.log"; fail "expected exit 130 after SIGINT, got $rc"; }
+[ $(($(date +%s) - start)) -lt 5 ] || fail "kiln took more than 5s to stop during a transfer"
+[ -z "$(ls "$KILN_CACHE_DIR/tmp")" ] || fail "a partial download was left in tmp/"
+[ ! -e kiln-out/sum ] || fail "an interrupted build installed outputs"
+stop_proxy
