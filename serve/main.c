@@ -274,6 +274,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
+	const char *cl;
 
 	(void)version;
 	if (!r) {
@@ -282,6 +283,14 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		*con_cls = r;
+		/* A declared length over the limit is refused before the body is read. */
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+			char err[128];
+
+			snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->max_body);
+			return reply_error(c, s, r, 413, err);
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {

@@ -78,19 +78,21 @@ bad 400 'is empty' -X POST "$u" -d '{"instances": []}'
 bad 400 "out of range" -X POST "$u" -d '{"instances": [[1e300,1,1,1]]}'
 head -c 1100000 /dev/zero | tr '\0' ' ' >big.json
 bad 413 "over the limit" -X POST "$u" --data-binary @big.json
+# Without a length to refuse up front (chunked), the body is read and dropped.
+bad 413 "over the limit" -H 'Transfer-Encoding: chunked' -X POST "$u" --data-binary @big.json
 bad 404 "unknown model 'roses'" -X POST "http://127.0.0.1:$port/v1/models/roses:predict" -d '{}'
 bad 404 "no such route" "http://127.0.0.1:$port/v2/anything"
 bad 405 "use POST" "$u"
 ok curl -sf -X POST "$u" -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 has '"class":"setosa"'
 
-# Metrics count what happened: 2+1 good predicts, 12 errors above.
+# Metrics count what happened: 2+1 good predicts, 13 errors above.
 ok curl -sf "http://127.0.0.1:$port/metrics"
 has '# TYPE kiln_serve_request_duration_seconds histogram'
 has 'kiln_serve_requests_total{code="400"} 8'
 has 'kiln_serve_requests_total{code="404"} 2'
-has 'kiln_serve_requests_total{code="413"} 1'
-has 'kiln_serve_errors_total 12'
+has 'kiln_serve_requests_total{code="413"} 2'
+has 'kiln_serve_errors_total 13'
 has 'kiln_serve_predictions_total 41'
 matches 'kiln_serve_request_duration_seconds_bucket\{le="\+Inf"\} [0-9]+'
 
