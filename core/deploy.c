@@ -61,17 +61,19 @@ find_deploy(struct kiln_ws *ws, const char *name, char **dir)
 }
 
 /*
- * Can files be created in dir? It is made if missing. The test is a real
+ * Can files be created in dir? It is made if missing (*made says so, for
+ * the caller to remove it again if nothing is deployed). The test is a real
  * file, created and removed: permission bits say nothing for root or on a
  * read-only mount.
  */
 static int
-writable(const char *dir)
+writable(const char *dir, int *made)
 {
 	char *probe;
 	struct stat sb;
 	int fd;
 
+	*made = stat(dir, &sb) < 0 && errno == ENOENT;
 	if (mkdir_p(dir, 0755) < 0)
 		return error("manifests folder %s cannot be made: %s", dir, strerror(errno));
 	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
@@ -268,7 +270,7 @@ kiln_deploy_cmd(int argc, char **argv)
 	const struct kiln_target *t;
 	struct kiln_ws ws;
 	char *dir = NULL;
-	int c, rollback = 0, r;
+	int c, rollback = 0, r, made = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != 'r')
@@ -285,11 +287,14 @@ kiln_deploy_cmd(int argc, char **argv)
 		kiln_ws_close(&ws);
 		return 2;
 	}
-	if (writable(dir) < 0) {
+	if (writable(dir, &made) < 0) {
 		error("nothing was pushed");
 		r = 1;
 	} else {
 		r = rollback ? do_rollback(t, dir) : do_deploy(&ws, t, dir);
+		/* Leave no empty folder behind when nothing was deployed. */
+		if (r != 0 && made)
+			rmdir(dir);
 	}
 	free(dir);
 	kiln_ws_close(&ws);

@@ -15,7 +15,7 @@ K
 unset KILN_REGISTRY_USER KILN_REGISTRY_PASSWORD KILN_REGISTRY_TOKEN
 fails 1 kiln deploy prod
 has "wants credentials: set KILN_REGISTRY_TOKEN, or KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD"
-[ ! -e deploy/deployment.yaml ] || fail "manifests written without a push"
+[ ! -e deploy ] || fail "a failed first deploy left a deploy/ folder behind"
 KILN_REGISTRY_USER=kiln KILN_REGISTRY_PASSWORD=wrong fails 1 kiln deploy prod
 has "refused the credentials in KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD (HTTP 401)"
 KILN_REGISTRY_TOKEN=nonsense fails 1 kiln deploy prod
