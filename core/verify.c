@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,26 @@ outs_find(const struct outs *o, const char *target, const char *path)
 	return o->n ? bsearch(&k, o->v, o->n, sizeof(*o->v), cmp_out) : NULL;
 }
 
+/* The last error, for --json: a machine reading stdout gets it there too. */
+static char why[1024];
+
+/* error(), remembering the message. A format ending in ':' gets strerror(errno), as error()'s does. */
+__attribute__((format(printf, 1, 2))) static int
+verror(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	n = strlen(why);
+	if (n && why[n - 1] == ':')
+		snprintf(why + n, sizeof(why) - n, " %s", strerror(saved));
+	return error("%s", why);
+}
+
 /* Parse a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
 static int
 lock_read(const char *path, struct outs *o)
@@ -170,7 +191,7 @@ collect_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, str
 	v->wanted = xreallocarray(v->wanted, v->nwanted + 1, sizeof(*v->wanted));
 	v->wanted[v->nwanted++] = t;
 	if (blocker || t->state != KILN_T_DONE) {
-		error("'%s' is not built: run kiln build before kiln verify (it compares a rebuild with what was built)",
+		verror("'%s' is not built: run kiln build before kiln verify (it compares a rebuild with what was built)",
 		    t->name);
 		v->unbuilt++;
 	}
@@ -219,12 +240,12 @@ load_reference(struct verify *v)
 
 	if (!v->against_cache) {
 		if (lock_read("Kilnfile.lock", &v->want) < 0)
-			return error("cannot read Kilnfile.lock%s", errno == ENOENT ? " (run kiln build, which writes it)" : ":");
+			return verror("cannot read Kilnfile.lock%s", errno == ENOENT ? " (run kiln build, which writes it)" : ":");
 		for (i = 0; i < v->ntargets; i++) {
 			const struct out *k2 = outs_find(&v->want, v->targets[i]->name, NULL);
 
 			if (!k2 || !kiln_digest_eq(&k2->d, &v->targets[i]->key))
-				return error("Kilnfile.lock does not record the current build of '%s' (run kiln build, and commit the lock)",
+				return verror("Kilnfile.lock does not record the current build of '%s' (run kiln build, and commit the lock)",
 				    v->targets[i]->name);
 		}
 		return 0;
@@ -235,7 +256,7 @@ load_reference(struct verify *v)
 		struct arena a = {0};
 
 		if (!kiln_cache_get_action(&v->ws->cache, &t->key, &act, &a))
-			return error("the local cache has no entry for '%s' (key %s): nothing to compare with; use --against lock",
+			return verror("the local cache has no entry for '%s' (key %s): nothing to compare with; use --against lock",
 			    t->name, kiln_digest_hex(&t->key, hex));
 		outs_add(&v->want, t->name, NULL, &t->key, 0);
 		for (k = 0; k < act.nfiles; k++)
@@ -257,19 +278,19 @@ copy_tree(const char *from, const char *to)
 	int r = 0;
 
 	if (stat(from, &sb) < 0)
-		return error("cannot copy %s:", from);
+		return verror("cannot copy %s:", from);
 	if (!S_ISDIR(sb.st_mode)) {
 		char *dir = xstrdup(to), *slash = strrchr(dir, '/');
 
 		if (slash)
 			*slash = '\0';
 		if ((slash && mkdir_p(dir, 0755) < 0) || copy_file(from, to, sb.st_mode & 0777) < 0)
-			r = error("cannot copy %s to %s:", from, to);
+			r = verror("cannot copy %s to %s:", from, to);
 		free(dir);
 		return r;
 	}
 	if (mkdir_p(to, 0755) < 0)
-		return error("cannot create %s:", to);
+		return verror("cannot create %s:", to);
 	d = opendir(from);
 	while (d && r == 0 && (e = readdir(d))) {
 		char *f, *t;
@@ -432,7 +453,7 @@ rebuild(struct verify *v)
 	int ws, fd;
 
 	if (!exe)
-		return error("cannot find kiln's own executable:");
+		return verror("cannot find kiln's own executable:");
 	if (v->faketime) {
 		argv[n++] = (char *)v->faketime;
 		argv[n++] = "-f";
@@ -456,7 +477,7 @@ rebuild(struct verify *v)
 	pid = fork();
 	if (pid < 0) {
 		free(exe);
-		return error("cannot start the rebuild:");
+		return verror("cannot start the rebuild:");
 	}
 	if (pid == 0) {
 		fd = open(v->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -481,7 +502,7 @@ rebuild(struct verify *v)
 	free(exe);
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR)
-			return error("waiting for the rebuild:");
+			return verror("waiting for the rebuild:");
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
@@ -697,6 +718,17 @@ report_json(struct verify *v, const char *result, size_t noutputs)
 }
 
 static void
+report_error(struct verify *v)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:s?}", "result", "error", "message", why[0] ? why : "see the errors above",
+	    "log", v->tmp && access(VERIFY_DIR "/build.log", F_OK) == 0 ? VERIFY_DIR "/build.log" : NULL);
+
+	json_dumpf(doc, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(doc);
+}
+
+static void
 print_side(const char *label, const struct out *o)
 {
 	char hex[KILN_DIGEST_HEX];
@@ -757,14 +789,14 @@ prepare_dirs(struct verify *v)
 	v->tmp = mkdtemp(tmpl);
 	if (!v->tmp) {
 		free(tmpl);
-		return error("cannot create a folder for the rebuild:");
+		return verror("cannot create a folder for the rebuild:");
 	}
 	/* Another depth and another name than the workspace's. */
 	v->ws2 = xasprintf("%s/elsewhere/w", v->tmp);
 	v->cache2 = xasprintf("%s/cache", v->tmp);
 	v->log = xasprintf("%s/build.log", v->tmp);
 	if (mkdir_p(v->ws2, 0755) < 0 || mkdir_p(VERIFY_DIR, 0755) < 0)
-		return error("cannot create %s:", v->ws2);
+		return verror("cannot create %s:", v->ws2);
 	remove_tree(VERIFY_DIR);
 	mkdir_p(VERIFY_DIR, 0755);
 	return 0;
@@ -792,14 +824,14 @@ run(struct verify *v)
 	rc = rebuild(v);
 	copy_file(v->log, VERIFY_DIR "/build.log", 0644);
 	if (rc != 0) {
-		error("the rebuild in %s failed (exit %d); its output is in " VERIFY_DIR "/build.log", v->ws2, rc);
+		verror("the rebuild in %s failed (exit %d); its output is in " VERIFY_DIR "/build.log", v->ws2, rc);
 		return 2;
 	}
 	lock2 = path_join(v->ws2, "Kilnfile.lock");
 	rc = lock_read(lock2, &v->got);
 	free(lock2);
 	if (rc < 0)
-		return error("the rebuild wrote no Kilnfile.lock; see " VERIFY_DIR "/build.log"), 2;
+		return verror("the rebuild wrote no Kilnfile.lock; see " VERIFY_DIR "/build.log"), 2;
 	for (i = 0; i < v->ntargets; i++)
 		noutputs += compare_target(v, v->targets[i]);
 	if (v->json)
@@ -872,10 +904,14 @@ kiln_verify_main(int argc, char **argv)
 	v.names = argv + optind;
 	v.nnames = argc - optind;
 	if (kiln_graph_want(&ws.graph, v.names, v.nnames) < 0) {
+		if (v.json)
+			report_error(&v);
 		kiln_ws_close(&ws);
 		return 2;
 	}
 	r = run(&v);
+	if (r == 2 && v.json)
+		report_error(&v);
 	release(&v);
 	kiln_ws_close(&ws);
 	return r;

@@ -87,6 +87,12 @@ cp Kilnfile.lock lock.saved
 sed -i 's/^sum key .*/sum key 00000000000000000000000000000000/' Kilnfile.lock
 fails 2 kiln verify sum
 has "Kilnfile.lock does not record the current build of 'sum'"
+fails 2 kiln verify --json sum
+/usr/bin/python3 - "$(printf '%s\n' "$out" | sed -n '/^{/,/^}/p')" <<'P' || fail "bad --json report of an error"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["result"] == "error" and "does not record the current build of 'sum'" in d["message"], d
+P
 rm Kilnfile.lock
 fails 2 kiln verify sum
 has "cannot read Kilnfile.lock"
