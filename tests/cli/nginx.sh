@@ -4,8 +4,9 @@
 #	start_nginx DIR [TOKEN]
 #
 # serves DIR/data over WebDAV on a free loopback port and sets $remote to its
-# URL and $nginx_pid. With TOKEN, PUT needs "Authorization: Bearer TOKEN" and
-# GET/HEAD stay open to all: the set-up docs/remote-cache.md recommends.
+# URL and $nginx_pid. With TOKEN, PUT needs "Authorization: Bearer TOKEN"
+# (or basic authentication as user ci, password TOKEN, as a netrc file gives)
+# and GET/HEAD stay open to all: the set-up docs/remote-cache.md recommends.
 # nginx is stopped by its pid when the script ends.
 start_nginx() {
 	local dir=$1 token=${2:-} port i auth=""
@@ -16,7 +17,7 @@ start_nginx() {
 	chmod 777 "$dir/data" "$dir/body"
 	if [ -n "$token" ]; then
 		auth="
-	map \$http_authorization \$kiln_writer { default 0; \"Bearer $token\" 1; }
+	map \$http_authorization \$kiln_writer { default 0; \"Bearer $token\" 1; \"Basic $(printf 'ci:%s' "$token" | base64)\" 1; }
 	map \$request_method:\$kiln_writer \$kiln_deny { default 0; PUT:0 1; DELETE:0 1; MKCOL:0 1; }"
 	fi
 	cat >"$dir/nginx.conf" <<CONF

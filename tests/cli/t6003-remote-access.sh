@@ -29,6 +29,18 @@ hasnt "warning"
 echo 24 > data/n
 KILN_REMOTE_HEADER="Bearer s3cret" ok kiln build --remote "$remote"
 has "uploaded 1 targets"
+# Or from a netrc file (basic authentication), as curl reads one.
+printf 'machine 127.0.0.1 login ci password s3cret\n' > "$scratch/netrc"
+echo 25 > data/n
+KILN_REMOTE_NETRC=$scratch/netrc ok kiln build --remote "$remote"
+has "uploaded 1 targets"
+hasnt "warning"
+printf 'machine 127.0.0.1 login ci password wrong\n' > "$scratch/netrc"
+echo 26 > data/n
+KILN_REMOTE_NETRC=$scratch/netrc ok kiln build --remote "$remote"
+has "HTTP 403"
+echo 24 > data/n
+ok kiln build
 # Anyone reads.
 mkdir ../other
 cp -r Kilnfile data ../other/
