@@ -11,7 +11,7 @@ liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
 libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev
 libcmocka-dev
 ninja-build hyperfine time python3 python3-numpy python3-sklearn
-nginx-light
+nginx-light faketime diffoscope-minimal
 podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge
 "
