@@ -109,6 +109,7 @@ struct plan {
 	int asroot;		/* kiln runs as root: the step runs as NOBODY */
 	pid_t caller;
 	int report;		/* write end of the report pipe */
+	int sync;		/* the children's end of the caller's socket */
 	struct filter filter;
 };
 
@@ -981,6 +982,10 @@ run_step(struct plan *p, int sock)
 		loopback_up(p);
 	if (recv(sock, &c, 1, 0) != 1)
 		_exit(1);
+	/* The caller compiled the filter meanwhile. */
+	if (recv(p->sync, &p->filter, sizeof(p->filter), 0) <= 0)
+		childfail(p, "kiln-run sent no seccomp filter");
+	close(p->sync);
 	/* pivot_root moved our root along with init's; the working folder is ours to set. */
 	if (chdir(WS) < 0)
 		childfail(p, "chdir " WS ":");
@@ -1192,6 +1197,10 @@ serve(const struct plan *p, pid_t step, int sfd, int nfd)
 	if (req)
 		seccomp_notify_free(req, resp);
 	explain_end(p, r.status, &stepru);
+	/* What the step left running dies now, so the caller need not wait for our exit. */
+	kill(-1, SIGKILL);
+	while (wait4(-1, NULL, 0, NULL) > 0 || errno == EINTR)
+		;
 	if (write(p->report, &r, sizeof(r)) < 0)
 		_exit(126);
 	_exit(0);
@@ -1235,6 +1244,7 @@ run_init(struct plan *p, int life)
 		return;
 	}
 	close(sv[1]);
+	close(p->sync);
 	make_root(p);
 	plan_release(p);
 	/* The root is ready: the step may go on. */
@@ -1326,10 +1336,10 @@ run_setup(struct plan *p, int sync)
 		childfail(p, "setgroups:");
 	if (unshare(ns_flags()) < 0)
 		no_namespaces(p, errno);
-	/* The caller writes our id maps, then sends the filter; wait for it. */
-	if (write(sync, &c, 1) != 1 || recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
+	/* The caller writes our id maps; wait for it. */
+	if (write(sync, &c, 1) != 1 || recv(sync, &c, 1, 0) != 1)
 		_exit(1);
-	close(sync);
+	p->sync = sync;
 	become(p);
 	if (pipe2(life, O_CLOEXEC) < 0)
 		childfail(p, "pipe:");
@@ -1343,6 +1353,7 @@ run_setup(struct plan *p, int sync)
 	}
 	close(life[0]);
 	close(p->report);
+	close(p->sync);
 	plan_release(p);
 	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
 		;
@@ -1357,11 +1368,13 @@ run_setup(struct plan *p, int sync)
 static void
 run_direct(struct plan *p, int sync)
 {
+	char c;
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* The caller writes our id maps, then sends the filter; if it died, we see EOF. */
-	if (recv(sync, &p->filter, sizeof(p->filter), 0) <= 0)
+	/* The caller writes our id maps; if it died, we see EOF. */
+	if (recv(sync, &c, 1, 0) != 1)
 		_exit(1);
-	close(sync);
+	p->sync = sync;
 	become(p);
 	run_init(p, -1);
 }
@@ -1434,24 +1447,38 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, int direct, char *err,
 	size_t i;
 	int st = 0;
 
-	/* Setup says when it has unshared; a failure to map or compile kills it. */
-	if (compile_filter(p, r.msg, sizeof(r.msg)) < 0 ||
-	    ((direct || read(sync, &c, 1) == 1) && write_maps(p, setup, r.msg, sizeof(r.msg)) < 0)) {
+	/*
+	 * Setup says when it has unshared (init made directly has). Then the
+	 * maps, and the filter, compiled while the children build the sandbox.
+	 * A failure kills the child, and with it the namespaces.
+	 */
+	c = 'm';
+	if (!direct && read(sync, &c, 1) != 1)
+		goto report;	/* setup failed; its report says why */
+	if (write_maps(p, setup, r.msg, sizeof(r.msg)) < 0 || send(sync, &c, 1, MSG_NOSIGNAL) != 1 ||
+	    compile_filter(p, r.msg, sizeof(r.msg)) < 0) {
 		kill(setup, SIGKILL);
 		waitpid(setup, &st, 0);
 		close(rfd);
 		close(sync);
 		plan_free(p);
+		if (!r.msg[0])
+			return seterr(err, len, "the sandbox's setup died");
 		return seterr(err, len, "%s", r.msg);
 	}
 	n = (ssize_t)(offsetof(struct filter, prog) + (size_t)p->filter.n * sizeof(struct sock_filter));
 	if (send(sync, &p->filter, (size_t)n, MSG_NOSIGNAL) < 0)
 		c = 0;
+report:
 	close(sync);
 	while ((n = read(rfd, &r, sizeof(r))) < 0 && errno == EINTR)
 		;
 	close(rfd);
-	while (waitpid(setup, &st, 0) < 0 && errno == EINTR)
+	/*
+	 * With a report, init has killed and reaped everything in the
+	 * namespace: no need to wait while the kernel tears the namespaces down.
+	 */
+	while (waitpid(setup, &st, n == (ssize_t)sizeof(r) ? WNOHANG : 0) < 0 && errno == EINTR)
 		;
 	for (i = 0; p->asroot && i < p->nm; i++)
 		if (p->m[i].kind == RW)
