@@ -320,10 +320,12 @@ run(kiln_ctx *ctx)
 	openblas_set_num_threads(kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1);
 	kiln_log(ctx, "OpenBLAS %s kernels, %d thread(s)", openblas_get_corename(),
 		openblas_get_num_threads());
+	t0 = seconds();
 	if (load_data(&d, dir, err) < 0 || finite_inputs(&d, err) < 0) {
 		data_release(&d);
 		return kiln_fail(ctx, "%s", err);
 	}
+	kiln_log(ctx, "loaded and checked the features in %.3f s", seconds() - t0);
 	cls = d.y.dtype == KILN_ML_I64;
 	o.weights = d.w.data;
 	t0 = seconds();
