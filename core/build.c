@@ -1108,8 +1108,10 @@ decide(struct run *r, struct kiln_target *t)
 		return 0;
 	}
 	got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
-	/* A local miss: the remote cache may have it (fetched into the local cache, checked). */
-	if (!got && ws->remote && !r->o->dry_run && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
+	/* A local miss: the remote cache may have it (fetched into the local cache, checked; -n only looks). */
+	if (!got && ws->remote && r->o->dry_run)
+		got = kiln_remote_peek(ws->remote, &t->key, &act, &a);
+	else if (!got && ws->remote && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
 		got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
 	if (got && r->o->dry_run) {
 		say(r, "would restore %s from the cache\n", t->name);

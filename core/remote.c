@@ -766,6 +766,22 @@ kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const ch
 	return ret;
 }
 
+int
+kiln_remote_peek(struct kiln_remote *r, const struct kiln_digest *key, struct kiln_action *act,
+    struct arena *a)
+{
+	struct xfer x;
+	int ret;
+
+	if (!r || r->down)
+		return 0;
+	xfer_init(&x, X_GET_MEM, url_of(r, "ac", key));
+	run_batch(r, &x, 1);
+	ret = x.result == XR_OK && kiln_action_parse(x.body.s ? x.body.s : "", x.body.len, act, a) == 0;
+	xfer_release(&x);
+	return ret;
+}
+
 /* Storing. */
 
 /* HEAD: 1 the server has it, 0 it does not, -1 failed. */

@@ -68,6 +68,14 @@ int kiln_remote_attach(struct kiln_ws *ws, const char *opt, int read_only);
 int kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target);
 
 /*
+ * For `kiln build -n`: the remote's action entry for `key`, parsed into act
+ * (allocated in a), without its blobs and without storing anything. 1 found,
+ * 0 not (a miss or a failure, said quietly).
+ */
+int kiln_remote_peek(struct kiln_remote *r, const struct kiln_digest *key, struct kiln_action *act,
+    struct arena *a);
+
+/*
  * After a step: upload the blobs of `act` that the server lacks (asked with
  * HEAD; blobs under 64 KiB are sent without asking), reading them from the
  * local cache, then the entry itself, so that a reader never finds an entry

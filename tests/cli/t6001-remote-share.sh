@@ -27,6 +27,11 @@ cp -r "$top/examples/iris/." ../ws2/
 cd ../ws2
 rm -rf kiln-out .kiln Kilnfile.lock
 export KILN_CACHE_DIR=$scratch/cache2
+# -n looks at the remote's entries without fetching blobs or changing anything.
+KILN_REMOTE=$remote ok kiln build -n
+has "0 would run, 4 would be restored from the cache"
+[ ! -e kiln-out ] || fail "-n wrote outputs"
+[ -z "$(find "$KILN_CACHE_DIR" -type f)" ] || fail "-n stored something in the local cache"
 KILN_REMOTE=$remote ok kiln build
 ran 0
 has "0 ran, 4 restored from the cache"
