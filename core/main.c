@@ -416,16 +416,18 @@ static const struct command commands[] = {
 	    "                      local)\n"},
 	{"push", kiln_remote_push_main, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
-	    "on to the remote cache: the blobs the server lacks (asked with HEAD), then the\n"
-	    "action entries. Targets must be built. Prints a progress bar on a terminal and\n"
-	    "a summary: blobs, bytes, seconds. -j N transfers at once (default 16).\n"
+	    "on to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"
+	    "asked about with HEAD first), then the action entries; nothing for a target\n"
+	    "whose entry the server has. Targets must be built. Prints a progress bar on a\n"
+	    "terminal and a summary: blobs, bytes, seconds. -j N transfers at once\n"
+	    "(default 16).\n"
 	    "Exit 1 when a target is not built or an upload failed.\n"},
 	{"pull", kiln_remote_pull_main, "[--remote URL] [-j N] [TARGET...]",
 	    "Download the outputs of the targets (default: all) and of everything they\n"
 	    "depend on from the remote cache into the local cache, each blob checked against\n"
 	    "its digest; `kiln build` then restores them without running anything. Prints a\n"
 	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
-	{"verify", kiln_verify_main, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [TARGET...]",
+	{"verify", kiln_verify_main, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]",
 	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
 	    "path, with an empty cache and no remote, another umask, time zone and locale,\n"
 	    "and the clock moved (with faketime, when installed), and compare every output's\n"
@@ -435,7 +437,9 @@ static const struct command commands[] = {
 	    "For each difference: target, output, both sizes and digests; the rebuilt file\n"
 	    "is kept in .kiln/verify/, with a diffoscope report when diffoscope is installed.\n"
 	    "\n"
-	    "  --json    one JSON document on stdout, for machines\n"
+	    "  --json           one JSON document on stdout, for machines\n"
+	    "  --sandbox on|off the rebuild's sandbox (default on)\n"
+	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
 	{"status", cmd_status, "[--check] [--all] [TARGET...]",
