@@ -564,6 +564,25 @@ columns_json(struct feat *f)
 	return a;
 }
 
+/* The one-hot vocabularies, column = [values], in output order. */
+static json_t *
+onehot_json(struct feat *f)
+{
+	json_t *o = json_object();
+	size_t k;
+
+	for (k = 0; k < f->ncols; k++) {
+		const char *src = f->t.header[f->cols[k].src];
+
+		if (!f->cols[k].value)
+			continue;
+		if (!json_object_get(o, src))
+			json_object_set_new(o, src, json_array());
+		json_array_append_new(json_object_get(o, src), json_string(f->cols[k].value));
+	}
+	return o;
+}
+
 static json_t *
 transform_json(struct feat *f)
 {
@@ -575,6 +594,7 @@ transform_json(struct feat *f)
 	json_object_set_new(j, "task", json_string(f->regression ? "regression" : "classification"));
 	json_object_set_new(j, "scale", json_string(kiln_param_string(f->ctx, "scale", "standard")));
 	json_object_set_new(j, "columns", columns_json(f));
+	json_object_set_new(j, "onehot", onehot_json(f));
 	if (!f->regression)
 		json_object_set_new(j, "classes", strings_json(f->classes, f->nclasses));
 	if (f->group >= 0) {

@@ -10,6 +10,7 @@ matches "demographic parity difference 0\.[0-9]+ is above the maximum 0\.1"
 matches "equal opportunity difference 0\.[0-9]+ is above the maximum 0\.1"
 [ ! -e kiln-out/loans_gate ] || fail "the failed gate left outputs"
 [ -e kiln-out/loans_eval/metrics.json ] || fail "loans_eval was not built"
+ok /usr/bin/python3 -c 'import json; t = json.load(open("kiln-out/loans_feat/transform.json")); assert t["onehot"] == {"group": ["A", "B"]} and t["groups"] == ["A", "B"], t'
 ok kiln metrics
 dp=$(printf '%s\n' "$out" | awk '$1 == "loans_eval" && $2 == "demographic_parity_diff" { print $3 }')
 awk -v a="$dp" 'BEGIN { exit !(a > 0.15) }' || fail "expected a large demographic parity difference, got '$dp'"
