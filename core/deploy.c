@@ -191,6 +191,18 @@ log_line(json_t *j)
 	return rc;
 }
 
+/* The target behind input `name` of t, or NULL. */
+static const struct kiln_target *
+input_target(const struct kiln_target *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->ninputs; i++)
+		if (strcmp(t->inputs[i].name, name) == 0)
+			return t->inputs[i].dep;
+	return NULL;
+}
+
 static int
 do_deploy(struct kiln_ws *ws, const struct kiln_target *t, const char *dir)
 {
@@ -224,10 +236,22 @@ do_deploy(struct kiln_ws *ws, const struct kiln_target *t, const char *dir)
 	free(p);
 	free(snap);
 	if (!r) {
+		json_t *line;
+		const struct kiln_target *img = input_target(t, "image");
+		const struct kiln_target *model = img ? input_target(img, "model") : NULL;
+
 		rec = kiln_state_get(&ws->state, t->name);
-		r = log_line(json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "deploy", "target", t->name,
+		line = json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "deploy", "target", t->name,
 			"digest", digest, "image", image,
-			"key", rec ? kiln_digest_hex(&rec->key, hex) : "")) < 0;
+			"key", rec ? kiln_digest_hex(&rec->key, hex) : "");
+		/* The keys the image and its model were built under, for `kiln why` later. */
+		if (img && (rec = kiln_state_get(&ws->state, img->name)))
+			json_object_set_new(line, "image_key", json_string(kiln_digest_hex(&rec->key, hex)));
+		if (model && (rec = kiln_state_get(&ws->state, model->name))) {
+			json_object_set_new(line, "model", json_string(model->name));
+			json_object_set_new(line, "model_key", json_string(kiln_digest_hex(&rec->key, hex)));
+		}
+		r = log_line(line) < 0;
 	}
 	if (!r)
 		printf("kiln: deployed %s: %s; manifests in %s\n", t->name, image, dir);

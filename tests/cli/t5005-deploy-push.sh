@@ -76,7 +76,13 @@ assert [l["digest"] for l in lines] == [sys.argv[1], sys.argv[1], sys.argv[2]], 
 for l in lines:
     assert l["action"] == "deploy" and l["target"] == "iris_prod"
     assert re.fullmatch(r"[0-9a-f]{32}", l["key"]), l
+    assert re.fullmatch(r"[0-9a-f]{32}", l["image_key"]), l
+    assert re.fullmatch(r"[0-9a-f]{32}", l["model_key"]) and l["model"] == "iris_softmax", l
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", l["time"]), l
+# The last line's keys are the ones Kilnfile.lock has.
+lock = dict(l.split()[0::2] for l in open("Kilnfile.lock") if " key " in l)
+assert lines[-1]["key"] == lock["iris_prod"] and lines[-1]["image_key"] == lock["iris_image"], (lines[-1], lock)
+assert lines[-1]["model_key"] == lock["iris_softmax"], (lines[-1], lock)
 P
 
 # Rollback: the first digest's manifests come back; then there is nothing older.
