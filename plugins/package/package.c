@@ -371,7 +371,8 @@ run(kiln_ctx *ctx)
 	/* The image config: entrypoint, port, labels, the layers' diff ids. */
 	snprintf(portarg, sizeof(portarg), "%lld", port);
 	snprintf(exposed, sizeof(exposed), "%lld/tcp", port);
-	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s},"
+	/* The server needs no privilege: it runs as nobody (numeric, so no /etc/passwd is needed). */
+	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
 		" s:{s:s, s:[s,s]}, s:[{s:s, s:s}, {s:s, s:s}]}",
 		"architecture", ec.arch, "os", "linux", "created", FIXED_DATE,
 		"config",
@@ -379,7 +380,7 @@ run(kiln_ctx *ctx)
 		"Env", "LD_LIBRARY_PATH=/" LIBDIR, "PATH=/bin",
 		"ExposedPorts", exposed,
 		"Labels", make_labels(ctx, mdigest, js, jslen, name, tag, port, metrics),
-		"WorkingDir", "/",
+		"WorkingDir", "/", "User", "65534:65534",
 		"rootfs", "type", "layers", "diff_ids", rt.digest, model.digest,
 		"history", "created", FIXED_DATE, "created_by", "kiln package: kiln-serve and its libraries",
 		"created", FIXED_DATE, "created_by", "kiln package: the model");

@@ -48,6 +48,9 @@ $a
 $b"
 out=$a
 has '"class":"setosa"'
+# The server runs as nobody, not root.
+ok pm top "$cid" user
+has "65534"
 ok curl -sf "http://127.0.0.1:$cport/v1/models/iris"
 has "\"model_digest\":\"sha256:$(sha256sum kiln-out/iris_softmax/model.safetensors | cut -c1-64)\""
 # podman stop sends SIGTERM to kiln-serve (pid 1 in the container): it exits 0.
