@@ -244,6 +244,11 @@ request(struct http *h, const char *method, const char *url, const void *body, s
 		curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
 	}
+	/* Registries on object storage redirect blob reads; writes are never redirected. */
+	if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	}
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0) {
