@@ -10,14 +10,15 @@
 #   (kiln push sends blobs under 64 KiB without asking with HEAD first, and
 #   larger ones only when HEAD says the server lacks them.)
 #
-# Each figure is the best of 3 runs, in seconds (wall clock, ms resolution).
+# Each figure is the best of 5 runs (RUNS=N to change), kiln's and curl's
+# interleaved, each after a sync; seconds of wall clock, ms resolution.
 # Benchmarks print numbers; they are not tests. Needs nginx and curl.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
 mib=${1:-1024}
 small=${2:-10000}
-runs=3
+runs=${RUNS:-5}
 work=$(mktemp -d /tmp/kiln-bench-remote.XXXXXX)
 chmod 755 "$work"
 cleanup_hooks=()
@@ -31,19 +32,39 @@ cd "$work"
 
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }'; }
-# best CMD…: the best wall time of $runs runs; `reset` (a function) runs before each, untimed.
-best() {
-	local i s t b=
+# timed CMD…: the wall time of one run, after `reset` (a function, untimed)
+# and a sync, so that one run's write-back does not land in another's time.
+timed() {
+	local s
+	reset
+	sync
+	s=$(now)
+	"$@" >/dev/null 2>&1 || fail "failed: $*"
+	since "$s"
+}
+# pair NAME_A NAME_B -- CMD_A… -- CMD_B…: run A and B in turn $runs times
+# (interleaved, so both meet the same conditions) and set $ta and $tb to
+# the best time of each.
+pair() {
+	local i a=() b=() t
+	shift 3
+	while [ "$1" != -- ]; do a+=("$1"); shift; done
+	shift
+	b=("$@")
+	ta=1e9 tb=1e9
 	for i in $(seq $runs); do
-		reset
-		s=$(now)
-		"$@" >/dev/null 2>&1 || fail "failed: $*"
-		t=$(since "$s")
-		b=$(awk -v a="$t" -v b="${b:-1e9}" 'BEGIN { print (a < b ? a : b) }')
+		t=$(timed "${a[@]}"); ta=$(awk -v x="$t" -v y="$ta" 'BEGIN { print (x < y ? x : y) }')
+		t=$(timed "${b[@]}"); tb=$(awk -v x="$t" -v y="$tb" 'BEGIN { print (x < y ? x : y) }')
+	done
+}
+best() {
+	local i t b=1e9
+	for i in $(seq $runs); do
+		t=$(timed "$@"); b=$(awk -v x="$t" -v y="$b" 'BEGIN { print (x < y ? x : y) }')
 	done
 	printf '%.3f' "$b"
 }
-row() { printf '%-44s %9s s  %s\n' "$1" "$2" "${3:-}"; }
+row() { printf '%-44s %9.3f s  %s\n' "$1" "$2" "${3:-}"; }
 ratio() { awk -v k="$1" -v c="$2" 'BEGIN { printf "kiln/curl %.2fx", k / c }'; }
 clear_server() { rm -rf "$work/srv/data/"*; }
 
@@ -70,8 +91,8 @@ echo "nginx $(nginx -v 2>&1 | sed 's/.*\///') on $(echo "$remote" | sed 's,http:
 echo
 echo "one artifact of $mib MiB"
 reset() { clear_server; }
-kp=$(best "$KILN" push --remote "$remote" big)
-cp_=$(best curl -sf -T "$big" "$remote/curl/big.bin")
+pair kiln curl -- "$KILN" push --remote "$remote" big -- curl -sf -T "$big" "$remote/curl/big.bin"
+kp=$ta cp_=$tb
 row "push: kiln push" "$kp" "$(ratio "$kp" "$cp_")"
 row "push: curl -T" "$cp_"
 # Pull: kiln into an empty local cache; curl into a file, both from the server's copy.
@@ -82,8 +103,8 @@ mkdir "$work/clone"
 cp Kilnfile "$work/clone/"
 pull() { (cd "$work/clone" && KILN_CACHE_DIR=$work/pullcache "$KILN" pull --remote "$remote" "$@"); }
 reset() { rm -rf "$work/pullcache" "$work/curl.out"; }
-kl=$(best pull big)
-cl=$(best curl -sf -o "$work/curl.out" "$remote/cas/$blob")
+pair kiln curl -- pull big -- curl -sf -o "$work/curl.out" "$remote/cas/$blob"
+kl=$ta cl=$tb
 row "pull: kiln pull (GET, hash, rename)" "$kl" "$(ratio "$kl" "$cl")"
 row "pull: curl -o" "$cl"
 
@@ -93,8 +114,8 @@ clear_server
 ls kiln-out/many/d | awk -v r="$remote" -v d="$PWD/kiln-out/many/d" '{ printf "upload-file = \"%s/%s\"\nurl = \"%s/curl/%s\"\n", d, $1, r, $1 }' > "$work/put.cfg"
 awk '$1 == "many" && $2 == "out" { print $4 }' Kilnfile.lock | awk -v r="$remote" -v o="$work/got" '{ printf "url = \"%s/cas/%s\"\noutput = \"%s/%s\"\n", r, $1, o, $1 }' > "$work/get.cfg"
 reset() { clear_server; }
-ks=$(best "$KILN" push --remote "$remote" many)
-cs=$(best curl -sf --parallel --parallel-max 16 -K "$work/put.cfg")
+pair kiln curl -- "$KILN" push --remote "$remote" many -- curl -sf --parallel --parallel-max 16 -K "$work/put.cfg"
+ks=$ta cs=$tb
 row "push: kiln push (PUT each)" "$ks" "$(ratio "$ks" "$cs")"
 row "push: curl --parallel (PUT each)" "$cs"
 reset() { :; }
@@ -102,7 +123,7 @@ reset() { :; }
 ka=$(best "$KILN" push --remote "$remote" many)
 row "push again: kiln push (entry already there)" "$ka"
 reset() { rm -rf "$work/pullcache" "$work/got"; mkdir -p "$work/got"; }
-kls=$(best pull many)
-cls=$(best curl -sf --parallel --parallel-max 16 -K "$work/get.cfg")
+pair kiln curl -- pull many -- curl -sf --parallel --parallel-max 16 -K "$work/get.cfg"
+kls=$ta cls=$tb
 row "pull: kiln pull (GET, hash, rename each)" "$kls" "$(ratio "$kls" "$cls")"
 row "pull: curl --parallel (GET each)" "$cls"
