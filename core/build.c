@@ -581,26 +581,65 @@ push_ready(struct run *r, struct kiln_target *t)
 	r->ready[r->nready++] = t;
 }
 
+/*
+ * Every wanted target downstream of t that has not been decided, each once,
+ * in an order where a target comes after the one that reached it: for
+ * dependents that cannot be built. Iterative, so that a 100,000-deep chain
+ * does not overflow the stack. Returns the count; *out is malloc'd, with the
+ * target that reached each one in (*via)[i].
+ */
+static size_t
+downstream(struct kiln_target *t, struct kiln_target ***out, struct kiln_target ***via)
+{
+	struct kiln_target **list = NULL, **from = NULL;
+	size_t n = 0, cap = 0, head, i;
+
+	for (head = 0;; head++) {
+		struct kiln_target *u = head == 0 ? t : list[head - 1];
+
+		for (i = 0; i < u->nrdeps; i++) {
+			struct kiln_target *d = u->rdeps[i];
+
+			if (!d->wanted || d->state != KILN_T_WAITING)
+				continue;
+			d->state = KILN_T_SKIPPED;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				list = xreallocarray(list, cap, sizeof(*list));
+				from = xreallocarray(from, cap, sizeof(*from));
+			}
+			from[n] = u;
+			list[n++] = d;
+		}
+		if (head == n)
+			break;
+	}
+	*out = list;
+	*via = from;
+	return n;
+}
+
 static void
 finish(struct run *r, struct kiln_target *t, int state)
 {
-	size_t i;
+	struct kiln_target **skip, **via;
+	size_t i, n;
 
 	t->state = state;
 	r->finished++;
+	if (state != KILN_T_DONE) {
+		/* What depends on a failed target cannot be built. */
+		n = downstream(t, &skip, &via);
+		r->skipped += n;
+		r->finished += n;
+		free(skip);
+		free(via);
+		return;
+	}
 	for (i = 0; i < t->nrdeps; i++) {
 		struct kiln_target *d = t->rdeps[i];
 
-		if (!d->wanted || d->state != KILN_T_WAITING)
-			continue;
-		if (state != KILN_T_DONE) {
-			/* A dependency failed: the dependent cannot be built. */
-			d->state = KILN_T_SKIPPED;
-			r->skipped++;
-			finish(r, d, KILN_T_SKIPPED);
-			continue;
-		}
-		if (--d->pending == 0)
+		if (d->wanted && d->state == KILN_T_WAITING && --d->pending == 0)
 			push_ready(r, d);
 	}
 }
@@ -1291,25 +1330,22 @@ summary(struct run *r)
 static void
 dry_run_mark(struct run *r, struct kiln_target *t, const char *why)
 {
-	size_t i;
+	struct kiln_target **after, **via;
+	size_t i, n;
 
 	say(r, "would run %s: %s\n", t->name, why);
 	r->would++;
 	t->state = KILN_T_SKIPPED;
 	r->finished++;
-	for (i = 0; i < t->nrdeps; i++) {
-		struct kiln_target *d = t->rdeps[i];
-		char *w;
-
-		if (!d->wanted || d->state != KILN_T_WAITING)
-			continue;
-		d->state = KILN_T_SKIPPED;
-		w = xasprintf("after %s runs (its new outputs may change this one's key)", t->name);
-		dry_run_mark(r, d, w);
-		free(w);
-	}
+	n = downstream(t, &after, &via);
+	for (i = 0; i < n; i++)
+		say(r, "would run %s: after %s runs (its new outputs may change this one's key)\n",
+		    after[i]->name, via[i]->name);
+	r->would += n;
+	r->finished += n;
+	free(after);
+	free(via);
 }
-
 
 int
 kiln_build(struct kiln_ws *ws, const struct kiln_build_opts *o)
