@@ -3,11 +3,21 @@
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/sandbox/lib.sh"
 
+# descendants PID: every process below PID.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
 scenario() {
 	use_hostile
 	cat > Kilnfile <<K
 command "sibling" { cmd = "sleep 1; echo alive > {out}/o", outputs = { "o" } }
 command "killer" { inputs = { h = "bin/hostile" }, cmd = "sleep 0.3; {in.h} kill $$; {in.h} kill $PPID; {in.h} kill", outputs = { "o" } }
+command "linger" { cmd = "sleep 4246 & sleep 4247", outputs = { "o" } }
 command "ps" { cmd = "ps -e -o pid=,comm= > {out}/o", outputs = { "o" } }
 K
 	fails 1 kb build -j2 -k sibling killer
@@ -20,6 +30,23 @@ K
 		fail "expected three refused kills: $out"
 	hasnt ALLOWED
 	same kiln-out/sibling/o alive
+	# Killing kiln-run (as kiln does at a timeout) kills everything in the step.
+	kb build linger > linger.out 2>&1 &
+	k=$!
+	for i in $(seq 100); do pgrep -f "sleep 4247" >/dev/null && break; sleep 0.05; done
+	pgrep -f "sleep 4247" >/dev/null || fail "the step did not start"
+	runner=
+	for pid in $(descendants $k); do
+		if [ "$(cat /proc/$pid/comm)" = kiln-run ] && [ "$(cat /proc/$(ps -o ppid= $pid | tr -d ' ')/comm)" = kiln ]; then
+			runner=$pid
+		fi
+	done
+	[ -n "$runner" ] || fail "no kiln-run under kiln"
+	kill -KILL "$runner"
+	wait $k || true
+	sleep 0.3
+	! pgrep -f "sleep 424[67]" >/dev/null || fail "killing kiln-run left the step running: $(pgrep -af 'sleep 424')"
+
 	# Inside, only the step's own processes exist.
 	ok kb build ps
 	# (kiln-run as the namespace's init and as the step, the shell, ps).
