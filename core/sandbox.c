@@ -699,7 +699,7 @@ make_root(const struct plan *p)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		childfail(p, "cannot make mounts private:");
-	if (mount("kiln", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+	if (mount("kiln", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") < 0)
 		childfail(p, "cannot mount the sandbox's root (tmpfs):");
 	if (chdir("/tmp") < 0)
 		childfail(p, "chdir to the new root:");
