@@ -1160,7 +1160,9 @@ decide(struct run *r, struct kiln_target *t)
 		finish(r, t, KILN_T_DONE);
 		return 0;
 	}
-	if (got && restore(r, t, &r->ki, &act) == 1) {
+	/* A local blob that was damaged (now quarantined) or gone: the remote may have a sound copy. */
+	if (got && (restore(r, t, &r->ki, &act) == 1 || (ws->remote && !r->o->dry_run &&
+	    kiln_remote_fetch(ws->remote, &t->key, t->name) == 1 && restore(r, t, &r->ki, &act) == 1))) {
 		arena_release(&a);
 		if (r->o->verbose)
 			say(r, "restored %s from the cache\n", t->name);
