@@ -756,6 +756,12 @@ submit_main(struct submit *s)
 
 	/* Die with kiln: then the job is cancelled rather than left running. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/*
+	 * We hold the workspace lock for kiln (inherited) until the step ends;
+	 * srun must not: its shepherd may outlive it by minutes, telling a
+	 * slurmctld that is away that the job ended.
+	 */
+	close_range(STATUS_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (kiln_cache_open(&cache, dir) < 0) {
 		send_failure(STATUS_FD, "", "cannot open the cache");
 		free(dir);
