@@ -2,23 +2,27 @@
  * sandbox: confine one plugin run. See sandbox.h, and docs/sandbox.md for
  * what a step sees and why.
  *
- * kiln_sandbox_enter() leaves a tree of four processes:
+ * kiln_sandbox_enter() leaves a tree of processes:
  *
- *	caller (kiln-run)	waits, then exits or dies as the step did
- *	  setup			makes the namespaces, waits for init
+ *	caller (kiln-run)	maps ids, compiles the filter, waits, then exits
+ *				or dies as the step did
+ *	  [setup]		only when the caller has threads: unshares, waits
  *	    init (pid 1)	builds the root, reaps, answers refused calls
- *	      step (pid 2)	returns 0 and runs the plugin
+ *	      step (pid 2)	makes its network namespace, returns 0 and runs
+ *				the plugin
  *
- * The caller may already have threads (OpenBLAS starts its pool when a plugin
- * linking it is loaded) and unshare(CLONE_NEWUSER) refuses a threaded
- * process, so the namespaces are made in a forked child. The step is not
- * pid 1 because the kernel drops signals like SIGXCPU that are sent to a
- * namespace's init, and because init must outlive it to report how it ended.
+ * A caller without threads clone()s init straight into the namespaces. One
+ * with threads (OpenBLAS starts its pool when a plugin linking it is
+ * loaded) cannot: a raw clone() could leave the child a lock another thread
+ * held, and unshare(CLONE_NEWUSER) refuses a threaded process; so it forks
+ * setup, which unshares and forks init. The step is not pid 1 because the
+ * kernel drops signals like SIGXCPU that are sent to a namespace's init, and
+ * because init must outlive it to report how it ended.
  *
- * Everything the step may see is opened (O_PATH) by the caller, in the host's
- * view of the file system, before anything changes; init mounts those
- * descriptors. So symlinks resolve as the host sees them, and folders on the
- * way to an input need no permission the step itself lacks.
+ * Every path the step may see is resolved by the caller in the host's view
+ * of the file system and opened (O_PATH) once the namespaces exist; init
+ * mounts those descriptors. So symlinks resolve as the host sees them, and
+ * folders on the way to an input need no permission the step itself lacks.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,7 +62,7 @@
 /* The step's user and group inside; files it makes belong to the caller outside. */
 #define IN_UID 1000
 #define IN_GID 1000
-/* Who a step runs as on the host when kiln runs as root (see step_ids). */
+/* Who a step runs as on the host when kiln runs as root (see plan_make). */
 #define NOBODY 65534
 
 #define MAXBPF 1024
@@ -71,7 +75,7 @@
 
 /* One thing to mount: a host object at a place inside. */
 struct mnt {
-	int fd;			/* O_PATH descriptor of src, opened by setup */
+	int fd;			/* O_PATH descriptor of src, opened in the namespaces */
 	char *src;		/* real path outside */
 	char *dst;		/* absolute path inside */
 	uid_t uid;		/* owner of a writable one, given back afterwards */
@@ -88,7 +92,7 @@ enum kind {
 	COPY,	/* a small file, copied: cheaper than a mount to make and to tear down */
 };
 
-/* The seccomp filter as BPF, compiled by the caller while setup unshares. */
+/* The seccomp filter as BPF, compiled by the caller while init builds the root. */
 struct filter {
 	int notify;		/* refused calls go to init (else a plain EPERM) */
 	int n;
@@ -463,6 +467,11 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	size_t i;
 
 	p->network = sb->network;
+	/*
+	 * As root, the step runs as NOBODY on the host: the kernel does not
+	 * apply RLIMIT_NPROC to uid 0 (a fork bomb would not stop), and root
+	 * would own every root-owned file it can see.
+	 */
 	p->asroot = geteuid() == 0 && init_userns();
 	p->hostuid = p->asroot ? NOBODY : geteuid();
 	p->hostgid = p->asroot ? NOBODY : getegid();
