@@ -79,6 +79,18 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->network);
 }
 
+/* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
+static const char *
+value_str(struct wire *w, struct arena *a, size_t *len)
+{
+	uint32_t n = wire_get_u32(w);
+	const char *s = (const char *)wire_take(w, n);
+
+	if (len)
+		*len = s ? n : 0;
+	return s ? arena_strndup(a, s, n) : "";
+}
+
 /* The inverse of kiln_value_encode. */
 static void
 dec_value(struct wire *w, struct arena *a, kiln_value *v, int depth)
@@ -110,8 +122,7 @@ dec_value(struct wire *w, struct arena *a, kiln_value *v, int depth)
 		break;
 	case 's':
 		v->type = KILN_STRING;
-		v->u.str.s = wire_get_str(w, a);
-		v->u.str.len = strlen(v->u.str.s);
+		v->u.str.s = value_str(w, a, &v->u.str.len);
 		break;
 	case 'l':
 	case 'm':
@@ -123,7 +134,7 @@ dec_value(struct wire *w, struct arena *a, kiln_value *v, int depth)
 			v->u.seq.keys = arena_alloc(a, n * sizeof(char *));
 		for (i = 0; i < n && !w->bad; i++) {
 			if (*tag == 'm')
-				((const char **)v->u.seq.keys)[i] = wire_get_str(w, a);
+				((const char **)v->u.seq.keys)[i] = value_str(w, a, NULL);
 			dec_value(w, a, (kiln_value *)&v->u.seq.items[i], depth + 1);
 		}
 		break;

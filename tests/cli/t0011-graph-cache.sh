@@ -10,6 +10,11 @@ K
 ok kiln build
 same kiln-out/w/w one
 [ -s .kiln/graph ] || fail "no .kiln/graph"
+# A no-op build reads the graph back rather than evaluating (and saving) again.
+before=$(stat -c %Y.%y .kiln/graph)
+sleep 0.01
+ok kiln build
+[ "$(stat -c %Y.%y .kiln/graph)" = "$before" ] || fail ".kiln/graph was not reused"
 echo 'WORD = "two"' > lib/words.lua
 ok kiln build
 same kiln-out/w/w two
