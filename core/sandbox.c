@@ -1205,6 +1205,8 @@ serve(const struct plan *p, pid_t step, int sfd, int nfd)
 	}
 	if (req)
 		seccomp_notify_free(req, resp);
+	if (!done)
+		childfail(p, "init lost sight of the step:");
 	explain_end(p, r.status, &stepru);
 	/* What the step left running dies now, so the caller need not wait for our exit. */
 	kill(-1, SIGKILL);
