@@ -2,16 +2,17 @@
  * Training: ridge regression in closed form, and logistic, softmax and MLP
  * models by mini-batch Adam, all on OpenBLAS.
  *
- * Determinism: every random choice comes from one seeded generator, every
- * reduction kiln does itself (bias gradients, means, the loss) runs in a
- * fixed order, and OpenBLAS partitions each product statically for a given
- * thread count, so the weights are the same bytes run after run. A
- * different thread count (or OpenBLAS kernel) blocks the products
- * differently and may change the last bits, which is why the thread count
- * is part of a target's action key.
+ * Determinism: every random choice comes from one seeded generator, and
+ * every sum runs in an order that depends on the data and the params only.
+ * OpenBLAS blocks a product differently for each thread count, so it runs
+ * on one thread here; training runs on several by splitting each batch into
+ * sub-batches of SUB rows, whose gradients are added in sub-batch order
+ * whichever thread computed them. The weights are the same bytes run after
+ * run and for any number of threads.
  */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,9 @@
 
 /* Rows per block when ridge accumulates X^T X. */
 #define RIDGE_BLOCK 4096
+/* Rows per sub-batch: the unit of work of one thread, fixed so that the
+ * order of the gradient's sums does not depend on the thread count. */
+#define SUB 128
 
 void
 kiln_ml_train_opts_init(struct kiln_ml_train_opts *o)
@@ -226,6 +230,7 @@ struct net {
 	float **mw, **vw, **mb, **vb;	/* Adam moments */
 	float *xb;		/* gathered input rows */
 	long step;
+	struct pool *pool;	/* the pool a working net belongs to */
 };
 
 static float **
@@ -247,7 +252,7 @@ free_per_layer(float **p, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; p && i < n; i++)
 		free(p[i]);
 	free(p);
 }
@@ -320,13 +325,13 @@ net_forward(struct net *t, size_t rows)
 }
 
 /*
- * Output delta (gradient of the mean loss by the pre-activation) for
- * cross-entropy on sigmoid/softmax and squared error on a linear output.
- * Returns the batch's summed loss.
+ * Output delta (gradient of the batch's mean loss, over denom rows, by the
+ * pre-activation) for cross-entropy on sigmoid/softmax and squared error on
+ * a linear output, for the rows rows gathered. Returns their summed loss.
  */
 static double
-output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
-	const float *yf, const float *wt)
+output_delta(struct net *t, size_t rows, size_t denom, const size_t *idx,
+	const int64_t *y, const float *yf, const float *wt)
 {
 	const struct kiln_ml_layer *l = &t->m->layers[t->m->nlayers - 1];
 	float *p = t->a[t->m->nlayers], *d = t->delta[t->m->nlayers - 1];
@@ -345,7 +350,7 @@ output_delta(struct net *t, size_t rows, const size_t *idx, const int64_t *y,
 				target = (float)y[idx[i]];
 			else
 				target = (size_t)y[idx[i]] == j;
-			d[i * k + j] = w * (p[i * k + j] - target) / (float)rows;
+			d[i * k + j] = w * (p[i * k + j] - target) / (float)denom;
 			if (!y)
 				loss += w * (double)(p[i * k + j] - target) * (p[i * k + j] - target);
 			else if (target > 0)
@@ -447,28 +452,186 @@ batch_flops(const struct kiln_ml_model *m, size_t rows)
 	return f;
 }
 
-/* One epoch over the rows idx[0..n); returns the mean training loss. */
-static double
-epoch(struct net *t, const struct kiln_ml_train_opts *o, const float *X,
-	const size_t *idx, size_t n, const int64_t *y, const float *yf, double *flops)
+/* The gradient and loss of one sub-batch. */
+struct grad {
+	float **gw, **gb;
+	double loss;
+};
+
+/* Threads that compute the sub-batches of each step, and what they share. */
+struct pool {
+	struct net main;	/* the model's gradient sums and Adam moments */
+	struct net *nets;	/* nthreads working nets of SUB rows */
+	struct grad *grads;	/* one per sub-batch of a full batch */
+	size_t nthreads, ngrads;
+	pthread_t *threads;
+	pthread_barrier_t go, done;
+	int quit;
+	/* The current step. */
+	const struct kiln_ml_train_opts *o;
+	const float *X;
+	const size_t *idx;
+	size_t rows;
+	const int64_t *y;
+	const float *yf;
+};
+
+/* Gather, forward and backward sub-batch s of the current step on net t. */
+static void
+sub_batch(struct pool *p, struct net *t, size_t s)
 {
-	size_t d = t->m->layers[0].in, r, i;
+	size_t d = t->m->layers[0].in, r = s * SUB, i;
+	size_t rows = p->rows - r < SUB ? p->rows - r : SUB;
+	const size_t *idx = p->idx + r;
+
+	/* Rows come from all over X: ask for the next ones early. */
+	for (i = 0; i < rows; i++) {
+		if (i + 8 < rows)
+			__builtin_prefetch(p->X + idx[i + 8] * d);
+		memcpy(t->xb + i * d, p->X + idx[i] * d, d * sizeof(float));
+	}
+	t->gw = p->grads[s].gw;
+	t->gb = p->grads[s].gb;
+	net_forward(t, rows);
+	p->grads[s].loss = output_delta(t, rows, p->rows, idx, p->y, p->yf, p->o->weights);
+	net_backward(t, rows);
+}
+
+/* Thread w's share of the current step: sub-batches w, w + n, ... */
+static void
+share(struct pool *p, size_t w)
+{
+	size_t s;
+
+	for (s = w; s * SUB < p->rows; s += p->nthreads)
+		sub_batch(p, &p->nets[w], s);
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct net *t = arg;
+	struct pool *p = t->pool;
+	size_t w = (size_t)(t - p->nets);
+
+	for (;;) {
+		pthread_barrier_wait(&p->go);
+		if (p->quit)
+			return NULL;
+		share(p, w);
+		pthread_barrier_wait(&p->done);
+	}
+}
+
+/* Sum the sub-batches' gradients in order into the main net; returns the loss. */
+static double
+reduce(struct pool *p)
+{
+	const struct kiln_ml_model *m = p->main.m;
+	size_t ns = (p->rows + SUB - 1) / SUB, s, i, j;
 	double loss = 0;
 
-	for (r = 0; r < n; r += t->batch) {
-		size_t rows = n - r < t->batch ? n - r : t->batch;
+	for (i = 0; i < m->nlayers; i++) {
+		size_t nw = m->layers[i].in * m->layers[i].out, nb = m->layers[i].out;
 
-		/* Rows come from all over X: ask for the next ones early. */
-		for (i = 0; i < rows; i++) {
-			if (r + i + 8 < n)
-				__builtin_prefetch(X + idx[r + i + 8] * d);
-			memcpy(t->xb + i * d, X + idx[r + i] * d, d * sizeof(float));
+		memcpy(p->main.gw[i], p->grads[0].gw[i], nw * sizeof(float));
+		memcpy(p->main.gb[i], p->grads[0].gb[i], nb * sizeof(float));
+		for (s = 1; s < ns; s++) {
+			for (j = 0; j < nw; j++)
+				p->main.gw[i][j] += p->grads[s].gw[i][j];
+			for (j = 0; j < nb; j++)
+				p->main.gb[i][j] += p->grads[s].gb[i][j];
 		}
-		net_forward(t, rows);
-		loss += output_delta(t, rows, idx + r, y, yf, o->weights);
-		net_backward(t, rows);
-		net_update(t, o);
-		*flops += batch_flops(t->m, rows);
+	}
+	for (s = 0; s < ns; s++)
+		loss += p->grads[s].loss;
+	return loss;
+}
+
+static void
+pool_init(struct pool *p, struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+	size_t batch)
+{
+	size_t i, n = o->threads > 1 ? (size_t)o->threads : 1;
+
+	memset(p, 0, sizeof(*p));
+	p->o = o;
+	p->ngrads = (batch + SUB - 1) / SUB;
+	p->nthreads = n < p->ngrads ? n : p->ngrads;
+	net_init(&p->main, m, 1);
+	p->nets = kiln_ml_xcalloc(p->nthreads, sizeof(*p->nets));
+	p->grads = kiln_ml_xcalloc(p->ngrads, sizeof(*p->grads));
+	for (i = 0; i < p->ngrads; i++) {
+		p->grads[i].gw = alloc_per_layer(m, 1, 1);
+		p->grads[i].gb = alloc_per_layer(m, 0, 1);
+	}
+	for (i = 0; i < p->nthreads; i++) {
+		net_init(&p->nets[i], m, batch < SUB ? batch : SUB);
+		p->nets[i].pool = p;
+		/* A working net writes into the gradient of its current sub-batch. */
+		free_per_layer(p->nets[i].gw, m->nlayers);
+		free_per_layer(p->nets[i].gb, m->nlayers);
+		p->nets[i].gw = p->nets[i].gb = NULL;
+	}
+	if (p->nthreads < 2)
+		return;
+	pthread_barrier_init(&p->go, NULL, (unsigned)p->nthreads);
+	pthread_barrier_init(&p->done, NULL, (unsigned)p->nthreads);
+	p->threads = kiln_ml_xcalloc(p->nthreads, sizeof(pthread_t));
+	for (i = 1; i < p->nthreads; i++)
+		if (pthread_create(&p->threads[i], NULL, thread_main, &p->nets[i]) != 0)
+			abort();
+}
+
+static void
+pool_release(struct pool *p)
+{
+	size_t i, nl = p->main.m->nlayers;
+
+	if (p->nthreads > 1) {
+		p->quit = 1;
+		pthread_barrier_wait(&p->go);
+		for (i = 1; i < p->nthreads; i++)
+			pthread_join(p->threads[i], NULL);
+		pthread_barrier_destroy(&p->go);
+		pthread_barrier_destroy(&p->done);
+		free(p->threads);
+	}
+	for (i = 0; i < p->nthreads; i++) {
+		p->nets[i].gw = p->nets[i].gb = NULL;	/* borrowed from grads */
+		net_release(&p->nets[i]);
+	}
+	for (i = 0; i < p->ngrads; i++) {
+		free_per_layer(p->grads[i].gw, nl);
+		free_per_layer(p->grads[i].gb, nl);
+	}
+	free(p->nets);
+	free(p->grads);
+	net_release(&p->main);
+}
+
+/* One epoch over the rows idx[0..n); returns the mean training loss. */
+static double
+epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t *y,
+	const float *yf, size_t batch, double *flops)
+{
+	double loss = 0;
+	size_t r;
+
+	p->X = X;
+	p->y = y;
+	p->yf = yf;
+	for (r = 0; r < n; r += batch) {
+		p->idx = idx + r;
+		p->rows = n - r < batch ? n - r : batch;
+		if (p->nthreads > 1)
+			pthread_barrier_wait(&p->go);
+		share(p, 0);
+		if (p->nthreads > 1)
+			pthread_barrier_wait(&p->done);
+		loss += reduce(p);
+		net_update(&p->main, p->o);
+		*flops += batch_flops(p->main.m, p->rows);
 	}
 	return loss / (double)n;
 }
@@ -559,7 +722,7 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	size_t sizes[10], *idx = kiln_ml_xmallocarray(n, sizeof(size_t)), nval, ntrain;
 	struct kiln_ml_model best;
 	struct kiln_ml_rng rng;
-	struct net t;
+	struct pool pool;
 	double best_val = NAN;
 	int ns = layer_sizes(o, d, nclasses, sizes, err), e, since = 0;
 
@@ -573,13 +736,14 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	init_weights(m, &rng);
 	nval = split_validation(o, n, idx, &rng);
 	ntrain = n - nval;
-	net_init(&t, m, o->batch < ntrain ? o->batch : ntrain);
+	pool_init(&pool, m, o, o->batch < ntrain ? o->batch : ntrain);
 	h->best_epoch = o->epochs;
 	for (e = 1; e <= o->epochs; e++) {
 		double loss, val = NAN;
 
 		kiln_ml_rng_shuffle(&rng, idx + nval, ntrain);
-		loss = epoch(&t, o, X, idx + nval, ntrain, y, yf, &h->flops);
+		loss = epoch(&pool, X, idx + nval, ntrain, y, yf,
+			o->batch < ntrain ? o->batch : ntrain, &h->flops);
 		if (nval) {
 			val = validate(m, X, d, idx, nval, y, yf);
 			h->flops += batch_flops(m, nval) / 3;
@@ -594,7 +758,7 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 		}
 		history_add(h, loss, val);
 		if (!isfinite(loss)) {
-			net_release(&t);
+			pool_release(&pool);
 			kiln_ml_model_release(&best);
 			kiln_ml_model_release(m);
 			free(idx);
@@ -605,7 +769,7 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	}
 	if (nval)
 		copy_weights(m, &best);
-	net_release(&t);
+	pool_release(&pool);
 	kiln_ml_model_release(&best);
 	free(idx);
 	return 0;
@@ -637,6 +801,8 @@ kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 				i + 1, o->weights[i]);
 	if (o->kind == KILN_ML_RIDGE && o->weights)
 		return kiln_ml_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
+	/* See the comment at the top: products on one thread, for determinism. */
+	openblas_set_num_threads(1);
 	if (o->kind == KILN_ML_RIDGE)
 		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
 	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);

@@ -284,7 +284,9 @@ run(kiln_ctx *ctx)
 
 	if (check(ctx) < 0)
 		return -1;
-	openblas_set_num_threads(kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1);
+	/* One thread: OpenBLAS's threads would change the last bits of the
+	 * probabilities, and so metrics.json, with the thread count. */
+	openblas_set_num_threads(1);
 	if (load(&e, kiln_input(ctx, "model"), kiln_input(ctx, "features"), err) < 0) {
 		eval_release(&e);
 		json_decref(checks);

@@ -317,9 +317,9 @@ run(kiln_ctx *ctx)
 
 	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0)
 		return -1;
-	openblas_set_num_threads(kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1);
-	kiln_log(ctx, "OpenBLAS %s kernels, %d thread(s)", openblas_get_corename(),
-		openblas_get_num_threads());
+	o.threads = kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1;
+	kiln_log(ctx, "OpenBLAS %s kernels, %d training thread(s)", openblas_get_corename(),
+		o.threads);
 	t0 = seconds();
 	if (load_data(&d, dir, err) < 0 || finite_inputs(&d, err) < 0) {
 		data_release(&d);
