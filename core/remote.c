@@ -562,17 +562,24 @@ wait_some(struct kiln_remote *r, int active, double next_retry)
 }
 
 /*
- * Has the user asked kiln to stop? During a build SIGINT and SIGTERM are
- * blocked and read from a signalfd by the scheduler, so they wait as
- * pending here; a long transfer must not make them wait for its end.
+ * The signal asking kiln to stop, if one is pending, else 0. During a build
+ * SIGINT and SIGTERM are blocked and read from a signalfd by the scheduler
+ * (push and pull block them too), so they wait as pending here; a long
+ * transfer must not make them wait for its end.
  */
 static int
-interrupted(void)
+pending_stop(void)
 {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	sigset_t p;
+	size_t i;
 
-	return sigpending(&p) == 0 && (sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
-	    sigismember(&p, SIGHUP));
+	if (sigpending(&p) < 0)
+		return 0;
+	for (i = 0; i < LEN(sigs); i++)
+		if (sigismember(&p, sigs[i]))
+			return sigs[i];
+	return 0;
 }
 
 /* Stop every transfer of the batch at once, quietly: the caller is going away. */
@@ -661,7 +668,7 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 			}
 		}
 		progress(r, 0);
-		if (done < n && interrupted()) {
+		if (done < n && pending_stop()) {
 			abandon(r, v, n);
 			break;
 		}
@@ -1051,7 +1058,8 @@ move_main(int argc, char **argv, int push)
 	struct move m = {0};
 	const char *url = NULL;
 	double start = now_seconds();
-	int c, ret;
+	sigset_t stop;
+	int c, ret, sig;
 
 	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
 		if (c == 'r')
@@ -1082,10 +1090,21 @@ move_main(int argc, char **argv, int push)
 	m.r = ws.remote;
 	m.push = push;
 	kiln_remote_set_progress(ws.remote, push ? "push" : "pull");
+	/* Held as pending, so that a transfer sees Ctrl-C, stops and removes its partial file. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	ret = kiln_assess(&ws, push ? push_one : pull_one, &m);
-	if (ret == 0)
+	sig = pending_stop();
+	if (ret == 0 && !sig)
 		move_summary(&m, now_seconds() - start);
 	kiln_ws_close(&ws);
+	if (sig) {
+		fprintf(stderr, "kiln: %s interrupted by %s; nothing partial was kept\n", argv[0], strsignal(sig));
+		return 128 + sig;
+	}
 	if (ret < 0)
 		return 2;
 	return m.missing || m.failed ? 1 : 0;

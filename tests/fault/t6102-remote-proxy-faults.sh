@@ -108,3 +108,18 @@ wait $kpid || rc=$?
 [ -z "$(ls "$KILN_CACHE_DIR/tmp")" ] || fail "a partial download was left in tmp/"
 [ ! -e kiln-out/sum ] || fail "an interrupted build installed outputs"
 stop_proxy
+
+# The same for kiln pull: it stops, says so, exits 130, keeps nothing partial.
+clone slow
+"$KILN_BIN" pull --remote "$proxy" > "$scratch/int.log" 2>&1 &
+kpid=$!
+sleep 2
+start=$(date +%s)
+kill -INT $kpid
+rc=0
+wait $kpid || rc=$?
+[ $rc -eq 130 ] || { cat "$scratch/int.log"; fail "expected exit 130 from pull after SIGINT, got $rc"; }
+[ $(($(date +%s) - start)) -lt 5 ] || fail "kiln pull took more than 5s to stop"
+grep -q "pull interrupted" "$scratch/int.log" || fail "pull did not say it was interrupted"
+[ -z "$(ls "$KILN_CACHE_DIR/tmp")" ] || fail "an interrupted pull left a partial download in tmp/"
+stop_proxy
