@@ -70,4 +70,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = forward
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up on a slow or cut body is the point, not an error
+
+
+Server(("127.0.0.1", port), Proxy).serve_forever()
