@@ -467,6 +467,8 @@ rebuild(struct verify *v)
 		argv[n++] = jobs;
 	argv[n++] = v->sandbox ? "--sandbox=on" : "--sandbox=off";
 	argv[n++] = "--remote=off";
+	/* Here: a Slurm executor's nodes could not see the rebuild's private cache. */
+	argv[n++] = "--executor=local";
 	argv[n++] = "--";
 	/* The named targets: without --deep their dependencies come from the seeded cache. */
 	for (i = 0; i < v->nnames && n < LEN(argv) - 1; i++)
