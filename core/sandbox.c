@@ -805,8 +805,9 @@ drop_privileges(const struct plan *p)
 
 /*
  * Close what the step must not inherit: a descriptor for a host folder or a
- * socket reaches around the namespaces. Pipes stay (kiln's status pipe), and
- * so do 0, 1 and 2.
+ * socket reaches around the namespaces, and one kiln itself inherited leads
+ * who knows where. 0, 1 and 2 stay, and so do close-on-exec pipes: kiln's
+ * status pipe, which kiln-run keeps from the programs a plugin runs.
  */
 static void
 close_inherited(const struct plan *p, int keep)
@@ -822,7 +823,7 @@ close_inherited(const struct plan *p, int keep)
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < 3 || fd == dirfd(d) || fd == keep)
 			continue;
-		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && (fcntl(fd, F_GETFD) & FD_CLOEXEC))
 			continue;
 		close(fd);
 	}

@@ -25,15 +25,18 @@ P
 command "py" { inputs = { s = "count.py", t = "data/t.csv" }, cmd = "/usr/bin/python3 {in.s} {in.t}", outputs = { "stats.json" } }
 command "blas" { inputs = { b = "bin/blas" }, cmd = "./{in.b} > {out}/o", outputs = { "o" }, resources = { threads = 2 } }
 command "pipe" { inputs = { t = "data/t.csv" }, cmd = "tail -n +2 {in.t} | cut -d, -f2 | sort -rn | head -1 > {out}/o; echo gone > /dev/null; echo tmp > /tmp/x; cat /tmp/x >> {out}/o", outputs = { "o" } }
+command "fds" { cmd = "ls /proc/self/fd | tr '\\n' ' ' > {out}/o", outputs = { "o" } }
 command "env" { cmd = "(pwd; id -un; hostname; echo $HOME $TZ $LC_ALL $SOURCE_DATE_EPOCH $OPENBLAS_NUM_THREADS; env | grep -c .) > {out}/o", outputs = { "o" }, resources = { threads = 3 } }
 K
-	ok kb build py blas pipe env
+	ok kb build py blas pipe env fds
 	same kiln-out/py/stats.json '{"rows": 2, "sum": 6}'
 	same kiln-out/blas/o "$want"
 	grep -q "threads [2-9]" kiln-out/blas/o || fail "OpenBLAS ran on one thread: $(cat kiln-out/blas/o)"
 	same kiln-out/pipe/o "$(printf '4\ntmp')"
 	same kiln-out/env/o "$(printf '/workspace\nkiln\nkiln\n/tmp UTC C.UTF-8 315532800 3\n%s' "$(sed -n 5p kiln-out/env/o)")"
 	[ "$(sed -n 5p kiln-out/env/o)" -lt 25 ] || fail "the step's environment is not the fixed one: $(cat kiln-out/env/o)"
+	# No descriptor of kiln's or the sandbox's reaches the step (3 is ls's own).
+	same kiln-out/fds/o "0 1 2 3 "
 	# Outputs belong to whoever ran kiln, not to the sandbox's user.
 	[ "$(stat -c %U kiln-out/py/stats.json)" = "$who" ] || fail "outputs belong to $(stat -c %U kiln-out/py/stats.json), not $who"
 }
