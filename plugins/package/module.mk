@@ -13,7 +13,12 @@ FORCE:
 .PHONY: FORCE
 endif
 
-$(O)/plugins/package/serve_bin.o: build/kiln-serve
+# Stripped of debug information and the build id, which record the folder
+# kiln was built in: the image is the same from any checkout.
+build/kiln-serve.image: build/kiln-serve
+	strip --strip-all --remove-section=.note.gnu.build-id -o $@ $<
+
+$(O)/plugins/package/serve_bin.o: build/kiln-serve.image
 	@mkdir -p $(@D)
 	printf '\t.section .rodata\n\t.balign 64\n\t.globl kiln_serve_bin\n\t.hidden kiln_serve_bin\nkiln_serve_bin:\n\t.incbin "%s"\n\t.globl kiln_serve_bin_end\n\t.hidden kiln_serve_bin_end\nkiln_serve_bin_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< | \
 		$(CC) -c -x assembler -o $@ -
