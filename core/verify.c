@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,13 +448,15 @@ asan_allow_preload(void)
 static int
 rebuild(struct verify *v)
 {
-	char *exe = self_exe(), *argv[64], jobs[16];
+	char *exe = self_exe(), **argv, jobs[16];
 	size_t n = 0, i;
+	struct sigaction ign = {0}, oldint, oldquit;
 	pid_t pid;
 	int ws, fd;
 
 	if (!exe)
 		return verror("cannot find kiln's own executable:");
+	argv = xreallocarray(NULL, v->nnames + 16, sizeof(*argv));
 	if (v->faketime) {
 		argv[n++] = (char *)v->faketime;
 		argv[n++] = "-f";
@@ -471,14 +474,19 @@ rebuild(struct verify *v)
 	argv[n++] = "--executor=local";
 	argv[n++] = "--";
 	/* The named targets: without --deep their dependencies come from the seeded cache. */
-	for (i = 0; i < v->nnames && n < LEN(argv) - 1; i++)
+	for (i = 0; i < v->nnames; i++)
 		argv[n++] = v->names[i];
 	argv[n] = NULL;
 	fflush(stdout);
 	fflush(stderr);
+	/* Ctrl-C reaches the child too, which stops its steps; this side waits for it and cleans up. */
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &ign, &oldint);
+	sigaction(SIGQUIT, &ign, &oldquit);
 	pid = fork();
 	if (pid < 0) {
 		free(exe);
+		free(argv);
 		return verror("cannot start the rebuild:");
 	}
 	if (pid == 0) {
@@ -498,13 +506,19 @@ rebuild(struct verify *v)
 		unsetenv("KILN_REMOTE_HEADER");
 		if (v->faketime)
 			asan_allow_preload();
+		sigaction(SIGINT, &oldint, NULL);
+		sigaction(SIGQUIT, &oldquit, NULL);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	free(exe);
-	while (waitpid(pid, &ws, 0) < 0)
-		if (errno != EINTR)
-			return verror("waiting for the rebuild:");
+	free(argv);
+	while ((fd = waitpid(pid, &ws, 0)) < 0 && errno == EINTR)
+		;
+	sigaction(SIGINT, &oldint, NULL);
+	sigaction(SIGQUIT, &oldquit, NULL);
+	if (fd < 0)
+		return verror("waiting for the rebuild:");
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
@@ -825,6 +839,10 @@ run(struct verify *v)
 		    v->ntargets == 1 ? "" : "s", v->ws2);
 	rc = rebuild(v);
 	copy_file(v->log, VERIFY_DIR "/build.log", 0644);
+	if (rc == 130 || rc == 143) {
+		verror("interrupted; the rebuild was stopped");
+		return rc;
+	}
 	if (rc != 0) {
 		verror("the rebuild in %s failed (exit %d); its output is in " VERIFY_DIR "/build.log", v->ws2, rc);
 		return 2;
