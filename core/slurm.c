@@ -695,7 +695,13 @@ relay(struct submit *s, char **argv, pid_t *pid, int *wstatus)
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	/*
+	 * Its own process group: a signal kiln sends the step reaches us, and we
+	 * cancel the job first, so it ends CANCELLED rather than however srun's
+	 * forwarded signal would end it.
+	 */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
 	rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

@@ -18,8 +18,15 @@ wait_running() {
 	fail "the job of $1 never ran"
 }
 
-# job_state ID: the job's state as slurmctld has it.
-job_state() { scontrol -o show job "$1" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+# job_state ID: the job's state as slurmctld has it, once it has settled.
+job_state() {
+	local i st
+	for i in $(seq 100); do
+		st=$(scontrol -o show job "$1" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+		case $st in RUNNING | COMPLETING | PENDING) sleep 0.1 ;; *) break ;; esac
+	done
+	echo "$st"
+}
 
 cat >Kilnfile <<'EOF'
 command "a"     { cmd = "echo a > {out}/a.txt", outputs = { "a.txt" } }
@@ -40,7 +47,8 @@ out=$(cat build.out)
 has "target 'slow' failed: Slurm job $id was cancelled (scancel)"
 has "log: .kiln/logs/slow.log"
 has "1 not built (a dependency failed)"
-[ "$(job_state "$id")" = CANCELLED ] || fail "job $id is $(job_state "$id"), not CANCELLED"
+st=$(job_state "$id")
+[ "$st" = CANCELLED ] || fail "job $id is $st, not CANCELLED"
 [ -f kiln-out/a/a.txt ] && [ -f kiln-out/other/o.txt ] || fail "the other targets were not kept"
 [ ! -e kiln-out/slow ] && [ ! -e kiln-out/after ] || fail "a cancelled job left outputs"
 ok kiln status
@@ -80,9 +88,10 @@ out=$(cat build.out)
 [ $rc -eq 130 ] || { printf '%s\n' "$out" >&2; fail "expected exit 130 after SIGINT, got $rc"; }
 has "interrupted"
 for id in "$id1" "$id2"; do
-	[ "$(job_state "$id")" = CANCELLED ] || fail "job $id is $(job_state "$id") after Ctrl-C, not CANCELLED"
+	st=$(job_state "$id")
+	[ "$st" = CANCELLED ] || fail "job $id is $st after Ctrl-C, not CANCELLED"
 done
-[ -z "$(squeue -h)" ] || { squeue >&2; fail "jobs are left in the queue"; }
+[ -z "$(squeue -h -t PENDING,RUNNING)" ] || { squeue >&2; fail "jobs are left in the queue"; }
 [ ! -e kiln-out/long1 ] && [ ! -e kiln-out/long2 ] || fail "an interrupted job left outputs"
 ok kiln status
 has "long1"
