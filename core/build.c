@@ -292,14 +292,13 @@ resolve_source(struct kiln_ws *ws, struct kiln_target *t, struct kiln_input *in)
 void
 kiln_resolve_target_input(struct kiln_input *in)
 {
-	free(in->path);
-	if (in->files) {
-		free(in->files[0]);
-		free(in->files);
-	}
-	in->path = xasprintf(OUT_DIR "/%s", in->dep->name);
-	set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-	in->files[0] = xstrdup(in->path);
+	if (!in->dep->outpath)
+		in->dep->outpath = xasprintf(OUT_DIR "/%s", in->dep->name);
+	if (!in->files)
+		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
+	/* Both point at the dependency's string, which the graph frees. */
+	in->path = in->dep->outpath;
+	in->files[0] = in->dep->outpath;
 	in->digest = in->dep->outdigest;
 }
 

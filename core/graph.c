@@ -21,6 +21,10 @@ kiln_graph_release(struct kiln_graph *g)
 		struct kiln_target *t = g->targets[i];
 
 		for (j = 0; j < t->ninputs; j++) {
+			if (t->inputs[j].kind == KILN_INPUT_TARGET) {
+				free(t->inputs[j].files);	/* its one path is the dependency's outpath */
+				continue;
+			}
 			free(t->inputs[j].path);
 			for (k = 0; k < t->inputs[j].nfiles; k++)
 				free(t->inputs[j].files[k]);
@@ -28,6 +32,7 @@ kiln_graph_release(struct kiln_graph *g)
 		}
 		free(t->deps);
 		free(t->rdeps);
+		free(t->outpath);
 	}
 	free(g->targets);
 	free(g->sources);

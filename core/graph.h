@@ -81,6 +81,7 @@ struct kiln_target {
 	size_t pending;		/* dependencies not yet done */
 	struct kiln_digest key;
 	struct kiln_digest outdigest;	/* digest of all outputs' names and digests */
+	char *outpath;			/* "kiln-out/<name>", made once (malloc'd) */
 	int mark;		/* for walks */
 	void *job;		/* the running step, if any */
 };

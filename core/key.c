@@ -49,13 +49,21 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	struct buf b = BUF_INIT;
 	size_t i;
 	char num[32];
+	int n;
 
+	static struct kiln_digest schema, plat;
+	static int fixed;
+
+	/* What is the same for every target is hashed once per run. */
+	if (!fixed) {
+		kiln_digest_buf(KILN_KEY_SCHEMA, strlen(KILN_KEY_SCHEMA), &schema);
+		kiln_digest_buf(platform(), strlen(platform()), &plat);
+		fixed = 1;
+	}
 	ki->ncomps = 0;
-	add_bytes(ki, KILN_C_SCHEMA, KILN_KEY_SCHEMA, KILN_KEY_SCHEMA, strlen(KILN_KEY_SCHEMA));
-	add_bytes(ki, KILN_C_PLATFORM, platform(), platform(), strlen(platform()));
-	buf_printf(&b, "%s%c%s%c%d%c", pi->desc->name, 0, pi->desc->version, 0, pi->desc->abi, 0);
-	buf_add(&b, pi->digest.b, 16);
-	add_bytes(ki, KILN_C_PLUGIN, pi->desc->name, b.s, b.len);
+	add(ki, KILN_C_SCHEMA, KILN_KEY_SCHEMA, &schema);
+	add(ki, KILN_C_PLATFORM, platform(), &plat);
+	add(ki, KILN_C_PLUGIN, pi->desc->name, &pi->keydigest);
 	for (i = 0; i < t->params->u.seq.n; i++) {
 		buf_reset(&b);
 		kiln_value_encode(&b, &t->params->u.seq.items[i]);
@@ -74,8 +82,8 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	}
 	for (i = 0; i < t->noutputs; i++)
 		add_bytes(ki, KILN_C_OUTPUT, t->outputs[i], t->outputs[i], strlen(t->outputs[i]));
-	snprintf(num, sizeof(num), "%d", t->res.threads);
-	add_bytes(ki, KILN_C_RESOURCE, "threads", num, strlen(num));
+	n = snprintf(num, sizeof(num), "%d", t->res.threads);
+	add_bytes(ki, KILN_C_RESOURCE, "threads", num, n);
 	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
 
 	/* One buffer, one hash: this runs for every target of every build. */
@@ -90,6 +98,17 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 		buf_add(&b, ki->comps[i].digest.b, 16);
 	}
 	kiln_digest_buf(b.s, b.len, &ki->key);
+	buf_release(&b);
+}
+
+void
+kiln_key_plugin_digest(struct kiln_plugin_info *pi)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "%s%c%s%c%d%c", pi->desc->name, 0, pi->desc->version, 0, pi->desc->abi, 0);
+	buf_add(&b, pi->digest.b, 16);
+	kiln_digest_buf(b.s, b.len, &pi->keydigest);
 	buf_release(&b);
 }
 

@@ -29,6 +29,8 @@ struct kiln_keyinfo {
 void kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
     const struct kiln_plugin_info *pi);
 void kiln_keyinfo_release(struct kiln_keyinfo *ki);
+/* Set pi->keydigest, the plugin's key component (name, version, ABI, digest), once per load. */
+void kiln_key_plugin_digest(struct kiln_plugin_info *pi);
 
 /* "param 'epochs'", "input 'data'", … for messages. */
 void kiln_component_describe(struct buf *b, int kind, const char *name);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "key.h"
 #include "plugin.h"
 
 char *
@@ -168,6 +169,7 @@ kiln_plugins_get(struct kiln_plugins *p, const char *name, struct kiln_state *st
 			free(file);
 			return NULL;
 		}
+		kiln_key_plugin_digest(pi);
 		free(file);
 		p->loaded = xreallocarray(p->loaded, p->nloaded + 1, sizeof(*p->loaded));
 		p->loaded[p->nloaded++] = pi;

@@ -22,6 +22,7 @@ struct kiln_plugin_info {
 	const struct kiln_plugin *desc;
 	void *handle;
 	struct kiln_digest digest;	/* of the shared object's bytes */
+	struct kiln_digest keydigest;	/* its component of action keys (key.c) */
 };
 
 struct kiln_plugins {

@@ -21,11 +21,14 @@ extern char **environ;
 struct text {
 	char *s;
 	size_t len, cap;
+	int dry;	/* only checking: build nothing */
 };
 
 static void
 add(struct text *t, const char *s, size_t n)
 {
+	if (t->dry)
+		return;
 	if (t->len + n + 1 > t->cap) {
 		t->cap = (t->len + n + 1) * 2;
 		t->s = realloc(t->s, t->cap);
@@ -44,7 +47,8 @@ add(struct text *t, const char *s, size_t n)
 static char *
 expand(kiln_ctx *ctx, const char *cmd, const char *out)
 {
-	struct text t = {0};
+	/* In check (out == NULL) nothing is built: this runs for every target of every build. */
+	struct text t = {NULL, 0, 0, out == NULL};
 	const char *p = cmd;
 
 	add(&t, "", 0);
@@ -56,7 +60,7 @@ expand(kiln_ctx *ctx, const char *cmd, const char *out)
 			continue;
 		}
 		if (close - p == 4 && strncmp(p, "{out}", 5) == 0) {
-			add(&t, out ? out : "OUT", out ? strlen(out) : 3);
+			add(&t, out, t.dry ? 0 : strlen(out));
 		} else if (strncmp(p, "{in.", 4) == 0) {
 			char name[256];
 			size_t n = close - p - 4;
@@ -81,7 +85,7 @@ expand(kiln_ctx *ctx, const char *cmd, const char *out)
 		}
 		p = close + 1;
 	}
-	return t.s;
+	return out ? t.s : (char *)cmd;
 }
 
 static int
@@ -95,10 +99,7 @@ check(kiln_ctx *ctx)
 	if (shell && kiln_value_type(shell) != KILN_STRING)
 		return kiln_fail(ctx, "param 'shell': expected a program path such as /bin/bash");
 	s = expand(ctx, cmd->u.str.s, NULL);
-	if (!s)
-		return -1;
-	free(s);
-	return 0;
+	return s ? 0 : -1;
 }
 
 /* KILN_IN_<NAME>: the input's name upper-cased, other characters as '_'. */
