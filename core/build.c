@@ -180,7 +180,7 @@ dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h)
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_strp);
+	sort(names, n, sizeof(*names), cmp_strp);
 	for (i = 0; i < n; i++) {
 		char *p = path_join(dir, names[i]);
 		struct stat sb;
@@ -253,7 +253,7 @@ resolve_source(struct kiln_ws *ws, struct kiln_target *t, struct kiln_input *in)
 		return error("%s:%d: target '%s': input '%s': the pattern %s matches no file", t->file,
 		    t->line, t->name, in->name, in->spec);
 	}
-	qsort(gl.gl_pathv, gl.gl_pathc, sizeof(char *), cmp_strp);
+	sort(gl.gl_pathv, gl.gl_pathc, sizeof(char *), cmp_strp);
 	h = kiln_hasher_new();
 	set_files(in, xreallocarray(NULL, gl.gl_pathc, sizeof(char *)), 0);
 	for (i = 0; i < gl.gl_pathc; i++) {
@@ -941,7 +941,7 @@ keep_outputs(struct run *r, struct job *j, struct buf *why)
 		ret = collect(r, &fs, out, t->outputs[i], why);
 	if (ret < 0)
 		goto done;
-	qsort(fs.v, fs.n, sizeof(*fs.v), cmp_file);
+	sort(fs.v, fs.n, sizeof(*fs.v), cmp_file);
 	act.files = fs.v;
 	act.nfiles = fs.n;
 	act.metrics = j->metrics;

@@ -429,7 +429,7 @@ kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose)
 
 	each_entry(c, "cas", add_blob, &b);
 	before = b.total;
-	qsort(b.v, b.n, sizeof(*b.v), cmp_blob);
+	sort(b.v, b.n, sizeof(*b.v), cmp_blob);
 	for (i = 0; i < b.n && b.total > max_bytes; i++) {
 		if (unlink(b.v[i].path) == 0) {
 			b.total -= b.v[i].size;

@@ -253,7 +253,7 @@ read_inputs(struct reader *r, struct kiln_target *t, int idx)
 		lua_pop(L, 1);
 	}
 	t->ninputs = n;
-	qsort(t->inputs, n, sizeof(*t->inputs), cmp_input);
+	sort(t->inputs, n, sizeof(*t->inputs), cmp_input);
 }
 
 static void
@@ -281,7 +281,7 @@ read_outputs(struct reader *r, struct kiln_target *t, int idx)
 		lua_pop(L, 1);
 	}
 	t->noutputs = n;
-	qsort(t->outputs, n, sizeof(*t->outputs), cmp_str);
+	sort(t->outputs, n, sizeof(*t->outputs), cmp_str);
 	for (i = 1; i < n; i++)
 		if (strcmp(t->outputs[i - 1], t->outputs[i]) == 0)
 			fail(L, "target '%s': output '%s' is declared twice", t->name, t->outputs[i]);
@@ -324,7 +324,7 @@ read_env(struct reader *r, struct kiln_target *t, int idx)
 		lua_pop(L, 1);
 	}
 	t->nenv = n;
-	qsort(t->env, n, sizeof(*t->env), cmp_env);
+	sort(t->env, n, sizeof(*t->env), cmp_env);
 	for (i = 1; i < n; i++)
 		if (strcmp(t->env[i - 1].name, t->env[i].name) == 0)
 			fail(L, "target '%s': field 'env': '%s' is declared twice", t->name, t->env[i].name);

@@ -36,7 +36,7 @@ lock_text(struct kiln_ws *ws, struct buf *b)
 	size_t i, k;
 
 	memcpy(sorted, g->targets, g->ntargets * sizeof(*sorted));
-	qsort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
+	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
 	buf_adds(b, LOCK_HEADER);
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_record *rec = kiln_state_get(&ws->state, sorted[i]->name);

@@ -250,7 +250,7 @@ kiln_plugins_list(struct kiln_plugins *p, struct kiln_state *st)
 		}
 		if (d)
 			closedir(d);
-		qsort(files, n, sizeof(*files), cmp_name);
+		sort(files, n, sizeof(*files), cmp_name);
 		for (j = 0; j < n; j++) {
 			char *path = path_join(p->dirs[i], files[j]);
 			struct kiln_plugin_info *pi = load(path, p->where[i], NULL, err, sizeof(err));

@@ -478,6 +478,13 @@ path_is_safe_relative(const char *path)
 	return 1;
 }
 
+void
+sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 int64_t
 ns_of(const struct timespec *ts)
 {

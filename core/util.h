@@ -83,6 +83,9 @@ char *path_join(const char *dir, const char *name);
 /* Is `path` a safe relative path (not absolute, no "..", not empty)? */
 int path_is_safe_relative(const char *path);
 
+/* qsort that accepts an empty (even NULL) array, which qsort itself must not be given. */
+void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* Nanoseconds of a timespec. */
 int64_t ns_of(const struct timespec *ts);
 /* Monotonic time in seconds. */

@@ -48,6 +48,7 @@ make(struct fixture *f)
 	f->t.res.threads = 1;
 	f->pi.desc = &dummy_desc;
 	kiln_digest_buf("so", 2, &f->pi.digest);
+	kiln_key_plugin_digest(&f->pi);
 }
 
 static void
@@ -104,6 +105,7 @@ every_component_changes_the_key(void **state)
 		case 7: f.t.res.threads = 4; break;			/* threads */
 		case 8: f.t.network = 1; break;
 		}
+		kiln_key_plugin_digest(&f.pi);
 		key_of(&f, &k);
 		dummy_desc.version = "1.0";
 		if (kiln_digest_eq(&base, &k))
