@@ -528,6 +528,12 @@ main(int argc, char **argv)
 	const struct command *c;
 	int i, fd;
 
+	/*
+	 * Folders kiln makes (kiln-out/<target>, the cache) are read by steps
+	 * running as another user in the sandbox, and outputs must not depend
+	 * on who built them: the user's umask does not apply.
+	 */
+	umask(022);
 	/* fds 0-3 open, so no pipe kiln makes lands on a number a child expects. */
 	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 3)
 		;
