@@ -8,6 +8,7 @@
 # "overhead" is the rebuild's time less the time of the one command that must run.
 #
 #   KILN=path/to/kiln   (default: ./build/kiln)   MAKE_MAX=N skip make above N targets (default 100000)
+#   TOOLS="ninja make kiln"   which tools to run
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
@@ -20,7 +21,7 @@ command -v ninja >/dev/null || { echo "ninja is not installed (bootstrap.sh inst
 
 # secs_rss CMD…: run CMD, print "seconds peak-KiB".
 secs_rss() {
-	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; cat "$work/time" >&2; exit 1; }
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { echo "failed: $*" >&2; tail -20 "$work/out" >&2; exit 1; }
 	cat "$work/time"
 }
 
@@ -67,7 +68,7 @@ for n in $sizes; do
 	leaf=$((n - 1))
 	# The one command a rebuild must run, timed alone.
 	one=$( { /usr/bin/time -f "%e" sh -c "cat $base/src/0.txt $base/src/0.txt > /dev/null" ; } 2>&1 )
-	for tool in ninja make kiln; do
+	for tool in ${TOOLS:-ninja make kiln}; do
 		if [ "$tool" = make ] && [ "$n" -gt "${MAKE_MAX:-100000}" ]; then continue; fi
 		d=$work/$tool$n
 		rm -rf "$d" "$KILN_CACHE_DIR"
