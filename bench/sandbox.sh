@@ -9,13 +9,14 @@
 # starts from an empty cache and state.
 #
 #   KILN=path/to/kiln   (default: ./build/kiln)   RUNS=R best of R runs (default 3)
+#   TMPDIR=DIR          where the workspace and cache go (/dev/shm keeps the disk out of it)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
 n=${1:-1000}
 runs=${RUNS:-3}
 cpus=$(nproc)
-work=$(mktemp -d /tmp/kiln-bench-sandbox.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-sandbox.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 command -v ninja >/dev/null || { echo "ninja is not installed (bootstrap.sh installs it)"; exit 1; }
 [ -x "$KILN" ] || { echo "no kiln at $KILN (run make)"; exit 1; }
