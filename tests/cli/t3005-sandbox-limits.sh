@@ -57,7 +57,7 @@ K
 
 	fails 1 kb build slow
 	has "target 'slow' failed"
-	has "1s"
+	has "it ran past its timeout of 1s"
 	sleep 0.5
 	! pgrep -f "sleep 424[23]" >/dev/null || fail "the timed-out step left processes behind: $(pgrep -af 'sleep 424')"
 
