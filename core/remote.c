@@ -6,6 +6,12 @@
  * retries with backoff; after a transfer fails for good, or a few fail in a
  * row, the server is left alone for the rest of the run, so a dead remote
  * costs seconds, not a retry storm per target.
+ *
+ * NEEDSWORK: a batch blocks the scheduler (running steps go on, new ones
+ * wait), and targets are looked up one at a time as they are decided, one
+ * round trip each. Driving the multi handle from the scheduler's poll loop
+ * would overlap uploads with steps and let lookups of ready targets share
+ * the wire.
  */
 #include <curl/curl.h>
 #include <errno.h>
