@@ -7,7 +7,8 @@
 #   a time (-j 1), with the Slurm executor and with the local one; the
 #   difference divided by N is what each action pays for going through
 #   Slurm (submit, srun, the inputs and outputs through the cache, restore);
-#   pipeline wall time: the same N actions at -j $(nproc), local vs Slurm.
+#   pipeline wall time: the same N actions at -j $(nproc), local vs Slurm;
+#   for reference, what Slurm itself takes for one `srun true`, one at a time.
 #
 # Each build starts from an empty cache and workspace state, so every action
 # runs. Each figure is the best of 3 runs (RUNS=N to change); seconds of wall
@@ -51,11 +52,24 @@ best() {
 	echo "$b"
 }
 
+# srun_true: the best per-call time of 50 `srun true` in a row, in seconds.
+srun_true() {
+	local r s t b=""
+	for r in $(seq "$runs"); do
+		s=$(now)
+		for i in $(seq 50); do srun --quiet -n1 true; done
+		t=$(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.5f", (e - s) / 50 }')
+		[ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }' && b=$t
+	done
+	echo "$b"
+}
+
 echo "kiln $("$KILN" --version | cut -d' ' -f2), slurm $(slurmd -V | cut -d' ' -f2), $(nproc) CPUs; $n trivial actions, best of $runs"
 l1=$(best local 1)
 s1=$(best slurm 1)
 lj=$(best local "$jobs")
 sj=$(best slurm "$jobs")
+st=$(srun_true)
 printf '%-34s %10s %10s\n' "" local slurm
 printf '%-34s %9ss %9ss\n' "$n actions, -j 1" "$l1" "$s1"
 printf '%-34s %9ss %9ss\n' "$n actions, -j $jobs" "$lj" "$sj"
@@ -63,3 +77,4 @@ awk -v l="$l1" -v s="$s1" -v n="$n" 'BEGIN {
 	printf "%-34s %8.1fms %8.1fms\n", "per action, -j 1", 1000 * l / n, 1000 * s / n
 	printf "%-34s %20.1fms\n", "Slurm overhead per action", 1000 * (s - l) / n
 }'
+awk -v t="$st" 'BEGIN { printf "%-34s %20.1fms\n", "of which a bare `srun true`", 1000 * t }'

@@ -88,6 +88,7 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/builtin
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 KillWait=2
 MinJobAge=600
 InactiveLimit=0
