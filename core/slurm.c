@@ -30,6 +30,7 @@ extern char **environ;
 #define MARK "kiln-status "		/* a status line from the node, on stderr */
 #define JOB_FILE "slurm-job"		/* in .kiln/tmp/<target>/: "JOBID STATE [NODE]" */
 #define SPEC_PATH ".kiln/spec.json"	/* where the spec travels among the inputs */
+#define PLUGIN_DIR ".kiln/plugin"	/* and the plugin, so a node needs only kiln and kiln-run */
 #define ORPHANS ".kiln/slurm-orphans"	/* jobs whose end slurmctld may not know: cancelled next time */
 #define STATUS_FD 3
 #define SRUN_GRACE 3			/* seconds srun may take to end after the step */
@@ -335,6 +336,18 @@ add_files(struct kiln_cache *c, struct filelist *fl, const char *root, const cha
 	return ret;
 }
 
+/* Where a plugin travels among a step's inputs: .kiln/plugin/<its file name>. */
+static const char *
+plugin_path(struct arena *a, const char *plugin)
+{
+	const char *base = strrchr(plugin, '/');
+	char *p = xasprintf(PLUGIN_DIR "/%s", base ? base + 1 : plugin);
+	const char *r = arena_strdup(a, p);
+
+	free(p);
+	return r;
+}
+
 /* Sort and drop duplicate paths (two inputs may cover the same file). */
 static void
 sort_files(struct filelist *fl)
@@ -529,12 +542,15 @@ upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, s
 		if (ret == 0 && json_is_string(v))
 			ret = add_files(c, &fl, NULL, json_string_value(v), &why);
 	if (ret == 0) {
-		/* The spec rides along under a name no input can have. */
+		/* The spec and the plugin ride along under names no input can have. */
+		const char *plugin = json_string_value(json_object_get(spec, "plugin"));
 		size_t before = fl.n;
 
 		ret = add_files(c, &fl, NULL, s->spec, &why);
 		if (ret == 0 && fl.n == before + 1)
 			fl.v[before].path = SPEC_PATH;
+		if (ret == 0 && plugin && (ret = add_files(c, &fl, NULL, plugin, &why)) == 0 && fl.n == before + 2)
+			fl.v[before + 1].path = plugin_path(&fl.arena, plugin);
 	}
 	json_decref(spec);
 	if (ret < 0) {
@@ -926,6 +942,14 @@ node_spec(const char *scratch, json_t **specp)
 		return NULL;
 	}
 	json_object_set_new(spec, "workspace", json_string(scratch));
+	if (json_is_string(json_object_get(spec, "plugin"))) {
+		struct arena a = {0};
+		char *plugin = path_join(scratch, plugin_path(&a, json_string_value(json_object_get(spec, "plugin"))));
+
+		json_object_set_new(spec, "plugin", json_string(plugin));
+		free(plugin);
+		arena_release(&a);
+	}
 	out = json_string_value(json_object_get(spec, "out"));
 	if (!out || !path_is_safe_relative(out) || json_dump_file(spec, to, JSON_COMPACT) < 0) {
 		node_fail("the step's spec cannot be used here");

@@ -63,3 +63,9 @@ has "Kilnfile:1: kiln.config: slurm: unknown field 'partitoin'"
 sed -i 's/partitoin = "kiln", //; s/"--comment=kiln-test"/"comment"/' Kilnfile
 fails 2 kiln build
 has "slurm.extra[1]: expected an option"
+
+# A partition the cluster does not have: srun's own refusal, per target.
+sed -i 's/extra = { "comment" }/partition = "nosuch"/; s/nproc >/nproc; nproc >/' Kilnfile
+fails 1 kiln build
+has "target 'big' failed: srun could not submit the job (exit status 1): srun: error: Unable to allocate resources: Invalid partition name specified"
+has "log: .kiln/logs/big.log"
