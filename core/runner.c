@@ -273,10 +273,10 @@ main(int argc, char **argv)
 	fflush(NULL);
 	r = plugin->run(&sp.ctx);
 	fflush(NULL);
-	if (r != 0) {
-		if (!sp.ctx.failure)
-			kiln_fail(&sp.ctx, "plugin '%s' failed without saying why", plugin->name);
-		return 1;
-	}
-	return 0;
+	if (r != 0 && !sp.ctx.failure)
+		kiln_fail(&sp.ctx, "plugin '%s' failed without saying why", plugin->name);
+	kiln_ctx_release(&sp.ctx);
+	json_decref(sp.json);
+	arena_release(&sp.arena);
+	return r != 0;
 }
