@@ -10,6 +10,10 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KILN_BUILD=${KILN_BUILD:-$top/build}
+# Under the sanitizer build, a plugin that crashes must still die of its
+# signal (the tests check kiln says so), and kiln's own SIGBUS handler for
+# mapped files must get its signal: ASan is told not to catch them.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0}
 export KILN_TOP=$top
 jobs=${KILN_TEST_JOBS:-2}
 results=$(mktemp -d)
