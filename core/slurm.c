@@ -382,6 +382,21 @@ send_failure(int fd, const char *prefix, const char *msg)
 	buf_release(&b);
 }
 
+/* The message of a failure status line (a new string). */
+static char *
+unescape(const char *msg)
+{
+	struct buf b = BUF_INIT;
+
+	for (; *msg; msg++) {
+		if (msg[0] == '\\' && (msg[1] == 'n' || msg[1] == '\\'))
+			buf_addc(&b, *++msg == 'n' ? '\n' : '\\');
+		else
+			buf_addc(&b, *msg);
+	}
+	return buf_detach(&b);
+}
+
 /* Block the signals a side waits for, and return a signalfd for them. */
 static int
 signals_fd(void)
@@ -468,7 +483,7 @@ struct submit {
 	long jobid;
 	char node[128];
 	int done;		/* the node stored the outputs */
-	char *failure;		/* the node's failure line, still escaped */
+	char *failure;		/* the node's failure message */
 	char *srun_error;	/* srun's last error line */
 	int ctld_down;
 	int srun_hung;		/* srun did not end after the step: killed */
@@ -501,7 +516,7 @@ submit_line(void *arg, char *line)
 			s->done = 1;
 		} else if (strncmp(rest, KILN_STATUS_FAIL " ", strlen(KILN_STATUS_FAIL) + 1) == 0) {
 			if (!s->failure)
-				s->failure = xstrdup(rest + strlen(KILN_STATUS_FAIL) + 1);
+				s->failure = unescape(rest + strlen(KILN_STATUS_FAIL) + 1);
 		} else {
 			dprintf(STATUS_FD, "%s\n", rest);
 		}

@@ -63,6 +63,18 @@ cp Kilnfile ../local/
 (cd ../local && KILN_CACHE_DIR=$scratch/cache-local "$KILN_BIN" build -q) || fail "the local build failed"
 cmp Kilnfile.lock ../local/Kilnfile.lock || fail "Kilnfile.lock differs from the local executor's"
 
+# A step that fails on the node: the plugin's own message, then the job's id and node.
+cat >../local/Kilnfile <<'EOF'
+command "bad" { cmd = "echo oops; exit 3", outputs = { "x" } }
+EOF
+cp ../local/Kilnfile .
+(cd ../local && KILN_CACHE_DIR=$scratch/cache-local "$KILN_BIN" build >build.out 2>&1) && fail "bad built locally"
+why=$(sed -n "s/.*target 'bad' failed: //p" ../local/build.out)
+[ -n "$why" ] || fail "no failure locally: $(cat ../local/build.out)"
+fails 1 kiln build --executor slurm
+matches "target 'bad' failed: $why \(Slurm job [0-9]+ on kiln1\)"
+has "  | oops"
+
 # Past its timeout: stopped on the node, reported with the job id.
 cat >>Kilnfile <<'EOF'
 command "hang" { cmd = "sleep 60", outputs = { "never.txt" }, resources = { timeout = "2s" } }
