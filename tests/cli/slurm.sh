@@ -88,16 +88,21 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/builtin
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0
 KillWait=2
 MinJobAge=600
 InactiveLimit=0
 SlurmctldTimeout=10
 SlurmdTimeout=30
 MessageTimeout=5
-NodeName=kiln1 NodeAddr=127.0.0.1 NodeHostname=kiln1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+GresTypes=gpu
+NodeName=kiln1 NodeAddr=127.0.0.1 NodeHostname=kiln1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=kiln Nodes=kiln1 Default=YES MaxTime=INFINITE State=UP
 EOF
+	# Two "GPUs" that are character devices every machine has, so that
+	# resources.gpus can be mapped and checked without a GPU.
+	printf '%s\n' AutoDetect=off "NodeName=kiln1 Name=gpu File=/dev/null" \
+		"NodeName=kiln1 Name=gpu File=/dev/zero" >"$slurm_dir/gres.conf"
 	export SLURM_CONF=$slurm_dir/slurm.conf
 }
 

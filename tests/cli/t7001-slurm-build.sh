@@ -45,14 +45,14 @@ kiln.config { executor = "slurm", slurm = { partition = "kiln", extra = { "--com
 command "big" {
   cmd = "nproc > {out}/n.txt",
   outputs = { "n.txt" },
-  resources = { cpus = 2, mem = "64M", timeout = "90s" },
+  resources = { cpus = 2, mem = "64M", timeout = "90s", gpus = 1 },
 }
 EOF
 ok kiln build -j 2
 ran 1
 job=$(scontrol -o show jobs | grep 'JobName=kiln:big ' || true)
 [ -n "$job" ] || fail "no job for target big"
-for f in NumCPUs=2 MinMemoryNode=64M TimeLimit=00:03:00 Partition=kiln Comment=kiln-test; do
+for f in NumCPUs=2 MinMemoryNode=64M TimeLimit=00:03:00 TresPerNode=gres:gpu:1 Partition=kiln Comment=kiln-test; do
 	printf '%s\n' "$job" | grep -q " $f " || { printf '%s\n' "$job" >&2; fail "the job lacks $f"; }
 done
 
