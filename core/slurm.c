@@ -462,6 +462,11 @@ read_lines(int fd, struct buf *partial, void (*fn)(void *, char *), void *arg)
 	return n == 0 ? 0 : 1;
 }
 
+/*
+ * NEEDSWORK: the step carries the remote's URL but not --remote-read-only,
+ * so both sides upload to a remote the user asked only to read (the server
+ * may refuse, which warns). remote.h has no accessor for it yet.
+ */
 static struct kiln_remote *
 open_remote(const char *url, struct kiln_cache *c)
 {
@@ -485,6 +490,7 @@ struct submit {
 	int done;		/* the node stored the outputs */
 	char *failure;		/* the node's failure message */
 	char *srun_error;	/* srun's last error line */
+	char *exec_error;	/* slurmstepd could not start kiln on the node */
 	int ctld_down;
 	int srun_hung;		/* srun did not end after the step: killed */
 };
@@ -527,6 +533,10 @@ submit_line(void *arg, char *line)
 		write_job_file(s, "pending");
 	} else if (sscanf(line, "srun: job %ld has been allocated resources", &id) == 1) {
 		s->jobid = id;
+	} else if (strstr(line, "slurmstepd") && strstr(line, "error: execve()")) {
+		/* The job ran, but not our command: kiln is not where it is here. */
+		free(s->exec_error);
+		s->exec_error = xstrdup(line);
 	} else if (strncmp(line, "srun: error: ", 13) == 0 || strstr(line, "slurmstepd: error: ")) {
 		free(s->srun_error);
 		s->srun_error = xstrdup(line);
@@ -551,7 +561,8 @@ upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, s
 
 	if (!spec)
 		return error("spec %s: %s", s->spec, jerr.text);
-	s->target = xstrdup(json_string_value(json_object_get(spec, "target")) ?: "?");
+	v = json_object_get(spec, "target");
+	s->target = xstrdup(json_is_string(v) ? json_string_value(v) : "?");
 	binds = json_object_get(spec, "binds");
 	json_array_foreach(binds, i, v)
 		if (ret == 0 && json_is_string(v))
@@ -680,6 +691,9 @@ describe_failure(struct submit *s, int ws)
 	char state[64] = "", reason[256] = "", *msg;
 	const char *err = s->srun_error ? s->srun_error : "";
 
+	if (s->exec_error)
+		return xasprintf("the job could not start kiln on its node (kiln must be installed at the same path "
+		    "on the compute nodes): %s", s->exec_error);
 	if (!s->jobid) {
 		if (s->ctld_down)
 			return xasprintf("cannot reach slurmctld to submit the job: %s", err);
@@ -820,7 +834,10 @@ submit_main(struct submit *s)
 		goto out;
 	}
 	if (stopped) {
-		printf("kiln: stopped by %s; Slurm job %ld cancelled\n", strsignal(stopped), s->jobid);
+		if (s->jobid)
+			printf("kiln: stopped by %s; Slurm job %ld cancelled\n", strsignal(stopped), s->jobid);
+		else
+			printf("kiln: stopped by %s before Slurm gave the job an id; srun withdrew it\n", strsignal(stopped));
 		ret = 128 + stopped;
 		goto out;
 	}
@@ -1099,13 +1116,12 @@ node_main(struct node *nd)
 {
 	struct kiln_cache cache;
 	struct kiln_remote *rem = NULL;
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = getenv("TMPDIR"), *job = getenv("SLURM_JOB_ID"), *node = getenv("SLURMD_NODENAME");
 	char *scratch = xasprintf("%s/kiln-job.XXXXXX", tmp && *tmp ? tmp : "/tmp"), *spec = NULL;
 	json_t *sp = NULL;
 	int ret = 1;
 
-	fprintf(stderr, MARK "slurm-job %s %s\n", getenv("SLURM_JOB_ID") ?: "0",
-	    getenv("SLURMD_NODENAME") ?: "?");
+	fprintf(stderr, MARK "slurm-job %s %s\n", job ? job : "0", node ? node : "?");
 	fflush(stderr);
 	if (kiln_cache_open(&cache, nd->cachedir) < 0) {
 		free(scratch);
@@ -1206,5 +1222,6 @@ kiln_slurm_step_main(int argc, char **argv)
 	free(s.jobfile);
 	free(s.failure);
 	free(s.srun_error);
+	free(s.exec_error);
 	return ret;
 }
