@@ -1137,6 +1137,9 @@ decide(struct run *r, struct kiln_target *t)
 	kiln_key_compute(&r->ki, t, pi);
 	t->key = r->ki.key;
 	rec = kiln_state_get(&ws->state, t->name);
+	/* What was built with --sandbox=off does not count for a sandboxed build. */
+	if (rec && r->o->sandbox && (rec->flags & KILN_REC_UNSANDBOXED))
+		rec = NULL;
 	if (rec && kiln_digest_eq(&rec->key, &t->key) && kiln_outputs_intact(rec, &re)) {
 		if (re)
 			record(r, t, &r->ki, rec->files, rec->nfiles, rec->metrics, rec->nmetrics, rec->flags);
@@ -1151,6 +1154,8 @@ decide(struct run *r, struct kiln_target *t)
 		got = kiln_remote_peek(ws->remote, &t->key, &act, &a);
 	else if (!got && ws->remote && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
 		got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
+	if (got && r->o->sandbox && (act.flags & KILN_REC_UNSANDBOXED))
+		got = 0;
 	if (got && r->o->dry_run) {
 		say(r, "would restore %s from the cache\n", t->name);
 		outputs_digest(act.files, act.nfiles, &t->outdigest);
