@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-# Libraries kiln links, and what its tests and benchmarks start or compare with.
+# Libraries kiln links, and what its tests, benchmarks and `make fuzz` start or compare with.
 PACKAGES="
 build-essential pkg-config
 liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
@@ -14,6 +14,7 @@ ninja-build hyperfine time python3 python3-numpy python3-sklearn
 nginx-light faketime diffoscope-minimal
 podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge
+clang libclang-rt-14-dev xxhash strace
 "
 
 missing=""
