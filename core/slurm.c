@@ -509,6 +509,7 @@ static void
 submit_line(void *arg, char *line)
 {
 	struct submit *s = arg;
+	const char *p;
 	long id;
 
 	if (strncmp(line, MARK, strlen(MARK)) == 0) {
@@ -528,6 +529,9 @@ submit_line(void *arg, char *line)
 		}
 		return;
 	}
+	/* srun says nothing of a job that started at once; its messages about the step name it. */
+	if (!s->jobid && (p = strstr(line, "StepId=")) && sscanf(p, "StepId=%ld.", &id) == 1)
+		s->jobid = id;
 	if (sscanf(line, "srun: job %ld queued and waiting for resources", &id) == 1) {
 		s->jobid = id;
 		write_job_file(s, "pending");
@@ -691,6 +695,9 @@ describe_failure(struct submit *s, int ws)
 	char state[64] = "", reason[256] = "", *msg;
 	const char *err = s->srun_error ? s->srun_error : "";
 
+	if (s->exec_error && s->jobid)
+		return xasprintf("Slurm job %ld could not start kiln on its node (kiln must be installed at the same "
+		    "path on the compute nodes): %s", s->jobid, s->exec_error);
 	if (s->exec_error)
 		return xasprintf("the job could not start kiln on its node (kiln must be installed at the same path "
 		    "on the compute nodes): %s", s->exec_error);
