@@ -1,6 +1,7 @@
 # Slurm jobs that end badly: one killed with scancel, one past its timeout,
 # and Ctrl-C while jobs run. Each is reported per target with its job id
 # and log, nothing partial is kept, and the next build finishes the rest.
+# kiln killed with SIGKILL cancels its jobs too.
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/cli/slurm.sh"
 slurm_start
@@ -107,3 +108,17 @@ done
 [ ! -e kiln-out/long1 ] && [ ! -e kiln-out/long2 ] || fail "an interrupted job left outputs"
 ok kiln status
 has "long1"
+
+# kiln itself killed with SIGKILL: each submitter hears it from the kernel
+# and cancels its job; a new kiln waits for them, then runs the step again.
+"$KILN_BIN" build --executor slurm long1 >build.out 2>&1 &
+kp=$!
+id=$(wait_running long1)
+kill -KILL $kp
+{ wait $kp; } 2>/dev/null || true
+st=$(job_state "$id")
+[ "$st" = CANCELLED ] || fail "job $id is $st after kiln was killed, not CANCELLED"
+sed -i 's/sleep 60; echo 1/echo 1/' Kilnfile
+ok kiln build --executor slurm long1
+ran 1
+same kiln-out/long1/x 1
