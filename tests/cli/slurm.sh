@@ -121,6 +121,10 @@ slurm_ctld_stop() {
 	slurm_ctld_pid=
 }
 
+# slurm_run_slurmd CMD…: how slurmd is started (it must exec, keeping its
+# pid); a test redefines it to give the node a different view of the files.
+slurm_run_slurmd() { exec "$@"; }
+
 # slurm_start: munged, slurmctld and slurmd; returns when the node takes jobs.
 slurm_start() {
 	slurm_skip_unless_installed
@@ -128,7 +132,7 @@ slurm_start() {
 	slurm_munge_start
 	slurm_write_conf
 	slurm_ctld_start
-	/usr/sbin/slurmd -D -N kiln1 -f "$SLURM_CONF" >>"$slurm_dir/slurmd.out" 2>&1 &
+	slurm_run_slurmd /usr/sbin/slurmd -D -N kiln1 -f "$SLURM_CONF" >>"$slurm_dir/slurmd.out" 2>&1 &
 	slurm_d_pid=$!
 	slurm_wait_for "the node" slurm_node_idle
 }
