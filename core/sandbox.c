@@ -969,8 +969,11 @@ install_filter(const struct plan *p, int sock)
 
 	if (fd < 0)
 		childfail(p, "cannot install the seccomp filter:");
-	if (p->filter.notify)
+	/* Only init may hold the listener: with it the plugin could let its own calls through. */
+	if (p->filter.notify) {
 		sendfd(p, sock, (int)fd);
+		close((int)fd);
+	}
 }
 
 /* LeakSanitizer checks at exit by ptrace, which the filter refuses: check now. */
@@ -1449,39 +1452,45 @@ end_like(int status)
 	exit(128 + sig);
 }
 
-/* The caller: wait for the first report, then for setup; never returns unless setup failed. */
+/*
+ * The caller's part of setting up: once setup has unshared (init made
+ * directly has), write the id maps, let the children go on, and compile and
+ * send the filter while they build the sandbox. On failure, kill the child,
+ * and with it the namespaces, and say why in `why` unless the child has
+ * already reported it.
+ */
+static void
+handshake(struct plan *p, pid_t setup, int sync, int direct, char *why, size_t len)
+{
+	char c = 'm';
+	size_t n;
+
+	if (!direct && read(sync, &c, 1) != 1)
+		return;	/* setup failed; its report says why */
+	if (write_maps(p, setup, why, len) < 0 || send(sync, &c, 1, MSG_NOSIGNAL) != 1 ||
+	    compile_filter(p, why, len) < 0) {
+		kill(setup, SIGKILL);
+		return;
+	}
+	n = offsetof(struct filter, prog) + (size_t)p->filter.n * sizeof(struct sock_filter);
+	if (send(sync, &p->filter, n, MSG_NOSIGNAL) < 0)
+		why[0] = '\0';	/* the step is gone; the report says why */
+}
+
+/*
+ * The caller: set up, wait for init's report, then end as the step did.
+ * Returns only when the sandbox could not be made.
+ */
 static int
 supervise(struct plan *p, pid_t setup, int rfd, int sync, int direct, char *err, size_t len)
 {
 	struct report r = {0};
-	char c;
+	char why[sizeof(r.msg)] = "";
 	ssize_t n;
 	size_t i;
 	int st = 0;
 
-	/*
-	 * Setup says when it has unshared (init made directly has). Then the
-	 * maps, and the filter, compiled while the children build the sandbox.
-	 * A failure kills the child, and with it the namespaces.
-	 */
-	c = 'm';
-	if (!direct && read(sync, &c, 1) != 1)
-		goto report;	/* setup failed; its report says why */
-	if (write_maps(p, setup, r.msg, sizeof(r.msg)) < 0 || send(sync, &c, 1, MSG_NOSIGNAL) != 1 ||
-	    compile_filter(p, r.msg, sizeof(r.msg)) < 0) {
-		kill(setup, SIGKILL);
-		waitpid(setup, &st, 0);
-		close(rfd);
-		close(sync);
-		plan_free(p);
-		if (!r.msg[0])
-			return seterr(err, len, "the sandbox's setup died");
-		return seterr(err, len, "%s", r.msg);
-	}
-	n = (ssize_t)(offsetof(struct filter, prog) + (size_t)p->filter.n * sizeof(struct sock_filter));
-	if (send(sync, &p->filter, (size_t)n, MSG_NOSIGNAL) < 0)
-		c = 0;
-report:
+	handshake(p, setup, sync, direct, why, sizeof(why));
 	close(sync);
 	while ((n = read(rfd, &r, sizeof(r))) < 0 && errno == EINTR)
 		;
@@ -1497,6 +1506,8 @@ report:
 			give_back(p->m[i].src, p->m[i].uid, p->m[i].gid, 0);
 	if (n == (ssize_t)sizeof(r) && r.kind == REPORT_ERROR)
 		n = seterr(err, len, "%s", r.msg);
+	else if (why[0])
+		n = seterr(err, len, "%s", why);
 	else if (n != (ssize_t)sizeof(r) || r.kind != REPORT_STATUS)
 		n = seterr(err, len, "the sandbox ended before the step did (setup: %s %d)",
 		    WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));

@@ -38,7 +38,7 @@ K
 		[ "$n" -lt 200 ] || fail "the memory limit let $n MiB through"
 	fi
 	fails 1 kb build pmem
-	has "target 'pmem' failed"
+	has "target 'pmem' failed: out of memory after"
 	out=$(log_of pmem)
 	has "of its memory limit (64.0 MiB)"
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <kiln/plugin.h>
@@ -36,19 +37,29 @@ start_thread(void)
 		pthread_create(&t, NULL, idle, NULL);
 }
 
+/*
+ * Map and touch MiB after MiB until the kernel refuses, then give it all
+ * back before failing: mmap, not malloc, so that a sanitizer's allocator,
+ * which needs memory of its own to report running out, stays out of it.
+ */
 static int
 eat(kiln_ctx *ctx)
 {
-	long n;
+	enum { MAX = 1 << 16 };
+	static void *maps[MAX];
+	long n, i;
 
-	for (n = 0; n < 1L << 20; n++) {
-		char *p = malloc(1 << 20);
-
-		if (!p)
-			return kiln_fail(ctx, "out of memory after %ld MiB", n);
-		memset(p, 1, 1 << 20);
+	for (n = 0; n < MAX; n++) {
+		maps[n] = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (maps[n] == MAP_FAILED)
+			break;
+		memset(maps[n], 1, 1 << 20);
 	}
-	return kiln_fail(ctx, "allocated a TiB without hitting a limit");
+	for (i = 0; i < n; i++)
+		munmap(maps[i], 1 << 20);
+	if (n < MAX)
+		return kiln_fail(ctx, "out of memory after %ld MiB", n);
+	return kiln_fail(ctx, "mapped 64 GiB without hitting a limit");
 }
 
 static int
