@@ -412,8 +412,9 @@ static const struct command commands[] = {
 	    "                      Kilnfile's kiln.config { remote = ... }); off for none.\n"
 	    "                      A remote that is down or broken only slows the build\n"
 	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"
-	    "  --executor NAME     where steps run (default: kiln.config's executor, else\n"
-	    "                      local)\n"},
+	    "  --executor NAME     where steps run: local, or slurm (each step a Slurm job;\n"
+	    "                      see docs/slurm.md). Default: kiln.config's executor,\n"
+	    "                      else local\n"},
 	{"push", kiln_remote_push_main, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
 	    "on to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"
