@@ -463,14 +463,17 @@ read_lines(int fd, struct buf *partial, void (*fn)(void *, char *), void *arg)
 }
 
 /*
- * NEEDSWORK: the step carries the remote's URL but not --remote-read-only,
- * so both sides upload to a remote the user asked only to read (the server
- * may refuse, which warns). remote.h has no accessor for it yet.
+ * The remote, read-only under KILN_REMOTE_READ_ONLY as in kiln (srun passes
+ * the environment on). NEEDSWORK: the step carries the remote's URL but not
+ * --remote-read-only, so with that flag both sides still upload (the server
+ * may refuse, which warns); remote.h has no accessor for it yet.
  */
 static struct kiln_remote *
 open_remote(const char *url, struct kiln_cache *c)
 {
-	return url ? kiln_remote_new(url, c, 0) : NULL;
+	const char *ro = getenv("KILN_REMOTE_READ_ONLY");
+
+	return url ? kiln_remote_new(url, c, ro && *ro && strcmp(ro, "0") != 0) : NULL;
 }
 
 /* The submitter: `kiln slurm-step submit`, in the workspace, a child of kiln. */

@@ -39,3 +39,13 @@ has "target 'more' failed: the step's inputs are not in the cache at $scratch/no
 has "Slurm job"
 ok kiln build --remote "$remote" more
 ran 1
+
+# A read-only remote (KILN_REMOTE_READ_ONLY) gets nothing from either side,
+# so a node without a shared cache folder cannot see the inputs.
+n=$(count "$scratch/srv/data/ac")
+cat >>Kilnfile <<'EOF2'
+command "ro" { inputs = { m = ":iris_test" }, cmd = "wc -c {in.m}/metrics.json > {out}/n", outputs = { "n" } }
+EOF2
+KILN_REMOTE_READ_ONLY=1 fails 1 kiln build --remote "$remote" ro
+has "target 'ro' failed: the step's inputs are not in the cache at $scratch/node-cache nor on the remote"
+[ "$(count "$scratch/srv/data/ac")" -eq "$n" ] || fail "something was uploaded to a read-only remote"
