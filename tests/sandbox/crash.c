@@ -4,12 +4,14 @@
  *	kiln.target { name = "t", plugin = "crash", params = { how = "segv" }, outputs = { "o" } }
  *
  * how = "segv" dereferences NULL, "exit" calls exit(3), "abort" aborts,
- * "mem" allocates (and touches) memory until it cannot, "ok" writes o.
+ * "mem" allocates (and touches) memory until it cannot, "fds" writes to o
+ * what each of its open descriptors is, "ok" writes o.
  *
  * Loaded by kiln-run, it starts a thread at once, as OpenBLAS does, so the
  * sandbox is entered from a threaded process.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,21 +22,35 @@
 
 #include <kiln/plugin.h>
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t started = PTHREAD_COND_INITIALIZER;
+static int up;
+
 static void *
 idle(void *arg)
 {
+	pthread_mutex_lock(&lock);
+	up = 1;
+	pthread_cond_signal(&started);
+	pthread_mutex_unlock(&lock);
 	for (;;)
 		pause();
 	return arg;
 }
 
+/* The thread is idle before loading returns, as a thread pool's workers are. */
 __attribute__((constructor)) static void
 start_thread(void)
 {
 	pthread_t t;
 
-	if (strcmp(program_invocation_short_name, "kiln-run") == 0)
-		pthread_create(&t, NULL, idle, NULL);
+	if (strcmp(program_invocation_short_name, "kiln-run") != 0 ||
+	    pthread_create(&t, NULL, idle, NULL) != 0)
+		return;
+	pthread_mutex_lock(&lock);
+	while (!up)
+		pthread_cond_wait(&started, &lock);
+	pthread_mutex_unlock(&lock);
 }
 
 /*
@@ -62,6 +78,30 @@ eat(kiln_ctx *ctx)
 	return kiln_fail(ctx, "mapped 64 GiB without hitting a limit");
 }
 
+/* What the plugin's process has open: the sandbox must have left nothing of its own. */
+static int
+list_fds(FILE *f)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[64], target[256];
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d) || atoi(e->d_name) == fileno(f))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%.32s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		fprintf(f, "%s %s\n", e->d_name, target);
+	}
+	closedir(d);
+	return 0;
+}
+
 static int
 run(kiln_ctx *ctx)
 {
@@ -81,7 +121,10 @@ run(kiln_ctx *ctx)
 	f = fopen(path, "w");
 	if (!f)
 		return kiln_fail(ctx, "cannot write %s", path);
-	fputs("ok\n", f);
+	if (strcmp(how, "fds") == 0)
+		list_fds(f);
+	else
+		fputs("ok\n", f);
 	fclose(f);
 	return 0;
 }
