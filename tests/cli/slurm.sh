@@ -93,7 +93,7 @@ KillWait=2
 MinJobAge=600
 InactiveLimit=0
 SlurmctldTimeout=10
-SlurmdTimeout=30
+SlurmdTimeout=${slurm_slurmd_timeout:-30}
 MessageTimeout=5
 GresTypes=gpu
 NodeName=kiln1 NodeAddr=127.0.0.1 NodeHostname=kiln1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
@@ -132,9 +132,44 @@ slurm_start() {
 	slurm_munge_start
 	slurm_write_conf
 	slurm_ctld_start
+	slurm_d_start
+}
+
+# slurm_d_start: slurmd in the foreground; returns when the node takes jobs.
+slurm_d_start() {
 	slurm_run_slurmd /usr/sbin/slurmd -D -N kiln1 -f "$SLURM_CONF" >>"$slurm_dir/slurmd.out" 2>&1 &
 	slurm_d_pid=$!
 	slurm_wait_for "the node" slurm_node_idle
+}
+
+# slurm_stepds: the process ids of this cluster's slurmstepd processes,
+# found by the SLURM_CONF slurmd gave them.
+slurm_stepds() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] || continue
+		grep -qzx "SLURM_CONF=$SLURM_CONF" "$p/environ" 2>/dev/null && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# slurm_job_tasks: the process ids of the programs this cluster's jobs run
+# (what slurmstepd started: they have SLURM_JOB_ID, and this SLURM_CONF).
+slurm_job_tasks() {
+	local p
+	for p in /proc/[0-9]*; do
+		grep -qzx "SLURM_CONF=$SLURM_CONF" "$p/environ" 2>/dev/null &&
+			grep -qz "^SLURM_JOB_ID=" "$p/environ" 2>/dev/null && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# slurm_node_crash: the node dies as a machine does: slurmd, every
+# slurmstepd and what the jobs run, killed at once.
+slurm_node_crash() {
+	kill -9 "$slurm_d_pid" $(slurm_stepds) $(slurm_job_tasks) 2>/dev/null || true
+	{ wait "$slurm_d_pid"; } 2>/dev/null || true
+	slurm_d_pid=
 }
 
 # slurm_stop: every daemon of this cluster, by process id, in order.
@@ -142,12 +177,8 @@ slurm_stop() {
 	local p
 	[ -n "${slurm_d_pid:-}" ] && { kill "$slurm_d_pid"; wait "$slurm_d_pid" || true; }
 	slurm_ctld_stop
-	# A step whose end slurmctld never heard of keeps its slurmstepd: find
-	# this cluster's by the SLURM_CONF slurmd gave them.
-	for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] || continue
-		grep -qzx "SLURM_CONF=$SLURM_CONF" "$p/environ" 2>/dev/null && kill -9 "${p#/proc/}" 2>/dev/null
-	done
+	# A step whose end slurmctld never heard of keeps its slurmstepd.
+	for p in $(slurm_stepds); do kill -9 "$p" 2>/dev/null || true; done
 	[ -n "${slurm_munged_pid:-}" ] && { kill "$slurm_munged_pid"; wait "$slurm_munged_pid" || true; }
 	return 0
 }
