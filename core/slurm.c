@@ -354,7 +354,7 @@ sort_files(struct filelist *fl)
 {
 	size_t i, k = 0;
 
-	qsort(fl->v, fl->n, sizeof(*fl->v), cmp_file);
+	sort(fl->v, fl->n, sizeof(*fl->v), cmp_file);
 	for (i = 0; i < fl->n; i++)
 		if (k == 0 || strcmp(fl->v[k - 1].path, fl->v[i].path) != 0)
 			fl->v[k++] = fl->v[i];
@@ -1101,7 +1101,7 @@ store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, co
 			ret = node_fail("cannot keep its outputs: %s", why.s);
 		goto out;
 	}
-	qsort(fl.v, fl.n, sizeof(*fl.v), cmp_file);
+	sort(fl.v, fl.n, sizeof(*fl.v), cmp_file);
 	act.files = fl.v;
 	act.nfiles = fl.n;
 	act.metrics = nd->metrics;
