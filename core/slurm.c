@@ -28,7 +28,7 @@
 extern char **environ;
 
 #define MARK "kiln-status "		/* a status line from the node, on stderr */
-#define JOB_FILE "slurm-job"		/* in .kiln/tmp/<target>/: "JOBID STATE [NODE]" */
+#define JOB_FILE "slurm-job"		/* in .kiln/tmp/<target>/: "JOBID STATE SRUN-PID [NODE]" */
 #define SPEC_PATH ".kiln/spec.json"	/* where the spec travels among the inputs */
 #define PLUGIN_DIR ".kiln/plugin"	/* and the plugin, so a node needs only kiln and kiln-run */
 #define ORPHANS ".kiln/slurm-orphans"	/* jobs whose end slurmctld may not know: cancelled next time */
@@ -88,19 +88,24 @@ slurm_command(struct kiln_executor *ex, const struct kiln_step *s)
 	return argv;
 }
 
-/* Read .kiln/tmp/<target>/slurm-job: the job id (0 if none yet) and its state. */
+/*
+ * Read .kiln/tmp/<target>/slurm-job: the job id (0 if none yet), its state
+ * (32 bytes) and srun's process id (0 when it has ended), each if wanted.
+ */
 static long
-read_job_file(const struct kiln_step *s, char *state, size_t len)
+read_job_file(const struct kiln_step *s, char *state, long *srun)
 {
 	char *path = xasprintf("%s/.kiln/tmp/%s/" JOB_FILE, s->workspace, s->target->name);
 	char *text = read_file(path, NULL);
 	char st[32] = "";
-	long id = 0;
+	long id = 0, pid = 0;
 
-	if (text && sscanf(text, "%ld %31s", &id, st) < 1)
+	if (text && sscanf(text, "%ld %31s %ld", &id, st, &pid) < 1)
 		id = 0;
 	if (state)
-		snprintf(state, len, "%s", st);
+		memcpy(state, st, sizeof(st));
+	if (srun)
+		*srun = pid;
 	free(text);
 	free(path);
 	return id;
@@ -138,17 +143,23 @@ scancel(long id)
 }
 
 /*
- * SIGTERM goes to the submitter, which cancels its job itself; SIGKILL
- * cannot be caught, so the job is cancelled from here.
+ * SIGTERM goes to the submitter, which cancels its job and stops srun
+ * itself; SIGKILL cannot be caught, so that is done from here (srun runs in
+ * a process group of its own). srun's shepherd is left to release the
+ * allocation should slurmctld not answer now.
  */
 static void
 slurm_cancel(struct kiln_executor *ex, const struct kiln_step *s, pid_t pid, int sig)
 {
-	long id;
+	long id, srun = 0;
 
 	(void)ex;
-	if (sig == SIGKILL && (id = read_job_file(s, NULL, 0)) > 0)
-		scancel(id);
+	if (sig == SIGKILL) {
+		if ((id = read_job_file(s, NULL, &srun)) > 0)
+			scancel(id);
+		if (srun > 0)
+			kill((pid_t)srun, SIGKILL);
+	}
 	kill(-pid, sig);
 }
 
@@ -158,7 +169,7 @@ slurm_state(struct kiln_executor *ex, const struct kiln_step *s)
 	char state[32];
 
 	(void)ex;
-	if (read_job_file(s, state, sizeof(state)) <= 0)
+	if (read_job_file(s, state, NULL) <= 0)
 		return KILN_STEP_PENDING;
 	return strcmp(state, "running") == 0 ? KILN_STEP_RUNNING : KILN_STEP_PENDING;
 }
@@ -496,14 +507,17 @@ struct submit {
 	char *exec_error;	/* slurmstepd could not start kiln on the node */
 	int ctld_down;
 	int srun_hung;		/* srun did not end after the step: killed */
+	pid_t srun;		/* while it runs */
+	const char *state;	/* as the job file has it */
 };
 
 static void
 write_job_file(struct submit *s, const char *state)
 {
 	char line[256];
-	int n = snprintf(line, sizeof(line), "%ld %s %s\n", s->jobid, state, s->node);
+	int n = snprintf(line, sizeof(line), "%ld %s %ld %s\n", s->jobid, state, (long)s->srun, s->node);
 
+	s->state = state;
 	(void)write_file_atomic(s->jobfile, line, n, 0644, 0);
 }
 
@@ -768,6 +782,8 @@ relay(struct submit *s, char **argv, pid_t *pid, int *wstatus)
 		return error("cannot start srun:");
 	}
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	s->srun = *pid;
+	write_job_file(s, "submitted");
 	for (;;) {
 		struct pollfd fds[2] = {{sfd, POLLIN, 0}, {pipefd[0], open_ ? POLLIN : 0, 0}};
 		int sig;
@@ -796,6 +812,8 @@ relay(struct submit *s, char **argv, pid_t *pid, int *wstatus)
 		if (waitpid(*pid, wstatus, WNOHANG) == *pid)
 			break;
 	}
+	s->srun = 0;
+	write_job_file(s, s->state);
 	/* What srun wrote last; a daemon it left behind may hold the pipe, so not forever. */
 	for (int i = 0; open_ && i < 20 && read_lines(pipefd[0], &partial, submit_line, s) > 0; i++)
 		poll(&(struct pollfd){pipefd[0], POLLIN, 0}, 1, 50);
@@ -835,7 +853,6 @@ submit_main(struct submit *s)
 		goto out;
 	}
 	s->jobfile = xasprintf(".kiln/tmp/%s/" JOB_FILE, s->target);
-	write_job_file(s, "submitted");
 	argv = srun_argv(s, self, s->nodecache ? s->nodecache : cache.dir, &inkey);
 	stopped = relay(s, argv, &pid, &ws);
 	kiln_executor_free_argv(argv);

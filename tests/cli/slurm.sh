@@ -175,6 +175,14 @@ slurm_node_crash() {
 # slurm_stop: every daemon of this cluster, by process id, in order.
 slurm_stop() {
 	local p
+	# First what the test left running in the background (a kiln, when it
+	# failed), while slurmctld is there to cancel its jobs.
+	for p in $(jobs -p); do
+		case " ${slurm_munged_pid:-} ${slurm_ctld_pid:-} ${slurm_d_pid:-} " in
+		*" $p "*) ;;
+		*) kill "$p" 2>/dev/null && { wait "$p"; } 2>/dev/null ;;
+		esac
+	done
 	[ -n "${slurm_d_pid:-}" ] && { kill "$slurm_d_pid"; wait "$slurm_d_pid" || true; }
 	slurm_ctld_stop
 	# A step whose end slurmctld never heard of keeps its slurmstepd.

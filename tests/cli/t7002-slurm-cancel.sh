@@ -37,7 +37,7 @@ command "other" { cmd = "echo other > {out}/o.txt", outputs = { "o.txt" } }
 EOF
 
 # scancel while it runs.
-kiln build --executor slurm -k -j 2 >build.out 2>&1 &
+"$KILN_BIN" build --executor slurm -k -j 2 >build.out 2>&1 &
 kp=$!
 id=$(wait_running slow)
 scancel "$id"
