@@ -724,7 +724,7 @@ make_root(const struct plan *p)
 	mkdirs(p, "proc");
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		childfail(p, "cannot mount /proc:");
-	mkdirs(p, WS + 1);
+	mkdirs(p, &WS[1]);
 	for (i = 0; i < p->nm; i++)
 		bind_one(p, &p->m[i]);
 	/* pivot_root(".", ".") stacks the old root on the new; detaching it leaves the new. */
@@ -876,10 +876,10 @@ add_rules(scmp_filter_ctx ctx, uint32_t act)
 	 * start. libseccomp cannot test one argument twice in a rule, so setting
 	 * the default, PER_LINUX, is refused too; it is the default already.
 	 */
-	r |= seccomp_rule_add(ctx, act, SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL));
-	r |= seccomp_rule_add(ctx, act, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI));
+	r |= seccomp_rule_add(ctx, act, SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL, 0));
+	r |= seccomp_rule_add(ctx, act, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI, 0));
 	/* vsock is not in the network namespace: in a VM it reaches the host. */
-	r |= seccomp_rule_add(ctx, act, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_VSOCK));
+	r |= seccomp_rule_add(ctx, act, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_VSOCK, 0));
 	/* clone3 hides its flags in memory: ENOSYS makes libc fall back to clone. */
 	r |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	return r;
