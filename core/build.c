@@ -860,69 +860,6 @@ read_status(struct job *j)
 	return n == 0 ? 0 : 1;
 }
 
-static int
-cmp_file(const void *a, const void *b)
-{
-	return strcmp(((const struct kiln_file *)a)->path, ((const struct kiln_file *)b)->path);
-}
-
-struct files {
-	struct kiln_file *v;
-	size_t n;
-	struct arena arena;
-};
-
-/* Add a file (or every file below a folder) of the step's output to fs. */
-static int
-collect(struct run *r, struct files *fs, const char *root, const char *rel, struct buf *why)
-{
-	char *p = path_join(root, rel);
-	struct stat sb;
-	int ret = 0;
-
-	if (lstat(p, &sb) < 0) {
-		buf_printf(why, "it did not write the declared output '%s'", rel);
-		ret = -1;
-	} else if (S_ISREG(sb.st_mode)) {
-		struct kiln_file *f;
-		int mode = sb.st_mode & 0111 ? 0755 : 0644;
-
-		fs->v = xreallocarray(fs->v, fs->n + 1, sizeof(*fs->v));
-		f = &fs->v[fs->n++];
-		memset(f, 0, sizeof(*f));
-		f->path = arena_strdup(&fs->arena, rel);
-		f->size = sb.st_size;
-		f->mode = mode;
-		/* Outputs are the user's to read; their mode is normalized so it cannot differ by umask. */
-		if ((int)(sb.st_mode & 07777) != mode)
-			chmod(p, mode);
-		if (kiln_digest_file(p, &f->digest) < 0 || kiln_cache_put_blob(&r->ws->cache, p, &f->digest) < 0) {
-			buf_printf(why, "cannot store output '%s'", rel);
-			ret = -1;
-		}
-	} else if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(p);
-		struct dirent *e;
-
-		while (d && ret == 0 && (e = readdir(d))) {
-			char *child;
-
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			child = path_join(rel, e->d_name);
-			ret = collect(r, fs, root, child, why);
-			free(child);
-		}
-		if (d)
-			closedir(d);
-	} else {
-		buf_printf(why, "output '%s' is not a regular file or folder (kiln keeps files and folders)", rel);
-		ret = -1;
-	}
-	free(p);
-	return ret;
-}
-
 /*
  * The step succeeded: keep its declared outputs (dropping anything else it
  * wrote), store them in the cache, put them in place and record them.
@@ -931,17 +868,27 @@ static int
 keep_outputs(struct run *r, struct job *j, struct buf *why)
 {
 	struct kiln_target *t = j->t;
-	struct files fs = {0};
+	struct kiln_filelist fs = {0};
 	struct kiln_action act = {0};
 	char *out = xasprintf(TMP_DIR "/%s/out", t->name), *final = NULL;
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < t->noutputs && ret == 0; i++)
-		ret = collect(r, &fs, out, t->outputs[i], why);
+	for (i = 0; i < t->noutputs && ret == 0; i++) {
+		char *p = path_join(out, t->outputs[i]);
+		struct stat sb;
+
+		if (lstat(p, &sb) < 0) {
+			buf_printf(why, "it did not write the declared output '%s'", t->outputs[i]);
+			ret = -1;
+		} else {
+			ret = kiln_cache_put_tree(&r->ws->cache, &fs, out, t->outputs[i], 0, why);
+		}
+		free(p);
+	}
 	if (ret < 0)
 		goto done;
-	sort(fs.v, fs.n, sizeof(*fs.v), cmp_file);
+	kiln_filelist_sort(&fs);
 	act.files = fs.v;
 	act.nfiles = fs.n;
 	act.metrics = j->metrics;
@@ -976,8 +923,7 @@ keep_outputs(struct run *r, struct job *j, struct buf *why)
 	}
 	record(r, t, &j->ki, fs.v, fs.n, j->metrics, j->nmetrics, act.flags);
 done:
-	free(fs.v);
-	arena_release(&fs.arena);
+	kiln_filelist_release(&fs);
 	free(out);
 	free(final);
 	return ret;

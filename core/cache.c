@@ -329,6 +329,82 @@ kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *
 	return 0;
 }
 
+int
+kiln_cache_put_tree(struct kiln_cache *c, struct kiln_filelist *fl, const char *root,
+    const char *rel, int follow, struct buf *why)
+{
+	char *p = root ? path_join(root, rel) : xstrdup(rel);
+	struct stat sb;
+	int ret = 0;
+
+	if ((follow ? stat(p, &sb) : lstat(p, &sb)) < 0) {
+		buf_printf(why, "'%s' is missing", rel);
+		ret = -1;
+	} else if (S_ISREG(sb.st_mode)) {
+		struct kiln_file *f;
+		int mode = sb.st_mode & 0111 ? 0755 : 0644;
+
+		fl->v = xreallocarray(fl->v, fl->n + 1, sizeof(*fl->v));
+		f = &fl->v[fl->n++];
+		memset(f, 0, sizeof(*f));
+		f->path = arena_strdup(&fl->arena, rel);
+		f->size = sb.st_size;
+		f->mode = mode;
+		if ((int)(sb.st_mode & 07777) != mode)
+			chmod(p, mode);
+		if (kiln_digest_file(p, &f->digest) < 0 || kiln_cache_put_blob(c, p, &f->digest) < 0) {
+			buf_printf(why, "cannot store '%s' in the cache", rel);
+			ret = -1;
+		}
+	} else if (S_ISDIR(sb.st_mode)) {
+		DIR *d = opendir(p);
+		struct dirent *e;
+
+		while (d && ret == 0 && (e = readdir(d))) {
+			char *child;
+
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			child = path_join(rel, e->d_name);
+			ret = kiln_cache_put_tree(c, fl, root, child, follow, why);
+			free(child);
+		}
+		if (d)
+			closedir(d);
+	} else {
+		buf_printf(why, "'%s' is not a regular file or folder (kiln keeps files and folders)", rel);
+		ret = -1;
+	}
+	free(p);
+	return ret;
+}
+
+static int
+cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct kiln_file *)a)->path, ((const struct kiln_file *)b)->path);
+}
+
+void
+kiln_filelist_sort(struct kiln_filelist *fl)
+{
+	size_t i, k = 0;
+
+	sort(fl->v, fl->n, sizeof(*fl->v), cmp_file);
+	for (i = 0; i < fl->n; i++)
+		if (k == 0 || strcmp(fl->v[k - 1].path, fl->v[i].path) != 0)
+			fl->v[k++] = fl->v[i];
+	fl->n = k;
+}
+
+void
+kiln_filelist_release(struct kiln_filelist *fl)
+{
+	free(fl->v);
+	arena_release(&fl->arena);
+	memset(fl, 0, sizeof(*fl));
+}
+
 struct blob {
 	char *path;
 	unsigned long long size;

@@ -69,6 +69,26 @@ int kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const ch
 /* Is the blob there? */
 int kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d);
 
+/* Files being gathered into the cache: their entries and the arena of their paths. */
+struct kiln_filelist {
+	struct kiln_file *v;
+	size_t n;
+	struct arena arena;
+};
+
+/*
+ * Store `rel` below `root` (NULL: rel as it is) in the cache: a file, or
+ * every file below a folder, each added to fl with its digest, size and
+ * mode — 0644, or 0755 when any execute bit is set, which the file itself
+ * is given too, so that no umask reaches a digest. `follow` follows symbolic
+ * links; without it one is refused. -1 with the reason (naming rel) in why.
+ */
+int kiln_cache_put_tree(struct kiln_cache *c, struct kiln_filelist *fl, const char *root,
+    const char *rel, int follow, struct buf *why);
+/* Sort fl by path, dropping repeats. */
+void kiln_filelist_sort(struct kiln_filelist *fl);
+void kiln_filelist_release(struct kiln_filelist *fl);
+
 /* Trim to at most max_bytes of blobs, least recently used first. */
 int kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose);
 /* Re-hash every blob and check every entry; quarantine what is bad. Returns the count found. */

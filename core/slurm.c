@@ -281,72 +281,6 @@ kiln_slurm_new(const struct kiln_config *cfg)
 
 /* Both sides. */
 
-struct filelist {
-	struct kiln_file *v;
-	size_t n;
-	struct arena arena;
-};
-
-static int
-cmp_file(const void *a, const void *b)
-{
-	return strcmp(((const struct kiln_file *)a)->path, ((const struct kiln_file *)b)->path);
-}
-
-/*
- * Add the file `rel` (below `root`, or every file below it when it is a
- * folder) to fl, storing each in the cache. `norm` gives outputs the modes
- * kiln records (0644, or 0755 when any execute bit is set).
- */
-static int
-add_files(struct kiln_cache *c, struct filelist *fl, const char *root, const char *rel, struct buf *why)
-{
-	char *p = root ? path_join(root, rel) : xstrdup(rel);
-	struct stat sb;
-	int ret = 0;
-
-	if (stat(p, &sb) < 0) {
-		buf_printf(why, "'%s' is missing", rel);
-		ret = -1;
-	} else if (S_ISREG(sb.st_mode)) {
-		struct kiln_file *f;
-		int mode = sb.st_mode & 0111 ? 0755 : 0644;
-
-		fl->v = xreallocarray(fl->v, fl->n + 1, sizeof(*fl->v));
-		f = &fl->v[fl->n++];
-		memset(f, 0, sizeof(*f));
-		f->path = arena_strdup(&fl->arena, rel);
-		f->size = sb.st_size;
-		f->mode = mode;
-		if ((int)(sb.st_mode & 07777) != mode)
-			chmod(p, mode);
-		if (kiln_digest_file(p, &f->digest) < 0 || kiln_cache_put_blob(c, p, &f->digest) < 0) {
-			buf_printf(why, "cannot store '%s' in the cache", rel);
-			ret = -1;
-		}
-	} else if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(p);
-		struct dirent *e;
-
-		while (d && ret == 0 && (e = readdir(d))) {
-			char *child;
-
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			child = path_join(rel, e->d_name);
-			ret = add_files(c, fl, root, child, why);
-			free(child);
-		}
-		if (d)
-			closedir(d);
-	} else {
-		buf_printf(why, "'%s' is not a regular file or folder", rel);
-		ret = -1;
-	}
-	free(p);
-	return ret;
-}
-
 /* Where a plugin travels among a step's inputs: .kiln/plugin/<its file name>. */
 static const char *
 plugin_path(struct arena *a, const char *plugin)
@@ -359,18 +293,6 @@ plugin_path(struct arena *a, const char *plugin)
 	return r;
 }
 
-/* Sort and drop duplicate paths (two inputs may cover the same file). */
-static void
-sort_files(struct filelist *fl)
-{
-	size_t i, k = 0;
-
-	sort(fl->v, fl->n, sizeof(*fl->v), cmp_file);
-	for (i = 0; i < fl->n; i++)
-		if (k == 0 || strcmp(fl->v[k - 1].path, fl->v[i].path) != 0)
-			fl->v[k++] = fl->v[i];
-	fl->n = k;
-}
 
 /* A failure status line, `prefix` first, with msg escaped as KILN_STATUS_FAIL wants; one write. */
 static void
@@ -572,7 +494,7 @@ submit_line(void *arg, char *line)
 static int
 upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, struct kiln_digest *inkey)
 {
-	struct filelist fl = {0};
+	struct kiln_filelist fl = {0};
 	struct kiln_action act = {0};
 	struct buf why = BUF_INIT, text = BUF_INIT;
 	json_error_t jerr;
@@ -587,16 +509,16 @@ upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, s
 	binds = json_object_get(spec, "binds");
 	json_array_foreach(binds, i, v)
 		if (ret == 0 && json_is_string(v))
-			ret = add_files(c, &fl, NULL, json_string_value(v), &why);
+			ret = kiln_cache_put_tree(c, &fl, NULL, json_string_value(v), 1, &why);
 	if (ret == 0) {
 		/* The spec and the plugin ride along under names no input can have. */
 		const char *plugin = json_string_value(json_object_get(spec, "plugin"));
 		size_t before = fl.n;
 
-		ret = add_files(c, &fl, NULL, s->spec, &why);
+		ret = kiln_cache_put_tree(c, &fl, NULL, s->spec, 1, &why);
 		if (ret == 0 && fl.n == before + 1)
 			fl.v[before].path = SPEC_PATH;
-		if (ret == 0 && plugin && (ret = add_files(c, &fl, NULL, plugin, &why)) == 0 && fl.n == before + 2)
+		if (ret == 0 && plugin && (ret = kiln_cache_put_tree(c, &fl, NULL, plugin, 1, &why)) == 0 && fl.n == before + 2)
 			fl.v[before + 1].path = plugin_path(&fl.arena, plugin);
 	}
 	json_decref(spec);
@@ -604,7 +526,7 @@ upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, s
 		error("cannot put the inputs of '%s' in the cache: %s", s->target, why.s);
 		goto out;
 	}
-	sort_files(&fl);
+	kiln_filelist_sort(&fl);
 	act.files = fl.v;
 	act.nfiles = fl.n;
 	buf_adds(&text, "kiln slurm inputs\n");
@@ -618,8 +540,7 @@ upload_inputs(struct submit *s, struct kiln_cache *c, struct kiln_remote *rem, s
 	if (rem && kiln_remote_store(rem, inkey, &act, s->target) < 0)
 		warn("the inputs of '%s' are not all on the remote cache; the job needs a shared cache folder", s->target);
 out:
-	free(fl.v);
-	arena_release(&fl.arena);
+	kiln_filelist_release(&fl);
 	buf_release(&why);
 	buf_release(&text);
 	return ret;
@@ -1099,7 +1020,7 @@ static int
 store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, const char *scratch,
     json_t *spec)
 {
-	struct filelist fl = {0};
+	struct kiln_filelist fl = {0};
 	struct kiln_action act = {0};
 	struct kiln_digest key;
 	struct buf why = BUF_INIT;
@@ -1110,7 +1031,7 @@ store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, co
 
 	json_array_foreach(outputs, i, v)
 		if (ret == 0)
-			ret = add_files(c, &fl, out, json_string_value(v), &why);
+			ret = kiln_cache_put_tree(c, &fl, out, json_string_value(v), 0, &why);
 	if (ret < 0) {
 		if (strstr(why.s, "is missing"))
 			ret = node_fail("it did not write the declared output %s", why.s);
@@ -1118,7 +1039,7 @@ store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, co
 			ret = node_fail("cannot keep its outputs: %s", why.s);
 		goto out;
 	}
-	sort(fl.v, fl.n, sizeof(*fl.v), cmp_file);
+	kiln_filelist_sort(&fl);
 	act.files = fl.v;
 	act.nfiles = fl.n;
 	act.metrics = nd->metrics;
@@ -1131,8 +1052,7 @@ store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, co
 	if (rem && kiln_remote_store(rem, &key, &act, json_string_value(json_object_get(spec, "target"))) < 0)
 		ret = node_fail("cannot upload its outputs to the remote cache");
 out:
-	free(fl.v);
-	arena_release(&fl.arena);
+	kiln_filelist_release(&fl);
 	buf_release(&why);
 	free(out);
 	return ret;
