@@ -59,7 +59,7 @@ install: all
 # `make test` defaults to the sanitizer build; SAN=0 tests the plain one.
 ifeq ($(origin SAN),file)
 test:
-	$(MAKE) SAN=1 test
+	@$(MAKE) --no-print-directory SAN=1 test
 else
 test: all $(UNIT_TESTS)
 	KILN_BUILD=$(CURDIR)/$(O) tests/run.sh
@@ -67,5 +67,8 @@ endif
 
 clean:
 	rm -rf build build-san kiln
+
+# Keep intermediate objects (the unit tests'), so make deletes nothing after the suite's last line.
+.SECONDARY:
 
 .PHONY: all programs plugins install test clean fuzz
