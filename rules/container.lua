@@ -8,16 +8,6 @@
 -- = { key = "value" }. Outputs oci/ (an OCI image layout), image.tar (for
 -- docker load, podman load, skopeo) and image.json (digest, size, layers).
 
-local function describe(v)
-  if type(v) == "string" then return string.format("%q", v) end
-  if type(v) == "table" then return "a table" end
-  return tostring(v)
-end
-
-local function bad(rule, name, field, want, got)
-  kiln.fail(string.format("%s '%s': field '%s': expected %s, got %s",
-    rule, name, field, want, describe(got)))
-end
 
 local function is_target(v) return type(v) == "string" and v:sub(1, 1) == ":" and #v > 1 end
 
@@ -52,25 +42,7 @@ local spec = {
 
 function container(name)
   return function(args)
-    if type(name) ~= "string" or name == "" then
-      kiln.fail('container: expected a target name, as in container "name" { ... }')
-    end
-    if type(args) ~= "table" then
-      kiln.fail(string.format("container '%s': expected a table of fields, got %s", name, describe(args)))
-    end
-    local keys = {}
-    for k in pairs(args) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      local s = spec[k]
-      if not s then kiln.fail(string.format("container '%s': unknown field '%s'", name, k)) end
-      if not s[1](args[k]) then bad("container", name, k, s[2], args[k]) end
-    end
-    for _, k in ipairs({ "model", "name", "tag" }) do
-      if args[k] == nil then
-        kiln.fail(string.format("container '%s': field '%s' is required", name, k))
-      end
-    end
+    kiln.args.check_args("container", name, args, spec, { "model", "name", "tag" })
     kiln.target {
       name = name,
       plugin = "package",

@@ -14,15 +14,6 @@
 -- .kiln/deployments (see docs/deploy.md). Credentials: KILN_REGISTRY_TOKEN,
 -- or KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD.
 
-local function describe(v)
-  if type(v) == "string" then return string.format("%q", v) end
-  if type(v) == "table" then return "a table" end
-  return tostring(v)
-end
-
-local function bad(name, field, want, got)
-  kiln.fail(string.format("deploy '%s': field '%s': expected %s, got %s", name, field, want, describe(got)))
-end
 
 local function is_target(v) return type(v) == "string" and v:sub(1, 1) == ":" and #v > 1 end
 
@@ -79,25 +70,7 @@ local spec = {
 
 function deploy(name)
   return function(args)
-    if type(name) ~= "string" or name == "" then
-      kiln.fail('deploy: expected a target name, as in deploy "name" { ... }')
-    end
-    if type(args) ~= "table" then
-      kiln.fail(string.format("deploy '%s': expected a table of fields, got %s", name, describe(args)))
-    end
-    local keys = {}
-    for k in pairs(args) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      local s = spec[k]
-      if not s then kiln.fail(string.format("deploy '%s': unknown field '%s'", name, k)) end
-      if not s[1](args[k]) then bad(name, k, s[2], args[k]) end
-    end
-    for _, k in ipairs({ "image", "registry", "manifests" }) do
-      if args[k] == nil then
-        kiln.fail(string.format("deploy '%s': field '%s' is required", name, k))
-      end
-    end
+    kiln.args.check_args("deploy", name, args, spec, { "image", "registry", "manifests" })
     local inputs = { image = args.image }
     for i, t in ipairs(args.after or {}) do inputs["after" .. i] = t end
     kiln.target {
