@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fs.h"
 
 char *
 kiln_cache_default_dir(void)
@@ -329,35 +330,39 @@ kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *
 	return 0;
 }
 
-int
-kiln_cache_put_tree(struct kiln_cache *c, struct kiln_filelist *fl, const char *root,
-    const char *rel, int follow, struct buf *why)
+/* Add a file entry for rel to fl; its mode is 0644, or 0755 when any execute bit is set. */
+static struct kiln_file *
+add_file(struct kiln_filelist *fl, const char *rel, const struct stat *sb)
 {
-	char *p = root ? path_join(root, rel) : xstrdup(rel);
+	struct kiln_file *f;
+
+	fl->v = xreallocarray(fl->v, fl->n + 1, sizeof(*fl->v));
+	f = &fl->v[fl->n++];
+	memset(f, 0, sizeof(*f));
+	f->path = arena_strdup(&fl->arena, rel);
+	f->size = sb->st_size;
+	f->mode = sb->st_mode & 0111 ? 0755 : 0644;
+	return f;
+}
+
+int
+kiln_cache_put_path(struct kiln_cache *c, struct kiln_filelist *fl, const char *path, struct buf *why)
+{
 	struct stat sb;
 	int ret = 0;
 
-	if ((follow ? stat(p, &sb) : lstat(p, &sb)) < 0) {
-		buf_printf(why, "'%s' is missing", rel);
+	if (stat(path, &sb) < 0) {
+		buf_printf(why, "'%s' is missing", path);
 		ret = -1;
 	} else if (S_ISREG(sb.st_mode)) {
-		struct kiln_file *f;
-		int mode = sb.st_mode & 0111 ? 0755 : 0644;
+		struct kiln_file *f = add_file(fl, path, &sb);
 
-		fl->v = xreallocarray(fl->v, fl->n + 1, sizeof(*fl->v));
-		f = &fl->v[fl->n++];
-		memset(f, 0, sizeof(*f));
-		f->path = arena_strdup(&fl->arena, rel);
-		f->size = sb.st_size;
-		f->mode = mode;
-		if ((int)(sb.st_mode & 07777) != mode)
-			chmod(p, mode);
-		if (kiln_digest_file(p, &f->digest) < 0 || kiln_cache_put_blob(c, p, &f->digest) < 0) {
-			buf_printf(why, "cannot store '%s' in the cache", rel);
+		if (kiln_digest_file(path, &f->digest) < 0 || kiln_cache_put_blob(c, path, &f->digest) < 0) {
+			buf_printf(why, "cannot store '%s' in the cache", path);
 			ret = -1;
 		}
 	} else if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(p);
+		DIR *d = opendir(path);
 		struct dirent *e;
 
 		while (d && ret == 0 && (e = readdir(d))) {
@@ -365,18 +370,128 @@ kiln_cache_put_tree(struct kiln_cache *c, struct kiln_filelist *fl, const char *
 
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
-			child = path_join(rel, e->d_name);
-			ret = kiln_cache_put_tree(c, fl, root, child, follow, why);
+			child = path_join(path, e->d_name);
+			ret = kiln_cache_put_path(c, fl, child, why);
 			free(child);
 		}
 		if (d)
 			closedir(d);
 	} else {
-		buf_printf(why, "'%s' is not a regular file or folder (kiln keeps files and folders)", rel);
+		buf_printf(why, "'%s' is not a regular file or folder (kiln keeps files and folders)", path);
 		ret = -1;
 	}
-	free(p);
 	return ret;
+}
+
+/* Store the open regular file fd (named rel) as a blob; its mode fixed so no umask reaches a digest. */
+static int
+put_fd(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const struct stat *sb, const char *rel,
+    struct buf *why)
+{
+	struct kiln_file *f = add_file(fl, rel, sb);
+	char *dest, *tmp;
+	int r = 0;
+
+	if ((int)(sb->st_mode & 07777) != (int)f->mode)
+		(void)fchmod(fd, f->mode);
+	if (kiln_digest_fd(fd, &f->digest) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		buf_printf(why, "cannot read the output '%s'", rel);
+		return KILN_PUT_IO;
+	}
+	dest = kiln_cache_blob_path(c, &f->digest);
+	if (access(dest, F_OK) != 0) {
+		tmp = tmp_path(c);
+		if (copy_fd(fd, tmp, 0444) < 0 || install(tmp, dest) < 0) {
+			buf_printf(why, "cannot store the output '%s' in the cache %s: %s", rel, c->dir, strerror(errno));
+			unlink(tmp);
+			r = KILN_PUT_IO;
+		} else {
+			c->stored++;
+		}
+		free(tmp);
+	}
+	free(dest);
+	return r;
+}
+
+/* Store what fd (named rel, opened without following a link) is: a file, or a folder of files. */
+static int
+put_open(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const char *rel, struct buf *why)
+{
+	struct stat sb;
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (fstat(fd, &sb) < 0) {
+		buf_printf(why, "cannot read the output '%s': %s", rel, strerror(errno));
+		return KILN_PUT_IO;
+	}
+	if (S_ISREG(sb.st_mode))
+		return put_fd(c, fl, fd, &sb, rel, why);
+	if (!S_ISDIR(sb.st_mode)) {
+		buf_printf(why, "the output '%s' is not a regular file or folder (kiln keeps files and folders)", rel);
+		return KILN_PUT_KIND;
+	}
+	d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+	if (!d) {
+		buf_printf(why, "cannot read the output folder '%s': %s", rel, strerror(errno));
+		return KILN_PUT_IO;
+	}
+	while (r == 0 && (e = readdir(d))) {
+		char *child;
+		int cfd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		child = path_join(rel, e->d_name);
+		if (!path_is_safe_relative(child)) {
+			buf_printf(why, "the output folder '%s' holds a file whose name kiln refuses", rel);
+			r = KILN_PUT_KIND;
+		} else if ((cfd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+			if (errno == ELOOP) {
+				buf_printf(why, "the output '%s' is a symbolic link (kiln keeps files and folders)", child);
+				r = KILN_PUT_LINK;
+			} else {
+				buf_printf(why, "cannot read the output '%s': %s", child, strerror(errno));
+				r = KILN_PUT_IO;
+			}
+		} else {
+			r = put_open(c, fl, cfd, child, why);
+			close(cfd);
+		}
+		free(child);
+	}
+	closedir(d);
+	return r;
+}
+
+int
+kiln_cache_put_outputs(struct kiln_cache *c, struct kiln_filelist *fl, int dirfd, const char *const *outputs,
+    size_t n, struct buf *why)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		int fd = kiln_fs_openat(dirfd, outputs[i], O_RDONLY | O_NONBLOCK, 0);
+
+		if (fd >= 0) {
+			r = put_open(c, fl, fd, outputs[i], why);
+			close(fd);
+		} else if (errno == ENOENT) {
+			buf_printf(why, "it did not write the declared output '%s'", outputs[i]);
+			r = KILN_PUT_MISSING;
+		} else if (errno == ELOOP || errno == EXDEV) {
+			buf_printf(why, "the output '%s' is or runs through a symbolic link; kiln keeps only files and "
+			    "folders the step wrote, and follows no link out of its output folder", outputs[i]);
+			r = KILN_PUT_LINK;
+		} else {
+			buf_printf(why, "cannot read the output '%s': %s", outputs[i], strerror(errno));
+			r = KILN_PUT_IO;
+		}
+	}
+	return r;
 }
 
 static int

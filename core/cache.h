@@ -77,14 +77,32 @@ struct kiln_filelist {
 };
 
 /*
- * Store `rel` below `root` (NULL: rel as it is) in the cache: a file, or
- * every file below a folder, each added to fl with its digest, size and
- * mode — 0644, or 0755 when any execute bit is set, which the file itself
- * is given too, so that no umask reaches a digest. `follow` follows symbolic
- * links; without it one is refused. -1 with the reason (naming rel) in why.
+ * Store the file or folder at `path` (a trusted one: a source of the
+ * workspace; links are followed) in the cache, each file added to fl with
+ * its digest, size and mode. -1 with the reason (naming path) in why.
  */
-int kiln_cache_put_tree(struct kiln_cache *c, struct kiln_filelist *fl, const char *root,
-    const char *rel, int follow, struct buf *why);
+int kiln_cache_put_path(struct kiln_cache *c, struct kiln_filelist *fl, const char *path, struct buf *why);
+
+/* Why a step's outputs could not be stored (kiln_cache_put_outputs). */
+enum kiln_put_error {
+	KILN_PUT_OK,
+	KILN_PUT_MISSING,	/* the step did not write a declared output */
+	KILN_PUT_LINK,		/* an output is, holds or runs through a symbolic link */
+	KILN_PUT_KIND,		/* an output is not a regular file or folder, or has a refused name */
+	KILN_PUT_IO,		/* reading it or writing the cache failed */
+};
+
+/*
+ * Store a step's declared outputs, found beneath the folder `dirfd` (its
+ * output folder, which the step controls), in the cache: each a file or a
+ * folder of files, added to fl with digest, size and mode — 0644, or 0755
+ * when any execute bit is set, which the file itself is given too, so that
+ * no umask reaches a digest. Nothing is reached through a symbolic link.
+ * KILN_PUT_OK, or an enum kiln_put_error with the reason (naming the
+ * output) in why.
+ */
+int kiln_cache_put_outputs(struct kiln_cache *c, struct kiln_filelist *fl, int dirfd, const char *const *outputs,
+    size_t n, struct buf *why);
 /* Sort fl by path, dropping repeats. */
 void kiln_filelist_sort(struct kiln_filelist *fl);
 void kiln_filelist_release(struct kiln_filelist *fl);

@@ -70,13 +70,3 @@ kiln_executor_free(struct kiln_executor *ex)
 		ex->release(ex);
 	free(ex);
 }
-
-void
-kiln_executor_free_argv(char **argv)
-{
-	size_t i;
-
-	for (i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
-}

@@ -13,7 +13,9 @@
 
 #include <sys/types.h>
 
-#include "graph.h"
+struct kiln_config;
+struct kiln_digest;
+struct kiln_target;
 
 /* One step as an executor sees it. */
 struct kiln_step {
@@ -36,7 +38,7 @@ struct kiln_executor {
 	/*
 	 * The command that runs the step, its output going to the step's log
 	 * and its status lines to fd 3; a NULL-terminated, malloc'd argv
-	 * (free with kiln_executor_free_argv), or NULL after reporting why.
+	 * (free with strv_free), or NULL after reporting why.
 	 */
 	char **(*command)(struct kiln_executor *ex, const struct kiln_step *s);
 	/* Stop a started step: sig to its process group, by default. */
@@ -57,6 +59,5 @@ struct kiln_executor {
 /* The executor called `name`, with the Kilnfile's kiln.config; NULL (reported) when there is none. */
 struct kiln_executor *kiln_executor_new(const char *name, const struct kiln_config *cfg);
 void kiln_executor_free(struct kiln_executor *ex);
-void kiln_executor_free_argv(char **argv);
 
 #endif

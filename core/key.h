@@ -9,7 +9,7 @@
 #define KILN_KEY_H
 
 #include "graph.h"
-#include "plugin.h"
+#include "loader.h"
 #include "state.h"
 
 /* Bumped when the encoding changes, so old cache entries are not reused. */

@@ -15,9 +15,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "build.h"
+#include "graph.h"
+#include "lock.h"
+#include "paths.h"
+#include "state.h"
 
-#define LOCK_FILE "Kilnfile.lock"
+#define LOCK_FILE KILN_LOCKFILE
 #define LOCK_HEADER "# Kilnfile.lock: written by `kiln build`; commit it. `kiln status --check` compares it with the workspace.\nkiln-lock 1\n"
 
 static int
@@ -39,9 +42,8 @@ line(struct buf *out, const char *a, const char *b, const char *c, const char *d
 
 /* The lock text for every target of the graph that the state has a record of. */
 static void
-lock_text(struct kiln_ws *ws, struct buf *b)
+lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 {
-	struct kiln_graph *g = &ws->graph;
 	struct kiln_target **sorted = xreallocarray(NULL, g->ntargets + 1, sizeof(*sorted));
 	char hex[KILN_DIGEST_HEX];
 	size_t i, k;
@@ -50,7 +52,7 @@ lock_text(struct kiln_ws *ws, struct buf *b)
 	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
 	buf_adds(b, LOCK_HEADER);
 	for (i = 0; i < g->ntargets; i++) {
-		struct kiln_record *rec = kiln_state_get(&ws->state, sorted[i]->name);
+		struct kiln_record *rec = kiln_state_get(st, sorted[i]->name);
 
 		if (!rec)
 			continue;
@@ -75,7 +77,7 @@ lock_text(struct kiln_ws *ws, struct buf *b)
 }
 
 int
-kiln_lock_write(struct kiln_ws *ws, int force)
+kiln_lock_write(struct kiln_graph *g, struct kiln_state *st, int force)
 {
 	struct buf b = BUF_INIT;
 	struct stat sb;
@@ -84,11 +86,11 @@ kiln_lock_write(struct kiln_ws *ws, int force)
 	int r = 0;
 
 	/* Nothing recorded and the file is as we left it: the text would be the same. */
-	if (!force && !ws->state.dirty && stat(LOCK_FILE, &sb) == 0 && ws->state.lock.path &&
-	    ws->state.lock.ino == (uint64_t)sb.st_ino && ws->state.lock.size == (uint64_t)sb.st_size &&
-	    ws->state.lock.mtime_ns == ns_of(&sb.st_mtim))
+	if (!force && !st->dirty && stat(LOCK_FILE, &sb) == 0 && st->lock.path &&
+	    st->lock.ino == (uint64_t)sb.st_ino && st->lock.size == (uint64_t)sb.st_size &&
+	    st->lock.mtime_ns == ns_of(&sb.st_mtim))
 		return 0;
-	lock_text(ws, &b);
+	lock_text(g, st, &b);
 	old = read_file(LOCK_FILE, &len);
 	if (!old || len != b.len || memcmp(old, b.s, len) != 0) {
 		if (write_file_atomic(LOCK_FILE, b.s, b.len, 0644, 0) < 0)
@@ -97,12 +99,12 @@ kiln_lock_write(struct kiln_ws *ws, int force)
 	free(old);
 	buf_release(&b);
 	if (r == 0 && stat(LOCK_FILE, &sb) == 0)
-		kiln_state_put_lock(&ws->state, &sb);
+		kiln_state_put_lock(st, &sb);
 	return r;
 }
 
 int
-kiln_lock_matches(struct kiln_ws *ws)
+kiln_lock_matches(struct kiln_graph *g, struct kiln_state *st)
 {
 	struct buf b = BUF_INIT;
 	size_t len, i;
@@ -113,7 +115,7 @@ kiln_lock_matches(struct kiln_ws *ws)
 		printf("Kilnfile.lock: %s\n", errno == ENOENT ? "missing (run kiln build)" : strerror(errno));
 		return 0;
 	}
-	lock_text(ws, &b);
+	lock_text(g, st, &b);
 	same = len == b.len && memcmp(old, b.s, len) == 0;
 	if (!same) {
 		/* Name the first line that differs. */

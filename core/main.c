@@ -10,12 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "remote.h"
-#include "verify.h"
-#include "serve.h"
-#include "deploy.h"
-#include "slurm.h"
+#include <kiln/plugin.h>
+
+#include "cmd.h"
+#include "cmd_build.h"
+#include "cmd_cache.h"
+#include "cmd_deploy.h"
+#include "cmd_serve.h"
+#include "cmd_slurm.h"
+#include "cmd_verify.h"
+#include "util.h"
 
 struct command {
 	const char *name;
@@ -25,7 +29,7 @@ struct command {
 };
 
 static const struct command *find_command(const char *name);
-static int cmd_help(int argc, char **argv);
+static int help(int argc, char **argv);
 
 static const char general_help[] =
     "usage: kiln [-C DIR] COMMAND [ARGS]\n"
@@ -65,332 +69,8 @@ static const char general_help[] =
     "Exit status: 0 success, 1 a build step failed (or --check found something\n"
     "stale), 2 a usage or Kilnfile error.\n";
 
-static int
-usage_error(const char *cmd)
-{
-	const struct command *c = find_command(cmd);
-
-	fprintf(stderr, "usage: kiln %s %s\n(see `kiln help %s`)\n", cmd, c ? c->usage : "", cmd);
-	return 2;
-}
-
-/* Parse -j's and --max-size's numbers strictly. */
-static int
-parse_int(const char *s, int min, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < min || v > 1 << 20)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-static int
-default_jobs(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (int)n : 1;
-}
-
-static int
-open_ws(struct kiln_ws *ws, int lock)
-{
-	if (kiln_ws_open(ws, lock) < 0) {
-		kiln_ws_close(ws);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-cmd_build(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"jobs", required_argument, NULL, 'j'},
-		{"keep-going", no_argument, NULL, 'k'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"link", required_argument, NULL, 'L'},
-		{"sandbox", required_argument, NULL, 'S'},
-		{"executor", required_argument, NULL, 'E'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"remote", required_argument, NULL, 'R'},
-		{"remote-read-only", no_argument, NULL, 'O'},
-		{NULL, 0, NULL, 0},
-	};
-	struct kiln_build_opts o = {.jobs = default_jobs(), .sandbox = 1};
-	struct kiln_ws ws;
-	const char *remote = NULL;
-	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
-
-	while ((c = getopt_long(argc, argv, "j:knvq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			if (parse_int(optarg, 1, &o.jobs) < 0)
-				return error("-j: expected a number of at least 1, got '%s'", optarg), 2;
-			break;
-		case 'k':
-			o.keep_going = 1;
-			break;
-		case 'n':
-			o.dry_run = 1;
-			break;
-		case 'L':
-			if (strcmp(optarg, "hardlink") == 0)
-				link = KILN_LINK_HARD;
-			else if (strcmp(optarg, "copy") == 0 || strcmp(optarg, "reflink") == 0)
-				link = KILN_LINK_COPY;
-			else
-				return error("--link: expected copy or hardlink, got '%s'", optarg), 2;
-			break;
-		case 'S':
-			if (strcmp(optarg, "off") == 0)
-				o.sandbox = 0;
-			else if (strcmp(optarg, "on") == 0)
-				o.sandbox = 1;
-			else
-				return error("--sandbox: expected on or off, got '%s'", optarg), 2;
-			break;
-		case 'E':
-			o.executor = optarg;
-			break;
-		case 'v':
-			o.verbose = 1;
-			break;
-		case 'q':
-			o.quiet = 1;
-			break;
-		case 'R':
-			remote = optarg;
-			break;
-		case 'O':
-			remote_ro = 1;
-			break;
-		default:
-			return usage_error("build");
-		}
-	}
-	if (open_ws(&ws, !o.dry_run) < 0)
-		return 2;
-	if (kiln_remote_attach(&ws, remote, remote_ro) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	ws.cache.link = link;
-	if (!o.sandbox && !o.dry_run)
-		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	r = kiln_build(&ws, &o);
-	if (!o.quiet)
-		kiln_remote_report(ws.remote);
-	kiln_ws_close(&ws);
-	return r;
-}
-
-static int
-cmd_status(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"check", no_argument, NULL, 'c'},
-		{"all", no_argument, NULL, 'a'},
-		{NULL, 0, NULL, 0},
-	};
-	struct kiln_ws ws;
-	int c, check = 0, all = 0, stale, lockok = 1;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'c')
-			check = 1;
-		else if (c == 'a')
-			all = 1;
-		else
-			return usage_error("status");
-	}
-	if (open_ws(&ws, 0) < 0)
-		return 2;
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	stale = kiln_status(&ws, all);
-	if (stale < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	if (check)
-		lockok = kiln_lock_matches(&ws);
-	if (stale == 0 && lockok)
-		printf("kiln: %zu targets up to date\n", ws.graph.ntargets);
-	kiln_ws_close(&ws);
-	return check && (stale > 0 || !lockok) ? 1 : 0;
-}
-
-static int
-cmd_why(int argc, char **argv)
-{
-	struct kiln_ws ws;
-	int r;
-
-	if (argc != 2 || argv[1][0] == '-')
-		return usage_error("why");
-	if (open_ws(&ws, 0) < 0)
-		return 2;
-	r = kiln_why(&ws, argv[1]);
-	kiln_ws_close(&ws);
-	return r < 0 ? 2 : 0;
-}
-
-static int
-cmd_graph(int argc, char **argv)
-{
-	struct kiln_ws ws;
-
-	if (argc > 1 && argv[1][0] == '-')
-		return usage_error("graph");
-	if (open_ws(&ws, 0) < 0)
-		return 2;
-	if (kiln_graph_want(&ws.graph, argv + 1, argc - 1) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	kiln_graph_dot(&ws.graph, stdout);
-	kiln_ws_close(&ws);
-	return 0;
-}
-
-static int
-cmd_clean(int argc, char **argv)
-{
-	struct kiln_ws ws;
-
-	(void)argv;
-	if (argc != 1)
-		return usage_error("clean");
-	if (open_ws(&ws, 1) < 0)
-		return 2;
-	if (remove_tree("kiln-out") < 0) {
-		kiln_ws_close(&ws);
-		return error("cannot remove kiln-out:"), 1;
-	}
-	printf("kiln: removed kiln-out/ (the cache still has every output: the next build restores them)\n");
-	kiln_ws_close(&ws);
-	return 0;
-}
-
-static int
-cmd_gc(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"max-size", required_argument, NULL, 'm'},
-		{NULL, 0, NULL, 0},
-	};
-	struct kiln_cache cache;
-	long long max = -1;
-	char *dir;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'm')
-			return usage_error("gc");
-		max = parse_size(optarg);
-		if (max < 0)
-			return error("--max-size: expected a size such as 10G or 500M, got '%s'", optarg), 2;
-	}
-	if (max < 0 || optind != argc)
-		return usage_error("gc");
-	dir = kiln_cache_default_dir();
-	if (kiln_cache_open(&cache, dir) < 0) {
-		free(dir);
-		return 2;
-	}
-	r = kiln_cache_gc(&cache, max, 1);
-	kiln_cache_release(&cache);
-	free(dir);
-	return r < 0 ? 1 : 0;
-}
-
-static int
-cmd_fsck(int argc, char **argv)
-{
-	struct kiln_cache cache;
-	char *dir;
-	long bad;
-
-	(void)argv;
-	if (argc != 1)
-		return usage_error("fsck");
-	dir = kiln_cache_default_dir();
-	if (kiln_cache_open(&cache, dir) < 0) {
-		free(dir);
-		return 2;
-	}
-	bad = kiln_cache_fsck(&cache, 1);
-	kiln_cache_release(&cache);
-	free(dir);
-	return bad ? 1 : 0;
-}
-
-static int
-cmd_plugins(int argc, char **argv)
-{
-	struct kiln_plugins p;
-	struct kiln_state st;
-	char *cwd = getcwd(NULL, 0);
-	int r;
-
-	(void)argv;
-	if (argc != 1)
-		return usage_error("plugins");
-	/* Digests only: no state file is written for listing. */
-	memset(&st, 0, sizeof(st));
-	st.fd = -1;
-	st.path = xstrdup("/dev/null");
-	kiln_plugins_init(&p, cwd ? cwd : ".");
-	r = kiln_plugins_list(&p, &st);
-	kiln_plugins_release(&p);
-	map_release(&st.files);
-	arena_release(&st.arena);
-	free(st.path);
-	free(cwd);
-	return r;
-}
-
-static int
-cmd_metrics(int argc, char **argv)
-{
-	struct kiln_ws ws;
-	size_t i, k, shown = 0;
-
-	(void)argv;
-	if (argc != 1)
-		return usage_error("metrics");
-	if (open_ws(&ws, 0) < 0)
-		return 2;
-	for (i = 0; i < ws.graph.ntargets; i++) {
-		struct kiln_record *rec = kiln_state_get(&ws.state, ws.graph.targets[i]->name);
-
-		for (k = 0; rec && k < rec->nmetrics; k++) {
-			if (!shown++)
-				printf("%-24s %-32s %s\n", "TARGET", "METRIC", "VALUE");
-			printf("%-24s %-32s %.6g\n", rec->name, rec->metrics[k].name, rec->metrics[k].value);
-		}
-	}
-	if (!shown)
-		printf("kiln: no target has recorded metrics yet (test targets do, once built)\n");
-	kiln_ws_close(&ws);
-	return 0;
-}
-
 static const struct command commands[] = {
-	{"build", cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
+	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target) and what they depend on up to date.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
@@ -415,7 +95,7 @@ static const struct command commands[] = {
 	    "  --executor NAME     where steps run: local, or slurm (each step a Slurm job;\n"
 	    "                      see docs/slurm.md). Default: kiln.config's executor,\n"
 	    "                      else local\n"},
-	{"push", kiln_remote_push_main, "[--remote URL] [-j N] [TARGET...]",
+	{"push", kiln_cmd_push, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
 	    "on to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"
 	    "asked about with HEAD first), then the action entries; nothing for a target\n"
@@ -423,12 +103,12 @@ static const struct command commands[] = {
 	    "terminal and a summary: blobs, bytes, seconds. -j N transfers at once\n"
 	    "(default 16).\n"
 	    "Exit 1 when a target is not built or an upload failed.\n"},
-	{"pull", kiln_remote_pull_main, "[--remote URL] [-j N] [TARGET...]",
+	{"pull", kiln_cmd_pull, "[--remote URL] [-j N] [TARGET...]",
 	    "Download the outputs of the targets (default: all) and of everything they\n"
 	    "depend on from the remote cache into the local cache, each blob checked against\n"
 	    "its digest; `kiln build` then restores them without running anything. Prints a\n"
 	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
-	{"verify", kiln_verify_main, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]",
+	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]",
 	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
 	    "path, with an empty cache and no remote, another umask, time zone and locale,\n"
 	    "and the clock moved (with faketime, when installed), and compare every output's\n"
@@ -443,20 +123,20 @@ static const struct command commands[] = {
 	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
-	{"status", cmd_status, "[--check] [--all] [TARGET...]",
+	{"status", kiln_cmd_status, "[--check] [--all] [TARGET...]",
 	    "List the stale targets, one line each with the reason.\n"
 	    "\n"
 	    "  --check   exit 1 when anything is stale or Kilnfile.lock does not match the\n"
 	    "            workspace (for CI), 0 otherwise\n"
 	    "  --all     list up-to-date targets too\n"},
-	{"why", cmd_why, "TARGET",
+	{"why", kiln_cmd_why, "TARGET",
 	    "Say exactly which parts of TARGET's action key changed since it was last\n"
 	    "built (plugin, params, inputs, environment variables, outputs, resources),\n"
 	    "with the old and the new digest of each.\n"},
-	{"graph", cmd_graph, "[TARGET...]",
+	{"graph", kiln_cmd_graph, "[TARGET...]",
 	    "Print the graph of the targets (default: all) and what they depend on as\n"
 	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
-	{"deploy", kiln_deploy_cmd, "[--rollback] TARGET",
+	{"deploy", kiln_cmd_deploy, "[--rollback] TARGET",
 	    "Build the deploy TARGET (which pushes its image to the registry and writes\n"
 	    "Kubernetes manifests pinned to the image's digest), then copy the manifests\n"
 	    "into the folder the rule names and record the deployment in\n"
@@ -465,30 +145,30 @@ static const struct command commands[] = {
 	    "\n"
 	    "  --rollback   put back the manifests of the digest deployed before the\n"
 	    "               current one (nothing is built or pushed)\n"},
-	{"serve", kiln_serve_cmd, "TARGET [--port N] [--host ADDR]",
+	{"serve", kiln_cmd_serve, "TARGET [--port N] [--host ADDR]",
 	    "Bring the model TARGET (a model target, or a container target's model) up\n"
 	    "to date, then serve it with kiln-serve on ADDR:N (default 127.0.0.1:8080):\n"
 	    "POST /v1/models/TARGET:predict, GET /v1/models/TARGET, /healthz, /metrics.\n"
 	    "Stop it with Ctrl-C or SIGTERM. See docs/serve.md.\n"},
-	{"metrics", cmd_metrics, "",
+	{"metrics", kiln_cmd_metrics, "",
 	    "Print, as a table, every metric that the Kilnfile's targets recorded when\n"
 	    "they were last built (test targets record accuracy and the like).\n"},
-	{"plugins", cmd_plugins, "",
+	{"plugins", kiln_cmd_plugins, "",
 	    "List every plugin kiln finds, in search order: the folders of\n"
 	    "KILN_PLUGIN_PATH, the repository's plugins/, then kiln's own. For each: name,\n"
 	    "version, ABI, where it was found, summary, digest and path. Files that are\n"
 	    "not plugins, or were built for another ABI, are listed as refused.\n"},
-	{"clean", cmd_clean, "",
+	{"clean", kiln_cmd_clean, "",
 	    "Remove kiln-out/. The cache keeps every output, so the next build restores\n"
 	    "them without running anything.\n"},
-	{"gc", cmd_gc, "--max-size SIZE",
+	{"gc", kiln_cmd_gc, "--max-size SIZE",
 	    "Trim the local cache to SIZE (such as 10G or 500M), removing the least\n"
 	    "recently used blobs first, and the entries that needed them.\n"},
-	{"fsck", cmd_fsck, "",
+	{"fsck", kiln_cmd_fsck, "",
 	    "Re-hash every blob of the local cache and check every entry. Bad ones are\n"
 	    "moved to the cache's quarantine/ folder and listed. Exit 1 if any was found.\n"},
-	{"help", cmd_help, "[COMMAND]", "Print kiln's help, or a command's.\n"},
-	{"slurm-step", kiln_slurm_step_main, "submit|node OPTIONS",
+	{"help", help, "[COMMAND]", "Print kiln's help, or a command's.\n"},
+	{"slurm-step", kiln_cmd_slurm_step, "submit|node OPTIONS",
 	    "Run one build step as a Slurm job: started by `kiln build --executor slurm`\n"
 	    "(submit, on this machine) and by the job (node), not by hand. See docs/slurm.md.\n"},
 	{NULL, NULL, NULL, NULL},
@@ -506,7 +186,7 @@ find_command(const char *name)
 }
 
 static int
-cmd_help(int argc, char **argv)
+help(int argc, char **argv)
 {
 	const struct command *c;
 
@@ -527,7 +207,7 @@ int
 main(int argc, char **argv)
 {
 	const struct command *c;
-	int i, fd;
+	int i, fd, r;
 
 	/*
 	 * Folders kiln makes (kiln-out/<target>, the cache) are read by steps
@@ -570,7 +250,12 @@ main(int argc, char **argv)
 	if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
 		char *h[] = {"help", argv[i], NULL};
 
-		return cmd_help(2, h);
+		return help(2, h);
 	}
-	return c->run(argc - i, argv + i);
+	r = c->run(argc - i, argv + i);
+	if (r == KILN_CMD_USAGE) {
+		fprintf(stderr, "usage: kiln %s %s\n(see `kiln help %s`)\n", c->name, c->usage, c->name);
+		r = 2;
+	}
+	return r;
 }

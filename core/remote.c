@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "build.h"
+#include "cache.h"
 #include "remote.h"
 
 #define PARALLEL 16		/* transfers at once */
@@ -204,17 +204,9 @@ kiln_remote_is_down(const struct kiln_remote *r)
 }
 
 int
-kiln_remote_attach(struct kiln_ws *ws, const char *opt, int read_only)
+kiln_remote_can_upload(const struct kiln_remote *r)
 {
-	const char *url = kiln_remote_url(opt, ws->graph.config.remote);
-	const char *ro = getenv("KILN_REMOTE_READ_ONLY");
-
-	if (!url)
-		return 0;
-	if (ro && *ro && strcmp(ro, "0") != 0)
-		read_only = 1;
-	ws->remote = kiln_remote_new(url, &ws->cache, read_only);
-	return ws->remote ? 0 : -1;
+	return !r->read_only && !r->down && !r->no_upload;
 }
 
 /* Transfers. */
@@ -567,27 +559,6 @@ wait_some(struct kiln_remote *r, int active, double next_retry)
 		usleep(ms * 1000);
 }
 
-/*
- * The signal asking kiln to stop, if one is pending, else 0. During a build
- * SIGINT and SIGTERM are blocked and read from a signalfd by the scheduler
- * (push and pull block them too), so they wait as pending here; a long
- * transfer must not make them wait for its end.
- */
-static int
-pending_stop(void)
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	sigset_t p;
-	size_t i;
-
-	if (sigpending(&p) < 0)
-		return 0;
-	for (i = 0; i < LEN(sigs); i++)
-		if (sigismember(&p, sigs[i]))
-			return sigs[i];
-	return 0;
-}
-
 /* Stop every transfer of the batch at once, quietly: the caller is going away. */
 static void
 abandon(struct kiln_remote *r, struct xfer *v, size_t n)
@@ -674,7 +645,7 @@ run_batch(struct kiln_remote *r, struct xfer *v, size_t n)
 			}
 		}
 		progress(r, 0);
-		if (done < n && pending_stop()) {
+		if (done < n && pending_signal()) {
 			abandon(r, v, n);
 			break;
 		}
@@ -930,200 +901,4 @@ kiln_remote_report(const struct kiln_remote *r)
 	if (r->down)
 		printf(" (gave up on it)");
 	printf("\n");
-}
-
-/* kiln push and kiln pull. */
-
-struct move {
-	struct kiln_ws *ws;
-	struct kiln_remote *r;
-	int push;
-	size_t moved, here, missing, failed;
-};
-
-/*
- * An action for a target that is up to date in the workspace but whose entry
- * the local cache no longer has (gc): rebuilt from the state's record, with
- * the blobs taken again from kiln-out/.
- */
-static int
-action_from_record(struct kiln_ws *ws, struct kiln_target *t, struct kiln_action *act)
-{
-	struct kiln_record *rec = kiln_state_get(&ws->state, t->name);
-	size_t i;
-
-	if (!rec || !kiln_digest_eq(&rec->key, &t->key))
-		return -1;
-	act->files = rec->files;
-	act->nfiles = rec->nfiles;
-	act->metrics = rec->metrics;
-	act->nmetrics = rec->nmetrics;
-	act->flags = rec->flags;
-	for (i = 0; i < act->nfiles; i++) {
-		char *p = xasprintf("kiln-out/%s/%s", t->name, act->files[i].path);
-		int r = kiln_cache_has_blob(&ws->cache, &act->files[i].digest) ? 0 :
-		    kiln_cache_put_blob(&ws->cache, p, &act->files[i].digest);
-
-		free(p);
-		if (r < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static void
-push_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
-{
-	struct move *m = arg;
-	struct kiln_action act;
-	struct arena a = {0};
-	int got;
-
-	(void)ki;
-	if (blocker || t->state != KILN_T_DONE) {
-		printf("%-24s not pushed: not built (run kiln build first)\n", t->name);
-		m->missing++;
-		return;
-	}
-	got = kiln_cache_get_action(&m->ws->cache, &t->key, &act, &a);
-	if (!got && action_from_record(m->ws, t, &act) < 0) {
-		printf("%-24s not pushed: the local cache lacks its outputs (run kiln build)\n", t->name);
-		m->missing++;
-	} else if (kiln_remote_store(m->r, &t->key, &act, t->name) == 0 && !m->r->down && !m->r->no_upload) {
-		m->moved++;
-	} else {
-		m->failed++;
-	}
-	arena_release(&a);
-}
-
-static void
-pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
-{
-	struct move *m = arg;
-	struct kiln_action act;
-	struct arena a = {0};
-
-	(void)ki;
-	if (blocker) {
-		printf("%-24s not pulled: its key depends on the outputs of %s, which neither cache has\n", t->name,
-		    blocker->name);
-		m->missing++;
-		return;
-	}
-	if (t->state == KILN_T_DONE) {
-		m->here++;
-		return;
-	}
-	if (kiln_remote_fetch(m->r, &t->key, t->name) == 1 && kiln_cache_get_action(&m->ws->cache, &t->key, &act, &a)) {
-		/* Now its dependents' keys can be computed, and pulled in turn. */
-		kiln_outputs_digest(act.files, act.nfiles, &t->outdigest);
-		t->state = KILN_T_DONE;
-		t->mark = 1;
-		m->moved++;
-	} else {
-		printf("%-24s not pulled: %s\n", t->name,
-		    kiln_remote_is_down(m->r) ? "the remote cache is unreachable" : "not in the remote cache");
-		m->missing++;
-	}
-	arena_release(&a);
-}
-
-static void
-move_summary(struct move *m, double secs)
-{
-	const struct kiln_remote_stats *s = kiln_remote_stats(m->r);
-	char sz[32];
-
-	if (m->push)
-		printf("kiln: pushed %zu targets to %s: %llu blobs (%s) uploaded, %llu already there, in %.2fs",
-		    m->moved, kiln_remote_base(m->r), s->blobs_up, format_size(sz, sizeof(sz), s->bytes_up),
-		    s->present, secs);
-	else
-		printf("kiln: pulled %zu targets from %s: %llu blobs (%s) downloaded, %zu targets already here, in %.2fs",
-		    m->moved, kiln_remote_base(m->r), s->blobs_down, format_size(sz, sizeof(sz), s->bytes_down),
-		    m->here, secs);
-	if (m->missing)
-		printf("; %zu not %s", m->missing, m->push ? "built" : "available");
-	if (m->failed)
-		printf("; %zu failed", m->failed);
-	if (s->bad)
-		printf("; %llu bad blobs dropped", s->bad);
-	printf("\n");
-}
-
-static int
-move_main(int argc, char **argv, int push)
-{
-	static const struct option longopts[] = {
-		{"remote", required_argument, NULL, 'r'},
-		{"jobs", required_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
-	struct kiln_ws ws;
-	struct move m = {0};
-	const char *url = NULL;
-	double start = now_seconds();
-	sigset_t stop;
-	int c, ret, sig;
-
-	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
-		if (c == 'r')
-			url = optarg;
-		else if (c == 'j')
-			setenv("KILN_REMOTE_JOBS", optarg, 1);
-		else
-			return fprintf(stderr, "usage: kiln %s [--remote URL] [-j N] [TARGET...]\n", argv[0]), 2;
-	}
-	if (kiln_ws_open(&ws, 0) < 0 || kiln_remote_attach(&ws, url, 0) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	if (!ws.remote) {
-		kiln_ws_close(&ws);
-		return error("kiln %s: no remote cache: give --remote URL, set KILN_REMOTE, or add kiln.config { remote = \"…\" } to the Kilnfile",
-		    argv[0]), 2;
-	}
-	if (push && ws.remote->read_only) {
-		kiln_ws_close(&ws);
-		return error("kiln push: the remote cache is read-only here (KILN_REMOTE_READ_ONLY)"), 2;
-	}
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
-		kiln_ws_close(&ws);
-		return 2;
-	}
-	m.ws = &ws;
-	m.r = ws.remote;
-	m.push = push;
-	kiln_remote_set_progress(ws.remote, push ? "push" : "pull");
-	/* Held as pending, so that a transfer sees Ctrl-C, stops and removes its partial file. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
-	ret = kiln_assess(&ws, push ? push_one : pull_one, &m);
-	sig = pending_stop();
-	if (ret == 0 && !sig)
-		move_summary(&m, now_seconds() - start);
-	kiln_ws_close(&ws);
-	if (sig) {
-		fprintf(stderr, "kiln: %s interrupted by %s; nothing partial was kept\n", argv[0], strsignal(sig));
-		return 128 + sig;
-	}
-	if (ret < 0)
-		return 2;
-	return m.missing || m.failed ? 1 : 0;
-}
-
-int
-kiln_remote_push_main(int argc, char **argv)
-{
-	return move_main(argc, argv, 1);
-}
-
-int
-kiln_remote_pull_main(int argc, char **argv)
-{
-	return move_main(argc, argv, 0);
 }

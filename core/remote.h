@@ -16,9 +16,10 @@
 #ifndef KILN_REMOTE_H
 #define KILN_REMOTE_H
 
-#include "cache.h"
-
-struct kiln_ws;
+struct arena;
+struct kiln_action;
+struct kiln_cache;
+struct kiln_digest;
 struct kiln_remote;
 
 struct kiln_remote_stats {
@@ -51,12 +52,9 @@ const struct kiln_remote_stats *kiln_remote_stats(const struct kiln_remote *r);
 const char *kiln_remote_base(const struct kiln_remote *r);
 /* Has the client given up on the server (unreachable) for this run? */
 int kiln_remote_is_down(const struct kiln_remote *r);
+/* May it still upload: not read-only, the server neither down nor refusing uploads? */
+int kiln_remote_can_upload(const struct kiln_remote *r);
 
-/*
- * Open the remote cache that the workspace is configured for (see
- * kiln_remote_url) and hang it on ws->remote. 0 also when there is none.
- */
-int kiln_remote_attach(struct kiln_ws *ws, const char *opt, int read_only);
 
 /*
  * On a local miss: fetch the action entry for `key` and every blob it names
@@ -88,9 +86,5 @@ int kiln_remote_store(struct kiln_remote *r, const struct kiln_digest *key, cons
 
 /* One line on stdout saying what the remote did in this run, if it did anything. */
 void kiln_remote_report(const struct kiln_remote *r);
-
-/* `kiln push [TARGET…]` and `kiln pull [TARGET…]`: argv[0] is the command's name. */
-int kiln_remote_push_main(int argc, char **argv);
-int kiln_remote_pull_main(int argc, char **argv);
 
 #endif

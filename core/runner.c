@@ -2,6 +2,8 @@
  * kiln-run: runs one plugin for one build step.
  *
  *	kiln-run SPEC.json
+ *	kiln-run --describe PLUGIN.so
+ *	kiln-run --check SPEC.json
  *
  * kiln starts it with the step's log as stdout and stderr and a status pipe
  * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
@@ -10,7 +12,11 @@
  * could not start the step (message on stderr and the status pipe).
  *
  * This is the one place a plugin is started; the sandbox takes it over
- * between dlopen() and run().
+ * between dlopen() and run(). A repository's plugin is untrusted: it is
+ * loaded only inside the sandbox, and its check() runs there before run().
+ * --describe loads one in the sandbox and prints its descriptor as a JSON
+ * line, and --check runs its check() on a target's params there and prints
+ * its refusal, for kiln, which never loads such a plugin itself.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "context.h"
 #include "sandbox.h"
 #include "value.h"
 
@@ -38,6 +44,7 @@ struct spec {
 	const char *target, *plugin, *workspace, *out;
 	struct kiln_ctx ctx;
 	int sandbox, network;
+	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize;
 	unsigned long cpu, nproc;
 };
@@ -143,6 +150,7 @@ read_spec(struct spec *sp, const char *path)
 	sp->ctx.outputs = arena_alloc(&sp->arena, sp->ctx.noutputs * sizeof(char *));
 	json_array_foreach(outputs, i, v)
 		((const char **)sp->ctx.outputs)[i] = json_string_value(v);
+	sp->untrusted = json_is_true(json_object_get(j, "untrusted"));
 	sb = json_object_get(j, "sandbox");
 	sp->sandbox = json_is_object(sb);
 	if (sp->sandbox) {
@@ -154,17 +162,26 @@ read_spec(struct spec *sp, const char *path)
 	}
 }
 
+/* dlopen the plugin at path (named `shown` in messages) and find its descriptor. */
 static const struct kiln_plugin *
-load_plugin(const char *path)
+open_plugin(const char *path, const char *shown)
 {
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	const struct kiln_plugin *p;
 
 	if (!h)
-		startfail("cannot load plugin %s: %s", path, dlerror());
+		startfail("cannot load %s: %s", shown, dlerror());
 	p = dlsym(h, KILN_PLUGIN_SYMBOL);
 	if (!p)
-		startfail("%s is not a kiln plugin (no '%s' symbol)", path, KILN_PLUGIN_SYMBOL);
+		startfail("%s is not a kiln plugin: it exports no '%s' descriptor", shown, KILN_PLUGIN_SYMBOL);
+	return p;
+}
+
+static const struct kiln_plugin *
+load_plugin(const char *path)
+{
+	const struct kiln_plugin *p = open_plugin(path, path);
+
 	if (p->abi != KILN_PLUGIN_ABI)
 		startfail("plugin %s was built for ABI %d; this kiln speaks ABI %d", path, p->abi,
 		    KILN_PLUGIN_ABI);
@@ -183,7 +200,9 @@ enter_sandbox(struct spec *sp)
 	size_t i, n = 0;
 
 	/* Every file the inputs cover (a glob's matches one by one), read-only; the output folder writable. */
-	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 1) * sizeof(*binds));
+	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 2) * sizeof(*binds));
+	if (sp->untrusted)
+		binds[n++] = (struct kiln_sandbox_bind){sp->plugin, 0};
 	json_array_foreach(paths, i, v)
 		if (json_is_string(v))
 			binds[n++] = (struct kiln_sandbox_bind){json_string_value(v), 0};
@@ -243,11 +262,90 @@ fix_environment(struct spec *sp)
 			setenv(key, json_string_value(v), 1);
 }
 
+/* Where a host path of the workspace is seen from inside the sandbox (whose current folder is the workspace). */
+static const char *
+inside_path(struct spec *sp, const char *path)
+{
+	size_t n = strlen(sp->workspace);
+	char *p;
+
+	if (strncmp(path, sp->workspace, n) != 0 || path[n] != '/')
+		return path;
+	p = xasprintf(".%s", path + n);
+	path = arena_strdup(&sp->arena, p);
+	free(p);
+	return path;
+}
+
+/*
+ * Enter a sandbox whose workspace is the plugin's folder, holding only the
+ * plugin; its descriptor, checked (kiln checks a described one itself) when `check`.
+ */
+static const struct kiln_plugin *
+load_confined(const char *path, int check)
+{
+	struct kiln_sandbox_bind bind = {NULL, 0};
+	struct kiln_sandbox sb = {0};
+	char err[1024], *dir = xstrdup(path), *slash = strrchr(dir, '/'), *inside;
+	const struct kiln_plugin *p;
+
+	if (path[0] != '/' || !slash || slash == dir)
+		startfail("expected the plugin's absolute path, got %s", path);
+	*slash = '\0';
+	bind.path = slash + 1;
+	sb.workspace = dir;
+	sb.binds = &bind;
+	sb.nbinds = 1;
+	sb.cpu_seconds = 10;
+	if (kiln_sandbox_enter(&sb, err, sizeof(err)) < 0)
+		startfail("sandbox: %s", err);
+	inside = xasprintf("./%s", slash + 1);
+	p = check ? load_plugin(inside) : open_plugin(inside, path);
+	free(inside);
+	free(dir);
+	return p;
+}
+
+/* --check SPEC: the plugin's check() on the spec's params, in the sandbox; its refusal on stdout, exit 1. */
+static int
+check_only(const char *path)
+{
+	struct spec sp = {0};
+	const struct kiln_plugin *p;
+	int r;
+
+	read_spec(&sp, path);
+	p = load_confined(sp.plugin, 1);
+	r = p->check ? p->check(&sp.ctx) : 0;
+	if (r != 0)
+		printf("%s\n", sp.ctx.failure ? sp.ctx.failure : "the plugin refused its params without saying why");
+	fflush(stdout);
+	return r != 0;
+}
+
+/* --describe: load the plugin in a sandbox of its own and print what it is. */
+static int
+describe(const char *path)
+{
+	const struct kiln_plugin *p = load_confined(path, 0);
+	json_t *j;
+
+	/* Another ABI's descriptor may be laid out otherwise: only its ABI number is read then. */
+	if (p->abi != KILN_PLUGIN_ABI)
+		j = json_pack("{s:i}", "abi", p->abi);
+	else
+		j = json_pack("{s:i, s:s?, s:s?, s:s?, s:b, s:b}", "abi", p->abi, "name", p->name, "version",
+		    p->version, "summary", p->summary, "check", p->check != NULL, "run", p->run != NULL);
+	printf("%s\n", json_dumps(j, JSON_COMPACT));
+	fflush(stdout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct spec sp = {0};
-	const struct kiln_plugin *plugin;
+	const struct kiln_plugin *plugin = NULL;
 	int r;
 
 	kiln_argv0 = "kiln-run";
@@ -255,6 +353,10 @@ main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		startfail("kiln exited before the step started");
+	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
+		return describe(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		return check_only(argv[2]);
 	if (argc != 2)
 		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
 	if (fcntl(STATUS_FD, F_GETFD) < 0)
@@ -264,9 +366,12 @@ main(int argc, char **argv)
 	failctx = &sp.ctx;
 	if (chdir(sp.workspace) < 0)
 		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
-	plugin = load_plugin(sp.plugin);
+	if (!sp.untrusted || !sp.sandbox)
+		plugin = load_plugin(sp.plugin);
 	if (sp.sandbox)
 		enter_sandbox(&sp);
+	if (sp.untrusted && sp.sandbox)
+		plugin = load_plugin(inside_path(&sp, sp.plugin));
 	fix_environment(&sp);
 	umask(022);
 	sp.ctx.status_fd = STATUS_FD;

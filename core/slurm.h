@@ -20,12 +20,9 @@
 #ifndef KILN_SLURM_H
 #define KILN_SLURM_H
 
-#include "executor.h"
+struct kiln_config;
 
 /* The slurm executor, with kiln.config's `slurm` table; NULL after reporting a bad one. */
 struct kiln_executor *kiln_slurm_new(const struct kiln_config *cfg);
-
-/* `kiln slurm-step submit|node …`: argv[0] is the command's name. */
-int kiln_slurm_step_main(int argc, char **argv);
 
 #endif

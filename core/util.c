@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,31 @@
 
 const char *kiln_argv0 = "kiln";
 
+static void (*error_hook)(const char *msg);
+
+void
+set_error_hook(void (*hook)(const char *msg))
+{
+	error_hook = hook;
+}
+
 static void
 vmessage(const char *prefix, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	size_t n = strlen(fmt);
+	char msg[4096];
 
-	fprintf(stderr, "%s: %s", kiln_argv0, prefix);
-	vfprintf(stderr, fmt, ap);
-	if (n > 0 && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(saved));
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n > 0 && fmt[n - 1] == ':') {
+		size_t m = strlen(msg);
+
+		snprintf(msg + m, sizeof(msg) - m, " %s", strerror(saved));
+	}
+	if (error_hook && strcmp(prefix, "error: ") == 0)
+		error_hook(msg);
+	fprintf(stderr, "%s: %s%s\n", kiln_argv0, prefix, msg);
+	errno = saved;
 }
 
 void
@@ -321,7 +336,10 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode, int 
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd, saved;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* The temporary name is guessable: a link planted there is removed, not followed. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		goto fail;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
 	if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
@@ -406,18 +424,18 @@ remove_tree(const char *path)
 }
 
 int
-copy_file(const char *from, const char *to, int mode)
+copy_fd(int in, const char *to, int mode)
 {
-	int in, out, saved;
+	int out, saved;
 	char buf[1 << 16];
 	ssize_t n;
 
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
+	/* A file or link left at `to` is replaced, never written through. */
+	if (unlink(to) < 0 && errno != ENOENT)
 		return -1;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
-		goto fail_in;
+		return -1;
 	if (ioctl(out, FICLONE, in) == 0)
 		goto done;
 	for (;;) {
@@ -425,30 +443,39 @@ copy_file(const char *from, const char *to, int mode)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			goto fail_out;
+			goto fail;
 		if (n == 0)
 			break;
 		if (write_all(out, buf, n) < 0)
-			goto fail_out;
+			goto fail;
 	}
 done:
 	if (fchmod(out, mode) < 0 || close(out) < 0) {
 		out = -1;
-		goto fail_out;
+		goto fail;
 	}
-	close(in);
 	return 0;
-fail_out:
+fail:
 	saved = errno;
 	if (out >= 0)
 		close(out);
 	unlink(to);
 	errno = saved;
-fail_in:
+	return -1;
+}
+
+int
+copy_file(const char *from, const char *to, int mode)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), r, saved;
+
+	if (in < 0)
+		return -1;
+	r = copy_fd(in, to, mode);
 	saved = errno;
 	close(in);
 	errno = saved;
-	return -1;
+	return r;
 }
 
 char *
@@ -468,14 +495,18 @@ path_is_safe_relative(const char *path)
 
 	if (!*path || *path == '/')
 		return 0;
-	while (*p) {
+	for (p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	for (p = path;;) {
 		const char *end = strchrnul(p, '/');
 
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+		if (end == p || (end - p == 1 && p[0] == '.') || (end - p == 2 && p[0] == '.' && p[1] == '.'))
 			return 0;
-		p = *end ? end + 1 : end;
+		if (!*end)
+			return 1;
+		p = end + 1;
 	}
-	return 1;
 }
 
 void
@@ -561,4 +592,29 @@ format_size(char *buf, size_t len, unsigned long long n)
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+int
+pending_signal(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	sigset_t p;
+	size_t i;
+
+	if (sigpending(&p) < 0)
+		return 0;
+	for (i = 0; i < LEN(sigs); i++)
+		if (sigismember(&p, sigs[i]))
+			return sigs[i];
+	return 0;
+}
+
+void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
 }

@@ -22,6 +22,11 @@ extern const char *kiln_argv0;
 __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 /* Print "kiln: error: message" and return -1, for the caller to pass up. */
 __attribute__((format(printf, 1, 2))) int error(const char *fmt, ...);
+/*
+ * Have hook(message) called with each error()'s text as well (NULL: none):
+ * for a command that also reports errors elsewhere, such as verify --json.
+ */
+void set_error_hook(void (*hook)(const char *msg));
 /* Print "kiln: warning: message". */
 __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
 
@@ -76,11 +81,19 @@ int write_all(int fd, const void *data, size_t len);
 int mkdir_p(const char *path, int mode);
 /* rm -rf; making read-only folders writable as needed. */
 int remove_tree(const char *path);
-/* Copy a file's bytes (with FICLONE when the file system can), giving it `mode`. */
+/*
+ * Copy a file's bytes (with FICLONE when the file system can) to a new file
+ * `to`, giving it `mode`; what was at `to`, a link included, is replaced.
+ */
 int copy_file(const char *from, const char *to, int mode);
+/* The same from an open file, read from its current offset. */
+int copy_fd(int in, const char *to, int mode);
 /* path joined with name; a new string. */
 char *path_join(const char *dir, const char *name);
-/* Is `path` a safe relative path (not absolute, no "..", not empty)? */
+/*
+ * Is `path` a safe relative path: not empty nor absolute, no "", "." or ".."
+ * component (so no "//" and no trailing "/"), no control character?
+ */
 int path_is_safe_relative(const char *path);
 
 /* qsort that accepts an empty (even NULL) array, which qsort itself must not be given. */
@@ -97,5 +110,15 @@ long long parse_size(const char *s);
 double parse_duration(const char *s);
 /* Human-readable size: "1.5 MiB". Writes into buf. */
 const char *format_size(char *buf, size_t len, unsigned long long n);
+
+/*
+ * The signal asking kiln to stop (SIGINT, SIGTERM, SIGHUP) if one is
+ * pending, else 0. Where kiln blocks them (a build reads them from a
+ * signalfd; push and pull block them too), they wait as pending, and a long
+ * transfer looks here rather than making them wait for its end.
+ */
+int pending_signal(void);
+/* Free a NULL-terminated array of malloc'd strings, and the array. */
+void strv_free(char **v);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * graphfile: .kiln/graph, the evaluated Kilnfile kept between runs.
+ * graphcache: .kiln/graph, the evaluated Kilnfile kept between runs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,13 +9,16 @@
 #include <endian.h>
 #include <xxhash.h>
 
-#include "graphfile.h"
+#include "graph.h"
+#include "graphcache.h"
+#include "state.h"
+#include "paths.h"
 #include "kilnfile.h"
 #include "rules.h"
 #include "value.h"
 #include "wire.h"
 
-#define GRAPH_FILE ".kiln/graph"
+#define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
 #define VERSION 3	/* 3: kiln.config's slurm table */
 
@@ -297,7 +300,7 @@ stale:
 }
 
 int
-kiln_graph_load(struct kiln_graph *g, const char *path, struct kiln_state *st)
+kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *st)
 {
 	if (strcmp(path, "Kilnfile") == 0 && load(g, st) == 0)
 		return 0;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "context.h"
 #include "util.h"
 
 static const kiln_value empty_map = {.type = KILN_MAP};

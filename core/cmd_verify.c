@@ -22,10 +22,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "verify.h"
+#include "assess.h"
+#include "cmd_verify.h"
+#include "fs.h"
+#include "key.h"
+#include "outputs.h"
+#include "paths.h"
+#include "workspace.h"
 
-#define VERIFY_DIR ".kiln/verify"
+#define VERIFY_DIR KILN_VERIFY_DIR
 #define CLOCK_SHIFT "+397d"	/* a year and a month on: another date, another day of the week */
 
 /* One output as a reference (lock or cache) or the rebuild recorded it. */
@@ -49,7 +54,7 @@ struct diff {
 };
 
 struct verify {
-	struct kiln_ws *ws;
+	struct kiln_workspace *ws;
 	int deep, json, sandbox, jobs, against_cache;
 	char **names;
 	size_t nnames;
@@ -116,21 +121,11 @@ outs_find(const struct outs *o, const char *target, const char *path)
 /* The last error, for --json: a machine reading stdout gets it there too. */
 static char why[1024];
 
-/* error(), remembering the message. A format ending in ':' gets strerror(errno), as error()'s does. */
-__attribute__((format(printf, 1, 2))) static int
-verror(const char *fmt, ...)
+/* Each error's text, kept for --json (set_error_hook). */
+static void
+remember(const char *msg)
 {
-	va_list ap;
-	int saved = errno;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	n = strlen(why);
-	if (n && why[n - 1] == ':')
-		snprintf(why + n, sizeof(why) - n, " %s", strerror(saved));
-	return error("%s", why);
+	snprintf(why, sizeof(why), "%s", msg);
 }
 
 /* Parse a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
@@ -192,7 +187,7 @@ collect_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, str
 	v->wanted = xreallocarray(v->wanted, v->nwanted + 1, sizeof(*v->wanted));
 	v->wanted[v->nwanted++] = t;
 	if (blocker || t->state != KILN_T_DONE) {
-		verror("'%s' is not built: run kiln build before kiln verify (it compares a rebuild with what was built)",
+		error("'%s' is not built: run kiln build before kiln verify (it compares a rebuild with what was built)",
 		    t->name);
 		v->unbuilt++;
 	}
@@ -241,12 +236,12 @@ load_reference(struct verify *v)
 
 	if (!v->against_cache) {
 		if (lock_read("Kilnfile.lock", &v->want) < 0)
-			return verror("cannot read Kilnfile.lock%s", errno == ENOENT ? " (run kiln build, which writes it)" : ":");
+			return error("cannot read Kilnfile.lock%s", errno == ENOENT ? " (run kiln build, which writes it)" : ":");
 		for (i = 0; i < v->ntargets; i++) {
 			const struct out *k2 = outs_find(&v->want, v->targets[i]->name, NULL);
 
 			if (!k2 || !kiln_digest_eq(&k2->d, &v->targets[i]->key))
-				return verror("Kilnfile.lock does not record the current build of '%s' (run kiln build, and commit the lock)",
+				return error("Kilnfile.lock does not record the current build of '%s' (run kiln build, and commit the lock)",
 				    v->targets[i]->name);
 		}
 		return 0;
@@ -257,7 +252,7 @@ load_reference(struct verify *v)
 		struct arena a = {0};
 
 		if (!kiln_cache_get_action(&v->ws->cache, &t->key, &act, &a))
-			return verror("the local cache has no entry for '%s' (key %s): nothing to compare with; use --against lock",
+			return error("the local cache has no entry for '%s' (key %s): nothing to compare with; use --against lock",
 			    t->name, kiln_digest_hex(&t->key, hex));
 		outs_add(&v->want, t->name, NULL, &t->key, 0);
 		for (k = 0; k < act.nfiles; k++)
@@ -279,19 +274,19 @@ copy_tree(const char *from, const char *to)
 	int r = 0;
 
 	if (stat(from, &sb) < 0)
-		return verror("cannot copy %s:", from);
+		return error("cannot copy %s:", from);
 	if (!S_ISDIR(sb.st_mode)) {
 		char *dir = xstrdup(to), *slash = strrchr(dir, '/');
 
 		if (slash)
 			*slash = '\0';
 		if ((slash && mkdir_p(dir, 0755) < 0) || copy_file(from, to, sb.st_mode & 0777) < 0)
-			r = verror("cannot copy %s to %s:", from, to);
+			r = error("cannot copy %s to %s:", from, to);
 		free(dir);
 		return r;
 	}
 	if (mkdir_p(to, 0755) < 0)
-		return verror("cannot create %s:", to);
+		return error("cannot create %s:", to);
 	d = opendir(from);
 	while (d && r == 0 && (e = readdir(d))) {
 		char *f, *t;
@@ -418,18 +413,6 @@ choose_environment(struct verify *v)
 	free(path);
 }
 
-static char *
-self_exe(void)
-{
-	char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	return xstrdup(buf);
-}
-
 /*
  * faketime preloads its library ahead of everything; a kiln built with
  * AddressSanitizer (make test) refuses to start unless told that is fine.
@@ -448,14 +431,14 @@ asan_allow_preload(void)
 static int
 rebuild(struct verify *v)
 {
-	char *exe = self_exe(), **argv, jobs[16];
+	char *exe = xstrdup(kiln_paths_self()), **argv, jobs[16];
 	size_t n = 0, i;
 	struct sigaction ign = {0}, oldint, oldquit;
 	pid_t pid;
 	int ws, fd;
 
 	if (!exe)
-		return verror("cannot find kiln's own executable:");
+		return error("cannot find kiln's own executable:");
 	argv = xreallocarray(NULL, v->nnames + 16, sizeof(*argv));
 	if (v->faketime) {
 		argv[n++] = (char *)v->faketime;
@@ -487,7 +470,7 @@ rebuild(struct verify *v)
 	if (pid < 0) {
 		free(exe);
 		free(argv);
-		return verror("cannot start the rebuild:");
+		return error("cannot start the rebuild:");
 	}
 	if (pid == 0) {
 		fd = open(v->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -518,7 +501,7 @@ rebuild(struct verify *v)
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGQUIT, &oldquit, NULL);
 	if (fd < 0)
-		return verror("waiting for the rebuild:");
+		return error("waiting for the rebuild:");
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
@@ -528,7 +511,7 @@ rebuild(struct verify *v)
 static char *
 reference_file(struct verify *v, const struct out *o)
 {
-	char *p = xasprintf("kiln-out/%s/%s", o->target, o->path);
+	char *p = xasprintf(KILN_OUT_DIR "/%s/%s", o->target, o->path);
 	struct kiln_digest d;
 
 	if (kiln_digest_file(p, &d) == 0 && kiln_digest_eq(&d, &o->d))
@@ -587,7 +570,7 @@ keep_evidence(struct verify *v, struct diff *d)
 	if (!d->got)
 		goto out;
 	d->kept = xasprintf(VERIFY_DIR "/%s/%s", d->target, d->path);
-	remove_tree(d->kept);
+	kiln_fs_removeat(AT_FDCWD, d->kept);
 	if (copy_tree(rebuilt, d->kept) < 0) {
 		free(d->kept);
 		d->kept = NULL;
@@ -805,15 +788,15 @@ prepare_dirs(struct verify *v)
 	v->tmp = mkdtemp(tmpl);
 	if (!v->tmp) {
 		free(tmpl);
-		return verror("cannot create a folder for the rebuild:");
+		return error("cannot create a folder for the rebuild:");
 	}
 	/* Another depth and another name than the workspace's. */
 	v->ws2 = xasprintf("%s/elsewhere/w", v->tmp);
 	v->cache2 = xasprintf("%s/cache", v->tmp);
 	v->log = xasprintf("%s/build.log", v->tmp);
 	if (mkdir_p(v->ws2, 0755) < 0 || mkdir_p(VERIFY_DIR, 0755) < 0)
-		return verror("cannot create %s:", v->ws2);
-	remove_tree(VERIFY_DIR);
+		return error("cannot create %s:", v->ws2);
+	kiln_fs_removeat(AT_FDCWD, VERIFY_DIR);
 	mkdir_p(VERIFY_DIR, 0755);
 	return 0;
 }
@@ -825,7 +808,7 @@ run(struct verify *v)
 	char *lock2;
 	int rc;
 
-	if (kiln_assess(v->ws, collect_one, v) < 0)
+	if (kiln_assess_walk(v->ws, collect_one, v) < 0)
 		return 2;
 	if (v->unbuilt)
 		return 2;
@@ -840,18 +823,18 @@ run(struct verify *v)
 	rc = rebuild(v);
 	copy_file(v->log, VERIFY_DIR "/build.log", 0644);
 	if (rc == 130 || rc == 143) {
-		verror("interrupted; the rebuild was stopped");
+		error("interrupted; the rebuild was stopped");
 		return rc;
 	}
 	if (rc != 0) {
-		verror("the rebuild in %s failed (exit %d); its output is in " VERIFY_DIR "/build.log", v->ws2, rc);
+		error("the rebuild in %s failed (exit %d); its output is in " VERIFY_DIR "/build.log", v->ws2, rc);
 		return 2;
 	}
 	lock2 = path_join(v->ws2, "Kilnfile.lock");
 	rc = lock_read(lock2, &v->got);
 	free(lock2);
 	if (rc < 0)
-		return verror("the rebuild wrote no Kilnfile.lock; see " VERIFY_DIR "/build.log"), 2;
+		return error("the rebuild wrote no Kilnfile.lock; see " VERIFY_DIR "/build.log"), 2;
 	for (i = 0; i < v->ntargets; i++)
 		noutputs += compare_target(v, v->targets[i]);
 	if (v->json)
@@ -885,7 +868,7 @@ release(struct verify *v)
 }
 
 int
-kiln_verify_main(int argc, char **argv)
+kiln_cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"deep", no_argument, NULL, 'd'},
@@ -896,7 +879,7 @@ kiln_verify_main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct verify v = {0};
-	struct kiln_ws ws;
+	struct kiln_workspace ws;
 	int c, r;
 
 	v.sandbox = 1;
@@ -916,8 +899,9 @@ kiln_verify_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (kiln_ws_open(&ws, 0) < 0) {
-		kiln_ws_close(&ws);
+	set_error_hook(remember);
+	if (kiln_workspace_open(&ws, 0) < 0) {
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	v.ws = &ws;
@@ -926,13 +910,14 @@ kiln_verify_main(int argc, char **argv)
 	if (kiln_graph_want(&ws.graph, v.names, v.nnames) < 0) {
 		if (v.json)
 			report_error(&v);
-		kiln_ws_close(&ws);
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	r = run(&v);
 	if (r == 2 && v.json)
 		report_error(&v);
 	release(&v);
-	kiln_ws_close(&ws);
+	kiln_workspace_close(&ws);
+	set_error_hook(NULL);
 	return r;
 }

@@ -28,17 +28,19 @@
 
 #include <jansson.h>
 
-#include "build.h"
-#include "deploy.h"
+#include "cmd_deploy.h"
+#include "paths.h"
+#include "scheduler.h"
+#include "workspace.h"
 #include "util.h"
 
-#define LOG_DIR ".kiln/deployments"
+#define LOG_DIR KILN_DEPLOY_DIR
 
 static const char usage[] = "usage: kiln deploy [--rollback] TARGET\n";
 
 /* The deploy target `name` and its manifests folder (absolute, malloc'd). */
 static const struct kiln_target *
-find_deploy(struct kiln_ws *ws, const char *name, char **dir)
+find_deploy(struct kiln_workspace *ws, const char *name, char **dir)
 {
 	const struct kiln_target *t = kiln_graph_find(&ws->graph, name);
 	const char *m;
@@ -204,7 +206,7 @@ input_target(const struct kiln_target *t, const char *name)
 }
 
 static int
-do_deploy(struct kiln_ws *ws, const struct kiln_target *t, const char *dir)
+do_deploy(struct kiln_workspace *ws, const struct kiln_target *t, const char *dir)
 {
 	struct kiln_build_opts o = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .sandbox = 1};
 	char *want[1] = {(char *)t->name}, *p, *snap, hex[KILN_DIGEST_HEX];
@@ -215,22 +217,22 @@ do_deploy(struct kiln_ws *ws, const struct kiln_target *t, const char *dir)
 
 	if (kiln_graph_want(&ws->graph, want, 1) < 0)
 		return 2;
-	r = kiln_build(ws, &o);
+	r = kiln_scheduler_build(ws, &o);
 	if (r != 0) {
 		error("'%s' was not deployed; %s is unchanged", t->name, dir);
 		return r;
 	}
-	p = xasprintf("kiln-out/%s/push.json", t->name);
+	p = xasprintf(KILN_OUT_DIR "/%s/push.json", t->name);
 	push = json_load_file(p, 0, NULL);
 	free(p);
 	digest = json_string_value(json_object_get(push, "digest"));
 	image = json_string_value(json_object_get(push, "image"));
 	if (!digest || !image || strncmp(digest, "sha256:", 7) != 0 || strchr(digest, '/')) {
 		json_decref(push);
-		return error("kiln-out/%s/push.json has no digest", t->name), 1;
+		return error(KILN_OUT_DIR "/%s/push.json has no digest", t->name), 1;
 	}
 	/* The snapshot first: a rollback must find every digest the log names. */
-	p = xasprintf("kiln-out/%s/manifests", t->name);
+	p = xasprintf(KILN_OUT_DIR "/%s/manifests", t->name);
 	snap = xasprintf(LOG_DIR "/%s/%s", t->name, digest + 7);
 	r = copy_files(p, snap) < 0 || copy_files(p, dir) < 0;
 	free(p);
@@ -285,14 +287,14 @@ do_rollback(const struct kiln_target *t, const char *dir)
 }
 
 int
-kiln_deploy_cmd(int argc, char **argv)
+kiln_cmd_deploy(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"rollback", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	const struct kiln_target *t;
-	struct kiln_ws ws;
+	struct kiln_workspace ws;
 	char *dir = NULL;
 	int c, rollback = 0, r, made = 0;
 
@@ -303,12 +305,12 @@ kiln_deploy_cmd(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return fputs(usage, stderr), 2;
-	if (kiln_ws_open(&ws, 1) < 0) {
-		kiln_ws_close(&ws);
+	if (kiln_workspace_open(&ws, 1) < 0) {
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	if (!(t = find_deploy(&ws, argv[optind], &dir))) {
-		kiln_ws_close(&ws);
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	if (writable(dir, &made) < 0) {
@@ -321,6 +323,6 @@ kiln_deploy_cmd(int argc, char **argv)
 			rmdir(dir);
 	}
 	free(dir);
-	kiln_ws_close(&ws);
+	kiln_workspace_close(&ws);
 	return r;
 }

@@ -14,27 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "serve.h"
+#include "cmd_serve.h"
+#include "paths.h"
+#include "scheduler.h"
+#include "workspace.h"
 #include "util.h"
 
-char *
-kiln_serve_binary(void)
+/* kiln-serve: beside kiln (a build tree or an installed one), else on PATH. */
+static char *
+serve_binary(void)
 {
-	char self[PATH_MAX], *slash, *p;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *p = kiln_paths_own("kiln-serve");
 
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			p = xasprintf("%s/kiln-serve", self);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
 	return xstrdup("kiln-serve");
 }
 
@@ -62,7 +56,7 @@ model_of(const struct kiln_graph *g, const char *name)
 }
 
 int
-kiln_serve_cmd(int argc, char **argv)
+kiln_cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
@@ -72,7 +66,7 @@ kiln_serve_cmd(int argc, char **argv)
 	struct kiln_build_opts o = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .sandbox = 1, .quiet = 1};
 	const char *port = "8080", *host = "127.0.0.1";
 	const struct kiln_target *m;
-	struct kiln_ws ws;
+	struct kiln_workspace ws;
 	char *dir, *name, *bin, *want[1];
 	struct stat sb;
 	int c, r;
@@ -89,31 +83,31 @@ kiln_serve_cmd(int argc, char **argv)
 		return fprintf(stderr, "usage: kiln serve TARGET [--port N] [--host ADDR]\n"), 2;
 	if (strspn(port, "0123456789") != strlen(port) || !*port || strlen(port) > 5 || atoi(port) > 65535)
 		return error("--port: expected a port number, got '%s'", port), 2;
-	if (kiln_ws_open(&ws, 1) < 0) {
-		kiln_ws_close(&ws);
+	if (kiln_workspace_open(&ws, 1) < 0) {
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	if (!(m = model_of(&ws.graph, argv[optind]))) {
-		kiln_ws_close(&ws);
+		kiln_workspace_close(&ws);
 		return 2;
 	}
 	name = xstrdup(m->name);
 	want[0] = name;
 	if (kiln_graph_want(&ws.graph, want, 1) < 0) {
-		kiln_ws_close(&ws);
+		kiln_workspace_close(&ws);
 		free(name);
 		return 2;
 	}
-	r = kiln_build(&ws, &o);
-	dir = xasprintf("%s/kiln-out/%s", ws.root, name);
-	kiln_ws_close(&ws);
+	r = kiln_scheduler_build(&ws, &o);
+	dir = xasprintf("%s/" KILN_OUT_DIR "/%s", ws.root, name);
+	kiln_workspace_close(&ws);
 	if (r != 0) {
 		error("'%s' did not build; nothing to serve", name);
 		return r;
 	}
 	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return error("%s: no such folder after the build", dir), 1;
-	bin = kiln_serve_binary();
+	bin = serve_binary();
 	fflush(NULL);
 	execlp(bin, "kiln-serve", "--model", dir, "--name", name, "--host", host, "--port", port,
 		(char *)NULL);

@@ -1,22 +1,22 @@
 /*
- * graphfile: .kiln/graph, the evaluated Kilnfile kept between runs.
+ * graphcache: .kiln/graph, the evaluated Kilnfile kept between runs.
  *
  * Evaluating a Kilnfile is a pure function of the files it reads (the
  * environment has no clock, no io and no os), so when none of them changed
  * — and neither did kiln's rule library — the graph can be read back instead
  * of running Lua again. For a large graph that is most of a no-op build.
  */
-#ifndef KILN_GRAPHFILE_H
-#define KILN_GRAPHFILE_H
+#ifndef KILN_GRAPHCACHE_H
+#define KILN_GRAPHCACHE_H
 
-#include "graph.h"
-#include "state.h"
+struct kiln_graph;
+struct kiln_state;
 
 /*
  * Fill g from the Kilnfile at `path`: from .kiln/graph when it is current,
  * else by evaluating it (and then saving .kiln/graph). -1 after reporting
  * an error in the Kilnfile.
  */
-int kiln_graph_load(struct kiln_graph *g, const char *path, struct kiln_state *st);
+int kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *st);
 
 #endif

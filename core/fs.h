@@ -1,0 +1,39 @@
+/*
+ * fs: file operations on trees kiln does not trust — a step's output
+ * folder, and a cloned workspace's .kiln/ and kiln-out/ — that never follow
+ * a symbolic link.
+ *
+ * Every path is relative and resolved beneath a directory descriptor
+ * (AT_FDCWD: the current folder, which is the workspace): with openat2's
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it (5.6+),
+ * else one component at a time with O_NOFOLLOW. A path that runs through a
+ * link fails with ELOOP; one that is absolute or climbs out with "..", with
+ * EXDEV. Removal and renaming work on descriptors (unlinkat, renameat), so
+ * a link is removed or moved, never what it points at.
+ */
+#ifndef KILN_FS_H
+#define KILN_FS_H
+
+#include <sys/types.h>
+
+/* Open rel beneath dirfd with open(2)'s flags and mode, following no link; -1 with errno. */
+int kiln_fs_openat(int dirfd, const char *rel, int flags, mode_t mode);
+/* Open the folder rel beneath dirfd, making it and its parents as needed; an O_DIRECTORY fd or -1. */
+int kiln_fs_mkdirsat(int dirfd, const char *rel, mode_t mode);
+/* rm -rf rel beneath dirfd (making read-only folders writable); 0 also when it is not there. */
+int kiln_fs_removeat(int dirfd, const char *rel);
+/* Rename from (beneath fromfd) to `to` (beneath tofd, whose folders are made); -1 with errno. */
+int kiln_fs_renameat(int fromfd, const char *from, int tofd, const char *to);
+/*
+ * Create the file rel beneath dirfd anew for writing (an existing file or
+ * link there is removed first, never written through); an fd or -1.
+ */
+int kiln_fs_create(int dirfd, const char *rel, mode_t mode);
+/*
+ * Is rel beneath dirfd a symbolic link, or does it run through one? 1 yes
+ * (*where gets the first component that is one, a new string), 0 no or it
+ * does not exist, -1 on other errors.
+ */
+int kiln_fs_linked(int dirfd, const char *rel, char **where);
+
+#endif

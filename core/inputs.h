@@ -1,0 +1,21 @@
+/*
+ * inputs: what a step reads — source files, folders and globs of the
+ * workspace, and other targets' outputs — resolved to the paths the step
+ * sees and the digests its key is made of.
+ */
+#ifndef KILN_INPUTS_H
+#define KILN_INPUTS_H
+
+struct kiln_input;
+struct kiln_workspace;
+
+/*
+ * Before anything runs: load every wanted target's plugin, check its params,
+ * and resolve its source inputs, so that a mistake fails in milliseconds
+ * rather than after an hour of training. -1 after reporting every problem.
+ */
+int kiln_inputs_prepare(struct kiln_workspace *ws);
+/* Point a ":target" input at its dependency's outputs (kiln-out/<dep>), with their digest. */
+void kiln_inputs_resolve_target(struct kiln_input *in);
+
+#endif

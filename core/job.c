@@ -1,0 +1,356 @@
+/*
+ * job: one running build step; see job.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "fs.h"
+#include "job.h"
+#include "loader.h"
+#include "outputs.h"
+#include "paths.h"
+#include "remote.h"
+#include "value.h"
+#include "workspace.h"
+
+extern char **environ;
+
+static char *
+write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const char *outdir)
+{
+	struct kiln_target *t = j->t;
+	json_t *spec = json_object(), *inputs = json_object(), *outputs = json_array();
+	json_t *env = json_object(), *binds = json_array();
+	char *path = xasprintf(KILN_TMP_DIR "/%s/spec.json", t->name);
+	size_t i, k;
+
+	json_object_set_new(spec, "target", json_string(t->name));
+	json_object_set_new(spec, "plugin", json_string(j->pi->path));
+	/* A repository's plugin is loaded only inside the sandbox. */
+	if (j->pi->untrusted)
+		json_object_set_new(spec, "untrusted", json_true());
+	json_object_set_new(spec, "workspace", json_string(ws->root));
+	json_object_set_new(spec, "out", json_string(outdir));
+	json_object_set_new(spec, "threads", json_integer(t->res.threads));
+	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
+	for (i = 0; i < t->ninputs; i++) {
+		json_object_set_new(inputs, t->inputs[i].name, json_string(t->inputs[i].path));
+		for (k = 0; k < t->inputs[i].nfiles; k++)
+			json_array_append_new(binds, json_string(t->inputs[i].files[k]));
+	}
+	json_object_set_new(spec, "inputs", inputs);
+	json_object_set_new(spec, "binds", binds);
+	for (i = 0; i < t->noutputs; i++)
+		json_array_append_new(outputs, json_string(t->outputs[i]));
+	json_object_set_new(spec, "outputs", outputs);
+	for (i = 0; i < t->nenv; i++) {
+		const char *v = t->env[i].value ? t->env[i].value : getenv(t->env[i].name);
+
+		if (v)
+			json_object_set_new(env, t->env[i].name, json_string(v));
+	}
+	json_object_set_new(spec, "env", env);
+	if (sandbox) {
+		json_t *sb = json_object();
+
+		json_object_set_new(sb, "network", json_boolean(t->network));
+		if (t->res.mem)
+			json_object_set_new(sb, "mem", json_integer(t->res.mem));
+		if (t->res.timeout)
+			json_object_set_new(sb, "cpu", json_integer((json_int_t)(t->res.timeout * t->res.threads) + 1));
+		json_object_set_new(spec, "sandbox", sb);
+	}
+	if (json_dump_file(spec, path, JSON_COMPACT) < 0) {
+		error("cannot write %s:", path);
+		free(path);
+		path = NULL;
+	}
+	json_decref(spec);
+	return path;
+}
+
+void
+kiln_job_free(struct kiln_job *j)
+{
+	if (j->statusfd >= 0)
+		close(j->statusfd);
+	buf_release(&j->partial);
+	free(j->failure);
+	free(j->metrics);
+	arena_release(&j->arena);
+	kiln_keyinfo_release(&j->ki);
+	free(j);
+}
+
+struct kiln_job *
+kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki)
+{
+	struct kiln_job *j = xcalloc(1, sizeof(*j));
+
+	j->t = t;
+	j->statusfd = -1;
+	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
+	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
+	memcpy(j->ki.comps, ki->comps, ki->ncomps * sizeof(*j->ki.comps));
+	j->ki.ncomps = j->ki.cap = ki->ncomps;
+	j->ki.key = ki->key;
+	return j;
+}
+
+/* The step's log, .kiln/logs/<name>.log, made anew: a file or link left there is replaced, not written through. */
+static int
+open_log(const struct kiln_target *t)
+{
+	char *path = xasprintf(KILN_LOG_DIR "/%s.log", t->name);
+	int fd = kiln_fs_create(AT_FDCWD, path, 0644);
+
+	if (fd < 0)
+		error("cannot create %s:", path);
+	free(path);
+	return fd;
+}
+
+int
+kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int sandbox)
+{
+	struct kiln_target *t = j->t;
+	char *outdir, *spec = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int pipefd[2] = {-1, -1}, logfd = -1, rc;
+	char **argv;
+
+	outdir = kiln_outputs_scratch(t->name, "out");
+	if (outdir)
+		spec = write_spec(j, ws, sandbox, outdir);
+	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		error("cannot prepare the step for '%s':", t->name);
+		if (logfd >= 0)
+			close(logfd);
+		free(outdir);
+		free(spec);
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
+	j->step = (struct kiln_step){t, ws->plugins.runner, spec, ws->root, &j->ki.key,
+	    ws->remote ? kiln_remote_base(ws->remote) : NULL};
+	argv = ex->command(ex, &j->step);
+	rc = argv ? posix_spawnp(&j->pid, argv[0], &fa, &attr, argv, environ) : ENOEXEC;
+	strv_free(argv);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pipefd[1]);
+	close(logfd);
+	free(spec);
+	j->step.spec = NULL;
+	free(outdir);
+	if (rc != 0) {
+		errno = rc;
+		close(pipefd[0]);
+		error("cannot start the step for '%s' (%s executor):", t->name, ex->name);
+		return -1;
+	}
+	j->statusfd = pipefd[0];
+	fcntl(j->statusfd, F_SETFL, O_NONBLOCK);
+	j->started = now_seconds();
+	j->deadline = t->res.timeout && !ex->own_timeout ? j->started + t->res.timeout : 0;
+	return 0;
+}
+
+static void
+status_line(struct kiln_job *j, char *line)
+{
+	char *rest = strchr(line, ' ');
+
+	if (!rest)
+		return;
+	*rest++ = '\0';
+	if (strcmp(line, KILN_STATUS_PROGRESS) == 0) {
+		sscanf(rest, "%lg %lg %31s", &j->done, &j->total, j->unit);
+	} else if (strcmp(line, KILN_STATUS_METRIC) == 0) {
+		char *sp = strrchr(rest, ' ');
+		size_t i;
+
+		if (!sp)
+			return;
+		*sp = '\0';
+		for (i = 0; i < j->nmetrics && strcmp(j->metrics[i].name, rest) != 0; i++)
+			;
+		if (i == j->nmetrics) {
+			j->metrics = xreallocarray(j->metrics, j->nmetrics + 1, sizeof(*j->metrics));
+			j->metrics[j->nmetrics++].name = arena_strdup(&j->arena, rest);
+		}
+		j->metrics[i].value = strtod(sp + 1, NULL);
+	} else if (strcmp(line, KILN_STATUS_FAIL) == 0 && !j->failure) {
+		struct buf b = BUF_INIT;
+
+		for (; *rest; rest++) {
+			if (rest[0] == '\\' && rest[1] == 'n') {
+				buf_addc(&b, '\n');
+				rest++;
+			} else if (rest[0] == '\\' && rest[1] == '\\') {
+				buf_addc(&b, '\\');
+				rest++;
+			} else {
+				buf_addc(&b, *rest);
+			}
+		}
+		j->failure = buf_detach(&b);
+	}
+}
+
+int
+kiln_job_read(struct kiln_job *j)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	for (;;) {
+		char *nl;
+
+		n = read(j->statusfd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&j->partial, chunk, n);
+		while ((nl = memchr(j->partial.s, '\n', j->partial.len))) {
+			size_t len = nl - j->partial.s + 1;
+
+			*nl = '\0';
+			status_line(j, j->partial.s);
+			memmove(j->partial.s, j->partial.s + len, j->partial.len - len);
+			j->partial.len -= len;
+			j->partial.s[j->partial.len] = '\0';
+		}
+	}
+	return n == 0 ? 0 : 1;
+}
+
+/* Print the last lines of a step's log, indented. */
+static void
+log_tail(const char *path, int lines)
+{
+	size_t len, i;
+	char *text = read_file(path, &len);
+	int n = 0;
+
+	if (!text || !len) {
+		free(text);
+		return;
+	}
+	i = len;
+	if (text[i - 1] == '\n')
+		i--;
+	while (i > 0 && n < lines) {
+		if (text[--i] == '\n')
+			n++;
+	}
+	if (text[i] == '\n')
+		i++;
+	fprintf(stderr, "  last lines of %s:\n", path);
+	for (char *line = strtok(text + i, "\n"); line; line = strtok(NULL, "\n"))
+		fprintf(stderr, "  | %s\n", line);
+	free(text);
+}
+
+static const char *
+signal_reason(int sig)
+{
+	switch (sig) {
+	case SIGXCPU:
+		return "it used up its CPU time limit (SIGXCPU)";
+	case SIGXFSZ:
+		return "it wrote a file larger than its file-size limit (SIGXFSZ)";
+	case SIGSEGV:
+		return "it crashed (SIGSEGV, segmentation fault)";
+	case SIGBUS:
+		return "it crashed (SIGBUS)";
+	case SIGABRT:
+		return "it aborted (SIGABRT)";
+	case SIGFPE:
+		return "it crashed (SIGFPE)";
+	case SIGILL:
+		return "it crashed (SIGILL)";
+	case SIGSYS:
+		return "it made a system call the sandbox forbids (SIGSYS)";
+	default:
+		return NULL;
+	}
+}
+
+void
+kiln_job_report(const struct kiln_job *j, const char *why)
+{
+	char *log = xasprintf(KILN_LOG_DIR "/%s.log", j->t->name);
+
+	error("%s:%d: target '%s' failed: %s", j->t->file, j->t->line, j->t->name, why);
+	log_tail(log, 10);
+	fprintf(stderr, "  log: %s\n", log);
+	free(log);
+}
+
+/* The executor left the step's outputs in the cache (a cluster node did): restore them from there. */
+static int
+keep_from_cache(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, struct buf *why)
+{
+	struct kiln_action act;
+	struct arena a = {0};
+	int got = kiln_cache_get_action(&ws->cache, &j->ki.key, &act, &a), ret;
+
+	if (!got && ws->remote && kiln_remote_fetch(ws->remote, &j->ki.key, j->t->name) == 1)
+		got = kiln_cache_get_action(&ws->cache, &j->ki.key, &act, &a);
+	ret = got ? kiln_outputs_restore(ws, j->t, &j->ki, &act) : 0;
+	if (ret != 1)
+		buf_printf(why, "its outputs are not in the cache after the %s executor ran it", ex->name);
+	arena_release(&a);
+	return ret == 1 ? 0 : -1;
+}
+
+int
+kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int wstatus,
+    int sandbox, struct buf *why)
+{
+	while (kiln_job_read(j) > 0)
+		;
+	if (j->timed_out) {
+		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.timeout);
+	} else if (WIFSIGNALED(wstatus)) {
+		const char *s = signal_reason(WTERMSIG(wstatus));
+
+		if (s)
+			buf_adds(why, s);
+		else
+			buf_printf(why, "it was killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+	} else if (WEXITSTATUS(wstatus) != 0) {
+		if (j->failure)
+			buf_adds(why, j->failure);
+		else
+			buf_printf(why, "the plugin exited with status %d without saying why", WEXITSTATUS(wstatus));
+	} else if (ex->outputs_in_cache) {
+		return keep_from_cache(j, ws, ex, why);
+	} else {
+		return kiln_outputs_keep(ws, j->t, &j->ki, j->metrics, j->nmetrics, sandbox ? 0 : KILN_REC_UNSANDBOXED,
+		    why);
+	}
+	return -1;
+}

@@ -1,0 +1,60 @@
+/*
+ * job: one running build step — its spec, its process, its status pipe,
+ * and what became of it.
+ *
+ * A step is kiln-run SPEC (or what the executor wraps around it), spawned
+ * in a process group of its own with its output in .kiln/logs/<name>.log
+ * and its status lines (progress, metrics, failure; statuspipe.h) on fd 3.
+ */
+#ifndef KILN_JOB_H
+#define KILN_JOB_H
+
+#include <sys/types.h>
+
+#include "executor.h"
+#include "key.h"
+#include "util.h"
+
+struct kiln_metric;
+struct kiln_plugin_info;
+struct kiln_target;
+struct kiln_workspace;
+
+struct kiln_job {
+	struct kiln_target *t;		/* the target it builds */
+	struct kiln_plugin_info *pi;	/* its plugin */
+	struct kiln_keyinfo ki;		/* its action key and components (its own copy) */
+	pid_t pid;			/* the step's process (and group) */
+	int statusfd;			/* the read end of its status pipe; -1 before it starts */
+	struct buf partial;		/* status bytes not yet ending in a newline */
+	char *failure;			/* the step's own failure message, if it sent one */
+	struct kiln_metric *metrics;	/* the metrics it reported, in order of first report */
+	size_t nmetrics;
+	struct arena arena;		/* the metrics' names */
+	struct kiln_step step;		/* the step as the executor sees it */
+	double started, deadline;	/* monotonic seconds; deadline 0: none */
+	double done, total;		/* its last progress report */
+	char unit[32];			/* and that report's unit */
+	int timed_out;			/* kiln stopped it at its timeout */
+};
+
+/* A job for target t with (a copy of) its key ki; not started. */
+struct kiln_job *kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki);
+void kiln_job_free(struct kiln_job *j);
+/*
+ * Start the step through executor ex: a fresh output folder, the spec
+ * (`sandbox`: the step runs sandboxed), the log, the process. -1 after reporting.
+ */
+int kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int sandbox);
+/* Read what the step has said on its status pipe; 0 at the pipe's end, 1 while it is open. */
+int kiln_job_read(struct kiln_job *j);
+/*
+ * The step's process ended with wstatus: keep its outputs (from the cache,
+ * when the executor left them there). 0 kept; -1 failed, the reason in why.
+ */
+int kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int wstatus,
+    int sandbox, struct buf *why);
+/* Say that j failed for `why`, with the last lines of its log. */
+void kiln_job_report(const struct kiln_job *j, const char *why);
+
+#endif

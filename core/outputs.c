@@ -1,0 +1,323 @@
+/*
+ * outputs: keeping, restoring and checking a target's outputs; see outputs.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "key.h"
+#include "outputs.h"
+#include "paths.h"
+#include "remote.h"
+#include "workspace.h"
+
+void
+kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_digest *out)
+{
+	struct kiln_hasher *h = kiln_hasher_new();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		kiln_hasher_adds(h, files[i].path);
+		kiln_hasher_add_u64(h, files[i].mode);
+		kiln_hasher_add_digest(h, &files[i].digest);
+	}
+	kiln_hasher_digest(h, out);
+	kiln_hasher_free(h);
+}
+
+/* Open kiln-out/<name>/<path> for reading, through no link; -1 when it is not a plain file there. */
+static int
+open_output(const char *name, const char *path, struct stat *sb)
+{
+	char rel[4096];
+	int fd;
+
+	if ((size_t)snprintf(rel, sizeof(rel), KILN_OUT_DIR "/%s/%s", name, path) >= sizeof(rel))
+		return -1;
+	fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY | O_NONBLOCK, 0);
+	if (fd >= 0 && (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+int
+kiln_outputs_intact(struct kiln_record *rec, int *restat)
+{
+	size_t i;
+
+	*restat = 0;
+	for (i = 0; i < rec->nfiles; i++) {
+		struct kiln_file *f = &rec->files[i];
+		struct stat sb;
+		struct kiln_digest d;
+		int fd = open_output(rec->name, f->path, &sb), same;
+
+		if (fd < 0)
+			return 0;
+		if ((uint64_t)sb.st_size != f->size) {
+			close(fd);
+			return 0;
+		}
+		if (f->ino == sb.st_ino && f->mtime_ns == ns_of(&sb.st_mtim) && f->ctime_ns == ns_of(&sb.st_ctim) &&
+		    f->mtime_ns < rec->seen_ns && f->ctime_ns < rec->seen_ns) {
+			close(fd);
+			continue;
+		}
+		same = kiln_digest_fd(fd, &d) == 0 && kiln_digest_eq(&d, &f->digest);
+		close(fd);
+		if (!same)
+			return 0;
+		*restat = 1;
+	}
+	return 1;
+}
+
+/* Stat the installed outputs again, for the record. */
+static void
+restat(const char *name, struct kiln_file *files, size_t n)
+{
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int fd = open_output(name, files[i].path, &sb);
+
+		if (fd < 0)
+			continue;
+		files[i].ino = sb.st_ino;
+		files[i].mtime_ns = ns_of(&sb.st_mtim);
+		files[i].ctime_ns = ns_of(&sb.st_ctim);
+		close(fd);
+	}
+}
+
+int
+kiln_outputs_record(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    struct kiln_file *files, size_t nfiles, struct kiln_metric *metrics, size_t nmetrics, uint32_t flags)
+{
+	struct kiln_record rec = {0};
+
+	rec.name = t->name;
+	rec.key = ki->key;
+	rec.seen_ns = kiln_fs_now_ns();
+	restat(t->name, files, nfiles);
+	rec.flags = flags;
+	rec.comps = ki->comps;
+	rec.ncomps = ki->ncomps;
+	rec.files = files;
+	rec.nfiles = nfiles;
+	rec.metrics = metrics;
+	rec.nmetrics = nmetrics;
+	kiln_outputs_digest(files, nfiles, &t->outdigest);
+	return kiln_state_put(&ws->state, &rec);
+}
+
+/* Replace kiln-out/<name> with the folder `from`, never leaving a mix of old and new. */
+static int
+install(struct kiln_target *t, const char *from)
+{
+	char *dest = xasprintf(KILN_OUT_DIR "/%s", t->name);
+	char *old = xasprintf(KILN_TMP_DIR "/%s.old", t->name);
+	int r = 0, fd = kiln_fs_mkdirsat(AT_FDCWD, KILN_OUT_DIR, 0755);
+
+	if (fd < 0) {
+		r = error("cannot create " KILN_OUT_DIR ":");
+		goto out;
+	}
+	close(fd);
+	kiln_fs_removeat(AT_FDCWD, old);
+	if (kiln_fs_renameat(AT_FDCWD, dest, AT_FDCWD, old) < 0 && errno != ENOENT) {
+		r = error("cannot move %s aside:", dest);
+		goto out;
+	}
+	if (kiln_fs_renameat(AT_FDCWD, from, AT_FDCWD, dest) < 0)
+		r = error("cannot put the outputs of '%s' in place:", t->name);
+	kiln_fs_removeat(AT_FDCWD, old);
+out:
+	free(dest);
+	free(old);
+	return r;
+}
+
+char *
+kiln_outputs_scratch(const char *name, const char *sub)
+{
+	char *dir = xasprintf(KILN_TMP_DIR "/%s/%s", name, sub);
+	int fd;
+
+	kiln_fs_removeat(AT_FDCWD, dir);
+	fd = kiln_fs_mkdirsat(AT_FDCWD, dir, 0755);
+	if (fd < 0) {
+		error("cannot create %s:", dir);
+		free(dir);
+		return NULL;
+	}
+	close(fd);
+	return dir;
+}
+
+/* Is `path` the declared output `out`, or a file below the declared folder `out`? */
+static int
+within(const char *path, const char *out)
+{
+	size_t n = strlen(out);
+
+	return strncmp(path, out, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * Does the entry name exactly t's declared outputs: every file within one,
+ * every one present? A remote's entry could otherwise add a file to
+ * kiln-out/ or leave an output out.
+ */
+static int
+fits(const struct kiln_target *t, const struct kiln_action *act)
+{
+	size_t i, k;
+
+	for (i = 0; i < act->nfiles; i++) {
+		for (k = 0; k < t->noutputs && !within(act->files[i].path, t->outputs[k]); k++)
+			;
+		if (k == t->noutputs || !path_is_safe_relative(act->files[i].path))
+			return 0;
+	}
+	for (k = 0; k < t->noutputs; k++) {
+		for (i = 0; i < act->nfiles && !within(act->files[i].path, t->outputs[k]); i++)
+			;
+		if (i == act->nfiles)
+			return 0;
+	}
+	return 1;
+}
+
+/* Put each of act's files in dir from the cache: 1 all there, 0 one is missing or damaged, -1 error. */
+static int
+restore_files(struct kiln_workspace *ws, const struct kiln_action *act, const char *dir)
+{
+	size_t i;
+	int ret = 1;
+
+	for (i = 0; i < act->nfiles && ret == 1; i++) {
+		char *dest = path_join(dir, act->files[i].path);
+		char *slash = strrchr(dest, '/');
+		int fd, c;
+
+		*slash = '\0';
+		fd = kiln_fs_mkdirsat(AT_FDCWD, dest, 0755);
+		if (fd < 0)
+			ret = error("cannot create %s:", dest);
+		else
+			close(fd);
+		*slash = '/';
+		if (ret == 1) {
+			c = kiln_cache_restore(&ws->cache, &act->files[i], dest);
+			ret = c == 0 ? 1 : c == 1 ? 0 : -1;
+		}
+		free(dest);
+	}
+	return ret;
+}
+
+int
+kiln_outputs_restore(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    const struct kiln_action *act)
+{
+	char *dir, *top;
+	struct kiln_file *files;
+	int ret;
+
+	if (!fits(t, act)) {
+		warn("the cache entry for '%s' does not name exactly its declared outputs; not used", t->name);
+		return 0;
+	}
+	dir = kiln_outputs_scratch(t->name, "restore");
+	if (!dir)
+		return -1;
+	ret = restore_files(ws, act, dir);
+	if (ret == 1 && install(t, dir) < 0)
+		ret = -1;
+	if (ret == 1) {
+		files = xreallocarray(NULL, act->nfiles + 1, sizeof(*files));
+		memcpy(files, act->files, act->nfiles * sizeof(*files));
+		kiln_outputs_record(ws, t, ki, files, act->nfiles, act->metrics, act->nmetrics, act->flags);
+		free(files);
+	}
+	free(dir);
+	top = xasprintf(KILN_TMP_DIR "/%s", t->name);
+	kiln_fs_removeat(AT_FDCWD, top);
+	free(top);
+	return ret;
+}
+
+/* Move the declared outputs from out/ to a fresh final/ folder: only they go into kiln-out. */
+static char *
+gather(struct kiln_target *t, const char *out)
+{
+	char *final = kiln_outputs_scratch(t->name, "final");
+	size_t i;
+
+	for (i = 0; final && i < t->noutputs; i++) {
+		char *from = path_join(out, t->outputs[i]), *to = path_join(final, t->outputs[i]);
+		int r = kiln_fs_renameat(AT_FDCWD, from, AT_FDCWD, to);
+
+		free(from);
+		free(to);
+		if (r < 0) {
+			free(final);
+			final = NULL;
+		}
+	}
+	return final;
+}
+
+int
+kiln_outputs_keep(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    struct kiln_metric *metrics, size_t nmetrics, uint32_t flags, struct buf *why)
+{
+	struct kiln_filelist fs = {0};
+	struct kiln_action act = {0};
+	char *out = xasprintf(KILN_TMP_DIR "/%s/out", t->name), *final = NULL;
+	int ret = -1, dirfd = kiln_fs_openat(AT_FDCWD, out, O_RDONLY | O_DIRECTORY, 0);
+
+	if (dirfd < 0) {
+		buf_printf(why, "its output folder %s is gone or was replaced by a link", out);
+		goto done;
+	}
+	if (kiln_cache_put_outputs(&ws->cache, &fs, dirfd, t->outputs, t->noutputs, why) != KILN_PUT_OK)
+		goto done;
+	kiln_filelist_sort(&fs);
+	act.files = fs.v;
+	act.nfiles = fs.n;
+	act.metrics = metrics;
+	act.nmetrics = nmetrics;
+	act.flags = flags;
+	if (kiln_cache_put_action(&ws->cache, &ki->key, &act) < 0) {
+		buf_adds(why, "cannot write its cache entry");
+		goto done;
+	}
+	/* Share it; a remote that fails only warns, the step still succeeded. */
+	if (ws->remote)
+		kiln_remote_store(ws->remote, &ki->key, &act, t->name);
+	final = gather(t, out);
+	if (!final || install(t, final) < 0) {
+		buf_adds(why, "cannot put its outputs in place");
+		goto done;
+	}
+	kiln_outputs_record(ws, t, ki, fs.v, fs.n, metrics, nmetrics, flags);
+	ret = 0;
+done:
+	if (dirfd >= 0)
+		close(dirfd);
+	kiln_filelist_release(&fs);
+	free(out);
+	free(final);
+	return ret;
+}

@@ -1,0 +1,60 @@
+/*
+ * outputs: a target's outputs in kiln-out/<name>/ — checking them, putting
+ * a step's or the cache's in place, and recording them in the state.
+ *
+ * A step writes into .kiln/tmp/<name>/out/, a folder it controls; only its
+ * declared outputs are kept, each stored in the cache and moved into a
+ * fresh folder that then replaces kiln-out/<name>/ in one rename, so a
+ * reader never sees a mix of old and new outputs. Nothing here follows a
+ * symbolic link (fs.h).
+ */
+#ifndef KILN_OUTPUTS_H
+#define KILN_OUTPUTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct kiln_action;
+struct kiln_digest;
+struct kiln_file;
+struct kiln_keyinfo;
+struct kiln_metric;
+struct kiln_record;
+struct kiln_target;
+struct kiln_workspace;
+
+/* The digest of a target's outputs that its dependents' keys see: of each file's path, mode and digest. */
+void kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_digest *out);
+/*
+ * Are the recorded outputs still in kiln-out/<name>/ with the same bytes? A
+ * file whose stat is unchanged (and was not racily new when recorded) is
+ * trusted; any other is hashed. *restat: a stat must be recorded anew.
+ */
+int kiln_outputs_intact(struct kiln_record *rec, int *restat);
+/*
+ * Record t's outputs `files` (in kiln-out/<name>/, stat'ed again here) with
+ * the key ki, metrics and KILN_REC_* flags in the state, and set
+ * t->outdigest. -1 if the state cannot be written.
+ */
+int kiln_outputs_record(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    struct kiln_file *files, size_t nfiles, struct kiln_metric *metrics, size_t nmetrics, uint32_t flags);
+/* Make .kiln/tmp/<name>/<sub> anew, empty; its path (a new string), or NULL after reporting. */
+char *kiln_outputs_scratch(const char *name, const char *sub);
+/*
+ * Restore t's outputs from the cache entry act for its key ki, and record
+ * them. The entry must name exactly t's declared outputs (a remote's entry
+ * is not trusted to). 1 restored; 0 the cache could not (a blob missing or
+ * damaged, or the entry does not fit; said); -1 on other errors (reported).
+ */
+int kiln_outputs_restore(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    const struct kiln_action *act);
+/*
+ * A step for t succeeded: store its declared outputs from .kiln/tmp/<name>/out
+ * in the cache under ki's key with the metrics and flags (and on the remote),
+ * put them in place and record them. 0 done; -1 with the reason in why.
+ */
+int kiln_outputs_keep(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    struct kiln_metric *metrics, size_t nmetrics, uint32_t flags, struct buf *why);
+
+#endif

@@ -1,0 +1,574 @@
+/*
+ * scheduler: the scheduler — deciding what is stale and bringing it up to date;
+ * see sched.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "assess.h"
+#include "fs.h"
+#include "inputs.h"
+#include "job.h"
+#include "lock.h"
+#include "outputs.h"
+#include "paths.h"
+#include "remote.h"
+#include "scheduler.h"
+#include "workspace.h"
+
+struct run {
+	struct kiln_workspace *ws;
+	const struct kiln_build_opts *o;
+	struct kiln_target **ready;	/* a stack of targets whose dependencies are done */
+	size_t nready;
+	struct kiln_job **runnable;	/* decided to run, waiting for a slot, in order */
+	size_t nrunnable;
+	struct kiln_job **jobs;
+	size_t njobs;
+	int free_slots;
+	size_t total, finished, ran, restored, uptodate, failed, skipped, would;
+	int stop;		/* start nothing new */
+	int signal;		/* the signal that stopped us */
+	int tty;
+	int status_shown;	/* a status line is on the terminal */
+	double start;
+	struct kiln_keyinfo ki;	/* scratch for deciding */
+	struct kiln_executor *ex;
+};
+
+/* Output. */
+
+static void
+clear_status(struct run *r)
+{
+	if (r->tty && r->status_shown) {
+		fputs("\r\033[K", stdout);
+		r->status_shown = 0;
+	}
+}
+
+/* Print a line above the status line. */
+__attribute__((format(printf, 2, 3))) static void
+say(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->o->quiet)
+		return;
+	clear_status(r);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void
+show_status(struct run *r)
+{
+	char line[512];
+	size_t i, n = 0;
+
+	if (!r->tty || r->o->quiet || !r->njobs)
+		return;
+	n += snprintf(line + n, sizeof(line) - n, "[%zu/%zu] ", r->finished, r->total);
+	if (r->ex->state) {
+		size_t pending = 0;
+
+		for (i = 0; i < r->njobs; i++)
+			pending += r->ex->state(r->ex, &r->jobs[i]->step) == KILN_STEP_PENDING;
+		n += snprintf(line + n, sizeof(line) - n, "%s: %zu pending, %zu running; ", r->ex->name, pending,
+		    r->njobs - pending);
+	}
+	for (i = 0; i < r->njobs && n < 200; i++) {
+		struct kiln_job *j = r->jobs[i];
+
+		n += snprintf(line + n, sizeof(line) - n, "%s%s", i ? ", " : "", j->t->name);
+		if (j->total > 0 && n < sizeof(line))
+			n += snprintf(line + n, sizeof(line) - n, " %s %.0f/%.0f", j->unit, j->done, j->total);
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+	}
+	printf("\r%.*s\033[K", 150, line);
+	fflush(stdout);
+	r->status_shown = 1;
+}
+
+/* Dependencies and the ready stack. */
+
+static void
+push_ready(struct run *r, struct kiln_target *t)
+{
+	r->ready[r->nready++] = t;
+}
+
+/*
+ * Every wanted target downstream of t that has not been decided, each once,
+ * in an order where a target comes after the one that reached it: for
+ * dependents that cannot be built. Iterative, so that a 100,000-deep chain
+ * does not overflow the stack. Returns the count; *out is malloc'd, with the
+ * target that reached each one in (*via)[i].
+ */
+static size_t
+downstream(struct kiln_target *t, struct kiln_target ***out, struct kiln_target ***via)
+{
+	struct kiln_target **list = NULL, **from = NULL;
+	size_t n = 0, cap = 0, head, i;
+
+	for (head = 0;; head++) {
+		struct kiln_target *u = head == 0 ? t : list[head - 1];
+
+		for (i = 0; i < u->nrdeps; i++) {
+			struct kiln_target *d = u->rdeps[i];
+
+			if (!d->wanted || d->state != KILN_T_WAITING)
+				continue;
+			d->state = KILN_T_SKIPPED;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				list = xreallocarray(list, cap, sizeof(*list));
+				from = xreallocarray(from, cap, sizeof(*from));
+			}
+			from[n] = u;
+			list[n++] = d;
+		}
+		if (head == n)
+			break;
+	}
+	*out = list;
+	*via = from;
+	return n;
+}
+
+static void
+finish(struct run *r, struct kiln_target *t, int state)
+{
+	struct kiln_target **skip, **via;
+	size_t i, n;
+
+	t->state = state;
+	r->finished++;
+	if (state != KILN_T_DONE) {
+		/* What depends on a failed target cannot be built. */
+		n = downstream(t, &skip, &via);
+		r->skipped += n;
+		r->finished += n;
+		free(skip);
+		free(via);
+		return;
+	}
+	for (i = 0; i < t->nrdeps; i++) {
+		struct kiln_target *d = t->rdeps[i];
+
+		if (d->wanted && d->state == KILN_T_WAITING && --d->pending == 0)
+			push_ready(r, d);
+	}
+}
+
+/* Starting and finishing steps. */
+
+/* Remove .kiln/tmp/<name>, the step's scratch. */
+static void
+remove_scratch(const struct kiln_target *t)
+{
+	char *tmp = xasprintf(KILN_TMP_DIR "/%s", t->name);
+
+	kiln_fs_removeat(AT_FDCWD, tmp);
+	free(tmp);
+}
+
+static int
+slots(struct run *r, const struct kiln_target *t)
+{
+	return t->res.cpus < r->o->jobs ? t->res.cpus : r->o->jobs;
+}
+
+static int
+start(struct run *r, struct kiln_job *j)
+{
+	if (kiln_job_start(j, r->ws, r->ex, r->o->sandbox) < 0)
+		return -1;
+	j->t->state = KILN_T_RUNNING;
+	j->t->job = j;
+	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
+	r->jobs[r->njobs++] = j;
+	r->free_slots -= slots(r, j->t);
+	r->ran++;
+	if (!r->tty)
+		say(r, "[%zu/%zu] %s %s\n", r->finished + 1, r->total, j->pi->desc->name, j->t->name);
+	return 0;
+}
+
+static void
+job_done(struct run *r, struct kiln_job *j, int wstatus)
+{
+	struct buf why = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < r->njobs && r->jobs[i] != j; i++)
+		;
+	r->jobs[i] = r->jobs[--r->njobs];
+	r->free_slots += slots(r, j->t);
+	j->t->job = NULL;
+	if (kiln_job_end(j, r->ws, r->ex, wstatus, r->o->sandbox, &why) == 0) {
+		finish(r, j->t, KILN_T_DONE);
+	} else {
+		clear_status(r);
+		kiln_job_report(j, why.s ? why.s : "unknown failure");
+		r->failed++;
+		if (!r->o->keep_going)
+			r->stop = 1;
+		finish(r, j->t, KILN_T_FAILED);
+	}
+	remove_scratch(j->t);
+	buf_release(&why);
+	kiln_job_free(j);
+}
+
+/* Deciding. */
+
+/*
+ * Decide what to do with a target whose dependencies are done: nothing (up
+ * to date), restore it from the cache, or run it (returns 1: to run).
+ */
+static int
+decide(struct run *r, struct kiln_target *t)
+{
+	struct kiln_workspace *ws = r->ws;
+	struct kiln_plugin_info *pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
+	struct kiln_record *rec;
+	struct kiln_action act;
+	struct arena a = {0};
+	size_t i;
+	int re, got;
+
+	for (i = 0; i < t->ninputs; i++)
+		if (t->inputs[i].kind == KILN_INPUT_TARGET)
+			kiln_inputs_resolve_target(&t->inputs[i]);
+	kiln_key_compute(&r->ki, t, pi);
+	t->key = r->ki.key;
+	rec = kiln_state_get(&ws->state, t->name);
+	/* What was built with --sandbox=off does not count for a sandboxed build. */
+	if (rec && r->o->sandbox && (rec->flags & KILN_REC_UNSANDBOXED))
+		rec = NULL;
+	if (rec && kiln_digest_eq(&rec->key, &t->key) && kiln_outputs_intact(rec, &re)) {
+		if (re)
+			kiln_outputs_record(ws, t, &r->ki, rec->files, rec->nfiles, rec->metrics, rec->nmetrics, rec->flags);
+		kiln_outputs_digest(rec->files, rec->nfiles, &t->outdigest);
+		r->uptodate++;
+		finish(r, t, KILN_T_DONE);
+		return 0;
+	}
+	got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
+	/* A local miss: the remote cache may have it (fetched into the local cache, checked; -n only looks). */
+	if (!got && ws->remote && r->o->dry_run)
+		got = kiln_remote_peek(ws->remote, &t->key, &act, &a);
+	else if (!got && ws->remote && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
+		got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
+	if (got && r->o->sandbox && (act.flags & KILN_REC_UNSANDBOXED))
+		got = 0;
+	if (got && r->o->dry_run) {
+		say(r, "would restore %s from the cache\n", t->name);
+		kiln_outputs_digest(act.files, act.nfiles, &t->outdigest);
+		arena_release(&a);
+		r->restored++;
+		finish(r, t, KILN_T_DONE);
+		return 0;
+	}
+	/* A local blob that was damaged (now quarantined) or gone: the remote may have a sound copy. */
+	if (got && (kiln_outputs_restore(ws, t, &r->ki, &act) == 1 || (ws->remote && !r->o->dry_run &&
+	    kiln_remote_fetch(ws->remote, &t->key, t->name) == 1 && kiln_outputs_restore(ws, t, &r->ki, &act) == 1))) {
+		arena_release(&a);
+		if (r->o->verbose)
+			say(r, "restored %s from the cache\n", t->name);
+		r->restored++;
+		finish(r, t, KILN_T_DONE);
+		return 0;
+	}
+	arena_release(&a);
+	return 1;
+}
+
+/* Event loop. */
+
+static int sigfd = -1;
+
+static void
+block_signals(sigset_t *old)
+{
+	sigset_t set;
+	struct sigaction sa = {0}, hup;
+
+	/*
+	 * A shell starts background jobs with SIGINT ignored; kiln must still
+	 * stop its steps cleanly on it. SIGHUP keeps an inherited SIG_IGN (nohup).
+	 */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+		sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, old);
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0)
+		die("signalfd:");
+}
+
+static void
+reap(struct run *r)
+{
+	int ws;
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+		for (i = 0; i < r->njobs && r->jobs[i]->pid != pid; i++)
+			;
+		if (i < r->njobs)
+			job_done(r, r->jobs[i], ws);
+	}
+}
+
+static void
+handle_signals(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue;
+		r->signal = si.ssi_signo;
+		r->stop = 1;
+	}
+	reap(r);
+}
+
+/* Stop every running step: SIGTERM to its process group, then SIGKILL. */
+static void
+kill_all(struct run *r)
+{
+	double until = now_seconds() + 3;
+	size_t i;
+
+	for (i = 0; i < r->njobs; i++)
+		r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGTERM);
+	while (r->njobs) {
+		int ws;
+		pid_t pid = waitpid(-1, &ws, WNOHANG);
+
+		if (pid > 0) {
+			for (i = 0; i < r->njobs && r->jobs[i]->pid != pid; i++)
+				;
+			if (i < r->njobs) {
+				struct kiln_job *j = r->jobs[i];
+				r->jobs[i] = r->jobs[--r->njobs];
+				remove_scratch(j->t);
+				kiln_job_free(j);
+			}
+			continue;
+		}
+		if (now_seconds() > until) {
+			for (i = 0; i < r->njobs; i++)
+				r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGKILL);
+			until += 3600;
+		}
+		usleep(10000);
+	}
+}
+
+static void
+wait_events(struct run *r)
+{
+	struct pollfd *fds = xreallocarray(NULL, r->njobs + 1, sizeof(*fds));
+	double now = now_seconds(), next = now + (r->tty ? 0.2 : 3600);
+	size_t i;
+	int ms;
+
+	fds[0] = (struct pollfd){sigfd, POLLIN, 0};
+	for (i = 0; i < r->njobs; i++) {
+		fds[i + 1] = (struct pollfd){r->jobs[i]->statusfd, POLLIN, 0};
+		if (r->jobs[i]->deadline && r->jobs[i]->deadline < next)
+			next = r->jobs[i]->deadline;
+	}
+	ms = next > now ? (int)((next - now) * 1000) + 1 : 0;
+	if (poll(fds, r->njobs + 1, ms) > 0) {
+		for (i = 0; i < r->njobs; i++)
+			if (fds[i + 1].revents)
+				kiln_job_read(r->jobs[i]);
+	}
+	free(fds);
+	now = now_seconds();
+	for (i = 0; i < r->njobs; i++) {
+		struct kiln_job *j = r->jobs[i];
+
+		if (j->deadline && now >= j->deadline && !j->timed_out) {
+			j->timed_out = 1;
+			r->ex->cancel(r->ex, &j->step, j->pid, SIGKILL);
+		}
+	}
+	handle_signals(r);
+	show_status(r);
+}
+
+static void
+summary(struct run *r)
+{
+	double secs = now_seconds() - r->start;
+
+	clear_status(r);
+	if (r->o->quiet)
+		return;
+	if (r->o->dry_run) {
+		printf("kiln: %zu targets: %zu would run, %zu would be restored from the cache, %zu up to date\n",
+		    r->total, r->would, r->restored, r->uptodate);
+		return;
+	}
+	if (r->ran == 0 && r->restored == 0 && r->failed == 0 && r->skipped == 0) {
+		printf("kiln: nothing to do: %zu targets up to date (%.2fs)\n", r->total, secs);
+		return;
+	}
+	printf("kiln: %zu targets: %zu ran, %zu restored from the cache, %zu up to date", r->total,
+	    r->ran, r->restored, r->uptodate);
+	if (r->failed)
+		printf(", %zu failed", r->failed);
+	if (r->skipped)
+		printf(", %zu not built (a dependency failed)", r->skipped);
+	printf(" (%.2fs)\n", secs);
+}
+
+/* Mark a would-run target's dependents for -n: they cannot be decided until it has run. */
+static void
+dry_run_mark(struct run *r, struct kiln_target *t, const char *why)
+{
+	struct kiln_target **after, **via;
+	size_t i, n;
+
+	say(r, "would run %s: %s\n", t->name, why);
+	r->would++;
+	t->state = KILN_T_SKIPPED;
+	r->finished++;
+	n = downstream(t, &after, &via);
+	for (i = 0; i < n; i++)
+		say(r, "would run %s: after %s runs (its new outputs may change this one's key)\n",
+		    after[i]->name, via[i]->name);
+	r->would += n;
+	r->finished += n;
+	free(after);
+	free(via);
+}
+
+int
+kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
+{
+	struct run r = {0};
+	struct kiln_graph *g = &ws->graph;
+	sigset_t old;
+	size_t i;
+	int status;
+
+	r.ws = ws;
+	r.o = o;
+	r.start = now_seconds();
+	r.tty = isatty(1) && !o->quiet;
+	r.free_slots = o->jobs;
+	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local",
+	    &ws->graph.config);
+	if (!r.ex)
+		return 2;
+	kiln_fs_removeat(AT_FDCWD, KILN_TMP_DIR);
+	if (kiln_inputs_prepare(ws) < 0) {
+		kiln_executor_free(r.ex);
+		return 2;
+	}
+	r.ready = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.ready));
+	r.runnable = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.runnable));
+	for (i = g->ntargets; i-- > 0;) {
+		struct kiln_target *t = g->targets[i];
+		size_t k;
+
+		if (!t->wanted)
+			continue;
+		r.total++;
+		t->state = KILN_T_WAITING;
+		t->pending = 0;
+		for (k = 0; k < t->ndeps; k++)
+			t->pending++;
+		if (!t->pending)
+			push_ready(&r, t);
+	}
+	block_signals(&old);
+	for (;;) {
+		/* Decide every ready target, then start as many steps as the slots allow. */
+		while (r.nready && !r.stop) {
+			struct kiln_target *t = r.ready[--r.nready];
+
+			if (!decide(&r, t))
+				continue;
+			if (o->dry_run) {
+				struct buf b = BUF_INIT;
+
+				dry_run_mark(&r, t, kiln_assess_reason(ws, t, &r.ki, &b));
+				buf_release(&b);
+				continue;
+			}
+			r.runnable[r.nrunnable++] = kiln_job_new(ws, t, &r.ki);
+		}
+		while (r.nrunnable && !r.stop) {
+			struct kiln_job *j = r.runnable[0];
+			int need = slots(&r, j->t);
+
+			if (r.free_slots < need)
+				break;
+			memmove(r.runnable, r.runnable + 1, --r.nrunnable * sizeof(*r.runnable));
+			if (start(&r, j) < 0) {
+				r.failed++;
+				r.stop = !o->keep_going;
+				finish(&r, j->t, KILN_T_FAILED);
+				kiln_job_free(j);
+			}
+		}
+		if (r.stop && r.signal)
+			break;
+		if (!r.njobs && (r.stop || (!r.nready && !r.nrunnable)))
+			break;
+		wait_events(&r);
+	}
+	if (r.njobs)
+		kill_all(&r);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sigfd);
+	sigfd = -1;
+	summary(&r);
+	if (!o->dry_run && !r.signal)
+		kiln_lock_write(&ws->graph, &ws->state, 0);
+	kiln_state_compact(&ws->state, 0);
+	kiln_keyinfo_release(&r.ki);
+	kiln_executor_free(r.ex);
+	for (i = 0; i < r.nrunnable; i++)
+		kiln_job_free(r.runnable[i]);
+	free(r.ready);
+	free(r.runnable);
+	free(r.jobs);
+	if (r.signal) {
+		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
+		    strsignal(r.signal));
+		return 128 + r.signal;
+	}
+	if (r.failed)
+		return 1;
+	status = 0;
+	return status;
+}
+

@@ -1,0 +1,308 @@
+/*
+ * slurm_node: `kiln slurm-step node`, the node side — in a Slurm job: it
+ * materialises the step's inputs from the cache in a scratch folder, runs
+ * kiln-run there (the same sandbox), and puts the outputs and the action
+ * entry into the cache.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "context.h"
+#include "fs.h"
+#include "paths.h"
+#include "remote.h"
+#include "slurmjob.h"
+#include "slurm_node.h"
+
+struct node {
+	const char *key, *inputs, *runner, *cachedir, *remote;
+	double timeout;
+	char *failure;		/* the first fail line, escaped */
+	struct kiln_metric *metrics;
+	size_t nmetrics;
+	struct arena arena;
+};
+
+/* A status line from kiln-run: pass it on, and keep the metrics for the cache entry. */
+static void
+node_line(void *arg, char *line)
+{
+	struct node *nd = arg;
+	char *sp;
+	size_t i;
+
+	fprintf(stderr, KILN_SLURM_MARK "%s\n", line);
+	fflush(stderr);
+	if (strncmp(line, KILN_STATUS_FAIL " ", strlen(KILN_STATUS_FAIL) + 1) == 0 && !nd->failure)
+		nd->failure = xstrdup(line);
+	if (strncmp(line, KILN_STATUS_METRIC " ", strlen(KILN_STATUS_METRIC) + 1) != 0 || !(sp = strrchr(line, ' ')))
+		return;
+	*sp = '\0';
+	line += strlen(KILN_STATUS_METRIC) + 1;
+	for (i = 0; i < nd->nmetrics && strcmp(nd->metrics[i].name, line) != 0; i++)
+		;
+	if (i == nd->nmetrics) {
+		nd->metrics = xreallocarray(nd->metrics, nd->nmetrics + 1, sizeof(*nd->metrics));
+		nd->metrics[nd->nmetrics++].name = arena_strdup(&nd->arena, line);
+	}
+	nd->metrics[i].value = strtod(sp + 1, NULL);
+}
+
+__attribute__((format(printf, 1, 2))) static int
+node_fail(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Status lines go to stderr here, marked, for the submitter. */
+	fflush(stderr);
+	kiln_slurmjob_fail(STDERR_FILENO, KILN_SLURM_MARK, msg);
+	return 1;
+}
+
+/* Materialise the step's inputs in `scratch` from the cache. */
+static int
+fetch_inputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, const char *scratch)
+{
+	struct kiln_digest inkey;
+	struct kiln_action act;
+	struct arena a = {0};
+	size_t i;
+	int got, ret = 0;
+
+	if (kiln_digest_parse(nd->inputs, &inkey) < 0)
+		return node_fail("bad --inputs");
+	got = kiln_cache_get_action(c, &inkey, &act, &a);
+	if (!got && rem && kiln_remote_fetch(rem, &inkey, "inputs") == 1)
+		got = kiln_cache_get_action(c, &inkey, &act, &a);
+	if (!got) {
+		arena_release(&a);
+		return node_fail("the step's inputs are not in the cache at %s%s (the cache folder must be shared "
+		    "with the compute nodes, or a remote cache configured)", c->dir, rem ? " nor on the remote" : "");
+	}
+	for (i = 0; i < act.nfiles && ret == 0; i++) {
+		char *dest = path_join(scratch, act.files[i].path), *slash = strrchr(dest, '/');
+		int r;
+
+		*slash = '\0';
+		mkdir_p(dest, 0755);
+		*slash = '/';
+		r = kiln_cache_restore(c, &act.files[i], dest);
+		/* Missing here, the blob may still be on the remote. */
+		if (r == 1 && rem && kiln_remote_fetch(rem, &inkey, "inputs") == 1)
+			r = kiln_cache_restore(c, &act.files[i], dest);
+		if (r != 0)
+			ret = node_fail("input %s is not in the cache at %s", act.files[i].path, c->dir);
+		free(dest);
+	}
+	arena_release(&a);
+	return ret;
+}
+
+/* Point the spec at the scratch workspace; its path there, or NULL. */
+static char *
+node_spec(const char *scratch, json_t **specp)
+{
+	char *from = path_join(scratch, KILN_SLURM_SPEC), *to = path_join(scratch, KILN_DIR "/spec.node.json");
+	json_error_t jerr;
+	json_t *spec = json_load_file(from, 0, &jerr);
+	const char *out;
+
+	free(from);
+	if (!spec) {
+		node_fail("the step's spec: %s", jerr.text);
+		free(to);
+		return NULL;
+	}
+	json_object_set_new(spec, "workspace", json_string(scratch));
+	if (json_is_string(json_object_get(spec, "plugin"))) {
+		struct arena a = {0};
+		char *plugin = path_join(scratch, kiln_slurmjob_plugin_path(&a, json_string_value(json_object_get(spec, "plugin"))));
+
+		json_object_set_new(spec, "plugin", json_string(plugin));
+		free(plugin);
+		arena_release(&a);
+	}
+	out = json_string_value(json_object_get(spec, "out"));
+	if (!out || !path_is_safe_relative(out) || json_dump_file(spec, to, JSON_COMPACT) < 0) {
+		node_fail("the step's spec cannot be used here");
+		json_decref(spec);
+		free(to);
+		return NULL;
+	}
+	from = path_join(scratch, out);
+	mkdir_p(from, 0755);
+	free(from);
+	*specp = spec;
+	return to;
+}
+
+struct watch {
+	struct node *nd;
+	pid_t pid;
+	double deadline;
+	int stopped, timed_out;
+};
+
+static void
+watch_line(void *arg, char *line)
+{
+	node_line(((struct watch *)arg)->nd, line);
+}
+
+static void
+watch_tick(void *arg, int sig)
+{
+	struct watch *w = arg;
+
+	if (sig && !w->stopped) {
+		w->stopped = sig;
+		kill(-w->pid, SIGKILL);
+	}
+	if (w->deadline && now_seconds() >= w->deadline && !w->timed_out) {
+		w->timed_out = 1;
+		kill(-w->pid, SIGKILL);
+	}
+}
+
+/* Run kiln-run; 0 when it built the step. */
+static int
+run_step(struct node *nd, const char *spec)
+{
+	char *argv[] = {(char *)nd->runner, (char *)spec, NULL};
+	struct watch w = {nd, 0, nd->timeout ? now_seconds() + nd->timeout : 0, 0, 0};
+	struct kiln_slurmjob_watcher wt = {watch_line, watch_tick, NULL, &w};
+	int ws = 0, rfd;
+
+	/* The step's output is the log (stdout); stderr carries only our status lines. */
+	rfd = kiln_slurmjob_spawn(argv, KILN_SLURM_STATUS_FD, 1, &w.pid);
+	if (rfd < 0)
+		return node_fail("cannot start %s on this node: %s", nd->runner, strerror(errno));
+	kiln_slurmjob_watch(w.pid, rfd, &wt, &ws);
+	if (w.stopped)
+		return node_fail("stopped by %s", strsignal(w.stopped));
+	if (w.timed_out)
+		return node_fail("it ran past its timeout of %gs and was stopped", nd->timeout);
+	if (WIFSIGNALED(ws))
+		return node_fail("it was killed by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+	if (WEXITSTATUS(ws) != 0) {
+		if (!nd->failure)
+			return node_fail("the plugin exited with status %d without saying why", WEXITSTATUS(ws));
+		return 1;
+	}
+	return 0;
+}
+
+/* Put the declared outputs and the action entry into the cache (and the remote). */
+static int
+store_outputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, const char *scratch,
+    json_t *spec)
+{
+	struct kiln_filelist fl = {0};
+	struct kiln_action act = {0};
+	struct kiln_digest key;
+	struct buf why = BUF_INIT;
+	json_t *outputs = json_object_get(spec, "outputs"), *v;
+	const char **names = xreallocarray(NULL, json_array_size(outputs) + 1, sizeof(*names));
+	int top = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dirfd = -1, put, ret = 0;
+	size_t i;
+
+	/* The step wrote its outputs: reach them through no link it made. */
+	if (top >= 0)
+		dirfd = kiln_fs_openat(top, json_string_value(json_object_get(spec, "out")), O_RDONLY | O_DIRECTORY, 0);
+	if (top >= 0)
+		close(top);
+	json_array_foreach(outputs, i, v)
+		names[i] = json_is_string(v) ? json_string_value(v) : "";
+	put = dirfd < 0 ? KILN_PUT_IO : kiln_cache_put_outputs(c, &fl, dirfd, names, json_array_size(outputs), &why);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(names);
+	if (put != KILN_PUT_OK) {
+		ret = node_fail("%s", why.s ? why.s : "its output folder is gone");
+		goto out;
+	}
+	kiln_filelist_sort(&fl);
+	act.files = fl.v;
+	act.nfiles = fl.n;
+	act.metrics = nd->metrics;
+	act.nmetrics = nd->nmetrics;
+	act.flags = json_is_object(json_object_get(spec, "sandbox")) ? 0 : KILN_REC_UNSANDBOXED;
+	if (kiln_digest_parse(nd->key, &key) < 0 || kiln_cache_put_action(c, &key, &act) < 0) {
+		ret = node_fail("cannot write its cache entry in %s", c->dir);
+		goto out;
+	}
+	if (rem && kiln_remote_store(rem, &key, &act, json_string_value(json_object_get(spec, "target"))) < 0)
+		ret = node_fail("cannot upload its outputs to the remote cache");
+out:
+	kiln_filelist_release(&fl);
+	buf_release(&why);
+	return ret;
+}
+
+static int
+node_main(struct node *nd)
+{
+	struct kiln_cache cache;
+	struct kiln_remote *rem = NULL;
+	const char *tmp = getenv("TMPDIR"), *job = getenv("SLURM_JOB_ID"), *node = getenv("SLURMD_NODENAME");
+	char *scratch = xasprintf("%s/kiln-job.XXXXXX", tmp && *tmp ? tmp : "/tmp"), *spec = NULL;
+	json_t *sp = NULL;
+	int ret = 1;
+
+	fprintf(stderr, KILN_SLURM_MARK "slurm-job %s %s\n", job ? job : "0", node ? node : "?");
+	fflush(stderr);
+	if (kiln_cache_open(&cache, nd->cachedir) < 0) {
+		free(scratch);
+		return node_fail("cannot open the cache at %s on this node", nd->cachedir);
+	}
+	rem = kiln_slurmjob_remote(nd->remote, &cache);
+	if (!mkdtemp(scratch)) {
+		ret = node_fail("cannot create a scratch folder %s: %s", scratch, strerror(errno));
+		goto out;
+	}
+	if (fetch_inputs(nd, &cache, rem, scratch) == 0 && (spec = node_spec(scratch, &sp)) &&
+	    run_step(nd, spec) == 0 && store_outputs(nd, &cache, rem, scratch, sp) == 0) {
+		fprintf(stderr, KILN_SLURM_MARK "slurm-done\n");
+		ret = 0;
+	}
+	remove_tree(scratch);
+out:
+	fflush(stderr);
+	json_decref(sp);
+	free(spec);
+	free(scratch);
+	free(nd->metrics);
+	free(nd->failure);
+	arena_release(&nd->arena);
+	kiln_remote_free(rem);
+	kiln_cache_release(&cache);
+	return ret;
+}
+
+int
+kiln_slurm_node(const struct kiln_slurm_args *a)
+{
+	struct node nd = {0};
+
+	nd.key = a->key;
+	nd.inputs = a->inputs;
+	nd.runner = a->runner;
+	nd.cachedir = a->cache;
+	nd.remote = a->remote;
+	nd.timeout = a->timeout;
+	return node_main(&nd);
+}

@@ -1,0 +1,45 @@
+/*
+ * workspace: a folder with a Kilnfile, opened for building.
+ *
+ * Opening one evaluates the Kilnfile into a graph (or reuses .kiln/graph),
+ * loads the state, opens the local cache and sets up the plugin search, all
+ * with the workspace root as kiln's current folder. A cloned workspace is
+ * untrusted: .kiln/, kiln-out/ and the files kiln keeps in them must be real
+ * files and folders, never symbolic links, or nothing is opened.
+ */
+#ifndef KILN_WORKSPACE_H
+#define KILN_WORKSPACE_H
+
+#include "cache.h"
+#include "graph.h"
+#include "loader.h"
+#include "state.h"
+
+struct kiln_remote;
+
+struct kiln_workspace {
+	char *root;			/* absolute path of the workspace (kiln's current folder) */
+	struct kiln_graph graph;	/* the evaluated Kilnfile */
+	struct kiln_state state;	/* .kiln/state */
+	struct kiln_cache cache;	/* the user's local cache */
+	struct kiln_plugins plugins;	/* where plugins are found, and those loaded */
+	struct kiln_remote *remote;	/* the shared remote cache, or NULL (kiln_workspace_attach_remote) */
+	int lockfd;			/* .kiln/lock, held while building; -1 when not taken */
+};
+
+/*
+ * Open the workspace in the current folder. `lock` takes the workspace lock
+ * (waiting for another kiln that holds it); without it the state is only
+ * read. -1 after reporting.
+ */
+int kiln_workspace_open(struct kiln_workspace *ws, int lock);
+/* Close it and free what it holds; ws may be one that failed to open. */
+void kiln_workspace_close(struct kiln_workspace *ws);
+/*
+ * Open the remote cache the workspace is configured for (--remote `opt`,
+ * $KILN_REMOTE or kiln.config; see kiln_remote_url) as ws->remote.
+ * KILN_REMOTE_READ_ONLY makes it read-only. 0 also when there is none.
+ */
+int kiln_workspace_attach_remote(struct kiln_workspace *ws, const char *opt, int read_only);
+
+#endif
