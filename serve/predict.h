@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "ml.h"
+#include "../plugins/lib/ml.h"
 
 /* One output column of the transform. */
 struct pcol {

@@ -29,8 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ml.h"
-#include "oci.h"
+#include "../lib/ml.h"
+#include "../lib/oci.h"
 
 static const char *const known_params[] = { "app", "manifests", "registry", "replicas", "tag", NULL };
 

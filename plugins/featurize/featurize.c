@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/ml.h"
+#include "../lib/param.h"
 
 static const char *const params[] = { "drop", "dropna", "features", "group", "label",
 	"onehot", "reweigh", "scale", "split", "task", "where", NULL };

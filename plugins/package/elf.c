@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "elf.h"
-#include "ml.h"
+#include "../lib/ml.h"
 
 /* What one ELF file says about loading. */
 struct info {

@@ -30,8 +30,8 @@
 #include <sys/stat.h>
 
 #include "elf.h"
-#include "ml.h"
-#include "oci.h"
+#include "../lib/ml.h"
+#include "../lib/oci.h"
 
 /* 1980-01-01T00:00:00Z, kiln's SOURCE_DATE_EPOCH; older dates upset some zip-minded tools. */
 #define FIXED_TIME 315532800

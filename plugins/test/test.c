@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/ml.h"
+#include "../lib/param.h"
 
 static const char *const params[] = { "fairness", "max", "min", NULL };
 static const char *const metric_names[] = { "accuracy", "precision_macro", "recall_macro",

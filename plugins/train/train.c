@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/ml.h"
+#include "../lib/param.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "epochs", "hidden",
 	"l2", "lr", "patience", "seed", "validation", NULL };

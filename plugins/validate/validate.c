@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/ml.h"
+#include "../lib/param.h"
 
 /* How many violations the failure message and the report list. */
 #define SHOWN 5

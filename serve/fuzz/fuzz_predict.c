@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "predict.h"
+#include "../../plugins/lib/ml.h"
+#include "../predict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

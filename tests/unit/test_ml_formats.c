@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
+#include "../../plugins/lib/ml.h"
 
 static void
 expect_error(int rc, const char *err, const char *want)

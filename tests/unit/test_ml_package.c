@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "elf.h"
-#include "ml.h"
-#include "oci.h"
+#include "../../plugins/package/elf.h"
+#include "../../plugins/lib/ml.h"
+#include "../../plugins/lib/oci.h"
 
 static void
 names(void **state)

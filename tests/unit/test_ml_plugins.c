@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
+#include "../../plugins/lib/ml.h"
 #include "ml_host.h"
 
 /* Folders of one pipeline run. */

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
-#include "predict.h"
+#include "../../plugins/lib/ml.h"
+#include "../../serve/predict.h"
 
 static char dir[] = "/tmp/kiln-serve-test.XXXXXX";
 static struct predictor P;

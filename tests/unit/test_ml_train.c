@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
+#include "../../plugins/lib/ml.h"
 
 #define N 3000
 #define D 20

@@ -287,7 +287,7 @@ typedef int (*kiln_ml_progress_fn)(void *arg, int epoch, int epochs, double loss
  * Train a model on X (n x d). For classification y is int64 class indices
  * below nclasses (>= 2); for regression yf holds float targets and nclasses
  * is 0. The result is a function of the inputs and opts only, whatever
- * opts->threads is. Sets OpenBLAS to one thread (see train.c).
+ * opts->threads is. Sets OpenBLAS to one thread (see fit.c).
  */
 int kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,

@@ -1,7 +1,7 @@
 /*
  * Param checks shared by the ML plugins: each one fails the target with a
  * message naming the target and the param, and says what was expected and
- * what was found. Header-only so libkilnml.a stays free of kiln's ABI.
+ * what was found. Header-only so libkilnplug.a stays free of kiln's ABI.
  */
 #ifndef KILN_ML_PARAM_H
 #define KILN_ML_PARAM_H
