@@ -31,7 +31,7 @@ struct psrc {
 
 struct predictor {
 	char *name;		/* the model's name in URLs */
-	struct kiln_ml_model m;
+	struct kp_model m;
 	size_t ninputs;		/* the model's input width */
 	size_t nsrc;		/* raw columns; 0 when model.json has no transform */
 	struct psrc *src;

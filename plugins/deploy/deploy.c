@@ -88,7 +88,7 @@ parse_registry(const char *s, struct registry *r, char *why, size_t whylen)
 			return -1;
 		}
 	}
-	if (!oci_valid_name(slash + 1) || strlen(slash + 1) >= sizeof(r->repo)) {
+	if (!kp_oci_valid_name(slash + 1) || strlen(slash + 1) >= sizeof(r->repo)) {
 		snprintf(why, whylen, "'%s' is not a valid repository name", slash + 1);
 		return -1;
 	}
@@ -123,7 +123,7 @@ check(kiln_ctx *ctx)
 		return kiln_fail(ctx, "param 'registry' is required");
 	if (parse_registry(reg, &r, why, sizeof(why)) < 0)
 		return kiln_fail(ctx, "param 'registry': '%s': %s", reg, why);
-	if (tag && !oci_valid_tag(tag))
+	if (tag && !kp_oci_valid_tag(tag))
 		return kiln_fail(ctx, "param 'tag': '%s' is not a valid tag", tag);
 	if (rep && (kiln_value_type(rep) != KILN_INT || kiln_value_int(rep, 0) < 0 ||
 	    kiln_value_int(rep, 0) > 1000))
@@ -142,7 +142,7 @@ struct http {
 	struct curl_slist *auth;	/* Authorization header, or NULL */
 	const char *user, *password;
 	long status;
-	struct obuf body;	/* the answer */
+	struct kp_buf body;	/* the answer */
 	char location[2048];
 	char digest[80];	/* Docker-Content-Digest */
 };
@@ -153,7 +153,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	struct http *h = arg;
 
 	if (h->body.len < 65536)
-		obuf_add(&h->body, p, size * n);
+		kp_buf_add(&h->body, p, size * n);
 	return size * n;
 }
 
@@ -288,17 +288,17 @@ struct blob {
 static int
 read_blob(kiln_ctx *ctx, const char *oci, const char *digest, size_t size, struct blob *b)
 {
-	char *dir = kiln_ml_join(oci, "blobs/sha256"), *path, err[KILN_ML_ERRLEN], got[72];
+	char *dir = kp_join(oci, "blobs/sha256"), *path, err[KP_ERRLEN], got[72];
 	size_t len;
 	int rc;
 
-	path = kiln_ml_join(dir, digest + 7);
+	path = kp_join(dir, digest + 7);
 	free(dir);
-	rc = kiln_ml_read_file(path, (char **)&b->data, &len, err);
+	rc = kp_read_file(path, (char **)&b->data, &len, err);
 	free(path);
 	if (rc < 0)
 		return kiln_fail(ctx, "input 'image': %s", err);
-	oci_digest(b->data, len, got);
+	kp_oci_digest(b->data, len, got);
 	if (len != size || strcmp(got, digest) != 0)
 		return kiln_fail(ctx, "input 'image': blob %s does not match its digest (got %s, %zu bytes)",
 			digest, got, len);
@@ -373,7 +373,7 @@ static int
 write_manifests(kiln_ctx *ctx, const char *app, const char *image, long long replicas, long long port,
 	const char *ref)
 {
-	char *dir = kiln_ml_join(kiln_output_dir(ctx), "manifests"), *p, err[KILN_ML_ERRLEN];
+	char *dir = kp_join(kiln_output_dir(ctx), "manifests"), *p, err[KP_ERRLEN];
 	char *dep = NULL, *svc = NULL;
 	size_t len;
 	FILE *f;
@@ -438,12 +438,12 @@ write_manifests(kiln_ctx *ctx, const char *app, const char *image, long long rep
 		"      targetPort: http\n",
 		kiln_target(ctx), ref, app, app, app);
 	fclose(f);
-	p = kiln_ml_join(dir, "deployment.yaml");
-	rc = kiln_ml_write_file(p, dep, strlen(dep), err);
+	p = kp_join(dir, "deployment.yaml");
+	rc = kp_write_file(p, dep, strlen(dep), err);
 	free(p);
 	if (rc == 0) {
-		p = kiln_ml_join(dir, "service.yaml");
-		rc = kiln_ml_write_file(p, svc, strlen(svc), err);
+		p = kp_join(dir, "service.yaml");
+		rc = kp_write_file(p, svc, strlen(svc), err);
 		free(p);
 	}
 	if (rc < 0)
@@ -464,8 +464,8 @@ run(kiln_ctx *ctx)
 	struct registry r;
 	struct blob blobs[16];
 	size_t nblobs = 0, i, sent = 0, skipped = 0, bytes = 0;
-	char why[256], err[KILN_ML_ERRLEN], url[4096], image[1024], app[64], auth[4200];
-	char *oci = kiln_ml_join(imgdir, "oci"), *p, *mtext = NULL, *text;
+	char why[256], err[KP_ERRLEN], url[4096], image[1024], app[64], auth[4200];
+	char *oci = kp_join(imgdir, "oci"), *p, *mtext = NULL, *text;
 	json_t *info = NULL, *man = NULL, *j;
 	const json_t *v;
 	const char *mdigest;
@@ -478,8 +478,8 @@ run(kiln_ctx *ctx)
 		goto out;
 	}
 	h.r = &r;
-	p = kiln_ml_join(imgdir, "image.json");
-	info = kiln_ml_json_read(p, err);
+	p = kp_join(imgdir, "image.json");
+	info = kp_json_read(p, err);
 	free(p);
 	if (!info || !json_is_string(json_object_get(info, "digest"))) {
 		kiln_fail(ctx, "input 'image' is not a container target's output (no image.json "
@@ -489,7 +489,7 @@ run(kiln_ctx *ctx)
 	mdigest = json_string_value(json_object_get(info, "digest"));
 	if (!tag)
 		tag = json_string_value(json_object_get(info, "tag"));
-	if (!tag || !oci_valid_tag(tag)) {
+	if (!tag || !kp_oci_valid_tag(tag)) {
 		kiln_fail(ctx, "no valid tag to push under");
 		goto out;
 	}
@@ -498,10 +498,10 @@ run(kiln_ctx *ctx)
 		struct blob mb;
 		json_error_t je;
 
-		p = kiln_ml_join(oci, "blobs/sha256");
-		text = kiln_ml_join(p, mdigest + 7);
+		p = kp_join(oci, "blobs/sha256");
+		text = kp_join(p, mdigest + 7);
 		free(p);
-		rc = kiln_ml_read_file(text, &mtext, &mlen, err);
+		rc = kp_read_file(text, &mtext, &mlen, err);
 		free(text);
 		if (rc < 0) {
 			kiln_fail(ctx, "input 'image': %s", err);
@@ -509,7 +509,7 @@ run(kiln_ctx *ctx)
 			goto out;
 		}
 		rc = -1;
-		oci_digest(mtext, mlen, mb.digest);
+		kp_oci_digest(mtext, mlen, mb.digest);
 		if (strcmp(mb.digest, mdigest) != 0) {
 			kiln_fail(ctx, "input 'image': the manifest does not match image.json's digest");
 			goto out;
@@ -607,8 +607,8 @@ run(kiln_ctx *ctx)
 			"blobs_sent", (json_int_t)sent, "blobs_skipped", (json_int_t)skipped,
 			"bytes_sent", (json_int_t)bytes);
 	}
-	p = kiln_ml_join(kiln_output_dir(ctx), "push.json");
-	rc = kiln_ml_json_write(p, j, err);
+	p = kp_join(kiln_output_dir(ctx), "push.json");
+	rc = kp_json_write(p, j, err);
 	free(p);
 	json_decref(j);
 	if (rc < 0) {
@@ -624,7 +624,7 @@ out:
 	for (i = 0; i < nblobs; i++)
 		free(blobs[i].data);
 	curl_slist_free_all(h.auth);
-	obuf_release(&h.body);
+	kp_buf_release(&h.body);
 	json_decref(info);
 	json_decref(man);
 	free(mtext);

@@ -6,67 +6,67 @@
  * libcsv and jansson, so a program that is not a plugin can link it.
  *
  * Errors a user can cause (a bad file, a bad value) come back as -1 with a
- * message in `err`, a buffer of KILN_ML_ERRLEN bytes owned by the caller.
+ * message in `err`, a buffer of KP_ERRLEN bytes owned by the caller.
  * Running out of memory is not one of them: it aborts.
  */
-#ifndef KILN_ML_H
-#define KILN_ML_H
+#ifndef KILN_PLUGLIB_ML_H
+#define KILN_PLUGLIB_ML_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
-#define KILN_ML_ERRLEN 512
+#define KP_ERRLEN 512
 
 /* Fill err with a message and return -1. */
-int kiln_ml_errf(char *err, const char *fmt, ...)
+int kp_errf(char *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Allocation that aborts on overflow or out-of-memory. */
-void *kiln_ml_xmalloc(size_t n);
-void *kiln_ml_xcalloc(size_t n, size_t size);
-void *kiln_ml_xmallocarray(size_t n, size_t size);
-void *kiln_ml_xrealloc(void *p, size_t n, size_t size);
-char *kiln_ml_xstrdup(const char *s);
+void *kp_xmalloc(size_t n);
+void *kp_xcalloc(size_t n, size_t size);
+void *kp_xmallocarray(size_t n, size_t size);
+void *kp_xrealloc(void *p, size_t n, size_t size);
+char *kp_xstrdup(const char *s);
 
 /*
  * Parse a whole string as a finite number. Returns 0, or -1 when it is not a
  * number and -2 when it is NaN or infinite (so messages can say which).
  */
-int kiln_ml_parse_number(const char *s, double *out);
+int kp_parse_number(const char *s, double *out);
 
 /* Index of the first NaN or infinity in x[0..n), or n when all are finite. */
-size_t kiln_ml_first_nonfinite(const float *x, size_t n);
+size_t kp_first_nonfinite(const float *x, size_t n);
 
 /* Read a whole file into *buf (NUL-terminated, owned by the caller). */
-int kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err);
+int kp_read_file(const char *path, char **buf, size_t *len, char *err);
 
 /* Write len bytes to path through a temporary file and a rename. */
-int kiln_ml_write_file(const char *path, const void *buf, size_t len, char *err);
+int kp_write_file(const char *path, const void *buf, size_t len, char *err);
 
 /* path + "/" + name, malloc'd. */
-char *kiln_ml_join(const char *dir, const char *name);
+char *kp_join(const char *dir, const char *name);
 
 /* ---- random numbers: seeded, identical on every machine ---- */
 
-struct kiln_ml_rng {
+struct kp_rng {
 	uint64_t s[4];	/* xoshiro256** state */
 };
 
-void kiln_ml_rng_seed(struct kiln_ml_rng *r, uint64_t seed);
-uint64_t kiln_ml_rng_next(struct kiln_ml_rng *r);
+void kp_rng_seed(struct kp_rng *r, uint64_t seed);
+uint64_t kp_rng_next(struct kp_rng *r);
 /* Uniform in [0, 1) with 53 bits. */
-double kiln_ml_rng_uniform(struct kiln_ml_rng *r);
+double kp_rng_uniform(struct kp_rng *r);
 /* Uniform integer in [0, n), without modulo bias. */
-uint64_t kiln_ml_rng_below(struct kiln_ml_rng *r, uint64_t n);
+uint64_t kp_rng_below(struct kp_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
-void kiln_ml_rng_shuffle(struct kiln_ml_rng *r, size_t *idx, size_t n);
+void kp_rng_shuffle(struct kp_rng *r, size_t *idx, size_t n);
 
 /* ---- CSV ---- */
 
 /* A CSV file with a header row; every cell is a NUL-terminated string. */
-struct kiln_ml_csv {
+struct kp_csv {
 	size_t ncols;
 	size_t nrows;		/* data rows, not counting the header */
 	char **header;		/* ncols names */
@@ -79,114 +79,114 @@ struct kiln_ml_csv {
  * header, an empty file or a duplicate column name is an error naming
  * `name` (the path for messages) and the row.
  */
-int kiln_ml_csv_read(struct kiln_ml_csv *t, const char *path, char *err);
-int kiln_ml_csv_parse(struct kiln_ml_csv *t, const char *buf, size_t len,
+int kp_csv_read(struct kp_csv *t, const char *path, char *err);
+int kp_csv_parse(struct kp_csv *t, const char *buf, size_t len,
 	const char *name, char *err);
-void kiln_ml_csv_release(struct kiln_ml_csv *t);
+void kp_csv_release(struct kp_csv *t);
 /* Index of the column called name, or -1. */
-long kiln_ml_csv_col(const struct kiln_ml_csv *t, const char *name);
+long kp_csv_col(const struct kp_csv *t, const char *name);
 
 static inline const char *
-kiln_ml_csv_cell(const struct kiln_ml_csv *t, size_t row, size_t col)
+kp_csv_cell(const struct kp_csv *t, size_t row, size_t col)
 {
 	return t->cells[row * t->ncols + col];
 }
 
 /* ---- arrays and NPY ---- */
 
-enum kiln_ml_dtype {
-	KILN_ML_F32,	/* '<f4' / "F32" */
-	KILN_ML_I64,	/* '<i8' / "I64" */
+enum kp_dtype {
+	KP_F32,	/* '<f4' / "F32" */
+	KP_I64,	/* '<i8' / "I64" */
 };
 
 /* A dense, C-order array of 1 or 2 dimensions. */
-struct kiln_ml_array {
-	int dtype;		/* enum kiln_ml_dtype */
+struct kp_array {
+	int dtype;		/* enum kp_dtype */
 	int ndim;		/* 1 or 2 */
 	size_t shape[2];	/* shape[1] is 1 when ndim is 1 */
 	void *data;		/* owned; shape[0] * shape[1] items */
 };
 
-void kiln_ml_array_init(struct kiln_ml_array *a, int dtype, int ndim,
+void kp_array_init(struct kp_array *a, int dtype, int ndim,
 	size_t rows, size_t cols);
-void kiln_ml_array_release(struct kiln_ml_array *a);
-size_t kiln_ml_array_count(const struct kiln_ml_array *a);
-size_t kiln_ml_dtype_size(int dtype);
+void kp_array_release(struct kp_array *a);
+size_t kp_array_count(const struct kp_array *a);
+size_t kp_dtype_size(int dtype);
 
 /* NPY version 1.0, little-endian, C order: numpy.load reads what we write. */
-int kiln_ml_npy_write(const char *path, const struct kiln_ml_array *a, char *err);
-int kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err);
-int kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
-	struct kiln_ml_array *a, char *err);
+int kp_npy_write(const char *path, const struct kp_array *a, char *err);
+int kp_npy_read(const char *path, struct kp_array *a, char *err);
+int kp_npy_parse(const void *buf, size_t len, const char *name,
+	struct kp_array *a, char *err);
 /* Parse only the header: shape and dtype into a (no data), the data's size
  * into *need; returns the data's offset or -1. */
-int kiln_ml_npy_header(const void *buf, size_t len, const char *name,
-	struct kiln_ml_array *a, size_t *need, char *err);
+int kp_npy_header(const void *buf, size_t len, const char *name,
+	struct kp_array *a, size_t *need, char *err);
 /* The NPY bytes of a, malloc'd in *buf. */
-void kiln_ml_npy_encode(const struct kiln_ml_array *a, char **buf, size_t *len);
+void kp_npy_encode(const struct kp_array *a, char **buf, size_t *len);
 
 /* ---- safetensors ---- */
 
-struct kiln_ml_tensor {
+struct kp_tensor {
 	char *name;
-	struct kiln_ml_array a;
+	struct kp_array a;
 };
 
 /* A set of named tensors plus string metadata, as in a .safetensors file. */
-struct kiln_ml_tensors {
+struct kp_tensors {
 	size_t n;
-	struct kiln_ml_tensor *t;
+	struct kp_tensor *t;
 	json_t *metadata;	/* an object of strings, or NULL */
 };
 
-void kiln_ml_tensors_init(struct kiln_ml_tensors *ts);
-void kiln_ml_tensors_release(struct kiln_ml_tensors *ts);
+void kp_tensors_init(struct kp_tensors *ts);
+void kp_tensors_release(struct kp_tensors *ts);
 /* Add a tensor; the set takes ownership of a's data. */
-void kiln_ml_tensors_add(struct kiln_ml_tensors *ts, const char *name,
-	struct kiln_ml_array *a);
-const struct kiln_ml_array *kiln_ml_tensors_get(const struct kiln_ml_tensors *ts,
+void kp_tensors_add(struct kp_tensors *ts, const char *name,
+	struct kp_array *a);
+const struct kp_array *kp_tensors_get(const struct kp_tensors *ts,
 	const char *name);
 /* Tensors are written sorted by name, so the bytes depend only on content. */
-int kiln_ml_safetensors_write(const char *path, const struct kiln_ml_tensors *ts,
+int kp_safetensors_write(const char *path, const struct kp_tensors *ts,
 	char *err);
-int kiln_ml_safetensors_read(const char *path, struct kiln_ml_tensors *ts, char *err);
-int kiln_ml_safetensors_parse(const void *buf, size_t len, const char *name,
-	struct kiln_ml_tensors *ts, char *err);
+int kp_safetensors_read(const char *path, struct kp_tensors *ts, char *err);
+int kp_safetensors_parse(const void *buf, size_t len, const char *name,
+	struct kp_tensors *ts, char *err);
 
 /* ---- JSON ---- */
 
 /* Write j with sorted keys, two-space indent and %.9g reals. */
-int kiln_ml_json_write(const char *path, const json_t *j, char *err);
-json_t *kiln_ml_json_read(const char *path, char *err);
+int kp_json_write(const char *path, const json_t *j, char *err);
+json_t *kp_json_read(const char *path, char *err);
 /* A real rounded to float precision so the text is stable. */
-json_t *kiln_ml_json_real(double v);
+json_t *kp_json_real(double v);
 /* Typed getters; on a missing or mistyped member they return -1 with err. */
-int kiln_ml_json_size(const json_t *o, const char *key, size_t *out,
+int kp_json_size(const json_t *o, const char *key, size_t *out,
 	const char *name, char *err);
-int kiln_ml_json_strings(const json_t *o, const char *key, char ***out,
+int kp_json_strings(const json_t *o, const char *key, char ***out,
 	size_t *n, const char *name, char *err);
-void kiln_ml_strings_free(char **s, size_t n);
+void kp_strings_free(char **s, size_t n);
 
 /* ---- models ---- */
 
-enum kiln_ml_kind {
-	KILN_ML_RIDGE,
-	KILN_ML_LOGISTIC,
-	KILN_ML_SOFTMAX,
-	KILN_ML_MLP,
+enum kp_kind {
+	KP_RIDGE,
+	KP_LOGISTIC,
+	KP_SOFTMAX,
+	KP_MLP,
 };
 
-enum kiln_ml_act {
-	KILN_ML_LINEAR,
-	KILN_ML_RELU,
-	KILN_ML_SIGMOID,
-	KILN_ML_SOFTMAX_ACT,
+enum kp_act {
+	KP_LINEAR,
+	KP_RELU,
+	KP_SIGMOID,
+	KP_SOFTMAX_ACT,
 };
 
 /* One dense layer: out = act(in · w + b). */
-struct kiln_ml_layer {
+struct kp_layer {
 	size_t in, out;
-	int act;		/* enum kiln_ml_act */
+	int act;		/* enum kp_act */
 	float *w;		/* in x out, row-major */
 	float *b;		/* out */
 };
@@ -196,43 +196,43 @@ struct kiln_ml_layer {
  * layer, logistic one sigmoid unit, softmax one softmax layer, an MLP ReLU
  * layers under a softmax (classification) or linear (regression) one.
  */
-struct kiln_ml_model {
-	int kind;		/* enum kiln_ml_kind */
+struct kp_model {
+	int kind;		/* enum kp_kind */
 	int classification;	/* 1: outputs are classes, 0: a regression */
 	size_t nlayers;
-	struct kiln_ml_layer *layers;
+	struct kp_layer *layers;
 	size_t nclasses;	/* 0 for regression */
 	char **classes;		/* class names, index = class label */
 };
 
-const char *kiln_ml_kind_name(int kind);
-int kiln_ml_kind_parse(const char *s);	/* -1 when unknown */
-const char *kiln_ml_act_name(int act);
+const char *kp_kind_name(int kind);
+int kp_kind_parse(const char *s);	/* -1 when unknown */
+const char *kp_act_name(int act);
 
 /* Allocate layers for sizes[0] -> sizes[1] -> ... -> sizes[n-1]. */
-void kiln_ml_model_init(struct kiln_ml_model *m, int kind, int classification,
+void kp_model_init(struct kp_model *m, int kind, int classification,
 	const size_t *sizes, size_t nsizes);
-void kiln_ml_model_release(struct kiln_ml_model *m);
-size_t kiln_ml_model_inputs(const struct kiln_ml_model *m);
-size_t kiln_ml_model_outputs(const struct kiln_ml_model *m);
+void kp_model_release(struct kp_model *m);
+size_t kp_model_inputs(const struct kp_model *m);
+size_t kp_model_outputs(const struct kp_model *m);
 
 /* Weights as layerN.weight [in, out] and layerN.bias [out], with metadata. */
-void kiln_ml_model_tensors(const struct kiln_ml_model *m, struct kiln_ml_tensors *ts);
-int kiln_ml_model_save(const struct kiln_ml_model *m, const char *path, char *err);
+void kp_model_tensors(const struct kp_model *m, struct kp_tensors *ts);
+int kp_model_save(const struct kp_model *m, const char *path, char *err);
 /* Load model.safetensors, checking every shape against the metadata. */
-int kiln_ml_model_load(struct kiln_ml_model *m, const char *path, char *err);
+int kp_model_load(struct kp_model *m, const char *path, char *err);
 /* Load dir/model.safetensors and the class names in dir/model.json. */
-int kiln_ml_model_load_dir(struct kiln_ml_model *m, const char *dir, char *err);
+int kp_model_load_dir(struct kp_model *m, const char *dir, char *err);
 
 /* Does the model give class probabilities (sigmoid or softmax output)? */
-int kiln_ml_model_probabilistic(const struct kiln_ml_model *m);
+int kp_model_probabilistic(const struct kp_model *m);
 
 /* max(z, 0) in place, without branches. */
-void kiln_ml_relu(float *z, size_t n);
+void kp_relu(float *z, size_t n);
 /* Apply an activation to n rows of width k in place. */
-void kiln_ml_activate(int act, float *z, size_t n, size_t k);
+void kp_activate(int act, float *z, size_t n, size_t k);
 /* out (n x l->out) = act(in . w + b) through sgemm. */
-void kiln_ml_layer_forward(const struct kiln_ml_layer *l, const float *in,
+void kp_layer_forward(const struct kp_layer *l, const float *in,
 	size_t n, float *out);
 
 /*
@@ -240,20 +240,20 @@ void kiln_ml_layer_forward(const struct kiln_ml_layer *l, const float *in,
  * probabilities or regression values. Works in blocks so memory stays
  * bounded whatever n is.
  */
-void kiln_ml_model_forward(const struct kiln_ml_model *m, const float *X,
+void kp_model_forward(const struct kp_model *m, const float *X,
 	size_t n, float *out);
 /*
  * For a classifier: the predicted class of each row in pred and, when probs
  * is not NULL (and the model is probabilistic), the n x nclasses class
  * probabilities. For a regression: the n predicted values in probs.
  */
-void kiln_ml_model_predict(const struct kiln_ml_model *m, const float *X,
+void kp_model_predict(const struct kp_model *m, const float *X,
 	size_t n, int64_t *pred, float *probs);
 
 /* ---- training ---- */
 
-struct kiln_ml_train_opts {
-	int kind;		/* enum kiln_ml_kind */
+struct kp_fit_opts {
+	int kind;		/* enum kp_kind */
 	size_t hidden[8];	/* MLP hidden layer sizes */
 	size_t nhidden;
 	int epochs;
@@ -267,10 +267,10 @@ struct kiln_ml_train_opts {
 	int threads;		/* threads computing sub-batches; results do not depend on it */
 };
 
-void kiln_ml_train_opts_init(struct kiln_ml_train_opts *o);
+void kp_fit_opts_init(struct kp_fit_opts *o);
 
 /* Per-epoch record: training loss and the validation metric. */
-struct kiln_ml_history {
+struct kp_history {
 	size_t n;
 	double *loss;
 	double *val;		/* NaN when there is no validation split */
@@ -278,10 +278,10 @@ struct kiln_ml_history {
 	double flops;		/* floating-point operations of the training */
 };
 
-void kiln_ml_history_release(struct kiln_ml_history *h);
+void kp_history_release(struct kp_history *h);
 
 /* Called after each epoch; return nonzero to stop. */
-typedef int (*kiln_ml_progress_fn)(void *arg, int epoch, int epochs, double loss);
+typedef int (*kp_fit_progress_fn)(void *arg, int epoch, int epochs, double loss);
 
 /*
  * Train a model on X (n x d). For classification y is int64 class indices
@@ -289,9 +289,9 @@ typedef int (*kiln_ml_progress_fn)(void *arg, int epoch, int epochs, double loss
  * is 0. The result is a function of the inputs and opts only, whatever
  * opts->threads is. Sets OpenBLAS to one thread (see fit.c).
  */
-int kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+int kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
-	size_t nclasses, struct kiln_ml_history *h, kiln_ml_progress_fn progress,
+	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
 	void *arg, char *err);
 
 /* ---- metrics ---- */
@@ -302,19 +302,19 @@ int kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
  * and with probs (n x nclasses, may be NULL) log loss and, for two classes,
  * ROC-AUC.
  */
-json_t *kiln_ml_metrics_classification(const int64_t *y, const int64_t *pred,
+json_t *kp_metrics_classification(const int64_t *y, const int64_t *pred,
 	const float *probs, size_t n, size_t nclasses, char *const *classes);
 /* RMSE, MAE and R^2. */
-json_t *kiln_ml_metrics_regression(const float *y, const float *pred, size_t n);
+json_t *kp_metrics_regression(const float *y, const float *pred, size_t n);
 /*
  * Per-group accuracy (and for two classes selection rate and true positive
  * rate, class 1 being the positive one), with the largest gap between
  * groups, the demographic parity and equal opportunity differences.
  */
-json_t *kiln_ml_metrics_fairness(const int64_t *y, const int64_t *pred,
+json_t *kp_metrics_fairness(const int64_t *y, const int64_t *pred,
 	const int64_t *group, size_t n, size_t nclasses, char *const *groups,
 	size_t ngroups);
 /* Area under the ROC curve of score for y == 1 (ties count half). */
-double kiln_ml_roc_auc(const int64_t *y, const float *score, size_t n);
+double kp_roc_auc(const int64_t *y, const float *score, size_t n);
 
 #endif

@@ -10,7 +10,7 @@
 #include "oci.h"
 
 void
-obuf_add(struct obuf *b, const void *p, size_t n)
+kp_buf_add(struct kp_buf *b, const void *p, size_t n)
 {
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -27,14 +27,14 @@ obuf_add(struct obuf *b, const void *p, size_t n)
 }
 
 void
-obuf_release(struct obuf *b)
+kp_buf_release(struct kp_buf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
 }
 
 void
-oci_digest(const void *data, size_t len, char out[72])
+kp_oci_digest(const void *data, size_t len, char out[72])
 {
 	unsigned char md[32];
 	size_t i;
@@ -81,7 +81,7 @@ valid_component(const char *s, size_t n)
 }
 
 int
-oci_valid_name(const char *s)
+kp_oci_valid_name(const char *s)
 {
 	const char *p = s, *slash;
 
@@ -98,7 +98,7 @@ oci_valid_name(const char *s)
 }
 
 int
-oci_valid_tag(const char *s)
+kp_oci_valid_tag(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -112,7 +112,7 @@ oci_valid_tag(const char *s)
 }
 
 char *
-oci_json(const json_t *j)
+kp_oci_json(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 

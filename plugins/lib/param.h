@@ -3,8 +3,8 @@
  * message naming the target and the param, and says what was expected and
  * what was found. Header-only so libkilnplug.a stays free of kiln's ABI.
  */
-#ifndef KILN_ML_PARAM_H
-#define KILN_ML_PARAM_H
+#ifndef KILN_PLUGLIB_PARAM_H
+#define KILN_PLUGLIB_PARAM_H
 
 #include <kiln/plugin.h>
 #include <limits.h>

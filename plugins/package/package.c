@@ -54,7 +54,7 @@ struct entry {
 struct layer {
 	struct entry *e;
 	size_t n;
-	struct obuf tar;
+	struct kp_buf tar;
 	char digest[72];
 };
 
@@ -73,15 +73,15 @@ layer_add(struct layer *l, const char *path, int dir, int mode, const void *data
 	for (i = 0; i < l->n; i++)
 		if (strcmp(l->e[i].path, path) == 0)
 			return;
-	l->e = kiln_ml_xrealloc(l->e, l->n + 1, sizeof(*l->e));
-	l->e[l->n++] = (struct entry){kiln_ml_xstrdup(path), dir, mode, data, len};
+	l->e = kp_xrealloc(l->e, l->n + 1, sizeof(*l->e));
+	l->e[l->n++] = (struct entry){kp_xstrdup(path), dir, mode, data, len};
 }
 
 /* A file and every folder above it. */
 static void
 layer_file(struct layer *l, const char *path, int mode, const void *data, size_t len)
 {
-	char *p = kiln_ml_xstrdup(path), *s;
+	char *p = kp_xstrdup(path), *s;
 
 	for (s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -100,14 +100,14 @@ layer_release(struct layer *l)
 	for (i = 0; i < l->n; i++)
 		free(l->e[i].path);
 	free(l->e);
-	obuf_release(&l->tar);
+	kp_buf_release(&l->tar);
 }
 
 static la_ssize_t
 tar_write(struct archive *a, void *arg, const void *buf, size_t n)
 {
 	(void)a;
-	obuf_add(arg, buf, n);
+	kp_buf_add(arg, buf, n);
 	return (la_ssize_t)n;
 }
 
@@ -119,7 +119,7 @@ cmp_entry(const void *a, const void *b)
 
 /* The entries as a ustar archive in out, sorted, with fixed owners and times. */
 static int
-write_tar(kiln_ctx *ctx, struct entry *e, size_t n, struct obuf *out)
+write_tar(kiln_ctx *ctx, struct entry *e, size_t n, struct kp_buf *out)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *ae = archive_entry_new();
@@ -178,11 +178,11 @@ check(kiln_ctx *ctx)
 		if (!known_params[j])
 			return kiln_fail(ctx, "unknown param '%s'", k);
 	}
-	if (!name || !oci_valid_name(name))
+	if (!name || !kp_oci_valid_name(name))
 		return kiln_fail(ctx, "param 'name': '%s' is not a valid image name (lower-case letters "
 			"and digits, separated by '.', '_', '__' or '-', components joined by '/')",
 			name ? name : "");
-	if (!tag || !oci_valid_tag(tag))
+	if (!tag || !kp_oci_valid_tag(tag))
 		return kiln_fail(ctx, "param 'tag': '%s' is not a valid tag (up to 128 of A-Z a-z 0-9 _ . -, "
 			"not starting with '.' or '-')", tag ? tag : "");
 	if (kiln_param(ctx, "port") && (kiln_value_type(kiln_param(ctx, "port")) != KILN_INT ||
@@ -202,20 +202,20 @@ check(kiln_ctx *ctx)
 static int
 read_model(kiln_ctx *ctx, const char *dir, char **st, size_t *stlen, char **js, size_t *jslen)
 {
-	char err[KILN_ML_ERRLEN], *p;
-	struct kiln_ml_model m;
+	char err[KP_ERRLEN], *p;
+	struct kp_model m;
 
-	if (kiln_ml_model_load_dir(&m, dir, err) < 0)
+	if (kp_model_load_dir(&m, dir, err) < 0)
 		return kiln_fail(ctx, "input 'model' (%s) is not a model kiln-serve can load: %s", dir, err);
-	kiln_ml_model_release(&m);
-	p = kiln_ml_join(dir, "model.safetensors");
-	if (kiln_ml_read_file(p, st, stlen, err) < 0) {
+	kp_model_release(&m);
+	p = kp_join(dir, "model.safetensors");
+	if (kp_read_file(p, st, stlen, err) < 0) {
 		free(p);
 		return kiln_fail(ctx, "%s", err);
 	}
 	free(p);
-	p = kiln_ml_join(dir, "model.json");
-	if (kiln_ml_read_file(p, js, jslen, err) < 0) {
+	p = kp_join(dir, "model.json");
+	if (kp_read_file(p, js, jslen, err) < 0) {
 		free(p);
 		return kiln_fail(ctx, "%s", err);
 	}
@@ -271,9 +271,9 @@ descriptor(const char *media, const char *digest, size_t len)
 static int
 put_blob(kiln_ctx *ctx, const char *dir, const struct blob *b)
 {
-	char *sub = kiln_ml_join(dir, "blobs/sha256"), *path = kiln_ml_join(sub, b->digest + 7);
-	char err[KILN_ML_ERRLEN];
-	int rc = kiln_ml_write_file(path, b->data, b->len, err);
+	char *sub = kp_join(dir, "blobs/sha256"), *path = kp_join(sub, b->digest + 7);
+	char err[KP_ERRLEN];
+	int rc = kp_write_file(path, b->data, b->len, err);
 
 	free(sub);
 	free(path);
@@ -283,8 +283,8 @@ put_blob(kiln_ctx *ctx, const char *dir, const struct blob *b)
 static int
 write_text(kiln_ctx *ctx, const char *dir, const char *name, const char *text)
 {
-	char *p = kiln_ml_join(dir, name), err[KILN_ML_ERRLEN];
-	int rc = kiln_ml_write_file(p, text, strlen(text), err);
+	char *p = kp_join(dir, name), err[KP_ERRLEN];
+	int rc = kp_write_file(p, text, strlen(text), err);
 
 	free(p);
 	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
@@ -313,14 +313,14 @@ run(kiln_ctx *ctx)
 	const char *metdir = kiln_input(ctx, "metrics"), *short_name = strrchr(name, '/');
 	long long port = kiln_param_int(ctx, "port", 8080);
 	size_t serve_len = (size_t)(kiln_serve_bin_end - kiln_serve_bin), i, total;
-	char err[KILN_ML_ERRLEN], mdigest[72], portarg[16], exposed[32], ref[512];
+	char err[KP_ERRLEN], mdigest[72], portarg[16], exposed[32], ref[512];
 	char *st = NULL, *js = NULL, *mettext = NULL, *cfg = NULL, *man = NULL, *idx = NULL;
 	char *dman = NULL, *info = NULL, path[4200];
 	size_t stlen = 0, jslen = 0, metlen = 0;
 	struct elf_closure ec = {0};
 	struct layer rt = {0}, model = {0};
 	struct blob blobs[4];
-	struct obuf tar = {0};
+	struct kp_buf tar = {0};
 	json_t *metrics = NULL, *j, *a, *libs;
 	int rc = -1;
 
@@ -328,10 +328,10 @@ run(kiln_ctx *ctx)
 	if (read_model(ctx, mdir, &st, &stlen, &js, &jslen) < 0)
 		goto out;
 	if (metdir) {
-		char *p = kiln_ml_join(metdir, "metrics.json");
+		char *p = kp_join(metdir, "metrics.json");
 		json_error_t je;
 
-		if (kiln_ml_read_file(p, &mettext, &metlen, err) < 0) {
+		if (kp_read_file(p, &mettext, &metlen, err) < 0) {
 			free(p);
 			kiln_fail(ctx, "input 'metrics': %s", err);
 			goto out;
@@ -364,9 +364,9 @@ run(kiln_ctx *ctx)
 		layer_file(&model, "model/metrics.json", 0644, mettext, metlen);
 	if (write_tar(ctx, rt.e, rt.n, &rt.tar) < 0 || write_tar(ctx, model.e, model.n, &model.tar) < 0)
 		goto out;
-	oci_digest(rt.tar.p, rt.tar.len, rt.digest);
-	oci_digest(model.tar.p, model.tar.len, model.digest);
-	oci_digest(st, stlen, mdigest);
+	kp_oci_digest(rt.tar.p, rt.tar.len, rt.digest);
+	kp_oci_digest(model.tar.p, model.tar.len, model.digest);
+	kp_oci_digest(st, stlen, mdigest);
 
 	/* The image config: entrypoint, port, labels, the layers' diff ids. */
 	snprintf(portarg, sizeof(portarg), "%lld", port);
@@ -384,12 +384,12 @@ run(kiln_ctx *ctx)
 		"rootfs", "type", "layers", "diff_ids", rt.digest, model.digest,
 		"history", "created", FIXED_DATE, "created_by", "kiln package: kiln-serve and its libraries",
 		"created", FIXED_DATE, "created_by", "kiln package: the model");
-	cfg = oci_json(j);
+	cfg = kp_oci_json(j);
 	json_decref(j);
 	blobs[0] = (struct blob){OCI_CONFIG, "", (unsigned char *)cfg, strlen(cfg)};
 	blobs[1] = (struct blob){OCI_LAYER, "", rt.tar.p, rt.tar.len};
 	blobs[2] = (struct blob){OCI_LAYER, "", model.tar.p, model.tar.len};
-	oci_digest(cfg, strlen(cfg), blobs[0].digest);
+	kp_oci_digest(cfg, strlen(cfg), blobs[0].digest);
 	memcpy(blobs[1].digest, rt.digest, 72);
 	memcpy(blobs[2].digest, model.digest, 72);
 
@@ -397,17 +397,17 @@ run(kiln_ctx *ctx)
 		"config", descriptor(OCI_CONFIG, blobs[0].digest, blobs[0].len),
 		"layers", descriptor(OCI_LAYER, rt.digest, rt.tar.len),
 		descriptor(OCI_LAYER, model.digest, model.tar.len));
-	man = oci_json(j);
+	man = kp_oci_json(j);
 	json_decref(j);
 	blobs[3] = (struct blob){OCI_MANIFEST, "", (unsigned char *)man, strlen(man)};
-	oci_digest(man, strlen(man), blobs[3].digest);
+	kp_oci_digest(man, strlen(man), blobs[3].digest);
 	snprintf(ref, sizeof(ref), "%s:%s", name, tag);
 
 	j = descriptor(OCI_MANIFEST, blobs[3].digest, blobs[3].len);
 	json_object_set_new(j, "annotations", json_pack("{s:s, s:s}",
 		"org.opencontainers.image.ref.name", tag, "io.containerd.image.name", ref));
 	j = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType", OCI_INDEX, "manifests", j);
-	idx = oci_json(j);
+	idx = kp_oci_json(j);
 	json_decref(j);
 	j = json_pack("[{s:s, s:[s], s:[s,s]}]", "Config", "", "RepoTags", ref, "Layers", "", "");
 	{
@@ -420,7 +420,7 @@ run(kiln_ctx *ctx)
 		json_object_set_new(o, "Config", json_string(b0));
 		json_object_set_new(o, "Layers", json_pack("[s,s]", b1, b2));
 	}
-	dman = oci_json(j);
+	dman = kp_oci_json(j);
 	json_decref(j);
 
 	/* oci/ */
@@ -452,7 +452,7 @@ run(kiln_ctx *ctx)
 			goto out;
 		rc = -1;
 		snprintf(path, sizeof(path), "%s/image.tar", out);
-		if (kiln_ml_write_file(path, tar.p, tar.len, err) < 0) {
+		if (kp_write_file(path, tar.p, tar.len, err) < 0) {
 			kiln_fail(ctx, "%s", err);
 			goto out;
 		}
@@ -478,7 +478,7 @@ run(kiln_ctx *ctx)
 	info = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
 	{
-		char *nl = kiln_ml_xmalloc(strlen(info) + 2);
+		char *nl = kp_xmalloc(strlen(info) + 2);
 
 		sprintf(nl, "%s\n", info);
 		free(info);
@@ -500,7 +500,7 @@ out:
 	free(dman);
 	free(info);
 	json_decref(metrics);
-	obuf_release(&tar);
+	kp_buf_release(&tar);
 	layer_release(&rt);
 	layer_release(&model);
 	elf_closure_release(&ec);
