@@ -29,9 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "predict.h"
+#include "../plugins/lib/model.h"
+#include "../plugins/lib/util.h"
 
 #define SERVE_VERSION "1.0"
 

@@ -8,9 +8,13 @@
 #include <string.h>
 
 #include <float.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "predict.h"
+#include "../plugins/lib/json.h"
+#include "../plugins/lib/model.h"
+#include "../plugins/lib/util.h"
 
 /* "sha256:<hex>" of a file's bytes. */
 static char *

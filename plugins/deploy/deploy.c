@@ -23,14 +23,16 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../lib/ml.h"
+#include "../lib/json.h"
 #include "../lib/oci.h"
+#include "../lib/util.h"
 
 static const char *const known_params[] = { "app", "manifests", "registry", "replicas", "tag", NULL };
 

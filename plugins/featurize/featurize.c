@@ -3,14 +3,17 @@
  * one-hot encodes categories, splits rows with a seeded (optionally
  * stratified) shuffle, and scales with statistics of the training rows only.
  */
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include "../lib/ml.h"
+#include "../lib/csv.h"
+#include "../lib/json.h"
+#include "../lib/npy.h"
 #include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "drop", "dropna", "features", "group", "label",
 	"onehot", "reweigh", "scale", "split", "task", "where", NULL };
@@ -121,17 +124,6 @@ check(kiln_ctx *ctx)
 	if (!kiln_input(ctx, "data"))
 		return kiln_fail(ctx, "missing input 'data'");
 	return 0;
-}
-
-/* The input is a CSV file or a dataset target's folder holding data.csv. */
-static char *
-csv_path(const char *in)
-{
-	struct stat st;
-
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return kp_join(in, "data.csv");
-	return kp_xstrdup(in);
 }
 
 static long
@@ -717,7 +709,7 @@ run(kiln_ctx *ctx)
 		return -1;
 	memset(&f, 0, sizeof(f));
 	f.ctx = ctx;
-	path = csv_path(kiln_input(ctx, "data"));
+	path = kp_csv_path(kiln_input(ctx, "data"));
 	f.path = path;
 	rc = featurize(&f, &vocab, &nvocab);
 	feat_release(&f, vocab, nvocab);

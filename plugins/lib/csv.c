@@ -5,8 +5,10 @@
 #include <csv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "ml.h"
+#include "csv.h"
+#include "util.h"
 
 /* Parser state passed through libcsv's callbacks. */
 struct reader {
@@ -186,4 +188,14 @@ kp_csv_col(const struct kp_csv *t, const char *name)
 		if (strcmp(t->header[i], name) == 0)
 			return (long)i;
 	return -1;
+}
+
+char *
+kp_csv_path(const char *in)
+{
+	struct stat st;
+
+	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
+		return kp_join(in, "data.csv");
+	return kp_xstrdup(in);
 }

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "fit.h"
+#include "model.h"
+#include "util.h"
 
 /* Rows per block when ridge accumulates X^T X. */
 #define RIDGE_BLOCK 4096

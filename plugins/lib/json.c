@@ -2,11 +2,13 @@
  * JSON helpers on jansson. Everything kiln writes is deterministic: sorted
  * keys, fixed indentation, reals printed with %.9g.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "json.h"
+#include "util.h"
 
 int
 kp_json_write(const char *path, const json_t *j, char *err)

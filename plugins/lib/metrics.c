@@ -1,11 +1,14 @@
 /*
  * Evaluation metrics as JSON objects, summed in double in a fixed order.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "metrics.h"
+#include "json.h"
+#include "util.h"
 
 static int
 by_score(const void *a, const void *b, void *s)

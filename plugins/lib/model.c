@@ -2,12 +2,17 @@
  * Models as stacks of dense layers: saving, loading and the forward pass.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "model.h"
+#include "json.h"
+#include "npy.h"
+#include "safetensors.h"
+#include "util.h"
 
 /* Rows per block of the forward pass: bounds memory, keeps sgemm efficient. */
 #define BLOCK 1024

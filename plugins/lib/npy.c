@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ml.h"
+#include "npy.h"
+#include "util.h"
 
 size_t
 kp_dtype_size(int dtype)

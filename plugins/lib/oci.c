@@ -5,33 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "oci.h"
-
-void
-kp_buf_add(struct kp_buf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void
-kp_buf_release(struct kp_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 void
 kp_oci_digest(const void *data, size_t len, char out[72])

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 
+/* What v is, for messages: "a string", "a list", ... */
 static inline const char *
 kp_type_name(const kiln_value *v)
 {
@@ -54,6 +55,7 @@ kp_number_in(kiln_ctx *ctx, const kiln_value *v, const char *what, double def,
 	return 0;
 }
 
+/* The number param key in [lo, hi], or def when absent. */
 static inline int
 kp_number(kiln_ctx *ctx, const char *key, double def, double lo, double hi, double *out)
 {

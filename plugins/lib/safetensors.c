@@ -3,10 +3,13 @@
  * header mapping each tensor name to its dtype, shape and byte range, then
  * the raw little-endian data.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "safetensors.h"
+#include "npy.h"
+#include "util.h"
 
 void
 kp_tensors_init(struct kp_tensors *ts)

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ml.h"
+#include "util.h"
 
 int
 kp_errf(char *err, const char *fmt, ...)
@@ -184,6 +184,30 @@ kp_join(const char *dir, const char *name)
 }
 
 /* SplitMix64 spreads a small seed over the whole xoshiro state. */
+void
+kp_buf_add(struct kp_buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void
+kp_buf_release(struct kp_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
 static uint64_t
 splitmix(uint64_t *x)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "elf.h"
-#include "../lib/ml.h"
+#include "../lib/util.h"
 
 /* What one ELF file says about loading. */
 struct info {

@@ -23,6 +23,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@
 #include <sys/stat.h>
 
 #include "elf.h"
-#include "../lib/ml.h"
+#include "../lib/model.h"
 #include "../lib/oci.h"
+#include "../lib/util.h"
 
 /* 1980-01-01T00:00:00Z, kiln's SOURCE_DATE_EPOCH; older dates upset some zip-minded tools. */
 #define FIXED_TIME 315532800

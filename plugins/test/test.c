@@ -4,14 +4,19 @@
  * when a metric or a fairness measure crosses a limit of the rule.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../lib/ml.h"
+#include "../lib/json.h"
+#include "../lib/metrics.h"
+#include "../lib/model.h"
+#include "../lib/npy.h"
 #include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "fairness", "max", "min", NULL };
 static const char *const metric_names[] = { "accuracy", "precision_macro", "recall_macro",

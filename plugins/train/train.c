@@ -4,6 +4,7 @@
  * and history.json.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,8 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/ml.h"
+#include "../lib/fit.h"
+#include "../lib/json.h"
+#include "../lib/model.h"
+#include "../lib/npy.h"
 #include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "epochs", "hidden",
 	"l2", "lr", "patience", "seed", "validation", NULL };

@@ -5,15 +5,17 @@
  * data on as data.csv; any violation fails the build, naming column, row
  * and rule.
  */
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include "../lib/ml.h"
+#include "../lib/csv.h"
+#include "../lib/json.h"
 #include "../lib/param.h"
+#include "../lib/util.h"
 
 /* How many violations the failure message and the report list. */
 #define SHOWN 5
@@ -154,16 +156,6 @@ check(kiln_ctx *ctx)
 	if (!kiln_input(ctx, "data"))
 		return kiln_fail(ctx, "missing input 'data'");
 	return 0;
-}
-
-static char *
-csv_path(const char *in)
-{
-	struct stat st;
-
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return kp_join(in, "data.csv");
-	return kp_xstrdup(in);
 }
 
 static int
@@ -488,7 +480,7 @@ drift(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *out)
 	const kiln_value *d = kiln_param(ctx, "drift"), *cols = kiln_value_get(d, "columns");
 	const char *method = kiln_value_string(kiln_value_get(d, "method"), "psi");
 	double mx = kiln_value_number(kiln_value_get(d, "max"), strcmp(method, "ks") ? 0.2 : 0.1);
-	char err[KP_ERRLEN], *path = csv_path(kiln_input(ctx, "reference"));
+	char err[KP_ERRLEN], *path = kp_csv_path(kiln_input(ctx, "reference"));
 	struct kp_csv ref;
 	size_t c;
 
@@ -578,7 +570,7 @@ run(kiln_ctx *ctx)
 
 	if (check(ctx) < 0)
 		return -1;
-	path = csv_path(kiln_input(ctx, "data"));
+	path = kp_csv_path(kiln_input(ctx, "data"));
 	if (kp_csv_read(&t, path, err) < 0) {
 		free(path);
 		return kiln_fail(ctx, "%s", err);

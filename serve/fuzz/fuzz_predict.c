@@ -3,6 +3,7 @@
  * to any bytes, never crash. The model (a numeric and a one-hot column, a
  * softmax over three classes) is written once to a temporary folder.
  */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../plugins/lib/ml.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
 #include "../predict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

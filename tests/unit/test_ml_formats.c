@@ -13,8 +13,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "../../plugins/lib/ml.h"
+#include "../../plugins/lib/csv.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/metrics.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/npy.h"
+#include "../../plugins/lib/safetensors.h"
+#include "../../plugins/lib/util.h"
 
 static void
 expect_error(int rc, const char *err, const char *want)

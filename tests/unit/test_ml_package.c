@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "../../plugins/package/elf.h"
-#include "../../plugins/lib/ml.h"
 #include "../../plugins/lib/oci.h"
+#include "../../plugins/lib/util.h"
+#include "../../plugins/package/elf.h"
 
 static void
 names(void **state)

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "../../plugins/lib/ml.h"
 #include "ml_host.h"
+#include "../../plugins/lib/util.h"
 
 /* Folders of one pipeline run. */
 struct run {

@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "../../plugins/lib/ml.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
 #include "../../serve/predict.h"
 
 static char dir[] = "/tmp/kiln-serve-test.XXXXXX";

@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
-#include "../../plugins/lib/ml.h"
+#include "../../plugins/lib/fit.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
 
 #define N 3000
 #define D 20

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ml.h"
+#include "../npy.h"
+#include "../util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../ml.h"
+#include "../model.h"
+#include "../safetensors.h"
+#include "../util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
