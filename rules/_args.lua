@@ -48,6 +48,25 @@ end
 function check.range(lo, hi)
   return function(v) return check.number(v) and v >= lo and v <= hi end
 end
+-- Another target, as ":name".
+function check.target(v) return type(v) == "string" and v:sub(1, 1) == ":" and #v > 1 end
+-- An OCI repository name: lower-case alphanumeric components joined by
+-- '/', with '.', '_', '__' or runs of '-' inside a component; 255
+-- characters at most. The package and deploy plugins test it again in C
+-- (kp_oci_valid_name in plugins/lib/oci.c).
+function check.repository(s)
+  if type(s) ~= "string" or s == "" or #s > 255 then return false end
+  for comp in (s .. "/"):gmatch("(.-)/") do
+    if comp == "" or not comp:match("^[a-z0-9]") or not comp:match("[a-z0-9]$") then return false end
+    local rest = comp:gsub("__", "."):gsub("%-+", ".")
+    if rest:match("[^a-z0-9._]") or rest:match("[._][._]") then return false end
+  end
+  return true
+end
+-- An OCI tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with '.' or '-'.
+function check.tag(s)
+  return type(s) == "string" and #s >= 1 and #s <= 128 and s:match("^[A-Za-z0-9_][A-Za-z0-9_.-]*$") ~= nil
+end
 
 -- Check args against spec (field = { test, "what it expects" }); unknown
 -- fields and missing required ones are errors naming the target and field.

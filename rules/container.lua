@@ -8,30 +8,13 @@
 -- = { key = "value" }. Outputs oci/ (an OCI image layout), image.tar (for
 -- docker load, podman load, skopeo) and image.json (digest, size, layers).
 
-
-local function is_target(v) return type(v) == "string" and v:sub(1, 1) == ":" and #v > 1 end
-
--- An OCI repository name: lower-case alphanumeric components joined by
--- '/', with '.', '_', '__' or runs of '-' inside a component.
-local function valid_name(s)
-  if type(s) ~= "string" or s == "" or #s > 255 then return false end
-  for comp in (s .. "/"):gmatch("(.-)/") do
-    if comp == "" or not comp:match("^[a-z0-9]") or not comp:match("[a-z0-9]$") then return false end
-    local rest = comp:gsub("__", "."):gsub("%-+", ".")
-    if rest:match("[^a-z0-9._]") or rest:match("[._][._]") then return false end
-  end
-  return true
-end
-
-local function valid_tag(s)
-  return type(s) == "string" and #s >= 1 and #s <= 128 and s:match("^[A-Za-z0-9_][A-Za-z0-9_.-]*$") ~= nil
-end
+local check = kiln.args.check
 
 local spec = {
-  model = { is_target, 'a ":model" target' },
-  metrics = { is_target, 'a ":test" target whose metrics.json becomes labels' },
-  name = { valid_name, "an image name: lower-case letters and digits, separated by '.', '_', '__' or '-', components joined by '/'" },
-  tag = { valid_tag, "a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with '.' or '-'" },
+  model = { check.target, 'a ":model" target' },
+  metrics = { check.target, 'a ":test" target whose metrics.json becomes labels' },
+  name = { check.repository, "an image name: lower-case letters and digits, separated by '.', '_', '__' or '-', components joined by '/'" },
+  tag = { check.tag, "a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with '.' or '-'" },
   port = { function(v) return math.type(v) == "integer" and v >= 1 and v <= 65535 end, "a port from 1 to 65535" },
   labels = { function(v)
     if type(v) ~= "table" then return false end

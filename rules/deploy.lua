@@ -14,18 +14,7 @@
 -- .kiln/deployments (see docs/deploy.md). Credentials: KILN_REGISTRY_TOKEN,
 -- or KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD.
 
-
-local function is_target(v) return type(v) == "string" and v:sub(1, 1) == ":" and #v > 1 end
-
-local function valid_repo(s)
-  if s == "" or #s > 255 then return false end
-  for comp in (s .. "/"):gmatch("(.-)/") do
-    if comp == "" or not comp:match("^[a-z0-9]") or not comp:match("[a-z0-9]$") then return false end
-    local rest = comp:gsub("__", "."):gsub("%-+", ".")
-    if rest:match("[^a-z0-9._]") or rest:match("[._][._]") then return false end
-  end
-  return true
-end
+local check = kiln.args.check
 
 -- [http(s)://]HOST[:PORT]/REPOSITORY
 local function valid_registry(s)
@@ -40,7 +29,7 @@ local function valid_registry(s)
     if tonumber(port) < 1 or tonumber(port) > 65535 then return false end
   end
   if host == "" or host:match("[^%w%.%-]") then return false end
-  return valid_repo(repo)
+  return check.repository(repo)
 end
 
 local function valid_dir(s)
@@ -49,20 +38,11 @@ local function valid_dir(s)
 end
 
 local spec = {
-  image = { is_target, 'a ":container" target' },
+  image = { check.target, 'a ":container" target' },
   registry = { valid_registry, 'a registry and repository, as in "127.0.0.1:5000/iris" or "https://registry.example/team/iris"' },
   manifests = { valid_dir, "a folder inside the workspace, as in \"deploy/\"" },
-  after = { function(v)
-    if type(v) ~= "table" then return false end
-    local n = 0
-    for k, x in pairs(v) do
-      n = n + 1
-      if math.type(k) ~= "integer" or not is_target(x) then return false end
-    end
-    return n == #v
-  end, 'a list of ":target"s that must pass first' },
-  tag = { function(v) return type(v) == "string" and #v <= 128 and v:match("^[A-Za-z0-9_][A-Za-z0-9_.-]*$") ~= nil end,
-    "a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with '.' or '-'" },
+  after = { check.list_of(check.target), 'a list of ":target"s that must pass first' },
+  tag = { check.tag, "a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with '.' or '-'" },
   replicas = { function(v) return math.type(v) == "integer" and v >= 0 and v <= 1000 end, "an integer from 0 to 1000" },
   app = { function(v) return type(v) == "string" and #v <= 63 and v:match("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$") ~= nil end,
     "a Kubernetes name: lower-case letters, digits and '-'" },

@@ -29,9 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "predict.h"
+#include "../plugins/lib/model.h"
+#include "../plugins/lib/util.h"
 
 #define SERVE_VERSION "1.0"
 
@@ -228,7 +231,7 @@ route(struct MHD_Connection *c, struct server *s, struct req *r, const char *url
 	const char *name;
 	size_t len;
 	int predict, get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-	char err[KILN_ML_ERRLEN];
+	char err[KP_ERRLEN];
 
 	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
 		if (!get)
@@ -374,7 +377,7 @@ main(int argc, char **argv)
 	static struct server s;
 	const char *dir = NULL, *name = NULL, *host = "0.0.0.0";
 	long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
-	char err[KILN_ML_ERRLEN], *base;
+	char err[KP_ERRLEN], *base;
 	struct sockaddr_in addr;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
@@ -449,7 +452,7 @@ main(int argc, char **argv)
 		die("cannot listen on %s:%ld: %s", host, port, errno ? strerror(errno) : "libmicrohttpd refused");
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	fprintf(stderr, "kiln-serve: model '%s' (%s, %zu features) on http://%s:%u/v1/models/%s:predict\n",
-		s.p.name, kiln_ml_kind_name(s.p.m.kind), s.p.ninputs, host,
+		s.p.name, kp_kind_name(s.p.m.kind), s.p.ninputs, host,
 		info ? info->port : (unsigned)port, s.p.name);
 	fflush(stderr);
 	while (read(stop_pipe[0], &sig, sizeof(sig)) < 0 && errno == EINTR)

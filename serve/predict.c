@@ -8,9 +8,13 @@
 #include <string.h>
 
 #include <float.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "predict.h"
+#include "../plugins/lib/json.h"
+#include "../plugins/lib/model.h"
+#include "../plugins/lib/util.h"
 
 /* "sha256:<hex>" of a file's bytes. */
 static char *
@@ -20,11 +24,11 @@ file_digest(const char *path, char *err)
 	char *buf, *s;
 	size_t len, i;
 
-	if (kiln_ml_read_file(path, &buf, &len, err) < 0)
+	if (kp_read_file(path, &buf, &len, err) < 0)
 		return NULL;
 	EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL);
 	free(buf);
-	s = kiln_ml_xmalloc(7 + 64 + 1);
+	s = kp_xmalloc(7 + 64 + 1);
 	memcpy(s, "sha256:", 7);
 	for (i = 0; i < 32; i++)
 		sprintf(s + 7 + 2 * i, "%02x", md[i]);
@@ -50,10 +54,10 @@ load_transform(struct predictor *p, const json_t *t, const char *name, char *err
 	size_t i;
 
 	if (!json_is_array(cols) || json_array_size(cols) != p->ninputs)
-		return kiln_ml_errf(err, "%s: transform.columns must list the model's %zu inputs",
+		return kp_errf(err, "%s: transform.columns must list the model's %zu inputs",
 			name, p->ninputs);
-	p->cols = kiln_ml_xcalloc(p->ninputs, sizeof(*p->cols));
-	p->src = kiln_ml_xcalloc(p->ninputs, sizeof(*p->src));
+	p->cols = kp_xcalloc(p->ninputs, sizeof(*p->cols));
+	p->src = kp_xcalloc(p->ninputs, sizeof(*p->src));
 	p->ncols = p->ninputs;
 	json_array_foreach(cols, i, c) {
 		const char *src = json_string_value(json_object_get(c, "source"));
@@ -63,29 +67,29 @@ load_transform(struct predictor *p, const json_t *t, const char *name, char *err
 		long s;
 
 		if (!src || !kind || (strcmp(kind, "numeric") && strcmp(kind, "onehot")))
-			return kiln_ml_errf(err, "%s: transform column %zu needs a source and a kind "
+			return kp_errf(err, "%s: transform column %zu needs a source and a kind "
 				"(numeric or onehot)", name, i);
 		onehot = strcmp(kind, "onehot") == 0;
 		s = find_src(p, src);
 		if (s < 0) {
 			s = (long)p->nsrc++;
-			p->src[s].name = kiln_ml_xstrdup(src);
+			p->src[s].name = kp_xstrdup(src);
 			p->src[s].onehot = onehot;
 		} else if (p->src[s].onehot != onehot) {
-			return kiln_ml_errf(err, "%s: column '%s' is both numeric and one-hot", name, src);
+			return kp_errf(err, "%s: column '%s' is both numeric and one-hot", name, src);
 		}
 		col->src = (size_t)s;
 		if (onehot) {
 			const char *v = json_string_value(json_object_get(c, "value"));
 
 			if (!v)
-				return kiln_ml_errf(err, "%s: one-hot column '%s' has no value", name, src);
-			col->value = kiln_ml_xstrdup(v);
+				return kp_errf(err, "%s: one-hot column '%s' has no value", name, src);
+			col->value = kp_xstrdup(v);
 		} else {
 			const json_t *ce = json_object_get(c, "center"), *sc = json_object_get(c, "scale");
 
 			if (!json_is_number(ce) || !json_is_number(sc) || json_number_value(sc) == 0)
-				return kiln_ml_errf(err, "%s: numeric column '%s' needs a center and a "
+				return kp_errf(err, "%s: numeric column '%s' needs a center and a "
 					"non-zero scale", name, src);
 			col->center = json_number_value(ce);
 			col->scale = json_number_value(sc);
@@ -102,7 +106,7 @@ make_meta(const struct predictor *p, const json_t *mj)
 	size_t i, k;
 
 	json_object_set_new(j, "name", json_string(p->name));
-	json_object_set_new(j, "kind", json_string(kiln_ml_kind_name(p->m.kind)));
+	json_object_set_new(j, "kind", json_string(kp_kind_name(p->m.kind)));
 	json_object_set_new(j, "task", json_string(p->m.classification ? "classification" : "regression"));
 	json_object_set_new(j, "model_digest", json_string(p->digest));
 	json_object_set_new(j, "features", json_integer((json_int_t)p->ninputs));
@@ -136,16 +140,16 @@ make_meta(const struct predictor *p, const json_t *mj)
 int
 predictor_load(struct predictor *p, const char *dir, const char *name, char *err)
 {
-	char *js = kiln_ml_join(dir, "model.json"), *st = kiln_ml_join(dir, "model.safetensors");
+	char *js = kp_join(dir, "model.json"), *st = kp_join(dir, "model.safetensors");
 	json_t *mj = NULL, *t;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
-	p->name = kiln_ml_xstrdup(name);
-	if (kiln_ml_model_load_dir(&p->m, dir, err) < 0)
+	p->name = kp_xstrdup(name);
+	if (kp_model_load_dir(&p->m, dir, err) < 0)
 		goto out;
-	p->ninputs = kiln_ml_model_inputs(&p->m);
-	if (!(mj = kiln_ml_json_read(js, err)))
+	p->ninputs = kp_model_inputs(&p->m);
+	if (!(mj = kp_json_read(js, err)))
 		goto out;
 	/* A model trained without a transform (the train plugin writes null) takes model inputs. */
 	t = json_object_get(mj, "transform");
@@ -174,7 +178,7 @@ predictor_release(struct predictor *p)
 	size_t i;
 
 	if (p->m.layers)
-		kiln_ml_model_release(&p->m);
+		kp_model_release(&p->m);
 	for (i = 0; i < p->nsrc; i++)
 		free(p->src[i].name);
 	for (i = 0; i < p->ncols; i++)
@@ -225,7 +229,7 @@ put_value(const struct predictor *p, size_t s, const json_t *v, float *x, size_t
 		const char *str = json_string_value(v);
 
 		if (!str)
-			return kiln_ml_errf(err, "instance %zu: column '%s' takes a string, got %s",
+			return kp_errf(err, "instance %zu: column '%s' takes a string, got %s",
 				row, p->src[s].name, json_type_name(v));
 		for (k = 0; k < p->ncols; k++)
 			if (p->cols[k].src == s)
@@ -234,7 +238,7 @@ put_value(const struct predictor *p, size_t s, const json_t *v, float *x, size_t
 		return 0;
 	}
 	if (to_float(v, &d) < 0)
-		return kiln_ml_errf(err, "instance %zu: column '%s' takes a number, got %s",
+		return kp_errf(err, "instance %zu: column '%s' takes a number, got %s",
 			row, p->src[s].name, json_is_number(v) ? "a number out of range" : json_type_name(v));
 	for (k = 0; k < p->ncols; k++)
 		if (p->cols[k].src == s)
@@ -255,14 +259,14 @@ put_row(const struct predictor *p, const json_t *inst, float *x, size_t row, cha
 		size_t want = p->nsrc ? p->nsrc : p->ninputs;
 
 		if (json_array_size(inst) != want)
-			return kiln_ml_errf(err, "instance %zu: expected %zu features, got %zu",
+			return kp_errf(err, "instance %zu: expected %zu features, got %zu",
 				row, want, json_array_size(inst));
 		json_array_foreach(inst, i, v) {
 			if (p->nsrc) {
 				if (put_value(p, i, v, x, row, err) < 0)
 					return -1;
 			} else if (to_float(v, &d) < 0) {
-				return kiln_ml_errf(err, "instance %zu: feature %zu: expected a number, got %s",
+				return kp_errf(err, "instance %zu: feature %zu: expected a number, got %s",
 					row, i, json_type_name(v));
 			} else {
 				x[i] = (float)d;
@@ -271,18 +275,18 @@ put_row(const struct predictor *p, const json_t *inst, float *x, size_t row, cha
 		return 0;
 	}
 	if (!json_is_object(inst))
-		return kiln_ml_errf(err, "instance %zu: expected a list of features or an object "
+		return kp_errf(err, "instance %zu: expected a list of features or an object "
 			"of column: value, got %s", row, json_type_name(inst));
 	if (!p->nsrc)
-		return kiln_ml_errf(err, "instance %zu: this model has no column names; "
+		return kp_errf(err, "instance %zu: this model has no column names; "
 			"send a list of %zu numbers", row, p->ninputs);
 	json_object_foreach((json_t *)inst, key, v)
 		if (find_src(p, key) < 0)
-			return kiln_ml_errf(err, "instance %zu: unknown column '%s'", row, key);
+			return kp_errf(err, "instance %zu: unknown column '%s'", row, key);
 	for (i = 0; i < p->nsrc; i++) {
 		v = json_object_get(inst, p->src[i].name);
 		if (!v)
-			return kiln_ml_errf(err, "instance %zu: missing column '%s'", row, p->src[i].name);
+			return kp_errf(err, "instance %zu: missing column '%s'", row, p->src[i].name);
 		if (put_value(p, i, v, x, row, err) < 0)
 			return -1;
 	}
@@ -293,7 +297,7 @@ put_row(const struct predictor *p, const json_t *inst, float *x, size_t row, cha
 static json_t *
 real(float v)
 {
-	return kiln_ml_json_real(v);
+	return kp_json_real(v);
 }
 
 static json_t *
@@ -310,7 +314,7 @@ answer(const struct predictor *p, size_t n, const int64_t *pred, const float *pr
 			continue;
 		}
 		o = json_pack("{s:s, s:I}", "class", p->m.classes[pred[i]], "label", (json_int_t)pred[i]);
-		if (kiln_ml_model_probabilistic(&p->m)) {
+		if (kp_model_probabilistic(&p->m)) {
 			json_t *pr = json_object();
 
 			for (k = 0; k < p->m.nclasses; k++)
@@ -335,26 +339,26 @@ predictor_run(const struct predictor *p, const char *body, size_t len, int *stat
 	*status = 400;
 	req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!req) {
-		kiln_ml_errf(err, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+		kp_errf(err, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
 		return NULL;
 	}
 	inst = json_object_get(req, "instances");
 	if (!json_is_object(req) || !json_is_array(inst)) {
-		kiln_ml_errf(err, "expected an object {\"instances\": [...]}");
+		kp_errf(err, "expected an object {\"instances\": [...]}");
 		goto out;
 	}
 	n = json_array_size(inst);
 	if (n == 0) {
-		kiln_ml_errf(err, "\"instances\" is empty");
+		kp_errf(err, "\"instances\" is empty");
 		goto out;
 	}
-	x = kiln_ml_xcalloc(n, p->ninputs * sizeof(float));
+	x = kp_xcalloc(n, p->ninputs * sizeof(float));
 	json_array_foreach(inst, i, v)
 		if (put_row(p, v, x + i * p->ninputs, i, err) < 0)
 			goto out;
-	pred = kiln_ml_xcalloc(n, sizeof(*pred));
-	probs = kiln_ml_xcalloc(n, (p->m.nclasses ? p->m.nclasses : 1) * sizeof(float));
-	kiln_ml_model_predict(&p->m, x, n, pred, probs);
+	pred = kp_xcalloc(n, sizeof(*pred));
+	probs = kp_xcalloc(n, (p->m.nclasses ? p->m.nclasses : 1) * sizeof(float));
+	kp_model_predict(&p->m, x, n, pred, probs);
 	res = answer(p, n, pred, probs);
 	*status = 200;
 out:

@@ -1,5 +1,5 @@
 # C unit tests of the engine (cmocka): tests/unit/test_<noun>.c, linked with
-# the engine's library. The ML library's tests add themselves in plugins/ml/.
+# the engine's library. The plugins' library's tests add themselves in plugins/lib/.
 
 CORE_TESTS = $(filter-out tests/unit/test_ml_%,$(wildcard tests/unit/test_*.c))
 UNIT_TESTS += $(CORE_TESTS:tests/unit/%.c=$(O)/tests/unit/%)

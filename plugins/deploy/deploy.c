@@ -23,14 +23,16 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ml.h"
-#include "oci.h"
+#include "../lib/json.h"
+#include "../lib/oci.h"
+#include "../lib/util.h"
 
 static const char *const known_params[] = { "app", "manifests", "registry", "replicas", "tag", NULL };
 
@@ -88,7 +90,7 @@ parse_registry(const char *s, struct registry *r, char *why, size_t whylen)
 			return -1;
 		}
 	}
-	if (!oci_valid_name(slash + 1) || strlen(slash + 1) >= sizeof(r->repo)) {
+	if (!kp_oci_valid_name(slash + 1) || strlen(slash + 1) >= sizeof(r->repo)) {
 		snprintf(why, whylen, "'%s' is not a valid repository name", slash + 1);
 		return -1;
 	}
@@ -123,7 +125,7 @@ check(kiln_ctx *ctx)
 		return kiln_fail(ctx, "param 'registry' is required");
 	if (parse_registry(reg, &r, why, sizeof(why)) < 0)
 		return kiln_fail(ctx, "param 'registry': '%s': %s", reg, why);
-	if (tag && !oci_valid_tag(tag))
+	if (tag && !kp_oci_valid_tag(tag))
 		return kiln_fail(ctx, "param 'tag': '%s' is not a valid tag", tag);
 	if (rep && (kiln_value_type(rep) != KILN_INT || kiln_value_int(rep, 0) < 0 ||
 	    kiln_value_int(rep, 0) > 1000))
@@ -142,7 +144,7 @@ struct http {
 	struct curl_slist *auth;	/* Authorization header, or NULL */
 	const char *user, *password;
 	long status;
-	struct obuf body;	/* the answer */
+	struct kp_buf body;	/* the answer */
 	char location[2048];
 	char digest[80];	/* Docker-Content-Digest */
 };
@@ -153,7 +155,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	struct http *h = arg;
 
 	if (h->body.len < 65536)
-		obuf_add(&h->body, p, size * n);
+		kp_buf_add(&h->body, p, size * n);
 	return size * n;
 }
 
@@ -288,17 +290,17 @@ struct blob {
 static int
 read_blob(kiln_ctx *ctx, const char *oci, const char *digest, size_t size, struct blob *b)
 {
-	char *dir = kiln_ml_join(oci, "blobs/sha256"), *path, err[KILN_ML_ERRLEN], got[72];
+	char *dir = kp_join(oci, "blobs/sha256"), *path, err[KP_ERRLEN], got[72];
 	size_t len;
 	int rc;
 
-	path = kiln_ml_join(dir, digest + 7);
+	path = kp_join(dir, digest + 7);
 	free(dir);
-	rc = kiln_ml_read_file(path, (char **)&b->data, &len, err);
+	rc = kp_read_file(path, (char **)&b->data, &len, err);
 	free(path);
 	if (rc < 0)
 		return kiln_fail(ctx, "input 'image': %s", err);
-	oci_digest(b->data, len, got);
+	kp_oci_digest(b->data, len, got);
 	if (len != size || strcmp(got, digest) != 0)
 		return kiln_fail(ctx, "input 'image': blob %s does not match its digest (got %s, %zu bytes)",
 			digest, got, len);
@@ -373,7 +375,7 @@ static int
 write_manifests(kiln_ctx *ctx, const char *app, const char *image, long long replicas, long long port,
 	const char *ref)
 {
-	char *dir = kiln_ml_join(kiln_output_dir(ctx), "manifests"), *p, err[KILN_ML_ERRLEN];
+	char *dir = kp_join(kiln_output_dir(ctx), "manifests"), *p, err[KP_ERRLEN];
 	char *dep = NULL, *svc = NULL;
 	size_t len;
 	FILE *f;
@@ -438,12 +440,12 @@ write_manifests(kiln_ctx *ctx, const char *app, const char *image, long long rep
 		"      targetPort: http\n",
 		kiln_target(ctx), ref, app, app, app);
 	fclose(f);
-	p = kiln_ml_join(dir, "deployment.yaml");
-	rc = kiln_ml_write_file(p, dep, strlen(dep), err);
+	p = kp_join(dir, "deployment.yaml");
+	rc = kp_write_file(p, dep, strlen(dep), err);
 	free(p);
 	if (rc == 0) {
-		p = kiln_ml_join(dir, "service.yaml");
-		rc = kiln_ml_write_file(p, svc, strlen(svc), err);
+		p = kp_join(dir, "service.yaml");
+		rc = kp_write_file(p, svc, strlen(svc), err);
 		free(p);
 	}
 	if (rc < 0)
@@ -455,180 +457,232 @@ out:
 	return rc;
 }
 
+/* What one push reads and counts; push_release frees it. */
+struct push {
+	json_t *info;		/* the image input's image.json */
+	const char *mdigest;	/* the manifest's digest, from info */
+	const char *tag;	/* what to push under: the param, or the image's tag */
+	char *oci;		/* the image input's oci/ layout */
+	char *mtext;		/* the manifest's bytes */
+	size_t mlen;
+	json_t *man;		/* and parsed */
+	struct blob blobs[16];	/* the config and the layers, smallest first */
+	size_t nblobs;
+	size_t sent;		/* blobs sent */
+	size_t skipped;		/* blobs the registry had */
+	size_t bytes;		/* bytes sent */
+	char image[1024];	/* host/repo@digest, what the manifests run */
+};
+
+static void
+push_release(struct push *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nblobs; i++)
+		free(ps->blobs[i].data);
+	json_decref(ps->info);
+	json_decref(ps->man);
+	free(ps->mtext);
+	free(ps->oci);
+}
+
+/* image.json of the image input: the manifest's digest and the tag. */
+static int
+read_info(kiln_ctx *ctx, const char *imgdir, struct push *ps)
+{
+	char err[KP_ERRLEN], *p = kp_join(imgdir, "image.json");
+
+	ps->info = kp_json_read(p, err);
+	free(p);
+	if (!ps->info || !json_is_string(json_object_get(ps->info, "digest")))
+		return kiln_fail(ctx, "input 'image' is not a container target's output (no image.json "
+			"with a digest): %s", ps->info ? "no digest" : err);
+	ps->mdigest = json_string_value(json_object_get(ps->info, "digest"));
+	ps->tag = kiln_param_string(ctx, "tag", NULL);
+	if (!ps->tag)
+		ps->tag = json_string_value(json_object_get(ps->info, "tag"));
+	if (!ps->tag || !kp_oci_valid_tag(ps->tag))
+		return kiln_fail(ctx, "no valid tag to push under");
+	return 0;
+}
+
+/* The manifest, checked against image.json's digest. */
+static int
+read_manifest(kiln_ctx *ctx, struct push *ps)
+{
+	char err[KP_ERRLEN], digest[72], *p, *path;
+	json_error_t je;
+	int rc;
+
+	p = kp_join(ps->oci, "blobs/sha256");
+	path = kp_join(p, ps->mdigest + 7);
+	free(p);
+	rc = kp_read_file(path, &ps->mtext, &ps->mlen, err);
+	free(path);
+	if (rc < 0)
+		return kiln_fail(ctx, "input 'image': %s", err);
+	kp_oci_digest(ps->mtext, ps->mlen, digest);
+	if (strcmp(digest, ps->mdigest) != 0)
+		return kiln_fail(ctx, "input 'image': the manifest does not match image.json's digest");
+	ps->man = json_loadb(ps->mtext, ps->mlen, 0, &je);
+	if (!ps->man)
+		return kiln_fail(ctx, "input 'image': manifest: %s", je.text);
+	return 0;
+}
+
+/* Every blob the manifest names, smallest first: a push cut off in the big
+ * runtime layer keeps the rest. */
+static int
+read_blobs(kiln_ctx *ctx, struct push *ps)
+{
+	const json_t *v = json_object_get(ps->man, "config");
+	size_t i;
+
+	if (read_blob(ctx, ps->oci, json_string_value(json_object_get(v, "digest")),
+	    (size_t)json_integer_value(json_object_get(v, "size")), &ps->blobs[ps->nblobs++]) < 0)
+		return -1;
+	json_array_foreach(json_object_get(ps->man, "layers"), i, v) {
+		if (ps->nblobs == 16)
+			return kiln_fail(ctx, "input 'image': more than 15 layers");
+		if (read_blob(ctx, ps->oci, json_string_value(json_object_get(v, "digest")),
+		    (size_t)json_integer_value(json_object_get(v, "size")), &ps->blobs[ps->nblobs++]) < 0)
+			return -1;
+	}
+	qsort(ps->blobs, ps->nblobs, sizeof(*ps->blobs), cmp_blob);
+	return 0;
+}
+
+/* The credentials from the environment, and the registry's API check. */
+static int
+connect_registry(struct http *h)
+{
+	const struct registry *r = h->r;
+	const char *token = getenv("KILN_REGISTRY_TOKEN");
+	char url[4096], auth[4200];
+
+	snprintf(h->base, sizeof(h->base), "%s://%s/v2/%s", r->scheme, r->host, r->repo);
+	if (token && *token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h->auth = curl_slist_append(NULL, auth);
+	} else if (getenv("KILN_REGISTRY_USER") && *getenv("KILN_REGISTRY_USER")) {
+		h->user = getenv("KILN_REGISTRY_USER");
+		h->password = getenv("KILN_REGISTRY_PASSWORD");
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(url, sizeof(url), "%s://%s/v2/", r->scheme, r->host);
+	if (request(h, "GET", url, NULL, 0, NULL, "API check (GET /v2/)") < 0)
+		return -1;
+	if (h->status == 401 && (h->user || h->auth))
+		return kiln_fail(h->ctx, "registry %s://%s refused the credentials in %s (HTTP 401)",
+			r->scheme, r->host,
+			h->auth ? "KILN_REGISTRY_TOKEN" : "KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD");
+	if (h->status == 401)
+		return kiln_fail(h->ctx, "registry %s://%s wants credentials: set KILN_REGISTRY_TOKEN, or "
+			"KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD", r->scheme, r->host);
+	if (h->status != 200) {
+		refused(h, "the API check (GET /v2/)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Each blob the registry lacks, then the manifest under the tag. */
+static int
+push_image(struct http *h, struct push *ps)
+{
+	kiln_ctx *ctx = h->ctx;
+	char url[4096];
+	size_t i;
+	int s;
+
+	for (i = 0; i < ps->nblobs; i++) {
+		kiln_progress(ctx, (double)i, (double)ps->nblobs + 1, "blob");
+		if (push_blob(h, &ps->blobs[i], &s) < 0)
+			return -1;
+		if (s) {
+			ps->sent++;
+			ps->bytes += ps->blobs[i].size;
+			kiln_log(ctx, "sent %s (%zu bytes)", ps->blobs[i].digest, ps->blobs[i].size);
+		} else {
+			ps->skipped++;
+			kiln_log(ctx, "registry has %s already", ps->blobs[i].digest);
+		}
+	}
+	snprintf(url, sizeof(url), "%s/manifests/%s", h->base, ps->tag);
+	if (request(h, "PUT", url, ps->mtext, ps->mlen, OCI_MANIFEST, "manifest PUT") < 0)
+		return -1;
+	if (h->status != 201) {
+		refused(h, "the manifest");
+		return -1;
+	}
+	if (h->digest[0] && strcmp(h->digest, ps->mdigest) != 0)
+		return kiln_fail(ctx, "registry stored the manifest as %s, not %s", h->digest, ps->mdigest);
+	kiln_progress(ctx, (double)ps->nblobs + 1, (double)ps->nblobs + 1, "blob");
+	return 0;
+}
+
+/* manifests/, pinned to the pushed digest, and push.json. */
+static int
+write_outputs(kiln_ctx *ctx, const struct registry *r, struct push *ps)
+{
+	json_int_t port = json_integer_value(json_object_get(ps->info, "port"));
+	char app[64], ref[700], err[KP_ERRLEN], *p;
+	json_t *j;
+	int rc;
+
+	snprintf(ps->image, sizeof(ps->image), "%s/%s@%s", r->host, r->repo, ps->mdigest);
+	if (kiln_param_string(ctx, "app", NULL))
+		snprintf(app, sizeof(app), "%s", kiln_param_string(ctx, "app", ""));
+	else
+		app_name(r->repo, app, sizeof(app));
+	snprintf(ref, sizeof(ref), "%s/%s:%s", r->host, r->repo, ps->tag);
+	if (write_manifests(ctx, app, ps->image, kiln_param_int(ctx, "replicas", 1),
+	    port ? port : 8080, ref) < 0)
+		return -1;
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+		"format", "kiln-push/1", "registry", r->host, "repository", r->repo, "tag", ps->tag,
+		"digest", ps->mdigest, "image", ps->image, "reference", ref,
+		"blobs_sent", (json_int_t)ps->sent, "blobs_skipped", (json_int_t)ps->skipped,
+		"bytes_sent", (json_int_t)ps->bytes);
+	p = kp_join(kiln_output_dir(ctx), "push.json");
+	rc = kp_json_write(p, j, err);
+	free(p);
+	json_decref(j);
+	if (rc < 0)
+		return kiln_fail(ctx, "%s", err);
+	return 0;
+}
+
 static int
 run(kiln_ctx *ctx)
 {
-	const char *imgdir = kiln_input(ctx, "image"), *tag = kiln_param_string(ctx, "tag", NULL);
-	const char *token = getenv("KILN_REGISTRY_TOKEN");
+	const char *imgdir = kiln_input(ctx, "image");
 	struct http h = {.ctx = ctx};
+	struct push ps = {0};
 	struct registry r;
-	struct blob blobs[16];
-	size_t nblobs = 0, i, sent = 0, skipped = 0, bytes = 0;
-	char why[256], err[KILN_ML_ERRLEN], url[4096], image[1024], app[64], auth[4200];
-	char *oci = kiln_ml_join(imgdir, "oci"), *p, *mtext = NULL, *text;
-	json_t *info = NULL, *man = NULL, *j;
-	const json_t *v;
-	const char *mdigest;
-	size_t mlen;
-	int rc = -1, s;
+	char why[256];
+	int rc = -1;
 
-	memset(blobs, 0, sizeof(blobs));
+	ps.oci = kp_join(imgdir, "oci");
 	if (parse_registry(kiln_param_string(ctx, "registry", ""), &r, why, sizeof(why)) < 0) {
 		kiln_fail(ctx, "param 'registry': %s", why);
 		goto out;
 	}
 	h.r = &r;
-	p = kiln_ml_join(imgdir, "image.json");
-	info = kiln_ml_json_read(p, err);
-	free(p);
-	if (!info || !json_is_string(json_object_get(info, "digest"))) {
-		kiln_fail(ctx, "input 'image' is not a container target's output (no image.json "
-			"with a digest): %s", info ? "no digest" : err);
+	if (read_info(ctx, imgdir, &ps) < 0 || read_manifest(ctx, &ps) < 0 || read_blobs(ctx, &ps) < 0)
 		goto out;
-	}
-	mdigest = json_string_value(json_object_get(info, "digest"));
-	if (!tag)
-		tag = json_string_value(json_object_get(info, "tag"));
-	if (!tag || !oci_valid_tag(tag)) {
-		kiln_fail(ctx, "no valid tag to push under");
+	if (connect_registry(&h) < 0 || push_image(&h, &ps) < 0 || write_outputs(ctx, &r, &ps) < 0)
 		goto out;
-	}
-	/* The manifest, and from it every blob. */
-	{
-		struct blob mb;
-		json_error_t je;
-
-		p = kiln_ml_join(oci, "blobs/sha256");
-		text = kiln_ml_join(p, mdigest + 7);
-		free(p);
-		rc = kiln_ml_read_file(text, &mtext, &mlen, err);
-		free(text);
-		if (rc < 0) {
-			kiln_fail(ctx, "input 'image': %s", err);
-			rc = -1;
-			goto out;
-		}
-		rc = -1;
-		oci_digest(mtext, mlen, mb.digest);
-		if (strcmp(mb.digest, mdigest) != 0) {
-			kiln_fail(ctx, "input 'image': the manifest does not match image.json's digest");
-			goto out;
-		}
-		man = json_loadb(mtext, mlen, 0, &je);
-		if (!man) {
-			kiln_fail(ctx, "input 'image': manifest: %s", je.text);
-			goto out;
-		}
-	}
-	v = json_object_get(man, "config");
-	if (read_blob(ctx, oci, json_string_value(json_object_get(v, "digest")),
-	    (size_t)json_integer_value(json_object_get(v, "size")), &blobs[nblobs++]) < 0)
-		goto out;
-	json_array_foreach(json_object_get(man, "layers"), i, v) {
-		if (nblobs == 16) {
-			kiln_fail(ctx, "input 'image': more than 15 layers");
-			goto out;
-		}
-		if (read_blob(ctx, oci, json_string_value(json_object_get(v, "digest")),
-		    (size_t)json_integer_value(json_object_get(v, "size")), &blobs[nblobs++]) < 0)
-			goto out;
-	}
-	/* Smallest first: a push cut off in the big runtime layer keeps the rest. */
-	qsort(blobs, nblobs, sizeof(*blobs), cmp_blob);
-
-	snprintf(h.base, sizeof(h.base), "%s://%s/v2/%s", r.scheme, r.host, r.repo);
-	if (token && *token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h.auth = curl_slist_append(NULL, auth);
-	} else if (getenv("KILN_REGISTRY_USER") && *getenv("KILN_REGISTRY_USER")) {
-		h.user = getenv("KILN_REGISTRY_USER");
-		h.password = getenv("KILN_REGISTRY_PASSWORD");
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(url, sizeof(url), "%s://%s/v2/", r.scheme, r.host);
-	if (request(&h, "GET", url, NULL, 0, NULL, "API check (GET /v2/)") < 0)
-		goto out;
-	if (h.status == 401 && (h.user || h.auth)) {
-		kiln_fail(ctx, "registry %s://%s refused the credentials in %s (HTTP 401)", r.scheme, r.host,
-			h.auth ? "KILN_REGISTRY_TOKEN" : "KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD");
-		goto out;
-	}
-	if (h.status == 401) {
-		kiln_fail(ctx, "registry %s://%s wants credentials: set KILN_REGISTRY_TOKEN, or "
-			"KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD", r.scheme, r.host);
-		goto out;
-	}
-	if (h.status != 200) {
-		refused(&h, "the API check (GET /v2/)");
-		goto out;
-	}
-	for (i = 0; i < nblobs; i++) {
-		kiln_progress(ctx, (double)i, (double)nblobs + 1, "blob");
-		if (push_blob(&h, &blobs[i], &s) < 0)
-			goto out;
-		if (s) {
-			sent++;
-			bytes += blobs[i].size;
-			kiln_log(ctx, "sent %s (%zu bytes)", blobs[i].digest, blobs[i].size);
-		} else {
-			skipped++;
-			kiln_log(ctx, "registry has %s already", blobs[i].digest);
-		}
-	}
-	snprintf(url, sizeof(url), "%s/manifests/%s", h.base, tag);
-	if (request(&h, "PUT", url, mtext, mlen, OCI_MANIFEST, "manifest PUT") < 0)
-		goto out;
-	if (h.status != 201) {
-		refused(&h, "the manifest");
-		goto out;
-	}
-	if (h.digest[0] && strcmp(h.digest, mdigest) != 0) {
-		kiln_fail(ctx, "registry stored the manifest as %s, not %s", h.digest, mdigest);
-		goto out;
-	}
-	kiln_progress(ctx, (double)nblobs + 1, (double)nblobs + 1, "blob");
-
-	snprintf(image, sizeof(image), "%s/%s@%s", r.host, r.repo, mdigest);
-	if (kiln_param_string(ctx, "app", NULL))
-		snprintf(app, sizeof(app), "%s", kiln_param_string(ctx, "app", ""));
-	else
-		app_name(r.repo, app, sizeof(app));
-	{
-		char ref[700];
-
-		snprintf(ref, sizeof(ref), "%s/%s:%s", r.host, r.repo, tag);
-		if (write_manifests(ctx, app, image, kiln_param_int(ctx, "replicas", 1),
-		    json_integer_value(json_object_get(info, "port")) ?
-		    json_integer_value(json_object_get(info, "port")) : 8080, ref) < 0)
-			goto out;
-		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
-			"format", "kiln-push/1", "registry", r.host, "repository", r.repo, "tag", tag,
-			"digest", mdigest, "image", image, "reference", ref,
-			"blobs_sent", (json_int_t)sent, "blobs_skipped", (json_int_t)skipped,
-			"bytes_sent", (json_int_t)bytes);
-	}
-	p = kiln_ml_join(kiln_output_dir(ctx), "push.json");
-	rc = kiln_ml_json_write(p, j, err);
-	free(p);
-	json_decref(j);
-	if (rc < 0) {
-		kiln_fail(ctx, "%s", err);
-		goto out;
-	}
-	kiln_metric(ctx, "blobs_sent", (double)sent);
-	kiln_metric(ctx, "blobs_skipped", (double)skipped);
-	kiln_log(ctx, "pushed %s: %zu blobs sent (%zu bytes), %zu the registry had", image, sent, bytes,
-		skipped);
+	kiln_metric(ctx, "blobs_sent", (double)ps.sent);
+	kiln_metric(ctx, "blobs_skipped", (double)ps.skipped);
+	kiln_log(ctx, "pushed %s: %zu blobs sent (%zu bytes), %zu the registry had", ps.image, ps.sent,
+		ps.bytes, ps.skipped);
 	rc = 0;
 out:
-	for (i = 0; i < nblobs; i++)
-		free(blobs[i].data);
 	curl_slist_free_all(h.auth);
-	obuf_release(&h.body);
-	json_decref(info);
-	json_decref(man);
-	free(mtext);
-	free(oci);
+	kp_buf_release(&h.body);
+	push_release(&ps);
 	return rc;
 }
 

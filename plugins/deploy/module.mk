@@ -1,8 +1,7 @@
-# The deploy plugin (shares the OCI helpers with package).
+# The deploy plugin (its OCI helpers are the plugins' library's, shared with package).
 
 PLUGINS += $(O)/plugins/deploy.so
-$(O)/plugins/deploy/deploy.o: CPPFLAGS += -Iplugins/package
 
-$(O)/plugins/deploy.so: $(O)/plugins/deploy/deploy.o $(O)/plugins/package/oci.o $(O)/libkilnml.a
+$(O)/plugins/deploy.so: $(O)/plugins/deploy/deploy.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -lcurl -lcrypto
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -lcurl -lcrypto

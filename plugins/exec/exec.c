@@ -16,6 +16,7 @@
 
 #include <kiln/plugin.h>
 
+
 extern char **environ;
 
 struct text {

@@ -3,14 +3,17 @@
  * one-hot encodes categories, splits rows with a seeded (optionally
  * stratified) shuffle, and scales with statistics of the training rows only.
  */
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/csv.h"
+#include "../lib/json.h"
+#include "../lib/npy.h"
+#include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "drop", "dropna", "features", "group", "label",
 	"onehot", "reweigh", "scale", "split", "task", "where", NULL };
@@ -27,7 +30,7 @@ struct column {
 struct feat {
 	kiln_ctx *ctx;
 	const char *path;	/* the CSV, for messages */
-	struct kiln_ml_csv t;
+	struct kp_csv t;
 	long label, group;
 	size_t *rows;		/* kept CSV rows */
 	size_t nrows;
@@ -50,7 +53,7 @@ fail(struct feat *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 static int
 fail(struct feat *f, const char *fmt, ...)
 {
-	char msg[KILN_ML_ERRLEN];
+	char msg[KP_ERRLEN];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -123,21 +126,10 @@ check(kiln_ctx *ctx)
 	return 0;
 }
 
-/* The input is a CSV file or a dataset target's folder holding data.csv. */
-static char *
-csv_path(const char *in)
-{
-	struct stat st;
-
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return kiln_ml_join(in, "data.csv");
-	return kiln_ml_xstrdup(in);
-}
-
 static long
 column(struct feat *f, const char *name, const char *what)
 {
-	long c = kiln_ml_csv_col(&f->t, name);
+	long c = kp_csv_col(&f->t, name);
 
 	if (c < 0)
 		fail(f, "missing column '%s' (the %s)", name, what);
@@ -152,15 +144,15 @@ matches(struct feat *f, size_t r)
 	size_t i;
 
 	for (i = 0; i < kiln_value_len(w); i++) {
-		long c = kiln_ml_csv_col(&f->t, kiln_value_key(w, i));
+		long c = kp_csv_col(&f->t, kiln_value_key(w, i));
 		const kiln_value *v = kiln_value_at(w, i);
-		const char *cell = kiln_ml_csv_cell(&f->t, r, (size_t)c);
+		const char *cell = kp_csv_cell(&f->t, r, (size_t)c);
 		double x;
 
 		if (kiln_value_type(v) == KILN_STRING) {
 			if (strcmp(cell, v->u.str.s) != 0)
 				return 0;
-		} else if (kiln_ml_parse_number(cell, &x) < 0 || x != kiln_value_number(v, NAN)) {
+		} else if (kp_parse_number(cell, &x) < 0 || x != kiln_value_number(v, NAN)) {
 			return 0;
 		}
 	}
@@ -191,12 +183,12 @@ filter_rows(struct feat *f)
 	for (i = 0; i < kiln_value_len(w); i++)
 		if (column(f, kiln_value_key(w, i), "where condition") < 0)
 			return -1;
-	f->rows = kiln_ml_xmallocarray(f->t.nrows, sizeof(size_t));
+	f->rows = kp_xmallocarray(f->t.nrows, sizeof(size_t));
 	for (r = 0; r < f->t.nrows; r++) {
 		int keep = matches(f, r);
 
 		for (c = 0; keep && dropna && c < f->t.ncols; c++)
-			if (used(f, c) && !*kiln_ml_csv_cell(&f->t, r, c))
+			if (used(f, c) && !*kp_csv_cell(&f->t, r, c))
 				keep = 0;
 		if (keep)
 			f->rows[f->nrows++] = r;
@@ -212,7 +204,7 @@ filter_rows(struct feat *f)
 static int
 number(struct feat *f, size_t r, size_t c, double *out)
 {
-	const char *s = kiln_ml_csv_cell(&f->t, r, c);
+	const char *s = kp_csv_cell(&f->t, r, c);
 	int rc;
 
 	if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
@@ -222,7 +214,7 @@ number(struct feat *f, size_t r, size_t c, double *out)
 	if (!*s)
 		return fail(f, "column '%s' row %zu: empty value (set dropna = true to drop such rows)",
 			f->t.header[c], r + 1);
-	rc = kiln_ml_parse_number(s, out);
+	rc = kp_parse_number(s, out);
 	if (rc == -2)
 		return fail(f, "column '%s' row %zu: value '%s' is NaN or infinite",
 			f->t.header[c], r + 1, s);
@@ -250,21 +242,21 @@ cmp_num(const void *a, const void *b)
 static char **
 vocabulary(struct feat *f, size_t c, const size_t *pos, size_t n, size_t *count)
 {
-	char **v = kiln_ml_xmallocarray(n + 1, sizeof(char *));
+	char **v = kp_xmallocarray(n + 1, sizeof(char *));
 	size_t i, k = 0;
 	int numeric = 1;
 	double x;
 
 	for (i = 0; i < n; i++) {
-		v[i] = (char *)kiln_ml_csv_cell(&f->t, f->rows[pos ? pos[i] : i], c);
-		numeric &= kiln_ml_parse_number(v[i], &x) == 0;
+		v[i] = (char *)kp_csv_cell(&f->t, f->rows[pos ? pos[i] : i], c);
+		numeric &= kp_parse_number(v[i], &x) == 0;
 	}
 	qsort(v, n, sizeof(char *), numeric ? cmp_num : cmp_str);
 	for (i = 0; i < n; i++)
 		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
 			v[k++] = v[i];
 	for (i = 0; i < k; i++)
-		v[i] = kiln_ml_xstrdup(v[i]);
+		v[i] = kp_xstrdup(v[i]);
 	*count = k;
 	return v;
 }
@@ -290,8 +282,8 @@ read_label(struct feat *f)
 	double x;
 
 	for (i = 0; i < f->nrows; i++) {
-		const char *s = kiln_ml_csv_cell(&f->t, f->rows[i], lc);
-		int rc = kiln_ml_parse_number(s, &x);
+		const char *s = kp_csv_cell(&f->t, f->rows[i], lc);
+		int rc = kp_parse_number(s, &x);
 
 		if (!*s)
 			return fail(f, "label column '%s' row %zu: empty value", f->t.header[lc],
@@ -305,9 +297,9 @@ read_label(struct feat *f)
 	f->regression = task ? strcmp(task, "regression") == 0 : numeric && !integral;
 	if (f->regression) {
 		for (i = 0; !numeric && i < f->nrows; i++) {
-			const char *s = kiln_ml_csv_cell(&f->t, f->rows[i], lc);
+			const char *s = kp_csv_cell(&f->t, f->rows[i], lc);
 
-			if (kiln_ml_parse_number(s, &x) < 0)
+			if (kp_parse_number(s, &x) < 0)
 				return fail(f, "label column '%s' row %zu: '%s' is not a number, and a regression needs numbers",
 					f->t.header[lc], f->rows[i] + 1, s);
 		}
@@ -317,10 +309,10 @@ read_label(struct feat *f)
 	if (f->nclasses < 2)
 		return fail(f, "label column '%s' has only one class ('%s'): a classifier needs at least two",
 			f->t.header[lc], f->classes[0]);
-	f->cls = kiln_ml_xmallocarray(f->nrows, sizeof(int64_t));
+	f->cls = kp_xmallocarray(f->nrows, sizeof(int64_t));
 	for (i = 0; i < f->nrows; i++)
 		f->cls[i] = find(f->classes, f->nclasses,
-			kiln_ml_csv_cell(&f->t, f->rows[i], lc));
+			kp_csv_cell(&f->t, f->rows[i], lc));
 	return 0;
 }
 
@@ -334,13 +326,13 @@ cmp_size(const void *a, const void *b)
 
 /* Move round(n * frac) of the positions pos[0..n) to test, the rest to train. */
 static void
-take(struct feat *f, size_t *pos, size_t n, double frac, struct kiln_ml_rng *r)
+take(struct feat *f, size_t *pos, size_t n, double frac, struct kp_rng *r)
 {
 	size_t nt = (size_t)llround(frac * (double)n), i;
 
 	if (nt >= n && n > 1)
 		nt = n - 1;
-	kiln_ml_rng_shuffle(r, pos, n);
+	kp_rng_shuffle(r, pos, n);
 	for (i = 0; i < n; i++) {
 		if (i < nt)
 			f->test[f->ntest++] = pos[i];
@@ -355,12 +347,12 @@ split(struct feat *f)
 	const kiln_value *s = kiln_param(f->ctx, "split");
 	double frac = kiln_value_number(kiln_value_get(s, "test"), 0.2);
 	int strat = kiln_value_bool(kiln_value_get(s, "stratify"), !f->regression);
-	size_t *pos = kiln_ml_xmallocarray(f->nrows, sizeof(size_t)), c, i, n;
-	struct kiln_ml_rng r;
+	size_t *pos = kp_xmallocarray(f->nrows, sizeof(size_t)), c, i, n;
+	struct kp_rng r;
 
-	kiln_ml_rng_seed(&r, (uint64_t)kiln_value_int(kiln_value_get(s, "seed"), 42));
-	f->train = kiln_ml_xmallocarray(f->nrows, sizeof(size_t));
-	f->test = kiln_ml_xmallocarray(f->nrows, sizeof(size_t));
+	kp_rng_seed(&r, (uint64_t)kiln_value_int(kiln_value_get(s, "seed"), 42));
+	f->train = kp_xmallocarray(f->nrows, sizeof(size_t));
+	f->test = kp_xmallocarray(f->nrows, sizeof(size_t));
 	if (strat && f->regression)
 		return fail(f, "split.stratify needs a classification label");
 	for (c = 0; c < (strat ? f->nclasses : 1); c++) {
@@ -380,7 +372,7 @@ split(struct feat *f)
 static void
 add_column(struct feat *f, size_t src, const char *value)
 {
-	f->cols = kiln_ml_xrealloc(f->cols, f->ncols + 1, sizeof(*f->cols));
+	f->cols = kp_xrealloc(f->cols, f->ncols + 1, sizeof(*f->cols));
 	f->cols[f->ncols].src = src;
 	f->cols[f->ncols].value = value;
 	f->cols[f->ncols].center = 0;
@@ -425,7 +417,7 @@ build_columns(struct feat *f, char ***vocab, size_t *nvocab)
 	const char *how = kiln_param_string(f->ctx, "scale", "standard");
 	size_t c, i, j;
 
-	f->num = kiln_ml_xcalloc(f->nrows * f->t.ncols, sizeof(double));
+	f->num = kp_xcalloc(f->nrows * f->t.ncols, sizeof(double));
 	for (c = 0; c < f->t.ncols; c++) {
 		if (!used(f, c) || (long)c == f->label ||
 		    ((long)c == f->group && !in_list(onehot, f->t.header[c]) &&
@@ -449,19 +441,19 @@ build_columns(struct feat *f, char ***vocab, size_t *nvocab)
 }
 
 static void
-fill_x(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
+fill_x(struct feat *f, const size_t *pos, size_t n, struct kp_array *a)
 {
 	float *x;
 	size_t i, k;
 
-	kiln_ml_array_init(a, KILN_ML_F32, 2, n, f->ncols);
+	kp_array_init(a, KP_F32, 2, n, f->ncols);
 	x = a->data;
 	for (i = 0; i < n; i++)
 		for (k = 0; k < f->ncols; k++) {
 			const struct column *col = &f->cols[k];
 
 			if (col->value)
-				x[i * f->ncols + k] = strcmp(kiln_ml_csv_cell(&f->t,
+				x[i * f->ncols + k] = strcmp(kp_csv_cell(&f->t,
 					f->rows[pos[i]], col->src), col->value) == 0;
 			else
 				x[i * f->ncols + k] = (float)((f->num[pos[i] * f->t.ncols +
@@ -470,15 +462,15 @@ fill_x(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
 }
 
 static void
-fill_y(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
+fill_y(struct feat *f, const size_t *pos, size_t n, struct kp_array *a)
 {
 	size_t i;
 	double v;
 
-	kiln_ml_array_init(a, f->regression ? KILN_ML_F32 : KILN_ML_I64, 1, n, 1);
+	kp_array_init(a, f->regression ? KP_F32 : KP_I64, 1, n, 1);
 	for (i = 0; i < n; i++) {
 		if (f->regression) {
-			kiln_ml_parse_number(kiln_ml_csv_cell(&f->t, f->rows[pos[i]],
+			kp_parse_number(kp_csv_cell(&f->t, f->rows[pos[i]],
 				(size_t)f->label), &v);
 			((float *)a->data)[i] = (float)v;
 		} else {
@@ -488,14 +480,14 @@ fill_y(struct feat *f, const size_t *pos, size_t n, struct kiln_ml_array *a)
 }
 
 static void
-fill_group(struct feat *f, struct kiln_ml_array *a)
+fill_group(struct feat *f, struct kp_array *a)
 {
 	size_t i;
 
-	kiln_ml_array_init(a, KILN_ML_I64, 1, f->ntest, 1);
+	kp_array_init(a, KP_I64, 1, f->ntest, 1);
 	for (i = 0; i < f->ntest; i++)
 		((int64_t *)a->data)[i] = find(f->groups, f->ngroups,
-			kiln_ml_csv_cell(&f->t, f->rows[f->test[i]], (size_t)f->group));
+			kp_csv_cell(&f->t, f->rows[f->test[i]], (size_t)f->group));
 }
 
 /*
@@ -505,21 +497,21 @@ fill_group(struct feat *f, struct kiln_ml_array *a)
  * against a group from the group's correlates.
  */
 static int
-fill_weights(struct feat *f, struct kiln_ml_array *a)
+fill_weights(struct feat *f, struct kp_array *a)
 {
-	size_t *ng = kiln_ml_xcalloc(f->ngroups, sizeof(size_t));
-	size_t *ny = kiln_ml_xcalloc(f->nclasses, sizeof(size_t));
-	size_t *nyg = kiln_ml_xcalloc(f->ngroups * f->nclasses, sizeof(size_t)), i;
-	int64_t *g = kiln_ml_xmallocarray(f->ntrain, sizeof(int64_t));
+	size_t *ng = kp_xcalloc(f->ngroups, sizeof(size_t));
+	size_t *ny = kp_xcalloc(f->nclasses, sizeof(size_t));
+	size_t *nyg = kp_xcalloc(f->ngroups * f->nclasses, sizeof(size_t)), i;
+	int64_t *g = kp_xmallocarray(f->ntrain, sizeof(int64_t));
 
 	for (i = 0; i < f->ntrain; i++) {
 		g[i] = find(f->groups, f->ngroups,
-			kiln_ml_csv_cell(&f->t, f->rows[f->train[i]], (size_t)f->group));
+			kp_csv_cell(&f->t, f->rows[f->train[i]], (size_t)f->group));
 		ng[g[i]]++;
 		ny[f->cls[f->train[i]]]++;
 		nyg[g[i] * f->nclasses + (size_t)f->cls[f->train[i]]]++;
 	}
-	kiln_ml_array_init(a, KILN_ML_F32, 1, f->ntrain, 1);
+	kp_array_init(a, KP_F32, 1, f->ntrain, 1);
 	for (i = 0; i < f->ntrain; i++) {
 		size_t y = (size_t)f->cls[f->train[i]];
 
@@ -603,7 +595,7 @@ transform_json(struct feat *f)
 	}
 	json_object_set_new(j, "reweigh", json_boolean(kiln_param_bool(f->ctx, "reweigh", 0)));
 	json_object_set_new(j, "split", json_pack("{s:o, s:I, s:b, s:I, s:I}",
-		"test", kiln_ml_json_real(kiln_value_number(kiln_value_get(s, "test"), 0.2)),
+		"test", kp_json_real(kiln_value_number(kiln_value_get(s, "test"), 0.2)),
 		"seed", (json_int_t)kiln_value_int(kiln_value_get(s, "seed"), 42),
 		"stratify", kiln_value_bool(kiln_value_get(s, "stratify"), !f->regression),
 		"train_rows", (json_int_t)f->ntrain, "test_rows", (json_int_t)f->ntest));
@@ -611,21 +603,21 @@ transform_json(struct feat *f)
 }
 
 static int
-write_array(struct feat *f, const char *name, struct kiln_ml_array *a)
+write_array(struct feat *f, const char *name, struct kp_array *a)
 {
-	char err[KILN_ML_ERRLEN], *p = kiln_ml_join(kiln_output_dir(f->ctx), name);
-	int rc = kiln_ml_npy_write(p, a, err);
+	char err[KP_ERRLEN], *p = kp_join(kiln_output_dir(f->ctx), name);
+	int rc = kp_npy_write(p, a, err);
 
 	free(p);
-	kiln_ml_array_release(a);
+	kp_array_release(a);
 	return rc < 0 ? kiln_fail(f->ctx, "%s", err) : 0;
 }
 
 static int
 write_outputs(struct feat *f)
 {
-	char err[KILN_ML_ERRLEN], *p;
-	struct kiln_ml_array a;
+	char err[KP_ERRLEN], *p;
+	struct kp_array a;
 	json_t *t;
 	int rc;
 
@@ -651,9 +643,9 @@ write_outputs(struct feat *f)
 		if (write_array(f, "w_train.npy", &a) < 0)
 			return -1;
 	}
-	p = kiln_ml_join(kiln_output_dir(f->ctx), "transform.json");
+	p = kp_join(kiln_output_dir(f->ctx), "transform.json");
 	t = transform_json(f);
-	rc = kiln_ml_json_write(p, t, err);
+	rc = kp_json_write(p, t, err);
 	json_decref(t);
 	free(p);
 	return rc < 0 ? kiln_fail(f->ctx, "%s", err) : 0;
@@ -665,12 +657,12 @@ feat_release(struct feat *f, char ***vocab, size_t *nvocab)
 	size_t c;
 
 	for (c = 0; vocab && c < f->t.ncols; c++)
-		kiln_ml_strings_free(vocab[c], nvocab[c]);
+		kp_strings_free(vocab[c], nvocab[c]);
 	free(vocab);
 	free(nvocab);
-	kiln_ml_strings_free(f->classes, f->nclasses);
-	kiln_ml_strings_free(f->groups, f->ngroups);
-	kiln_ml_csv_release(&f->t);
+	kp_strings_free(f->classes, f->nclasses);
+	kp_strings_free(f->groups, f->ngroups);
+	kp_csv_release(&f->t);
 	free(f->rows);
 	free(f->train);
 	free(f->test);
@@ -683,12 +675,12 @@ static int
 featurize(struct feat *f, char ****vocab, size_t **nvocab)
 {
 	const char *g = kiln_param_string(f->ctx, "group", NULL);
-	char err[KILN_ML_ERRLEN];
+	char err[KP_ERRLEN];
 
-	if (kiln_ml_csv_read(&f->t, f->path, err) < 0)
+	if (kp_csv_read(&f->t, f->path, err) < 0)
 		return kiln_fail(f->ctx, "%s", err);
-	*vocab = kiln_ml_xcalloc(f->t.ncols, sizeof(char **));
-	*nvocab = kiln_ml_xcalloc(f->t.ncols, sizeof(size_t));
+	*vocab = kp_xcalloc(f->t.ncols, sizeof(char **));
+	*nvocab = kp_xcalloc(f->t.ncols, sizeof(size_t));
 	f->label = column(f, kiln_param_string(f->ctx, "label", ""), "label");
 	f->group = g ? column(f, g, "group") : -1;
 	if (f->label < 0 || (g && f->group < 0) || filter_rows(f) < 0 || read_label(f) < 0 ||
@@ -717,7 +709,7 @@ run(kiln_ctx *ctx)
 		return -1;
 	memset(&f, 0, sizeof(f));
 	f.ctx = ctx;
-	path = csv_path(kiln_input(ctx, "data"));
+	path = kp_csv_path(kiln_input(ctx, "data"));
 	f.path = path;
 	rc = featurize(&f, &vocab, &nvocab);
 	feat_release(&f, vocab, nvocab);

@@ -2,6 +2,6 @@
 
 PLUGINS += $(O)/plugins/featurize.so
 
-$(O)/plugins/featurize.so: $(O)/plugins/featurize/featurize.o $(O)/libkilnml.a
+$(O)/plugins/featurize.so: $(O)/plugins/featurize/featurize.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnml.a $(LDLIBS_ML)
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnplug.a $(LDLIBS_PLUGLIB)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "elf.h"
-#include "ml.h"
+#include "../lib/util.h"
 
 /* What one ELF file says about loading. */
 struct info {
@@ -59,11 +59,11 @@ str_at(const unsigned char *buf, size_t len, size_t off)
 static void
 add_runpath(struct info *e, const char *s)
 {
-	char *copy = kiln_ml_xstrdup(s), *tok, *save = NULL;
+	char *copy = kp_xstrdup(s), *tok, *save = NULL;
 
 	for (tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
-		e->runpath = kiln_ml_xrealloc(e->runpath, e->nrunpath + 1, sizeof(char *));
-		e->runpath[e->nrunpath++] = kiln_ml_xstrdup(tok);
+		e->runpath = kp_xrealloc(e->runpath, e->nrunpath + 1, sizeof(char *));
+		e->runpath[e->nrunpath++] = kp_xstrdup(tok);
 	}
 	free(copy);
 }
@@ -80,24 +80,24 @@ parse(const unsigned char *buf, size_t len, const char *name, struct info *e, ch
 
 	memset(e, 0, sizeof(*e));
 	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
-		return kiln_ml_errf(err, "%s: not an ELF file", name);
+		return kp_errf(err, "%s: not an ELF file", name);
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return kiln_ml_errf(err, "%s: not a 64-bit little-endian ELF file", name);
+		return kp_errf(err, "%s: not a 64-bit little-endian ELF file", name);
 	nph = eh->e_phnum;
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > len ||
 	    nph > (len - eh->e_phoff) / sizeof(Elf64_Phdr))
-		return kiln_ml_errf(err, "%s: bad program headers", name);
+		return kp_errf(err, "%s: bad program headers", name);
 	ph = (const Elf64_Phdr *)(buf + eh->e_phoff);
 	e->machine = eh->e_machine;
 	for (i = 0; i < nph; i++) {
 		if (ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset)
-			return kiln_ml_errf(err, "%s: segment %zu out of the file", name, i);
+			return kp_errf(err, "%s: segment %zu out of the file", name, i);
 		if (ph[i].p_type == PT_INTERP) {
 			const char *s = str_at(buf, ph[i].p_offset + ph[i].p_filesz, ph[i].p_offset);
 
 			if (!s)
-				return kiln_ml_errf(err, "%s: bad PT_INTERP", name);
-			e->interp = kiln_ml_xstrdup(s);
+				return kp_errf(err, "%s: bad PT_INTERP", name);
+			e->interp = kp_xstrdup(s);
 		} else if (ph[i].p_type == PT_DYNAMIC) {
 			dyn = (const Elf64_Dyn *)(buf + ph[i].p_offset);
 			ndyn = ph[i].p_filesz / sizeof(Elf64_Dyn);
@@ -107,7 +107,7 @@ parse(const unsigned char *buf, size_t len, const char *name, struct info *e, ch
 		if (dyn[i].d_tag == DT_STRTAB)
 			strtab = dyn[i].d_un.d_ptr;
 	if (ndyn && !(stroff = va_to_off(ph, nph, strtab)))
-		return kiln_ml_errf(err, "%s: no dynamic string table", name);
+		return kp_errf(err, "%s: no dynamic string table", name);
 	for (i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
 		const char *s;
 
@@ -115,11 +115,11 @@ parse(const unsigned char *buf, size_t len, const char *name, struct info *e, ch
 			continue;
 		if (!(s = str_at(buf, len, stroff + dyn[i].d_un.d_val))) {
 			info_release(e);
-			return kiln_ml_errf(err, "%s: dynamic entry %zu points outside the file", name, i);
+			return kp_errf(err, "%s: dynamic entry %zu points outside the file", name, i);
 		}
 		if (dyn[i].d_tag == DT_NEEDED) {
-			e->needed = kiln_ml_xrealloc(e->needed, e->nneeded + 1, sizeof(char *));
-			e->needed[e->nneeded++] = kiln_ml_xstrdup(s);
+			e->needed = kp_xrealloc(e->needed, e->nneeded + 1, sizeof(char *));
+			e->needed[e->nneeded++] = kp_xstrdup(s);
 		} else {
 			add_runpath(e, s);
 		}
@@ -169,7 +169,7 @@ static int
 find(struct elf_closure *c, const char *soname, const struct info *from, int machine,
 	struct info *out, char *err)
 {
-	char dirs[6][64], path[4200], e2[KILN_ML_ERRLEN];
+	char dirs[6][64], path[4200], e2[KP_ERRLEN];
 	const char *ma = multiarch(machine);
 	size_t i, nd = from->nrunpath + 6;
 
@@ -186,7 +186,7 @@ find(struct elf_closure *c, const char *soname, const struct info *from, int mac
 		if (d[0] != '/')
 			continue;	/* $ORIGIN and relative paths: not for an image */
 		snprintf(path, sizeof(path), "%s/%s", d, soname);
-		if (kiln_ml_read_file(path, (char **)&lib.data, &lib.len, e2) < 0)
+		if (kp_read_file(path, (char **)&lib.data, &lib.len, e2) < 0)
 			continue;
 		/* A library of another class or machine (lib32, say) is passed over, as ld.so does. */
 		if (parse(lib.data, lib.len, path, out, e2) < 0 || out->machine != machine) {
@@ -194,13 +194,13 @@ find(struct elf_closure *c, const char *soname, const struct info *from, int mac
 			free(lib.data);
 			continue;
 		}
-		lib.soname = kiln_ml_xstrdup(soname);
-		lib.path = kiln_ml_xstrdup(path);
-		c->libs = kiln_ml_xrealloc(c->libs, c->nlibs + 1, sizeof(*c->libs));
+		lib.soname = kp_xstrdup(soname);
+		lib.path = kp_xstrdup(path);
+		c->libs = kp_xrealloc(c->libs, c->nlibs + 1, sizeof(*c->libs));
 		c->libs[c->nlibs++] = lib;
 		return 0;
 	}
-	return kiln_ml_errf(err, "library %s (needed by kiln-serve) is not in the run path or the "
+	return kp_errf(err, "library %s (needed by kiln-serve) is not in the run path or the "
 		"system folders", soname);
 }
 
@@ -243,16 +243,16 @@ elf_closure(struct elf_closure *c, const unsigned char *exe, size_t len, char *e
 	if (parse(exe, len, "kiln-serve", &e, err) < 0)
 		return -1;
 	if (!(c->arch = arch_name(e.machine))) {
-		kiln_ml_errf(err, "kiln-serve: unknown machine %d", e.machine);
+		kp_errf(err, "kiln-serve: unknown machine %d", e.machine);
 		goto out;
 	}
 	if (!e.interp) {
-		kiln_ml_errf(err, "kiln-serve has no PT_INTERP: a static program needs no libraries, "
+		kp_errf(err, "kiln-serve has no PT_INTERP: a static program needs no libraries, "
 			"but this one was expected to be dynamic");
 		goto out;
 	}
-	c->interp = kiln_ml_xstrdup(e.interp);
-	if (kiln_ml_read_file(c->interp, (char **)&c->interp_data, &c->interp_len, err) < 0)
+	c->interp = kp_xstrdup(e.interp);
+	if (kp_read_file(c->interp, (char **)&c->interp_data, &c->interp_len, err) < 0)
 		goto out;
 	if (walk(c, &e, e.machine, err) < 0)
 		goto out;

@@ -10,24 +10,27 @@
 
 #include <stddef.h>
 
+/* One shared library of the closure. */
 struct elf_lib {
 	char *soname;		/* as DT_NEEDED names it */
 	char *path;		/* where it was found (symlinks not resolved) */
 	unsigned char *data;	/* its bytes (malloc'd) */
-	size_t len;
+	size_t len;		/* of data */
 };
 
+/* A program's loader and every library it loads. */
 struct elf_closure {
 	char *interp;		/* PT_INTERP of the program, e.g. /lib64/ld-linux-x86-64.so.2 */
-	unsigned char *interp_data;
-	size_t interp_len;
+	unsigned char *interp_data;	/* the loader's bytes (malloc'd) */
+	size_t interp_len;	/* of interp_data */
 	const char *arch;	/* OCI architecture: "amd64", "arm64" */
 	struct elf_lib *libs;	/* sorted by soname */
-	size_t nlibs;
+	size_t nlibs;		/* of libs */
 };
 
 /* Find every library the program in exe[0..len) loads. -1 with err. */
 int elf_closure(struct elf_closure *c, const unsigned char *exe, size_t len, char *err);
+/* Free what c holds. */
 void elf_closure_release(struct elf_closure *c);
 
 #endif

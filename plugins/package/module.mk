@@ -4,7 +4,6 @@
 # build: an image is not the place for AddressSanitizer's runtime.
 
 PLUGINS += $(O)/plugins/package.so
-OCI_OBJS = $(O)/plugins/package/oci.o
 
 ifneq ($(O),build)
 build/kiln-serve: FORCE
@@ -23,14 +22,12 @@ $(O)/plugins/package/serve_bin.o: build/kiln-serve.image
 	printf '\t.section .rodata\n\t.balign 64\n\t.globl kiln_serve_bin\n\t.hidden kiln_serve_bin\nkiln_serve_bin:\n\t.incbin "%s"\n\t.globl kiln_serve_bin_end\n\t.hidden kiln_serve_bin_end\nkiln_serve_bin_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< | \
 		$(CC) -c -x assembler -o $@ -
 
-$(O)/plugins/package.so: $(O)/plugins/package/package.o $(O)/plugins/package/elf.o $(OCI_OBJS) \
-		$(O)/plugins/package/serve_bin.o $(O)/libkilnml.a
+$(O)/plugins/package.so: $(O)/plugins/package/package.o $(O)/plugins/package/elf.o \
+		$(O)/plugins/package/serve_bin.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -larchive -lcrypto
+	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -larchive -lcrypto
 
 # Unit test of the OCI helpers and the ELF closure (cmocka).
 UNIT_TESTS += $(O)/tests/unit/test_ml_package
-$(O)/tests/unit/test_ml_package.o: CPPFLAGS += -Iplugins/package
-$(O)/tests/unit/test_ml_package: $(O)/tests/unit/test_ml_package.o $(O)/plugins/package/elf.o \
-		$(O)/plugins/package/oci.o $(O)/libkilnml.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(O)/libkilnml.a $(LDLIBS_ML) -lcrypto -lcmocka
+$(O)/tests/unit/test_ml_package: $(O)/tests/unit/test_ml_package.o $(O)/plugins/package/elf.o $(O)/libkilnplug.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -lcrypto -lcmocka

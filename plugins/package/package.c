@@ -23,6 +23,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@
 #include <sys/stat.h>
 
 #include "elf.h"
-#include "ml.h"
-#include "oci.h"
+#include "../lib/model.h"
+#include "../lib/oci.h"
+#include "../lib/util.h"
 
 /* 1980-01-01T00:00:00Z, kiln's SOURCE_DATE_EPOCH; older dates upset some zip-minded tools. */
 #define FIXED_TIME 315532800
@@ -54,7 +56,7 @@ struct entry {
 struct layer {
 	struct entry *e;
 	size_t n;
-	struct obuf tar;
+	struct kp_buf tar;
 	char digest[72];
 };
 
@@ -73,15 +75,15 @@ layer_add(struct layer *l, const char *path, int dir, int mode, const void *data
 	for (i = 0; i < l->n; i++)
 		if (strcmp(l->e[i].path, path) == 0)
 			return;
-	l->e = kiln_ml_xrealloc(l->e, l->n + 1, sizeof(*l->e));
-	l->e[l->n++] = (struct entry){kiln_ml_xstrdup(path), dir, mode, data, len};
+	l->e = kp_xrealloc(l->e, l->n + 1, sizeof(*l->e));
+	l->e[l->n++] = (struct entry){kp_xstrdup(path), dir, mode, data, len};
 }
 
 /* A file and every folder above it. */
 static void
 layer_file(struct layer *l, const char *path, int mode, const void *data, size_t len)
 {
-	char *p = kiln_ml_xstrdup(path), *s;
+	char *p = kp_xstrdup(path), *s;
 
 	for (s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -100,14 +102,14 @@ layer_release(struct layer *l)
 	for (i = 0; i < l->n; i++)
 		free(l->e[i].path);
 	free(l->e);
-	obuf_release(&l->tar);
+	kp_buf_release(&l->tar);
 }
 
 static la_ssize_t
 tar_write(struct archive *a, void *arg, const void *buf, size_t n)
 {
 	(void)a;
-	obuf_add(arg, buf, n);
+	kp_buf_add(arg, buf, n);
 	return (la_ssize_t)n;
 }
 
@@ -119,7 +121,7 @@ cmp_entry(const void *a, const void *b)
 
 /* The entries as a ustar archive in out, sorted, with fixed owners and times. */
 static int
-write_tar(kiln_ctx *ctx, struct entry *e, size_t n, struct obuf *out)
+write_tar(kiln_ctx *ctx, struct entry *e, size_t n, struct kp_buf *out)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *ae = archive_entry_new();
@@ -178,11 +180,11 @@ check(kiln_ctx *ctx)
 		if (!known_params[j])
 			return kiln_fail(ctx, "unknown param '%s'", k);
 	}
-	if (!name || !oci_valid_name(name))
+	if (!name || !kp_oci_valid_name(name))
 		return kiln_fail(ctx, "param 'name': '%s' is not a valid image name (lower-case letters "
 			"and digits, separated by '.', '_', '__' or '-', components joined by '/')",
 			name ? name : "");
-	if (!tag || !oci_valid_tag(tag))
+	if (!tag || !kp_oci_valid_tag(tag))
 		return kiln_fail(ctx, "param 'tag': '%s' is not a valid tag (up to 128 of A-Z a-z 0-9 _ . -, "
 			"not starting with '.' or '-')", tag ? tag : "");
 	if (kiln_param(ctx, "port") && (kiln_value_type(kiln_param(ctx, "port")) != KILN_INT ||
@@ -202,20 +204,20 @@ check(kiln_ctx *ctx)
 static int
 read_model(kiln_ctx *ctx, const char *dir, char **st, size_t *stlen, char **js, size_t *jslen)
 {
-	char err[KILN_ML_ERRLEN], *p;
-	struct kiln_ml_model m;
+	char err[KP_ERRLEN], *p;
+	struct kp_model m;
 
-	if (kiln_ml_model_load_dir(&m, dir, err) < 0)
+	if (kp_model_load_dir(&m, dir, err) < 0)
 		return kiln_fail(ctx, "input 'model' (%s) is not a model kiln-serve can load: %s", dir, err);
-	kiln_ml_model_release(&m);
-	p = kiln_ml_join(dir, "model.safetensors");
-	if (kiln_ml_read_file(p, st, stlen, err) < 0) {
+	kp_model_release(&m);
+	p = kp_join(dir, "model.safetensors");
+	if (kp_read_file(p, st, stlen, err) < 0) {
 		free(p);
 		return kiln_fail(ctx, "%s", err);
 	}
 	free(p);
-	p = kiln_ml_join(dir, "model.json");
-	if (kiln_ml_read_file(p, js, jslen, err) < 0) {
+	p = kp_join(dir, "model.json");
+	if (kp_read_file(p, js, jslen, err) < 0) {
 		free(p);
 		return kiln_fail(ctx, "%s", err);
 	}
@@ -271,9 +273,9 @@ descriptor(const char *media, const char *digest, size_t len)
 static int
 put_blob(kiln_ctx *ctx, const char *dir, const struct blob *b)
 {
-	char *sub = kiln_ml_join(dir, "blobs/sha256"), *path = kiln_ml_join(sub, b->digest + 7);
-	char err[KILN_ML_ERRLEN];
-	int rc = kiln_ml_write_file(path, b->data, b->len, err);
+	char *sub = kp_join(dir, "blobs/sha256"), *path = kp_join(sub, b->digest + 7);
+	char err[KP_ERRLEN];
+	int rc = kp_write_file(path, b->data, b->len, err);
 
 	free(sub);
 	free(path);
@@ -283,8 +285,8 @@ put_blob(kiln_ctx *ctx, const char *dir, const struct blob *b)
 static int
 write_text(kiln_ctx *ctx, const char *dir, const char *name, const char *text)
 {
-	char *p = kiln_ml_join(dir, name), err[KILN_ML_ERRLEN];
-	int rc = kiln_ml_write_file(p, text, strlen(text), err);
+	char *p = kp_join(dir, name), err[KP_ERRLEN];
+	int rc = kp_write_file(p, text, strlen(text), err);
 
 	free(p);
 	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
@@ -305,205 +307,294 @@ mkdirs(kiln_ctx *ctx, const char *out)
 	return 0;
 }
 
-static int
-run(kiln_ctx *ctx)
+/* What one run builds, in the order it builds it; image_release frees it. */
+struct image {
+	const char *name;	/* the repository name, as in the params */
+	const char *tag;	/* the tag */
+	long long port;		/* where the server listens */
+	char ref[512];		/* name:tag */
+	char *st;		/* model.safetensors */
+	size_t stlen;
+	char *js;		/* model.json */
+	size_t jslen;
+	char *mettext;		/* metrics.json, or NULL without a metrics input */
+	size_t metlen;
+	json_t *metrics;	/* mettext parsed, or NULL */
+	char mdigest[72];	/* of model.safetensors */
+	struct elf_closure ec;	/* kiln-serve's loader and libraries */
+	struct layer rt;	/* layer 1: the runtime */
+	struct layer model;	/* layer 2: the model */
+	struct blob blobs[4];	/* the config, the two layers, the manifest */
+	char *cfg;		/* the config's JSON (blobs[0]) */
+	char *man;		/* the manifest's JSON (blobs[3]) */
+	char *idx;		/* oci/index.json */
+	char *dman;		/* image.tar's docker-archive manifest.json */
+	struct kp_buf tar;	/* image.tar */
+};
+
+static void
+image_release(struct image *im)
 {
-	const char *out = kiln_output_dir(ctx), *name = kiln_param_string(ctx, "name", "");
-	const char *tag = kiln_param_string(ctx, "tag", ""), *mdir = kiln_input(ctx, "model");
-	const char *metdir = kiln_input(ctx, "metrics"), *short_name = strrchr(name, '/');
-	long long port = kiln_param_int(ctx, "port", 8080);
-	size_t serve_len = (size_t)(kiln_serve_bin_end - kiln_serve_bin), i, total;
-	char err[KILN_ML_ERRLEN], mdigest[72], portarg[16], exposed[32], ref[512];
-	char *st = NULL, *js = NULL, *mettext = NULL, *cfg = NULL, *man = NULL, *idx = NULL;
-	char *dman = NULL, *info = NULL, path[4200];
-	size_t stlen = 0, jslen = 0, metlen = 0;
-	struct elf_closure ec = {0};
-	struct layer rt = {0}, model = {0};
-	struct blob blobs[4];
-	struct obuf tar = {0};
-	json_t *metrics = NULL, *j, *a, *libs;
-	int rc = -1;
+	free(im->st);
+	free(im->js);
+	free(im->mettext);
+	free(im->cfg);
+	free(im->man);
+	free(im->idx);
+	free(im->dman);
+	json_decref(im->metrics);
+	kp_buf_release(&im->tar);
+	layer_release(&im->rt);
+	layer_release(&im->model);
+	elf_closure_release(&im->ec);
+}
 
-	short_name = short_name ? short_name + 1 : name;
-	if (read_model(ctx, mdir, &st, &stlen, &js, &jslen) < 0)
-		goto out;
-	if (metdir) {
-		char *p = kiln_ml_join(metdir, "metrics.json");
-		json_error_t je;
+/* The metrics input's metrics.json, when there is one, text and parsed. */
+static int
+read_metrics(kiln_ctx *ctx, struct image *im)
+{
+	const char *metdir = kiln_input(ctx, "metrics");
+	char err[KP_ERRLEN], *p;
+	json_error_t je;
+	int rc = 0;
 
-		if (kiln_ml_read_file(p, &mettext, &metlen, err) < 0) {
-			free(p);
-			kiln_fail(ctx, "input 'metrics': %s", err);
-			goto out;
-		}
-		metrics = json_loadb(mettext, metlen, 0, &je);
-		if (!json_is_object(metrics)) {
-			kiln_fail(ctx, "input 'metrics': %s: not a JSON object: %s", p, je.text);
-			free(p);
-			goto out;
-		}
-		free(p);
+	if (!metdir)
+		return 0;
+	p = kp_join(metdir, "metrics.json");
+	if (kp_read_file(p, &im->mettext, &im->metlen, err) < 0) {
+		rc = kiln_fail(ctx, "input 'metrics': %s", err);
+	} else {
+		im->metrics = json_loadb(im->mettext, im->metlen, 0, &je);
+		if (!json_is_object(im->metrics))
+			rc = kiln_fail(ctx, "input 'metrics': %s: not a JSON object: %s", p, je.text);
 	}
-	if (elf_closure(&ec, kiln_serve_bin, serve_len, err) < 0) {
-		kiln_fail(ctx, "%s", err);
-		goto out;
-	}
+	free(p);
+	return rc;
+}
+
+/* The two layers as tar archives, and their digests and the model's. */
+static int
+make_layers(kiln_ctx *ctx, struct image *im)
+{
+	struct layer *rt = &im->rt, *model = &im->model;
+	size_t serve_len = (size_t)(kiln_serve_bin_end - kiln_serve_bin), i;
+	char path[4200];
 
 	/* Layer 1: the runtime. */
-	layer_file(&rt, "bin/kiln-serve", 0755, kiln_serve_bin, serve_len);
-	layer_file(&rt, ec.interp + 1, 0755, ec.interp_data, ec.interp_len);
-	for (i = 0; i < ec.nlibs; i++) {
-		snprintf(path, sizeof(path), LIBDIR "/%s", ec.libs[i].soname);
-		layer_file(&rt, path, 0755, ec.libs[i].data, ec.libs[i].len);
+	layer_file(rt, "bin/kiln-serve", 0755, kiln_serve_bin, serve_len);
+	layer_file(rt, im->ec.interp + 1, 0755, im->ec.interp_data, im->ec.interp_len);
+	for (i = 0; i < im->ec.nlibs; i++) {
+		snprintf(path, sizeof(path), LIBDIR "/%s", im->ec.libs[i].soname);
+		layer_file(rt, path, 0755, im->ec.libs[i].data, im->ec.libs[i].len);
 	}
-	layer_add(&rt, "tmp", 1, 01777, NULL, 0);
+	layer_add(rt, "tmp", 1, 01777, NULL, 0);
 	/* Layer 2: the model. */
-	layer_file(&model, "model/model.safetensors", 0644, st, stlen);
-	layer_file(&model, "model/model.json", 0644, js, jslen);
-	if (mettext)
-		layer_file(&model, "model/metrics.json", 0644, mettext, metlen);
-	if (write_tar(ctx, rt.e, rt.n, &rt.tar) < 0 || write_tar(ctx, model.e, model.n, &model.tar) < 0)
-		goto out;
-	oci_digest(rt.tar.p, rt.tar.len, rt.digest);
-	oci_digest(model.tar.p, model.tar.len, model.digest);
-	oci_digest(st, stlen, mdigest);
+	layer_file(model, "model/model.safetensors", 0644, im->st, im->stlen);
+	layer_file(model, "model/model.json", 0644, im->js, im->jslen);
+	if (im->mettext)
+		layer_file(model, "model/metrics.json", 0644, im->mettext, im->metlen);
+	if (write_tar(ctx, rt->e, rt->n, &rt->tar) < 0 || write_tar(ctx, model->e, model->n, &model->tar) < 0)
+		return -1;
+	kp_oci_digest(rt->tar.p, rt->tar.len, rt->digest);
+	kp_oci_digest(model->tar.p, model->tar.len, model->digest);
+	kp_oci_digest(im->st, im->stlen, im->mdigest);
+	return 0;
+}
 
-	/* The image config: entrypoint, port, labels, the layers' diff ids. */
-	snprintf(portarg, sizeof(portarg), "%lld", port);
-	snprintf(exposed, sizeof(exposed), "%lld/tcp", port);
+/* The image config: entrypoint, port, labels, the layers' diff ids; it and
+ * the layers become blobs[0..2]. */
+static void
+make_config(kiln_ctx *ctx, struct image *im)
+{
+	const char *short_name = strrchr(im->name, '/');
+	char portarg[16], exposed[32];
+	json_t *j;
+
+	short_name = short_name ? short_name + 1 : im->name;
+	snprintf(portarg, sizeof(portarg), "%lld", im->port);
+	snprintf(exposed, sizeof(exposed), "%lld/tcp", im->port);
 	/* The server needs no privilege: it runs as nobody (numeric, so no /etc/passwd is needed). */
 	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
 		" s:{s:s, s:[s,s]}, s:[{s:s, s:s}, {s:s, s:s}]}",
-		"architecture", ec.arch, "os", "linux", "created", FIXED_DATE,
+		"architecture", im->ec.arch, "os", "linux", "created", FIXED_DATE,
 		"config",
 		"Entrypoint", "/bin/kiln-serve", "--model", "/model", "--name", short_name, "--port", portarg,
 		"Env", "LD_LIBRARY_PATH=/" LIBDIR, "PATH=/bin",
 		"ExposedPorts", exposed,
-		"Labels", make_labels(ctx, mdigest, js, jslen, name, tag, port, metrics),
+		"Labels", make_labels(ctx, im->mdigest, im->js, im->jslen, im->name, im->tag, im->port,
+			im->metrics),
 		"WorkingDir", "/", "User", "65534:65534",
-		"rootfs", "type", "layers", "diff_ids", rt.digest, model.digest,
+		"rootfs", "type", "layers", "diff_ids", im->rt.digest, im->model.digest,
 		"history", "created", FIXED_DATE, "created_by", "kiln package: kiln-serve and its libraries",
 		"created", FIXED_DATE, "created_by", "kiln package: the model");
-	cfg = oci_json(j);
+	im->cfg = kp_oci_json(j);
 	json_decref(j);
-	blobs[0] = (struct blob){OCI_CONFIG, "", (unsigned char *)cfg, strlen(cfg)};
-	blobs[1] = (struct blob){OCI_LAYER, "", rt.tar.p, rt.tar.len};
-	blobs[2] = (struct blob){OCI_LAYER, "", model.tar.p, model.tar.len};
-	oci_digest(cfg, strlen(cfg), blobs[0].digest);
-	memcpy(blobs[1].digest, rt.digest, 72);
-	memcpy(blobs[2].digest, model.digest, 72);
+	im->blobs[0] = (struct blob){OCI_CONFIG, "", (unsigned char *)im->cfg, strlen(im->cfg)};
+	im->blobs[1] = (struct blob){OCI_LAYER, "", im->rt.tar.p, im->rt.tar.len};
+	im->blobs[2] = (struct blob){OCI_LAYER, "", im->model.tar.p, im->model.tar.len};
+	kp_oci_digest(im->cfg, strlen(im->cfg), im->blobs[0].digest);
+	memcpy(im->blobs[1].digest, im->rt.digest, 72);
+	memcpy(im->blobs[2].digest, im->model.digest, 72);
+}
+
+/* The manifest (blobs[3]), the layout's index.json naming it, and
+ * docker-archive's manifest.json for image.tar. */
+static void
+make_manifests(struct image *im)
+{
+	struct blob *b = im->blobs;
+	char b0[512], b1[512], b2[512];
+	json_t *j, *o;
 
 	j = json_pack("{s:i, s:s, s:o, s:[o,o]}", "schemaVersion", 2, "mediaType", OCI_MANIFEST,
-		"config", descriptor(OCI_CONFIG, blobs[0].digest, blobs[0].len),
-		"layers", descriptor(OCI_LAYER, rt.digest, rt.tar.len),
-		descriptor(OCI_LAYER, model.digest, model.tar.len));
-	man = oci_json(j);
+		"config", descriptor(OCI_CONFIG, b[0].digest, b[0].len),
+		"layers", descriptor(OCI_LAYER, im->rt.digest, im->rt.tar.len),
+		descriptor(OCI_LAYER, im->model.digest, im->model.tar.len));
+	im->man = kp_oci_json(j);
 	json_decref(j);
-	blobs[3] = (struct blob){OCI_MANIFEST, "", (unsigned char *)man, strlen(man)};
-	oci_digest(man, strlen(man), blobs[3].digest);
-	snprintf(ref, sizeof(ref), "%s:%s", name, tag);
+	b[3] = (struct blob){OCI_MANIFEST, "", (unsigned char *)im->man, strlen(im->man)};
+	kp_oci_digest(im->man, strlen(im->man), b[3].digest);
+	snprintf(im->ref, sizeof(im->ref), "%s:%s", im->name, im->tag);
 
-	j = descriptor(OCI_MANIFEST, blobs[3].digest, blobs[3].len);
+	j = descriptor(OCI_MANIFEST, b[3].digest, b[3].len);
 	json_object_set_new(j, "annotations", json_pack("{s:s, s:s}",
-		"org.opencontainers.image.ref.name", tag, "io.containerd.image.name", ref));
+		"org.opencontainers.image.ref.name", im->tag, "io.containerd.image.name", im->ref));
 	j = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType", OCI_INDEX, "manifests", j);
-	idx = oci_json(j);
-	json_decref(j);
-	j = json_pack("[{s:s, s:[s], s:[s,s]}]", "Config", "", "RepoTags", ref, "Layers", "", "");
-	{
-		json_t *o = json_array_get(j, 0);
-		char b0[512], b1[512], b2[512];
-
-		snprintf(b0, sizeof(b0), "blobs/sha256/%s", blobs[0].digest + 7);
-		snprintf(b1, sizeof(b1), "blobs/sha256/%s", rt.digest + 7);
-		snprintf(b2, sizeof(b2), "blobs/sha256/%s", model.digest + 7);
-		json_object_set_new(o, "Config", json_string(b0));
-		json_object_set_new(o, "Layers", json_pack("[s,s]", b1, b2));
-	}
-	dman = oci_json(j);
+	im->idx = kp_oci_json(j);
 	json_decref(j);
 
-	/* oci/ */
+	j = json_pack("[{s:s, s:[s], s:[s,s]}]", "Config", "", "RepoTags", im->ref, "Layers", "", "");
+	o = json_array_get(j, 0);
+	snprintf(b0, sizeof(b0), "blobs/sha256/%s", b[0].digest + 7);
+	snprintf(b1, sizeof(b1), "blobs/sha256/%s", im->rt.digest + 7);
+	snprintf(b2, sizeof(b2), "blobs/sha256/%s", im->model.digest + 7);
+	json_object_set_new(o, "Config", json_string(b0));
+	json_object_set_new(o, "Layers", json_pack("[s,s]", b1, b2));
+	im->dman = kp_oci_json(j);
+	json_decref(j);
+}
+
+/* oci/: the image layout. */
+static int
+write_layout(kiln_ctx *ctx, const char *out, const struct image *im)
+{
+	char path[4200];
+	size_t i;
+
 	if (mkdirs(ctx, out) < 0)
-		goto out;
+		return -1;
 	snprintf(path, sizeof(path), "%s/oci", out);
 	for (i = 0; i < 4; i++)
-		if (put_blob(ctx, path, &blobs[i]) < 0)
-			goto out;
+		if (put_blob(ctx, path, &im->blobs[i]) < 0)
+			return -1;
 	if (write_text(ctx, path, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}") < 0 ||
-	    write_text(ctx, path, "index.json", idx) < 0)
-		goto out;
+	    write_text(ctx, path, "index.json", im->idx) < 0)
+		return -1;
+	return 0;
+}
 
-	/* image.tar: the layout plus docker-archive's manifest.json. */
-	{
-		struct layer t = {0};
-		char bp[512];
+/* image.tar: the layout plus docker-archive's manifest.json. */
+static int
+write_image_tar(kiln_ctx *ctx, const char *out, struct image *im)
+{
+	struct layer t = {0};
+	char bp[512], path[4200], err[KP_ERRLEN];
+	size_t i;
+	int rc;
 
-		for (i = 0; i < 4; i++) {
-			snprintf(bp, sizeof(bp), "blobs/sha256/%s", blobs[i].digest + 7);
-			layer_file(&t, bp, 0644, blobs[i].data, blobs[i].len);
-		}
-		layer_file(&t, "oci-layout", 0644, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
-		layer_file(&t, "index.json", 0644, idx, strlen(idx));
-		layer_file(&t, "manifest.json", 0644, dman, strlen(dman));
-		rc = write_tar(ctx, t.e, t.n, &tar);
-		layer_release(&t);
-		if (rc < 0)
-			goto out;
-		rc = -1;
-		snprintf(path, sizeof(path), "%s/image.tar", out);
-		if (kiln_ml_write_file(path, tar.p, tar.len, err) < 0) {
-			kiln_fail(ctx, "%s", err);
-			goto out;
-		}
+	for (i = 0; i < 4; i++) {
+		snprintf(bp, sizeof(bp), "blobs/sha256/%s", im->blobs[i].digest + 7);
+		layer_file(&t, bp, 0644, im->blobs[i].data, im->blobs[i].len);
 	}
+	layer_file(&t, "oci-layout", 0644, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+	layer_file(&t, "index.json", 0644, im->idx, strlen(im->idx));
+	layer_file(&t, "manifest.json", 0644, im->dman, strlen(im->dman));
+	rc = write_tar(ctx, t.e, t.n, &im->tar);
+	layer_release(&t);
+	if (rc < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/image.tar", out);
+	if (kp_write_file(path, im->tar.p, im->tar.len, err) < 0)
+		return kiln_fail(ctx, "%s", err);
+	return 0;
+}
 
-	/* image.json */
-	total = blobs[0].len + blobs[1].len + blobs[2].len + blobs[3].len;
+/* The bytes of the image's blobs. */
+static size_t
+image_size(const struct image *im)
+{
+	return im->blobs[0].len + im->blobs[1].len + im->blobs[2].len + im->blobs[3].len;
+}
+
+/* image.json: the reference, digests, layers and libraries, for people and tools. */
+static int
+write_info(kiln_ctx *ctx, const char *out, const struct image *im)
+{
+	const struct elf_closure *ec = &im->ec;
+	char *info, *nl;
+	json_t *j, *a, *libs;
+	size_t i;
+	int rc;
+
 	libs = json_array();
-	for (i = 0; i < ec.nlibs; i++)
-		json_array_append_new(libs, json_pack("{s:s, s:s, s:I}", "soname", ec.libs[i].soname,
-			"found", ec.libs[i].path, "size", (json_int_t)ec.libs[i].len));
+	for (i = 0; i < ec->nlibs; i++)
+		json_array_append_new(libs, json_pack("{s:s, s:s, s:I}", "soname", ec->libs[i].soname,
+			"found", ec->libs[i].path, "size", (json_int_t)ec->libs[i].len));
 	a = json_pack("[{s:s, s:s, s:I, s:I}, {s:s, s:s, s:I, s:I}]",
-		"content", "kiln-serve and its libraries", "digest", rt.digest,
-		"size", (json_int_t)rt.tar.len, "files", (json_int_t)rt.n,
-		"content", "model", "digest", model.digest,
-		"size", (json_int_t)model.tar.len, "files", (json_int_t)model.n);
+		"content", "kiln-serve and its libraries", "digest", im->rt.digest,
+		"size", (json_int_t)im->rt.tar.len, "files", (json_int_t)im->rt.n,
+		"content", "model", "digest", im->model.digest,
+		"size", (json_int_t)im->model.tar.len, "files", (json_int_t)im->model.n);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:I}",
-		"format", "kiln-image/1", "name", name, "tag", tag, "reference", ref,
-		"digest", blobs[3].digest, "size", (json_int_t)total, "port", (json_int_t)port,
-		"config", blobs[0].digest, "layers", a, "libraries", libs,
-		"interpreter", ec.interp, "architecture", ec.arch, "model_digest", mdigest,
-		"tar_size", (json_int_t)tar.len);
+		"format", "kiln-image/1", "name", im->name, "tag", im->tag, "reference", im->ref,
+		"digest", im->blobs[3].digest, "size", (json_int_t)image_size(im),
+		"port", (json_int_t)im->port,
+		"config", im->blobs[0].digest, "layers", a, "libraries", libs,
+		"interpreter", ec->interp, "architecture", ec->arch, "model_digest", im->mdigest,
+		"tar_size", (json_int_t)im->tar.len);
 	info = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
-	{
-		char *nl = kiln_ml_xmalloc(strlen(info) + 2);
+	nl = kp_xmalloc(strlen(info) + 2);
+	sprintf(nl, "%s\n", info);
+	free(info);
+	rc = write_text(ctx, out, "image.json", nl);
+	free(nl);
+	return rc;
+}
 
-		sprintf(nl, "%s\n", info);
-		free(info);
-		info = nl;
-	}
-	if (write_text(ctx, out, "image.json", info) < 0)
+static int
+run(kiln_ctx *ctx)
+{
+	const char *out = kiln_output_dir(ctx);
+	size_t serve_len = (size_t)(kiln_serve_bin_end - kiln_serve_bin);
+	struct image im = {0};
+	char err[KP_ERRLEN];
+	int rc = -1;
+
+	im.name = kiln_param_string(ctx, "name", "");
+	im.tag = kiln_param_string(ctx, "tag", "");
+	im.port = kiln_param_int(ctx, "port", 8080);
+	if (read_model(ctx, kiln_input(ctx, "model"), &im.st, &im.stlen, &im.js, &im.jslen) < 0 ||
+	    read_metrics(ctx, &im) < 0)
 		goto out;
-	kiln_metric(ctx, "image_bytes", (double)total);
-	kiln_metric(ctx, "libraries", (double)ec.nlibs);
-	kiln_log(ctx, "%s@%s: %zu bytes, %zu libraries", ref, blobs[3].digest, total, ec.nlibs);
+	if (elf_closure(&im.ec, kiln_serve_bin, serve_len, err) < 0) {
+		kiln_fail(ctx, "%s", err);
+		goto out;
+	}
+	if (make_layers(ctx, &im) < 0)
+		goto out;
+	make_config(ctx, &im);
+	make_manifests(&im);
+	if (write_layout(ctx, out, &im) < 0 || write_image_tar(ctx, out, &im) < 0 ||
+	    write_info(ctx, out, &im) < 0)
+		goto out;
+	kiln_metric(ctx, "image_bytes", (double)image_size(&im));
+	kiln_metric(ctx, "libraries", (double)im.ec.nlibs);
+	kiln_log(ctx, "%s@%s: %zu bytes, %zu libraries", im.ref, im.blobs[3].digest, image_size(&im),
+		im.ec.nlibs);
 	rc = 0;
 out:
-	free(st);
-	free(js);
-	free(mettext);
-	free(cfg);
-	free(man);
-	free(idx);
-	free(dman);
-	free(info);
-	json_decref(metrics);
-	obuf_release(&tar);
-	layer_release(&rt);
-	layer_release(&model);
-	elf_closure_release(&ec);
+	image_release(&im);
 	return rc;
 }
 

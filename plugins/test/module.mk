@@ -2,6 +2,6 @@
 
 PLUGINS += $(O)/plugins/test.so
 
-$(O)/plugins/test.so: $(O)/plugins/test/test.o $(O)/libkilnml.a
+$(O)/plugins/test.so: $(O)/plugins/test/test.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnml.a $(LDLIBS_ML)
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnplug.a $(LDLIBS_PLUGLIB)

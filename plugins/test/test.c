@@ -4,14 +4,19 @@
  * when a metric or a fairness measure crosses a limit of the rule.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/json.h"
+#include "../lib/metrics.h"
+#include "../lib/model.h"
+#include "../lib/npy.h"
+#include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "fairness", "max", "min", NULL };
 static const char *const metric_names[] = { "accuracy", "precision_macro", "recall_macro",
@@ -75,8 +80,8 @@ check(kiln_ctx *ctx)
 
 /* What the test evaluates on. */
 struct eval {
-	struct kiln_ml_model m;
-	struct kiln_ml_array X, y, group;
+	struct kp_model m;
+	struct kp_array X, y, group;
 	char **groups;
 	size_t ngroups;
 };
@@ -85,17 +90,17 @@ static void
 eval_release(struct eval *e)
 {
 	if (e->m.layers)
-		kiln_ml_model_release(&e->m);
-	kiln_ml_array_release(&e->X);
-	kiln_ml_array_release(&e->y);
-	kiln_ml_array_release(&e->group);
-	kiln_ml_strings_free(e->groups, e->ngroups);
+		kp_model_release(&e->m);
+	kp_array_release(&e->X);
+	kp_array_release(&e->y);
+	kp_array_release(&e->group);
+	kp_strings_free(e->groups, e->ngroups);
 }
 
 static int
 load_group(struct eval *e, const char *dir, char *err)
 {
-	char *gp = kiln_ml_join(dir, "group_test.npy"), *tp = kiln_ml_join(dir, "transform.json");
+	char *gp = kp_join(dir, "group_test.npy"), *tp = kp_join(dir, "transform.json");
 	json_t *t = NULL;
 	int rc = 0;
 	size_t i;
@@ -103,17 +108,17 @@ load_group(struct eval *e, const char *dir, char *err)
 	if (access(gp, F_OK) != 0)
 		goto out;
 	rc = -1;
-	if (kiln_ml_npy_read(gp, &e->group, err) < 0 || !(t = kiln_ml_json_read(tp, err)) ||
-	    kiln_ml_json_strings(t, "groups", &e->groups, &e->ngroups, tp, err) < 0)
+	if (kp_npy_read(gp, &e->group, err) < 0 || !(t = kp_json_read(tp, err)) ||
+	    kp_json_strings(t, "groups", &e->groups, &e->ngroups, tp, err) < 0)
 		goto out;
-	if (e->group.dtype != KILN_ML_I64 || e->group.ndim != 1 || e->group.shape[0] != e->y.shape[0]) {
-		kiln_ml_errf(err, "%s: expected %zu int64 group indices", gp, e->y.shape[0]);
+	if (e->group.dtype != KP_I64 || e->group.ndim != 1 || e->group.shape[0] != e->y.shape[0]) {
+		kp_errf(err, "%s: expected %zu int64 group indices", gp, e->y.shape[0]);
 		goto out;
 	}
 	for (i = 0; i < e->group.shape[0]; i++)
 		if (((int64_t *)e->group.data)[i] < 0 ||
 		    (size_t)((int64_t *)e->group.data)[i] >= e->ngroups) {
-			kiln_ml_errf(err, "%s: row %zu: group index out of range", gp, i + 1);
+			kp_errf(err, "%s: row %zu: group index out of range", gp, i + 1);
 			goto out;
 		}
 	rc = 0;
@@ -130,16 +135,16 @@ check_labels(struct eval *e, const char *yp, char *err)
 	size_t i;
 
 	if (e->y.ndim != 1 || e->y.shape[0] != e->X.shape[0])
-		return kiln_ml_errf(err, "%s: expected %zu labels to match X_test's rows", yp,
+		return kp_errf(err, "%s: expected %zu labels to match X_test's rows", yp,
 			e->X.shape[0]);
-	if (e->m.classification != (e->y.dtype == KILN_ML_I64))
-		return kiln_ml_errf(err, "%s: the model is a %s but the labels are %s", yp,
+	if (e->m.classification != (e->y.dtype == KP_I64))
+		return kp_errf(err, "%s: the model is a %s but the labels are %s", yp,
 			e->m.classification ? "classifier" : "regression",
-			e->y.dtype == KILN_ML_I64 ? "classes" : "values");
+			e->y.dtype == KP_I64 ? "classes" : "values");
 	for (i = 0; e->m.classification && i < e->y.shape[0]; i++)
 		if (((int64_t *)e->y.data)[i] < 0 ||
 		    (size_t)((int64_t *)e->y.data)[i] >= e->m.nclasses)
-			return kiln_ml_errf(err, "%s: row %zu: class %lld is not one of the model's %zu",
+			return kp_errf(err, "%s: row %zu: class %lld is not one of the model's %zu",
 				yp, i + 1, (long long)((int64_t *)e->y.data)[i], e->m.nclasses);
 	return 0;
 }
@@ -147,17 +152,17 @@ check_labels(struct eval *e, const char *yp, char *err)
 static int
 load(struct eval *e, const char *mdir, const char *fdir, char *err)
 {
-	char *xp = kiln_ml_join(fdir, "X_test.npy"), *yp = kiln_ml_join(fdir, "y_test.npy");
+	char *xp = kp_join(fdir, "X_test.npy"), *yp = kp_join(fdir, "y_test.npy");
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
-	if (kiln_ml_model_load_dir(&e->m, mdir, err) < 0 || kiln_ml_npy_read(xp, &e->X, err) < 0 ||
-	    kiln_ml_npy_read(yp, &e->y, err) < 0)
+	if (kp_model_load_dir(&e->m, mdir, err) < 0 || kp_npy_read(xp, &e->X, err) < 0 ||
+	    kp_npy_read(yp, &e->y, err) < 0)
 		goto out;
-	if (e->X.dtype != KILN_ML_F32 || e->X.ndim != 2 ||
-	    e->X.shape[1] != kiln_ml_model_inputs(&e->m) || e->X.shape[0] == 0) {
-		kiln_ml_errf(err, "%s: expected a float32 matrix of %zu columns (the model's inputs), got (%zu, %zu)",
-			xp, kiln_ml_model_inputs(&e->m), e->X.shape[0], e->X.shape[1]);
+	if (e->X.dtype != KP_F32 || e->X.ndim != 2 ||
+	    e->X.shape[1] != kp_model_inputs(&e->m) || e->X.shape[0] == 0) {
+		kp_errf(err, "%s: expected a float32 matrix of %zu columns (the model's inputs), got (%zu, %zu)",
+			xp, kp_model_inputs(&e->m), e->X.shape[0], e->X.shape[1]);
 		goto out;
 	}
 	if (check_labels(e, yp, err) < 0 || load_group(e, fdir, err) < 0)
@@ -174,21 +179,21 @@ static json_t *
 evaluate(struct eval *e)
 {
 	size_t n = e->X.shape[0], k = e->m.nclasses ? e->m.nclasses : 1;
-	int64_t *pred = kiln_ml_xcalloc(n, sizeof(int64_t));
-	float *probs = kiln_ml_xcalloc(n, k * sizeof(float));
+	int64_t *pred = kp_xcalloc(n, sizeof(int64_t));
+	float *probs = kp_xcalloc(n, k * sizeof(float));
 	json_t *j = json_object(), *m;
 
-	kiln_ml_model_predict(&e->m, e->X.data, n, pred, probs);
+	kp_model_predict(&e->m, e->X.data, n, pred, probs);
 	if (e->m.classification)
-		m = kiln_ml_metrics_classification(e->y.data, pred,
-			kiln_ml_model_probabilistic(&e->m) ? probs : NULL, n, e->m.nclasses,
+		m = kp_metrics_classification(e->y.data, pred,
+			kp_model_probabilistic(&e->m) ? probs : NULL, n, e->m.nclasses,
 			e->m.classes);
 	else
-		m = kiln_ml_metrics_regression(e->y.data, probs, n);
+		m = kp_metrics_regression(e->y.data, probs, n);
 	json_object_set_new(j, "task", json_string(e->m.classification ? "classification" : "regression"));
 	json_object_set_new(j, "metrics", m);
 	if (e->groups && e->m.classification)
-		json_object_set_new(j, "fairness", kiln_ml_metrics_fairness(e->y.data, pred,
+		json_object_set_new(j, "fairness", kp_metrics_fairness(e->y.data, pred,
 			e->group.data, n, e->m.nclasses, e->groups, e->ngroups));
 	free(pred);
 	free(probs);
@@ -210,8 +215,8 @@ limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min,
 	v = json_number_value(value);
 	ok = is_min ? v >= lim : v <= lim;
 	json_array_append_new(checks, json_pack("{s:s, s:s, s:o, s:o, s:b}", "metric", name,
-		"kind", is_min ? "min" : "max", "limit", kiln_ml_json_real(lim),
-		"value", kiln_ml_json_real(v), "passed", ok));
+		"kind", is_min ? "min" : "max", "limit", kp_json_real(lim),
+		"value", kp_json_real(v), "passed", ok));
 	if (!ok)
 		snprintf(msg + len, cap - len, "%s%s %.4f is %s the %s %g", len ? "; " : "",
 			name, v, is_min ? "below" : "above", is_min ? "minimum" : "maximum", lim);
@@ -277,7 +282,7 @@ record(kiln_ctx *ctx, json_t *j)
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KILN_ML_ERRLEN], msg[2048] = "", *path;
+	char err[KP_ERRLEN], msg[2048] = "", *path;
 	json_t *j, *checks = json_array();
 	struct eval e;
 	int rc;
@@ -297,8 +302,8 @@ run(kiln_ctx *ctx)
 	rc = limits(ctx, j, checks, msg, sizeof(msg));
 	json_object_set_new(j, "checks", checks);
 	json_object_set_new(j, "passed", json_boolean(rc == 0 && !*msg));
-	path = kiln_ml_join(kiln_output_dir(ctx), "metrics.json");
-	if (rc == 0 && kiln_ml_json_write(path, j, err) < 0)
+	path = kp_join(kiln_output_dir(ctx), "metrics.json");
+	if (rc == 0 && kp_json_write(path, j, err) < 0)
 		rc = kiln_fail(ctx, "%s", err);
 	if (rc == 0)
 		record(ctx, j);

@@ -2,6 +2,6 @@
 
 PLUGINS += $(O)/plugins/train.so
 
-$(O)/plugins/train.so: $(O)/plugins/train/train.o $(O)/libkilnml.a
+$(O)/plugins/train.so: $(O)/plugins/train/train.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnml.a $(LDLIBS_ML)
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnplug.a $(LDLIBS_PLUGLIB)

@@ -4,6 +4,7 @@
  * and history.json.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,8 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/fit.h"
+#include "../lib/json.h"
+#include "../lib/model.h"
+#include "../lib/npy.h"
+#include "../lib/param.h"
+#include "../lib/util.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "epochs", "hidden",
 	"l2", "lr", "patience", "seed", "validation", NULL };
@@ -20,7 +25,7 @@ static const char *const algorithms[] = { "ridge", "logistic", "softmax", "mlp",
 
 /* Read and check the params into o; used by both check and run. */
 static int
-options(kiln_ctx *ctx, struct kiln_ml_train_opts *o)
+options(kiln_ctx *ctx, struct kp_fit_opts *o)
 {
 	const kiln_value *hidden = kiln_param(ctx, "hidden");
 	const char *alg;
@@ -28,10 +33,10 @@ options(kiln_ctx *ctx, struct kiln_ml_train_opts *o)
 	double x = 0;
 	size_t i;
 
-	kiln_ml_train_opts_init(o);
+	kp_fit_opts_init(o);
 	if (kp_known(ctx, params) < 0 || kp_string(ctx, "algorithm", "softmax", algorithms, &alg) < 0)
 		return -1;
-	o->kind = kiln_ml_kind_parse(alg);
+	o->kind = kp_kind_parse(alg);
 	if (kp_int(ctx, "epochs", 100, 1, 1000000, &v) < 0)
 		return -1;
 	o->epochs = (int)v;
@@ -48,14 +53,14 @@ options(kiln_ctx *ctx, struct kiln_ml_train_opts *o)
 		return -1;
 	if (!(o->lr > 0))
 		return kiln_fail(ctx, "param 'lr': expected a positive number, got 0");
-	if (kp_number(ctx, "l2", o->kind == KILN_ML_RIDGE ? 1.0 : 1e-4, 0, 1e6, &o->l2) < 0)
+	if (kp_number(ctx, "l2", o->kind == KP_RIDGE ? 1.0 : 1e-4, 0, 1e6, &o->l2) < 0)
 		return -1;
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;
 	o->validation = x;
-	if (hidden && o->kind != KILN_ML_MLP)
+	if (hidden && o->kind != KP_MLP)
 		return kiln_fail(ctx, "param 'hidden': only the mlp algorithm has hidden layers");
-	if (o->kind == KILN_ML_MLP && !hidden) {
+	if (o->kind == KP_MLP && !hidden) {
 		o->hidden[0] = 64;
 		o->nhidden = 1;
 	}
@@ -74,7 +79,7 @@ options(kiln_ctx *ctx, struct kiln_ml_train_opts *o)
 static int
 check(kiln_ctx *ctx)
 {
-	struct kiln_ml_train_opts o;
+	struct kp_fit_opts o;
 
 	if (options(ctx, &o) < 0)
 		return -1;
@@ -85,7 +90,7 @@ check(kiln_ctx *ctx)
 
 /* The training data: X, y, class names and the features' transform. */
 struct data {
-	struct kiln_ml_array X, y, w;	/* w: sample weights, when the features have them */
+	struct kp_array X, y, w;	/* w: sample weights, when the features have them */
 	char **classes;
 	size_t nclasses;
 	json_t *transform;
@@ -94,10 +99,10 @@ struct data {
 static void
 data_release(struct data *d)
 {
-	kiln_ml_array_release(&d->X);
-	kiln_ml_array_release(&d->y);
-	kiln_ml_array_release(&d->w);
-	kiln_ml_strings_free(d->classes, d->nclasses);
+	kp_array_release(&d->X);
+	kp_array_release(&d->y);
+	kp_array_release(&d->w);
+	kp_strings_free(d->classes, d->nclasses);
 	json_decref(d->transform);
 }
 
@@ -105,18 +110,18 @@ data_release(struct data *d)
 static int
 load_classes(struct data *d, const char *dir, char *err)
 {
-	char *path = kiln_ml_join(dir, "transform.json");
+	char *path = kp_join(dir, "transform.json");
 	const int64_t *y = d->y.data;
 	int64_t mx = 0;
 	size_t i;
 	int rc = 0;
 
 	if (access(path, F_OK) == 0) {
-		d->transform = kiln_ml_json_read(path, err);
+		d->transform = kp_json_read(path, err);
 		if (!d->transform)
 			rc = -1;
 		else if (json_object_get(d->transform, "classes"))
-			rc = kiln_ml_json_strings(d->transform, "classes", &d->classes,
+			rc = kp_json_strings(d->transform, "classes", &d->classes,
 				&d->nclasses, path, err);
 	}
 	free(path);
@@ -126,12 +131,12 @@ load_classes(struct data *d, const char *dir, char *err)
 		if (y[i] > mx)
 			mx = y[i];
 	d->nclasses = (size_t)mx + 1;
-	d->classes = kiln_ml_xmallocarray(d->nclasses, sizeof(char *));
+	d->classes = kp_xmallocarray(d->nclasses, sizeof(char *));
 	for (i = 0; i < d->nclasses; i++) {
 		char b[32];
 
 		snprintf(b, sizeof(b), "%zu", i);
-		d->classes[i] = kiln_ml_xstrdup(b);
+		d->classes[i] = kp_xstrdup(b);
 	}
 	return 0;
 }
@@ -140,14 +145,14 @@ load_classes(struct data *d, const char *dir, char *err)
 static int
 load_weights(struct data *d, const char *dir, char *err)
 {
-	char *wp = kiln_ml_join(dir, "w_train.npy");
+	char *wp = kp_join(dir, "w_train.npy");
 	int rc = 0;
 
 	if (access(wp, F_OK) == 0) {
-		rc = kiln_ml_npy_read(wp, &d->w, err);
-		if (rc == 0 && (d->w.dtype != KILN_ML_F32 || d->w.ndim != 1 ||
+		rc = kp_npy_read(wp, &d->w, err);
+		if (rc == 0 && (d->w.dtype != KP_F32 || d->w.ndim != 1 ||
 		    d->w.shape[0] != d->X.shape[0]))
-			rc = kiln_ml_errf(err, "%s: expected %zu float32 weights", wp, d->X.shape[0]);
+			rc = kp_errf(err, "%s: expected %zu float32 weights", wp, d->X.shape[0]);
 	}
 	free(wp);
 	return rc;
@@ -156,22 +161,22 @@ load_weights(struct data *d, const char *dir, char *err)
 static int
 load_data(struct data *d, const char *dir, char *err)
 {
-	char *xp = kiln_ml_join(dir, "X_train.npy"), *yp = kiln_ml_join(dir, "y_train.npy");
+	char *xp = kp_join(dir, "X_train.npy"), *yp = kp_join(dir, "y_train.npy");
 	int rc = -1;
 
 	memset(d, 0, sizeof(*d));
-	if (kiln_ml_npy_read(xp, &d->X, err) < 0 || kiln_ml_npy_read(yp, &d->y, err) < 0)
+	if (kp_npy_read(xp, &d->X, err) < 0 || kp_npy_read(yp, &d->y, err) < 0)
 		goto out;
-	if (d->X.dtype != KILN_ML_F32 || d->X.ndim != 2) {
-		kiln_ml_errf(err, "%s: expected a 2-D float32 matrix", xp);
+	if (d->X.dtype != KP_F32 || d->X.ndim != 2) {
+		kp_errf(err, "%s: expected a 2-D float32 matrix", xp);
 		goto out;
 	}
 	if (d->y.ndim != 1 || d->y.shape[0] != d->X.shape[0]) {
-		kiln_ml_errf(err, "%s: expected %zu labels to match X_train's rows, got shape (%zu, %zu)",
+		kp_errf(err, "%s: expected %zu labels to match X_train's rows, got shape (%zu, %zu)",
 			yp, d->X.shape[0], d->y.shape[0], d->y.shape[1]);
 		goto out;
 	}
-	rc = d->y.dtype == KILN_ML_I64 ? load_classes(d, dir, err) : 0;
+	rc = d->y.dtype == KP_I64 ? load_classes(d, dir, err) : 0;
 	if (rc == 0)
 		rc = load_weights(d, dir, err);
 out:
@@ -184,21 +189,21 @@ static int
 finite_inputs(const struct data *d, char *err)
 {
 	const float *x = d->X.data;
-	size_t n = kiln_ml_array_count(&d->X), i = kiln_ml_first_nonfinite(x, n);
+	size_t n = kp_array_count(&d->X), i = kp_first_nonfinite(x, n);
 
 	if (i < n)
-		return kiln_ml_errf(err, "X_train.npy: row %zu column %zu is %g: features must be finite",
+		return kp_errf(err, "X_train.npy: row %zu column %zu is %g: features must be finite",
 			i / d->X.shape[1] + 1, i % d->X.shape[1] + 1, x[i]);
-	if (d->y.dtype == KILN_ML_F32) {
-		i = kiln_ml_first_nonfinite(d->y.data, d->y.shape[0]);
+	if (d->y.dtype == KP_F32) {
+		i = kp_first_nonfinite(d->y.data, d->y.shape[0]);
 		if (i < d->y.shape[0])
-			return kiln_ml_errf(err, "y_train.npy: row %zu is not finite", i + 1);
+			return kp_errf(err, "y_train.npy: row %zu is not finite", i + 1);
 	}
 	return 0;
 }
 
 static json_t *
-layers_json(const struct kiln_ml_model *m)
+layers_json(const struct kp_model *m)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -206,12 +211,12 @@ layers_json(const struct kiln_ml_model *m)
 	for (i = 0; i < m->nlayers; i++)
 		json_array_append_new(a, json_pack("{s:I, s:I, s:s}", "in",
 			(json_int_t)m->layers[i].in, "out", (json_int_t)m->layers[i].out,
-			"activation", kiln_ml_act_name(m->layers[i].act)));
+			"activation", kp_act_name(m->layers[i].act)));
 	return a;
 }
 
 static json_t *
-hyper_json(const struct kiln_ml_train_opts *o)
+hyper_json(const struct kp_fit_opts *o)
 {
 	json_t *h = json_array();
 	size_t i;
@@ -219,15 +224,15 @@ hyper_json(const struct kiln_ml_train_opts *o)
 	for (i = 0; i < o->nhidden; i++)
 		json_array_append_new(h, json_integer((json_int_t)o->hidden[i]));
 	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:o, s:I, s:o, s:I}",
-		"algorithm", kiln_ml_kind_name(o->kind), "epochs", (json_int_t)o->epochs,
-		"lr", kiln_ml_json_real(o->lr), "l2", kiln_ml_json_real(o->l2),
-		"batch_size", (json_int_t)o->batch, "validation", kiln_ml_json_real(o->validation),
+		"algorithm", kp_kind_name(o->kind), "epochs", (json_int_t)o->epochs,
+		"lr", kp_json_real(o->lr), "l2", kp_json_real(o->l2),
+		"batch_size", (json_int_t)o->batch, "validation", kp_json_real(o->validation),
 		"patience", (json_int_t)o->patience, "hidden", h, "seed", (json_int_t)o->seed);
 }
 
 static json_t *
-model_json(const struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
-	const struct data *d, const struct kiln_ml_history *h)
+model_json(const struct kp_model *m, const struct kp_fit_opts *o,
+	const struct data *d, const struct kp_history *h)
 {
 	json_t *j = json_object(), *cl = json_array();
 	size_t i;
@@ -235,10 +240,10 @@ model_json(const struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	for (i = 0; m->classification && i < d->nclasses; i++)
 		json_array_append_new(cl, json_string(d->classes[i]));
 	json_object_set_new(j, "format", json_string("kiln-model/1"));
-	json_object_set_new(j, "kind", json_string(kiln_ml_kind_name(m->kind)));
+	json_object_set_new(j, "kind", json_string(kp_kind_name(m->kind)));
 	json_object_set_new(j, "task", json_string(m->classification ? "classification" : "regression"));
-	json_object_set_new(j, "inputs", json_integer((json_int_t)kiln_ml_model_inputs(m)));
-	json_object_set_new(j, "outputs", json_integer((json_int_t)kiln_ml_model_outputs(m)));
+	json_object_set_new(j, "inputs", json_integer((json_int_t)kp_model_inputs(m)));
+	json_object_set_new(j, "outputs", json_integer((json_int_t)kp_model_outputs(m)));
 	json_object_set_new(j, "layers", layers_json(m));
 	json_object_set_new(j, "classes", cl);
 	json_object_set_new(j, "hyperparameters", hyper_json(o));
@@ -250,14 +255,14 @@ model_json(const struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 }
 
 static json_t *
-history_json(const struct kiln_ml_history *h, int classification)
+history_json(const struct kp_history *h, int classification)
 {
 	json_t *j = json_object(), *ep = json_array();
 	size_t i;
 
 	for (i = 0; i < h->n; i++)
 		json_array_append_new(ep, json_pack("{s:I, s:o, s:o}", "epoch", (json_int_t)(i + 1),
-			"loss", kiln_ml_json_real(h->loss[i]), "val", kiln_ml_json_real(h->val[i])));
+			"loss", kp_json_real(h->loss[i]), "val", kp_json_real(h->val[i])));
 	json_object_set_new(j, "epochs", ep);
 	json_object_set_new(j, "best_epoch", json_integer(h->best_epoch));
 	json_object_set_new(j, "val_metric", json_string(classification ? "accuracy" : "mse"));
@@ -274,17 +279,17 @@ progress(void *arg, int epoch, int epochs, double loss)
 }
 
 static int
-write_outputs(kiln_ctx *ctx, const struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
-	const struct data *d, const struct kiln_ml_history *h, char *err)
+write_outputs(kiln_ctx *ctx, const struct kp_model *m, const struct kp_fit_opts *o,
+	const struct data *d, const struct kp_history *h, char *err)
 {
 	const char *out = kiln_output_dir(ctx);
-	char *mp = kiln_ml_join(out, "model.safetensors"), *jp = kiln_ml_join(out, "model.json"),
-		*hp = kiln_ml_join(out, "history.json");
+	char *mp = kp_join(out, "model.safetensors"), *jp = kp_join(out, "model.json"),
+		*hp = kp_join(out, "history.json");
 	json_t *mj = model_json(m, o, d, h), *hj = history_json(h, m->classification);
 	int rc = 0;
 
-	if (kiln_ml_model_save(m, mp, err) < 0 || kiln_ml_json_write(jp, mj, err) < 0 ||
-	    kiln_ml_json_write(hp, hj, err) < 0)
+	if (kp_model_save(m, mp, err) < 0 || kp_json_write(jp, mj, err) < 0 ||
+	    kp_json_write(hp, hj, err) < 0)
 		rc = -1;
 	json_decref(mj);
 	json_decref(hj);
@@ -306,10 +311,10 @@ seconds(void)
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_train_opts o;
-	struct kiln_ml_history h;
-	struct kiln_ml_model m;
+	char err[KP_ERRLEN];
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_model m;
 	struct data d;
 	const char *dir;
 	double t0;
@@ -326,10 +331,10 @@ run(kiln_ctx *ctx)
 		return kiln_fail(ctx, "%s", err);
 	}
 	kiln_log(ctx, "loaded and checked the features in %.3f s", seconds() - t0);
-	cls = d.y.dtype == KILN_ML_I64;
+	cls = d.y.dtype == KP_I64;
 	o.weights = d.w.data;
 	t0 = seconds();
-	rc = kiln_ml_train(&m, &o, d.X.data, d.X.shape[0], d.X.shape[1], cls ? d.y.data : NULL,
+	rc = kp_fit(&m, &o, d.X.data, d.X.shape[0], d.X.shape[1], cls ? d.y.data : NULL,
 		cls ? NULL : d.y.data, cls ? d.nclasses : 0, &h, progress, ctx, err);
 	t0 = seconds() - t0;
 	/* The log is not an output, so the clock may appear in it. */
@@ -342,9 +347,9 @@ run(kiln_ctx *ctx)
 		if (h.n && isfinite(h.loss[h.n - 1]))
 			kiln_metric(ctx, "train_loss", h.loss[h.n - 1]);
 		kiln_metric(ctx, "epochs_run", (double)h.n);
-		kiln_ml_model_release(&m);
+		kp_model_release(&m);
 	}
-	kiln_ml_history_release(&h);
+	kp_history_release(&h);
 	data_release(&d);
 	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
 }

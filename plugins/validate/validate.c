@@ -5,15 +5,17 @@
  * data on as data.csv; any violation fails the build, naming column, row
  * and rule.
  */
+#include <jansson.h>
 #include <kiln/plugin.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
-#include "ml.h"
-#include "param.h"
+#include "../lib/csv.h"
+#include "../lib/json.h"
+#include "../lib/param.h"
+#include "../lib/util.h"
 
 /* How many violations the failure message and the report list. */
 #define SHOWN 5
@@ -156,16 +158,6 @@ check(kiln_ctx *ctx)
 	return 0;
 }
 
-static char *
-csv_path(const char *in)
-{
-	struct stat st;
-
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return kiln_ml_join(in, "data.csv");
-	return kiln_ml_xstrdup(in);
-}
-
 static int
 is_bool(const char *s)
 {
@@ -185,7 +177,7 @@ in_enum(const kiln_value *e, const char *s)
 
 		if (kiln_value_type(v) == KILN_STRING && strcmp(v->u.str.s, s) == 0)
 			return 1;
-		if (kiln_value_isnumber(v) && kiln_ml_parse_number(s, &x) == 0 &&
+		if (kiln_value_isnumber(v) && kp_parse_number(s, &x) == 0 &&
 		    x == kiln_value_number(v, NAN))
 			return 1;
 		if (kiln_value_type(v) == KILN_BOOL && strcmp(s, v->u.b ? "true" : "false") == 0)
@@ -208,7 +200,7 @@ check_cell(struct report *r, const char *col, size_t row, const char *s,
 	if (type && strcmp(type, "bool") == 0 && !is_bool(s))
 		return violation(r, col, row, "type", "'%s' is not a bool", s);
 	if ((type && (!strcmp(type, "int") || !strcmp(type, "float"))) || mn || mx) {
-		rc = kiln_ml_parse_number(s, &x);
+		rc = kp_parse_number(s, &x);
 		if (rc == -2)
 			return violation(r, col, row, "finite", "value '%s' is NaN or infinite", s);
 		if (rc < 0)
@@ -228,7 +220,7 @@ check_cell(struct report *r, const char *col, size_t row, const char *s,
 
 /* Summary statistics of column c. */
 static json_t *
-profile(const struct kiln_ml_csv *t, size_t c, size_t *nulls)
+profile(const struct kp_csv *t, size_t c, size_t *nulls)
 {
 	double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY, x;
 	size_t i, numeric = 0;
@@ -236,13 +228,13 @@ profile(const struct kiln_ml_csv *t, size_t c, size_t *nulls)
 
 	*nulls = 0;
 	for (i = 0; i < t->nrows; i++) {
-		const char *s = kiln_ml_csv_cell(t, i, c);
+		const char *s = kp_csv_cell(t, i, c);
 
 		if (!*s) {
 			(*nulls)++;
 			continue;
 		}
-		if (kiln_ml_parse_number(s, &x) == 0) {
+		if (kp_parse_number(s, &x) == 0) {
 			numeric++;
 			sum += x;
 			sq += x * x;
@@ -254,23 +246,23 @@ profile(const struct kiln_ml_csv *t, size_t c, size_t *nulls)
 	if (numeric && numeric == t->nrows - *nulls) {
 		double mean = sum / (double)numeric;
 
-		json_object_set_new(p, "min", kiln_ml_json_real(lo));
-		json_object_set_new(p, "max", kiln_ml_json_real(hi));
-		json_object_set_new(p, "mean", kiln_ml_json_real(mean));
-		json_object_set_new(p, "std", kiln_ml_json_real(sqrt(fmax(sq / (double)numeric - mean * mean, 0))));
+		json_object_set_new(p, "min", kp_json_real(lo));
+		json_object_set_new(p, "max", kp_json_real(hi));
+		json_object_set_new(p, "mean", kp_json_real(mean));
+		json_object_set_new(p, "std", kp_json_real(sqrt(fmax(sq / (double)numeric - mean * mean, 0))));
 	}
 	return p;
 }
 
 static void
-check_columns(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *cols)
+check_columns(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *cols)
 {
 	const kiln_value *schema = kiln_param(ctx, "schema");
 	double maxnull = kiln_param_number(ctx, "max_null_fraction", 0);
 	size_t i, c, nulls;
 
 	for (i = 0; i < kiln_value_len(schema); i++)
-		if (kiln_ml_csv_col(t, kiln_value_key(schema, i)) < 0)
+		if (kp_csv_col(t, kiln_value_key(schema, i)) < 0)
 			violation(r, kiln_value_key(schema, i), 0, "column", "missing column");
 	for (c = 0; c < t->ncols; c++) {
 		const kiln_value *spec = kiln_value_get(schema, t->header[c]);
@@ -279,7 +271,7 @@ check_columns(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json
 
 		json_object_set_new(cols, t->header[c], profile(t, c, &nulls));
 		for (i = 0; i < t->nrows; i++) {
-			const char *s = kiln_ml_csv_cell(t, i, c);
+			const char *s = kp_csv_cell(t, i, c);
 
 			if (!*s)
 				first = first ? first : i + 1;
@@ -294,15 +286,15 @@ check_columns(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json
 }
 
 /* The table qsort compares rows of (qsort has no context argument). */
-static const struct kiln_ml_csv *sort_table;
+static const struct kp_csv *sort_table;
 
 static int
-same_cells(const struct kiln_ml_csv *t, size_t x, size_t y)
+same_cells(const struct kp_csv *t, size_t x, size_t y)
 {
 	size_t c;
 
 	for (c = 0; c < t->ncols; c++)
-		if (strcmp(kiln_ml_csv_cell(t, x, c), kiln_ml_csv_cell(t, y, c)) != 0)
+		if (strcmp(kp_csv_cell(t, x, c), kp_csv_cell(t, y, c)) != 0)
 			return 0;
 	return 1;
 }
@@ -315,7 +307,7 @@ cmp_rows(const void *a, const void *b)
 	int d;
 
 	for (c = 0; c < sort_table->ncols; c++) {
-		d = strcmp(kiln_ml_csv_cell(sort_table, x, c), kiln_ml_csv_cell(sort_table, y, c));
+		d = strcmp(kp_csv_cell(sort_table, x, c), kp_csv_cell(sort_table, y, c));
 		if (d)
 			return d;
 	}
@@ -324,9 +316,9 @@ cmp_rows(const void *a, const void *b)
 
 /* Count rows equal to an earlier row; with duplicates = "error", each is a violation. */
 static size_t
-duplicates(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r)
+duplicates(kiln_ctx *ctx, const struct kp_csv *t, struct report *r)
 {
-	size_t *idx = kiln_ml_xmallocarray(t->nrows, sizeof(size_t)), i, first = 0, n = 0;
+	size_t *idx = kp_xmallocarray(t->nrows, sizeof(size_t)), i, first = 0, n = 0;
 	int error = strcmp(kiln_param_string(ctx, "duplicates", "allow"), "error") == 0;
 
 	for (i = 0; i < t->nrows; i++)
@@ -348,7 +340,7 @@ duplicates(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r)
 }
 
 static void
-check_rows(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r)
+check_rows(kiln_ctx *ctx, const struct kp_csv *t, struct report *r)
 {
 	const kiln_value *rows = kiln_param(ctx, "rows");
 	double mn = kiln_value_number(kiln_value_get(rows, "min"), 1),
@@ -368,12 +360,12 @@ cmp_str(const void *a, const void *b)
 
 /* Every class of the balance column must hold at least min_fraction of the rows. */
 static json_t *
-balance(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r)
+balance(kiln_ctx *ctx, const struct kp_csv *t, struct report *r)
 {
 	const kiln_value *b = kiln_param(ctx, "balance");
 	const char *col = kiln_value_string(kiln_value_get(b, "column"), "");
 	double minf = kiln_value_number(kiln_value_get(b, "min_fraction"), 0);
-	long c = kiln_ml_csv_col(t, col);
+	long c = kp_csv_col(t, col);
 	const char **v;
 	json_t *counts = json_object();
 	size_t i, j;
@@ -382,9 +374,9 @@ balance(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r)
 		violation(r, col, 0, "balance", "missing column");
 		return counts;
 	}
-	v = kiln_ml_xmallocarray(t->nrows + 1, sizeof(char *));
+	v = kp_xmallocarray(t->nrows + 1, sizeof(char *));
 	for (i = 0; i < t->nrows; i++)
-		v[i] = kiln_ml_csv_cell(t, i, (size_t)c);
+		v[i] = kp_csv_cell(t, i, (size_t)c);
 	qsort(v, t->nrows, sizeof(char *), cmp_str);
 	for (i = 0; i < t->nrows; i = j) {
 		for (j = i + 1; j < t->nrows && !strcmp(v[i], v[j]); j++)
@@ -409,18 +401,18 @@ cmp_double(const void *a, const void *b)
 
 /* The finite numbers of column c, sorted; NULL when any non-null cell is not one. */
 static double *
-numbers(const struct kiln_ml_csv *t, size_t c, size_t *n)
+numbers(const struct kp_csv *t, size_t c, size_t *n)
 {
-	double *v = kiln_ml_xmallocarray(t->nrows + 1, sizeof(double));
+	double *v = kp_xmallocarray(t->nrows + 1, sizeof(double));
 	size_t i;
 
 	*n = 0;
 	for (i = 0; i < t->nrows; i++) {
-		const char *s = kiln_ml_csv_cell(t, i, c);
+		const char *s = kp_csv_cell(t, i, c);
 
 		if (!*s)
 			continue;
-		if (kiln_ml_parse_number(s, &v[*n]) < 0) {
+		if (kp_parse_number(s, &v[*n]) < 0) {
 			free(v);
 			return NULL;
 		}
@@ -483,21 +475,21 @@ psi(const double *ref, size_t nr, const double *cur, size_t nc)
 }
 
 static int
-drift(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *out)
+drift(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *out)
 {
 	const kiln_value *d = kiln_param(ctx, "drift"), *cols = kiln_value_get(d, "columns");
 	const char *method = kiln_value_string(kiln_value_get(d, "method"), "psi");
 	double mx = kiln_value_number(kiln_value_get(d, "max"), strcmp(method, "ks") ? 0.2 : 0.1);
-	char err[KILN_ML_ERRLEN], *path = csv_path(kiln_input(ctx, "reference"));
-	struct kiln_ml_csv ref;
+	char err[KP_ERRLEN], *path = kp_csv_path(kiln_input(ctx, "reference"));
+	struct kp_csv ref;
 	size_t c;
 
-	if (kiln_ml_csv_read(&ref, path, err) < 0) {
+	if (kp_csv_read(&ref, path, err) < 0) {
 		free(path);
 		return kiln_fail(ctx, "reference: %s", err);
 	}
 	for (c = 0; c < t->ncols; c++) {
-		long rc = kiln_ml_csv_col(&ref, t->header[c]);
+		long rc = kp_csv_col(&ref, t->header[c]);
 		size_t na, nb, i;
 		double *a, *b, v;
 		int listed = !cols;
@@ -510,7 +502,7 @@ drift(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *out)
 		b = numbers(t, c, &nb);
 		if (a && b && na && nb) {
 			v = strcmp(method, "ks") == 0 ? ks(a, na, b, nb) : psi(a, na, b, nb);
-			json_object_set_new(out, t->header[c], kiln_ml_json_real(v));
+			json_object_set_new(out, t->header[c], kp_json_real(v));
 			if (v > mx)
 				violation(r, t->header[c], 0, "drift", "%s %.4f against %s, above max %g",
 					method, v, path, mx);
@@ -518,7 +510,7 @@ drift(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *out)
 		free(a);
 		free(b);
 	}
-	kiln_ml_csv_release(&ref);
+	kp_csv_release(&ref);
 	free(path);
 	return 0;
 }
@@ -526,13 +518,13 @@ drift(kiln_ctx *ctx, const struct kiln_ml_csv *t, struct report *r, json_t *out)
 static int
 write_outputs(kiln_ctx *ctx, const char *path, json_t *rep)
 {
-	char err[KILN_ML_ERRLEN], *data = NULL, *rp = kiln_ml_join(kiln_output_dir(ctx), "report.json"),
-		*dp = kiln_ml_join(kiln_output_dir(ctx), "data.csv");
+	char err[KP_ERRLEN], *data = NULL, *rp = kp_join(kiln_output_dir(ctx), "report.json"),
+		*dp = kp_join(kiln_output_dir(ctx), "data.csv");
 	size_t len;
-	int rc = kiln_ml_json_write(rp, rep, err);
+	int rc = kp_json_write(rp, rep, err);
 
-	if (rc == 0 && (rc = kiln_ml_read_file(path, &data, &len, err)) == 0)
-		rc = kiln_ml_write_file(dp, data, len, err);
+	if (rc == 0 && (rc = kp_read_file(path, &data, &len, err)) == 0)
+		rc = kp_write_file(dp, data, len, err);
 	free(data);
 	free(rp);
 	free(dp);
@@ -540,7 +532,7 @@ write_outputs(kiln_ctx *ctx, const char *path, json_t *rep)
 }
 
 static int
-validate(kiln_ctx *ctx, const char *path, struct kiln_ml_csv *t)
+validate(kiln_ctx *ctx, const char *path, struct kp_csv *t)
 {
 	struct report r = { 0, json_array(), "" };
 	json_t *rep = json_object(), *cols = json_object(), *dr = json_object();
@@ -572,19 +564,19 @@ validate(kiln_ctx *ctx, const char *path, struct kiln_ml_csv *t)
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KILN_ML_ERRLEN], *path;
-	struct kiln_ml_csv t;
+	char err[KP_ERRLEN], *path;
+	struct kp_csv t;
 	int rc;
 
 	if (check(ctx) < 0)
 		return -1;
-	path = csv_path(kiln_input(ctx, "data"));
-	if (kiln_ml_csv_read(&t, path, err) < 0) {
+	path = kp_csv_path(kiln_input(ctx, "data"));
+	if (kp_csv_read(&t, path, err) < 0) {
 		free(path);
 		return kiln_fail(ctx, "%s", err);
 	}
 	rc = validate(ctx, path, &t);
-	kiln_ml_csv_release(&t);
+	kp_csv_release(&t);
 	free(path);
 	return rc;
 }

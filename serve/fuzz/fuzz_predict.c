@@ -3,6 +3,7 @@
  * to any bytes, never crash. The model (a numeric and a one-hot column, a
  * softmax over three classes) is written once to a temporary folder.
  */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ml.h"
-#include "predict.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
+#include "../predict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,25 +25,25 @@ static void
 setup(void)
 {
 	static const size_t sizes[] = { 3, 3 };
-	char dir[] = "/tmp/kiln-fuzz-serve.XXXXXX", err[KILN_ML_ERRLEN], *p;
-	struct kiln_ml_model m;
+	char dir[] = "/tmp/kiln-fuzz-serve.XXXXXX", err[KP_ERRLEN], *p;
+	struct kp_model m;
 	json_t *j;
 
 	if (!mkdtemp(dir))
 		abort();
-	kiln_ml_model_init(&m, KILN_ML_SOFTMAX, 1, sizes, 2);
-	p = kiln_ml_join(dir, "model.safetensors");
-	if (kiln_ml_model_save(&m, p, err) < 0)
+	kp_model_init(&m, KP_SOFTMAX, 1, sizes, 2);
+	p = kp_join(dir, "model.safetensors");
+	if (kp_model_save(&m, p, err) < 0)
 		abort();
 	free(p);
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 	j = json_pack("{s:[s,s,s], s:{s:[{s:s, s:s, s:f, s:f}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]}}",
 		"classes", "a", "b", "c", "transform", "columns",
 		"source", "x0", "kind", "numeric", "center", 1.0, "scale", 2.0,
 		"source", "c", "kind", "onehot", "value", "red",
 		"source", "c", "kind", "onehot", "value", "blue");
-	p = kiln_ml_join(dir, "model.json");
-	if (kiln_ml_json_write(p, j, err) < 0)
+	p = kp_join(dir, "model.json");
+	if (kp_json_write(p, j, err) < 0)
 		abort();
 	free(p);
 	json_decref(j);
@@ -54,7 +57,7 @@ setup(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[KILN_ML_ERRLEN];
+	char err[KP_ERRLEN];
 	json_t *r;
 	int status;
 

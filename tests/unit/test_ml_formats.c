@@ -13,8 +13,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "ml.h"
+#include "../../plugins/lib/csv.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/metrics.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/npy.h"
+#include "../../plugins/lib/safetensors.h"
+#include "../../plugins/lib/util.h"
 
 static void
 expect_error(int rc, const char *err, const char *want)
@@ -28,45 +35,45 @@ static void
 csv_quotes_crlf_bom(void **state)
 {
 	const char data[] = "\xef\xbb\xbf" "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n2,,\"multi\nline\"\r\n";
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_csv t;
+	char err[KP_ERRLEN];
+	struct kp_csv t;
 
 	(void)state;
-	assert_int_equal(kiln_ml_csv_parse(&t, data, sizeof(data) - 1, "t.csv", err), 0);
+	assert_int_equal(kp_csv_parse(&t, data, sizeof(data) - 1, "t.csv", err), 0);
 	assert_int_equal(t.ncols, 3);
 	assert_int_equal(t.nrows, 2);
 	assert_string_equal(t.header[0], "a");
-	assert_string_equal(kiln_ml_csv_cell(&t, 0, 1), "x, y");
-	assert_string_equal(kiln_ml_csv_cell(&t, 0, 2), "say \"hi\"");
-	assert_string_equal(kiln_ml_csv_cell(&t, 1, 1), "");
-	assert_string_equal(kiln_ml_csv_cell(&t, 1, 2), "multi\nline");
-	assert_int_equal(kiln_ml_csv_col(&t, "c"), 2);
-	assert_int_equal(kiln_ml_csv_col(&t, "d"), -1);
-	kiln_ml_csv_release(&t);
+	assert_string_equal(kp_csv_cell(&t, 0, 1), "x, y");
+	assert_string_equal(kp_csv_cell(&t, 0, 2), "say \"hi\"");
+	assert_string_equal(kp_csv_cell(&t, 1, 1), "");
+	assert_string_equal(kp_csv_cell(&t, 1, 2), "multi\nline");
+	assert_int_equal(kp_csv_col(&t, "c"), 2);
+	assert_int_equal(kp_csv_col(&t, "d"), -1);
+	kp_csv_release(&t);
 }
 
 static void
 csv_ragged_row(void **state)
 {
 	const char data[] = "a,b\n1,2\n3\n";
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_csv t;
+	char err[KP_ERRLEN];
+	struct kp_csv t;
 
 	(void)state;
-	expect_error(kiln_ml_csv_parse(&t, data, sizeof(data) - 1, "r.csv", err), err,
+	expect_error(kp_csv_parse(&t, data, sizeof(data) - 1, "r.csv", err), err,
 		"r.csv: row 2 has 1 field, the header has 2");
 }
 
 static void
 csv_empty_and_bad_quote(void **state)
 {
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_csv t;
+	char err[KP_ERRLEN];
+	struct kp_csv t;
 
 	(void)state;
-	expect_error(kiln_ml_csv_parse(&t, "", 0, "e.csv", err), err, "e.csv: empty file");
-	expect_error(kiln_ml_csv_parse(&t, "a,b\n1,\"2\n", 9, "q.csv", err), err, "malformed CSV");
-	expect_error(kiln_ml_csv_parse(&t, "a,a\n1,2\n", 8, "d.csv", err), err,
+	expect_error(kp_csv_parse(&t, "", 0, "e.csv", err), err, "e.csv: empty file");
+	expect_error(kp_csv_parse(&t, "a,b\n1,\"2\n", 9, "q.csv", err), err, "malformed CSV");
+	expect_error(kp_csv_parse(&t, "a,a\n1,2\n", 8, "d.csv", err), err,
 		"column 'a' appears twice");
 }
 
@@ -76,13 +83,13 @@ numbers(void **state)
 	double x;
 
 	(void)state;
-	assert_int_equal(kiln_ml_parse_number(" 1.5e3 ", &x), 0);
+	assert_int_equal(kp_parse_number(" 1.5e3 ", &x), 0);
 	assert_true(x == 1500);
-	assert_int_equal(kiln_ml_parse_number("", &x), -1);
-	assert_int_equal(kiln_ml_parse_number("abc", &x), -1);
-	assert_int_equal(kiln_ml_parse_number("1x", &x), -1);
-	assert_int_equal(kiln_ml_parse_number("NaN", &x), -2);
-	assert_int_equal(kiln_ml_parse_number("-inf", &x), -2);
+	assert_int_equal(kp_parse_number("", &x), -1);
+	assert_int_equal(kp_parse_number("abc", &x), -1);
+	assert_int_equal(kp_parse_number("1x", &x), -1);
+	assert_int_equal(kp_parse_number("NaN", &x), -2);
+	assert_int_equal(kp_parse_number("-inf", &x), -2);
 }
 
 static void
@@ -91,81 +98,81 @@ nonfinite_scan(void **state)
 	float *v = calloc(10000, sizeof(float));
 
 	(void)state;
-	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 10000);
+	assert_int_equal(kp_first_nonfinite(v, 10000), 10000);
 	v[9000] = NAN;
 	v[9500] = INFINITY;
-	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 9000);
+	assert_int_equal(kp_first_nonfinite(v, 10000), 9000);
 	v[5] = -INFINITY;
-	assert_int_equal(kiln_ml_first_nonfinite(v, 10000), 5);
-	assert_int_equal(kiln_ml_first_nonfinite(v, 5), 5);
+	assert_int_equal(kp_first_nonfinite(v, 10000), 5);
+	assert_int_equal(kp_first_nonfinite(v, 5), 5);
 	free(v);
 }
 
 static void
 npy_round_trip(void **state)
 {
-	char err[KILN_ML_ERRLEN], *buf;
-	struct kiln_ml_array a, b;
+	char err[KP_ERRLEN], *buf;
+	struct kp_array a, b;
 	size_t len, i;
 
 	(void)state;
-	kiln_ml_array_init(&a, KILN_ML_F32, 2, 3, 5);
+	kp_array_init(&a, KP_F32, 2, 3, 5);
 	for (i = 0; i < 15; i++)
 		((float *)a.data)[i] = (float)i / 4;
-	kiln_ml_npy_encode(&a, &buf, &len);
+	kp_npy_encode(&a, &buf, &len);
 	assert_int_equal((len - 15 * 4) % 64, 0);	/* header padded to 64 */
 	assert_memory_equal(buf, "\x93NUMPY\x01\x00", 8);
-	assert_int_equal(kiln_ml_npy_parse(buf, len, "a.npy", &b, err), 0);
-	assert_int_equal(b.dtype, KILN_ML_F32);
+	assert_int_equal(kp_npy_parse(buf, len, "a.npy", &b, err), 0);
+	assert_int_equal(b.dtype, KP_F32);
 	assert_int_equal(b.ndim, 2);
 	assert_int_equal(b.shape[0], 3);
 	assert_int_equal(b.shape[1], 5);
 	assert_memory_equal(a.data, b.data, 60);
-	kiln_ml_array_release(&b);
+	kp_array_release(&b);
 	/* Truncated data, and a header that claims more rows than there are. */
-	expect_error(kiln_ml_npy_parse(buf, len - 1, "t.npy", &b, err), err,
+	expect_error(kp_npy_parse(buf, len - 1, "t.npy", &b, err), err,
 		"needs 60 data bytes, file has 59");
 	memcpy(memmem(buf, len, "(3, 5)", 6), "(4, 5)", 6);
-	expect_error(kiln_ml_npy_parse(buf, len, "l.npy", &b, err), err, "l.npy: NPY shape (4, 5)");
-	expect_error(kiln_ml_npy_parse(buf, 20, "h.npy", &b, err), err, "truncated NPY header");
-	expect_error(kiln_ml_npy_parse("hello", 5, "m.npy", &b, err), err, "bad magic");
+	expect_error(kp_npy_parse(buf, len, "l.npy", &b, err), err, "l.npy: NPY shape (4, 5)");
+	expect_error(kp_npy_parse(buf, 20, "h.npy", &b, err), err, "truncated NPY header");
+	expect_error(kp_npy_parse("hello", 5, "m.npy", &b, err), err, "bad magic");
 	free(buf);
-	kiln_ml_array_release(&a);
+	kp_array_release(&a);
 }
 
 static void
 npy_int64_vector(void **state)
 {
-	char err[KILN_ML_ERRLEN], *buf;
-	struct kiln_ml_array a, b;
+	char err[KP_ERRLEN], *buf;
+	struct kp_array a, b;
 	size_t len;
 
 	(void)state;
-	kiln_ml_array_init(&a, KILN_ML_I64, 1, 4, 1);
+	kp_array_init(&a, KP_I64, 1, 4, 1);
 	((int64_t *)a.data)[3] = -7;
-	kiln_ml_npy_encode(&a, &buf, &len);
+	kp_npy_encode(&a, &buf, &len);
 	assert_non_null(memmem(buf, len, "'descr': '<i8', 'fortran_order': False, 'shape': (4,), }", 56));
-	assert_int_equal(kiln_ml_npy_parse(buf, len, "y.npy", &b, err), 0);
+	assert_int_equal(kp_npy_parse(buf, len, "y.npy", &b, err), 0);
 	assert_int_equal(b.ndim, 1);
 	assert_int_equal(((int64_t *)b.data)[3], -7);
-	kiln_ml_array_release(&b);
+	kp_array_release(&b);
 	memcpy(memmem(buf, len, "<i8", 3), "<f8", 3);
-	expect_error(kiln_ml_npy_parse(buf, len, "d.npy", &b, err), err, "expected '<f4' or '<i8'");
+	expect_error(kp_npy_parse(buf, len, "d.npy", &b, err), err, "expected '<f4' or '<i8'");
 	free(buf);
-	kiln_ml_array_release(&a);
+	kp_array_release(&a);
 }
 
 /* Write a model's tensors to a temporary file and read the bytes back. */
 static char *
-safetensors_bytes(const struct kiln_ml_tensors *ts, size_t *len)
+safetensors_bytes(const struct kp_tensors *ts, size_t *len)
 {
-	char err[KILN_ML_ERRLEN], path[] = "/tmp/kiln-st-XXXXXX", *buf;
+	char err[KP_ERRLEN], path[] = "/tmp/kiln-st-XXXXXX", *buf;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(kiln_ml_safetensors_write(path, ts, err), 0);
-	assert_int_equal(kiln_ml_read_file(path, &buf, len, err), 0);
+	assert_int_equal(kp_safetensors_write(path, ts, err), 0);
+	assert_int_equal(kp_read_file(path, &buf, len, err), 0);
 	unlink(path);
 	return buf;
 }
@@ -174,16 +181,16 @@ static void
 safetensors_round_trip(void **state)
 {
 	size_t sizes[] = { 3, 4, 2 }, len, i;
-	struct kiln_ml_model m, back;
-	struct kiln_ml_tensors ts, rd;
-	char err[KILN_ML_ERRLEN], *buf;
+	struct kp_model m, back;
+	struct kp_tensors ts, rd;
+	char err[KP_ERRLEN], *buf;
 	uint64_t hlen = 0;
 
 	(void)state;
-	kiln_ml_model_init(&m, KILN_ML_MLP, 1, sizes, 3);
+	kp_model_init(&m, KP_MLP, 1, sizes, 3);
 	for (i = 0; i < 12; i++)
 		m.layers[0].w[i] = (float)i;
-	kiln_ml_model_tensors(&m, &ts);
+	kp_model_tensors(&m, &ts);
 	buf = safetensors_bytes(&ts, &len);
 	for (i = 0; i < 8; i++)
 		hlen |= (uint64_t)(unsigned char)buf[i] << (8 * i);
@@ -191,42 +198,42 @@ safetensors_round_trip(void **state)
 	/* Sorted keys: __metadata__ first, then the layers in order. */
 	assert_true(strstr(buf + 8, "\"__metadata__\"") < strstr(buf + 8, "\"layer0.bias\""));
 	assert_true(strstr(buf + 8, "\"layer0.bias\"") < strstr(buf + 8, "\"layer0.weight\""));
-	assert_int_equal(kiln_ml_safetensors_parse(buf, len, "m.st", &rd, err), 0);
+	assert_int_equal(kp_safetensors_parse(buf, len, "m.st", &rd, err), 0);
 	assert_int_equal(rd.n, 4);
-	assert_int_equal(kiln_ml_tensors_get(&rd, "layer0.weight")->shape[1], 4);
-	assert_memory_equal(kiln_ml_tensors_get(&rd, "layer0.weight")->data, m.layers[0].w, 48);
-	kiln_ml_tensors_release(&rd);
-	expect_error(kiln_ml_safetensors_parse(buf, len - 4, "t.st", &rd, err), err,
+	assert_int_equal(kp_tensors_get(&rd, "layer0.weight")->shape[1], 4);
+	assert_memory_equal(kp_tensors_get(&rd, "layer0.weight")->data, m.layers[0].w, 48);
+	kp_tensors_release(&rd);
+	expect_error(kp_safetensors_parse(buf, len - 4, "t.st", &rd, err), err,
 		"outside the");
-	expect_error(kiln_ml_safetensors_parse(buf, 6, "s.st", &rd, err), err, "truncated");
+	expect_error(kp_safetensors_parse(buf, 6, "s.st", &rd, err), err, "truncated");
 	buf[0] = (char)0xff;
-	expect_error(kiln_ml_safetensors_parse(buf, len, "h.st", &rd, err), err,
+	expect_error(kp_safetensors_parse(buf, len, "h.st", &rd, err), err,
 		"exceeds the file");
 	free(buf);
-	kiln_ml_tensors_release(&ts);
+	kp_tensors_release(&ts);
 	memset(&back, 0, sizeof(back));
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 }
 
 static void
 safetensors_lying_shape(void **state)
 {
 	const char hdr[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4,4],\"data_offsets\":[0,16]}}";
-	char err[KILN_ML_ERRLEN], buf[256];
-	struct kiln_ml_tensors ts;
+	char err[KP_ERRLEN], buf[256];
+	struct kp_tensors ts;
 	size_t n = sizeof(hdr) - 1;
 
 	(void)state;
 	memset(buf, 0, sizeof(buf));
 	buf[0] = (char)n;
 	memcpy(buf + 8, hdr, n);
-	expect_error(kiln_ml_safetensors_parse(buf, 8 + n + 16, "l.st", &ts, err), err,
+	expect_error(kp_safetensors_parse(buf, 8 + n + 16, "l.st", &ts, err), err,
 		"shape needs 64 bytes, data_offsets give 16");
 	memcpy(strstr(buf + 8, "[4,4]"), "[1,4]", 5);
-	assert_int_equal(kiln_ml_safetensors_parse(buf, 8 + n + 16, "ok.st", &ts, err), 0);
-	kiln_ml_tensors_release(&ts);
+	assert_int_equal(kp_safetensors_parse(buf, 8 + n + 16, "ok.st", &ts, err), 0);
+	kp_tensors_release(&ts);
 	memcpy(strstr(buf + 8, "F32"), "F16", 3);
-	expect_error(kiln_ml_safetensors_parse(buf, 8 + n + 16, "d.st", &ts, err), err,
+	expect_error(kp_safetensors_parse(buf, 8 + n + 16, "d.st", &ts, err), err,
 		"dtype F16 not supported");
 }
 
@@ -234,31 +241,31 @@ static void
 model_load_checks_chain(void **state)
 {
 	size_t sizes[] = { 3, 4, 2 };
-	char err[KILN_ML_ERRLEN], path[] = "/tmp/kiln-model-XXXXXX";
-	struct kiln_ml_model m, back;
-	struct kiln_ml_tensors ts;
+	char err[KP_ERRLEN], path[] = "/tmp/kiln-model-XXXXXX";
+	struct kp_model m, back;
+	struct kp_tensors ts;
 	int fd = mkstemp(path);
 
 	(void)state;
 	close(fd);
-	kiln_ml_model_init(&m, KILN_ML_MLP, 1, sizes, 3);
+	kp_model_init(&m, KP_MLP, 1, sizes, 3);
 	m.layers[1].b[1] = 0.5f;
-	assert_int_equal(kiln_ml_model_save(&m, path, err), 0);
-	assert_int_equal(kiln_ml_model_load(&back, path, err), 0);
+	assert_int_equal(kp_model_save(&m, path, err), 0);
+	assert_int_equal(kp_model_load(&back, path, err), 0);
 	assert_int_equal(back.nlayers, 2);
-	assert_int_equal(back.layers[0].act, KILN_ML_RELU);
-	assert_int_equal(back.layers[1].act, KILN_ML_SOFTMAX_ACT);
+	assert_int_equal(back.layers[0].act, KP_RELU);
+	assert_int_equal(back.layers[1].act, KP_SOFTMAX_ACT);
 	assert_true(back.layers[1].b[1] == 0.5f);
-	kiln_ml_model_release(&back);
+	kp_model_release(&back);
 	/* A second layer whose input does not match the first's output. */
-	kiln_ml_model_tensors(&m, &ts);
+	kp_model_tensors(&m, &ts);
 	assert_string_equal(ts.t[2].name, "layer1.weight");
 	ts.t[2].a.shape[0] = 2;	/* layer1.weight [4, 2] -> [2, 4]: same bytes, wrong chain */
 	ts.t[2].a.shape[1] = 4;
-	assert_int_equal(kiln_ml_safetensors_write(path, &ts, err), 0);
-	expect_error(kiln_ml_model_load(&back, path, err), err, "shapes do not chain");
-	kiln_ml_tensors_release(&ts);
-	kiln_ml_model_release(&m);
+	assert_int_equal(kp_safetensors_write(path, &ts, err), 0);
+	expect_error(kp_model_load(&back, path, err), err, "shapes do not chain");
+	kp_tensors_release(&ts);
+	kp_model_release(&m);
 	unlink(path);
 }
 
@@ -267,39 +274,39 @@ static void
 model_load_bad_metadata(void **state)
 {
 	size_t sizes[] = { 2, 3, 2 };
-	char err[KILN_ML_ERRLEN], path[] = "/tmp/kiln-model-XXXXXX";
-	struct kiln_ml_model m, back;
-	struct kiln_ml_tensors ts;
+	char err[KP_ERRLEN], path[] = "/tmp/kiln-model-XXXXXX";
+	struct kp_model m, back;
+	struct kp_tensors ts;
 	int fd = mkstemp(path);
 
 	(void)state;
 	close(fd);
-	kiln_ml_model_init(&m, KILN_ML_MLP, 1, sizes, 3);
-	kiln_ml_model_tensors(&m, &ts);
+	kp_model_init(&m, KP_MLP, 1, sizes, 3);
+	kp_model_tensors(&m, &ts);
 	json_object_set_new(ts.metadata, "activations", json_string("relu,sftomax"));
-	assert_int_equal(kiln_ml_safetensors_write(path, &ts, err), 0);
-	expect_error(kiln_ml_model_load(&back, path, err), err, "unknown activation 'sftomax'");
+	assert_int_equal(kp_safetensors_write(path, &ts, err), 0);
+	expect_error(kp_model_load(&back, path, err), err, "unknown activation 'sftomax'");
 	json_object_set_new(ts.metadata, "layers", json_string("99"));
-	assert_int_equal(kiln_ml_safetensors_write(path, &ts, err), 0);
-	expect_error(kiln_ml_model_load(&back, path, err), err, "bad layer count '99'");
-	kiln_ml_tensors_release(&ts);
-	kiln_ml_model_release(&m);
+	assert_int_equal(kp_safetensors_write(path, &ts, err), 0);
+	expect_error(kp_model_load(&back, path, err), err, "bad layer count '99'");
+	kp_tensors_release(&ts);
+	kp_model_release(&m);
 	unlink(path);
 }
 
 static void
 json_is_deterministic(void **state)
 {
-	char err[KILN_ML_ERRLEN], path[] = "/tmp/kiln-json-XXXXXX", *buf;
-	json_t *j = json_pack("{s:o, s:o, s:o}", "b", kiln_ml_json_real(0.1), "a",
-		kiln_ml_json_real(1.0 / 3), "c", kiln_ml_json_real(NAN));
+	char err[KP_ERRLEN], path[] = "/tmp/kiln-json-XXXXXX", *buf;
+	json_t *j = json_pack("{s:o, s:o, s:o}", "b", kp_json_real(0.1), "a",
+		kp_json_real(1.0 / 3), "c", kp_json_real(NAN));
 	int fd = mkstemp(path);
 	size_t len;
 
 	(void)state;
 	close(fd);
-	assert_int_equal(kiln_ml_json_write(path, j, err), 0);
-	assert_int_equal(kiln_ml_read_file(path, &buf, &len, err), 0);
+	assert_int_equal(kp_json_write(path, j, err), 0);
+	assert_int_equal(kp_read_file(path, &buf, &len, err), 0);
 	assert_string_equal(buf, "{\n  \"a\": 0.333333343,\n  \"b\": 0.100000001,\n  \"c\": null\n}\n");
 	free(buf);
 	json_decref(j);
@@ -309,22 +316,22 @@ json_is_deterministic(void **state)
 static void
 rng_is_portable(void **state)
 {
-	struct kiln_ml_rng r;
+	struct kp_rng r;
 	size_t idx[5] = { 0, 1, 2, 3, 4 }, i, seen = 0;
 	uint64_t v;
 
 	(void)state;
-	kiln_ml_rng_seed(&r, 42);
+	kp_rng_seed(&r, 42);
 	/* Pinned: a change here changes every split and every model. */
-	v = kiln_ml_rng_next(&r);
+	v = kp_rng_next(&r);
 	if (v != 0x15780b2e0c2ec716ULL)
 		fail_msg("first value %#llx", (unsigned long long)v);
-	kiln_ml_rng_shuffle(&r, idx, 5);
+	kp_rng_shuffle(&r, idx, 5);
 	for (i = 0; i < 5; i++)
 		seen |= (size_t)1 << idx[i];
 	assert_int_equal(seen, 31);
 	for (i = 0; i < 1000; i++)
-		assert_true(kiln_ml_rng_below(&r, 7) < 7);
+		assert_true(kp_rng_below(&r, 7) < 7);
 }
 
 static void
@@ -334,8 +341,8 @@ roc_auc_with_ties(void **state)
 	float s[] = { 0.1f, 0.4f, 0.35f, 0.8f }, t[] = { 0.5f, 0.5f, 0.5f, 0.5f };
 
 	(void)state;
-	assert_true(fabs(kiln_ml_roc_auc(y, s, 4) - 0.75) < 1e-12);
-	assert_true(fabs(kiln_ml_roc_auc(y, t, 4) - 0.5) < 1e-12);
+	assert_true(fabs(kp_roc_auc(y, s, 4) - 0.75) < 1e-12);
+	assert_true(fabs(kp_roc_auc(y, t, 4) - 0.5) < 1e-12);
 }
 
 int

@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "elf.h"
-#include "ml.h"
-#include "oci.h"
+#include "../../plugins/lib/oci.h"
+#include "../../plugins/lib/util.h"
+#include "../../plugins/package/elf.h"
 
 static void
 names(void **state)
@@ -27,10 +28,10 @@ names(void **state)
 
 	(void)state;
 	for (i = 0; good[i]; i++)
-		if (!oci_valid_name(good[i]))
+		if (!kp_oci_valid_name(good[i]))
 			fail_msg("'%s' should be a valid name", good[i]);
 	for (i = 0; bad[i]; i++)
-		if (oci_valid_name(bad[i]))
+		if (kp_oci_valid_name(bad[i]))
 			fail_msg("'%s' should not be a valid name", bad[i]);
 }
 
@@ -40,20 +41,20 @@ tags(void **state)
 	char long_tag[130];
 
 	(void)state;
-	assert_true(oci_valid_tag("1"));
-	assert_true(oci_valid_tag("v1.0_rc-2"));
-	assert_true(oci_valid_tag("_x"));
-	assert_false(oci_valid_tag(""));
-	assert_false(oci_valid_tag("-1"));
-	assert_false(oci_valid_tag(".x"));
-	assert_false(oci_valid_tag("a:b"));
-	assert_false(oci_valid_tag("a/b"));
+	assert_true(kp_oci_valid_tag("1"));
+	assert_true(kp_oci_valid_tag("v1.0_rc-2"));
+	assert_true(kp_oci_valid_tag("_x"));
+	assert_false(kp_oci_valid_tag(""));
+	assert_false(kp_oci_valid_tag("-1"));
+	assert_false(kp_oci_valid_tag(".x"));
+	assert_false(kp_oci_valid_tag("a:b"));
+	assert_false(kp_oci_valid_tag("a/b"));
 	memset(long_tag, 'x', 128);
 	long_tag[128] = '\0';
-	assert_true(oci_valid_tag(long_tag));
+	assert_true(kp_oci_valid_tag(long_tag));
 	long_tag[128] = 'x';
 	long_tag[129] = '\0';
-	assert_false(oci_valid_tag(long_tag));
+	assert_false(kp_oci_valid_tag(long_tag));
 }
 
 static void
@@ -63,9 +64,9 @@ digests_and_json(void **state)
 	json_t *j = json_pack("{s:i, s:s, s:[i]}", "b", 1, "a", "x", "c", 2);
 
 	(void)state;
-	oci_digest("abc", 3, d);
+	kp_oci_digest("abc", 3, d);
 	assert_string_equal(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	s = oci_json(j);
+	s = kp_oci_json(j);
 	assert_string_equal(s, "{\"a\":\"x\",\"b\":1,\"c\":[2]}");
 	free(s);
 	json_decref(j);
@@ -74,14 +75,14 @@ digests_and_json(void **state)
 static void
 closure_of_a_program(void **state)
 {
-	char err[KILN_ML_ERRLEN], *buf;
+	char err[KP_ERRLEN], *buf;
 	struct elf_closure c;
 	size_t len, i;
 	int libc = 0;
 
 	(void)state;
 	/* python3 is dynamic everywhere kiln builds; /bin/sh may be a static busybox. */
-	if (kiln_ml_read_file("/usr/bin/python3", &buf, &len, err) < 0)
+	if (kp_read_file("/usr/bin/python3", &buf, &len, err) < 0)
 		skip();
 	assert_int_equal(elf_closure(&c, (unsigned char *)buf, len, err), 0);
 	assert_non_null(c.interp);
@@ -102,7 +103,7 @@ static void
 not_elf(void **state)
 {
 	unsigned char junk[256];
-	char err[KILN_ML_ERRLEN];
+	char err[KP_ERRLEN];
 	struct elf_closure c;
 	char *buf;
 	size_t len;
@@ -113,7 +114,7 @@ not_elf(void **state)
 	assert_non_null(strstr(err, "not an ELF file"));
 	assert_int_equal(elf_closure(&c, (const unsigned char *)"\177ELF", 4, err), -1);
 	/* A real header whose program headers run off the end. */
-	if (kiln_ml_read_file("/usr/bin/python3", &buf, &len, err) < 0)
+	if (kp_read_file("/usr/bin/python3", &buf, &len, err) < 0)
 		skip();
 	assert_int_equal(elf_closure(&c, (unsigned char *)buf, 80, err), -1);
 	assert_non_null(strstr(err, "bad program headers"));

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
 #include "ml_host.h"
+#include "../../plugins/lib/util.h"
 
 /* Folders of one pipeline run. */
 struct run {
@@ -126,7 +126,7 @@ regression_ridge_and_mlp(void **state)
 {
 	const char *algs[] = { "{\"algorithm\": \"ridge\"}",
 		"{\"algorithm\": \"mlp\", \"hidden\": [16], \"epochs\": 60}" };
-	struct kiln_ml_rng r;
+	struct kp_rng r;
 	char csv[4200], line[128];
 	struct run run;
 	struct mlh h;
@@ -139,12 +139,12 @@ regression_ridge_and_mlp(void **state)
 	f = fopen(csv, "w");
 	assert_non_null(f);
 	fputs("a,b,y\n", f);
-	kiln_ml_rng_seed(&r, 3);
+	kp_rng_seed(&r, 3);
 	for (i = 0; i < 500; i++) {
-		double a = kiln_ml_rng_uniform(&r), b = kiln_ml_rng_uniform(&r);
+		double a = kp_rng_uniform(&r), b = kp_rng_uniform(&r);
 
 		snprintf(line, sizeof(line), "%.4f,%.4f,%.5f\n", a, b,
-			2 * a - b + 0.5 + 0.01 * (kiln_ml_rng_uniform(&r) - 0.5));
+			2 * a - b + 0.5 + 0.01 * (kp_rng_uniform(&r) - 0.5));
 		fputs(line, f);
 	}
 	fclose(f);

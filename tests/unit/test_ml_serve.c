@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include "ml.h"
-#include "predict.h"
+#include "../../plugins/lib/json.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
+#include "../../serve/predict.h"
 
 static char dir[] = "/tmp/kiln-serve-test.XXXXXX";
 static struct predictor P;
@@ -25,31 +28,31 @@ static int
 setup(void **state)
 {
 	static const size_t sizes[] = { 3, 3 };
-	struct kiln_ml_model m;
-	char err[KILN_ML_ERRLEN], *p;
+	struct kp_model m;
+	char err[KP_ERRLEN], *p;
 	json_t *j;
 	int i;
 
 	(void)state;
 	if (!mkdtemp(dir))
 		return -1;
-	kiln_ml_model_init(&m, KILN_ML_SOFTMAX, 1, sizes, 2);
+	kp_model_init(&m, KP_SOFTMAX, 1, sizes, 2);
 	/* Class k scores input k: x0 -> a, red -> b, blue -> c. */
 	for (i = 0; i < 3; i++)
 		m.layers[0].w[i * 3 + i] = 4;
-	p = kiln_ml_join(dir, "model.safetensors");
-	if (kiln_ml_model_save(&m, p, err) < 0)
+	p = kp_join(dir, "model.safetensors");
+	if (kp_model_save(&m, p, err) < 0)
 		return fprintf(stderr, "%s\n", err), -1;
 	free(p);
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 	j = json_pack("{s:s, s:s, s:[s,s,s], s:{s:[{s:s, s:s, s:f, s:f}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]}}",
 		"kind", "softmax", "task", "classification", "classes", "a", "b", "c",
 		"transform", "columns",
 		"source", "x0", "kind", "numeric", "center", 10.0, "scale", 2.0,
 		"source", "colour", "kind", "onehot", "value", "red",
 		"source", "colour", "kind", "onehot", "value", "blue");
-	p = kiln_ml_join(dir, "model.json");
-	if (kiln_ml_json_write(p, j, err) < 0)
+	p = kp_join(dir, "model.json");
+	if (kp_json_write(p, j, err) < 0)
 		return fprintf(stderr, "%s\n", err), -1;
 	free(p);
 	json_decref(j);
@@ -74,7 +77,7 @@ static const char *
 ask(const char *body, int want)
 {
 	static char text[4096];
-	char err[KILN_ML_ERRLEN];
+	char err[KP_ERRLEN];
 	int status;
 	json_t *r = predictor_run(&P, body, strlen(body), &status, err);
 

@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
-#include "ml.h"
+#include "../../plugins/lib/fit.h"
+#include "../../plugins/lib/model.h"
+#include "../../plugins/lib/util.h"
 
 #define N 3000
 #define D 20
@@ -21,20 +23,20 @@
 static void
 make_data(float *X, int64_t *y, float *yf, size_t k)
 {
-	struct kiln_ml_rng r;
+	struct kp_rng r;
 	size_t i, j;
 
-	kiln_ml_rng_seed(&r, 7);
+	kp_rng_seed(&r, 7);
 	for (i = 0; i < N; i++) {
 		double s[4] = { 0, 0, 0, 0 };
 
 		for (j = 0; j < D; j++) {
-			double v = kiln_ml_rng_uniform(&r) + kiln_ml_rng_uniform(&r) - 1;
+			double v = kp_rng_uniform(&r) + kp_rng_uniform(&r) - 1;
 
 			X[i * D + j] = (float)v;
 			s[j % 4] += v * (double)(j + 1) / D;
 		}
-		yf[i] = (float)(2 * s[0] - s[1] + 0.5 + 0.01 * (kiln_ml_rng_uniform(&r) - 0.5));
+		yf[i] = (float)(2 * s[0] - s[1] + 0.5 + 0.01 * (kp_rng_uniform(&r) - 0.5));
 		y[i] = 0;
 		for (j = 1; j < k; j++)
 			if (s[j] > s[y[i]])
@@ -43,12 +45,12 @@ make_data(float *X, int64_t *y, float *yf, size_t k)
 }
 
 static double
-accuracy(const struct kiln_ml_model *m, const float *X, const int64_t *y)
+accuracy(const struct kp_model *m, const float *X, const int64_t *y)
 {
 	int64_t *p = malloc(N * sizeof(int64_t));
 	size_t i, right = 0;
 
-	kiln_ml_model_predict(m, X, N, p, NULL);
+	kp_model_predict(m, X, N, p, NULL);
 	for (i = 0; i < N; i++)
 		right += p[i] == y[i];
 	free(p);
@@ -57,19 +59,19 @@ accuracy(const struct kiln_ml_model *m, const float *X, const int64_t *y)
 
 /* Train and return the safetensors bytes' XOR-fold, plus the model in *m. */
 static void
-train(struct kiln_ml_train_opts *o, const float *X, const int64_t *y, const float *yf,
-	size_t k, struct kiln_ml_model *m)
+train(struct kp_fit_opts *o, const float *X, const int64_t *y, const float *yf,
+	size_t k, struct kp_model *m)
 {
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_history h;
+	char err[KP_ERRLEN];
+	struct kp_history h;
 
-	if (kiln_ml_train(m, o, X, N, D, y, yf, k, &h, NULL, NULL, err) != 0)
+	if (kp_fit(m, o, X, N, D, y, yf, k, &h, NULL, NULL, err) != 0)
 		fail_msg("train: %s", err);
-	kiln_ml_history_release(&h);
+	kp_history_release(&h);
 }
 
 static int
-same_weights(const struct kiln_ml_model *a, const struct kiln_ml_model *b)
+same_weights(const struct kp_model *a, const struct kp_model *b)
 {
 	size_t i;
 
@@ -85,13 +87,13 @@ mlp_is_deterministic(void **state)
 {
 	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
 	int64_t *y = malloc(N * sizeof(int64_t));
-	struct kiln_ml_model a, b, c;
-	struct kiln_ml_train_opts o;
+	struct kp_model a, b, c;
+	struct kp_fit_opts o;
 
 	(void)state;
 	make_data(X, y, yf, 3);
-	kiln_ml_train_opts_init(&o);
-	o.kind = KILN_ML_MLP;
+	kp_fit_opts_init(&o);
+	o.kind = KP_MLP;
 	/* Big enough that OpenBLAS does split the products between threads. */
 	o.hidden[0] = 256;
 	o.hidden[1] = 64;
@@ -108,20 +110,20 @@ mlp_is_deterministic(void **state)
 	train(&o, X, y, NULL, 3, &b);
 	assert_true(same_weights(&a, &b));
 	o.threads = 2;
-	kiln_ml_model_release(&b);
+	kp_model_release(&b);
 	train(&o, X, y, NULL, 3, &b);
 	assert_true(same_weights(&a, &b));
 	o.threads = 3;
 	train(&o, X, y, NULL, 3, &c);
 	assert_true(same_weights(&a, &c));
 	assert_true(accuracy(&a, X, y) > 0.9);
-	kiln_ml_model_release(&b);
-	kiln_ml_model_release(&c);
+	kp_model_release(&b);
+	kp_model_release(&c);
 	o.seed = 2;	/* a different seed must give different weights */
 	train(&o, X, y, NULL, 3, &b);
 	assert_false(same_weights(&a, &b));
-	kiln_ml_model_release(&a);
-	kiln_ml_model_release(&b);
+	kp_model_release(&a);
+	kp_model_release(&b);
 	free(X);
 	free(y);
 	free(yf);
@@ -132,21 +134,21 @@ ridge_recovers_linear_rule(void **state)
 {
 	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
 	int64_t *y = malloc(N * sizeof(int64_t));
-	struct kiln_ml_train_opts o;
-	struct kiln_ml_model m, m1;
+	struct kp_fit_opts o;
+	struct kp_model m, m1;
 	size_t j;
 
 	(void)state;
 	make_data(X, y, yf, 2);
-	kiln_ml_train_opts_init(&o);
-	o.kind = KILN_ML_RIDGE;
+	kp_fit_opts_init(&o);
+	o.kind = KP_RIDGE;
 	o.l2 = 1e-6;
 	o.threads = 2;
 	train(&o, X, NULL, yf, 0, &m);
 	o.threads = 1;
 	train(&o, X, NULL, yf, 0, &m1);
 	assert_true(same_weights(&m, &m1));
-	kiln_ml_model_release(&m1);
+	kp_model_release(&m1);
 	assert_false(m.classification);
 	/* yf = 2 s0 - s1 + 0.5: feature j weighs (j+1)/D into s[j % 4]. */
 	for (j = 0; j < D; j++) {
@@ -156,7 +158,7 @@ ridge_recovers_linear_rule(void **state)
 			fail_msg("weight %zu: %g, want %g", j, m.layers[0].w[j], want);
 	}
 	assert_true(fabs(m.layers[0].b[0] - 0.5) < 0.01);
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 	free(X);
 	free(y);
 	free(yf);
@@ -167,24 +169,24 @@ logistic_and_softmax_learn(void **state)
 {
 	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
 	int64_t *y = malloc(N * sizeof(int64_t));
-	struct kiln_ml_train_opts o;
-	struct kiln_ml_model m;
+	struct kp_fit_opts o;
+	struct kp_model m;
 
 	(void)state;
 	make_data(X, y, yf, 2);
-	kiln_ml_train_opts_init(&o);
-	o.kind = KILN_ML_LOGISTIC;
+	kp_fit_opts_init(&o);
+	o.kind = KP_LOGISTIC;
 	o.epochs = 20;
 	train(&o, X, y, NULL, 2, &m);
-	assert_int_equal(kiln_ml_model_outputs(&m), 1);
+	assert_int_equal(kp_model_outputs(&m), 1);
 	assert_true(accuracy(&m, X, y) > 0.95);
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 	make_data(X, y, yf, 4);
-	o.kind = KILN_ML_SOFTMAX;
+	o.kind = KP_SOFTMAX;
 	train(&o, X, y, NULL, 4, &m);
-	assert_int_equal(kiln_ml_model_outputs(&m), 4);
+	assert_int_equal(kp_model_outputs(&m), 4);
 	assert_true(accuracy(&m, X, y) > 0.9);
-	kiln_ml_model_release(&m);
+	kp_model_release(&m);
 	free(X);
 	free(y);
 	free(yf);
@@ -195,27 +197,27 @@ early_stopping_keeps_best(void **state)
 {
 	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
 	int64_t *y = malloc(N * sizeof(int64_t));
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_train_opts o;
-	struct kiln_ml_history h;
-	struct kiln_ml_model m;
+	char err[KP_ERRLEN];
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_model m;
 	size_t i;
 
 	(void)state;
 	make_data(X, y, yf, 3);
-	kiln_ml_train_opts_init(&o);
-	o.kind = KILN_ML_SOFTMAX;
+	kp_fit_opts_init(&o);
+	o.kind = KP_SOFTMAX;
 	o.epochs = 500;
 	o.validation = 0.2;
 	o.patience = 3;
-	assert_int_equal(kiln_ml_train(&m, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
+	assert_int_equal(kp_fit(&m, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
 	assert_true(h.n < 500);
 	assert_true(h.best_epoch >= 1 && (size_t)h.best_epoch + 3 == h.n);
 	for (i = 0; i < h.n; i++)
 		assert_true(h.val[i] <= h.val[h.best_epoch - 1]);
 	assert_true(h.flops > 0);
-	kiln_ml_history_release(&h);
-	kiln_ml_model_release(&m);
+	kp_history_release(&h);
+	kp_model_release(&m);
 	free(X);
 	free(y);
 	free(yf);
@@ -226,29 +228,29 @@ bad_training_input(void **state)
 {
 	float X[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, w[4] = { 1, 1, NAN, 1 };
 	int64_t one[4] = { 0, 0, 0, 0 }, three[4] = { 0, 1, 2, 1 }, bad[4] = { 0, 5, 1, 0 };
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_train_opts o;
-	struct kiln_ml_history h;
-	struct kiln_ml_model m;
+	char err[KP_ERRLEN];
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_model m;
 
 	(void)state;
-	kiln_ml_train_opts_init(&o);
-	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, one, NULL, 1, &h, NULL, NULL, err), -1);
+	kp_fit_opts_init(&o);
+	assert_int_equal(kp_fit(&m, &o, X, 4, 2, one, NULL, 1, &h, NULL, NULL, err), -1);
 	assert_non_null(strstr(err, "only one class"));
-	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, bad, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_int_equal(kp_fit(&m, &o, X, 4, 2, bad, NULL, 3, &h, NULL, NULL, err), -1);
 	assert_non_null(strstr(err, "label 5 of row 2"));
-	o.kind = KILN_ML_LOGISTIC;
-	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
+	o.kind = KP_LOGISTIC;
+	assert_int_equal(kp_fit(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
 	assert_non_null(strstr(err, "needs a label with 2 classes"));
-	o.kind = KILN_ML_SOFTMAX;
+	o.kind = KP_SOFTMAX;
 	o.weights = w;
-	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_int_equal(kp_fit(&m, &o, X, 4, 2, three, NULL, 3, &h, NULL, NULL, err), -1);
 	assert_non_null(strstr(err, "weight of row 3"));
 	o.weights = NULL;
-	o.kind = KILN_ML_RIDGE;
+	o.kind = KP_RIDGE;
 	o.l2 = 0;	/* two identical columns: singular without l2 */
 	X[1] = 0, X[3] = 2, X[5] = 4, X[7] = 6;
-	assert_int_equal(kiln_ml_train(&m, &o, X, 4, 2, NULL, X, 0, &h, NULL, NULL, err), -1);
+	assert_int_equal(kp_fit(&m, &o, X, 4, 2, NULL, X, 0, &h, NULL, NULL, err), -1);
 	assert_non_null(strstr(err, "singular"));
 }
 

@@ -2,22 +2,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ml.h"
+#include "../csv.h"
+#include "../util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[KILN_ML_ERRLEN];
-	struct kiln_ml_csv t;
+	char err[KP_ERRLEN];
+	struct kp_csv t;
 	double x;
 	size_t i;
 
-	if (kiln_ml_csv_parse(&t, (const char *)data, size, "fuzz.csv", err) == 0) {
+	if (kp_csv_parse(&t, (const char *)data, size, "fuzz.csv", err) == 0) {
 		for (i = 0; i < t.nrows * t.ncols; i++)
-			kiln_ml_parse_number(t.cells[i], &x);
-		kiln_ml_csv_release(&t);
+			kp_parse_number(t.cells[i], &x);
+		kp_csv_release(&t);
 	}
 	return 0;
 }

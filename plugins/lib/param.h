@@ -1,16 +1,17 @@
 /*
  * Param checks shared by the ML plugins: each one fails the target with a
  * message naming the target and the param, and says what was expected and
- * what was found. Header-only so libkilnml.a stays free of kiln's ABI.
+ * what was found. Header-only so libkilnplug.a stays free of kiln's ABI.
  */
-#ifndef KILN_ML_PARAM_H
-#define KILN_ML_PARAM_H
+#ifndef KILN_PLUGLIB_PARAM_H
+#define KILN_PLUGLIB_PARAM_H
 
 #include <kiln/plugin.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
+/* What v is, for messages: "a string", "a list", ... */
 static inline const char *
 kp_type_name(const kiln_value *v)
 {
@@ -54,6 +55,7 @@ kp_number_in(kiln_ctx *ctx, const kiln_value *v, const char *what, double def,
 	return 0;
 }
 
+/* The number param key in [lo, hi], or def when absent. */
 static inline int
 kp_number(kiln_ctx *ctx, const char *key, double def, double lo, double hi, double *out)
 {

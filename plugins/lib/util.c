@@ -12,15 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ml.h"
+#include "util.h"
 
 int
-kiln_ml_errf(char *err, const char *fmt, ...)
+kp_errf(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, KILN_ML_ERRLEN, fmt, ap);
+	vsnprintf(err, KP_ERRLEN, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -33,7 +33,7 @@ oom(void)
 }
 
 void *
-kiln_ml_xmalloc(size_t n)
+kp_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
@@ -43,7 +43,7 @@ kiln_ml_xmalloc(size_t n)
 }
 
 void *
-kiln_ml_xcalloc(size_t n, size_t size)
+kp_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
@@ -53,13 +53,13 @@ kiln_ml_xcalloc(size_t n, size_t size)
 }
 
 void *
-kiln_ml_xmallocarray(size_t n, size_t size)
+kp_xmallocarray(size_t n, size_t size)
 {
-	return kiln_ml_xrealloc(NULL, n, size);
+	return kp_xrealloc(NULL, n, size);
 }
 
 void *
-kiln_ml_xrealloc(void *p, size_t n, size_t size)
+kp_xrealloc(void *p, size_t n, size_t size)
 {
 	size_t bytes;
 
@@ -73,15 +73,15 @@ kiln_ml_xrealloc(void *p, size_t n, size_t size)
 }
 
 char *
-kiln_ml_xstrdup(const char *s)
+kp_xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
 
-	return memcpy(kiln_ml_xmalloc(n), s, n);
+	return memcpy(kp_xmalloc(n), s, n);
 }
 
 int
-kiln_ml_parse_number(const char *s, double *out)
+kp_parse_number(const char *s, double *out)
 {
 	char *end;
 	double v;
@@ -105,7 +105,7 @@ kiln_ml_parse_number(const char *s, double *out)
 }
 
 int
-kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err)
+kp_read_file(const char *path, char **buf, size_t *len, char *err)
 {
 	struct stat st;
 	size_t got = 0;
@@ -115,12 +115,12 @@ kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return kiln_ml_errf(err, "%s: %s", path, strerror(errno));
+		return kp_errf(err, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return kiln_ml_errf(err, "%s: not a regular file", path);
+		return kp_errf(err, "%s: not a regular file", path);
 	}
-	b = kiln_ml_xmalloc((size_t)st.st_size + 1);
+	b = kp_xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size) {
 		r = read(fd, b + got, (size_t)st.st_size - got);
 		if (r < 0 && errno == EINTR)
@@ -132,7 +132,7 @@ kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err)
 	close(fd);
 	if (got != (size_t)st.st_size) {
 		free(b);
-		return kiln_ml_errf(err, "%s: short read", path);
+		return kp_errf(err, "%s: short read", path);
 	}
 	b[got] = 0;
 	*buf = b;
@@ -141,17 +141,17 @@ kiln_ml_read_file(const char *path, char **buf, size_t *len, char *err)
 }
 
 int
-kiln_ml_write_file(const char *path, const void *buf, size_t len, char *err)
+kp_write_file(const char *path, const void *buf, size_t len, char *err)
 {
 	size_t n = strlen(path) + 16, done = 0;
-	char *tmp = kiln_ml_xmalloc(n);
+	char *tmp = kp_xmalloc(n);
 	ssize_t r;
 	int fd;
 
 	snprintf(tmp, n, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		kiln_ml_errf(err, "%s: %s", tmp, strerror(errno));
+		kp_errf(err, "%s: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -164,7 +164,7 @@ kiln_ml_write_file(const char *path, const void *buf, size_t len, char *err)
 		done += (size_t)r;
 	}
 	if (done != len || close(fd) < 0 || rename(tmp, path) < 0) {
-		kiln_ml_errf(err, "%s: write failed: %s", path, strerror(errno));
+		kp_errf(err, "%s: write failed: %s", path, strerror(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;
@@ -174,16 +174,40 @@ kiln_ml_write_file(const char *path, const void *buf, size_t len, char *err)
 }
 
 char *
-kiln_ml_join(const char *dir, const char *name)
+kp_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = kiln_ml_xmalloc(n);
+	char *p = kp_xmalloc(n);
 
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
 
 /* SplitMix64 spreads a small seed over the whole xoshiro state. */
+void
+kp_buf_add(struct kp_buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void
+kp_buf_release(struct kp_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
 static uint64_t
 splitmix(uint64_t *x)
 {
@@ -195,7 +219,7 @@ splitmix(uint64_t *x)
 }
 
 void
-kiln_ml_rng_seed(struct kiln_ml_rng *r, uint64_t seed)
+kp_rng_seed(struct kp_rng *r, uint64_t seed)
 {
 	int i;
 
@@ -210,7 +234,7 @@ rotl(uint64_t x, int k)
 }
 
 uint64_t
-kiln_ml_rng_next(struct kiln_ml_rng *r)
+kp_rng_next(struct kp_rng *r)
 {
 	uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
 
@@ -224,13 +248,13 @@ kiln_ml_rng_next(struct kiln_ml_rng *r)
 }
 
 double
-kiln_ml_rng_uniform(struct kiln_ml_rng *r)
+kp_rng_uniform(struct kp_rng *r)
 {
-	return (double)(kiln_ml_rng_next(r) >> 11) * 0x1.0p-53;
+	return (double)(kp_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
 uint64_t
-kiln_ml_rng_below(struct kiln_ml_rng *r, uint64_t n)
+kp_rng_below(struct kp_rng *r, uint64_t n)
 {
 	uint64_t lim, x;
 
@@ -238,18 +262,18 @@ kiln_ml_rng_below(struct kiln_ml_rng *r, uint64_t n)
 		return 0;
 	lim = UINT64_MAX - UINT64_MAX % n;
 	do
-		x = kiln_ml_rng_next(r);
+		x = kp_rng_next(r);
 	while (x >= lim);
 	return x % n;
 }
 
 void
-kiln_ml_rng_shuffle(struct kiln_ml_rng *r, size_t *idx, size_t n)
+kp_rng_shuffle(struct kp_rng *r, size_t *idx, size_t n)
 {
 	size_t i, j, t;
 
 	for (i = n; i > 1; i--) {
-		j = (size_t)kiln_ml_rng_below(r, i);
+		j = (size_t)kp_rng_below(r, i);
 		t = idx[i - 1];
 		idx[i - 1] = idx[j];
 		idx[j] = t;
@@ -257,7 +281,7 @@ kiln_ml_rng_shuffle(struct kiln_ml_rng *r, size_t *idx, size_t n)
 }
 
 size_t
-kiln_ml_first_nonfinite(const float *x, size_t n)
+kp_first_nonfinite(const float *x, size_t n)
 {
 	const uint32_t *u = (const uint32_t *)x;
 	size_t i, j;

@@ -10,28 +10,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ml.h"
+#include "npy.h"
+#include "util.h"
 
 size_t
-kiln_ml_dtype_size(int dtype)
+kp_dtype_size(int dtype)
 {
-	return dtype == KILN_ML_I64 ? 8 : 4;
+	return dtype == KP_I64 ? 8 : 4;
 }
 
 void
-kiln_ml_array_init(struct kiln_ml_array *a, int dtype, int ndim, size_t rows,
+kp_array_init(struct kp_array *a, int dtype, int ndim, size_t rows,
 	size_t cols)
 {
 	a->dtype = dtype;
 	a->ndim = ndim;
 	a->shape[0] = rows;
 	a->shape[1] = ndim == 1 ? 1 : cols;
-	a->data = kiln_ml_xcalloc(rows,
-		a->shape[1] * kiln_ml_dtype_size(dtype));
+	a->data = kp_xcalloc(rows,
+		a->shape[1] * kp_dtype_size(dtype));
 }
 
 void
-kiln_ml_array_release(struct kiln_ml_array *a)
+kp_array_release(struct kp_array *a)
 {
 	free(a->data);
 	a->data = NULL;
@@ -39,28 +40,28 @@ kiln_ml_array_release(struct kiln_ml_array *a)
 }
 
 size_t
-kiln_ml_array_count(const struct kiln_ml_array *a)
+kp_array_count(const struct kp_array *a)
 {
 	return a->shape[0] * a->shape[1];
 }
 
 void
-kiln_ml_npy_encode(const struct kiln_ml_array *a, char **buf, size_t *len)
+kp_npy_encode(const struct kp_array *a, char **buf, size_t *len)
 {
 	char dict[160], *b;
-	size_t n, hlen, data = kiln_ml_array_count(a) * kiln_ml_dtype_size(a->dtype);
+	size_t n, hlen, data = kp_array_count(a) * kp_dtype_size(a->dtype);
 
 	if (a->ndim == 1)
 		n = (size_t)snprintf(dict, sizeof(dict),
 			"{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
-			a->dtype == KILN_ML_I64 ? "<i8" : "<f4", a->shape[0]);
+			a->dtype == KP_I64 ? "<i8" : "<f4", a->shape[0]);
 	else
 		n = (size_t)snprintf(dict, sizeof(dict),
 			"{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-			a->dtype == KILN_ML_I64 ? "<i8" : "<f4", a->shape[0], a->shape[1]);
+			a->dtype == KP_I64 ? "<i8" : "<f4", a->shape[0], a->shape[1]);
 	/* Magic, version and length take 10 bytes; pad the whole to 64. */
 	hlen = (10 + n + 1 + 63) / 64 * 64 - 10;
-	b = kiln_ml_xmalloc(10 + hlen + data);
+	b = kp_xmalloc(10 + hlen + data);
 	memcpy(b, "\x93NUMPY\x01\x00", 8);
 	b[8] = (char)(hlen & 0xff);
 	b[9] = (char)(hlen >> 8);
@@ -74,14 +75,14 @@ kiln_ml_npy_encode(const struct kiln_ml_array *a, char **buf, size_t *len)
 }
 
 int
-kiln_ml_npy_write(const char *path, const struct kiln_ml_array *a, char *err)
+kp_npy_write(const char *path, const struct kp_array *a, char *err)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
-	kiln_ml_npy_encode(a, &buf, &len);
-	rc = kiln_ml_write_file(path, buf, len, err);
+	kp_npy_encode(a, &buf, &len);
+	rc = kp_write_file(path, buf, len, err);
 	free(buf);
 	return rc;
 }
@@ -139,24 +140,24 @@ parse_shape(const char *p, size_t shape[2])
 }
 
 static int
-parse_header(const char *h, const char *name, struct kiln_ml_array *a, char *err)
+parse_header(const char *h, const char *name, struct kp_array *a, char *err)
 {
 	const char *d = dict_value(h, "descr"), *f = dict_value(h, "fortran_order"),
 		*s = dict_value(h, "shape");
 
 	if (!d || !f || !s)
-		return kiln_ml_errf(err, "%s: NPY header lacks descr, fortran_order or shape", name);
+		return kp_errf(err, "%s: NPY header lacks descr, fortran_order or shape", name);
 	if (strncmp(d, "'<f4'", 5) == 0)
-		a->dtype = KILN_ML_F32;
+		a->dtype = KP_F32;
 	else if (strncmp(d, "'<i8'", 5) == 0)
-		a->dtype = KILN_ML_I64;
+		a->dtype = KP_I64;
 	else
-		return kiln_ml_errf(err, "%s: NPY dtype %.8s: expected '<f4' or '<i8'", name, d);
+		return kp_errf(err, "%s: NPY dtype %.8s: expected '<f4' or '<i8'", name, d);
 	if (strncmp(f, "False", 5) != 0)
-		return kiln_ml_errf(err, "%s: NPY array is in Fortran order: expected C order", name);
+		return kp_errf(err, "%s: NPY array is in Fortran order: expected C order", name);
 	a->ndim = parse_shape(s, a->shape);
 	if (a->ndim < 1)
-		return kiln_ml_errf(err, "%s: NPY shape must have 1 or 2 dimensions", name);
+		return kp_errf(err, "%s: NPY shape must have 1 or 2 dimensions", name);
 	return 0;
 }
 
@@ -166,8 +167,8 @@ parse_header(const char *h, const char *name, struct kiln_ml_array *a, char *err
  * number of data bytes the shape implies, and return the data's offset.
  */
 int
-kiln_ml_npy_header(const void *buf, size_t len, const char *name,
-	struct kiln_ml_array *a, size_t *need, char *err)
+kp_npy_header(const void *buf, size_t len, const char *name,
+	struct kp_array *a, size_t *need, char *err)
 {
 	const unsigned char *b = buf;
 	size_t hlen, off;
@@ -176,7 +177,7 @@ kiln_ml_npy_header(const void *buf, size_t len, const char *name,
 
 	memset(a, 0, sizeof(*a));
 	if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-		return kiln_ml_errf(err, "%s: not an NPY file (bad magic)", name);
+		return kp_errf(err, "%s: not an NPY file (bad magic)", name);
 	if (b[6] == 1) {
 		hlen = b[8] | (size_t)b[9] << 8;
 		off = 10;
@@ -184,12 +185,12 @@ kiln_ml_npy_header(const void *buf, size_t len, const char *name,
 		hlen = b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
 		off = 12;
 	} else {
-		return kiln_ml_errf(err, "%s: NPY version %u not supported", name, b[6]);
+		return kp_errf(err, "%s: NPY version %u not supported", name, b[6]);
 	}
 	if (hlen > len - off)
-		return kiln_ml_errf(err, "%s: truncated NPY header (%zu bytes declared, %zu present)",
+		return kp_errf(err, "%s: truncated NPY header (%zu bytes declared, %zu present)",
 			name, hlen, len - off);
-	h = kiln_ml_xmalloc(hlen + 1);
+	h = kp_xmalloc(hlen + 1);
 	memcpy(h, b + off, hlen);
 	h[hlen] = 0;
 	rc = parse_header(h, name, a, err);
@@ -197,26 +198,26 @@ kiln_ml_npy_header(const void *buf, size_t len, const char *name,
 	if (rc < 0)
 		return -1;
 	if (a->shape[1] && a->shape[0] > (SIZE_MAX / 8) / a->shape[1])
-		return kiln_ml_errf(err, "%s: NPY shape is too large", name);
-	*need = a->shape[0] * a->shape[1] * kiln_ml_dtype_size(a->dtype);
+		return kp_errf(err, "%s: NPY shape is too large", name);
+	*need = a->shape[0] * a->shape[1] * kp_dtype_size(a->dtype);
 	return (int)(off + hlen);
 }
 
 int
-kiln_ml_npy_parse(const void *buf, size_t len, const char *name,
-	struct kiln_ml_array *a, char *err)
+kp_npy_parse(const void *buf, size_t len, const char *name,
+	struct kp_array *a, char *err)
 {
 	const unsigned char *b = buf;
 	size_t need, off;
-	int rc = kiln_ml_npy_header(buf, len, name, a, &need, err);
+	int rc = kp_npy_header(buf, len, name, a, &need, err);
 
 	if (rc < 0)
 		return -1;
 	off = (size_t)rc;
 	if (need != len - off)
-		return kiln_ml_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
+		return kp_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
 			name, a->shape[0], a->shape[1], need, len - off);
-	a->data = kiln_ml_xmalloc(need);
+	a->data = kp_xmalloc(need);
 	if (need)
 		memcpy(a->data, b + off, need);
 	return 0;
@@ -246,7 +247,7 @@ read_all(int fd, void *buf, size_t n)
  * time as the training of a linear model.
  */
 int
-kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err)
+kp_npy_read(const char *path, struct kp_array *a, char *err)
 {
 	unsigned char head[12];
 	struct stat st;
@@ -257,14 +258,14 @@ kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err)
 	memset(a, 0, sizeof(*a));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return kiln_ml_errf(err, "%s: %s", path, strerror(errno));
+		return kp_errf(err, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 12 ||
 	    read_all(fd, head, 12) < 0) {
 		close(fd);
 		/* Small or odd files take the general path and its messages. */
-		if (kiln_ml_read_file(path, &buf, &need, err) < 0)
+		if (kp_read_file(path, &buf, &need, err) < 0)
 			return -1;
-		rc = kiln_ml_npy_parse(buf, need, path, a, err);
+		rc = kp_npy_parse(buf, need, path, a, err);
 		free(buf);
 		return rc;
 	}
@@ -273,24 +274,24 @@ kiln_ml_npy_read(const char *path, struct kiln_ml_array *a, char *err)
 	off = head[6] == 1 ? 10 : 12;
 	if (hlen > (size_t)st.st_size - off)
 		hlen = (size_t)st.st_size - off;	/* parse reports the truncation */
-	buf = kiln_ml_xmalloc(off + hlen + 12);
+	buf = kp_xmalloc(off + hlen + 12);
 	memcpy(buf, head, 12);
 	rc = off + hlen > 12 ? read_all(fd, buf + 12, off + hlen - 12) : 0;
 	if (rc < 0)
-		rc = kiln_ml_errf(err, "%s: short read", path);
+		rc = kp_errf(err, "%s: short read", path);
 	else
-		rc = kiln_ml_npy_header(buf, off + hlen, path, a, &need, err) < 0 ? -1 : 0;
+		rc = kp_npy_header(buf, off + hlen, path, a, &need, err) < 0 ? -1 : 0;
 	free(buf);
 	if (rc == 0 && need != (size_t)st.st_size - off - hlen)
-		rc = kiln_ml_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
+		rc = kp_errf(err, "%s: NPY shape (%zu, %zu) needs %zu data bytes, file has %zu",
 			path, a->shape[0], a->shape[1], need, (size_t)st.st_size - off - hlen);
 	if (rc == 0) {
-		a->data = kiln_ml_xmalloc(need);
+		a->data = kp_xmalloc(need);
 		if (lseek(fd, (off_t)(off + hlen), SEEK_SET) < 0 || read_all(fd, a->data, need) < 0)
-			rc = kiln_ml_errf(err, "%s: short read", path);
+			rc = kp_errf(err, "%s: short read", path);
 	}
 	close(fd);
 	if (rc < 0)
-		kiln_ml_array_release(a);
+		kp_array_release(a);
 	return rc;
 }

@@ -5,12 +5,14 @@
 #include <csv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "ml.h"
+#include "csv.h"
+#include "util.h"
 
 /* Parser state passed through libcsv's callbacks. */
 struct reader {
-	struct kiln_ml_csv *t;
+	struct kp_csv *t;
 	const char *name;
 	char *err;
 	int failed;
@@ -28,13 +30,13 @@ field(void *s, size_t len, void *data)
 
 	if (r->failed)
 		return;
-	v = kiln_ml_xmalloc(len + 1);
+	v = kp_xmalloc(len + 1);
 	if (len)	/* libcsv may pass NULL for an empty field */
 		memcpy(v, s, len);
 	v[len] = 0;
 	if (r->nfield == r->rowcap) {
 		r->rowcap = r->rowcap ? 2 * r->rowcap : 16;
-		r->row = kiln_ml_xrealloc(r->row, r->rowcap, sizeof(*r->row));
+		r->row = kp_xrealloc(r->row, r->rowcap, sizeof(*r->row));
 	}
 	r->row[r->nfield++] = v;
 }
@@ -52,20 +54,20 @@ drop_row(struct reader *r)
 static void
 header_row(struct reader *r)
 {
-	struct kiln_ml_csv *t = r->t;
+	struct kp_csv *t = r->t;
 	size_t i, j;
 
 	for (i = 0; i < r->nfield; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(r->row[i], r->row[j]) == 0) {
-				kiln_ml_errf(r->err, "%s: header: column '%s' appears twice",
+				kp_errf(r->err, "%s: header: column '%s' appears twice",
 					r->name, r->row[i]);
 				r->failed = 1;
 				drop_row(r);
 				return;
 			}
 	t->ncols = r->nfield;
-	t->header = kiln_ml_xmallocarray(t->ncols, sizeof(char *));
+	t->header = kp_xmallocarray(t->ncols, sizeof(char *));
 	memcpy(t->header, r->row, t->ncols * sizeof(char *));
 	r->nfield = 0;
 }
@@ -73,10 +75,10 @@ header_row(struct reader *r)
 static void
 data_row(struct reader *r)
 {
-	struct kiln_ml_csv *t = r->t;
+	struct kp_csv *t = r->t;
 
 	if (r->nfield != t->ncols) {
-		kiln_ml_errf(r->err, "%s: row %zu has %zu field%s, the header has %zu",
+		kp_errf(r->err, "%s: row %zu has %zu field%s, the header has %zu",
 			r->name, t->nrows + 1, r->nfield, r->nfield == 1 ? "" : "s",
 			t->ncols);
 		r->failed = 1;
@@ -85,7 +87,7 @@ data_row(struct reader *r)
 	}
 	if ((t->nrows + 1) * t->ncols > r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 64 * t->ncols;
-		t->cells = kiln_ml_xrealloc(t->cells, r->cap, sizeof(char *));
+		t->cells = kp_xrealloc(t->cells, r->cap, sizeof(char *));
 	}
 	memcpy(t->cells + t->nrows * t->ncols, r->row, t->ncols * sizeof(char *));
 	t->nrows++;
@@ -109,7 +111,7 @@ row(int c, void *data)
 }
 
 int
-kiln_ml_csv_parse(struct kiln_ml_csv *t, const char *buf, size_t len,
+kp_csv_parse(struct kp_csv *t, const char *buf, size_t len,
 	const char *name, char *err)
 {
 	struct reader r = { t, name, err, 0, 0, 0, NULL, 0 };
@@ -121,14 +123,14 @@ kiln_ml_csv_parse(struct kiln_ml_csv *t, const char *buf, size_t len,
 		len -= 3;
 	}
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
-		return kiln_ml_errf(err, "%s: cannot start the CSV parser", name);
+		return kp_errf(err, "%s: cannot start the CSV parser", name);
 	if (csv_parse(&p, buf, len, field, row, &r) != len && !r.failed) {
-		kiln_ml_errf(err, "%s: row %zu: malformed CSV (%s)", name,
+		kp_errf(err, "%s: row %zu: malformed CSV (%s)", name,
 			t->nrows + 1, csv_strerror(csv_error(&p)));
 		r.failed = 1;
 	}
 	if (!r.failed && csv_fini(&p, field, row, &r) != 0 && !r.failed) {
-		kiln_ml_errf(err, "%s: row %zu: malformed CSV (%s)", name,
+		kp_errf(err, "%s: row %zu: malformed CSV (%s)", name,
 			t->nrows + 1, csv_strerror(csv_error(&p)));
 		r.failed = 1;
 	}
@@ -136,33 +138,33 @@ kiln_ml_csv_parse(struct kiln_ml_csv *t, const char *buf, size_t len,
 	drop_row(&r);
 	free(r.row);
 	if (!r.failed && !t->header) {
-		kiln_ml_errf(err, "%s: empty file: expected a header row", name);
+		kp_errf(err, "%s: empty file: expected a header row", name);
 		r.failed = 1;
 	}
 	if (r.failed) {
-		kiln_ml_csv_release(t);
+		kp_csv_release(t);
 		return -1;
 	}
 	return 0;
 }
 
 int
-kiln_ml_csv_read(struct kiln_ml_csv *t, const char *path, char *err)
+kp_csv_read(struct kp_csv *t, const char *path, char *err)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (kiln_ml_read_file(path, &buf, &len, err) < 0)
+	if (kp_read_file(path, &buf, &len, err) < 0)
 		return -1;
-	rc = kiln_ml_csv_parse(t, buf, len, path, err);
+	rc = kp_csv_parse(t, buf, len, path, err);
 	free(buf);
 	return rc;
 }
 
 void
-kiln_ml_csv_release(struct kiln_ml_csv *t)
+kp_csv_release(struct kp_csv *t)
 {
 	size_t i;
 
@@ -178,7 +180,7 @@ kiln_ml_csv_release(struct kiln_ml_csv *t)
 }
 
 long
-kiln_ml_csv_col(const struct kiln_ml_csv *t, const char *name)
+kp_csv_col(const struct kp_csv *t, const char *name)
 {
 	size_t i;
 
@@ -186,4 +188,14 @@ kiln_ml_csv_col(const struct kiln_ml_csv *t, const char *name)
 		if (strcmp(t->header[i], name) == 0)
 			return (long)i;
 	return -1;
+}
+
+char *
+kp_csv_path(const char *in)
+{
+	struct stat st;
+
+	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
+		return kp_join(in, "data.csv");
+	return kp_xstrdup(in);
 }

@@ -2,12 +2,17 @@
  * Models as stacks of dense layers: saving, loading and the forward pass.
  */
 #include <cblas.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "model.h"
+#include "json.h"
+#include "npy.h"
+#include "safetensors.h"
+#include "util.h"
 
 /* Rows per block of the forward pass: bounds memory, keeps sgemm efficient. */
 #define BLOCK 1024
@@ -16,13 +21,13 @@ static const char *const kinds[] = { "ridge", "logistic", "softmax", "mlp" };
 static const char *const acts[] = { "linear", "relu", "sigmoid", "softmax" };
 
 const char *
-kiln_ml_kind_name(int kind)
+kp_kind_name(int kind)
 {
 	return kinds[kind];
 }
 
 int
-kiln_ml_kind_parse(const char *s)
+kp_kind_parse(const char *s)
 {
 	int i;
 
@@ -33,7 +38,7 @@ kiln_ml_kind_parse(const char *s)
 }
 
 const char *
-kiln_ml_act_name(int act)
+kp_act_name(int act)
 {
 	return acts[act];
 }
@@ -53,15 +58,15 @@ act_parse(const char *s, size_t n)
 static int
 output_act(int kind, int classification)
 {
-	if (kind == KILN_ML_LOGISTIC)
-		return KILN_ML_SIGMOID;
-	if (kind == KILN_ML_SOFTMAX || (kind == KILN_ML_MLP && classification))
-		return KILN_ML_SOFTMAX_ACT;
-	return KILN_ML_LINEAR;
+	if (kind == KP_LOGISTIC)
+		return KP_SIGMOID;
+	if (kind == KP_SOFTMAX || (kind == KP_MLP && classification))
+		return KP_SOFTMAX_ACT;
+	return KP_LINEAR;
 }
 
 void
-kiln_ml_model_init(struct kiln_ml_model *m, int kind, int classification,
+kp_model_init(struct kp_model *m, int kind, int classification,
 	const size_t *sizes, size_t nsizes)
 {
 	size_t i;
@@ -70,20 +75,20 @@ kiln_ml_model_init(struct kiln_ml_model *m, int kind, int classification,
 	m->kind = kind;
 	m->classification = classification;
 	m->nlayers = nsizes - 1;
-	m->layers = kiln_ml_xcalloc(m->nlayers, sizeof(*m->layers));
+	m->layers = kp_xcalloc(m->nlayers, sizeof(*m->layers));
 	for (i = 0; i < m->nlayers; i++) {
-		struct kiln_ml_layer *l = &m->layers[i];
+		struct kp_layer *l = &m->layers[i];
 
 		l->in = sizes[i];
 		l->out = sizes[i + 1];
-		l->act = i + 1 == m->nlayers ? output_act(kind, classification) : KILN_ML_RELU;
-		l->w = kiln_ml_xcalloc(l->in, l->out * sizeof(float));
-		l->b = kiln_ml_xcalloc(l->out, sizeof(float));
+		l->act = i + 1 == m->nlayers ? output_act(kind, classification) : KP_RELU;
+		l->w = kp_xcalloc(l->in, l->out * sizeof(float));
+		l->b = kp_xcalloc(l->out, sizeof(float));
 	}
 }
 
 void
-kiln_ml_model_release(struct kiln_ml_model *m)
+kp_model_release(struct kp_model *m)
 {
 	size_t i;
 
@@ -93,32 +98,32 @@ kiln_ml_model_release(struct kiln_ml_model *m)
 		free(m->layers[i].b);
 	}
 	free(m->layers);
-	kiln_ml_strings_free(m->classes, m->nclasses);
+	kp_strings_free(m->classes, m->nclasses);
 	memset(m, 0, sizeof(*m));
 }
 
 size_t
-kiln_ml_model_inputs(const struct kiln_ml_model *m)
+kp_model_inputs(const struct kp_model *m)
 {
 	return m->layers[0].in;
 }
 
 size_t
-kiln_ml_model_outputs(const struct kiln_ml_model *m)
+kp_model_outputs(const struct kp_model *m)
 {
 	return m->layers[m->nlayers - 1].out;
 }
 
 int
-kiln_ml_model_probabilistic(const struct kiln_ml_model *m)
+kp_model_probabilistic(const struct kp_model *m)
 {
 	int a = m->layers[m->nlayers - 1].act;
 
-	return m->classification && (a == KILN_ML_SIGMOID || a == KILN_ML_SOFTMAX_ACT);
+	return m->classification && (a == KP_SIGMOID || a == KP_SOFTMAX_ACT);
 }
 
 static json_t *
-metadata(const struct kiln_ml_model *m)
+metadata(const struct kp_model *m)
 {
 	char buf[256] = "", n[32];
 	size_t i, len = 0;
@@ -134,49 +139,49 @@ metadata(const struct kiln_ml_model *m)
 }
 
 void
-kiln_ml_model_tensors(const struct kiln_ml_model *m, struct kiln_ml_tensors *ts)
+kp_model_tensors(const struct kp_model *m, struct kp_tensors *ts)
 {
-	struct kiln_ml_array a;
+	struct kp_array a;
 	char name[64];
 	size_t i;
 
-	kiln_ml_tensors_init(ts);
+	kp_tensors_init(ts);
 	for (i = 0; i < m->nlayers; i++) {
-		const struct kiln_ml_layer *l = &m->layers[i];
+		const struct kp_layer *l = &m->layers[i];
 
-		kiln_ml_array_init(&a, KILN_ML_F32, 2, l->in, l->out);
+		kp_array_init(&a, KP_F32, 2, l->in, l->out);
 		memcpy(a.data, l->w, l->in * l->out * sizeof(float));
 		snprintf(name, sizeof(name), "layer%zu.weight", i);
-		kiln_ml_tensors_add(ts, name, &a);
-		kiln_ml_array_init(&a, KILN_ML_F32, 1, l->out, 1);
+		kp_tensors_add(ts, name, &a);
+		kp_array_init(&a, KP_F32, 1, l->out, 1);
 		memcpy(a.data, l->b, l->out * sizeof(float));
 		snprintf(name, sizeof(name), "layer%zu.bias", i);
-		kiln_ml_tensors_add(ts, name, &a);
+		kp_tensors_add(ts, name, &a);
 	}
 	ts->metadata = metadata(m);
 }
 
 int
-kiln_ml_model_save(const struct kiln_ml_model *m, const char *path, char *err)
+kp_model_save(const struct kp_model *m, const char *path, char *err)
 {
-	struct kiln_ml_tensors ts;
+	struct kp_tensors ts;
 	int rc;
 
-	kiln_ml_model_tensors(m, &ts);
-	rc = kiln_ml_safetensors_write(path, &ts, err);
-	kiln_ml_tensors_release(&ts);
+	kp_model_tensors(m, &ts);
+	rc = kp_safetensors_write(path, &ts, err);
+	kp_tensors_release(&ts);
 	return rc;
 }
 
 static const char *
-meta(const struct kiln_ml_tensors *ts, const char *key)
+meta(const struct kp_tensors *ts, const char *key)
 {
 	return json_string_value(json_object_get(ts->metadata, key));
 }
 
 /* Parse the metadata of a model file into m's kind, task and activations. */
 static int
-parse_meta(struct kiln_ml_model *m, const struct kiln_ml_tensors *ts, int *act,
+parse_meta(struct kp_model *m, const struct kp_tensors *ts, int *act,
 	const char *name, char *err)
 {
 	const char *kind = meta(ts, "kind"), *task = meta(ts, "task"),
@@ -184,20 +189,20 @@ parse_meta(struct kiln_ml_model *m, const struct kiln_ml_tensors *ts, int *act,
 	char *end;
 	size_t i;
 
-	if (!kind || !task || !layers || !a || kiln_ml_kind_parse(kind) < 0)
-		return kiln_ml_errf(err, "%s: not a kiln model: __metadata__ needs kind, task, layers, activations",
+	if (!kind || !task || !layers || !a || kp_kind_parse(kind) < 0)
+		return kp_errf(err, "%s: not a kiln model: __metadata__ needs kind, task, layers, activations",
 			name);
-	m->kind = kiln_ml_kind_parse(kind);
+	m->kind = kp_kind_parse(kind);
 	m->classification = strcmp(task, "classification") == 0;
 	m->nlayers = strtoul(layers, &end, 10);
 	if (*end || m->nlayers < 1 || m->nlayers > 16)
-		return kiln_ml_errf(err, "%s: model metadata: bad layer count '%s'", name, layers);
+		return kp_errf(err, "%s: model metadata: bad layer count '%s'", name, layers);
 	for (i = 0; i < m->nlayers; i++) {
 		size_t n = strcspn(a, ",");
 
 		act[i] = act_parse(a, n);
 		if (act[i] < 0)
-			return kiln_ml_errf(err, "%s: model metadata: unknown activation '%.*s'",
+			return kp_errf(err, "%s: model metadata: unknown activation '%.*s'",
 				name, (int)n, a);
 		a += n + (a[n] == ',');
 	}
@@ -206,86 +211,86 @@ parse_meta(struct kiln_ml_model *m, const struct kiln_ml_tensors *ts, int *act,
 
 /* Take layer i's tensors from ts, checking they chain with layer i-1. */
 static int
-take_layer(struct kiln_ml_model *m, size_t i, const struct kiln_ml_tensors *ts,
+take_layer(struct kp_model *m, size_t i, const struct kp_tensors *ts,
 	const char *name, char *err)
 {
-	const struct kiln_ml_array *w, *b;
-	struct kiln_ml_layer *l = &m->layers[i];
+	const struct kp_array *w, *b;
+	struct kp_layer *l = &m->layers[i];
 	char key[64];
 
 	snprintf(key, sizeof(key), "layer%zu.weight", i);
-	w = kiln_ml_tensors_get(ts, key);
+	w = kp_tensors_get(ts, key);
 	snprintf(key, sizeof(key), "layer%zu.bias", i);
-	b = kiln_ml_tensors_get(ts, key);
-	if (!w || !b || w->dtype != KILN_ML_F32 || b->dtype != KILN_ML_F32 ||
+	b = kp_tensors_get(ts, key);
+	if (!w || !b || w->dtype != KP_F32 || b->dtype != KP_F32 ||
 	    w->ndim != 2 || b->ndim != 1)
-		return kiln_ml_errf(err, "%s: layer %zu: needs F32 layer%zu.weight [in, out] and layer%zu.bias [out]",
+		return kp_errf(err, "%s: layer %zu: needs F32 layer%zu.weight [in, out] and layer%zu.bias [out]",
 			name, i, i, i);
 	if (b->shape[0] != w->shape[1] || w->shape[0] == 0 || w->shape[1] == 0 ||
 	    (i > 0 && w->shape[0] != m->layers[i - 1].out))
-		return kiln_ml_errf(err, "%s: layer %zu: shapes do not chain (weight [%zu, %zu], bias [%zu])",
+		return kp_errf(err, "%s: layer %zu: shapes do not chain (weight [%zu, %zu], bias [%zu])",
 			name, i, w->shape[0], w->shape[1], b->shape[0]);
 	l->in = w->shape[0];
 	l->out = w->shape[1];
-	l->w = kiln_ml_xmallocarray(l->in * l->out, sizeof(float));
+	l->w = kp_xmallocarray(l->in * l->out, sizeof(float));
 	memcpy(l->w, w->data, l->in * l->out * sizeof(float));
-	l->b = kiln_ml_xmallocarray(l->out, sizeof(float));
+	l->b = kp_xmallocarray(l->out, sizeof(float));
 	memcpy(l->b, b->data, l->out * sizeof(float));
 	return 0;
 }
 
 int
-kiln_ml_model_load(struct kiln_ml_model *m, const char *path, char *err)
+kp_model_load(struct kp_model *m, const char *path, char *err)
 {
-	struct kiln_ml_tensors ts;
+	struct kp_tensors ts;
 	int act[16];
 	size_t i;
 
 	memset(m, 0, sizeof(*m));
-	if (kiln_ml_safetensors_read(path, &ts, err) < 0)
+	if (kp_safetensors_read(path, &ts, err) < 0)
 		return -1;
 	if (parse_meta(m, &ts, act, path, err) < 0)
 		goto fail;
-	m->layers = kiln_ml_xcalloc(m->nlayers, sizeof(*m->layers));
+	m->layers = kp_xcalloc(m->nlayers, sizeof(*m->layers));
 	for (i = 0; i < m->nlayers; i++) {
 		m->layers[i].act = act[i];
 		if (take_layer(m, i, &ts, path, err) < 0)
 			goto fail;
 	}
-	kiln_ml_tensors_release(&ts);
+	kp_tensors_release(&ts);
 	return 0;
 fail:
-	kiln_ml_tensors_release(&ts);
-	kiln_ml_model_release(m);
+	kp_tensors_release(&ts);
+	kp_model_release(m);
 	return -1;
 }
 
 int
-kiln_ml_model_load_dir(struct kiln_ml_model *m, const char *dir, char *err)
+kp_model_load_dir(struct kp_model *m, const char *dir, char *err)
 {
-	char *st = kiln_ml_join(dir, "model.safetensors"), *js = kiln_ml_join(dir, "model.json");
+	char *st = kp_join(dir, "model.safetensors"), *js = kp_join(dir, "model.json");
 	json_t *j = NULL;
 	int rc = -1;
 
-	if (kiln_ml_model_load(m, st, err) < 0)
+	if (kp_model_load(m, st, err) < 0)
 		goto out;
-	j = kiln_ml_json_read(js, err);
+	j = kp_json_read(js, err);
 	if (!j)
 		goto out;
 	if (m->classification) {
-		if (kiln_ml_json_strings(j, "classes", &m->classes, &m->nclasses, js, err) < 0)
+		if (kp_json_strings(j, "classes", &m->classes, &m->nclasses, js, err) < 0)
 			goto out;
 		if (m->nclasses < 2 || (m->layers[m->nlayers - 1].out != m->nclasses &&
 		    !(m->nclasses == 2 && m->layers[m->nlayers - 1].out == 1))) {
-			kiln_ml_errf(err, "%s: %zu classes do not match the model's %zu outputs",
-				js, m->nclasses, kiln_ml_model_outputs(m));
+			kp_errf(err, "%s: %zu classes do not match the model's %zu outputs",
+				js, m->nclasses, kp_model_outputs(m));
 			goto out;
 		}
 	}
 	rc = 0;
 out:
 	if (rc < 0 && m->layers)
-		kiln_ml_model_release(m);
+		kp_model_release(m);
 	json_decref(j);
 	free(st);
 	free(js);
@@ -298,7 +303,7 @@ out:
  * integer form vectorises.
  */
 void
-kiln_ml_relu(float *z, size_t n)
+kp_relu(float *z, size_t n)
 {
 	uint32_t *u = (uint32_t *)z;
 	size_t i;
@@ -309,16 +314,16 @@ kiln_ml_relu(float *z, size_t n)
 
 /* Apply an activation to n rows of width k in place. */
 void
-kiln_ml_activate(int act, float *z, size_t n, size_t k)
+kp_activate(int act, float *z, size_t n, size_t k)
 {
 	size_t i, j;
 
-	if (act == KILN_ML_RELU) {
-		kiln_ml_relu(z, n * k);
-	} else if (act == KILN_ML_SIGMOID) {
+	if (act == KP_RELU) {
+		kp_relu(z, n * k);
+	} else if (act == KP_SIGMOID) {
 		for (i = 0; i < n * k; i++)
 			z[i] = 1.0f / (1.0f + expf(-z[i]));
-	} else if (act == KILN_ML_SOFTMAX_ACT) {
+	} else if (act == KP_SOFTMAX_ACT) {
 		for (i = 0; i < n; i++) {
 			float *r = z + i * k, mx = r[0], s = 0;
 
@@ -334,7 +339,7 @@ kiln_ml_activate(int act, float *z, size_t n, size_t k)
 
 /* out (n x l->out) = act(in · w + b). */
 void
-kiln_ml_layer_forward(const struct kiln_ml_layer *l, const float *in, size_t n,
+kp_layer_forward(const struct kp_layer *l, const float *in, size_t n,
 	float *out)
 {
 	size_t i;
@@ -348,11 +353,11 @@ kiln_ml_layer_forward(const struct kiln_ml_layer *l, const float *in, size_t n,
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)l->out,
 			(int)l->in, 1.0f, in, (int)l->in, l->w, (int)l->out, 1.0f, out, (int)l->out);
-	kiln_ml_activate(l->act, out, n, l->out);
+	kp_activate(l->act, out, n, l->out);
 }
 
 static size_t
-widest(const struct kiln_ml_model *m)
+widest(const struct kp_model *m)
 {
 	size_t i, w = 0;
 
@@ -362,12 +367,12 @@ widest(const struct kiln_ml_model *m)
 }
 
 void
-kiln_ml_model_forward(const struct kiln_ml_model *m, const float *X, size_t n,
+kp_model_forward(const struct kp_model *m, const float *X, size_t n,
 	float *out)
 {
-	size_t w = widest(m), in = kiln_ml_model_inputs(m), k = kiln_ml_model_outputs(m);
-	float *a = kiln_ml_xmallocarray(BLOCK * w, sizeof(float));
-	float *b = kiln_ml_xmallocarray(BLOCK * w, sizeof(float));
+	size_t w = widest(m), in = kp_model_inputs(m), k = kp_model_outputs(m);
+	float *a = kp_xmallocarray(BLOCK * w, sizeof(float));
+	float *b = kp_xmallocarray(BLOCK * w, sizeof(float));
 	size_t r, i;
 
 	for (r = 0; r < n; r += BLOCK) {
@@ -377,7 +382,7 @@ kiln_ml_model_forward(const struct kiln_ml_model *m, const float *X, size_t n,
 		for (i = 0; i < m->nlayers; i++) {
 			float *dst = i + 1 == m->nlayers ? out + r * k : (i % 2 ? b : a);
 
-			kiln_ml_layer_forward(&m->layers[i], cur, rows, dst);
+			kp_layer_forward(&m->layers[i], cur, rows, dst);
 			cur = dst;
 		}
 	}
@@ -386,13 +391,13 @@ kiln_ml_model_forward(const struct kiln_ml_model *m, const float *X, size_t n,
 }
 
 void
-kiln_ml_model_predict(const struct kiln_ml_model *m, const float *X, size_t n,
+kp_model_predict(const struct kp_model *m, const float *X, size_t n,
 	int64_t *pred, float *probs)
 {
-	size_t k = kiln_ml_model_outputs(m), i, j, nc = m->nclasses;
-	float *out = kiln_ml_xmallocarray(n * k, sizeof(float));
+	size_t k = kp_model_outputs(m), i, j, nc = m->nclasses;
+	float *out = kp_xmallocarray(n * k, sizeof(float));
 
-	kiln_ml_model_forward(m, X, n, out);
+	kp_model_forward(m, X, n, out);
 	if (!m->classification) {
 		memcpy(probs, out, n * sizeof(float));
 		free(out);

@@ -1,11 +1,14 @@
 /*
  * Evaluation metrics as JSON objects, summed in double in a fixed order.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "metrics.h"
+#include "json.h"
+#include "util.h"
 
 static int
 by_score(const void *a, const void *b, void *s)
@@ -17,9 +20,9 @@ by_score(const void *a, const void *b, void *s)
 }
 
 double
-kiln_ml_roc_auc(const int64_t *y, const float *score, size_t n)
+kp_roc_auc(const int64_t *y, const float *score, size_t n)
 {
-	size_t *idx = kiln_ml_xmallocarray(n, sizeof(size_t)), i, j, pos = 0;
+	size_t *idx = kp_xmallocarray(n, sizeof(size_t)), i, j, pos = 0;
 	double ranks = 0;
 
 	for (i = 0; i < n; i++) {
@@ -84,12 +87,12 @@ per_class(const size_t *cm, size_t k, char *const *classes, json_t *o)
 		mr += r;
 		mf += f;
 		json_object_set_new(pc, classes[i], json_pack("{s:o, s:o, s:o, s:I}",
-			"precision", kiln_ml_json_real(p), "recall", kiln_ml_json_real(r),
-			"f1", kiln_ml_json_real(f), "support", (json_int_t)row));
+			"precision", kp_json_real(p), "recall", kp_json_real(r),
+			"f1", kp_json_real(f), "support", (json_int_t)row));
 	}
-	json_object_set_new(o, "precision_macro", kiln_ml_json_real(mp / k));
-	json_object_set_new(o, "recall_macro", kiln_ml_json_real(mr / k));
-	json_object_set_new(o, "f1_macro", kiln_ml_json_real(mf / k));
+	json_object_set_new(o, "precision_macro", kp_json_real(mp / k));
+	json_object_set_new(o, "recall_macro", kp_json_real(mr / k));
+	json_object_set_new(o, "f1_macro", kp_json_real(mf / k));
 	return pc;
 }
 
@@ -108,10 +111,10 @@ log_loss(const int64_t *y, const float *probs, size_t n, size_t k)
 }
 
 json_t *
-kiln_ml_metrics_classification(const int64_t *y, const int64_t *pred,
+kp_metrics_classification(const int64_t *y, const int64_t *pred,
 	const float *probs, size_t n, size_t nclasses, char *const *classes)
 {
-	size_t *cm = kiln_ml_xcalloc(nclasses * nclasses, sizeof(size_t)), i, right = 0;
+	size_t *cm = kp_xcalloc(nclasses * nclasses, sizeof(size_t)), i, right = 0;
 	json_t *o = json_object();
 
 	for (i = 0; i < n; i++) {
@@ -119,17 +122,17 @@ kiln_ml_metrics_classification(const int64_t *y, const int64_t *pred,
 		right += y[i] == pred[i];
 	}
 	json_object_set_new(o, "rows", json_integer((json_int_t)n));
-	json_object_set_new(o, "accuracy", kiln_ml_json_real(n ? (double)right / n : 0));
+	json_object_set_new(o, "accuracy", kp_json_real(n ? (double)right / n : 0));
 	json_object_set_new(o, "per_class", per_class(cm, nclasses, classes, o));
 	json_object_set_new(o, "confusion", confusion(cm, nclasses));
 	if (probs) {
-		json_object_set_new(o, "log_loss", kiln_ml_json_real(log_loss(y, probs, n, nclasses)));
+		json_object_set_new(o, "log_loss", kp_json_real(log_loss(y, probs, n, nclasses)));
 		if (nclasses == 2) {
-			float *s = kiln_ml_xmallocarray(n, sizeof(float));
+			float *s = kp_xmallocarray(n, sizeof(float));
 
 			for (i = 0; i < n; i++)
 				s[i] = probs[i * 2 + 1];
-			json_object_set_new(o, "roc_auc", kiln_ml_json_real(kiln_ml_roc_auc(y, s, n)));
+			json_object_set_new(o, "roc_auc", kp_json_real(kp_roc_auc(y, s, n)));
 			free(s);
 		}
 	}
@@ -138,7 +141,7 @@ kiln_ml_metrics_classification(const int64_t *y, const int64_t *pred,
 }
 
 json_t *
-kiln_ml_metrics_regression(const float *y, const float *pred, size_t n)
+kp_metrics_regression(const float *y, const float *pred, size_t n)
 {
 	double mean = 0, sse = 0, sae = 0, sst = 0;
 	size_t i;
@@ -154,9 +157,9 @@ kiln_ml_metrics_regression(const float *y, const float *pred, size_t n)
 		sst += ((double)y[i] - mean) * ((double)y[i] - mean);
 	}
 	return json_pack("{s:I, s:o, s:o, s:o}", "rows", (json_int_t)n,
-		"rmse", kiln_ml_json_real(sqrt(sse / (double)(n ? n : 1))),
-		"mae", kiln_ml_json_real(sae / (double)(n ? n : 1)),
-		"r2", kiln_ml_json_real(sst > 0 ? 1 - sse / sst : NAN));
+		"rmse", kp_json_real(sqrt(sse / (double)(n ? n : 1))),
+		"mae", kp_json_real(sae / (double)(n ? n : 1)),
+		"r2", kp_json_real(sst > 0 ? 1 - sse / sst : NAN));
 }
 
 /* Counts of one group: rows, right, predicted positive, positives, true positives. */
@@ -180,12 +183,12 @@ gap(const double *v, size_t n)
 }
 
 json_t *
-kiln_ml_metrics_fairness(const int64_t *y, const int64_t *pred,
+kp_metrics_fairness(const int64_t *y, const int64_t *pred,
 	const int64_t *group, size_t n, size_t nclasses, char *const *groups,
 	size_t ngroups)
 {
-	struct group_counts *c = kiln_ml_xcalloc(ngroups, sizeof(*c));
-	double *acc = kiln_ml_xcalloc(ngroups, sizeof(double) * 3), *sel = acc + ngroups,
+	struct group_counts *c = kp_xcalloc(ngroups, sizeof(*c));
+	double *acc = kp_xcalloc(ngroups, sizeof(double) * 3), *sel = acc + ngroups,
 		*tpr = sel + ngroups;
 	json_t *o = json_object(), *pg = json_object();
 	size_t i;
@@ -206,19 +209,19 @@ kiln_ml_metrics_fairness(const int64_t *y, const int64_t *pred,
 		sel[i] = c[i].n ? (double)c[i].pp / c[i].n : NAN;
 		tpr[i] = c[i].pos ? (double)c[i].tp / c[i].pos : NAN;
 		json_object_set_new(gj, "rows", json_integer((json_int_t)c[i].n));
-		json_object_set_new(gj, "accuracy", kiln_ml_json_real(acc[i]));
+		json_object_set_new(gj, "accuracy", kp_json_real(acc[i]));
 		if (nclasses == 2) {
-			json_object_set_new(gj, "selection_rate", kiln_ml_json_real(sel[i]));
-			json_object_set_new(gj, "true_positive_rate", kiln_ml_json_real(tpr[i]));
+			json_object_set_new(gj, "selection_rate", kp_json_real(sel[i]));
+			json_object_set_new(gj, "true_positive_rate", kp_json_real(tpr[i]));
 		}
 		json_object_set_new(pg, groups[i], gj);
 	}
 	json_object_set_new(o, "per_group", pg);
 	json_object_set_new(o, "max_gap", json_pack("{s:o}", "accuracy",
-		kiln_ml_json_real(gap(acc, ngroups))));
+		kp_json_real(gap(acc, ngroups))));
 	if (nclasses == 2) {
-		json_object_set_new(o, "demographic_parity_diff", kiln_ml_json_real(gap(sel, ngroups)));
-		json_object_set_new(o, "equal_opportunity_diff", kiln_ml_json_real(gap(tpr, ngroups)));
+		json_object_set_new(o, "demographic_parity_diff", kp_json_real(gap(sel, ngroups)));
+		json_object_set_new(o, "equal_opportunity_diff", kp_json_real(gap(tpr, ngroups)));
 	}
 	free(c);
 	free(acc);

@@ -3,44 +3,47 @@
  * header mapping each tensor name to its dtype, shape and byte range, then
  * the raw little-endian data.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "safetensors.h"
+#include "npy.h"
+#include "util.h"
 
 void
-kiln_ml_tensors_init(struct kiln_ml_tensors *ts)
+kp_tensors_init(struct kp_tensors *ts)
 {
 	memset(ts, 0, sizeof(*ts));
 }
 
 void
-kiln_ml_tensors_release(struct kiln_ml_tensors *ts)
+kp_tensors_release(struct kp_tensors *ts)
 {
 	size_t i;
 
 	for (i = 0; i < ts->n; i++) {
 		free(ts->t[i].name);
-		kiln_ml_array_release(&ts->t[i].a);
+		kp_array_release(&ts->t[i].a);
 	}
 	free(ts->t);
 	json_decref(ts->metadata);
-	kiln_ml_tensors_init(ts);
+	kp_tensors_init(ts);
 }
 
 void
-kiln_ml_tensors_add(struct kiln_ml_tensors *ts, const char *name,
-	struct kiln_ml_array *a)
+kp_tensors_add(struct kp_tensors *ts, const char *name,
+	struct kp_array *a)
 {
-	ts->t = kiln_ml_xrealloc(ts->t, ts->n + 1, sizeof(*ts->t));
-	ts->t[ts->n].name = kiln_ml_xstrdup(name);
+	ts->t = kp_xrealloc(ts->t, ts->n + 1, sizeof(*ts->t));
+	ts->t[ts->n].name = kp_xstrdup(name);
 	ts->t[ts->n].a = *a;
 	ts->n++;
 	a->data = NULL;
 }
 
-const struct kiln_ml_array *
-kiln_ml_tensors_get(const struct kiln_ml_tensors *ts, const char *name)
+const struct kp_array *
+kp_tensors_get(const struct kp_tensors *ts, const char *name)
 {
 	size_t i;
 
@@ -53,13 +56,13 @@ kiln_ml_tensors_get(const struct kiln_ml_tensors *ts, const char *name)
 static int
 byname(const void *a, const void *b)
 {
-	return strcmp((*(const struct kiln_ml_tensor *const *)a)->name,
-		(*(const struct kiln_ml_tensor *const *)b)->name);
+	return strcmp((*(const struct kp_tensor *const *)a)->name,
+		(*(const struct kp_tensor *const *)b)->name);
 }
 
 /* The JSON header and the tensors in file order. */
 static char *
-header(const struct kiln_ml_tensors *ts, const struct kiln_ml_tensor **order)
+header(const struct kp_tensors *ts, const struct kp_tensor **order)
 {
 	json_t *h = json_object();
 	size_t i, off = 0;
@@ -69,15 +72,15 @@ header(const struct kiln_ml_tensors *ts, const struct kiln_ml_tensor **order)
 		order[i] = &ts->t[i];
 	qsort(order, ts->n, sizeof(*order), byname);
 	for (i = 0; i < ts->n; i++) {
-		const struct kiln_ml_array *a = &order[i]->a;
-		size_t bytes = kiln_ml_array_count(a) * kiln_ml_dtype_size(a->dtype);
+		const struct kp_array *a = &order[i]->a;
+		size_t bytes = kp_array_count(a) * kp_dtype_size(a->dtype);
 		json_t *shape = json_array();
 
 		json_array_append_new(shape, json_integer((json_int_t)a->shape[0]));
 		if (a->ndim == 2)
 			json_array_append_new(shape, json_integer((json_int_t)a->shape[1]));
 		json_object_set_new(h, order[i]->name, json_pack("{s:s, s:o, s:[I,I]}",
-			"dtype", a->dtype == KILN_ML_I64 ? "I64" : "F32", "shape", shape,
+			"dtype", a->dtype == KP_I64 ? "I64" : "F32", "shape", shape,
 			"data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
 		off += bytes;
 	}
@@ -89,17 +92,17 @@ header(const struct kiln_ml_tensors *ts, const struct kiln_ml_tensor **order)
 }
 
 int
-kiln_ml_safetensors_write(const char *path, const struct kiln_ml_tensors *ts,
+kp_safetensors_write(const char *path, const struct kp_tensors *ts,
 	char *err)
 {
-	const struct kiln_ml_tensor **order = kiln_ml_xmallocarray(ts->n + 1, sizeof(*order));
+	const struct kp_tensor **order = kp_xmallocarray(ts->n + 1, sizeof(*order));
 	char *h = header(ts, order), *buf;
 	size_t hlen = strlen(h), padded = (hlen + 7) / 8 * 8, len = 8 + padded, i, p;
 	int rc, k;
 
 	for (i = 0; i < ts->n; i++)
-		len += kiln_ml_array_count(&order[i]->a) * kiln_ml_dtype_size(order[i]->a.dtype);
-	buf = kiln_ml_xmalloc(len);
+		len += kp_array_count(&order[i]->a) * kp_dtype_size(order[i]->a.dtype);
+	buf = kp_xmalloc(len);
 	for (k = 0; k < 8; k++)
 		buf[k] = (char)((uint64_t)padded >> (8 * k));
 	memcpy(buf + 8, h, hlen);
@@ -107,14 +110,14 @@ kiln_ml_safetensors_write(const char *path, const struct kiln_ml_tensors *ts,
 	memset(buf + 8 + hlen, ' ', padded - hlen);
 	p = 8 + padded;
 	for (i = 0; i < ts->n; i++) {
-		size_t bytes = kiln_ml_array_count(&order[i]->a) *
-			kiln_ml_dtype_size(order[i]->a.dtype);
+		size_t bytes = kp_array_count(&order[i]->a) *
+			kp_dtype_size(order[i]->a.dtype);
 
 		if (bytes)
 			memcpy(buf + p, order[i]->a.data, bytes);
 		p += bytes;
 	}
-	rc = kiln_ml_write_file(path, buf, len, err);
+	rc = kp_write_file(path, buf, len, err);
 	free(buf);
 	free(h);
 	free(order);
@@ -123,64 +126,64 @@ kiln_ml_safetensors_write(const char *path, const struct kiln_ml_tensors *ts,
 
 /* Check one header entry against the data and copy its bytes out. */
 static int
-entry(struct kiln_ml_tensors *ts, const char *key, json_t *v,
+entry(struct kp_tensors *ts, const char *key, json_t *v,
 	const unsigned char *data, size_t dlen, const char *name, char *err)
 {
 	json_t *dt = json_object_get(v, "dtype"), *shape = json_object_get(v, "shape"),
 		*offs = json_object_get(v, "data_offsets");
-	struct kiln_ml_array a;
+	struct kp_array a;
 	json_int_t b, e;
 	size_t i, need = 1;
 
 	memset(&a, 0, sizeof(a));
 	if (!json_is_string(dt) || !json_is_array(shape) || !json_is_array(offs) ||
 	    json_array_size(offs) != 2)
-		return kiln_ml_errf(err, "%s: tensor '%s': header needs dtype, shape and data_offsets",
+		return kp_errf(err, "%s: tensor '%s': header needs dtype, shape and data_offsets",
 			name, key);
 	if (strcmp(json_string_value(dt), "F32") == 0)
-		a.dtype = KILN_ML_F32;
+		a.dtype = KP_F32;
 	else if (strcmp(json_string_value(dt), "I64") == 0)
-		a.dtype = KILN_ML_I64;
+		a.dtype = KP_I64;
 	else
-		return kiln_ml_errf(err, "%s: tensor '%s': dtype %s not supported (F32, I64)",
+		return kp_errf(err, "%s: tensor '%s': dtype %s not supported (F32, I64)",
 			name, key, json_string_value(dt));
 	a.ndim = (int)json_array_size(shape);
 	if (a.ndim < 1 || a.ndim > 2)
-		return kiln_ml_errf(err, "%s: tensor '%s': expected 1 or 2 dimensions, got %d",
+		return kp_errf(err, "%s: tensor '%s': expected 1 or 2 dimensions, got %d",
 			name, key, a.ndim);
 	a.shape[1] = 1;
 	for (i = 0; i < (size_t)a.ndim; i++) {
 		json_t *d = json_array_get(shape, i);
 
 		if (!json_is_integer(d) || json_integer_value(d) < 0 ||
-		    json_integer_value(d) > (json_int_t)(dlen / kiln_ml_dtype_size(a.dtype)))
-			return kiln_ml_errf(err, "%s: tensor '%s': shape does not fit in the file",
+		    json_integer_value(d) > (json_int_t)(dlen / kp_dtype_size(a.dtype)))
+			return kp_errf(err, "%s: tensor '%s': shape does not fit in the file",
 				name, key);
 		a.shape[i] = (size_t)json_integer_value(d);
 		need *= a.shape[i];
 		if (need > dlen)
-			return kiln_ml_errf(err, "%s: tensor '%s': shape does not fit in the file",
+			return kp_errf(err, "%s: tensor '%s': shape does not fit in the file",
 				name, key);
 	}
-	need *= kiln_ml_dtype_size(a.dtype);
+	need *= kp_dtype_size(a.dtype);
 	b = json_integer_value(json_array_get(offs, 0));
 	e = json_integer_value(json_array_get(offs, 1));
 	if (!json_is_integer(json_array_get(offs, 0)) || !json_is_integer(json_array_get(offs, 1)) ||
 	    b < 0 || e < b || (size_t)e > dlen)
-		return kiln_ml_errf(err, "%s: tensor '%s': data_offsets [%lld, %lld] outside the %zu data bytes",
+		return kp_errf(err, "%s: tensor '%s': data_offsets [%lld, %lld] outside the %zu data bytes",
 			name, key, (long long)b, (long long)e, dlen);
 	if ((size_t)(e - b) != need)
-		return kiln_ml_errf(err, "%s: tensor '%s': shape needs %zu bytes, data_offsets give %lld",
+		return kp_errf(err, "%s: tensor '%s': shape needs %zu bytes, data_offsets give %lld",
 			name, key, need, (long long)(e - b));
-	a.data = kiln_ml_xmalloc(need);
+	a.data = kp_xmalloc(need);
 	if (need)
 		memcpy(a.data, data + b, need);
-	kiln_ml_tensors_add(ts, key, &a);
+	kp_tensors_add(ts, key, &a);
 	return 0;
 }
 
 static int
-parse_entries(struct kiln_ml_tensors *ts, json_t *h, const unsigned char *data,
+parse_entries(struct kp_tensors *ts, json_t *h, const unsigned char *data,
 	size_t dlen, const char *name, char *err)
 {
 	const char *key;
@@ -189,12 +192,12 @@ parse_entries(struct kiln_ml_tensors *ts, json_t *h, const unsigned char *data,
 	json_object_foreach(h, key, v) {
 		if (strcmp(key, "__metadata__") == 0) {
 			if (!json_is_object(v))
-				return kiln_ml_errf(err, "%s: __metadata__ is not an object", name);
+				return kp_errf(err, "%s: __metadata__ is not an object", name);
 			ts->metadata = json_incref(v);
 			continue;
 		}
 		if (!json_is_object(v))
-			return kiln_ml_errf(err, "%s: tensor '%s': header entry is not an object",
+			return kp_errf(err, "%s: tensor '%s': header entry is not an object",
 				name, key);
 		if (entry(ts, key, v, data, dlen, name, err) < 0)
 			return -1;
@@ -203,8 +206,8 @@ parse_entries(struct kiln_ml_tensors *ts, json_t *h, const unsigned char *data,
 }
 
 int
-kiln_ml_safetensors_parse(const void *buf, size_t len, const char *name,
-	struct kiln_ml_tensors *ts, char *err)
+kp_safetensors_parse(const void *buf, size_t len, const char *name,
+	struct kp_tensors *ts, char *err)
 {
 	const unsigned char *b = buf;
 	json_error_t je;
@@ -212,39 +215,39 @@ kiln_ml_safetensors_parse(const void *buf, size_t len, const char *name,
 	json_t *h;
 	int k, rc;
 
-	kiln_ml_tensors_init(ts);
+	kp_tensors_init(ts);
 	if (len < 8)
-		return kiln_ml_errf(err, "%s: truncated safetensors file (%zu bytes)", name, len);
+		return kp_errf(err, "%s: truncated safetensors file (%zu bytes)", name, len);
 	for (k = 7; k >= 0; k--)
 		hlen = hlen << 8 | b[k];
 	if (hlen > len - 8)
-		return kiln_ml_errf(err, "%s: safetensors header length %llu exceeds the file (%zu bytes)",
+		return kp_errf(err, "%s: safetensors header length %llu exceeds the file (%zu bytes)",
 			name, (unsigned long long)hlen, len);
 	h = json_loadb((const char *)b + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
 	if (!h)
-		return kiln_ml_errf(err, "%s: safetensors header is not JSON: %s", name, je.text);
+		return kp_errf(err, "%s: safetensors header is not JSON: %s", name, je.text);
 	if (!json_is_object(h)) {
 		json_decref(h);
-		return kiln_ml_errf(err, "%s: safetensors header is not a JSON object", name);
+		return kp_errf(err, "%s: safetensors header is not a JSON object", name);
 	}
 	rc = parse_entries(ts, h, b + 8 + hlen, len - 8 - (size_t)hlen, name, err);
 	json_decref(h);
 	if (rc < 0)
-		kiln_ml_tensors_release(ts);
+		kp_tensors_release(ts);
 	return rc;
 }
 
 int
-kiln_ml_safetensors_read(const char *path, struct kiln_ml_tensors *ts, char *err)
+kp_safetensors_read(const char *path, struct kp_tensors *ts, char *err)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
-	kiln_ml_tensors_init(ts);
-	if (kiln_ml_read_file(path, &buf, &len, err) < 0)
+	kp_tensors_init(ts);
+	if (kp_read_file(path, &buf, &len, err) < 0)
 		return -1;
-	rc = kiln_ml_safetensors_parse(buf, len, path, ts, err);
+	rc = kp_safetensors_parse(buf, len, path, ts, err);
 	free(buf);
 	return rc;
 }

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml.h"
+#include "fit.h"
+#include "model.h"
+#include "util.h"
 
 /* Rows per block when ridge accumulates X^T X. */
 #define RIDGE_BLOCK 4096
@@ -25,10 +27,10 @@
 #define SUB 128
 
 void
-kiln_ml_train_opts_init(struct kiln_ml_train_opts *o)
+kp_fit_opts_init(struct kp_fit_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->kind = KILN_ML_SOFTMAX;
+	o->kind = KP_SOFTMAX;
 	o->epochs = 100;
 	o->lr = 0.01;
 	o->l2 = 1e-4;
@@ -38,7 +40,7 @@ kiln_ml_train_opts_init(struct kiln_ml_train_opts *o)
 }
 
 void
-kiln_ml_history_release(struct kiln_ml_history *h)
+kp_history_release(struct kp_history *h)
 {
 	free(h->loss);
 	free(h->val);
@@ -46,10 +48,10 @@ kiln_ml_history_release(struct kiln_ml_history *h)
 }
 
 static void
-history_add(struct kiln_ml_history *h, double loss, double val)
+history_add(struct kp_history *h, double loss, double val)
 {
-	h->loss = kiln_ml_xrealloc(h->loss, h->n + 1, sizeof(double));
-	h->val = kiln_ml_xrealloc(h->val, h->n + 1, sizeof(double));
+	h->loss = kp_xrealloc(h->loss, h->n + 1, sizeof(double));
+	h->val = kp_xrealloc(h->val, h->n + 1, sizeof(double));
 	h->loss[h->n] = loss;
 	h->val[h->n] = val;
 	h->n++;
@@ -117,7 +119,7 @@ static void
 ridge_means(const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
 	size_t k, double *mx, double *mt)
 {
-	double *t = kiln_ml_xmallocarray(k, sizeof(double));
+	double *t = kp_xmallocarray(k, sizeof(double));
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
@@ -142,11 +144,11 @@ static void
 ridge_gram(const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
 	size_t k, const double *mx, const double *mt, double *G, double *B)
 {
-	float *xb = kiln_ml_xmallocarray(RIDGE_BLOCK * d, sizeof(float));
-	float *tb = kiln_ml_xmallocarray(RIDGE_BLOCK * k, sizeof(float));
-	float *g = kiln_ml_xmallocarray(d * d, sizeof(float));
-	float *bb = kiln_ml_xmallocarray(d * k, sizeof(float));
-	double *t = kiln_ml_xmallocarray(k, sizeof(double));
+	float *xb = kp_xmallocarray(RIDGE_BLOCK * d, sizeof(float));
+	float *tb = kp_xmallocarray(RIDGE_BLOCK * k, sizeof(float));
+	float *g = kp_xmallocarray(d * d, sizeof(float));
+	float *bb = kp_xmallocarray(d * k, sizeof(float));
+	double *t = kp_xmallocarray(k, sizeof(double));
 	size_t r, i, j;
 
 	for (r = 0; r < n; r += RIDGE_BLOCK) {
@@ -180,13 +182,13 @@ ridge_gram(const float *X, size_t n, size_t d, const int64_t *y, const float *yf
 }
 
 static int
-train_ridge(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+train_ridge(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
-	size_t nclasses, struct kiln_ml_history *h, char *err)
+	size_t nclasses, struct kp_history *h, char *err)
 {
 	size_t k = nclasses ? nclasses : 1, sizes[2] = { d, k }, i, j;
-	double *mx = kiln_ml_xcalloc(d, sizeof(double)), *mt = kiln_ml_xcalloc(k, sizeof(double));
-	double *G = kiln_ml_xcalloc(d * d, sizeof(double)), *B = kiln_ml_xcalloc(d * k, sizeof(double));
+	double *mx = kp_xcalloc(d, sizeof(double)), *mt = kp_xcalloc(k, sizeof(double));
+	double *G = kp_xcalloc(d * d, sizeof(double)), *B = kp_xcalloc(d * k, sizeof(double));
 	int rc = 0;
 
 	ridge_means(X, n, d, y, yf, k, mx, mt);
@@ -194,10 +196,10 @@ train_ridge(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	for (i = 0; i < d; i++)
 		G[i * d + i] += o->l2;
 	if (cholesky_solve(G, B, d, k) < 0) {
-		rc = kiln_ml_errf(err, "ridge: X^T X + l2 I is singular (constant or duplicate features?); set l2 > 0");
+		rc = kp_errf(err, "ridge: X^T X + l2 I is singular (constant or duplicate features?); set l2 > 0");
 		goto out;
 	}
-	kiln_ml_model_init(m, KILN_ML_RIDGE, nclasses > 0, sizes, 2);
+	kp_model_init(m, KP_RIDGE, nclasses > 0, sizes, 2);
 	for (j = 0; j < k; j++) {
 		double b = mt[j];
 
@@ -222,7 +224,7 @@ out:
 
 /* Buffers of one network during training. */
 struct net {
-	struct kiln_ml_model *m;
+	struct kp_model *m;
 	size_t batch;
 	float **a;		/* a[i]: batch x width of layer i's input; a[nlayers] the output */
 	float **delta;		/* delta[i]: batch x layers[i].out */
@@ -234,15 +236,15 @@ struct net {
 };
 
 static float **
-alloc_per_layer(const struct kiln_ml_model *m, int weights, size_t rows)
+alloc_per_layer(const struct kp_model *m, int weights, size_t rows)
 {
-	float **p = kiln_ml_xcalloc(m->nlayers + 1, sizeof(float *));
+	float **p = kp_xcalloc(m->nlayers + 1, sizeof(float *));
 	size_t i;
 
 	for (i = 0; i < m->nlayers; i++) {
 		size_t n = weights ? m->layers[i].in * m->layers[i].out : m->layers[i].out;
 
-		p[i] = kiln_ml_xcalloc(rows * n, sizeof(float));
+		p[i] = kp_xcalloc(rows * n, sizeof(float));
 	}
 	return p;
 }
@@ -258,17 +260,17 @@ free_per_layer(float **p, size_t n)
 }
 
 static void
-net_init(struct net *t, struct kiln_ml_model *m, size_t batch)
+net_init(struct net *t, struct kp_model *m, size_t batch)
 {
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
 	t->m = m;
 	t->batch = batch;
-	t->a = kiln_ml_xcalloc(m->nlayers + 1, sizeof(float *));
+	t->a = kp_xcalloc(m->nlayers + 1, sizeof(float *));
 	for (i = 1; i <= m->nlayers; i++)
-		t->a[i] = kiln_ml_xcalloc(batch * m->layers[i - 1].out, sizeof(float));
-	t->xb = kiln_ml_xcalloc(batch * m->layers[0].in, sizeof(float));
+		t->a[i] = kp_xcalloc(batch * m->layers[i - 1].out, sizeof(float));
+	t->xb = kp_xcalloc(batch * m->layers[0].in, sizeof(float));
 	t->a[0] = t->xb;
 	t->delta = alloc_per_layer(m, 0, batch);
 	t->gw = alloc_per_layer(m, 1, 1);
@@ -299,18 +301,18 @@ net_release(struct net *t)
 
 /* Glorot-uniform weights for layers feeding a ReLU; zeros for linear models. */
 static void
-init_weights(struct kiln_ml_model *m, struct kiln_ml_rng *r)
+init_weights(struct kp_model *m, struct kp_rng *r)
 {
 	size_t i, j;
 
 	if (m->nlayers == 1)
 		return;
 	for (i = 0; i < m->nlayers; i++) {
-		struct kiln_ml_layer *l = &m->layers[i];
+		struct kp_layer *l = &m->layers[i];
 		double lim = sqrt(6.0 / (double)(l->in + l->out));
 
 		for (j = 0; j < l->in * l->out; j++)
-			l->w[j] = (float)((2 * kiln_ml_rng_uniform(r) - 1) * lim);
+			l->w[j] = (float)((2 * kp_rng_uniform(r) - 1) * lim);
 	}
 }
 
@@ -321,7 +323,7 @@ net_forward(struct net *t, size_t rows)
 	size_t i;
 
 	for (i = 0; i < t->m->nlayers; i++)
-		kiln_ml_layer_forward(&t->m->layers[i], t->a[i], rows, t->a[i + 1]);
+		kp_layer_forward(&t->m->layers[i], t->a[i], rows, t->a[i + 1]);
 }
 
 /*
@@ -333,7 +335,7 @@ static double
 output_delta(struct net *t, size_t rows, size_t denom, const size_t *idx,
 	const int64_t *y, const float *yf, const float *wt)
 {
-	const struct kiln_ml_layer *l = &t->m->layers[t->m->nlayers - 1];
+	const struct kp_layer *l = &t->m->layers[t->m->nlayers - 1];
 	float *p = t->a[t->m->nlayers], *d = t->delta[t->m->nlayers - 1];
 	size_t i, j, k = l->out;
 	double loss = 0;
@@ -364,7 +366,7 @@ output_delta(struct net *t, size_t rows, size_t denom, const size_t *idx,
 
 /*
  * ReLU's derivative: zero d where the layer's output a is zero. a comes out
- * of kiln_ml_relu, so it is +0 or positive; integer masks keep it
+ * of kp_relu, so it is +0 or positive; integer masks keep it
  * branch-free and vectorised.
  */
 static void
@@ -385,7 +387,7 @@ net_backward(struct net *t, size_t rows)
 	size_t i, r, j;
 
 	for (i = t->m->nlayers; i-- > 0;) {
-		const struct kiln_ml_layer *l = &t->m->layers[i];
+		const struct kp_layer *l = &t->m->layers[i];
 		float *d = t->delta[i];
 
 		if (l->out == 1)
@@ -424,7 +426,7 @@ adam(float *w, const float *g, float *mo, float *v, size_t n, float l2,
 }
 
 static void
-net_update(struct net *t, const struct kiln_ml_train_opts *o)
+net_update(struct net *t, const struct kp_fit_opts *o)
 {
 	float c1, c2;
 	size_t i;
@@ -433,7 +435,7 @@ net_update(struct net *t, const struct kiln_ml_train_opts *o)
 	c1 = (float)(1 - pow(0.9, (double)t->step));
 	c2 = (float)(1 - pow(0.999, (double)t->step));
 	for (i = 0; i < t->m->nlayers; i++) {
-		struct kiln_ml_layer *l = &t->m->layers[i];
+		struct kp_layer *l = &t->m->layers[i];
 
 		adam(l->w, t->gw[i], t->mw[i], t->vw[i], l->in * l->out, (float)o->l2,
 			(float)o->lr, c1, c2);
@@ -442,7 +444,7 @@ net_update(struct net *t, const struct kiln_ml_train_opts *o)
 }
 
 static double
-batch_flops(const struct kiln_ml_model *m, size_t rows)
+batch_flops(const struct kp_model *m, size_t rows)
 {
 	double f = 0;
 	size_t i;
@@ -468,7 +470,7 @@ struct pool {
 	pthread_barrier_t go, done;
 	int quit;
 	/* The current step. */
-	const struct kiln_ml_train_opts *o;
+	const struct kp_fit_opts *o;
 	const float *X;
 	const size_t *idx;
 	size_t rows;
@@ -527,7 +529,7 @@ thread_main(void *arg)
 static double
 reduce(struct pool *p)
 {
-	const struct kiln_ml_model *m = p->main.m;
+	const struct kp_model *m = p->main.m;
 	size_t ns = (p->rows + SUB - 1) / SUB, s, i, j;
 	double loss = 0;
 
@@ -549,7 +551,7 @@ reduce(struct pool *p)
 }
 
 static void
-pool_init(struct pool *p, struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	size_t batch)
 {
 	size_t i, n = o->threads > 1 ? (size_t)o->threads : 1;
@@ -559,8 +561,8 @@ pool_init(struct pool *p, struct kiln_ml_model *m, const struct kiln_ml_train_op
 	p->ngrads = (batch + SUB - 1) / SUB;
 	p->nthreads = n < p->ngrads ? n : p->ngrads;
 	net_init(&p->main, m, 1);
-	p->nets = kiln_ml_xcalloc(p->nthreads, sizeof(*p->nets));
-	p->grads = kiln_ml_xcalloc(p->ngrads, sizeof(*p->grads));
+	p->nets = kp_xcalloc(p->nthreads, sizeof(*p->nets));
+	p->grads = kp_xcalloc(p->ngrads, sizeof(*p->grads));
 	for (i = 0; i < p->ngrads; i++) {
 		p->grads[i].gw = alloc_per_layer(m, 1, 1);
 		p->grads[i].gb = alloc_per_layer(m, 0, 1);
@@ -577,7 +579,7 @@ pool_init(struct pool *p, struct kiln_ml_model *m, const struct kiln_ml_train_op
 		return;
 	pthread_barrier_init(&p->go, NULL, (unsigned)p->nthreads);
 	pthread_barrier_init(&p->done, NULL, (unsigned)p->nthreads);
-	p->threads = kiln_ml_xcalloc(p->nthreads, sizeof(pthread_t));
+	p->threads = kp_xcalloc(p->nthreads, sizeof(pthread_t));
 	for (i = 1; i < p->nthreads; i++)
 		if (pthread_create(&p->threads[i], NULL, thread_main, &p->nets[i]) != 0)
 			abort();
@@ -638,18 +640,18 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 
 /* Accuracy (classification) or mean squared error on the held-out rows. */
 static double
-validate(const struct kiln_ml_model *m, const float *X, size_t d, const size_t *idx,
+validate(const struct kp_model *m, const float *X, size_t d, const size_t *idx,
 	size_t n, const int64_t *y, const float *yf)
 {
-	float *xv = kiln_ml_xmallocarray(n * d, sizeof(float));
-	float *vals = kiln_ml_xmallocarray(n, sizeof(float));
-	int64_t *pred = kiln_ml_xmallocarray(n, sizeof(int64_t));
+	float *xv = kp_xmallocarray(n * d, sizeof(float));
+	float *vals = kp_xmallocarray(n, sizeof(float));
+	int64_t *pred = kp_xmallocarray(n, sizeof(int64_t));
 	double s = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		memcpy(xv + i * d, X + idx[i] * d, d * sizeof(float));
-	kiln_ml_model_predict(m, xv, n, pred, m->classification ? NULL : vals);
+	kp_model_predict(m, xv, n, pred, m->classification ? NULL : vals);
 	for (i = 0; i < n; i++)
 		s += y ? (double)(pred[i] == y[idx[i]])
 		       : (double)(vals[i] - yf[idx[i]]) * (vals[i] - yf[idx[i]]);
@@ -660,12 +662,12 @@ validate(const struct kiln_ml_model *m, const float *X, size_t d, const size_t *
 }
 
 static void
-copy_weights(struct kiln_ml_model *dst, const struct kiln_ml_model *src)
+copy_weights(struct kp_model *dst, const struct kp_model *src)
 {
 	size_t i;
 
 	for (i = 0; i < src->nlayers; i++) {
-		const struct kiln_ml_layer *l = &src->layers[i];
+		const struct kp_layer *l = &src->layers[i];
 
 		memcpy(dst->layers[i].w, l->w, l->in * l->out * sizeof(float));
 		memcpy(dst->layers[i].b, l->b, l->out * sizeof(float));
@@ -674,29 +676,29 @@ copy_weights(struct kiln_ml_model *dst, const struct kiln_ml_model *src)
 
 /* Layer sizes of the network to train; returns their number or -1. */
 static int
-layer_sizes(const struct kiln_ml_train_opts *o, size_t d, size_t nclasses,
+layer_sizes(const struct kp_fit_opts *o, size_t d, size_t nclasses,
 	size_t *sizes, char *err)
 {
 	size_t n = 0, i;
 
 	sizes[n++] = d;
-	if (o->kind == KILN_ML_LOGISTIC && nclasses != 2)
-		return kiln_ml_errf(err, "logistic regression needs a label with 2 classes, this one has %zu (use softmax)",
+	if (o->kind == KP_LOGISTIC && nclasses != 2)
+		return kp_errf(err, "logistic regression needs a label with 2 classes, this one has %zu (use softmax)",
 			nclasses);
-	if ((o->kind == KILN_ML_LOGISTIC || o->kind == KILN_ML_SOFTMAX) && nclasses == 0)
-		return kiln_ml_errf(err, "%s needs a classification task; use ridge or mlp for regression",
-			kiln_ml_kind_name(o->kind));
-	if (o->kind == KILN_ML_MLP)
+	if ((o->kind == KP_LOGISTIC || o->kind == KP_SOFTMAX) && nclasses == 0)
+		return kp_errf(err, "%s needs a classification task; use ridge or mlp for regression",
+			kp_kind_name(o->kind));
+	if (o->kind == KP_MLP)
 		for (i = 0; i < o->nhidden; i++)
 			sizes[n++] = o->hidden[i];
-	sizes[n++] = o->kind == KILN_ML_LOGISTIC ? 1 : nclasses ? nclasses : 1;
+	sizes[n++] = o->kind == KP_LOGISTIC ? 1 : nclasses ? nclasses : 1;
 	return (int)n;
 }
 
 /* Split rows into training and validation parts with the seeded generator. */
 static size_t
-split_validation(const struct kiln_ml_train_opts *o, size_t n, size_t *idx,
-	struct kiln_ml_rng *r)
+split_validation(const struct kp_fit_opts *o, size_t n, size_t *idx,
+	struct kp_rng *r)
 {
 	size_t i, nval;
 
@@ -704,7 +706,7 @@ split_validation(const struct kiln_ml_train_opts *o, size_t n, size_t *idx,
 		idx[i] = i;
 	if (o->validation <= 0)
 		return 0;
-	kiln_ml_rng_shuffle(r, idx, n);
+	kp_rng_shuffle(r, idx, n);
 	nval = (size_t)llround(o->validation * (double)n);
 	if (nval < 1)
 		nval = 1;
@@ -714,14 +716,14 @@ split_validation(const struct kiln_ml_train_opts *o, size_t n, size_t *idx,
 }
 
 static int
-train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
-	size_t nclasses, struct kiln_ml_history *h, kiln_ml_progress_fn progress,
+	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
 	void *arg, char *err)
 {
-	size_t sizes[10], *idx = kiln_ml_xmallocarray(n, sizeof(size_t)), nval, ntrain;
-	struct kiln_ml_model best;
-	struct kiln_ml_rng rng;
+	size_t sizes[10], *idx = kp_xmallocarray(n, sizeof(size_t)), nval, ntrain;
+	struct kp_model best;
+	struct kp_rng rng;
 	struct pool pool;
 	double best_val = NAN;
 	int ns = layer_sizes(o, d, nclasses, sizes, err), e, since = 0;
@@ -730,9 +732,9 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 		free(idx);
 		return -1;
 	}
-	kiln_ml_rng_seed(&rng, o->seed);
-	kiln_ml_model_init(m, o->kind, nclasses > 0, sizes, (size_t)ns);
-	kiln_ml_model_init(&best, o->kind, nclasses > 0, sizes, (size_t)ns);
+	kp_rng_seed(&rng, o->seed);
+	kp_model_init(m, o->kind, nclasses > 0, sizes, (size_t)ns);
+	kp_model_init(&best, o->kind, nclasses > 0, sizes, (size_t)ns);
 	init_weights(m, &rng);
 	nval = split_validation(o, n, idx, &rng);
 	ntrain = n - nval;
@@ -741,7 +743,7 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	for (e = 1; e <= o->epochs; e++) {
 		double loss, val = NAN;
 
-		kiln_ml_rng_shuffle(&rng, idx + nval, ntrain);
+		kp_rng_shuffle(&rng, idx + nval, ntrain);
 		loss = epoch(&pool, X, idx + nval, ntrain, y, yf,
 			o->batch < ntrain ? o->batch : ntrain, &h->flops);
 		if (nval) {
@@ -759,10 +761,10 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 		history_add(h, loss, val);
 		if (!isfinite(loss)) {
 			pool_release(&pool);
-			kiln_ml_model_release(&best);
-			kiln_ml_model_release(m);
+			kp_model_release(&best);
+			kp_model_release(m);
 			free(idx);
-			return kiln_ml_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
+			return kp_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
 		}
 		if ((progress && progress(arg, e, o->epochs, loss)) || (nval && since >= o->patience))
 			break;
@@ -770,15 +772,15 @@ train_adam(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	if (nval)
 		copy_weights(m, &best);
 	pool_release(&pool);
-	kiln_ml_model_release(&best);
+	kp_model_release(&best);
 	free(idx);
 	return 0;
 }
 
 int
-kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
+kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
-	size_t nclasses, struct kiln_ml_history *h, kiln_ml_progress_fn progress,
+	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
 	void *arg, char *err)
 {
 	size_t i;
@@ -786,24 +788,24 @@ kiln_ml_train(struct kiln_ml_model *m, const struct kiln_ml_train_opts *o,
 	memset(h, 0, sizeof(*h));
 	memset(m, 0, sizeof(*m));
 	if (n < 2 || d < 1)
-		return kiln_ml_errf(err, "need at least 2 training rows and 1 feature, got %zu x %zu", n, d);
+		return kp_errf(err, "need at least 2 training rows and 1 feature, got %zu x %zu", n, d);
 	if (nclasses == 1)
-		return kiln_ml_errf(err, "the label has only one class: nothing to learn");
+		return kp_errf(err, "the label has only one class: nothing to learn");
 	for (i = 0; y && i < n; i++)
 		if (y[i] < 0 || (size_t)y[i] >= nclasses)
-			return kiln_ml_errf(err, "label %lld of row %zu is not a class index below %zu",
+			return kp_errf(err, "label %lld of row %zu is not a class index below %zu",
 				(long long)y[i], i + 1, nclasses);
 	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
-		return kiln_ml_errf(err, "bad training options");
+		return kp_errf(err, "bad training options");
 	for (i = 0; o->weights && i < n; i++)
 		if (!(o->weights[i] >= 0) || !isfinite(o->weights[i]))
-			return kiln_ml_errf(err, "weight of row %zu is %g: weights must be finite and >= 0",
+			return kp_errf(err, "weight of row %zu is %g: weights must be finite and >= 0",
 				i + 1, o->weights[i]);
-	if (o->kind == KILN_ML_RIDGE && o->weights)
-		return kiln_ml_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
+	if (o->kind == KP_RIDGE && o->weights)
+		return kp_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
 	/* See the comment at the top: products on one thread, for determinism. */
 	openblas_set_num_threads(1);
-	if (o->kind == KILN_ML_RIDGE)
+	if (o->kind == KP_RIDGE)
 		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
 	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
 }

@@ -5,36 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "oci.h"
 
 void
-obuf_add(struct obuf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void
-obuf_release(struct obuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-void
-oci_digest(const void *data, size_t len, char out[72])
+kp_oci_digest(const void *data, size_t len, char out[72])
 {
 	unsigned char md[32];
 	size_t i;
@@ -81,7 +58,7 @@ valid_component(const char *s, size_t n)
 }
 
 int
-oci_valid_name(const char *s)
+kp_oci_valid_name(const char *s)
 {
 	const char *p = s, *slash;
 
@@ -98,7 +75,7 @@ oci_valid_name(const char *s)
 }
 
 int
-oci_valid_tag(const char *s)
+kp_oci_valid_tag(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -112,7 +89,7 @@ oci_valid_tag(const char *s)
 }
 
 char *
-oci_json(const json_t *j)
+kp_oci_json(const json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 

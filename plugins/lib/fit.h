@@ -1,0 +1,58 @@
+/*
+ * fit: fitting a model to data (ridge in closed form, the others by
+ * mini-batch Adam), the same bytes for any number of threads.
+ */
+#ifndef KILN_PLUGLIB_FIT_H
+#define KILN_PLUGLIB_FIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kp_model;
+
+/* How to train; kp_fit_opts_init fills in the defaults. */
+struct kp_fit_opts {
+	int kind;		/* enum kp_kind */
+	size_t hidden[8];	/* MLP hidden layer sizes */
+	size_t nhidden;		/* of them in use */
+	int epochs;		/* passes over the training rows, at most */
+	double lr;		/* Adam step size */
+	double l2;		/* weight decay on weights, not biases */
+	size_t batch;		/* mini-batch rows */
+	double validation;	/* fraction held out for early stopping; 0: none */
+	int patience;		/* epochs without improvement before stopping */
+	uint64_t seed;		/* of every random choice: weights, split, order */
+	const float *weights;	/* per-row loss weights (n), or NULL for 1 */
+	int threads;		/* threads computing sub-batches; results do not depend on it */
+};
+
+/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32. */
+void kp_fit_opts_init(struct kp_fit_opts *o);
+
+/* Per-epoch record: training loss and the validation metric. */
+struct kp_history {
+	size_t n;		/* epochs run */
+	double *loss;		/* n training losses */
+	double *val;		/* n validation metrics; NaN when there is no validation split */
+	int best_epoch;		/* 1-based epoch whose weights were kept */
+	double flops;		/* floating-point operations of the training */
+};
+
+/* Free h's records. */
+void kp_history_release(struct kp_history *h);
+
+/* Called after each epoch; return nonzero to stop. */
+typedef int (*kp_fit_progress_fn)(void *arg, int epoch, int epochs, double loss);
+
+/*
+ * Train a model on X (n x d). For classification y is int64 class indices
+ * below nclasses (>= 2); for regression yf holds float targets and nclasses
+ * is 0. The result is a function of the inputs and opts only, whatever
+ * opts->threads is. Sets OpenBLAS to one thread (see fit.c). -1 with err.
+ */
+int kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
+	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
+	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
+	void *arg, char *err);
+
+#endif
