@@ -328,8 +328,12 @@ run_step(struct plan *p, int sock)
 
 	if (!p->network && unshare(CLONE_NEWNET) < 0)
 		no_namespaces(p, errno);
-	if (!p->network)
+	if (!p->network) {
 		loopback_up(p);
+		/* Init joins it: see join_net. */
+		if (send(sock, "n", 1, MSG_NOSIGNAL) != 1)
+			_exit(1);
+	}
 	if (recv(sock, &c, 1, 0) != 1)
 		_exit(1);
 	/* The caller compiled the filter meanwhile. */
@@ -490,6 +494,30 @@ serve(const struct plan *p, pid_t step, int sfd, struct kiln_syscall_listener *l
 }
 
 /*
+ * In init, once the root is built: move into the step's network namespace.
+ * Left in the host's, init would show the step every host socket, route and
+ * interface through /proc/1/net. Joining costs little; making a namespace of
+ * its own would cost what the step's did.
+ */
+static void
+join_net(const struct plan *p, pid_t step, int sock)
+{
+	char path[64], c;
+	int fd;
+
+	if (p->network)
+		return;
+	if (recv(sock, &c, 1, 0) != 1)
+		childfail(p, "the step is gone before making its network namespace");
+	/* The new /proc, in which the step has its pid as init sees it. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)step);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+		childfail(p, "cannot join the step's network namespace:");
+	close(fd);
+}
+
+/*
  * Init (pid 1 of the new namespaces). It forks the step first, so the
  * kernel makes the step's network namespace (the costliest part) on one
  * CPU while init builds the root on the other. Returns only in the step.
@@ -533,6 +561,7 @@ run_init(struct plan *p, int life)
 	if (kiln_rootfs_build(p->root, p->mem, msg, sizeof(msg)) < 0)
 		childfail(p, "%s", msg);
 	kiln_rootfs_close(p->root);
+	join_net(p, step, sv[0]);
 	/* The root is ready: the step may go on. */
 	if (send(sv[0], "r", 1, MSG_NOSIGNAL) != 1)
 		childfail(p, "the step is gone:");
