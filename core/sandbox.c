@@ -7,7 +7,8 @@
  *	caller (kiln-run)	maps ids, compiles the filter, waits, then exits
  *				or dies as the step did
  *	  [setup]		only when the caller has threads: unshares, waits
- *	    init (pid 1)	builds the root, reaps, answers refused calls
+ *	    init (pid 1)	builds the root, joins the step's network
+ *				namespace, reaps, answers refused calls
  *	      step (pid 2)	makes its network namespace, returns 0 and runs
  *				the plugin
  *
