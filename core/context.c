@@ -1,5 +1,5 @@
 /*
- * host: kiln's side of the plugin ABI.
+ * context: kiln's side of the plugin ABI. See context.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "statuspipe.h"
 #include "util.h"
 
 static const kiln_value empty_map = {.type = KILN_MAP};
@@ -67,44 +68,29 @@ h_threads(kiln_ctx *ctx)
 
 /* Send one status line; a status pipe that is gone is not the plugin's problem. */
 static void
-status(kiln_ctx *ctx, const char *line)
+status(kiln_ctx *ctx, const struct kiln_status_msg *m)
 {
 	if (ctx->status_fd >= 0)
-		(void)write_all(ctx->status_fd, line, strlen(line));
+		(void)kiln_statuspipe_send(ctx->status_fd, NULL, m);
 }
 
 static void
 h_progress(kiln_ctx *ctx, double done, double total, const char *unit)
 {
-	char line[256], word[32];
 	double now = now_seconds();
-	size_t i;
 
 	/* At most ten updates a second, but always the last one. */
 	if (done < total && now - ctx->last_progress < 0.1)
 		return;
 	ctx->last_progress = now;
-	for (i = 0; unit && unit[i] && i + 1 < sizeof(word); i++)
-		word[i] = unit[i] == ' ' || unit[i] == '\n' ? '_' : unit[i];
-	word[i] = '\0';
-	snprintf(line, sizeof(line), "%s %.17g %.17g %s\n", KILN_STATUS_PROGRESS, done, total,
-	    word[0] ? word : "-");
-	status(ctx, line);
+	status(ctx, &(struct kiln_status_msg){.type = KILN_MSG_PROGRESS, .done = done, .total = total,
+	    .unit = unit});
 }
 
 static void
 h_metric(kiln_ctx *ctx, const char *name, double value)
 {
-	char line[512], clean[256];
-	size_t i;
-
-	for (i = 0; name[i] && i + 1 < sizeof(clean); i++)
-		clean[i] = name[i] <= ' ' ? '_' : name[i];
-	clean[i] = '\0';
-	if (ctx->status_fd < 0)
-		return;
-	snprintf(line, sizeof(line), "%s %s %.17g\n", KILN_STATUS_METRIC, clean, value);
-	status(ctx, line);
+	status(ctx, &(struct kiln_status_msg){.type = KILN_MSG_METRIC, .name = name, .value = value});
 }
 
 static void
@@ -119,29 +105,14 @@ h_vlog(kiln_ctx *ctx, const char *fmt, va_list ap)
 static int
 h_vfail(kiln_ctx *ctx, const char *fmt, va_list ap)
 {
-	struct buf line = BUF_INIT;
 	char *msg;
-	const char *p;
 
 	if (ctx->failure)
 		return -1;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		die("out of memory");
 	ctx->failure = msg;
-	if (ctx->status_fd < 0)
-		return -1;
-	buf_adds(&line, KILN_STATUS_FAIL " ");
-	for (p = msg; *p; p++) {
-		if (*p == '\n')
-			buf_adds(&line, "\\n");
-		else if (*p == '\\')
-			buf_adds(&line, "\\\\");
-		else
-			buf_addc(&line, *p);
-	}
-	buf_addc(&line, '\n');
-	status(ctx, line.s);
-	buf_release(&line);
+	status(ctx, &(struct kiln_status_msg){.type = KILN_MSG_FAIL, .kind = KILN_FAIL_STEP, .text = msg});
 	return -1;
 }
 

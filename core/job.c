@@ -19,6 +19,7 @@
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
+#include "statuspipe.h"
 #include "value.h"
 #include "workspace.h"
 
@@ -176,74 +177,37 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	return 0;
 }
 
+/* One status line from the step: progress for the status line, metrics and the failure for the record. */
 static void
-status_line(struct kiln_job *j, char *line)
+status_line(void *arg, char *line)
 {
-	char *rest = strchr(line, ' ');
+	struct kiln_job *j = arg;
+	struct kiln_status_msg m;
+	size_t i;
 
-	if (!rest)
+	if (kiln_statuspipe_parse(line, &m) < 0)
 		return;
-	*rest++ = '\0';
-	if (strcmp(line, KILN_STATUS_PROGRESS) == 0) {
-		sscanf(rest, "%lg %lg %31s", &j->done, &j->total, j->unit);
-	} else if (strcmp(line, KILN_STATUS_METRIC) == 0) {
-		char *sp = strrchr(rest, ' ');
-		size_t i;
-
-		if (!sp)
-			return;
-		*sp = '\0';
-		for (i = 0; i < j->nmetrics && strcmp(j->metrics[i].name, rest) != 0; i++)
+	if (m.type == KILN_MSG_PROGRESS) {
+		j->done = m.done;
+		j->total = m.total;
+		snprintf(j->unit, sizeof(j->unit), "%s", m.unit ? m.unit : "");
+	} else if (m.type == KILN_MSG_METRIC) {
+		for (i = 0; i < j->nmetrics && strcmp(j->metrics[i].name, m.name) != 0; i++)
 			;
 		if (i == j->nmetrics) {
 			j->metrics = xreallocarray(j->metrics, j->nmetrics + 1, sizeof(*j->metrics));
-			j->metrics[j->nmetrics++].name = arena_strdup(&j->arena, rest);
+			j->metrics[j->nmetrics++].name = arena_strdup(&j->arena, m.name);
 		}
-		j->metrics[i].value = strtod(sp + 1, NULL);
-	} else if (strcmp(line, KILN_STATUS_FAIL) == 0 && !j->failure) {
-		struct buf b = BUF_INIT;
-
-		for (; *rest; rest++) {
-			if (rest[0] == '\\' && rest[1] == 'n') {
-				buf_addc(&b, '\n');
-				rest++;
-			} else if (rest[0] == '\\' && rest[1] == '\\') {
-				buf_addc(&b, '\\');
-				rest++;
-			} else {
-				buf_addc(&b, *rest);
-			}
-		}
-		j->failure = buf_detach(&b);
+		j->metrics[i].value = m.value;
+	} else if (m.type == KILN_MSG_FAIL && !j->failure) {
+		j->failure = xstrdup(m.text);
 	}
 }
 
 int
 kiln_job_read(struct kiln_job *j)
 {
-	char chunk[4096];
-	ssize_t n;
-
-	for (;;) {
-		char *nl;
-
-		n = read(j->statusfd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_add(&j->partial, chunk, n);
-		while ((nl = memchr(j->partial.s, '\n', j->partial.len))) {
-			size_t len = nl - j->partial.s + 1;
-
-			*nl = '\0';
-			status_line(j, j->partial.s);
-			memmove(j->partial.s, j->partial.s + len, j->partial.len - len);
-			j->partial.len -= len;
-			j->partial.s[j->partial.len] = '\0';
-		}
-	}
-	return n == 0 ? 0 : 1;
+	return kiln_statuspipe_read(j->statusfd, &j->partial, status_line, j);
 }
 
 /* Print the last lines of a step's log, indented. */

@@ -31,6 +31,7 @@
 
 #include "context.h"
 #include "sandbox.h"
+#include "statuspipe.h"
 #include "value.h"
 
 #define STATUS_FD 3
@@ -66,7 +67,12 @@ startfail(const char *fmt, ...)
 		failctx->status_fd = STATUS_FD;
 		kiln_fail(failctx, "%s", msg);
 	} else {
-		dprintf(STATUS_FD, "%s %s\n", KILN_STATUS_FAIL, msg);
+		/*
+		 * NEEDSWORK: KILN_FAIL_START once build.c reads lines with
+		 * kiln_statuspipe_parse(); until then it knows only plain "fail".
+		 */
+		(void)kiln_statuspipe_send(STATUS_FD, NULL,
+		    &(struct kiln_status_msg){.type = KILN_MSG_FAIL, .kind = KILN_FAIL_STEP, .text = msg});
 	}
 	exit(2);
 }

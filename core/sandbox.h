@@ -1,6 +1,7 @@
 /*
  * sandbox: confine one plugin run (new user, mount, pid, net, ipc and uts
- * namespaces, a fresh root, resource limits and a seccomp filter).
+ * namespaces, a fresh root, resource limits and a seccomp filter): the
+ * process tree that does it. The root is rootfs.h's, the filter syscalls.h's.
  *
  * Used only by kiln-run, between loading the plugin and calling its run().
  */
@@ -9,16 +10,25 @@
 
 #include <stddef.h>
 
+/* Where the workspace appears inside, so host paths do not leak into outputs. */
+#define KILN_SANDBOX_WS "/workspace"
+/* The step's user and group inside; files it makes belong to the caller outside. */
+#define KILN_SANDBOX_UID 1000
+#define KILN_SANDBOX_GID 1000
+/* Who a step runs as on the host when kiln runs as root. */
+#define KILN_SANDBOX_NOBODY 65534
+
 /* A path made visible inside the sandbox, at the same place relative to the workspace. */
 struct kiln_sandbox_bind {
 	const char *path;	/* relative to the workspace, or absolute */
 	int writable;		/* 0: read-only */
 };
 
+/* What a step may see and use. */
 struct kiln_sandbox {
 	const char *workspace;	/* absolute host path of the workspace root */
-	const struct kiln_sandbox_bind *binds;
-	size_t nbinds;
+	const struct kiln_sandbox_bind *binds;	/* the declared paths */
+	size_t nbinds;		/* how many */
 	int network;		/* 1: keep the host's network */
 	unsigned long long mem_bytes;	/* 0: default */
 	unsigned long long fsize_bytes;	/* 0: default */

@@ -23,6 +23,7 @@
 #include "remote.h"
 #include "slurmjob.h"
 #include "slurm_node.h"
+#include "statuspipe.h"
 
 struct node {
 	const char *key, *inputs, *runner, *cachedir, *remote;
@@ -38,24 +39,24 @@ static void
 node_line(void *arg, char *line)
 {
 	struct node *nd = arg;
-	char *sp;
+	struct kiln_status_msg m;
 	size_t i;
 
 	fprintf(stderr, KILN_SLURM_MARK "%s\n", line);
 	fflush(stderr);
-	if (strncmp(line, KILN_STATUS_FAIL " ", strlen(KILN_STATUS_FAIL) + 1) == 0 && !nd->failure)
-		nd->failure = xstrdup(line);
-	if (strncmp(line, KILN_STATUS_METRIC " ", strlen(KILN_STATUS_METRIC) + 1) != 0 || !(sp = strrchr(line, ' ')))
+	if (kiln_statuspipe_parse(line, &m) < 0)
 		return;
-	*sp = '\0';
-	line += strlen(KILN_STATUS_METRIC) + 1;
-	for (i = 0; i < nd->nmetrics && strcmp(nd->metrics[i].name, line) != 0; i++)
+	if (m.type == KILN_MSG_FAIL && !nd->failure)
+		nd->failure = xstrdup(m.text);
+	if (m.type != KILN_MSG_METRIC)
+		return;
+	for (i = 0; i < nd->nmetrics && strcmp(nd->metrics[i].name, m.name) != 0; i++)
 		;
 	if (i == nd->nmetrics) {
 		nd->metrics = xreallocarray(nd->metrics, nd->nmetrics + 1, sizeof(*nd->metrics));
-		nd->metrics[nd->nmetrics++].name = arena_strdup(&nd->arena, line);
+		nd->metrics[nd->nmetrics++].name = arena_strdup(&nd->arena, m.name);
 	}
-	nd->metrics[i].value = strtod(sp + 1, NULL);
+	nd->metrics[i].value = m.value;
 }
 
 __attribute__((format(printf, 1, 2))) static int
@@ -69,7 +70,7 @@ node_fail(const char *fmt, ...)
 	va_end(ap);
 	/* Status lines go to stderr here, marked, for the submitter. */
 	fflush(stderr);
-	kiln_slurmjob_fail(STDERR_FILENO, KILN_SLURM_MARK, msg);
+	kiln_slurmjob_fail(STDERR_FILENO, KILN_SLURM_MARK, KILN_FAIL_STEP, msg);
 	return 1;
 }
 
@@ -263,8 +264,9 @@ node_main(struct node *nd)
 	json_t *sp = NULL;
 	int ret = 1;
 
-	fprintf(stderr, KILN_SLURM_MARK "slurm-job %s %s\n", job ? job : "0", node ? node : "?");
 	fflush(stderr);
+	(void)kiln_statuspipe_send(STDERR_FILENO, KILN_SLURM_MARK, &(struct kiln_status_msg){.type = KILN_MSG_JOB,
+	    .job = job ? atol(job) : 0, .node = node ? node : "?"});
 	if (kiln_cache_open(&cache, nd->cachedir) < 0) {
 		free(scratch);
 		return node_fail("cannot open the cache at %s on this node", nd->cachedir);
@@ -276,7 +278,8 @@ node_main(struct node *nd)
 	}
 	if (fetch_inputs(nd, &cache, rem, scratch) == 0 && (spec = node_spec(scratch, &sp)) &&
 	    run_step(nd, spec) == 0 && store_outputs(nd, &cache, rem, scratch, sp) == 0) {
-		fprintf(stderr, KILN_SLURM_MARK "slurm-done\n");
+		fflush(stderr);
+		(void)kiln_statuspipe_send(STDERR_FILENO, KILN_SLURM_MARK, &(struct kiln_status_msg){.type = KILN_MSG_DONE});
 		ret = 0;
 	}
 	remove_tree(scratch);

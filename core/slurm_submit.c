@@ -22,6 +22,7 @@
 #include "remote.h"
 #include "slurmjob.h"
 #include "slurm_submit.h"
+#include "statuspipe.h"
 
 #define SRUN_GRACE 3			/* seconds srun may take to end after the step */
 
@@ -66,20 +67,25 @@ submit_line(void *arg, char *line)
 	long id;
 
 	if (strncmp(line, KILN_SLURM_MARK, strlen(KILN_SLURM_MARK)) == 0) {
-		char *rest = line + strlen(KILN_SLURM_MARK);
+		char *rest = line + strlen(KILN_SLURM_MARK), *copy = xstrdup(rest);
+		struct kiln_status_msg m;
 
-		if (sscanf(rest, "slurm-job %ld %127s", &s->jobid, s->node) >= 1) {
+		kiln_statuspipe_parse(copy, &m);
+		if (m.type == KILN_MSG_JOB) {
+			s->jobid = m.job;
+			snprintf(s->node, sizeof(s->node), "%s", m.node ? m.node : "");
 			printf("kiln: Slurm job %ld is running on %s\n", s->jobid, s->node);
 			fflush(stdout);
 			write_job_file(s, "running");
-		} else if (strcmp(rest, "slurm-done") == 0) {
+		} else if (m.type == KILN_MSG_DONE) {
 			s->done = 1;
-		} else if (strncmp(rest, KILN_STATUS_FAIL " ", strlen(KILN_STATUS_FAIL) + 1) == 0) {
+		} else if (m.type == KILN_MSG_FAIL) {
 			if (!s->failure)
-				s->failure = kiln_slurmjob_unescape(rest + strlen(KILN_STATUS_FAIL) + 1);
+				s->failure = xstrdup(m.text);
 		} else {
 			dprintf(KILN_SLURM_STATUS_FD, "%s\n", rest);
 		}
+		free(copy);
 		return;
 	}
 	/* srun says nothing of a job that started at once; its messages about the step name it. */
@@ -364,13 +370,13 @@ submit_main(struct submit *s)
 	 */
 	close_range(KILN_SLURM_STATUS_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (kiln_cache_open(&cache, dir) < 0) {
-		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", "cannot open the cache");
+		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", KILN_FAIL_START, "cannot open the cache");
 		free(dir);
 		return 2;
 	}
 	rem = kiln_slurmjob_remote(s->remote, &cache);
 	if (upload_inputs(s, &cache, rem, &inkey) < 0) {
-		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", "cannot put its inputs in the cache (see the log)");
+		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", KILN_FAIL_START, "cannot put its inputs in the cache (see the log)");
 		goto out;
 	}
 	s->jobfile = xasprintf(KILN_TMP_DIR "/%s/" KILN_SLURM_JOB_FILE, s->target);
@@ -378,7 +384,7 @@ submit_main(struct submit *s)
 	stopped = relay(s, argv, &ws);
 	strv_free(argv);
 	if (stopped < 0) {
-		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", "cannot start srun (is Slurm's client installed?)");
+		kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", KILN_FAIL_START, "cannot start srun (is Slurm's client installed?)");
 		goto out;
 	}
 	if (stopped) {
@@ -404,7 +410,7 @@ submit_main(struct submit *s)
 		goto out;
 	}
 	msg = describe_failure(s, ws);
-	kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", msg);
+	kiln_slurmjob_fail(KILN_SLURM_STATUS_FD, "", KILN_FAIL_STEP, msg);
 	printf("kiln: %s\n", msg);
 	free(msg);
 out:

@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "context.h"
 #include "remote.h"
 #include "slurmjob.h"
+#include "statuspipe.h"
 #include "util.h"
 
 extern char **environ;
@@ -72,40 +72,12 @@ kiln_slurmjob_plugin_path(struct arena *a, const char *plugin)
 	return r;
 }
 
-/* A failure status line, `prefix` first, with msg escaped as KILN_STATUS_FAIL wants; one write. */
 void
-kiln_slurmjob_fail(int fd, const char *prefix, const char *msg)
+kiln_slurmjob_fail(int fd, const char *prefix, int kind, const char *msg)
 {
-	struct buf b = BUF_INIT;
+	struct kiln_status_msg m = {.type = KILN_MSG_FAIL, .kind = kind, .text = msg};
 
-	buf_adds(&b, prefix);
-	buf_adds(&b, KILN_STATUS_FAIL " ");
-	for (; *msg; msg++) {
-		if (*msg == '\n')
-			buf_adds(&b, "\\n");
-		else if (*msg == '\\')
-			buf_adds(&b, "\\\\");
-		else
-			buf_addc(&b, *msg);
-	}
-	buf_addc(&b, '\n');
-	(void)write_all(fd, b.s, b.len);
-	buf_release(&b);
-}
-
-/* The message of a failure status line (a new string). */
-char *
-kiln_slurmjob_unescape(const char *msg)
-{
-	struct buf b = BUF_INIT;
-
-	for (; *msg; msg++) {
-		if (msg[0] == '\\' && (msg[1] == 'n' || msg[1] == '\\'))
-			buf_addc(&b, *++msg == 'n' ? '\n' : '\\');
-		else
-			buf_addc(&b, *msg);
-	}
-	return buf_detach(&b);
+	(void)kiln_statuspipe_send(fd, prefix, &m);
 }
 
 /* Block the signals a side waits for, and return a signalfd for them. */
@@ -140,37 +112,17 @@ read_signals(int sfd)
 	return stop;
 }
 
-/* Lines from a nonblocking fd; fn gets each, without its newline. 0 at its end. */
+/* Lines from a nonblocking fd, as kiln_statuspipe_read, and at its end the last one without a newline. */
 static int
 read_lines(int fd, struct buf *partial, void (*fn)(void *, char *), void *arg)
 {
-	char chunk[4096];
-	ssize_t n;
+	int open_ = kiln_statuspipe_read(fd, partial, fn, arg);
 
-	for (;;) {
-		char *nl;
-
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_add(partial, chunk, n);
-		while ((nl = memchr(partial->s, '\n', partial->len))) {
-			size_t len = nl - partial->s + 1;
-
-			*nl = '\0';
-			fn(arg, partial->s);
-			memmove(partial->s, partial->s + len, partial->len - len);
-			partial->len -= len;
-			partial->s[partial->len] = '\0';
-		}
-	}
-	if (n == 0 && partial->len) {
+	if (!open_ && partial->len) {
 		fn(arg, partial->s);
 		buf_reset(partial);
 	}
-	return n == 0 ? 0 : 1;
+	return open_;
 }
 
 /*

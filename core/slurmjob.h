@@ -46,10 +46,8 @@ int kiln_slurmjob_run_quiet(char **argv);
 void kiln_slurmjob_scancel(long id);
 /* Where a plugin travels among a step's inputs: .kiln/plugin/<its file name> (allocated in a). */
 const char *kiln_slurmjob_plugin_path(struct arena *a, const char *plugin);
-/* Write a failure status line for msg on fd, `prefix` first, in one write. */
-void kiln_slurmjob_fail(int fd, const char *prefix, const char *msg);
-/* The message of a failure status line's text (a new string). */
-char *kiln_slurmjob_unescape(const char *msg);
+/* Write a failure status line (enum kiln_fail_kind `kind`) for msg on fd, `prefix` first, in one write. */
+void kiln_slurmjob_fail(int fd, const char *prefix, int kind, const char *msg);
 /* The remote at url for cache c (read-only under KILN_REMOTE_READ_ONLY), or NULL when url is. */
 struct kiln_remote *kiln_slurmjob_remote(const char *url, struct kiln_cache *c);
 
