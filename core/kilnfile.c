@@ -125,7 +125,7 @@ shown(lua_State *L, const char *s, size_t len)
 		else if (c == '\\')
 			luaL_addstring(&b, "\\\\");
 		else if (c < 0x20 || c == 0x7f)
-			luaL_addstring(&b, lua_pushfstring(L, "\\x%02X", c)), lua_pop(L, 1);
+			luaL_addlstring(&b, (char[4]){'\\', 'x', "0123456789ABCDEF"[c >> 4], "0123456789ABCDEF"[c & 15]}, 4);
 		else
 			luaL_addchar(&b, c);
 	}
