@@ -53,12 +53,6 @@ geteval(lua_State *L)
 	return e;
 }
 
-static struct kiln_graph *
-getgraph(lua_State *L)
-{
-	return geteval(L)->g;
-}
-
 /*
  * Find the innermost frame that runs a user's file rather than the rule
  * library, so that errors raised in a rule point at the Kilnfile line that
@@ -133,7 +127,7 @@ shown(lua_State *L, const char *s, size_t len)
 	return lua_tostring(L, -1);
 }
 
-/* The string at idx, shown as shown() shows it (converting numbers, as messages do). */
+/* The string (or number) at idx, as shown() shows it; else its type's name. */
 static const char *
 shownat(lua_State *L, int idx)
 {
@@ -142,8 +136,7 @@ shownat(lua_State *L, int idx)
 
 	if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
 		return luaL_typename(L, idx);
-	idx = lua_absindex(L, idx);
-	lua_pushvalue(L, idx);
+	lua_pushvalue(L, idx);	/* a copy: converting a key in place would upset lua_next */
 	s = lua_tolstring(L, -1, &len);
 	s = shown(L, s, len);
 	lua_remove(L, -2);
@@ -167,8 +160,7 @@ cstring(lua_State *L, int idx)
 static int
 l_fail(lua_State *L)
 {
-	luaL_checkstring(L, 1);
-	return fail(L, "%s", shownat(L, 1));
+	return fail(L, "%s", luaL_checkstring(L, 1));
 }
 
 /* Is s a target, plugin or input name: letters, digits, '_', '-', '.', not first '.' or '-'? */
@@ -200,16 +192,14 @@ path_problem(const char *s, size_t len)
 		return "is empty";
 	if (s[0] == '/')
 		return "is absolute";
-	for (i = 0; i < len; i++) {
-		unsigned char c = s[i];
+	for (i = 0; i <= len; i++) {
+		unsigned char c = i < len ? s[i] : '/';
 
 		if (c == '\0')
 			return "holds a NUL byte";
 		if (c < 0x20 || c == 0x7f)
 			return "holds a control character";
-	}
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != '/')
+		if (c != '/')
 			continue;
 		if (i == start)
 			return "has an empty component ('//', or a '/' at the end)";
@@ -222,10 +212,7 @@ path_problem(const char *s, size_t len)
 	return NULL;
 }
 
-/*
- * What a field reader knows for its messages: "target 'T': WHAT: …", or
- * "kiln.config: WHAT: …" when target is NULL.
- */
+/* What a field reader knows, for messages "target 'T': WHAT: …" ("kiln.config: WHAT: …"). */
 struct reader {
 	lua_State *L;
 	struct kiln_graph *g;
@@ -292,11 +279,7 @@ rpath(struct reader *r, int idx, const char *expected, const char *rule)
 	return arena_strndup(&r->g->arena, s, len);
 }
 
-/*
- * Walk the table on top of the stack: fn(r, i, ud) for its i-th entry with
- * the key at -2 and the value at -1, which fn leaves there. Returns the
- * number of entries. With fn NULL, only counts them.
- */
+/* Call fn(r, i, ud) for each entry of the table on top (key at -2, value at -1); count them. */
 static size_t
 walk(struct reader *r, void (*fn)(struct reader *, size_t, void *), void *ud)
 {
@@ -426,11 +409,9 @@ tovalue(struct reader *r, kiln_value *v, int depth)
 static int
 opttable(struct reader *r, const char *expected)
 {
-	if (lua_isnil(r->L, -1))
-		return 0;
-	if (!lua_istable(r->L, -1))
+	if (!lua_isnil(r->L, -1) && !lua_istable(r->L, -1))
 		rfail(r, "expected %s, got %s", expected, luaL_typename(r->L, -1));
-	return 1;
+	return !lua_isnil(r->L, -1);
 }
 
 /* One input: name = "path" or name = ":target". */
@@ -668,7 +649,7 @@ known_field(struct reader *r, size_t i, void *ud)
 static int
 l_target(lua_State *L)
 {
-	struct reader r = {L, getgraph(L), "?", "field 'name'", NULL, ""};
+	struct reader r = {L, geteval(L)->g, "?", "field 'name'", NULL, ""};
 	const struct field *f;
 	struct kiln_target *t;
 	const char *name, *file;
@@ -718,16 +699,12 @@ config_field(struct reader *r, size_t i, void *ud)
 	const char *k = cstring(L, -2);
 
 	(void)i;
-	if (!k) {
-		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm)", shownat(L, -2));
-		return;
-	}
-	setwhat(r, "field '%s'", k);
-	if (strcmp(k, "remote") == 0) {
+	setwhat(r, "field '%s'", k ? k : "?");
+	if (k && strcmp(k, "remote") == 0) {
 		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
-	} else if (strcmp(k, "executor") == 0) {
+	} else if (k && strcmp(k, "executor") == 0) {
 		c->executor = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
-	} else if (strcmp(k, "slurm") == 0) {
+	} else if (k && strcmp(k, "slurm") == 0) {
 		kiln_value *v = arena_alloc(&r->g->arena, sizeof(*v));
 
 		if (lua_type(L, -1) != LUA_TTABLE)
@@ -743,7 +720,7 @@ config_field(struct reader *r, size_t i, void *ud)
 static int
 l_config(lua_State *L)
 {
-	struct kiln_graph *g = getgraph(L);
+	struct kiln_graph *g = geteval(L)->g;
 	struct reader r = {L, g, NULL, "?", NULL, ""};
 	const char *file;
 	int line;
@@ -791,40 +768,32 @@ open_plain(const char *rel)
 	return fd;
 }
 
-/* Read all of fd, a regular file, and close it. NULL with errno set. */
+/* Read all of fd, which must be a regular file, and close it. NULL with errno set. */
 static char *
 read_all(int fd, size_t *len)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;
-	ssize_t n;
+	ssize_t n = -1;
+	int saved;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (errno == 0 || S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode))
-			errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		close(fd);
-		return NULL;
-	}
+	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && (errno = EINVAL)))
+		goto out;
 	buf_grow(&b, (size_t)st.st_size + 1);
-	for (;;) {
+	do {
 		if (b.cap - b.len - 1 == 0)
 			buf_grow(&b, 65536);
 		n = read(fd, b.s + b.len, b.cap - b.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b.len += n;
-	}
+		b.len += n > 0 ? n : 0;
+	} while (n > 0 || (n < 0 && errno == EINTR));
+out:
+	saved = errno;
+	close(fd);
 	if (n < 0) {
-		int saved = errno;
-
-		close(fd);
 		buf_release(&b);
 		errno = saved;
 		return NULL;
 	}
-	close(fd);
 	*len = b.len;
 	b.s[b.len] = '\0';
 	return buf_detach(&b);
