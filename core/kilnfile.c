@@ -7,11 +7,22 @@
  * machines get the same graph. The rule library is loaded into the same
  * environment first; every rule ends in kiln.target, which copies the
  * target into the graph's arena.
+ *
+ * A Kilnfile is untrusted: it comes with a cloned repository. Every string
+ * it hands to C is checked here, where it enters, with its Lua length: a Lua
+ * string may hold a NUL that C would cut it at (`command "a\0b"` would be
+ * target 'a'). Names and paths refuse control characters and every path
+ * component that is empty, '.' or '..'. The files evaluation reads (the
+ * Kilnfile and what it includes) must lie inside the repository once their
+ * symlinks are resolved.
  */
 #include <errno.h>
-#include <unistd.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -22,18 +33,24 @@
 
 #define RULE_PREFIX "=rules/"
 
-/* The graph being filled, kept in the Lua registry under this key. */
-static const char graph_key = 'g';
-
-static struct kiln_graph *
-getgraph(lua_State *L)
-{
+/* One evaluation, kept in the Lua registry under eval_key. */
+struct eval {
 	struct kiln_graph *g;
+	const char *path;	/* the Kilnfile */
+	char *root;		/* the repository (the current folder), symlinks resolved */
+};
 
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &graph_key);
-	g = lua_touserdata(L, -1);
+static const char eval_key = 'e';
+
+static struct eval *
+geteval(lua_State *L)
+{
+	struct eval *e;
+
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &eval_key);
+	e = lua_touserdata(L, -1);
 	lua_pop(L, 1);
-	return g;
+	return e;
 }
 
 /*
@@ -80,6 +97,65 @@ fail(lua_State *L, const char *fmt, ...)
 	return lua_error(L);
 }
 
+/*
+ * Push a printable copy of s (len bytes) for a message: a NUL reads "\0",
+ * a newline "\n", a backslash "\\", any other control byte "\xNN", so a
+ * hostile name can neither hide its tail nor write to the terminal.
+ */
+static const char *
+shown(lua_State *L, const char *s, size_t len)
+{
+	luaL_Buffer b;
+	size_t i;
+
+	luaL_buffinit(L, &b);
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '\0')
+			luaL_addstring(&b, "\\0");
+		else if (c == '\n')
+			luaL_addstring(&b, "\\n");
+		else if (c == '\\')
+			luaL_addstring(&b, "\\\\");
+		else if (c < 0x20 || c == 0x7f)
+			luaL_addlstring(&b, (char[4]){'\\', 'x', "0123456789ABCDEF"[c >> 4], "0123456789ABCDEF"[c & 15]}, 4);
+		else
+			luaL_addchar(&b, c);
+	}
+	luaL_pushresult(&b);
+	return lua_tostring(L, -1);
+}
+
+/* The string (or number) at idx, as shown() shows it; else its type's name. */
+static const char *
+shownat(lua_State *L, int idx)
+{
+	size_t len;
+	const char *s;
+
+	if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
+		return luaL_typename(L, idx);
+	lua_pushvalue(L, idx);	/* a copy: converting a key in place would upset lua_next */
+	s = lua_tolstring(L, -1, &len);
+	s = shown(L, s, len);
+	lua_remove(L, -2);
+	return s;
+}
+
+/* The string at idx if it is one and holds no NUL; NULL otherwise. */
+static const char *
+cstring(lua_State *L, int idx)
+{
+	size_t len;
+	const char *s;
+
+	if (lua_type(L, idx) != LUA_TSTRING)
+		return NULL;
+	s = lua_tolstring(L, idx, &len);
+	return strlen(s) == len ? s : NULL;
+}
+
 /* kiln.fail(message): a rule's error, reported at the user's line. */
 static int
 l_fail(lua_State *L)
@@ -87,12 +163,13 @@ l_fail(lua_State *L)
 	return fail(L, "%s", luaL_checkstring(L, 1));
 }
 
+/* Is s a target, plugin or input name: letters, digits, '_', '-', '.', not first '.' or '-'? */
 static int
 valid_name(const char *s)
 {
 	const char *p;
 
-	if (!*s || *s == '.' || *s == '-')
+	if (!s || !*s || *s == '.' || *s == '-')
 		return 0;
 	for (p = s; *p; p++)
 		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
@@ -101,91 +178,123 @@ valid_name(const char *s)
 	return 1;
 }
 
+/*
+ * What is wrong with s (len bytes) as a relative path inside the workspace,
+ * or NULL if nothing. An output path becomes a file name under kiln-out and
+ * a line of Kilnfile.lock, so it must be one plain path and nothing else.
+ */
+static const char *
+path_problem(const char *s, size_t len)
+{
+	size_t i, start = 0;
+
+	if (len == 0)
+		return "is empty";
+	if (s[0] == '/')
+		return "is absolute";
+	for (i = 0; i <= len; i++) {
+		unsigned char c = i < len ? s[i] : '/';
+
+		if (c == '\0')
+			return "holds a NUL byte";
+		if (c < 0x20 || c == 0x7f)
+			return "holds a control character";
+		if (c != '/')
+			continue;
+		if (i == start)
+			return "has an empty component ('//', or a '/' at the end)";
+		if (i - start == 1 && s[start] == '.')
+			return "has a '.' component";
+		if (i - start == 2 && s[start] == '.' && s[start + 1] == '.')
+			return "has a '..' component";
+		start = i + 1;
+	}
+	return NULL;
+}
+
+/* What a field reader knows, for messages "target 'T': WHAT: …" ("kiln.config: WHAT: …"). */
 struct reader {
 	lua_State *L;
 	struct kiln_graph *g;
-	const char *target;	/* for messages */
+	const char *target;	/* for messages; NULL in kiln.config */
+	const char *what;	/* the field or item being read, for messages */
+	const char *item;	/* what a top-level key of a map names ("param"), or NULL */
+	char whatbuf[128];
 };
 
-/* Convert the Lua value at `idx` into v; `what` names it in errors. */
-static void
-tovalue(struct reader *r, int idx, kiln_value *v, const char *what, int depth)
+/* Raise "FILE:LINE: target 'T': WHAT: message": every field's error is worded here. */
+__attribute__((format(printf, 2, 3))) static int
+rfail(struct reader *r, const char *fmt, ...)
 {
 	lua_State *L = r->L;
-	struct arena *a = &r->g->arena;
-	size_t n, i, len;
-	const char *s;
+	char msg[1024];
+	va_list ap;
 
-	idx = lua_absindex(L, idx);
-	if (depth > 32)
-		fail(L, "target '%s': %s: nested too deeply", r->target, what);
-	switch (lua_type(L, idx)) {
-	case LUA_TBOOLEAN:
-		v->type = KILN_BOOL;
-		v->u.b = lua_toboolean(L, idx);
-		return;
-	case LUA_TNUMBER:
-		if (lua_isinteger(L, idx)) {
-			v->type = KILN_INT;
-			v->u.i = lua_tointeger(L, idx);
-		} else {
-			v->type = KILN_NUMBER;
-			v->u.n = lua_tonumber(L, idx);
-		}
-		return;
-	case LUA_TSTRING:
-		s = lua_tolstring(L, idx, &len);
-		v->type = KILN_STRING;
-		v->u.str.s = arena_strndup(a, s, len);
-		v->u.str.len = len;
-		return;
-	case LUA_TTABLE:
-		break;
-	default:
-		fail(L, "target '%s': %s: a %s cannot be a param", r->target, what, luaL_typename(L, idx));
-	}
-	/* A table with keys 1..n only is a list; with string keys only, a map. */
-	n = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->target)
+		return fail(L, "target '%s': %s: %s", r->target, r->what, msg);
+	return fail(L, "kiln.config: %s: %s", r->what, msg);
+}
+
+/* Name the item being read: what = "FMT…". */
+__attribute__((format(printf, 2, 3))) static void
+setwhat(struct reader *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->whatbuf, sizeof(r->whatbuf), fmt, ap);
+	va_end(ap);
+	r->what = r->whatbuf;
+}
+
+/* A NUL-free string at idx, or "target 'T': WHAT: …"; `expected` words the type error. */
+static const char *
+rstring(struct reader *r, int idx, const char *expected)
+{
+	const char *s = cstring(r->L, idx);
+
+	if (!s && lua_type(r->L, idx) == LUA_TSTRING)
+		rfail(r, "'%s' holds a NUL byte, which would cut it short", shownat(r->L, idx));
+	if (!s)
+		rfail(r, "expected %s, got %s", expected, luaL_typename(r->L, idx));
+	return s;
+}
+
+/* A relative path inside the workspace at idx (see path_problem), copied into the arena. */
+static const char *
+rpath(struct reader *r, int idx, const char *expected, const char *rule)
+{
+	size_t len;
+	const char *s, *why;
+
+	if (lua_type(r->L, idx) != LUA_TSTRING)
+		rfail(r, "expected %s, got %s", expected, luaL_typename(r->L, idx));
+	s = lua_tolstring(r->L, idx, &len);
+	why = path_problem(s, len);
+	if (why)
+		rfail(r, "'%s' %s: %s", shownat(r->L, idx), why, rule);
+	return arena_strndup(&r->g->arena, s, len);
+}
+
+/* Call fn(r, i, ud) for each entry of the table on top (key at -2, value at -1); count them. */
+static size_t
+walk(struct reader *r, void (*fn)(struct reader *, size_t, void *), void *ud)
+{
+	lua_State *L = r->L;
+	int t = lua_gettop(L);
+	size_t i = 0;
+
 	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		n++;
-		lua_pop(L, 1);
+	while (lua_next(L, t)) {
+		if (fn)
+			fn(r, i, ud);
+		lua_settop(L, t + 1);
+		i++;
 	}
-	if (n == lua_rawlen(L, idx)) {
-		kiln_value *items = arena_alloc(a, n * sizeof(*items));
-
-		for (i = 0; i < n; i++) {
-			lua_rawgeti(L, idx, (lua_Integer)i + 1);
-			tovalue(r, -1, &items[i], what, depth + 1);
-			lua_pop(L, 1);
-		}
-		v->type = KILN_LIST;
-		v->u.seq.n = n;
-		v->u.seq.items = items;
-		v->u.seq.keys = NULL;
-		return;
-	}
-	{
-		kiln_value *items = arena_alloc(a, n * sizeof(*items));
-		const char **keys = arena_alloc(a, n * sizeof(*keys));
-
-		i = 0;
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			if (lua_type(L, -2) != LUA_TSTRING)
-				fail(L, "target '%s': %s: a table mixes list items and named fields",
-				    r->target, what);
-			keys[i] = arena_strdup(a, lua_tostring(L, -2));
-			tovalue(r, -1, &items[i], what, depth + 1);
-			lua_pop(L, 1);
-			i++;
-		}
-		v->type = KILN_MAP;
-		v->u.seq.n = n;
-		v->u.seq.items = items;
-		v->u.seq.keys = keys;
-		kiln_value_sort_map(v);
-	}
+	return i;
 }
 
 static int
@@ -206,197 +315,345 @@ cmp_env(const void *a, const void *b)
 	return strcmp(((const struct kiln_env *)a)->name, ((const struct kiln_env *)b)->name);
 }
 
+static void tovalue(struct reader *r, kiln_value *v, int depth);
+
+/* A map being filled by tovalue_field. */
+struct mapfill {
+	kiln_value *items;
+	const char **keys;
+	int depth;	/* of the map's values */
+	char what[sizeof(((struct reader *)0)->whatbuf)];	/* the map's own, for messages */
+};
+
+/* One entry of a map: its key at -2, its value at -1. */
 static void
-read_inputs(struct reader *r, struct kiln_target *t, int idx)
+tovalue_field(struct reader *r, size_t i, void *ud)
+{
+	struct mapfill *m = ud;
+
+	setwhat(r, "%s", m->what);
+	if (lua_type(r->L, -2) != LUA_TSTRING)
+		rfail(r, "a table mixes list items and named fields");
+	m->keys[i] = arena_strdup(&r->g->arena, rstring(r, -2, "a name"));
+	if (m->depth == 1 && r->item)
+		setwhat(r, "%s '%s'", r->item, m->keys[i]);
+	tovalue(r, &m->items[i], m->depth);
+}
+
+/* Convert the Lua value on top of the stack into v; `depth` counts the tables around it. */
+static void
+tovalue(struct reader *r, kiln_value *v, int depth)
 {
 	lua_State *L = r->L;
-	size_t n = 0, i = 0;
+	struct arena *a = &r->g->arena;
+	struct mapfill m;
+	kiln_value *items;
+	size_t n, i;
+	const char *s;
 
-	if (lua_isnil(L, idx))
+	if (depth > 32)
+		rfail(r, "nested too deeply");
+	switch (lua_type(L, -1)) {
+	case LUA_TBOOLEAN:
+		v->type = KILN_BOOL;
+		v->u.b = lua_toboolean(L, -1);
 		return;
-	if (!lua_istable(L, idx))
-		fail(L, "target '%s': field 'inputs': expected a table of name = path, got %s",
-		    t->name, luaL_typename(L, idx));
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		n++;
-		lua_pop(L, 1);
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, -1)) {
+			v->type = KILN_INT;
+			v->u.i = lua_tointeger(L, -1);
+		} else {
+			v->type = KILN_NUMBER;
+			v->u.n = lua_tonumber(L, -1);
+		}
+		return;
+	case LUA_TSTRING:
+		/* Plugins read strings as C strings: a NUL would cut "echo a\0rm -rf /" short. */
+		s = rstring(r, -1, "a string");
+		v->type = KILN_STRING;
+		v->u.str.len = strlen(s);
+		v->u.str.s = arena_strndup(a, s, v->u.str.len);
+		return;
+	case LUA_TTABLE:
+		break;
+	default:
+		rfail(r, "a %s cannot be a param", luaL_typename(L, -1));
 	}
+	/* A table with keys 1..n only is a list; with string keys only, a map. */
+	n = walk(r, NULL, NULL);
+	items = arena_alloc(a, n * sizeof(*items));
+	v->u.seq.n = n;
+	v->u.seq.items = items;
+	v->u.seq.keys = NULL;
+	if (n == lua_rawlen(L, -1)) {
+		v->type = KILN_LIST;
+		for (i = 0; i < n; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			tovalue(r, &items[i], depth + 1);
+			lua_pop(L, 1);
+		}
+		return;
+	}
+	v->type = KILN_MAP;
+	m.items = items;
+	m.keys = arena_alloc(a, n * sizeof(*m.keys));
+	m.depth = depth + 1;
+	snprintf(m.what, sizeof(m.what), "%s", r->what);
+	walk(r, tovalue_field, &m);
+	setwhat(r, "%s", m.what);
+	v->u.seq.keys = m.keys;
+	kiln_value_sort_map(v);
+}
+
+/* The value on top of the stack must be nil or a table; 0 if nil. */
+static int
+opttable(struct reader *r, const char *expected)
+{
+	if (!lua_isnil(r->L, -1) && !lua_istable(r->L, -1))
+		rfail(r, "expected %s, got %s", expected, luaL_typename(r->L, -1));
+	return !lua_isnil(r->L, -1);
+}
+
+/* One input: name = "path" or name = ":target". */
+static void
+read_input(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_target *t = ud;
+	struct kiln_input *in = &t->inputs[i];
+	const char *spec;
+
+	in->name = cstring(r->L, -2);
+	if (!valid_name(in->name))
+		rfail(r, "each input needs a name (letters, digits, _), as in { data = \"data.csv\" }; got '%s'",
+		    shownat(r->L, -2));
+	in->name = arena_strdup(&r->g->arena, in->name);
+	setwhat(r, "input '%s'", in->name);
+	spec = rstring(r, -1, "a path or \":target\"");
+	if (spec[0] == ':') {
+		if (!valid_name(spec + 1))
+			rfail(r, "'%s' is not a valid target name", shownat(r->L, -1));
+		in->spec = arena_strdup(&r->g->arena, spec);
+		in->kind = KILN_INPUT_TARGET;
+	} else {
+		in->spec = rpath(r, -1, "a path or \":target\"",
+		    "it must be a path inside the workspace (relative, one '/' between names, no '.' or '..')");
+		in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
+	}
+	r->what = "field 'inputs'";
+}
+
+static void
+read_inputs(struct reader *r, struct kiln_target *t)
+{
+	size_t n;
+
+	if (!opttable(r, "a table of name = path"))
+		return;
+	n = walk(r, NULL, NULL);
 	t->inputs = arena_alloc(&r->g->arena, n * sizeof(*t->inputs));
 	memset(t->inputs, 0, n * sizeof(*t->inputs));
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		struct kiln_input *in = &t->inputs[i++];
-		const char *name, *spec;
-
-		if (lua_type(L, -2) != LUA_TSTRING || !valid_name(lua_tostring(L, -2)))
-			fail(L, "target '%s': field 'inputs': each input needs a name (letters, digits, _), as in { data = \"data.csv\" }",
-			    t->name);
-		name = lua_tostring(L, -2);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			fail(L, "target '%s': input '%s': expected a path or \":target\", got %s", t->name,
-			    name, luaL_typename(L, -1));
-		spec = lua_tostring(L, -1);
-		in->name = arena_strdup(&r->g->arena, name);
-		in->spec = arena_strdup(&r->g->arena, spec);
-		if (spec[0] == ':') {
-			if (!valid_name(spec + 1))
-				fail(L, "target '%s': input '%s': '%s' is not a valid target name", t->name,
-				    name, spec);
-			in->kind = KILN_INPUT_TARGET;
-		} else {
-			if (!path_is_safe_relative(spec))
-				fail(L, "target '%s': input '%s': '%s' must be a path inside the workspace (relative, without '..')",
-				    t->name, name, spec);
-			in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
-		}
-		lua_pop(L, 1);
-	}
+	walk(r, read_input, t);
 	t->ninputs = n;
 	sort(t->inputs, n, sizeof(*t->inputs), cmp_input);
 }
 
 static void
-read_outputs(struct reader *r, struct kiln_target *t, int idx)
+read_outputs(struct reader *r, struct kiln_target *t)
 {
 	lua_State *L = r->L;
 	size_t n, i;
 
-	if (lua_isnil(L, idx))
-		fail(L, "target '%s': field 'outputs' is missing: declare the files the step writes", t->name);
-	if (!lua_istable(L, idx))
-		fail(L, "target '%s': field 'outputs': expected a list of paths, got %s", t->name,
-		    luaL_typename(L, idx));
-	n = lua_rawlen(L, idx);
+	if (lua_isnil(L, -1))
+		rfail(r, "missing: declare the files the step writes");
+	if (!lua_istable(L, -1))
+		rfail(r, "expected a list of paths, got %s", luaL_typename(L, -1));
+	n = lua_rawlen(L, -1);
+	if (n == 0)
+		rfail(r, "declare at least one output");
 	t->outputs = arena_alloc(&r->g->arena, n * sizeof(*t->outputs));
 	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, idx, (lua_Integer)i + 1);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			fail(L, "target '%s': field 'outputs': item %zu: expected a path, got %s", t->name,
-			    i + 1, luaL_typename(L, -1));
-		if (!path_is_safe_relative(lua_tostring(L, -1)))
-			fail(L, "target '%s': output '%s' must be a relative path without '..'", t->name,
-			    lua_tostring(L, -1));
-		t->outputs[i] = arena_strdup(&r->g->arena, lua_tostring(L, -1));
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		setwhat(r, "field 'outputs': item %zu", i + 1);
+		t->outputs[i] = rpath(r, -1, "a path",
+		    "an output is a path relative to the output folder (one '/' between names, no '.' or '..')");
 		lua_pop(L, 1);
 	}
+	r->what = "field 'outputs'";
 	t->noutputs = n;
 	sort(t->outputs, n, sizeof(*t->outputs), cmp_str);
 	for (i = 1; i < n; i++)
 		if (strcmp(t->outputs[i - 1], t->outputs[i]) == 0)
-			fail(L, "target '%s': output '%s' is declared twice", t->name, t->outputs[i]);
-	if (n == 0)
-		fail(L, "target '%s': field 'outputs': declare at least one output", t->name);
+			rfail(r, "'%s' is declared twice", t->outputs[i]);
+}
+
+/* One variable: "NAME" (taken from kiln's environment) or NAME = "value". */
+static void
+read_var(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_target *t = ud;
+	struct kiln_env *e = &t->env[i];
+	lua_State *L = r->L;
+
+	if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TSTRING) {
+		e->name = rstring(r, -1, "a variable name");
+		e->value = NULL;
+	} else if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+		e->name = rstring(r, -2, "a variable name");
+		e->value = arena_strdup(&r->g->arena, rstring(r, -1, "a value"));
+	} else {
+		rfail(r, "expected \"NAME\" or NAME = \"value\"");
+	}
+	if (!valid_name(e->name) || strchr(e->name, '.') || strchr(e->name, '-'))
+		rfail(r, "'%s' is not a variable name", shown(L, e->name, strlen(e->name)));
+	e->name = arena_strdup(&r->g->arena, e->name);
 }
 
 static void
-read_env(struct reader *r, struct kiln_target *t, int idx)
+read_env(struct reader *r, struct kiln_target *t)
 {
-	lua_State *L = r->L;
-	size_t n = 0, i = 0;
+	size_t n, i;
 
-	if (lua_isnil(L, idx))
+	if (!opttable(r, "a list of variable names"))
 		return;
-	if (!lua_istable(L, idx))
-		fail(L, "target '%s': field 'env': expected a list of variable names, got %s", t->name,
-		    luaL_typename(L, idx));
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		n++;
-		lua_pop(L, 1);
-	}
+	n = walk(r, NULL, NULL);
 	t->env = arena_alloc(&r->g->arena, n * sizeof(*t->env));
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		struct kiln_env *e = &t->env[i++];
-
-		if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TSTRING) {
-			e->name = arena_strdup(&r->g->arena, lua_tostring(L, -1));
-			e->value = NULL;
-		} else if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-			e->name = arena_strdup(&r->g->arena, lua_tostring(L, -2));
-			e->value = arena_strdup(&r->g->arena, lua_tostring(L, -1));
-		} else {
-			fail(L, "target '%s': field 'env': expected \"NAME\" or NAME = \"value\"", t->name);
-		}
-		if (!valid_name(e->name) || strchr(e->name, '.') || strchr(e->name, '-'))
-			fail(L, "target '%s': field 'env': '%s' is not a variable name", t->name, e->name);
-		lua_pop(L, 1);
-	}
+	walk(r, read_var, t);
 	t->nenv = n;
 	sort(t->env, n, sizeof(*t->env), cmp_env);
 	for (i = 1; i < n; i++)
 		if (strcmp(t->env[i - 1].name, t->env[i].name) == 0)
-			fail(L, "target '%s': field 'env': '%s' is declared twice", t->name, t->env[i].name);
+			rfail(r, "'%s' is declared twice", t->env[i].name);
 }
 
 static long long
-res_int(struct reader *r, const char *target, const char *key, int idx, long long min)
+res_int(struct reader *r, long long min)
 {
-	lua_State *L = r->L;
+	if (!lua_isinteger(r->L, -1) || lua_tointeger(r->L, -1) < min)
+		rfail(r, "expected an integer of at least %lld", min);
+	return lua_tointeger(r->L, -1);
+}
 
-	if (!lua_isinteger(L, idx) || lua_tointeger(L, idx) < min)
-		fail(L, "target '%s': resources.%s: expected an integer of at least %lld", target, key, min);
-	return lua_tointeger(L, idx);
+/* One resource: cpus, threads, gpus, mem or timeout. */
+static void
+read_resource(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_target *t = ud;
+	lua_State *L = r->L;
+	const char *key = cstring(L, -2), *s = cstring(L, -1);
+
+	(void)i;
+	if (!key) {
+		rfail(r, "expected named fields");
+		return;
+	}
+	setwhat(r, "resources.%s", key);
+	if (strcmp(key, "cpus") == 0) {
+		t->res.cpus = res_int(r, 1);
+	} else if (strcmp(key, "threads") == 0) {
+		t->res.threads = res_int(r, 1);
+	} else if (strcmp(key, "gpus") == 0) {
+		t->res.gpus = res_int(r, 0);
+	} else if (strcmp(key, "mem") == 0) {
+		t->res.mem = s ? parse_size(s) : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		if (t->res.mem <= 0)
+			rfail(r, "expected a size such as \"2G\" or \"512M\"");
+	} else if (strcmp(key, "timeout") == 0) {
+		t->res.timeout = s ? parse_duration(s) : lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+		if (t->res.timeout <= 0)
+			rfail(r, "expected a duration such as \"30m\", \"90s\" or \"2h\"");
+	} else {
+		r->what = "field 'resources'";
+		rfail(r, "unknown resource '%s' (cpus, threads, gpus, mem, timeout)", shown(L, key, strlen(key)));
+	}
+	r->what = "field 'resources'";
 }
 
 static void
-read_resources(struct reader *r, struct kiln_target *t, int idx)
+read_resources(struct reader *r, struct kiln_target *t)
 {
-	lua_State *L = r->L;
-	const char *key;
-
 	t->res.cpus = 1;
 	t->res.threads = 0;
-	if (lua_isnil(L, idx))
-		goto done;
-	if (!lua_istable(L, idx))
-		fail(L, "target '%s': field 'resources': expected a table, got %s", t->name,
-		    luaL_typename(L, idx));
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			fail(L, "target '%s': field 'resources': expected named fields", t->name);
-		key = lua_tostring(L, -2);
-		if (strcmp(key, "cpus") == 0) {
-			t->res.cpus = res_int(r, t->name, key, -1, 1);
-		} else if (strcmp(key, "threads") == 0) {
-			t->res.threads = res_int(r, t->name, key, -1, 1);
-		} else if (strcmp(key, "gpus") == 0) {
-			t->res.gpus = res_int(r, t->name, key, -1, 0);
-		} else if (strcmp(key, "mem") == 0) {
-			t->res.mem = lua_type(L, -1) == LUA_TSTRING ? parse_size(lua_tostring(L, -1))
-			    : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
-			if (t->res.mem <= 0)
-				fail(L, "target '%s': resources.mem: expected a size such as \"2G\" or \"512M\"", t->name);
-		} else if (strcmp(key, "timeout") == 0) {
-			t->res.timeout = lua_type(L, -1) == LUA_TSTRING ? parse_duration(lua_tostring(L, -1))
-			    : lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-			if (t->res.timeout <= 0)
-				fail(L, "target '%s': resources.timeout: expected a duration such as \"30m\", \"90s\" or \"2h\"", t->name);
-		} else {
-			fail(L, "target '%s': field 'resources': unknown resource '%s' (cpus, threads, gpus, mem, timeout)",
-			    t->name, key);
-		}
-		lua_pop(L, 1);
-	}
-done:
+	if (opttable(r, "a table"))
+		walk(r, read_resource, t);
 	if (!t->res.threads)
 		t->res.threads = t->res.cpus;
 }
 
-static const char *const target_fields[] = {
-	"name", "plugin", "inputs", "params", "outputs", "env", "resources", "network", NULL,
+static void
+read_plugin(struct reader *r, struct kiln_target *t)
+{
+	const char *s = cstring(r->L, -1);
+
+	if (!valid_name(s))
+		rfail(r, "expected a plugin name, got %s", shownat(r->L, -1));
+	t->plugin = arena_strdup(&r->g->arena, s);
+}
+
+static void
+read_params(struct reader *r, struct kiln_target *t)
+{
+	t->params = arena_alloc(&r->g->arena, sizeof(*t->params));
+	*t->params = (kiln_value){.type = KILN_MAP};
+	if (!opttable(r, "a table"))
+		return;
+	r->item = "param";
+	tovalue(r, t->params, 0);
+	r->item = NULL;
+	r->what = "field 'params'";
+	if (t->params->type == KILN_LIST && t->params->u.seq.n == 0)
+		*t->params = (kiln_value){.type = KILN_MAP};
+	if (t->params->type != KILN_MAP)
+		rfail(r, "expected named params");
+}
+
+static void
+read_network(struct reader *r, struct kiln_target *t)
+{
+	if (!lua_isnil(r->L, -1) && !lua_isboolean(r->L, -1))
+		rfail(r, "expected true or false, got %s", luaL_typename(r->L, -1));
+	t->network = lua_toboolean(r->L, -1);
+}
+
+/* kiln.target's fields after name; each reader takes the field's value on top of the stack. */
+static const struct field {
+	const char *name;
+	void (*read)(struct reader *r, struct kiln_target *t);
+} target_fields[] = {
+	{"plugin", read_plugin},
+	{"inputs", read_inputs},
+	{"params", read_params},
+	{"outputs", read_outputs},
+	{"env", read_env},
+	{"resources", read_resources},
+	{"network", read_network},
+	{NULL, NULL},
 };
+
+/* One field of kiln.target's table: it must be one that target_fields reads. */
+static void
+known_field(struct reader *r, size_t i, void *ud)
+{
+	const char *k = cstring(r->L, -2);
+	const struct field *f;
+
+	(void)i;
+	(void)ud;
+	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
+		;
+	if (!k || (!f->name && strcmp(k, "name") != 0))
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, params, outputs, env, resources, network)",
+		    r->target, shownat(r->L, -2));
+}
 
 /* kiln.target { name, plugin, inputs, params, outputs, env, resources, network } */
 static int
 l_target(lua_State *L)
 {
-	struct reader r = {L, getgraph(L), "?"};
+	struct reader r = {L, geteval(L)->g, "?", "field 'name'", NULL, ""};
+	const struct field *f;
 	struct kiln_target *t;
 	const char *name, *file;
-	int i, line;
+	int line;
 
 	if (!lua_istable(L, 1))
 		return fail(L, "kiln.target: expected a table of fields, got %s", luaL_typename(L, 1));
@@ -404,21 +661,13 @@ l_target(lua_State *L)
 	lua_getfield(L, 1, "name");
 	if (lua_type(L, -1) != LUA_TSTRING)
 		return fail(L, "kiln.target: field 'name': expected a string, got %s", luaL_typename(L, -1));
-	name = lua_tostring(L, -1);
+	name = cstring(L, -1);
 	if (!valid_name(name))
-		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.'", name);
+		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.'",
+		    shownat(L, -1));
 	r.target = name;
-	lua_pushnil(L);
-	while (lua_next(L, 1)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-
-		for (i = 0; k && target_fields[i] && strcmp(k, target_fields[i]) != 0; i++)
-			;
-		if (!k || !target_fields[i])
-			return fail(L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, params, outputs, env, resources, network)",
-			    name, k ? k : luaL_typename(L, -2));
-		lua_pop(L, 1);
-	}
+	lua_pop(L, 1);
+	walk(&r, known_field, NULL);
 	if (!userframe(L, &file, &line)) {
 		file = "?";
 		line = 0;
@@ -429,78 +678,58 @@ l_target(lua_State *L)
 
 		return fail(L, "target '%s' is already declared at %s:%d", name, old->file, old->line);
 	}
+	r.target = t->name;
 	t->file = arena_strdup(&r.g->arena, file);
 	t->line = line;
-	lua_getfield(L, 1, "plugin");	/* 3 */
-	if (lua_type(L, 3) != LUA_TSTRING || !valid_name(lua_tostring(L, 3)))
-		return fail(L, "target '%s': field 'plugin': expected a plugin name, got %s", name,
-		    luaL_typename(L, 3));
-	t->plugin = arena_strdup(&r.g->arena, lua_tostring(L, 3));
-	lua_getfield(L, 1, "inputs");	/* 4 */
-	read_inputs(&r, t, 4);
-	lua_getfield(L, 1, "params");	/* 5 */
-	t->params = arena_alloc(&r.g->arena, sizeof(*t->params));
-	if (lua_isnil(L, 5)) {
-		*t->params = (kiln_value){.type = KILN_MAP};
-	} else {
-		if (!lua_istable(L, 5))
-			return fail(L, "target '%s': field 'params': expected a table, got %s", name,
-			    luaL_typename(L, 5));
-		tovalue(&r, 5, t->params, "field 'params'", 0);
-		if (t->params->type == KILN_LIST && t->params->u.seq.n == 0)
-			*t->params = (kiln_value){.type = KILN_MAP};
-		if (t->params->type != KILN_MAP)
-			return fail(L, "target '%s': field 'params': expected named params", name);
+	for (f = target_fields; f->name; f++) {
+		lua_getfield(L, 1, f->name);
+		setwhat(&r, "field '%s'", f->name);
+		f->read(&r, t);
+		lua_settop(L, 1);
 	}
-	lua_getfield(L, 1, "outputs");	/* 6 */
-	read_outputs(&r, t, 6);
-	lua_getfield(L, 1, "env");	/* 7 */
-	read_env(&r, t, 7);
-	lua_getfield(L, 1, "resources");	/* 8 */
-	read_resources(&r, t, 8);
-	lua_getfield(L, 1, "network");	/* 9 */
-	if (!lua_isnil(L, 9) && !lua_isboolean(L, 9))
-		return fail(L, "target '%s': field 'network': expected true or false, got %s", name,
-		    luaL_typename(L, 9));
-	t->network = lua_toboolean(L, 9);
 	return 0;
+}
+
+/* One field of kiln.config's table. */
+static void
+config_field(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_config *c = ud;
+	lua_State *L = r->L;
+	const char *k = cstring(L, -2);
+
+	(void)i;
+	setwhat(r, "field '%s'", k ? k : "?");
+	if (k && strcmp(k, "remote") == 0) {
+		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
+	} else if (k && strcmp(k, "executor") == 0) {
+		c->executor = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
+	} else if (k && strcmp(k, "slurm") == 0) {
+		kiln_value *v = arena_alloc(&r->g->arena, sizeof(*v));
+
+		if (lua_type(L, -1) != LUA_TTABLE)
+			rfail(r, "expected a table");
+		tovalue(r, v, 0);
+		c->slurm = v;
+	} else {
+		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm)", shownat(L, -2));
+	}
 }
 
 /* kiln.config { remote = URL, executor = NAME, slurm = { … } } */
 static int
 l_config(lua_State *L)
 {
-	struct kiln_graph *g = getgraph(L);
+	struct kiln_graph *g = geteval(L)->g;
+	struct reader r = {L, g, NULL, "?", NULL, ""};
 	const char *file;
 	int line;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
 	if (g->config.file)
 		return fail(L, "kiln.config is already called at %s:%d", g->config.file, g->config.line);
-	lua_pushnil(L);
-	while (lua_next(L, 1)) {
-		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-
-		if (strcmp(k, "remote") == 0 || strcmp(k, "executor") == 0) {
-			if (lua_type(L, -1) != LUA_TSTRING)
-				return fail(L, "kiln.config: field '%s': expected a string", k);
-			if (k[0] == 'r')
-				g->config.remote = arena_strdup(&g->arena, lua_tostring(L, -1));
-			else
-				g->config.executor = arena_strdup(&g->arena, lua_tostring(L, -1));
-		} else if (strcmp(k, "slurm") == 0) {
-			struct reader r = {L, g, "kiln.config"};
-			kiln_value *v = arena_alloc(&g->arena, sizeof(*v));
-
-			if (lua_type(L, -1) != LUA_TTABLE)
-				return fail(L, "kiln.config: field 'slurm': expected a table");
-			tovalue(&r, -1, v, "field 'slurm'", 0);
-			g->config.slurm = v;
-		} else {
-			return fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm)", k);
-		}
-		lua_pop(L, 1);
-	}
+	walk(&r, config_field, &g->config);
 	if (userframe(L, &file, &line)) {
 		g->config.file = arena_strdup(&g->arena, file);
 		g->config.line = line;
@@ -510,29 +739,118 @@ l_config(lua_State *L)
 	return 0;
 }
 
+/*
+ * Open rel, a path of the repository with no symlink, '.' or '..' in it,
+ * one component at a time with O_NOFOLLOW: if something turned a component
+ * into a link since realpath() looked, the open fails instead of leaving
+ * the repository. -1 with errno set.
+ */
 static int
-run_file(lua_State *L, const char *path, int env)
+open_plain(const char *rel)
 {
-	char *chunk = xasprintf("@%s", path);
-	size_t len;
-	char *text = read_file(path, &len);
+	char *copy = xstrdup(rel), *p = copy, *slash;
+	int dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+
+	while (dfd >= 0 && (slash = strchr(p, '/'))) {
+		*slash = '\0';
+		fd = openat(dfd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		dfd = fd;
+		p = slash + 1;
+	}
+	fd = -1;
+	if (dfd >= 0) {
+		/* O_NONBLOCK: a FIFO must not hang the evaluation; it is refused below. */
+		fd = openat(dfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		close(dfd);
+	}
+	free(copy);
+	return fd;
+}
+
+/* Read all of fd, which must be a regular file, and close it. NULL with errno set. */
+static char *
+read_all(int fd, size_t *len)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	ssize_t n = -1;
+	int saved;
+
+	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && (errno = EINVAL)))
+		goto out;
+	buf_grow(&b, (size_t)st.st_size + 1);
+	do {
+		if (b.cap - b.len - 1 == 0)
+			buf_grow(&b, 65536);
+		n = read(fd, b.s + b.len, b.cap - b.len - 1);
+		b.len += n > 0 ? n : 0;
+	} while (n > 0 || (n < 0 && errno == EINTR));
+out:
+	saved = errno;
+	close(fd);
+	if (n < 0) {
+		buf_release(&b);
+		errno = saved;
+		return NULL;
+	}
+	*len = b.len;
+	b.s[b.len] = '\0';
+	return buf_detach(&b);
+}
+
+/*
+ * Read the repository file `path` for evaluation. Symlinks are followed
+ * only while they stay in the repository (root): a lib.lua that links to
+ * /etc/shadow is never opened. On failure raises "WHO: …" at the user's
+ * line, naming the file but showing nothing of its content.
+ */
+static char *
+read_source(lua_State *L, const char *root, const char *path, const char *who, size_t *len)
+{
+	char *real = realpath(path, NULL), *text;
+	size_t rl = strlen(root);
+	const char *rel;
+	int fd;
+
+	if (!real)
+		fail(L, "%scannot read '%s': %s", who, path, strerror(errno));
+	rel = rl == 1 ? real + 1 : real + rl + 1;
+	if (strncmp(real, root, rl) != 0 || (rl > 1 && real[rl] != '/') || !*rel) {
+		lua_pushstring(L, real);
+		free(real);
+		fail(L, "%s'%s' leads outside the repository (to %s): kiln reads only the repository's own files",
+		    who, path, shown(L, lua_tostring(L, -1), lua_rawlen(L, -1)));
+	}
+	fd = open_plain(rel);
+	free(real);
+	text = fd < 0 ? NULL : read_all(fd, len);
+	if (!text && errno == ELOOP)
+		fail(L, "%s'%s' changed into a symlink while kiln read it", who, path);
+	if (!text)
+		fail(L, "%scannot read '%s': %s", who, path,
+		    errno == EINVAL ? "not a regular file" : strerror(errno));
+	return text;
+}
+
+/* Run the repository file `path` in the environment at index env; who names the caller in errors. */
+static int
+run_file(lua_State *L, const char *path, int env, const char *who)
+{
+	struct eval *e = geteval(L);
+	struct kiln_graph *g = e->g;
+	size_t len = 0;
+	char *text = read_source(L, e->root, path, who, &len);
 	int r;
 
-	if (!text) {
-		free(chunk);
-		return luaL_error(L, "cannot read %s: %s", path, strerror(errno));
-	}
-	{
-		struct kiln_graph *g = getgraph(L);
-
-		g->sources = xreallocarray(g->sources, g->nsources + 1, sizeof(*g->sources));
-		g->sources[g->nsources++] = arena_strdup(&g->arena, path);
-	}
-	r = luaL_loadbufferx(L, text, len, chunk, "t");
+	g->sources = xreallocarray(g->sources, g->nsources + 1, sizeof(*g->sources));
+	g->sources[g->nsources++] = arena_strdup(&g->arena, path);
+	lua_pushfstring(L, "@%s", path);
+	r = luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t");
 	free(text);
-	free(chunk);
 	if (r != LUA_OK)
 		return lua_error(L);
+	lua_remove(L, -2);
 	lua_pushvalue(L, env);
 	lua_setupvalue(L, -2, 1);
 	lua_call(L, 0, 0);
@@ -543,18 +861,17 @@ run_file(lua_State *L, const char *path, int env)
 static int
 l_include(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	size_t len;
+	const char *path = luaL_checklstring(L, 1, &len), *why = path_problem(path, len);
 
-	if (!path_is_safe_relative(path))
-		return fail(L, "include: '%s' must be a path inside the repository", path);
+	if (why)
+		return fail(L, "include: '%s' %s: it must be a path inside the repository", shownat(L, 1), why);
 	lua_getfield(L, lua_upvalueindex(1), path);
 	if (lua_toboolean(L, -1))
 		return 0;	/* each file once */
 	lua_pushboolean(L, 1);
 	lua_setfield(L, lua_upvalueindex(1), path);
-	if (access(path, R_OK) < 0)
-		return fail(L, "include: cannot read '%s': %s", path, strerror(errno));
-	return run_file(L, path, lua_upvalueindex(2));
+	return run_file(L, path, lua_upvalueindex(2), "include: ");
 }
 
 static const char *const safe_globals[] = {
@@ -609,7 +926,7 @@ make_env(lua_State *L)
 static int
 load_all(lua_State *L)
 {
-	const char *path = lua_touserdata(L, 1);
+	struct eval *e = geteval(L);
 	const struct kiln_rule_file *rf;
 	int env;
 
@@ -631,31 +948,52 @@ load_all(lua_State *L)
 	lua_getfield(L, env, "include");
 	lua_getupvalue(L, -1, 1);
 	lua_pushboolean(L, 1);
-	lua_setfield(L, -2, path);
+	lua_setfield(L, -2, e->path);
 	lua_pop(L, 2);
-	return run_file(L, path, env);
+	return run_file(L, e->path, env, "");
+}
+
+/* Print an evaluation error; control bytes in it (but newlines and tabs) are shown as "\xNN". */
+static void
+print_error(lua_State *L)
+{
+	size_t len, i;
+	const char *msg = lua_tolstring(L, -1, &len);
+
+	if (!msg) {
+		fputs("error in the Kilnfile (no message)\n", stderr);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = msg[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			fprintf(stderr, "\\x%02X", c);
+		else
+			fputc(c, stderr);
+	}
+	fputc('\n', stderr);
 }
 
 int
 kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 {
-	lua_State *L = luaL_newstate();
+	struct eval e = {g, path, realpath(".", NULL)};
+	lua_State *L;
 	int r;
 
+	if (!e.root)
+		return error("cannot find the repository's folder:");
+	L = luaL_newstate();
 	if (!L)
 		die("out of memory");
-	lua_pushlightuserdata(L, g);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &graph_key);
+	lua_pushlightuserdata(L, &e);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &eval_key);
 	lua_pushcfunction(L, load_all);
-	lua_pushlightuserdata(L, (void *)path);
-	r = lua_pcall(L, 1, 0, 0);
-	if (r != LUA_OK) {
-		const char *msg = lua_tostring(L, -1);
-
-		fprintf(stderr, "%s\n", msg ? msg : "error in the Kilnfile (no message)");
-		lua_close(L);
-		return -1;
-	}
+	r = lua_pcall(L, 0, 0, 0);
+	if (r != LUA_OK)
+		print_error(L);
 	lua_close(L);
-	return 0;
+	free(e.root);
+	return r == LUA_OK ? 0 : -1;
 }

@@ -8,6 +8,13 @@
  *	<target> out <path> <digest> <size>
  *	<target> metric <name> <value>
  *	<target> unsandboxed
+ *
+ * Output paths and metric names come from a step (the files it wrote in an
+ * output folder, the metrics it reported), so they may hold any byte but
+ * NUL. Each is written escaped, one line whatever it holds: a backslash as
+ * "\\", a newline as "\n" and every other control byte as "\xNN". A path
+ * named "x\nvictim out y …" cannot forge a line for another target. Target
+ * names are checked where they enter (kilnfile.c) and never need it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,15 +36,31 @@ cmp_target(const void *a, const void *b)
 	return strcmp((*(struct kiln_target *const *)a)->name, (*(struct kiln_target *const *)b)->name);
 }
 
-/* Append a, b, c and d (d may be NULL). */
+/* Append s escaped (see above): it reads back as what it is, on one line. */
 static void
-line(struct buf *out, const char *a, const char *b, const char *c, const char *d)
+escaped(struct buf *out, const char *s)
 {
-	buf_adds(out, a);
-	buf_adds(out, b);
-	buf_adds(out, c);
-	if (d)
-		buf_adds(out, d);
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s, *p;
+
+	for (p = s; *p; p++) {
+		unsigned char c = *p;
+
+		if (c != '\\' && c >= 0x20 && c != 0x7f)
+			continue;
+		buf_add(out, run, p - run);
+		run = p + 1;
+		if (c == '\\') {
+			buf_add(out, "\\\\", 2);
+		} else if (c == '\n') {
+			buf_add(out, "\\n", 2);
+		} else {
+			char x[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+
+			buf_add(out, x, 4);
+		}
+	}
+	buf_add(out, run, p - run);
 }
 
 /* The lock text for every target of the graph that the state has a record of. */
@@ -57,16 +80,25 @@ lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 		if (!rec)
 			continue;
 		/* Plain appends: printf for 100,000 targets costs more than the rest of a rebuild. */
-		line(b, rec->name, " key ", kiln_digest_hex(&rec->key, hex), NULL);
+		buf_adds(b, rec->name);
+		buf_adds(b, " key ");
+		buf_adds(b, kiln_digest_hex(&rec->key, hex));
 		buf_addc(b, '\n');
 		/* metric < out < unsandboxed, so lines stay sorted within a target. */
-		for (k = 0; k < rec->nmetrics; k++)
-			buf_printf(b, "%s metric %s %.9g\n", rec->name, rec->metrics[k].name, rec->metrics[k].value);
+		for (k = 0; k < rec->nmetrics; k++) {
+			buf_adds(b, rec->name);
+			buf_adds(b, " metric ");
+			escaped(b, rec->metrics[k].name);
+			buf_printf(b, " %.9g\n", rec->metrics[k].value);
+		}
 		for (k = 0; k < rec->nfiles; k++) {
 			char size[24];
 
 			snprintf(size, sizeof(size), " %llu\n", (unsigned long long)rec->files[k].size);
-			line(b, rec->name, " out ", rec->files[k].path, " ");
+			buf_adds(b, rec->name);
+			buf_adds(b, " out ");
+			escaped(b, rec->files[k].path);
+			buf_addc(b, ' ');
 			buf_adds(b, kiln_digest_hex(&rec->files[k].digest, hex));
 			buf_adds(b, size);
 		}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "kilnfile.h"
@@ -150,6 +151,218 @@ errors(void **state)
 	}
 }
 
+/* load(), with what it printed on stderr in msg. */
+static int
+load_msg(struct kiln_graph *g, const char *text, char *msg, size_t len)
+{
+	FILE *f = tmpfile();
+	int saved = dup(2), r;
+	size_t n;
+
+	assert_non_null(f);
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	r = load(g, text);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(msg, 1, len - 1, f);
+	msg[n] = '\0';
+	fclose(f);
+	return r;
+}
+
+/* Each Kilnfile must be refused with a message holding `want` at line 1. */
+static void
+refused(const char *const *bad, size_t n, const char *want)
+{
+	struct kiln_graph g;
+	char msg[4096];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (load_msg(&g, bad[i], msg, sizeof(msg)) == 0)
+			fail_msg("accepted: %s", bad[i]);
+		if (!strstr(msg, "Kilnfile:1: ") || !strstr(msg, want))
+			fail_msg("%s: expected a message with '%s' at Kilnfile:1, got: %s", bad[i], want, msg);
+		kiln_graph_release(&g);
+	}
+}
+
+/* A Lua string may hold a NUL that C would cut it at: refused wherever it enters. */
+static void
+nul_bytes(void **state)
+{
+	static const char *const bad[] = {
+		"command \"a\\0b\" { cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { cmd = \"echo a\\0rm -rf /\", outputs = { \"o\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"o\\0../../x\" } }\n",
+		"command \"a\" { inputs = { [\"d\\0x\"] = \"data\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { inputs = { d = \"data\\0/../x\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"o\" }, env = { \"HOME\\0X\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"o\" }, env = { A = \"v\\0w\" } }\n",
+		"kiln.target { name = \"a\", plugin = \"exec\\0evil\", outputs = { \"o\" } }\n",
+		"kiln.target { name = \"a\", plugin = \"exec\", params = { [\"k\\0\"] = 1 }, outputs = { \"o\" } }\n",
+		"kiln.config { remote = \"http://a\\0b\" }\n",
+		"include \"lib.lua\\0x\"\n",
+	};
+	struct kiln_graph g;
+	char msg[4096];
+
+	(void)state;
+	refused(bad, sizeof(bad) / sizeof(bad[0]), "\\0");
+	/* The message shows the whole name, NUL and tail, not the part before it. */
+	assert_int_equal(load_msg(&g, bad[0], msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "target 'a\\0b'"));
+	kiln_graph_release(&g);
+	assert_int_equal(load_msg(&g, bad[1], msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "param 'cmd': 'echo a\\0rm -rf /' holds a NUL byte"));
+	kiln_graph_release(&g);
+}
+
+/* Control bytes in names and paths: a newline in an output would be a second line of the lock. */
+static void
+control_bytes(void **state)
+{
+	static const char *const bad[] = {
+		"command \"a\" { cmd = \"x\", outputs = { \"x\\nvictim out y 0 0\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"a\\tb\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"a\\27[2Jb\" } }\n",
+		"command \"a\" { inputs = { d = \"data\\r.csv\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+	};
+	static const char *const names[] = {
+		"command \"a\\nb\" { cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { inputs = { [\"d\\n\"] = \"data\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+	};
+	struct kiln_graph g;
+	char msg[4096];
+
+	(void)state;
+	refused(bad, sizeof(bad) / sizeof(bad[0]), "holds a control character");
+	refused(names, sizeof(names) / sizeof(names[0]), "\\n");
+	/* Shown escaped: the message cannot drive the terminal either. */
+	assert_int_equal(load_msg(&g, bad[2], msg, sizeof(msg)), -1);
+	assert_null(strchr(msg, 27));
+	assert_non_null(strstr(msg, "a\\x1B[2Jb"));
+	kiln_graph_release(&g);
+}
+
+/* '.', '..' and empty components, absolute paths: one plain relative path only. */
+static void
+path_components(void **state)
+{
+	static const char *const dots[] = {
+		"command \"a\" { cmd = \"x\", outputs = { \"..\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"a/../../b\" } }\n",
+		"command \"a\" { inputs = { d = \"data/../../etc\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+	};
+	static const char *const dot[] = {
+		"command \"a\" { cmd = \"x\", outputs = { \".\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"./o\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"a/./o\" } }\n",
+		"command \"a\" { inputs = { d = \"./data\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+	};
+	static const char *const empty[] = {
+		"command \"a\" { cmd = \"x\", outputs = { \"a//b\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"a/\" } }\n",
+		"command \"a\" { inputs = { d = \"data//x.csv\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+		"include \"lib//x.lua\"\n",
+	};
+	static const char *const other[] = {
+		"command \"a\" { cmd = \"x\", outputs = { \"\" } }\n",
+		"command \"a\" { cmd = \"x\", outputs = { \"/etc/passwd\" } }\n",
+		"command \"a\" { inputs = { d = \"/etc\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"..\" { cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a/b\" { cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { inputs = { x = \":../b\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+	};
+	struct kiln_graph g;
+
+	(void)state;
+	refused(dots, sizeof(dots) / sizeof(dots[0]), "has a '..' component");
+	refused(dot, sizeof(dot) / sizeof(dot[0]), "has a '.' component");
+	refused(empty, sizeof(empty) / sizeof(empty[0]), "has an empty component");
+	refused(other, sizeof(other) / sizeof(other[0]), "'");
+	/* What stays allowed: nested outputs, globs, names with dots. */
+	assert_int_equal(load(&g, "command \"m.v1\" { inputs = { d = \"data/*.csv\" }, cmd = \"x\",\n"
+	    "  outputs = { \"sub/dir/o.bin\", \"a b.txt\" } }\n"), 0);
+	assert_string_equal(kiln_graph_find(&g, "m.v1")->outputs[1], "sub/dir/o.bin");
+	kiln_graph_release(&g);
+}
+
+/* Make `path` (in the workspace) hold `text`. */
+static void
+put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * include, and the Kilnfile itself, read only the repository's files: a
+ * symlink out of it is refused, naming it, showing nothing of what it
+ * points at; links that stay inside still work.
+ */
+static void
+include_symlinks(void **state)
+{
+	char outside[64], path[256], msg[4096];
+	struct kiln_graph g;
+
+	(void)state;
+	strcpy(outside, "/tmp/kiln-kf-out-XXXXXX");
+	assert_non_null(mkdtemp(outside));
+	snprintf(path, sizeof(path), "%s/secret.lua", outside);
+	put(path, "SECRET_TOKEN_4711 = ((\n");
+	assert_int_equal(symlink(path, "lib.lua"), 0);
+	assert_int_equal(load_msg(&g, "include \"lib.lua\"\n", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "Kilnfile:1: include: 'lib.lua' leads outside the repository"));
+	assert_null(strstr(msg, "SECRET_TOKEN"));
+	kiln_graph_release(&g);
+
+	/* A folder link on the way out, and a relative link climbing out. */
+	assert_int_equal(symlink(outside, "vendor"), 0);
+	assert_int_equal(load_msg(&g, "include \"vendor/secret.lua\"\n", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "include: 'vendor/secret.lua' leads outside the repository"));
+	kiln_graph_release(&g);
+	snprintf(path, sizeof(path), "../%s/secret.lua", outside + 5);
+	assert_int_equal(symlink(path, "rel.lua"), 0);
+	assert_int_equal(load_msg(&g, "include \"rel.lua\"\n", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "include: 'rel.lua' leads outside the repository"));
+	assert_null(strstr(msg, "SECRET_TOKEN"));
+	kiln_graph_release(&g);
+
+	/* Links inside the repository, relative or absolute, are followed. */
+	assert_int_equal(mkdir("rules", 0755), 0);
+	put("rules/real.lua", "command \"t\" { cmd = \"x\", outputs = { \"o\" } }\n");
+	assert_int_equal(symlink("rules/real.lua", "in.lua"), 0);
+	assert_int_equal(load(&g, "include \"in.lua\"\n"), 0);
+	assert_non_null(kiln_graph_find(&g, "t"));
+	kiln_graph_release(&g);
+	snprintf(path, sizeof(path), "%s/rules/real.lua", dir);
+	assert_int_equal(symlink(path, "abs.lua"), 0);
+	assert_int_equal(load(&g, "include \"abs.lua\"\n"), 0);
+	kiln_graph_release(&g);
+
+	/* A FIFO or a folder is not a file to evaluate (and must not hang). */
+	assert_int_equal(mkfifo("pipe.lua", 0644), 0);
+	assert_int_equal(load_msg(&g, "include \"pipe.lua\"\n", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "include: cannot read 'pipe.lua'"));
+	kiln_graph_release(&g);
+
+	/* The Kilnfile itself. */
+	snprintf(path, sizeof(path), "%s/secret.lua", outside);
+	assert_int_equal(symlink(path, "Kilnfile.evil"), 0);
+	kiln_graph_init(&g);
+	assert_int_equal(kiln_kilnfile_load(&g, "Kilnfile.evil"), -1);
+	kiln_graph_release(&g);
+	remove_tree(outside);
+}
+
 int
 main(void)
 {
@@ -158,6 +371,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(command_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_clock_no_io_no_random, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(nul_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(control_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(path_components, setup, teardown),
+		cmocka_unit_test_setup_teardown(include_symlinks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
