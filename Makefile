@@ -68,6 +68,7 @@ test:
 else
 test: all $(UNIT_TESTS)
 	tools/check-plugin-boundary.sh
+	tools/check-layers.sh $(O)
 	KILN_BUILD=$(CURDIR)/$(O) tests/run.sh
 endif
 

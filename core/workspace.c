@@ -1,12 +1,14 @@
 /*
  * workspace: opening, locking and closing a workspace; see workspace.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -20,6 +22,35 @@ static const char *const kept[] = {
 	KILN_DIR, KILN_OUT_DIR, KILN_STATE_PATH, KILN_GRAPH_PATH, KILN_WSLOCK_PATH, KILN_TMP_DIR,
 	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE,
 };
+
+/* The entries of the folder rel that are links: kiln keeps one file or folder per target there. */
+static int
+linked_entry(const char *rel)
+{
+	int fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY | O_DIRECTORY, 0), bad = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while (!bad && (e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_type == DT_LNK || (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))) {
+			error("%s/%s is a symbolic link; kiln writes only into real files and folders of the "
+			    "workspace (remove the link and build again)", rel, e->d_name);
+			bad = 1;
+		}
+	}
+	closedir(d);
+	return bad ? -1 : 0;
+}
 
 /* Refuse a workspace whose kiln folders or files are (or run through) symbolic links. */
 static int
@@ -40,7 +71,7 @@ check_links(void)
 			return -1;
 		}
 	}
-	return 0;
+	return linked_entry(KILN_OUT_DIR) < 0 || linked_entry(KILN_LOG_DIR) < 0 ? -1 : 0;
 }
 
 static int
