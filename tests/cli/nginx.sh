@@ -16,7 +16,9 @@ start_nginx() {
 	# Workers may run as nobody when the tests run as root.
 	chmod 777 "$dir/data" "$dir/body"
 	if [ -n "$token" ]; then
+		# A long token needs a bigger bucket than the default 64 bytes.
 		auth="
+	map_hash_bucket_size 256;
 	map \$http_authorization \$kiln_writer { default 0; \"Bearer $token\" 1; \"Basic $(printf 'ci:%s' "$token" | base64)\" 1; }
 	map \$request_method:\$kiln_writer \$kiln_deny { default 0; PUT:0 1; DELETE:0 1; MKCOL:0 1; }"
 	fi
