@@ -16,6 +16,7 @@
 #include "cmd_build.h"
 #include "cmd_cache.h"
 #include "cmd_deploy.h"
+#include "cmd_report.h"
 #include "cmd_serve.h"
 #include "cmd_slurm.h"
 #include "cmd_verify.h"
@@ -44,6 +45,7 @@ static const char general_help[] =
     "  why TARGET            which part of a target's action key changed\n"
     "  graph [TARGET...]     print the dependency graph as Graphviz dot\n"
     "  metrics               print the metrics that targets recorded\n"
+    "  report [TARGET...]    write the results as one offline HTML page of charts\n"
     "  serve TARGET          build a model target and serve it over HTTP\n"
     "  deploy TARGET         push an image, install its manifests; --rollback\n"
     "  plugins               list the plugins kiln can find\n"
@@ -153,6 +155,23 @@ static const struct command commands[] = {
 	{"metrics", kiln_cmd_metrics, "",
 	    "Print, as a table, every metric that the Kilnfile's targets recorded when\n"
 	    "they were last built (test targets record accuracy and the like).\n"},
+	{"report", kiln_cmd_report, "[-o FILE] [--json] [--revisions N] [TARGET...]",
+	    "Write what the build recorded as one HTML page that works offline\n"
+	    "(kiln-out/report.html by default): per dataset its checks and each column's\n"
+	    "distribution and drift; per model its loss curves; per test its gates,\n"
+	    "confusion matrix, ROC, precision-recall and calibration curves (or, for a\n"
+	    "regression, predicted against true and the residuals); per group its\n"
+	    "fairness measures; and each metric across the last git revisions of\n"
+	    "Kilnfile.lock. It reads outputs, the state and git; it runs no step.\n"
+	    "Targets that were never built are listed, and the rest still shown.\n"
+	    "\n"
+	    "  -o, --output FILE  write here instead (- for standard output)\n"
+	    "  --json             write the document instead: every chart as a Vega-Lite\n"
+	    "                     spec with its data, and every table (to stdout unless -o)\n"
+	    "  --revisions N      how many commits of Kilnfile.lock to chart (default 10;\n"
+	    "                     0: none)\n"
+	    "\n"
+	    "See docs/report.md.\n"},
 	{"plugins", kiln_cmd_plugins, "",
 	    "List every plugin kiln finds, in search order: the folders of\n"
 	    "KILN_PLUGIN_PATH, the repository's plugins/, then kiln's own. For each: name,\n"

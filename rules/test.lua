@@ -7,7 +7,8 @@
 --     fairness = { max_gap = { accuracy = 0.05 }, max_demographic_parity_diff = 0.10 },
 --   }
 --
--- Outputs metrics.json.
+-- Outputs metrics.json and curves.json (the points of the ROC, precision-recall
+-- and calibration curves, or a regression's predictions, for `kiln report`).
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -45,7 +46,7 @@ function test(name)
       plugin = "test",
       inputs = { model = args.model, features = args.features },
       params = { min = args.min, max = args.max, fairness = args.fairness },
-      outputs = { "metrics.json" },
+      outputs = { "metrics.json", "curves.json" },
       resources = args.resources,
       -- OpenBLAS picks its kernels from this variable, and the kernels
       -- decide the last bits of every product: the key must see it.

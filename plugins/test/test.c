@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../lib/curves.h"
 #include "../lib/json.h"
 #include "../lib/metrics.h"
 #include "../lib/model.h"
@@ -174,9 +175,76 @@ out:
 	return rc;
 }
 
-/* Evaluate; returns the metrics.json object. */
+/* A curve for curves.json, at most CURVE_POINTS points (kp_curve_json). */
+#define CURVE_POINTS 2000
+
+/* ROC, precision-recall and calibration of class c against the rest. */
 static json_t *
-evaluate(struct eval *e)
+class_curves(const struct eval *e, const float *probs, size_t c)
+{
+	size_t n = e->X.shape[0], k = e->m.nclasses, i;
+	unsigned char *pos = kp_xmalloc(n);
+	float *score = kp_xmallocarray(n, sizeof(float));
+	json_t *j = json_object();
+	struct kp_curve cv;
+
+	for (i = 0; i < n; i++) {
+		pos[i] = ((const int64_t *)e->y.data)[i] == (int64_t)c;
+		score[i] = probs[i * k + c];
+	}
+	if (kp_roc_curve(pos, score, n, &cv) == 0) {
+		json_object_set_new(j, "roc", kp_curve_json(&cv, "fpr", "tpr", "thresholds", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	if (kp_pr_curve(pos, score, n, &cv) == 0) {
+		json_object_set_new(j, "pr", kp_curve_json(&cv, "recall", "precision", "thresholds", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	if (kp_calibration_curve(pos, score, n, 10, &cv) == 0) {
+		json_object_set_new(j, "calibration", kp_curve_json(&cv, "prob_pred", "prob_true", "rows", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	free(pos);
+	free(score);
+	return j;
+}
+
+/*
+ * curves.json: for a probabilistic classifier the curves of class 1
+ * (two classes) or of each class against the rest; for a regression the
+ * true and predicted values (at most CURVE_POINTS, evenly spaced rows).
+ */
+static json_t *
+curves(const struct eval *e, const float *probs)
+{
+	size_t n = e->X.shape[0], c, i, keep = n > CURVE_POINTS ? CURVE_POINTS : n;
+	json_t *j = json_object(), *per;
+
+	json_object_set_new(j, "task", json_string(e->m.classification ? "classification" : "regression"));
+	if (!e->m.classification) {
+		json_t *yt = json_array(), *yp = json_array();
+
+		for (i = 0; i < keep; i++) {
+			size_t r = keep == n ? i : i * (n - 1) / (keep - 1);
+
+			json_array_append_new(yt, kp_json_real(((const float *)e->y.data)[r]));
+			json_array_append_new(yp, kp_json_real(probs[r]));
+		}
+		json_object_set_new(j, "y_true", yt);
+		json_object_set_new(j, "y_pred", yp);
+		json_object_set_new(j, "rows", json_integer((json_int_t)n));
+		return j;
+	}
+	per = json_object();
+	for (c = e->m.nclasses == 2 ? 1 : 0; kp_model_probabilistic(&e->m) && c < e->m.nclasses; c++)
+		json_object_set_new(per, e->m.classes[c], class_curves(e, probs, c));
+	json_object_set_new(j, "classes", per);
+	return j;
+}
+
+/* Evaluate; returns the metrics.json object and sets *cv to curves.json's. */
+static json_t *
+evaluate(struct eval *e, json_t **cv)
 {
 	size_t n = e->X.shape[0], k = e->m.nclasses ? e->m.nclasses : 1;
 	int64_t *pred = kp_xcalloc(n, sizeof(int64_t));
@@ -195,6 +263,7 @@ evaluate(struct eval *e)
 	if (e->groups && e->m.classification)
 		json_object_set_new(j, "fairness", kp_metrics_fairness(e->y.data, pred,
 			e->group.data, n, e->m.nclasses, e->groups, e->ngroups));
+	*cv = curves(e, probs);
 	free(pred);
 	free(probs);
 	return j;
@@ -282,8 +351,8 @@ record(kiln_ctx *ctx, json_t *j)
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KP_ERRLEN], msg[2048] = "", *path;
-	json_t *j, *checks = json_array();
+	char err[KP_ERRLEN], msg[2048] = "", *path, *cpath;
+	json_t *j, *cv, *checks = json_array();
 	struct eval e;
 	int rc;
 
@@ -297,20 +366,23 @@ run(kiln_ctx *ctx)
 		json_decref(checks);
 		return kiln_fail(ctx, "%s", err);
 	}
-	j = evaluate(&e);
+	j = evaluate(&e, &cv);
 	eval_release(&e);
 	rc = limits(ctx, j, checks, msg, sizeof(msg));
 	json_object_set_new(j, "checks", checks);
 	json_object_set_new(j, "passed", json_boolean(rc == 0 && !*msg));
 	path = kp_join(kiln_output_dir(ctx), "metrics.json");
-	if (rc == 0 && kp_json_write(path, j, err) < 0)
+	cpath = kp_join(kiln_output_dir(ctx), "curves.json");
+	if (rc == 0 && (kp_json_write(path, j, err) < 0 || kp_json_write(cpath, cv, err) < 0))
 		rc = kiln_fail(ctx, "%s", err);
 	if (rc == 0)
 		record(ctx, j);
 	if (rc == 0 && *msg)
 		rc = kiln_fail(ctx, "test failed: %s", msg);
 	free(path);
+	free(cpath);
 	json_decref(j);
+	json_decref(cv);
 	return rc;
 }
 
