@@ -13,6 +13,9 @@
 #include "map.h"
 #include "util.h"
 
+/* The longest target name: .kiln/logs/<name>.log must stay a valid file name. */
+#define KILN_NAME_MAX 200
+
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
 	KILN_INPUT_PATH,	/* a file or a folder in the workspace */

@@ -179,6 +179,34 @@ valid_name(const char *s)
 }
 
 /*
+ * Is s a target name: a name as above, or one with a variant part after
+ * '@' (kiln.grid's "m@lr=0.1,l2=0.01"), where '=' and ',' may appear too?
+ * None of these bytes means anything to a shell word, a path or
+ * Kilnfile.lock's lines. At most KILN_NAME_MAX bytes, so that
+ * .kiln/logs/<name>.log is a file name the file system takes.
+ */
+static int
+valid_target_name(const char *s)
+{
+	const char *at = s ? strchr(s, '@') : NULL, *p;
+	char *base;
+	int ok;
+
+	if (!s || strlen(s) > KILN_NAME_MAX)
+		return 0;
+	if (!at)
+		return valid_name(s);
+	for (p = at + 1; *p; p++)
+		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+			strchr("_-.=,", *p)))
+			return 0;
+	base = xstrndup(s, at - s);
+	ok = valid_name(base) && at[1];
+	free(base);
+	return ok;
+}
+
+/*
  * What is wrong with s (len bytes) as a relative path inside the workspace,
  * or NULL if nothing. An output path becomes a file name under kiln-out and
  * a line of Kilnfile.lock, so it must be one plain path and nothing else.
@@ -430,7 +458,7 @@ read_input(struct reader *r, size_t i, void *ud)
 	setwhat(r, "input '%s'", in->name);
 	spec = rstring(r, -1, "a path or \":target\"");
 	if (spec[0] == ':') {
-		if (!valid_name(spec + 1))
+		if (!valid_target_name(spec + 1))
 			rfail(r, "'%s' is not a valid target name", shownat(r->L, -1));
 		in->spec = arena_strdup(&r->g->arena, spec);
 		in->kind = KILN_INPUT_TARGET;
@@ -662,9 +690,10 @@ l_target(lua_State *L)
 	if (lua_type(L, -1) != LUA_TSTRING)
 		return fail(L, "kiln.target: field 'name': expected a string, got %s", luaL_typename(L, -1));
 	name = cstring(L, -1);
-	if (!valid_name(name))
-		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.'",
-		    shownat(L, -1));
+	if (!valid_target_name(name))
+		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.', "
+		    "then a variant part after '@' that may also hold '=' and ',' (at most %d bytes)",
+		    shownat(L, -1), KILN_NAME_MAX);
 	r.target = name;
 	lua_pop(L, 1);
 	walk(&r, known_field, NULL);
