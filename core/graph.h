@@ -27,6 +27,7 @@ struct kiln_input {
 	const char *spec;		/* as written in the Kilnfile */
 	int kind;			/* enum kiln_input_kind */
 	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
+	int soft;			/* a target the step can do without: if it fails, the step runs without it */
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
 	char *path;			/* what the plugin sees (malloc'd) */

@@ -485,6 +485,36 @@ read_inputs(struct reader *r, struct kiln_target *t)
 	sort(t->inputs, n, sizeof(*t->inputs), cmp_input);
 }
 
+/*
+ * soft = { "input", … }: ":target" inputs the step can do without. When
+ * such a target fails, the step still runs, without that input (a select
+ * leaves out the candidate whose test failed).
+ */
+static void
+read_soft(struct reader *r, struct kiln_target *t)
+{
+	lua_State *L = r->L;
+	size_t n, i, k;
+
+	if (!opttable(r, "a list of input names"))
+		return;
+	n = lua_rawlen(L, -1);
+	if (walk(r, NULL, NULL) != n)
+		rfail(r, "expected a list of input names");
+	for (i = 1; i <= n; i++) {
+		const char *s;
+
+		lua_rawgeti(L, -1, (lua_Integer)i);
+		s = rstring(r, -1, "an input name");
+		for (k = 0; k < t->ninputs && strcmp(t->inputs[k].name, s) != 0; k++)
+			;
+		if (k == t->ninputs || t->inputs[k].kind != KILN_INPUT_TARGET)
+			rfail(r, "'%s' is not one of the target's \":target\" inputs", shownat(L, -1));
+		t->inputs[k].soft = 1;
+		lua_pop(L, 1);
+	}
+}
+
 static void
 read_outputs(struct reader *r, struct kiln_target *t)
 {
@@ -649,6 +679,7 @@ static const struct field {
 } target_fields[] = {
 	{"plugin", read_plugin},
 	{"inputs", read_inputs},
+	{"soft", read_soft},
 	{"params", read_params},
 	{"outputs", read_outputs},
 	{"env", read_env},
@@ -669,11 +700,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, params, outputs, env, resources, network)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, params, outputs, env, resources, network } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network } */
 static int
 l_target(lua_State *L)
 {
