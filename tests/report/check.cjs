@@ -47,6 +47,9 @@ const problems = [];
 	const notBuilt = await page.evaluate(() => (document.getElementById("not-built") || {}).textContent || "");
 	fs.mkdirSync(path.dirname(shot), { recursive: true });
 	await page.screenshot({ path: shot, fullPage: true });
+	// And one per section, for docs/report.md.
+	for (const id of await page.evaluate(() => Array.from(document.querySelectorAll("section.section")).map((s) => s.id)))
+		await page.locator("section#" + id).screenshot({ path: shot.replace(/\.png$/, "-" + id + ".png") });
 	for (const s of expect.sections || []) {
 		const shown = await page.$("section#" + s);
 		if (!shown) problems.push("no section " + s);
