@@ -61,6 +61,53 @@ load_output(const struct kiln_target *t, const char *file)
 	return j;
 }
 
+/* What the test plugin logs before it fails a gate (plugins/test: log_failed). */
+#define FAILED_METRICS "its metrics.json, which is not kept as an output:\n"
+#define FAILED_CURVES "its curves.json, which is not kept as an output:\n"
+
+/*
+ * A failed gate keeps no outputs, but its log holds its metrics.json and
+ * curves.json: the JSON after `mark` in .kiln/logs/<target>.log, or NULL.
+ */
+static json_t *
+load_failed(const struct kiln_target *t, const char *mark)
+{
+	char *rel = xmalloc(strlen(KILN_LOG_DIR) + strlen(t->name) + 7), *text, *at;
+	json_error_t e;
+	struct stat st;
+	json_t *j = NULL;
+	ssize_t n = 0;
+	int fd;
+
+	sprintf(rel, "%s/%s.log", KILN_LOG_DIR, t->name);
+	fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY, 0);
+	free(rel);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_INPUT) {
+		close(fd);
+		return NULL;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while ((size_t)n < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + n, (size_t)st.st_size - (size_t)n);
+
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	text[n] = '\0';
+	if ((at = strstr(text, mark)))
+		j = json_loads(at + strlen(mark), JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
+	free(text);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
 static double
 num(const json_t *j, const char *key)
 {
@@ -740,16 +787,19 @@ report_target(struct kiln_workspace *ws, struct kiln_target *t, struct sections 
 		it = item(t, "model", "trained");
 		model_item(it, a);
 		add_item(s->training, it);
-	} else if (strcmp(t->plugin, "test") == 0 && (a = load_output(t, "metrics.json"))) {
+	} else if (strcmp(t->plugin, "test") == 0 &&
+		   ((a = load_output(t, "metrics.json")) || (a = load_failed(t, FAILED_METRICS)))) {
 		json_t *classes = model_classes(&ws->graph, t);
-		const char *st = json_is_false(json_object_get(a, "passed")) ? "failed" : "passed";
+		int failed = json_is_false(json_object_get(a, "passed"));
 
-		b = load_output(t, "curves.json");
-		it = item(t, "test", st);
+		b = failed ? load_failed(t, FAILED_CURVES) : load_output(t, "curves.json");
+		it = item(t, "test", failed ? "failed" : "passed");
+		if (failed)
+			note(it, "the gate failed, so its outputs were not kept: these numbers are from its log in " KILN_LOG_DIR "/");
 		test_item(it, a, b, classes);
 		add_item(s->tests, it);
 		if (json_is_object(json_object_get(a, "fairness"))) {
-			it = item(t, "fairness", st);
+			it = item(t, "fairness", failed ? "failed" : "passed");
 			fairness_item(it, json_object_get(a, "fairness"), json_object_get(a, "checks"));
 			add_item(s->fairness, it);
 		}

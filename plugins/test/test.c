@@ -434,12 +434,16 @@ measure(kiln_ctx *ctx, json_t **cv, char *err)
 
 /* A failed gate's outputs are not kept: its metrics.json goes to the log, to compare. */
 static void
-log_failed(kiln_ctx *ctx, json_t *j)
+log_failed(kiln_ctx *ctx, json_t *j, json_t *cv)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9)),
+		*c = json_dumps(cv, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
 
 	kiln_log(ctx, "the test failed; its metrics.json, which is not kept as an output:\n%s", s ? s : "?");
+	/* For kiln report, which draws a failed gate's curves from here. */
+	kiln_log(ctx, "its curves.json, which is not kept as an output:\n%s", c ? c : "?");
 	free(s);
+	free(c);
 }
 
 static int
@@ -471,7 +475,7 @@ run(kiln_ctx *ctx)
 	if (rc == 0 && *wmsg)
 		kiln_warn(ctx, "%s", wmsg);
 	if (rc == 0 && *msg) {
-		log_failed(ctx, j);
+		log_failed(ctx, j, cv);
 		rc = kiln_fail(ctx, "test failed: %s", msg);
 	}
 	free(path);

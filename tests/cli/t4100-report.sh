@@ -67,6 +67,15 @@ pts = [v for v in roc["data"]["values"]]
 assert pts[0]["fpr"] == 0 and pts[0]["tpr"] == 0 and pts[-1]["fpr"] == 1 and pts[-1]["tpr"] == 1
 reg = item("tests", "amount_test")
 assert "Predicted against true" in titles(reg) and "Residuals" in titles(reg), titles(reg)
+gate = item("tests", "loans_gate")
+assert gate["status"] == "failed", gate["status"]
+g = [c for c in gate["charts"] if c["title"]["text"] == "Gates"][0]
+failed = sorted(v["check"] for v in g["data"]["values"] if not v["passed"])
+assert failed == ["demographic parity difference", "equal opportunity difference"], failed
+assert "ROC curve" in titles(gate), titles(gate)
+assert any("log" in n for n in gate["notes"]), gate["notes"]
+assert item("fairness", "loans_gate")["status"] == "failed"
+assert d["not_built"] == [], d["not_built"]
 fair = item("fairness", "loans_eval")
 assert "Metrics per group" in titles(fair), titles(fair)
 # Every chart has axis titles, every table has its columns.

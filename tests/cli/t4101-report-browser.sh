@@ -30,10 +30,12 @@ cat >expect.json <<'J'
   {"section": "tests", "target": "loans_eval", "status": "passed",
    "charts": ["Confusion matrix", "ROC curve", "Precision-recall curve", "Calibration"]},
   {"section": "tests", "target": "amount_test", "status": "passed", "charts": ["Predicted against true", "Residuals"]},
+  {"section": "tests", "target": "loans_gate", "status": "failed", "charts": ["Gates", "ROC curve"]},
+  {"section": "fairness", "target": "loans_gate", "status": "failed", "charts": ["Metrics per group", "Differences between groups"]},
   {"section": "fairness", "target": "loans_eval", "charts": ["Metrics per group"]}
  ]}
 J
 ok node "$top/tests/report/check.cjs" kiln-out/report.html expect.json "$outdir/loans.png"
 printf '%s\n' "$out"
-has "report: 6 items"
+has "report: 8 items"
 [ -s "$outdir/loans.png" ] || fail "no screenshot"
