@@ -111,12 +111,19 @@ take_lock(struct kiln_workspace *ws)
 int
 kiln_workspace_open(struct kiln_workspace *ws, int lock)
 {
+	return kiln_workspace_open_with(ws, lock, NULL);
+}
+
+int
+kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov)
+{
 	char *cache;
 	int fd;
 
 	memset(ws, 0, sizeof(*ws));
 	ws->lockfd = -1;
 	kiln_graph_init(&ws->graph);
+	ws->graph.overrides = ov;
 	ws->root = getcwd(NULL, 0);
 	if (!ws->root)
 		return error("cannot find the current folder:");
