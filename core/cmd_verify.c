@@ -26,6 +26,7 @@
 #include "cmd_verify.h"
 #include "fs.h"
 #include "key.h"
+#include "lock.h"
 #include "outputs.h"
 #include "paths.h"
 #include "workspace.h"
@@ -128,50 +129,22 @@ remember(const char *msg)
 	snprintf(why, sizeof(why), "%s", msg);
 }
 
-/* Parse a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
+/* A Kilnfile.lock's key and out lines (core/lock.c reads it). -1 if it cannot be read or is not a lock. */
 static int
 lock_read(const char *path, struct outs *o)
 {
-	size_t len;
-	char *text = read_file(path, &len), *line, *save = NULL;
-	int ok = 0;
+	struct kiln_lockfile lf;
+	size_t i;
 
-	if (!text)
+	if (kiln_lock_read(&lf, path) < 0)
 		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *sp = strchr(line, ' '), *kind, *rest;
-		struct kiln_digest d;
+	for (i = 0; i < lf.n; i++) {
+		const struct kiln_lock_entry *e = &lf.v[i];
 
-		if (line[0] == '#')
-			continue;
-		if (strcmp(line, "kiln-lock 1") == 0) {
-			ok = 1;
-			continue;
-		}
-		if (!sp)
-			continue;
-		*sp = '\0';
-		kind = sp + 1;
-		if (strncmp(kind, "key ", 4) == 0 && kiln_digest_parse(kind + 4, &d) == 0) {
-			outs_add(o, line, NULL, &d, 0);
-		} else if (strncmp(kind, "out ", 4) == 0) {
-			/* out <path> <digest> <size>: the path may hold spaces, so parse from the end. */
-			char *size = strrchr(kind, ' '), *dig;
-
-			rest = kind + 4;
-			if (!size || size <= rest)
-				continue;
-			*size++ = '\0';
-			dig = strrchr(rest, ' ');
-			if (!dig || kiln_digest_parse(dig + 1, &d) < 0)
-				continue;
-			*dig = '\0';
-			outs_add(o, line, rest, &d, strtoull(size, NULL, 10));
-		}
+		if (e->kind == KILN_LOCK_KEY || e->kind == KILN_LOCK_OUT)
+			outs_add(o, e->target, e->kind == KILN_LOCK_OUT ? e->name : NULL, &e->d, e->size);
 	}
-	free(text);
-	if (!ok)
-		return -1;
+	kiln_lockfile_release(&lf);
 	qsort(o->v, o->n, sizeof(*o->v), cmp_out);
 	return 0;
 }

@@ -69,6 +69,8 @@ enc_target(struct buf *b, const struct kiln_record *r)
 		wire_str(b, r->comps[i].name);
 		wire_digest(b, &r->comps[i].digest);
 	}
+	/* Then the params: a record of an older kiln ends before them and reads as none. */
+	wire_str(b, r->params ? r->params : "");
 }
 
 static void
@@ -138,6 +140,29 @@ kiln_state_comps(struct kiln_state *st, struct kiln_record *rec)
 	}
 	/* The whole record was checksummed at load; a short list here would be a bug of ours. */
 	rec->ncomps = w.bad ? 0 : n;
+	if (!rec->params)
+		rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
+}
+
+const char *
+kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
+{
+	struct wire w = {rec->lazy, rec->lazy_end, 0};
+	size_t i, n;
+
+	(void)st;
+	if (rec->params)
+		return rec->params;
+	if (!rec->lazy)
+		return rec->params = "";
+	/* Step over the components without keeping them: the lock needs only this. */
+	n = wire_get_count(&w, 22);
+	for (i = 0; i < n && !w.bad; i++) {
+		wire_take(&w, 1);
+		wire_get_ref(&w);
+		wire_take(&w, sizeof(struct kiln_digest));
+	}
+	return rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
 }
 
 static struct kiln_statrec *
@@ -351,6 +376,7 @@ copy_record(struct arena *a, const struct kiln_record *src)
 
 	*r = *src;
 	r->name = arena_strdup(a, src->name);
+	r->params = src->params ? arena_strdup(a, src->params) : NULL;
 	r->comps = arena_alloc(a, src->ncomps * sizeof(*r->comps));
 	for (i = 0; i < src->ncomps; i++) {
 		r->comps[i] = src->comps[i];
