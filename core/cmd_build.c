@@ -1,6 +1,6 @@
 /*
  * cmd_build: the commands of the build itself — build, status, why, graph,
- * clean, metrics, plugins.
+ * clean, plugins.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -382,30 +382,4 @@ kiln_cmd_plugins(int argc, char **argv)
 	free(st.path);
 	free(cwd);
 	return r;
-}
-
-int
-kiln_cmd_metrics(int argc, char **argv)
-{
-	struct kiln_workspace ws;
-	size_t i, k, shown = 0;
-
-	(void)argv;
-	if (argc != 1)
-		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 0, NULL) < 0)
-		return 2;
-	for (i = 0; i < ws.graph.ntargets; i++) {
-		struct kiln_record *rec = kiln_state_get(&ws.state, ws.graph.targets[i]->name);
-
-		for (k = 0; rec && k < rec->nmetrics; k++) {
-			if (!shown++)
-				printf("%-24s %-32s %s\n", "TARGET", "METRIC", "VALUE");
-			printf("%-24s %-32s %.6g\n", rec->name, rec->metrics[k].name, rec->metrics[k].value);
-		}
-	}
-	if (!shown)
-		printf("kiln: no target has recorded metrics yet (test targets do, once built)\n");
-	kiln_workspace_close(&ws);
-	return 0;
 }

@@ -12,18 +12,31 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "assess.h"
 #include "fs.h"
+#include "git.h"
+#include "history.h"
 #include "inputs.h"
 #include "job.h"
 #include "lock.h"
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
+#include "overrides.h"
 #include "scheduler.h"
+#include "value.h"
 #include "workspace.h"
+
+/* A target this build ran, restored or saw fail, for the run history. */
+struct outcome {
+	struct kiln_target *t;
+	const char *status;	/* "ran", "restored", "failed" */
+	json_t *metrics;	/* a failed step's metrics, or NULL: the state has them */
+};
 
 struct run {
 	struct kiln_workspace *ws;
@@ -35,7 +48,10 @@ struct run {
 	struct kiln_job **jobs;
 	size_t njobs;
 	int free_slots;
-	size_t total, finished, ran, restored, uptodate, failed, skipped, would;
+	size_t total, finished, ran, restored, uptodate, failed, skipped, would, unstarted;
+	struct outcome *outcomes;	/* for the run history */
+	size_t noutcomes;
+	double wall_start;		/* realtime seconds, for the history */
 	int stop;		/* start nothing new */
 	int signal;		/* the signal that stopped us */
 	int tty;
@@ -100,6 +116,25 @@ show_status(struct run *r)
 	printf("\r%.*s\033[K", 150, line);
 	fflush(stdout);
 	r->status_shown = 1;
+}
+
+/* Note what became of t in this build (for the run history). */
+static void
+outcome(struct run *r, struct kiln_target *t, const char *status, const struct kiln_metric *m, size_t nm)
+{
+	struct outcome *o;
+	size_t i;
+
+	r->outcomes = xreallocarray(r->outcomes, r->noutcomes + 1, sizeof(*r->outcomes));
+	o = &r->outcomes[r->noutcomes++];
+	o->t = t;
+	o->status = status;
+	o->metrics = NULL;
+	for (i = 0; i < nm; i++) {
+		if (!o->metrics)
+			o->metrics = json_object();
+		json_object_set_new(o->metrics, m[i].name, json_real(m[i].value));
+	}
 }
 
 /* Dependencies and the ready stack. */
@@ -201,7 +236,6 @@ start(struct run *r, struct kiln_job *j)
 	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
 	r->jobs[r->njobs++] = j;
 	r->free_slots -= slots(r, j->t);
-	r->ran++;
 	if (!r->tty)
 		say(r, "[%zu/%zu] %s %s\n", r->finished + 1, r->total, j->pi->desc->name, j->t->name);
 	return 0;
@@ -219,10 +253,13 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 	r->free_slots += slots(r, j->t);
 	j->t->job = NULL;
 	if (kiln_job_end(j, r->ws, r->ex, wstatus, r->o->sandbox, &why) == 0) {
+		r->ran++;
+		outcome(r, j->t, "ran", NULL, 0);
 		finish(r, j->t, KILN_T_DONE);
 	} else {
 		clear_status(r);
 		kiln_job_report(j, why.s ? why.s : "unknown failure");
+		outcome(r, j->t, "failed", j->metrics, j->nmetrics);
 		r->failed++;
 		if (!r->o->keep_going)
 			r->stop = 1;
@@ -289,6 +326,7 @@ decide(struct run *r, struct kiln_target *t)
 		arena_release(&a);
 		if (r->o->verbose)
 			say(r, "restored %s from the cache\n", t->name);
+		outcome(r, t, "restored", NULL, 0);
 		r->restored++;
 		finish(r, t, KILN_T_DONE);
 		return 0;
@@ -435,17 +473,89 @@ summary(struct run *r)
 		    r->total, r->would, r->restored, r->uptodate);
 		return;
 	}
-	if (r->ran == 0 && r->restored == 0 && r->failed == 0 && r->skipped == 0) {
+	if (r->ran == 0 && r->restored == 0 && r->failed == 0 && r->skipped == 0 && r->unstarted == 0) {
 		printf("kiln: nothing to do: %zu targets up to date (%.2fs)\n", r->total, secs);
 		return;
 	}
+	/* Every wanted target is in exactly one of these, so they add up to the total. */
 	printf("kiln: %zu targets: %zu ran, %zu restored from the cache, %zu up to date", r->total,
 	    r->ran, r->restored, r->uptodate);
 	if (r->failed)
 		printf(", %zu failed", r->failed);
 	if (r->skipped)
 		printf(", %zu not built (a dependency failed)", r->skipped);
+	if (r->unstarted)
+		printf(", %zu %s", r->unstarted, r->signal ? "stopped or not started (interrupted)" :
+		    "not started (the build stopped at the first failure; -k goes on)");
 	printf(" (%.2fs)\n", secs);
+}
+
+/* Wanted targets that were neither finished nor skipped: the build stopped before them. */
+static size_t
+count_unstarted(const struct kiln_graph *g)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < g->ntargets; i++)
+		n += g->targets[i]->wanted && (g->targets[i]->state == KILN_T_WAITING ||
+		    g->targets[i]->state == KILN_T_RUNNING);
+	return n;
+}
+
+/* One target's entry of the run record, or NULL when it has no metrics. */
+static json_t *
+run_target(struct run *r, const struct outcome *o)
+{
+	struct kiln_record *rec = kiln_state_get(&r->ws->state, o->t->name);
+	char hex[KILN_DIGEST_HEX];
+	json_t *m = o->metrics ? json_incref(o->metrics) : NULL;
+	size_t i;
+
+	if (!m && rec && strcmp(o->status, "failed") != 0 && rec->nmetrics) {
+		m = json_object();
+		for (i = 0; i < rec->nmetrics; i++)
+			json_object_set_new(m, rec->metrics[i].name, json_real(rec->metrics[i].value));
+	}
+	if (!m)
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "target", o->t->name, "status", o->status,
+	    "key", kiln_digest_hex(&o->t->key, hex), "params", kiln_value_to_json(o->t->params), "metrics", m);
+}
+
+/* Append this build to the run history, if it ran or restored a target with metrics. */
+static void
+record_run(struct run *r)
+{
+	const struct kiln_overrides *ov = r->ws->graph.overrides;
+	json_t *targets = json_array(), *run, *list;
+	char when[32], commit[41];
+	time_t secs = (time_t)r->wall_start;
+	struct tm tm;
+	size_t i;
+	int dirty;
+
+	for (i = 0; i < r->noutcomes; i++) {
+		json_t *t = run_target(r, &r->outcomes[i]);
+
+		if (t)
+			json_array_append_new(targets, t);
+	}
+	if (!json_array_size(targets)) {
+		json_decref(targets);
+		return;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	list = json_array();
+	for (i = 0; ov && i < ov->n; i++)
+		json_array_append_new(list, json_string(ov->v[i].text));
+	run = json_pack("{s:s, s:f, s:o, s:o}", "start", when, "time", r->wall_start, "overrides", list,
+	    "targets", targets);
+	if (kiln_git_head(commit, &dirty) == 0)
+		json_object_set_new(run, "git", json_pack("{s:s, s:b}", "commit", commit, "dirty", dirty));
+	if (kiln_history_append(KILN_HISTORY_PATH, run) < 0)
+		warn("the run history was not written");
+	json_decref(run);
 }
 
 /* Mark a would-run target's dependents for -n: they cannot be decided until it has run. */
@@ -481,6 +591,7 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	r.ws = ws;
 	r.o = o;
 	r.start = now_seconds();
+	r.wall_start = kiln_fs_now_ns() / 1e9;
 	r.tty = isatty(1) && !o->quiet;
 	r.free_slots = o->jobs;
 	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local",
@@ -550,7 +661,10 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sigfd);
 	sigfd = -1;
+	r.unstarted = o->dry_run ? 0 : count_unstarted(g);
 	summary(&r);
+	if (!o->dry_run)
+		record_run(&r);
 	if (!o->dry_run && !r.signal)
 		kiln_lock_write(&ws->graph, &ws->state, 0);
 	kiln_state_compact(&ws->state, 0);
@@ -561,6 +675,9 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	free(r.ready);
 	free(r.runnable);
 	free(r.jobs);
+	for (i = 0; i < r.noutcomes; i++)
+		json_decref(r.outcomes[i].metrics);
+	free(r.outcomes);
 	if (r.signal) {
 		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
 		    strsignal(r.signal));

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "state.h"
 #include "wire.h"
@@ -18,23 +17,6 @@
 #define MAX_RECORD (64u << 20)
 
 enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L' };
-
-/* Frame a payload: length, type, payload, checksum. */
-static void
-frame(struct buf *out, int type, const struct buf *payload)
-{
-	XXH3_state_t *h = XXH3_createState();
-	unsigned char t = type;
-
-	wire_u32(out, payload->len);
-	buf_addc(out, type);
-	buf_add(out, payload->s ? payload->s : "", payload->len);
-	XXH3_64bits_reset(h);
-	XXH3_64bits_update(h, &t, 1);
-	XXH3_64bits_update(h, payload->s ? payload->s : "", payload->len);
-	wire_u64(out, XXH3_64bits_digest(h));
-	XXH3_freeState(h);
-}
 
 static void
 enc_target(struct buf *b, const struct kiln_record *r)
@@ -241,17 +223,10 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		return;
 	}
 	for (off = good = HEADER; off < len; off = good) {
-		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0};
-		uint32_t n = wire_get_u32(&r);
-		const unsigned char *type = wire_take(&r, 1);
-		const unsigned char *payload = n <= MAX_RECORD ? wire_take(&r, n) : NULL;
-		uint64_t sum = wire_get_u64(&r);
-		struct wire pr;
+		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
+		int type;
 
-		if (r.bad || !type || !payload || XXH3_64bits(type, n + 1) != sum)
-			break;
-		pr = (struct wire){payload, payload + n, 0};
-		if (apply(st, *type, &pr) < 0)
+		if (!wire_unframe(&r, MAX_RECORD, &type, &pr) || apply(st, type, &pr) < 0)
 			break;
 		good = r.p - (unsigned char *)data;
 		count++;
@@ -313,19 +288,19 @@ rewrite(struct kiln_state *st)
 		kiln_state_comps(st, rec);
 		buf_reset(&payload);
 		enc_target(&payload, rec);
-		frame(&out, R_TARGET, &payload);
+		wire_frame(&out, R_TARGET, payload.s, payload.len);
 	}
 	for (i = 0; i < st->files.cap; i++) {
 		if (!st->files.slots[i].key)
 			continue;
 		buf_reset(&payload);
 		enc_stat(&payload, st->files.slots[i].value);
-		frame(&out, R_STAT, &payload);
+		wire_frame(&out, R_STAT, payload.s, payload.len);
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
 		enc_stat(&payload, &st->lock);
-		frame(&out, R_LOCK, &payload);
+		wire_frame(&out, R_LOCK, payload.s, payload.len);
 	}
 	if (st->fd >= 0) {
 		close(st->fd);
@@ -358,7 +333,7 @@ append(struct kiln_state *st, int type, const struct buf *payload)
 		if (st->fd < 0)
 			return rewrite(st);
 	}
-	frame(&out, type, payload);
+	wire_frame(&out, type, payload->s, payload->len);
 	/* One write per record: a crash leaves at most one torn record at the end. */
 	r = write_all(st->fd, out.s, out.len);
 	if (r < 0)
