@@ -439,6 +439,10 @@ change(json_t *out, const char *target, const char *kind, const char *name, json
 		json_array_append_new(out, o);
 		return;
 	}
+	if (!a && !b) {
+		printf("  %-20s %-6s %s\n", target, kind, name);
+		return;
+	}
 	sa = shown(a);
 	sb = shown(b);
 	printf("  %-20s %-6s %-24s %s -> %s", target, kind, name, sa, sb);
@@ -497,11 +501,15 @@ diff_runs(json_t *out, json_t *ra, json_t *rb)
 			flatten(pa, "", json_object_get(a, "params"));
 		if (b && json_is_object(json_object_get(b, "params")))
 			flatten(pb, "", json_object_get(b, "params"));
-		if (!a || !b)
+		if (!a || !b) {
+			/* A run records only what it ran or restored: the other side is not known. */
 			change(out, keys[i], "target", a ? "only in the first run" : "only in the second run", NULL, NULL);
+			json_decref(pa);
+			json_decref(pb);
+			continue;
+		}
 		changed += diff_objects(out, keys[i], "param", pa, pb);
-		changed += diff_objects(out, keys[i], "metric", a ? json_object_get(a, "metrics") : NULL,
-		    b ? json_object_get(b, "metrics") : NULL);
+		changed += diff_objects(out, keys[i], "metric", json_object_get(a, "metrics"), json_object_get(b, "metrics"));
 		json_decref(pa);
 		json_decref(pb);
 	}

@@ -209,7 +209,7 @@ copy_run(const unsigned char *p, size_t n, void *ud)
 {
 	struct copy *c = ud;
 
-	if (c->seen++ >= c->skip)
+	if (c->seen++ >= c->skip && c->out)
 		wire_frame(c->out, R_RUN, p, n);
 }
 
@@ -217,7 +217,7 @@ long long
 kiln_history_keep(const char *path, size_t keep)
 {
 	struct buf out = BUF_INIT;
-	struct copy c = {&out, 0, 0};
+	struct copy c = {NULL, 0, 0};
 	size_t len;
 	char *data = slurp(path, &len), *tmp;
 	int fd, r;
@@ -233,6 +233,7 @@ kiln_history_keep(const char *path, size_t keep)
 		free(data);
 		return 0;
 	}
+	c.out = &out;
 	c.skip = c.seen - keep;
 	c.seen = 0;
 	header(&out);

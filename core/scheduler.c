@@ -522,6 +522,12 @@ run_target(struct run *r, const struct outcome *o)
 	    "key", kiln_digest_hex(&o->t->key, hex), "params", kiln_value_to_json(o->t->params), "metrics", m);
 }
 
+static int
+cmp_outcome(const void *a, const void *b)
+{
+	return strcmp(((const struct outcome *)a)->t->name, ((const struct outcome *)b)->t->name);
+}
+
 /* Append this build to the run history, if it ran or restored a target with metrics. */
 static void
 record_run(struct run *r)
@@ -534,6 +540,8 @@ record_run(struct run *r)
 	size_t i;
 	int dirty;
 
+	/* By name, not by when each finished: two runs of the same graph list the same order. */
+	sort(r->outcomes, r->noutcomes, sizeof(*r->outcomes), cmp_outcome);
 	for (i = 0; i < r->noutcomes; i++) {
 		json_t *t = run_target(r, &r->outcomes[i]);
 
