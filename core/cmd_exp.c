@@ -17,30 +17,13 @@
 #include "git.h"
 #include "history.h"
 #include "lock.h"
+#include "map.h"
 #include "paths.h"
 #include "workspace.h"
 
 #define SHOWN 28	/* the widest a value of a table is shown */
 
 /* Shared: values and flat objects. */
-
-/* Add each leaf of the object src to dst under prefix (nested names joined with '.'). */
-static void
-flatten(json_t *dst, const char *prefix, json_t *src)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(src, k, v) {
-		char *name = *prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
-
-		if (json_is_object(v) && json_object_size(v))
-			flatten(dst, name, v);
-		else
-			json_object_set(dst, name, v);
-		free(name);
-	}
-}
 
 /* v as a table shows it (malloc'd): a number in %g, a string as it is, anything else as JSON. */
 static char *
@@ -110,10 +93,17 @@ free_keys(const char **keys, size_t n)
 /* exp show: one row per (run, target). */
 
 struct row {
-	json_t *run;		/* the history's record (borrowed) */
-	json_t *t;		/* its entry for the target (borrowed) */
-	json_t *params;		/* flat (owned) */
+	const struct kiln_run *run;
+	const struct kiln_run_target *t;
 	size_t order;
+};
+
+/* A param column: its first value, and whether any row differs from it (or lacks it). */
+struct col {
+	const char *name;
+	const char *first;
+	size_t count;
+	int differs;
 };
 
 struct show {
@@ -142,24 +132,37 @@ collect(struct show *s, const struct kiln_history *h)
 	size_t i, k;
 
 	for (i = 0; i < h->n; i++) {
-		json_t *targets = json_object_get(h->runs[i], "targets"), *t;
-
-		json_array_foreach(targets, k, t) {
-			const char *name = json_string_value(json_object_get(t, "target"));
-			struct row *r;
-
-			if (!name || !wanted(s, name))
+		for (k = 0; k < h->runs[i].ntargets; k++) {
+			if (!wanted(s, h->runs[i].targets[k].name))
 				continue;
-			s->rows = xreallocarray(s->rows, s->n + 1, sizeof(*s->rows));
-			r = &s->rows[s->n];
-			r->run = h->runs[i];
-			r->t = t;
-			r->params = json_object();
-			r->order = s->n++;
-			if (json_is_object(json_object_get(t, "params")))
-				flatten(r->params, "", json_object_get(t, "params"));
+			if (!(s->n & (s->n + 1)))
+				s->rows = xreallocarray(s->rows, 2 * s->n + 1, sizeof(*s->rows));
+			s->rows[s->n] = (struct row){&h->runs[i], &h->runs[i].targets[k], s->n};
+			s->n++;
 		}
 	}
+}
+
+static const struct kiln_metric *
+metric(const struct kiln_run_target *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nmetrics; i++)
+		if (strcmp(t->metrics[i].name, name) == 0)
+			return &t->metrics[i];
+	return NULL;
+}
+
+static const char *
+param(const struct kiln_run_target *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nparams; i++)
+		if (strcmp(t->params[i].name, name) == 0)
+			return t->params[i].json;
+	return NULL;
 }
 
 static const char *sort_metric;
@@ -170,89 +173,129 @@ static int
 cmp_row(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
-	json_t *mx = json_object_get(json_object_get(x->t, "metrics"), sort_metric);
-	json_t *my = json_object_get(json_object_get(y->t, "metrics"), sort_metric);
+	const struct kiln_metric *mx = metric(x->t, sort_metric), *my = metric(y->t, sort_metric);
 
 	if (!mx || !my) {
 		if (mx || my)
 			return mx ? -1 : 1;
-	} else if (json_number_value(mx) != json_number_value(my)) {
-		return (json_number_value(mx) < json_number_value(my)) == !sort_desc ? -1 : 1;
+	} else if (mx->value != my->value) {
+		return (mx->value < my->value) == !sort_desc ? -1 : 1;
 	}
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* The params worth a column: those whose value is not the same in every row (all of them with --all). */
-static const char **
-param_columns(const struct show *s, size_t *n)
+static int
+cmp_col(const void *a, const void *b)
 {
-	json_t *first = json_object(), *count = json_object(), *keep = json_object(), *v;
-	const char **cols, *k;
-	size_t i;
-
-	for (i = 0; i < s->n; i++) {
-		json_object_foreach(s->rows[i].params, k, v) {
-			json_t *f = json_object_get(first, k);
-
-			if (!f)
-				json_object_set(first, k, v);
-			else if (differ(f, v))
-				json_object_set_new(keep, k, json_true());
-			json_object_set_new(count, k, json_integer(json_integer_value(json_object_get(count, k)) + 1));
-		}
-	}
-	/* A param that some rows lack differs too. */
-	json_object_foreach(count, k, v)
-		if ((size_t)json_integer_value(v) < s->n)
-			json_object_set_new(keep, k, json_true());
-	cols = union_keys(s->all ? first : keep, NULL, n);
-	json_decref(first);
-	json_decref(count);
-	json_decref(keep);
-	return cols;
+	return strcmp((*(struct col *const *)a)->name, (*(struct col *const *)b)->name);
 }
 
+/*
+ * The params worth a column: those whose value is not the same in every
+ * row (all of them with --all), sorted; *n their count. The columns live in
+ * arena a.
+ */
+static struct col **
+param_columns(const struct show *s, struct arena *a, size_t *n)
+{
+	struct map cols = MAP_INIT;
+	struct col **list = NULL, *c;
+	size_t i, k, len = 0;
+
+	for (i = 0; i < s->n; i++) {
+		const struct kiln_run_target *t = s->rows[i].t;
+
+		for (k = 0; k < t->nparams; k++) {
+			c = map_get(&cols, t->params[k].name);
+			if (!c) {
+				c = arena_alloc(a, sizeof(*c));
+				*c = (struct col){t->params[k].name, t->params[k].json, 0, 0};
+				map_put(&cols, c->name, c);
+				list = xreallocarray(list, len + 1, sizeof(*list));
+				list[len++] = c;
+			}
+			c->count++;
+			c->differs |= strcmp(c->first, t->params[k].json) != 0;
+		}
+	}
+	map_release(&cols);
+	for (i = k = 0; i < len; i++)
+		if (s->all || list[i]->differs || list[i]->count < s->n)
+			list[k++] = list[i];
+	sort(list, k, sizeof(*list), cmp_col);
+	*n = k;
+	return list;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every metric's name, once, sorted (the names point into the history). */
 static const char **
 metric_columns(const struct show *s, size_t *n)
 {
-	json_t *all = json_object();
-	const char **cols;
-	size_t i;
+	struct map seen = MAP_INIT;
+	const char **list = NULL;
+	size_t i, k, len = 0;
 
-	for (i = 0; i < s->n; i++)
-		json_object_update(all, json_object_get(s->rows[i].t, "metrics"));
-	cols = union_keys(all, NULL, n);
-	json_decref(all);
-	return cols;
+	for (i = 0; i < s->n; i++) {
+		const struct kiln_run_target *t = s->rows[i].t;
+
+		for (k = 0; k < t->nmetrics; k++) {
+			if (map_get(&seen, t->metrics[k].name))
+				continue;
+			map_put(&seen, t->metrics[k].name, (void *)1);
+			list = xreallocarray(list, len + 1, sizeof(*list));
+			list[len++] = t->metrics[k].name;
+		}
+	}
+	map_release(&seen);
+	sort(list, len, sizeof(*list), cmp_name);
+	*n = len;
+	return list;
 }
 
-/* The short commit, '*' when the tree was dirty, or "-". */
+/* A param's JSON as a table shows it (malloc'd): a string without its quotes, a number in %g. */
 static char *
-commit_of(json_t *run)
+shown_json(const char *json)
 {
-	json_t *git = json_object_get(run, "git");
-	const char *c = json_string_value(json_object_get(git, "commit"));
+	char *end;
+	double v;
+	json_t *j;
+	char *s;
 
-	if (!c)
+	if (!json)
 		return xstrdup("-");
-	return xasprintf("%.7s%s", c, json_is_true(json_object_get(git, "dirty")) ? "*" : "");
+	v = strtod(json, &end);
+	if (end != json && !*end)
+		return xasprintf("%.6g", v);
+	if (json[0] != '"' || !(j = json_loads(json, JSON_DECODE_ANY, NULL)))
+		return xstrdup(json);
+	s = xstrdup(json_string_value(j) ? json_string_value(j) : json);
+	json_decref(j);
+	return s;
 }
 
 /* The cells of row r: run, target, commit, params, metrics (malloc'd each). */
 static char **
-cells(const struct row *r, const char **pc, size_t np, const char **mc, size_t nm)
+cells(const struct row *r, struct col **pc, size_t np, const char **mc, size_t nm)
 {
 	char **c = xreallocarray(NULL, 3 + np + nm, sizeof(*c));
-	json_t *m = json_object_get(r->t, "metrics");
 	size_t i;
 
-	c[0] = xasprintf("%lld", (long long)json_integer_value(json_object_get(r->run, "run")));
-	c[1] = xstrdup(json_string_value(json_object_get(r->t, "target")));
-	c[2] = commit_of(r->run);
+	c[0] = xasprintf("%lld", r->run->id);
+	c[1] = xstrdup(r->t->name);
+	c[2] = *r->run->commit ? xasprintf("%.7s%s", r->run->commit, r->run->dirty ? "*" : "") : xstrdup("-");
 	for (i = 0; i < np; i++)
-		c[3 + i] = shown(json_object_get(r->params, pc[i]));
-	for (i = 0; i < nm; i++)
-		c[3 + np + i] = shown(json_object_get(m, mc[i]));
+		c[3 + i] = shown_json(param(r->t, pc[i]->name));
+	for (i = 0; i < nm; i++) {
+		const struct kiln_metric *m = metric(r->t, mc[i]);
+
+		c[3 + np + i] = m ? xasprintf("%.6g", m->value) : xstrdup("-");
+	}
 	return c;
 }
 
@@ -269,12 +312,22 @@ csv_row(char **c, size_t n)
 	putchar('\n');
 }
 
+static int
+width(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < SHOWN ? (int)n : SHOWN;
+}
+
 /* The table (or CSV): a header, then one line per row. */
 static void
 print_table(const struct show *s)
 {
+	struct arena a = {0};
 	size_t np, nm, i, k, ncol;
-	const char **pc = param_columns(s, &np), **mc = metric_columns(s, &nm);
+	struct col **pc = param_columns(s, &a, &np);
+	const char **mc = metric_columns(s, &nm);
 	char ***rows = xreallocarray(NULL, s->n + 1, sizeof(*rows)), **head;
 	int *w;
 
@@ -284,62 +337,108 @@ print_table(const struct show *s)
 	head[1] = "TARGET";
 	head[2] = "COMMIT";
 	for (i = 0; i < np; i++)
-		head[3 + i] = (char *)pc[i];
+		head[3 + i] = (char *)pc[i]->name;
 	for (i = 0; i < nm; i++)
 		head[3 + np + i] = (char *)mc[i];
 	w = xcalloc(ncol, sizeof(*w));
 	for (k = 0; k < ncol; k++)
-		w[k] = strlen(head[k]) < SHOWN ? (int)strlen(head[k]) : SHOWN;
+		w[k] = width(head[k]);
 	for (i = 0; i < s->n; i++) {
 		rows[i] = cells(&s->rows[i], pc, np, mc, nm);
 		for (k = 0; k < ncol; k++)
-			if ((int)strlen(rows[i][k]) > w[k])
-				w[k] = strlen(rows[i][k]) < SHOWN ? (int)strlen(rows[i][k]) : SHOWN;
+			if (width(rows[i][k]) > w[k])
+				w[k] = width(rows[i][k]);
 	}
-	if (s->csv)
-		csv_row(head, ncol);
-	for (k = 0; !s->csv && k < ncol; k++)
-		printf("%-*.*s%s", k + 1 < ncol ? w[k] : 0, SHOWN, head[k], k + 1 < ncol ? "  " : "\n");
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i <= s->n; i++) {
+		char **c = i ? rows[i - 1] : head;
+
 		if (s->csv)
-			csv_row(rows[i], ncol);
-		for (k = 0; k < ncol; k++) {
-			if (!s->csv)
-				printf("%-*.*s%s", k + 1 < ncol ? w[k] : 0, SHOWN, rows[i][k], k + 1 < ncol ? "  " : "\n");
-			free(rows[i][k]);
-		}
-		free(rows[i]);
+			csv_row(c, ncol);
+		for (k = 0; !s->csv && k < ncol; k++)
+			printf("%-*.*s%s", k + 1 < ncol ? w[k] : 0, SHOWN, c[k], k + 1 < ncol ? "  " : "\n");
+		for (k = 0; i && k < ncol; k++)
+			free(c[k]);
+		if (i)
+			free(c);
 	}
 	free(rows);
 	free(head);
 	free(w);
-	free_keys(pc, np);
-	free_keys(mc, nm);
+	free(pc);
+	free(mc);
+	arena_release(&a);
+}
+
+/* s as a JSON string. */
+static void
+put_str(const char *s)
+{
+	json_t *j = json_string(s);
+
+	if (j)
+		json_dumpf(j, stdout, JSON_ENCODE_ANY);
+	else
+		fputs("null", stdout);
+	json_decref(j);
+}
+
+static void
+put_number(double v)
+{
+	if (isfinite(v))
+		printf("%.17g", v);
+	else
+		fputs("null", stdout);
+}
+
+/* One row as a JSON object, on one line: the params as they were recorded. */
+static void
+print_json_row(const struct row *r)
+{
+	size_t i;
+
+	printf("{\"run\": %lld, \"target\": ", r->run->id);
+	put_str(r->t->name);
+	fputs(", \"start\": ", stdout);
+	put_str(r->run->start);
+	fputs(", \"status\": ", stdout);
+	put_str(r->t->status);
+	if (*r->run->commit) {
+		fputs(", \"git\": {\"commit\": ", stdout);
+		put_str(r->run->commit);
+		printf(", \"dirty\": %s}", r->run->dirty ? "true" : "false");
+	}
+	fputs(", \"overrides\": [", stdout);
+	for (i = 0; i < r->run->noverrides; i++) {
+		if (i)
+			fputs(", ", stdout);
+		put_str(r->run->overrides[i]);
+	}
+	fputs("], \"key\": ", stdout);
+	put_str(r->t->key);
+	/* Written by kiln with jansson and checksummed: it is JSON. */
+	printf(", \"params\": %s, \"metrics\": {", *r->t->params_json ? r->t->params_json : "{}");
+	for (i = 0; i < r->t->nmetrics; i++) {
+		if (i)
+			fputs(", ", stdout);
+		put_str(r->t->metrics[i].name);
+		fputs(": ", stdout);
+		put_number(r->t->metrics[i].value);
+	}
+	fputs("}}", stdout);
 }
 
 static void
 print_json(const struct show *s)
 {
-	json_t *out = json_array();
 	size_t i;
 
+	fputs("[", stdout);
 	for (i = 0; i < s->n; i++) {
-		const struct row *r = &s->rows[i];
-		json_t *o = json_pack("{s:O, s:O, s:O, s:O}", "run", json_object_get(r->run, "run"),
-		    "target", json_object_get(r->t, "target"), "start", json_object_get(r->run, "start"),
-		    "status", json_object_get(r->t, "status"));
-
-		if (json_object_get(r->run, "git"))
-			json_object_set(o, "git", json_object_get(r->run, "git"));
-		json_object_set(o, "overrides", json_object_get(r->run, "overrides"));
-		json_object_set(o, "key", json_object_get(r->t, "key"));
-		json_object_set(o, "params", json_object_get(r->t, "params"));
-		json_object_set(o, "metrics", json_object_get(r->t, "metrics"));
-		json_array_append_new(out, o);
+		fputs(i ? ",\n  " : "\n  ", stdout);
+		print_json_row(&s->rows[i]);
 	}
-	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-	putchar('\n');
-	json_decref(out);
+	fputs(s->n ? "\n]\n" : "]\n", stdout);
 }
 
 /* Read the history; in a workspace only, so that a typo of -C says so. */
@@ -348,8 +447,10 @@ open_history(struct kiln_history *h)
 {
 	if (access(KILN_FILE, F_OK) < 0)
 		return error("no " KILN_FILE " in the current folder (use -C DIR)");
-	if (kiln_history_load(h, KILN_HISTORY_PATH) < 0)
+	if (kiln_history_load(h, KILN_HISTORY_PATH) < 0) {
+		kiln_history_release(h);
 		return -1;
+	}
 	if (h->dropped)
 		warn(KILN_HISTORY_PATH ": %zu bytes of a torn or damaged record at its end were left out "
 		    "(a build was killed while writing it); the next build cuts them off", h->dropped);
@@ -368,7 +469,6 @@ exp_show(int argc, char **argv)
 	};
 	struct show s = {0};
 	struct kiln_history h;
-	size_t i;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -402,8 +502,6 @@ exp_show(int argc, char **argv)
 	else
 		printf("kiln: no runs recorded%s yet (a build that runs or restores a target with metrics records one)\n",
 		    s.nnames ? " for these targets" : "");
-	for (i = 0; i < s.n; i++)
-		json_decref(s.rows[i].params);
 	free(s.rows);
 	kiln_history_release(&h);
 	return 0;
@@ -411,16 +509,32 @@ exp_show(int argc, char **argv)
 
 /* exp diff A B. */
 
-static json_t *
-target_entry(json_t *run, const char *name)
+static const struct kiln_run_target *
+target_entry(const struct kiln_run *run, const char *name)
 {
-	json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(run, "targets"), i, t)
-		if (strcmp(json_string_value(json_object_get(t, "target")) ?: "", name) == 0)
-			return t;
+	for (i = 0; i < run->ntargets; i++)
+		if (strcmp(run->targets[i].name, name) == 0)
+			return &run->targets[i];
 	return NULL;
+}
+
+/* A target's params and metrics as flat JSON objects, for comparing. */
+static void
+target_objects(const struct kiln_run_target *t, json_t **params, json_t **metrics)
+{
+	size_t i;
+
+	*params = json_object();
+	*metrics = json_object();
+	for (i = 0; i < t->nparams; i++) {
+		json_t *v = json_loads(t->params[i].json, JSON_DECODE_ANY, NULL);
+
+		json_object_set_new(*params, t->params[i].name, v ? v : json_string(t->params[i].json));
+	}
+	for (i = 0; i < t->nmetrics; i++)
+		json_object_set_new(*metrics, t->metrics[i].name, json_real(t->metrics[i].value));
 }
 
 /* One change: a line of text, or an object of the --json array. */
@@ -472,59 +586,58 @@ diff_objects(json_t *out, const char *target, const char *kind, json_t *a, json_
 	return changed;
 }
 
-/* The targets of two runs, by name. */
-static json_t *
-target_names(json_t *a, json_t *b)
+/* The targets of two runs, by name, once each, sorted (malloc'd). */
+static const char **
+target_names(const struct kiln_run *a, const struct kiln_run *b, size_t *n)
 {
-	json_t *names = json_object(), *t;
-	size_t i;
+	const char **names = xreallocarray(NULL, a->ntargets + b->ntargets + 1, sizeof(*names));
+	size_t i, k = 0;
 
-	json_array_foreach(json_object_get(a, "targets"), i, t)
-		json_object_set_new(names, json_string_value(json_object_get(t, "target")) ?: "?", json_true());
-	json_array_foreach(json_object_get(b, "targets"), i, t)
-		json_object_set_new(names, json_string_value(json_object_get(t, "target")) ?: "?", json_true());
+	for (i = 0; i < a->ntargets; i++)
+		names[k++] = a->targets[i].name;
+	for (i = 0; i < b->ntargets; i++)
+		if (!target_entry(a, b->targets[i].name))
+			names[k++] = b->targets[i].name;
+	sort(names, k, sizeof(*names), cmp_name);
+	*n = k;
 	return names;
 }
 
 static size_t
-diff_runs(json_t *out, json_t *ra, json_t *rb)
+diff_runs(json_t *out, const struct kiln_run *ra, const struct kiln_run *rb)
 {
-	json_t *names = target_names(ra, rb);
 	size_t n, i, changed = 0;
-	const char **keys = union_keys(names, NULL, &n);
+	const char **names = target_names(ra, rb, &n);
 
 	for (i = 0; i < n; i++) {
-		json_t *a = target_entry(ra, keys[i]), *b = target_entry(rb, keys[i]);
-		json_t *pa = json_object(), *pb = json_object();
+		const struct kiln_run_target *a = target_entry(ra, names[i]), *b = target_entry(rb, names[i]);
+		json_t *pa, *pb, *ma, *mb;
 
-		if (a && json_is_object(json_object_get(a, "params")))
-			flatten(pa, "", json_object_get(a, "params"));
-		if (b && json_is_object(json_object_get(b, "params")))
-			flatten(pb, "", json_object_get(b, "params"));
 		if (!a || !b) {
 			/* A run records only what it ran or restored: the other side is not known. */
-			change(out, keys[i], "target", a ? "only in the first run" : "only in the second run", NULL, NULL);
-			json_decref(pa);
-			json_decref(pb);
+			change(out, names[i], "target", a ? "only in the first run" : "only in the second run", NULL, NULL);
 			continue;
 		}
-		changed += diff_objects(out, keys[i], "param", pa, pb);
-		changed += diff_objects(out, keys[i], "metric", json_object_get(a, "metrics"), json_object_get(b, "metrics"));
+		target_objects(a, &pa, &ma);
+		target_objects(b, &pb, &mb);
+		changed += diff_objects(out, names[i], "param", pa, pb);
+		changed += diff_objects(out, names[i], "metric", ma, mb);
 		json_decref(pa);
 		json_decref(pb);
+		json_decref(ma);
+		json_decref(mb);
 	}
-	free_keys(keys, n);
-	json_decref(names);
+	free(names);
 	return changed;
 }
 
 /* A run id as the user wrote it: a number. */
-static json_t *
+static const struct kiln_run *
 find_run(const struct kiln_history *h, const char *s)
 {
+	const struct kiln_run *r;
 	char *end;
 	long long id;
-	json_t *r;
 
 	errno = 0;
 	id = strtoll(s, &end, 10);
@@ -543,9 +656,10 @@ exp_diff(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
 	};
+	const struct kiln_run *a, *b;
 	struct kiln_history h;
-	json_t *a, *b, *out = NULL;
-	int c, json = 0, r = 0;
+	json_t *out = NULL;
+	int c, json = 0;
 	size_t n;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -566,11 +680,10 @@ exp_diff(int argc, char **argv)
 	if (json)
 		out = json_array();
 	else
-		printf("run %s -> run %s\n", argv[optind], argv[optind + 1]);
+		printf("run %lld -> run %lld\n", a->id, b->id);
 	n = diff_runs(out, a, b);
 	if (json) {
-		json_t *doc = json_pack("{s:O, s:O, s:o}", "a", json_object_get(a, "run"), "b", json_object_get(b, "run"),
-		    "changes", out);
+		json_t *doc = json_pack("{s:I, s:I, s:o}", "a", (json_int_t)a->id, "b", (json_int_t)b->id, "changes", out);
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 		putchar('\n');
@@ -579,7 +692,7 @@ exp_diff(int argc, char **argv)
 		printf("  no param or metric changed\n");
 	}
 	kiln_history_release(&h);
-	return r;
+	return 0;
 }
 
 static int

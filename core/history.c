@@ -10,6 +10,7 @@
 
 #include "fs.h"
 #include "history.h"
+#include "lock.h"
 #include "util.h"
 #include "wire.h"
 
@@ -80,75 +81,151 @@ is_history(const char *data, size_t len)
 	    wire_get_u32(&(struct wire){(const unsigned char *)data + 8, (const unsigned char *)data + 12, 0}) == VERSION;
 }
 
+/* Split the param lines of t (in place, in the loaded file) into its params. */
+static void
+split_params(struct kiln_run_target *t, char *lines, struct arena *a)
+{
+	size_t n = 0, i = 0;
+	char *p, *nl, *sp;
+
+	for (p = lines; (nl = strchr(p, '\n')); p = nl + 1)
+		n++;
+	t->params = arena_alloc(a, n * sizeof(*t->params));
+	for (p = lines; i < n && (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		sp = strchr(p, ' ');
+		if (!sp)
+			continue;
+		*sp = '\0';
+		t->params[i].name = kiln_lock_unescape(p);
+		t->params[i++].json = sp + 1;
+	}
+	t->nparams = i;
+	t->param_lines = NULL;
+}
+
+static void
+dec_target(struct wire *w, struct kiln_run_target *t, struct arena *a)
+{
+	size_t i;
+
+	t->name = wire_get_ref(w);
+	t->status = wire_get_ref(w);
+	t->key = wire_get_ref(w);
+	t->params_json = wire_get_ref(w);
+	split_params(t, (char *)wire_get_ref(w), a);
+	t->nmetrics = wire_get_count(w, 13);
+	t->metrics = arena_alloc(a, t->nmetrics * sizeof(*t->metrics));
+	for (i = 0; i < t->nmetrics; i++) {
+		t->metrics[i].name = wire_get_ref(w);
+		t->metrics[i].value = wire_get_f64(w);
+	}
+}
+
+/* Decode one record into h->runs; a record that does not decode is left out. */
 static void
 add_run(const unsigned char *p, size_t n, void *ud)
 {
 	struct kiln_history *h = ud;
-	json_t *j = json_loadb((const char *)p, n, 0, NULL);
+	struct wire w = {p, p + n, 0};
+	struct kiln_run r = {0};
+	size_t i;
 
-	if (!json_is_object(j)) {
-		json_decref(j);
+	r.id = (long long)wire_get_u64(&w);
+	r.time = wire_get_f64(&w);
+	r.start = wire_get_ref(&w);
+	r.commit = wire_get_ref(&w);
+	r.dirty = wire_get_u32(&w);
+	r.noverrides = wire_get_count(&w, 5);
+	r.overrides = arena_alloc(&h->arena, r.noverrides * sizeof(*r.overrides));
+	for (i = 0; i < r.noverrides; i++)
+		r.overrides[i] = wire_get_ref(&w);
+	r.ntargets = wire_get_count(&w, 24);
+	r.targets = arena_alloc(&h->arena, r.ntargets * sizeof(*r.targets));
+	for (i = 0; i < r.ntargets && !w.bad; i++)
+		dec_target(&w, &r.targets[i], &h->arena);
+	if (w.bad)
 		return;
-	}
-	h->runs = xreallocarray(h->runs, h->n + 1, sizeof(*h->runs));
-	h->runs[h->n++] = j;
+	if (!(h->n & (h->n + 1)))
+		h->runs = xreallocarray(h->runs, 2 * h->n + 1, sizeof(*h->runs));
+	h->runs[h->n++] = r;
 }
 
 int
 kiln_history_load(struct kiln_history *h, const char *path)
 {
 	size_t len;
-	char *data;
 
 	memset(h, 0, sizeof(*h));
-	data = slurp(path, &len);
-	if (!data)
+	h->data = slurp(path, &len);
+	if (!h->data)
 		return errno == ENOENT ? 0 : error("cannot read %s:", path);
-	if (!is_history(data, len)) {
-		free(data);
+	if (!is_history(h->data, len))
 		return error("%s is not a kiln run history (of this version); move it away to start a new one", path);
-	}
-	h->good = walk(data, len, add_run, h);
+	h->good = walk(h->data, len, add_run, h);
 	h->dropped = len - h->good;
-	free(data);
 	return 0;
 }
 
 void
 kiln_history_release(struct kiln_history *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->n; i++)
-		json_decref(h->runs[i]);
+	arena_release(&h->arena);
 	free(h->runs);
+	free(h->data);
 	memset(h, 0, sizeof(*h));
 }
 
-json_t *
+const struct kiln_run *
 kiln_history_find(const struct kiln_history *h, long long id)
 {
 	size_t i;
 
 	for (i = 0; i < h->n; i++)
-		if (json_integer_value(json_object_get(h->runs[i], "run")) == id)
-			return h->runs[i];
+		if (h->runs[i].id == id)
+			return &h->runs[i];
 	return NULL;
 }
 
-/* The payload of the last sound record. */
-struct last {
-	const unsigned char *p;
-	size_t n;
-};
-
 static void
-keep_last(const unsigned char *p, size_t n, void *ud)
+enc_run(struct buf *b, const struct kiln_run *r)
 {
-	struct last *l = ud;
+	size_t i, k;
 
-	l->p = p;
-	l->n = n;
+	wire_u64(b, (uint64_t)r->id);
+	wire_f64(b, r->time);
+	wire_str(b, r->start);
+	wire_str(b, r->commit ? r->commit : "");
+	wire_u32(b, r->dirty);
+	wire_u32(b, r->noverrides);
+	for (i = 0; i < r->noverrides; i++)
+		wire_str(b, r->overrides[i]);
+	wire_u32(b, r->ntargets);
+	for (i = 0; i < r->ntargets; i++) {
+		const struct kiln_run_target *t = &r->targets[i];
+
+		wire_str(b, t->name);
+		wire_str(b, t->status);
+		wire_str(b, t->key);
+		wire_str(b, t->params_json);
+		wire_str(b, t->param_lines ? t->param_lines : "");
+		wire_u32(b, t->nmetrics);
+		for (k = 0; k < t->nmetrics; k++) {
+			wire_str(b, t->metrics[k].name);
+			wire_f64(b, t->metrics[k].value);
+		}
+	}
+}
+
+/* The id of the last sound record. */
+static void
+last_id(const unsigned char *p, size_t n, void *ud)
+{
+	struct wire w = {p, p + n, 0};
+	long long id = (long long)wire_get_u64(&w);
+
+	if (!w.bad)
+		*(long long *)ud = id;
 }
 
 static void
@@ -160,34 +237,27 @@ header(struct buf *b)
 }
 
 int
-kiln_history_append(const char *path, json_t *run)
+kiln_history_append(const char *path, struct kiln_run *run)
 {
-	struct buf out = BUF_INIT;
-	struct last last = {NULL, 0};
-	long long id = 1;
+	struct buf out = BUF_INIT, payload = BUF_INIT;
+	long long last = 0;
 	size_t len = 0, good = 0;
-	char *data = slurp(path, &len), *text;
+	char *data = slurp(path, &len);
 	int fd, r;
 
 	if (data && is_history(data, len)) {
-		good = walk(data, len, keep_last, &last);
-		if (last.p) {
-			json_t *j = json_loadb((const char *)last.p, last.n, 0, NULL);
-
-			id = json_integer_value(json_object_get(j, "run")) + 1;
-			json_decref(j);
-		}
+		good = walk(data, len, last_id, &last);
 	} else if (data && len) {
 		free(data);
 		return error("%s is not a kiln run history (of this version); move it away to start a new one", path);
 	}
 	free(data);
-	json_object_set_new(run, "run", json_integer(id));
-	text = json_dumps(run, JSON_COMPACT);
+	run->id = last + 1;
+	enc_run(&payload, run);
 	if (!good)
 		header(&out);
-	wire_frame(&out, R_RUN, text, strlen(text));
-	free(text);
+	wire_frame(&out, R_RUN, payload.s, payload.len);
+	buf_release(&payload);
 	fd = kiln_fs_openat(AT_FDCWD, path, O_WRONLY | O_CREAT, 0644);
 	/* A torn record of a killed build is cut off before this one is added. */
 	r = fd < 0 || ftruncate(fd, good) < 0 || lseek(fd, good, SEEK_SET) < 0 ||

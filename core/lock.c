@@ -256,9 +256,8 @@ kiln_lock_matches(struct kiln_graph *g, struct kiln_state *st)
 	return same;
 }
 
-/* Undo escaped() in place. */
-static char *
-unescape(char *s)
+char *
+kiln_lock_unescape(char *s)
 {
 	char *r = s, *w = s;
 
@@ -292,7 +291,7 @@ add_entry(struct kiln_lockfile *lf, const char *target, int kind, char *name)
 	memset(e, 0, sizeof(*e));
 	e->target = xstrdup(target);
 	e->kind = kind;
-	e->name = name ? xstrdup(unescape(name)) : NULL;
+	e->name = name ? xstrdup(kiln_lock_unescape(name)) : NULL;
 	return e;
 }
 

@@ -50,6 +50,8 @@ void kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b);
 /* The params' part of a state record: "NAME JSON\n" per leaf, nested names joined with '.'. */
 void kiln_lock_params(struct buf *b, const kiln_value *params);
 
+/* Undo the escaping of a path, metric or param name of the lock, in place; returns s. */
+char *kiln_lock_unescape(char *s);
 /* Read lock text (len bytes); -1 if it is not a Kilnfile.lock. Lines it does not know are skipped. */
 int kiln_lock_parse(struct kiln_lockfile *lf, const char *text, size_t len);
 /* Read the file at path; -1 with errno set if it cannot be read (EINVAL: not a lock). */

@@ -35,7 +35,8 @@
 struct outcome {
 	struct kiln_target *t;
 	const char *status;	/* "ran", "restored", "failed" */
-	json_t *metrics;	/* a failed step's metrics, or NULL: the state has them */
+	struct kiln_metric *metrics;	/* a failed step's metrics (malloc'd), or NULL: the state has them */
+	size_t nmetrics;
 };
 
 struct run {
@@ -118,7 +119,7 @@ show_status(struct run *r)
 	r->status_shown = 1;
 }
 
-/* Note what became of t in this build (for the run history). */
+/* Note what became of t in this build (for the run history); m: a failed step's metrics. */
 static void
 outcome(struct run *r, struct kiln_target *t, const char *status, const struct kiln_metric *m, size_t nm)
 {
@@ -129,11 +130,11 @@ outcome(struct run *r, struct kiln_target *t, const char *status, const struct k
 	o = &r->outcomes[r->noutcomes++];
 	o->t = t;
 	o->status = status;
-	o->metrics = NULL;
+	o->metrics = nm ? xreallocarray(NULL, nm, sizeof(*o->metrics)) : NULL;
+	o->nmetrics = nm;
 	for (i = 0; i < nm; i++) {
-		if (!o->metrics)
-			o->metrics = json_object();
-		json_object_set_new(o->metrics, m[i].name, json_real(m[i].value));
+		o->metrics[i].name = xstrdup(m[i].name);
+		o->metrics[i].value = m[i].value;
 	}
 }
 
@@ -502,24 +503,35 @@ count_unstarted(const struct kiln_graph *g)
 	return n;
 }
 
-/* One target's entry of the run record, or NULL when it has no metrics. */
-static json_t *
-run_target(struct run *r, const struct outcome *o)
+/*
+ * One target's entry of the run record (its strings malloc'd, but for the
+ * metrics' names); 0 when it has no metrics.
+ */
+static int
+run_target(struct run *r, const struct outcome *o, struct kiln_run_target *rt)
 {
 	struct kiln_record *rec = kiln_state_get(&r->ws->state, o->t->name);
 	char hex[KILN_DIGEST_HEX];
-	json_t *m = o->metrics ? json_incref(o->metrics) : NULL;
-	size_t i;
+	struct buf lines = BUF_INIT;
+	json_t *j;
 
-	if (!m && rec && strcmp(o->status, "failed") != 0 && rec->nmetrics) {
-		m = json_object();
-		for (i = 0; i < rec->nmetrics; i++)
-			json_object_set_new(m, rec->metrics[i].name, json_real(rec->metrics[i].value));
+	rt->metrics = o->metrics;
+	rt->nmetrics = o->nmetrics;
+	if (!o->nmetrics && rec && strcmp(o->status, "failed") != 0) {
+		rt->metrics = rec->metrics;
+		rt->nmetrics = rec->nmetrics;
 	}
-	if (!m)
-		return NULL;
-	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "target", o->t->name, "status", o->status,
-	    "key", kiln_digest_hex(&o->t->key, hex), "params", kiln_value_to_json(o->t->params), "metrics", m);
+	if (!rt->nmetrics)
+		return 0;
+	rt->name = o->t->name;
+	rt->status = o->status;
+	rt->key = xstrdup(kiln_digest_hex(&o->t->key, hex));
+	j = kiln_value_to_json(o->t->params);
+	rt->params_json = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	kiln_lock_params(&lines, o->t->params);
+	rt->param_lines = lines.s ? buf_detach(&lines) : xstrdup("");
+	return 1;
 }
 
 static int
@@ -533,37 +545,38 @@ static void
 record_run(struct run *r)
 {
 	const struct kiln_overrides *ov = r->ws->graph.overrides;
-	json_t *targets = json_array(), *run, *list;
-	char when[32], commit[41];
+	struct kiln_run run = {0};
+	char when[32], commit[41] = "";
 	time_t secs = (time_t)r->wall_start;
 	struct tm tm;
 	size_t i;
-	int dirty;
 
 	/* By name, not by when each finished: two runs of the same graph list the same order. */
 	sort(r->outcomes, r->noutcomes, sizeof(*r->outcomes), cmp_outcome);
-	for (i = 0; i < r->noutcomes; i++) {
-		json_t *t = run_target(r, &r->outcomes[i]);
-
-		if (t)
-			json_array_append_new(targets, t);
+	run.targets = xreallocarray(NULL, r->noutcomes + 1, sizeof(*run.targets));
+	for (i = 0; i < r->noutcomes; i++)
+		run.ntargets += run_target(r, &r->outcomes[i], &run.targets[run.ntargets]);
+	if (run.ntargets) {
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		run.time = r->wall_start;
+		run.start = when;
+		run.overrides = xreallocarray(NULL, (ov ? ov->n : 0) + 1, sizeof(*run.overrides));
+		for (i = 0; ov && i < ov->n; i++)
+			run.overrides[run.noverrides++] = ov->v[i].text;
+		if (kiln_git_head(commit, &run.dirty) < 0)
+			commit[0] = '\0';
+		run.commit = commit;
+		if (kiln_history_append(KILN_HISTORY_PATH, &run) < 0)
+			warn("the run history was not written");
 	}
-	if (!json_array_size(targets)) {
-		json_decref(targets);
-		return;
+	for (i = 0; i < run.ntargets; i++) {
+		free((char *)run.targets[i].key);
+		free((char *)run.targets[i].params_json);
+		free((char *)run.targets[i].param_lines);
 	}
-	gmtime_r(&secs, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	list = json_array();
-	for (i = 0; ov && i < ov->n; i++)
-		json_array_append_new(list, json_string(ov->v[i].text));
-	run = json_pack("{s:s, s:f, s:o, s:o}", "start", when, "time", r->wall_start, "overrides", list,
-	    "targets", targets);
-	if (kiln_git_head(commit, &dirty) == 0)
-		json_object_set_new(run, "git", json_pack("{s:s, s:b}", "commit", commit, "dirty", dirty));
-	if (kiln_history_append(KILN_HISTORY_PATH, run) < 0)
-		warn("the run history was not written");
-	json_decref(run);
+	free(run.targets);
+	free(run.overrides);
 }
 
 /* Mark a would-run target's dependents for -n: they cannot be decided until it has run. */
@@ -683,8 +696,13 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	free(r.ready);
 	free(r.runnable);
 	free(r.jobs);
-	for (i = 0; i < r.noutcomes; i++)
-		json_decref(r.outcomes[i].metrics);
+	for (i = 0; i < r.noutcomes; i++) {
+		size_t m;
+
+		for (m = 0; m < r.outcomes[i].nmetrics; m++)
+			free((char *)r.outcomes[i].metrics[m].name);
+		free(r.outcomes[i].metrics);
+	}
 	free(r.outcomes);
 	if (r.signal) {
 		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
