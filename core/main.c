@@ -118,7 +118,7 @@ static const struct command commands[] = {
 	    "depend on from the remote cache into the local cache, each blob checked against\n"
 	    "its digest; `kiln build` then restores them without running anything. Prints a\n"
 	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
-	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]",
+	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-S TARGET.FIELD=VALUE]... [-j N] [TARGET...]",
 	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
 	    "path, with an empty cache and no remote, another umask, time zone and locale,\n"
 	    "and the clock moved (with faketime, when installed), and compare every output's\n"
@@ -130,6 +130,8 @@ static const struct command commands[] = {
 	    "\n"
 	    "  --json           one JSON document on stdout, for machines\n"
 	    "  --sandbox on|off the rebuild's sandbox (default on)\n"
+	    "  -S TARGET.FIELD=VALUE  verify the build made with these overrides (kiln build\n"
+	    "                   -S), in the workspace and in the rebuild\n"
 	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
