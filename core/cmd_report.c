@@ -78,7 +78,7 @@ kiln_cmd_report(int argc, char **argv)
 	}
 	o.targets = argv + optind;
 	o.ntargets = (size_t)(argc - optind);
-	if (kiln_cmd_open(&ws, 0) < 0)
+	if (kiln_cmd_open(&ws, 0, NULL) < 0)
 		return 2;
 	if (!(doc = kiln_report_collect(&ws, &o))) {
 		kiln_workspace_close(&ws);

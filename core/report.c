@@ -11,16 +11,17 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "git.h"
 #include "graph.h"
+#include "history.h"
+#include "lock.h"
 #include "paths.h"
 #include "report.h"
 #include "state.h"
@@ -32,32 +33,67 @@
 /* A data set's columns charted one by one; the rest are in its table. */
 #define MAX_COLUMN_CHARTS 24
 
-extern char **environ;
-
 /* ---- reading what the build wrote ---- */
+
+/*
+ * The file rel in the workspace, opened without following links, whole
+ * (NUL-terminated, *len its length), or NULL when absent, not a regular
+ * file or larger than MAX_INPUT.
+ */
+static char *
+read_beneath(const char *rel, size_t *len)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t n = 0;
+	int fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_INPUT) {
+		text = xmalloc((size_t)st.st_size + 1);
+		while (n < (size_t)st.st_size) {
+			ssize_t r = read(fd, text + n, (size_t)st.st_size - n);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+		}
+		text[n] = '\0';
+		*len = n;
+	}
+	close(fd);
+	return text;
+}
+
+/* JSON text as an object, or NULL (flags: jansson's decoding flags). */
+static json_t *
+object_of(const char *text, size_t len, size_t flags)
+{
+	json_error_t e;
+	json_t *j = text ? json_loadb(text, len, flags | JSON_REJECT_DUPLICATES, &e) : NULL;
+
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
 
 /* kiln-out/<target>/<file> as JSON, or NULL when absent or not JSON. */
 static json_t *
 load_output(const struct kiln_target *t, const char *file)
 {
-	char *rel = xmalloc(strlen(KILN_OUT_DIR) + strlen(t->name) + strlen(file) + 3);
-	json_error_t e;
-	struct stat st;
-	json_t *j = NULL;
-	int fd;
+	char *rel = xasprintf("%s/%s/%s", KILN_OUT_DIR, t->name, file), *text;
+	size_t len = 0;
+	json_t *j;
 
-	sprintf(rel, "%s/%s/%s", KILN_OUT_DIR, t->name, file);
-	fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY, 0);
+	text = read_beneath(rel, &len);
+	j = object_of(text, len, 0);
+	free(text);
 	free(rel);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MAX_INPUT)
-		j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &e);
-	close(fd);
-	if (j && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
-	}
 	return j;
 }
 
@@ -72,39 +108,15 @@ load_output(const struct kiln_target *t, const char *file)
 static json_t *
 load_failed(const struct kiln_target *t, const char *mark)
 {
-	char *rel = xmalloc(strlen(KILN_LOG_DIR) + strlen(t->name) + 7), *text, *at;
-	json_error_t e;
-	struct stat st;
+	char *rel = xasprintf("%s/%s.log", KILN_LOG_DIR, t->name), *text, *at;
+	size_t len = 0;
 	json_t *j = NULL;
-	ssize_t n = 0;
-	int fd;
 
-	sprintf(rel, "%s/%s.log", KILN_LOG_DIR, t->name);
-	fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY, 0);
-	free(rel);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_INPUT) {
-		close(fd);
-		return NULL;
-	}
-	text = xmalloc((size_t)st.st_size + 1);
-	while ((size_t)n < (size_t)st.st_size) {
-		ssize_t r = read(fd, text + n, (size_t)st.st_size - (size_t)n);
-
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	close(fd);
-	text[n] = '\0';
-	if ((at = strstr(text, mark)))
-		j = json_loads(at + strlen(mark), JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
+	text = read_beneath(rel, &len);
+	if (text && (at = strstr(text, mark)))
+		j = object_of(at + strlen(mark), len - (size_t)(at + strlen(mark) - text), JSON_DISABLE_EOF_CHECK);
 	free(text);
-	if (j && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
-	}
+	free(rel);
 	return j;
 }
 
@@ -613,60 +625,21 @@ fairness_item(json_t *it, const json_t *f, const json_t *checks)
 
 /* ---- experiments: metrics across git revisions ---- */
 
-/* Run argv (git, from PATH) in the workspace; its standard output, or NULL. */
-static char *
-capture(char *const *argv, size_t max)
-{
-	posix_spawn_file_actions_t fa;
-	struct buf out = { 0 };
-	char chunk[8192];
-	int p[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(p[0]);
-		close(p[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && out.len + (size_t)n <= max)
-			buf_add(&out, chunk, (size_t)n);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		buf_release(&out);
-		return NULL;
-	}
-	buf_addc(&out, '\0');
-	return buf_detach(&out);
-}
-
-/* The metric lines "<target> metric <name> <value>" of a Kilnfile.lock, into rows. */
+/* The metrics of a Kilnfile.lock's text, as rows of the revisions chart. */
 static void
-lock_metrics(const char *lock, const char *rev, const char *label, size_t order, json_t *rows)
+lock_metrics(const char *text, size_t len, const char *rev, const char *label, size_t order, json_t *rows)
 {
-	const char *line = lock;
+	struct kiln_lockfile lf = { 0 };
+	size_t i;
 
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		char tgt[256], name[256];
-		double v;
-
-		if (sscanf(line, "%255s metric %255s %lf", tgt, name, &v) == 3 && isfinite(v))
-			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "target", tgt,
-				"metric", name, "revision", rev, "label", label, "order", (json_int_t)order, "value", v));
-		line = end ? end + 1 : NULL;
-	}
+	if (kiln_lock_parse(&lf, text, len) < 0)
+		return;
+	for (i = 0; i < lf.n; i++)
+		if (lf.v[i].kind == KILN_LOCK_METRIC && isfinite(lf.v[i].value))
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "target",
+				lf.v[i].target, "metric", lf.v[i].name, "revision", rev, "label", label,
+				"order", (json_int_t)order, "value", lf.v[i].value));
+	kiln_lockfile_release(&lf);
 }
 
 /* One chart per metric name: its value at each revision, a line per target. */
@@ -704,33 +677,29 @@ revision_charts(json_t *it, json_t *rows)
 	json_decref(rows);
 }
 
-#define GIT "git", "--no-pager", "-c", "core.fsmonitor=false"
-
 /* Kilnfile.lock's metrics at the last n commits that changed it. */
 static json_t *
 revisions(int n)
 {
-	char count[16], *log, *line, *save = NULL, **revs = NULL;
+	char *log = kiln_git_log(KILN_LOCKFILE, n), *line, *save = NULL, **revs = NULL;
 	json_t *rows = json_array(), *sec, *it;
 	size_t nrev = 0, i;
 
-	snprintf(count, sizeof(count), "-n%d", n);
 	sec = json_pack("{s:s, s:s, s:[]}", "id", "revisions", "title", "Metrics across git revisions", "items");
-	log = capture((char *[]){ GIT, "log", count, "--format=%H %h %cs", "--", KILN_LOCKFILE, NULL }, 1 << 20);
 	for (line = log ? strtok_r(log, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
 		revs = xreallocarray(revs, nrev + 1, sizeof(*revs));
 		revs[nrev++] = line;
 	}
 	/* git log lists the newest first; the charts read left to right. */
 	for (i = 0; i < nrev; i++) {
-		char full[64], shortrev[64], date[32], spec[80], label[100], *lock;
+		char full[64], shortrev[64], date[32], label[100], *lock;
+		size_t len;
 
 		if (sscanf(revs[i], "%63s %63s %31s", full, shortrev, date) != 3)
 			continue;
-		snprintf(spec, sizeof(spec), "%s:%s", full, KILN_LOCKFILE);
 		snprintf(label, sizeof(label), "%s %s", date, shortrev);
-		lock = capture((char *[]){ GIT, "show", spec, NULL }, MAX_INPUT);
-		lock_metrics(lock, shortrev, label, nrev - 1 - i, rows);
+		if ((lock = kiln_git_show(full, KILN_LOCKFILE, &len)))
+			lock_metrics(lock, len, shortrev, label, nrev - 1 - i, rows);
 		free(lock);
 	}
 	free(revs);
@@ -746,10 +715,293 @@ revisions(int n)
 	return sec;
 }
 
+/* ---- experiments: sweeps and the run history ---- */
+
+/* Most (run, target) rows of the history in the runs table: the newest. */
+#define MAX_RUN_ROWS 500
+
+/* A variant's value as a number if it reads as one, else as a string. */
+static json_t *
+variant_value(const char *v, size_t len)
+{
+	char *s = xstrndup(v, len), *end;
+	double x = strtod(s, &end);
+	json_t *j = *s && !*end && isfinite(x) ? json_real(x) : json_string(s);
+
+	free(s);
+	return j ? j : json_null();
+}
+
+/*
+ * The variant part of a name made by kiln.grid ("base@k=v,k2=v2") as an
+ * object {k: v, ...} (numbers as numbers), the base in *base; NULL when
+ * the name has none.
+ */
+static json_t *
+variant_of(const char *name, char **base)
+{
+	const char *at = strchr(name, '@'), *p;
+	json_t *o;
+
+	if (!at || !at[1])
+		return NULL;
+	o = json_object();
+	for (p = at + 1; *p;) {
+		const char *end = p + strcspn(p, ","), *eq = memchr(p, '=', (size_t)(end - p));
+		char *k;
+
+		if (!eq || eq == p) {
+			json_decref(o);
+			return NULL;
+		}
+		k = xstrndup(p, (size_t)(eq - p));
+		json_object_set_new(o, k, variant_value(eq + 1, (size_t)(end - eq - 1)));
+		free(k);
+		p = *end ? end + 1 : end;
+	}
+	*base = xstrndup(name, (size_t)(at - name));
+	return o;
+}
+
+/* Do the rows' "value"s differ? A metric the same for every variant is not charted. */
+static int
+varies(const json_t *rows)
+{
+	size_t i;
+
+	for (i = 1; i < json_array_size(rows); i++)
+		if (num(json_array_get(rows, i), "value") != num(json_array_get(rows, 0), "value"))
+			return 1;
+	return 0;
+}
+
+/*
+ * For each family of variants (targets named base@...) with metrics: each
+ * metric against each varied param, from what the state recorded.
+ */
+static void
+sweep_items(struct kiln_workspace *ws, json_t *sec)
+{
+	json_t *families = json_object(), *fam, *r;
+	const char *base;
+	size_t i;
+
+	for (i = 0; i < ws->graph.ntargets; i++) {
+		const struct kiln_target *t = ws->graph.targets[i];
+		struct kiln_record *rec = t->wanted ? kiln_state_get(&ws->state, t->name) : NULL;
+		char *b = NULL;
+		json_t *v;
+		size_t k;
+
+		if (!rec || !rec->nmetrics || !(v = variant_of(t->name, &b)))
+			continue;
+		for (k = 0; k < rec->nmetrics; k++)
+			if (isfinite(rec->metrics[k].value)) {
+				json_t *row = json_deep_copy(v);
+
+				json_object_set_new(row, "target", json_string(t->name));
+				json_object_set_new(row, "metric", json_string(rec->metrics[k].name));
+				json_object_set_new(row, "value", json_real(rec->metrics[k].value));
+				if (!json_object_get(families, b))
+					json_object_set_new(families, b, json_pack("{s:[], s:O}", "rows", "keys", v));
+				json_array_append_new(json_object_get(json_object_get(families, b), "rows"), row);
+			}
+		json_decref(v);
+		free(b);
+	}
+	json_object_foreach(families, base, fam) {
+		const json_t *keys = json_object_get(fam, "keys"), *kv, *mv;
+		json_t *rows = json_object_get(fam, "rows"), *metrics = json_object(), *it;
+		const char *key, *m;
+		size_t charts = 0;
+
+		it = json_pack("{s:s, s:s, s:s, s:s, s:i, s:[], s:[], s:[]}", "target", base, "kind", "sweep",
+			"status", "recorded", "file", "", "line", 0, "charts", "tables", "notes");
+		json_array_foreach(rows, i, r)
+			json_object_set_new(metrics, json_string_value(json_object_get(r, "metric")), json_true());
+		json_object_foreach(metrics, m, mv)
+			json_object_foreach((json_t *)keys, key, kv) {
+				json_t *mine = json_array(), *enc;
+				const char *other = NULL, *k2;
+				const json_t *x;
+				char title[400];
+
+				json_array_foreach(rows, i, r)
+					if (strcmp(json_string_value(json_object_get(r, "metric")), m) == 0)
+						json_array_append(mine, r);
+				if (!varies(mine)) {
+					json_decref(mine);
+					continue;
+				}
+				json_object_foreach((json_t *)keys, k2, x)
+					if (strcmp(k2, key) != 0)
+						other = other ? "" : k2;
+				if (charts++ == MAX_COLUMN_CHARTS) {
+					json_decref(mine);
+					note(it, "more metric and param pairs than are charted here");
+					break;
+				}
+				snprintf(title, sizeof(title), "%s against %s", m, key);
+				/* A grid's values are few and chosen: one place each on the axis. */
+				enc = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:{s:b}}}",
+					"x", "field", key, "type", "ordinal", "title", key,
+					"y", "field", "value", "type", "quantitative", "title", m, "scale", "zero", 0);
+				if (other && *other)
+					json_object_set_new(enc, "color", field(other, "nominal", other));
+				add_chart(it, chart(title, "each variant of the sweep, as last built", mine,
+					json_pack("{s:s, s:b, s:b}", "type", "line", "point", 1, "tooltip", 1), enc));
+			}
+		json_decref(metrics);
+		json_array_append_new(json_object_get(sec, "items"), it);
+	}
+	json_decref(families);
+}
+
+/* A select's choice: every candidate's value, the winner marked. */
+static void
+select_item(json_t *it, const json_t *sel)
+{
+	const json_t *cands = json_object_get(sel, "candidates"), *c;
+	const char *by = json_string_value(json_object_get(sel, "by")),
+		*on = json_string_value(json_object_get(sel, "ranked_on"));
+	json_int_t win = json_integer_value(json_object_get(json_object_get(sel, "winner"), "position"));
+	json_t *rows = json_array(), *tb;
+	char title[300], sub[300];
+	size_t i;
+
+	tb = table(it, "Candidates", (const char *const[]){ "position", "model", "value", "validation",
+		"test", "chosen", "left out", NULL });
+	json_array_foreach((json_t *)cands, i, c) {
+		const char *model = json_string_value(json_object_get(c, "model"));
+		json_int_t pos = json_integer_value(json_object_get(c, "position"));
+		const json_t *why = json_object_get(c, "left_out");
+
+		if (!model)
+			continue;
+		table_row(tb, json_pack("[I, s, o, o, o, b, o]", pos, model, jnum(num(c, "value")),
+			jnum(num(c, "validation_value")), jnum(num(c, "test_value")), pos == win,
+			json_is_string(why) ? json_copy((json_t *)why) : json_null()));
+		if (isfinite(num(c, "value")))
+			json_array_append_new(rows, json_pack("{s:s, s:f, s:s}", "model", model, "value",
+				num(c, "value"), "choice", pos == win ? "chosen" : "candidate"));
+	}
+	snprintf(title, sizeof(title), "Candidates by %s", by ? by : "metric");
+	snprintf(sub, sizeof(sub), "ranked on the %s rows; goal %s", on ? on : "test",
+		json_string_value(json_object_get(sel, "goal")) ? json_string_value(json_object_get(sel, "goal")) : "max");
+	add_chart(it, chart(title, sub, rows, mark("bar"), json_pack("{s:{s:s, s:s, s:s, s:n}, s:o, s:o}",
+		"y", "field", "model", "type", "nominal", "title", "candidate", "sort",
+		"x", field("value", "quantitative", by ? by : "value"), "color", field("choice", "nominal", "choice"))));
+}
+
+/* A JSON value of the history, parsed (NULL when it is not JSON). */
+static json_t *
+parse_value(const char *text)
+{
+	json_error_t e;
+
+	return json_loads(text, JSON_DECODE_ANY, &e);
+}
+
+/* The runs of `kiln exp show` as one sortable table, newest first. */
+static void
+runs_item(json_t *sec, const json_t *wanted)
+{
+	struct kiln_history h;
+	json_t *params = json_object(), *metrics = json_object(), *cols, *tb, *it, *v;
+	const char *k;
+	size_t i, j, n = 0, shown = 0;
+
+	if (kiln_history_load(&h, KILN_HISTORY_PATH) < 0) {
+		json_decref(params);
+		json_decref(metrics);
+		return;
+	}
+	if (h.n == 0) {
+		kiln_history_release(&h);
+		json_decref(params);
+		json_decref(metrics);
+		return;
+	}
+	/* The params that differ across the rows, and every metric. */
+	for (i = h.n; i-- > 0 && n < MAX_RUN_ROWS;)
+		for (j = 0; j < h.runs[i].ntargets && n < MAX_RUN_ROWS; j++) {
+			const struct kiln_run_target *t = &h.runs[i].targets[j];
+			size_t p;
+
+			if (!json_object_get(wanted, t->name))
+				continue;
+			n++;
+
+			for (p = 0; p < t->nparams; p++) {
+				json_t *seen = json_object_get(params, t->params[p].name);
+
+				if (!seen)
+					json_object_set_new(params, t->params[p].name, json_pack("{s:s, s:b}",
+						"first", t->params[p].json, "varies", 0));
+				else if (strcmp(json_string_value(json_object_get(seen, "first")), t->params[p].json))
+					json_object_set_new(seen, "varies", json_true());
+			}
+			for (p = 0; p < t->nmetrics; p++)
+				json_object_set_new(metrics, t->metrics[p].name, json_true());
+		}
+	if (n == 0) {
+		json_decref(params);
+		json_decref(metrics);
+		kiln_history_release(&h);
+		return;
+	}
+	cols = json_pack("[s, s, s, s, s]", "run", "start", "commit", "target", "status");
+	json_object_foreach(params, k, v)
+		if (json_is_true(json_object_get(v, "varies")))
+			json_array_append_new(cols, json_string(k));
+	json_object_foreach(metrics, k, v)
+		json_array_append_new(cols, json_string(k));
+	it = json_pack("{s:s, s:s, s:s, s:s, s:i, s:[], s:[], s:[]}", "target", "kiln exp show", "kind", "runs",
+		"status", "recorded", "file", KILN_HISTORY_PATH, "line", 0, "charts", "tables", "notes");
+	tb = json_pack("{s:s, s:o, s:[]}", "title", "Runs (newest first; a click on a column sorts by it)",
+		"columns", cols, "rows");
+	for (i = h.n; i-- > 0 && shown < MAX_RUN_ROWS;)
+		for (j = 0; j < h.runs[i].ntargets && shown < MAX_RUN_ROWS; j++) {
+			const struct kiln_run *run = &h.runs[i];
+			const struct kiln_run_target *t = &run->targets[j];
+			json_t *row;
+			size_t c, p;
+
+			if (!json_object_get(wanted, t->name))
+				continue;
+			shown++;
+			row = json_pack("[I, s, s, s, s]", (json_int_t)run->id, run->start,
+				*run->commit ? run->commit : "", t->name, t->status);
+
+			if (*run->commit)
+				json_array_set_new(row, 2, json_sprintf("%.10s%s", run->commit, run->dirty ? "+" : ""));
+			for (c = 5; c < json_array_size(cols); c++) {
+				const char *name = json_string_value(json_array_get(cols, c));
+				json_t *cell = NULL;
+
+				for (p = 0; !cell && p < t->nparams; p++)
+					if (strcmp(t->params[p].name, name) == 0)
+						cell = parse_value(t->params[p].json);
+				for (p = 0; !cell && p < t->nmetrics; p++)
+					if (strcmp(t->metrics[p].name, name) == 0)
+						cell = jnum(t->metrics[p].value);
+				json_array_append_new(row, cell ? cell : json_null());
+			}
+			table_row(tb, row);
+		}
+	json_array_append_new(json_object_get(it, "tables"), tb);
+	if (shown == MAX_RUN_ROWS)
+		note(it, "the newest 500 rows of the history only: kiln exp show lists all");
+	json_array_append_new(json_object_get(sec, "items"), it);
+	json_decref(params);
+	json_decref(metrics);
+	kiln_history_release(&h);
+}
+
 /* ---- the document ---- */
 
 struct sections {
-	json_t *data, *training, *tests, *fairness;
+	json_t *data, *training, *tests, *fairness, *experiments;
 	json_t *not_built;
 };
 
@@ -769,7 +1021,8 @@ add_item(json_t *sec, json_t *it)
 static int
 charted(const char *plugin)
 {
-	return !strcmp(plugin, "validate") || !strcmp(plugin, "train") || !strcmp(plugin, "test");
+	return !strcmp(plugin, "validate") || !strcmp(plugin, "train") || !strcmp(plugin, "test") ||
+		!strcmp(plugin, "select");
 }
 
 /* What the target's plugin wrote, charted in its section. */
@@ -804,6 +1057,10 @@ report_target(struct kiln_workspace *ws, struct kiln_target *t, struct sections 
 			add_item(s->fairness, it);
 		}
 		json_decref(classes);
+	} else if (strcmp(t->plugin, "select") == 0 && (a = load_output(t, "selection.json"))) {
+		it = item(t, "select", "chosen");
+		select_item(it, a);
+		add_item(s->experiments, it);
 	} else if (!built || charted(t->plugin)) {
 		/* Never built, or its outputs are not in kiln-out/ (its last build failed, or kiln clean). */
 		json_array_append_new(s->not_built, json_pack("{s:s, s:s, s:s, s:i, s:s}", "target", t->name,
@@ -819,18 +1076,26 @@ kiln_report_collect(struct kiln_workspace *ws, const struct kiln_report_opts *o)
 {
 	struct kiln_graph *g = &ws->graph;
 	struct sections s;
-	json_t *doc;
+	json_t *doc, *wanted;
 	size_t i;
 
 	if (kiln_graph_want(g, o->targets, o->ntargets) < 0)
 		return NULL;
 	s = (struct sections){ section("data", "Data"), section("training", "Training"),
-		section("tests", "Tests"), section("fairness", "Fairness"), json_array() };
+		section("tests", "Tests"), section("fairness", "Fairness"),
+		section("experiments", "Experiments"), json_array() };
 	for (i = 0; i < g->ntargets; i++)
 		if (g->targets[i]->wanted)
 			report_target(ws, g->targets[i], &s);
-	doc = json_pack("{s:i, s:s, s:[o, o, o, o], s:o}", "kiln_report", 1, "workspace", ws->root,
-		"sections", s.data, s.training, s.tests, s.fairness, "not_built", s.not_built);
+	sweep_items(ws, s.experiments);
+	wanted = json_object();
+	for (i = 0; i < g->ntargets; i++)
+		if (g->targets[i]->wanted)
+			json_object_set_new(wanted, g->targets[i]->name, json_true());
+	runs_item(s.experiments, wanted);
+	json_decref(wanted);
+	doc = json_pack("{s:i, s:s, s:[o, o, o, o, o], s:o}", "kiln_report", 1, "workspace", ws->root,
+		"sections", s.data, s.training, s.tests, s.fairness, s.experiments, "not_built", s.not_built);
 	if (o->revisions > 0)
 		json_array_append_new(json_object_get(doc, "sections"), revisions(o->revisions));
 	return doc;

@@ -94,7 +94,10 @@ printf '%s\n' "$out" >one.json
 ok /usr/bin/python3 -c '
 import json; d = json.load(open("one.json"))
 got = sorted(i["target"] for s in d["sections"] for i in s["items"])
-assert got == ["loans", "loans_lr"], got'
+assert got == ["kiln exp show", "loans", "loans_lr"], got
+runs = [i for s in d["sections"] for i in s["items"] if i["target"] == "kiln exp show"][0]["tables"][0]
+col = runs["columns"].index("target")
+assert sorted(set(r[col] for r in runs["rows"])) == ["loans", "loans_feat", "loans_lr"], runs["rows"]'
 fails 2 kiln report nosuch
 has "nosuch"
 

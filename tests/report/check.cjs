@@ -74,6 +74,22 @@ const problems = [];
 		if (want.status === "passed" && got.charts.some((c) => c.red > 0))
 			problems.push(want.target + ": passed, but a mark is drawn red");
 	}
+	// A table sorts on a click on its column's header, numbers as numbers.
+	for (const srt of expect.sort || []) {
+		const got = await page.evaluate(async (w) => {
+			const it = Array.from(document.querySelectorAll("section.item")).find((e) => e.getAttribute("data-target") === w.target);
+			if (!it) return "no item";
+			const th = Array.from(it.querySelectorAll("th")).find((h) => h.textContent === w.column);
+			if (!th) return "no column";
+			const col = Array.prototype.indexOf.call(th.parentNode.children, th);
+			th.click();
+			const vals = Array.from(th.closest("table").tBodies[0].rows).map((r) => r.cells[col].getAttribute("data-value"))
+				.filter((v) => v !== "").map(Number);
+			for (let i = 1; i < vals.length; i++) if (vals[i - 1] > vals[i]) return "not ascending: " + vals.join(",");
+			return vals.length ? "ok" : "empty";
+		}, srt);
+		if (got !== "ok") problems.push(srt.target + ": sorting by " + srt.column + ": " + got);
+	}
 	for (const t of expect.not_built || [])
 		if (!notBuilt.includes(t)) problems.push("the page does not say " + t + " was not built");
 	for (const r of requests) problems.push("request to the network: " + r);
