@@ -156,7 +156,7 @@ kiln_budget_pattern_cost(const char *p, size_t plen, size_t n, int anchorable)
 		cost = len;
 	while (p < end && cost < 1e30) {
 		if (*p == '%' && p + 1 < end && p[1] == 'b') {
-			p += 4;
+			p = end - p > 4 ? p + 4 : end;
 			continue;
 		}
 		if (*p == '%' && p + 1 < end && p[1] == 'f') {
