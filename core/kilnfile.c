@@ -30,6 +30,7 @@
 
 #include "budget.h"
 #include "kilnfile.h"
+#include "overrides.h"
 #include "rules.h"
 #include "value.h"
 
@@ -795,6 +796,7 @@ l_target(lua_State *L)
 		    shownat(L, -1), KILN_NAME_MAX);
 	r.target = name;
 	lua_pop(L, 1);
+	kiln_overrides_apply(L, r.g->overrides, name, 1);
 	walk(&r, known_field, NULL);
 	if (!userframe(L, &file, &line)) {
 		file = "?";
@@ -1109,6 +1111,7 @@ load_all(lua_State *L)
 		lua_setupvalue(L, -2, 1);
 		lua_call(L, 0, 0);
 	}
+	kiln_overrides_wrap_rules(L, env, e->g->overrides);
 	/* The Kilnfile counts as included, so it cannot include itself. */
 	lua_getfield(L, env, "include");
 	lua_getupvalue(L, -1, 1);
@@ -1200,5 +1203,5 @@ kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 		apply_timeouts(g, e.timeout);
 	lua_close(L);
 	free(e.root);
-	return r == LUA_OK ? 0 : -1;
+	return r == LUA_OK ? kiln_overrides_check_used(g->overrides) : -1;
 }
