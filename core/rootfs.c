@@ -22,6 +22,7 @@
 
 #include "rootfs.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define WS KILN_SANDBOX_WS
 

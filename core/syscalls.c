@@ -16,6 +16,7 @@
 #include <linux/seccomp.h>
 
 #include "syscalls.h"
+#include "util.h"
 
 /* Refused calls logged; after that only a count. */
 #define MAXREFUSALS 20
