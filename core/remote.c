@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "remote.h"
 
 #define PARALLEL 16		/* transfers at once */
@@ -421,7 +422,7 @@ blob_arrived(struct kiln_remote *r, struct xfer *x)
 	x->hash = NULL;
 	dir = xstrndup(x->path, strrchr(x->path, '/') - x->path);
 	/* Read-only, like every blob of the local cache. */
-	if (chmod(x->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || rename(x->tmp, x->path) < 0) {
+	if (chmod(x->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || fault_rename(x->tmp, x->path) < 0) {
 		snprintf(r->last_error, sizeof(r->last_error), "cannot store %s in %s: %s", what, r->cache->dir,
 		    strerror(errno));
 		unlink(x->tmp);
