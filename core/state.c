@@ -269,7 +269,7 @@ live(const struct kiln_state *st)
 	return n + st->files.len + (st->lock.path != NULL);
 }
 
-/* Write every live record to a new file and rename it over the log. */
+/* Write every live record to a new file and rename it over the log; -1 with errno. */
 static int
 rewrite(struct kiln_state *st)
 {
@@ -306,10 +306,9 @@ rewrite(struct kiln_state *st)
 		close(st->fd);
 		st->fd = -1;
 	}
+	/* On failure st->rewrite stays set: the next record, or the run's end, tries again. */
 	r = write_file_atomic(st->path, out.s, out.len, 0644, 0);
-	if (r < 0)
-		error("cannot write %s:", st->path);
-	else
+	if (r == 0)
 		st->rewrite = 0;
 	st->nrecords = st->nlive = live(st);
 	buf_release(&out);
@@ -336,10 +335,17 @@ append(struct kiln_state *st, int type, const struct buf *payload)
 	frame(&out, type, payload);
 	/* One write per record: a crash leaves at most one torn record at the end. */
 	r = write_all(st->fd, out.s, out.len);
-	if (r < 0)
-		error("cannot append to %s:", st->path);
 	buf_release(&out);
 	st->nrecords++;
+	if (r < 0) {
+		/*
+		 * The record is in memory, and part of it may be in the file:
+		 * write the whole log anew, now or, if that fails too, when the
+		 * run ends (kiln_state_compact), rather than append after a tear.
+		 */
+		st->rewrite = 1;
+		return rewrite(st);
+	}
 	return r;
 }
 
@@ -472,7 +478,8 @@ kiln_state_compact(struct kiln_state *st, int force)
 
 	if (st->readonly)
 		return 0;
-	if (force || st->rewrite || st->nrecords > 2 * n + 1024)
-		return rewrite(st);
+	if ((force || st->rewrite || st->nrecords > 2 * n + 1024) && rewrite(st) < 0)
+		return error("cannot write %s: %s; the next build checks again what this one did", st->path,
+		    strerror(errno));
 	return 0;
 }
