@@ -145,12 +145,8 @@ kiln_lock_write(struct kiln_graph *g, struct kiln_state *st, int force)
 	lock_text(g, st, &b);
 	old = read_file(LOCK_FILE, &len);
 	if (!old || len != b.len || memcmp(old, b.s, len) != 0) {
-		if (write_file_atomic(LOCK_FILE, b.s, b.len, 0644, 0) < 0) {
+		if (write_file_atomic(LOCK_FILE, b.s, b.len, 0644, 0) < 0)
 			r = error("cannot write " LOCK_FILE ":");
-			/* Forget how kiln last left it, so the next build writes it whatever it records. */
-			st->lock.path = NULL;
-			st->rewrite = 1;
-		}
 	}
 	free(old);
 	buf_release(&b);

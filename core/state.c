@@ -155,6 +155,18 @@ dec_stat(struct wire *r, struct arena *a)
 	return r->bad ? NULL : s;
 }
 
+/*
+ * A target recorded after Kilnfile.lock was last written makes the lock's
+ * recorded stat stale, in memory and, by the order of records, in the file:
+ * a build that died (or failed to write the lock) after recording a target
+ * but before writing the lock leaves a lock that the next build rewrites.
+ */
+static void
+lock_stale(struct kiln_state *st)
+{
+	st->lock.path = NULL;
+}
+
 static int
 apply(struct kiln_state *st, int type, struct wire *r)
 {
@@ -166,9 +178,11 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		if (!(rec = dec_target(r, &st->arena)))
 			return -1;
 		map_put(&st->targets, rec->name, rec);
+		lock_stale(st);
 		return 0;
 	case R_FORGET:
 		map_put(&st->targets, wire_get_ref(r), NULL);
+		lock_stale(st);
 		return r->bad ? -1 : 0;
 	case R_STAT:
 		if (!(s = dec_stat(r, &st->arena)))
@@ -382,6 +396,7 @@ kiln_state_put(struct kiln_state *st, const struct kiln_record *rec)
 	struct buf payload = BUF_INIT;
 	int ret;
 
+	lock_stale(st);
 	map_put(&st->targets, r->name, r);
 	enc_target(&payload, r);
 	ret = append(st, R_TARGET, &payload);
@@ -397,6 +412,7 @@ kiln_state_forget(struct kiln_state *st, const char *name)
 
 	if (!kiln_state_get(st, name))
 		return 0;
+	lock_stale(st);
 	map_put(&st->targets, arena_strdup(&st->arena, name), NULL);
 	wire_str(&payload, name);
 	ret = append(st, R_FORGET, &payload);
