@@ -136,6 +136,37 @@ make_headers(void)
 	return l;
 }
 
+#ifdef KILN_FAULT
+/* With failure injection (fault.h), libcurl's allocations are counted too, as module "libcurl". */
+#define CURL_FAILS() kiln_fault_fail(KILN_FAULT_ALLOC, "libcurl", 0)
+
+static void *
+curl_malloc(size_t n)
+{
+	return CURL_FAILS() ? NULL : malloc(n);
+}
+
+static void *
+curl_calloc(size_t n, size_t size)
+{
+	return CURL_FAILS() ? NULL : calloc(n, size);
+}
+
+static void *
+curl_realloc(void *p, size_t n)
+{
+	return CURL_FAILS() ? NULL : realloc(p, n);
+}
+
+static char *
+curl_strdup(const char *s)
+{
+	return CURL_FAILS() ? NULL : strdup(s);
+}
+
+#define curl_global_init(flags) curl_global_init_mem(flags, curl_malloc, free, curl_realloc, curl_strdup, curl_calloc)
+#endif
+
 struct kiln_remote *
 kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only)
 {
