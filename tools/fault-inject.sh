@@ -12,15 +12,17 @@
 #
 # Scenarios: fresh (empty workspace and cache), restore (everything in the
 # cache), incremental (one source changed), push (upload to an empty remote
-# cache, nginx), pull (fetch everything from the remote cache).
+# cache, nginx), pull (fetch everything from the remote cache), fsck (a
+# damaged blob to quarantine), gc (trim the cache to a few bytes).
 #
 #   KILN_BUILD=DIR     a build with failure injection (default build-san/)
 #   FAULT_KINDS="…"    what to fail (default: write write+ rename fsync, and
-#                      alloc@M for M in state cache lock graphcache remote);
-#                      "+" keeps failing from the Nth call on (a full disk),
-#                      "@M" counts only the calls of module M
-#   FAULT_ALL=K        try every N up to K, then only every FAULT_STRIDE-th
-#   FAULT_STRIDE=S     (default: every N, however many)
+#                      alloc@M for M in state cache lock graphcache remote
+#                      libcurl); "+" keeps failing from the Nth call on (a
+#                      full disk), "@M" counts only the calls of module M
+#   FAULT_MAX=K        try at most about K values of N per scenario and kind,
+#                      evenly spread over the calls a run makes (counted
+#                      first), and the one past the last (default: every N)
 #
 # Prints each problem found and, at the end, the injection points covered:
 # the distinct call sites (module:line) where a failure was injected, by
@@ -33,10 +35,9 @@ set +e
 "$KILN_BIN" --version | grep -q 'failure injection' ||
 	{ echo "skip: $KILN_BIN was built without failure injection (make SAN=1 or make FAULT=1)"; exit 0; }
 
-kinds=${FAULT_KINDS:-"write write+ rename fsync alloc@state alloc@cache alloc@lock alloc@graphcache alloc@remote"}
-all=${FAULT_ALL:-1000000}
-stride=${FAULT_STRIDE:-1}
-scenarios=${*:-"fresh restore incremental push pull"}
+kinds=${FAULT_KINDS:-"write write+ rename fsync alloc@state alloc@cache alloc@lock alloc@graphcache alloc@remote alloc@libcurl"}
+max=${FAULT_MAX:-0}
+scenarios=${*:-"fresh restore incremental push pull fsck gc"}
 points=$scratch/points
 log=$scratch/fault.log
 : >"$points"
@@ -81,6 +82,8 @@ cp Kilnfile.lock "$scratch/ref.lock"
 cp -a kiln-out "$scratch/ref.out"
 rm -rf .kiln kiln-out Kilnfile.lock
 snap restore
+damaged=$(awk '$1 == "a" && $2 == "out" && $3 == "a" { d = $4 } END { print substr(d, 1, 2) "/" d }' "$scratch/ref.lock")
+[ -f "$KILN_CACHE_DIR/cas/$damaged" ] || fail "no blob cas/$damaged for the fsck scenario"
 
 remote=
 case " $scenarios " in *" push "* | *" pull "*)
@@ -97,9 +100,11 @@ case " $scenarios " in *" push "* | *" pull "*)
 	;;
 esac
 
-# start SCENARIO: set the workspace, the cache and the server up for it; sets args.
+# start SCENARIO: set the workspace, the cache and the server up for it; sets args
+# (the command to fail a call of), want (its exit status when nothing fails) and next
+# (the command that must then give a clean build's results).
 start() {
-	args=(build)
+	args=(build) want=0 next=(build)
 	case $1 in
 	fresh) unsnap empty ;;
 	restore) unsnap restore ;;
@@ -109,8 +114,19 @@ start() {
 		"$KILN_BIN" build >/dev/null 2>&1 || fail "the pipeline does not build"
 		echo "hello world" >data/in.txt
 		;;
-	push) unsnap empty; rm -rf "$scratch/srv/data"; mkdir -m 777 "$scratch/srv/data"; args=(build --remote "$remote") ;;
-	pull) unsnap empty; rm -rf "$scratch/srv/data"; cp -a "$scratch/srv.full" "$scratch/srv/data"; args=(build --remote "$remote") ;;
+	push | pull)
+		unsnap empty
+		rm -rf "$scratch/srv/data"
+		if [ "$1" = push ]; then mkdir -m 777 "$scratch/srv/data"; else cp -a "$scratch/srv.full" "$scratch/srv/data"; fi
+		args=(build --remote "$remote") next=("${args[@]}")
+		;;
+	fsck)
+		unsnap restore
+		chmod u+w "$KILN_CACHE_DIR/cas/$damaged"
+		echo garbage >>"$KILN_CACHE_DIR/cas/$damaged"
+		args=(fsck) want=1
+		;;
+	gc) unsnap restore; args=(gc --max-size 10) ;;
 	esac
 }
 
@@ -134,16 +150,18 @@ check_after() {
 		lit=$( (find . "$KILN_CACHE_DIR" -name '*.tmp.*'; find "$KILN_CACHE_DIR/tmp" -mindepth 1) 2>/dev/null)
 		[ -z "$lit" ] || problem "temporary files left behind" "$lit"
 	fi
+	# A failed fsck may have left the damaged blob for the next one to find.
+	[ "$scen" != fsck ] || "$KILN_BIN" fsck >/dev/null 2>&1
 	o=$("$KILN_BIN" fsck 2>&1) || rc=$?
 	{ [ $rc -eq 0 ] && printf '%s\n' "$o" | grep -q ', 0 bad'; } || problem "kiln fsck: exit $rc" "$o"
 	rc=0
-	o=$("$KILN_BIN" "${args[@]}" 2>&1) || rc=$?
+	o=$("$KILN_BIN" "${next[@]}" 2>&1) || rc=$?
 	[ $rc -eq 0 ] || { problem "the next build failed: exit $rc" "$o"; return; }
 	! insane "$o" 0 || problem "the next build: sanitizer report" "$o"
 	! printf '%s\n' "$o" | grep -q 'warning:' || problem "the next build warns" "$o"
 	cmp -s Kilnfile.lock "$scratch/ref.lock" || problem "Kilnfile.lock differs from a clean build's" "$(diff Kilnfile.lock "$scratch/ref.lock")"
 	diff -r kiln-out "$scratch/ref.out" >/dev/null 2>&1 || problem "kiln-out differs from a clean build's" "$(diff -r kiln-out "$scratch/ref.out" 2>&1)"
-	o=$("$KILN_BIN" "${args[@]}" 2>&1)
+	o=$("$KILN_BIN" "${next[@]}" 2>&1)
 	printf '%s\n' "$o" | grep -q 'nothing to do' || problem "a third build is not a no-op" "$o"
 	[ "$scen" = push ] && check_server
 }
@@ -173,12 +191,13 @@ one() {
 	fired=$(grep -c '^fail ' "$log")
 	awk '$1 == "fail" { print $2, $4 }' "$log" >>"$points"
 	if [ "$fired" -eq 0 ]; then
-		[ $rc -eq 0 ] || problem "failed with nothing injected: exit $rc" "$out"
+		[ $rc -eq "$want" ] || problem "exit $rc with nothing injected (expected $want)" "$out"
+		calls=$(awk '$1 == "calls" { print $3 }' "$log")
 		return
 	fi
 	if insane "$out" $rc; then
 		problem "crashed or a sanitizer report (exit $rc)" "$out"
-	elif [ $rc -ne 0 ] && ! printf '%s\n' "$out" | grep -qE 'No space left on device|Input/output error|out of memory'; then
+	elif [ $rc -ne 0 ] && [ $rc -ne "$want" ] && ! printf '%s\n' "$out" | grep -qE 'No space left on device|Input/output error|out of memory'; then
 		problem "exit $rc without naming the cause" "$out"
 	fi
 	check_after
@@ -188,14 +207,23 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-}
 for scen in $scenarios; do
 	for kind in $kinds; do
 		base=${kind%%[+@]*}
-		n=1
+		step=1
+		if [ "$max" -gt 0 ]; then
+			# Count the calls first (N=0 fails none), then spread the tries over them.
+			spec=$base:0${kind#"$base"}
+			one
+			step=$(((calls + max - 1) / max))
+			[ "$step" -ge 1 ] || step=1
+		fi
+		n=1 tried=0
 		while :; do
 			spec=$base:$n${kind#"$base"}
 			one
 			[ "$fired" -gt 0 ] || break
-			if [ $n -lt "$all" ]; then n=$((n + 1)); else n=$((n + stride)); fi
+			tried=$((tried + 1))
+			n=$((n + step))
 		done
-		echo "$scen $kind: N = 1 … $((n - 1))"
+		echo "$scen $kind: $tried runs failed a call (N = 1 … $((n - step)), every ${step})"
 	done
 done
 
