@@ -130,6 +130,7 @@ int
 kiln_fault_fail(int kind, const char *file, int line)
 {
 	char mod[64];
+	long n;
 
 	if (!f.ready)
 		setup();
@@ -143,12 +144,13 @@ kiln_fault_fail(int kind, const char *file, int line)
 	}
 	if (f.module[0] && strcmp(mod, f.module) != 0)
 		return 0;
-	f.calls++;
+	/* Atomic: libcurl may allocate from its resolver's thread. */
+	n = __atomic_add_fetch(&f.calls, 1, __ATOMIC_RELAXED);
 	if (f.n == 0)
-		say("call %s %ld %s:%d\n", kinds[kind].name, f.calls, mod, line);
-	if (f.n == 0 || f.calls < f.n || (f.calls > f.n && !f.persist))
+		say("call %s %ld %s:%d\n", kinds[kind].name, n, mod, line);
+	if (f.n == 0 || n < f.n || (n > f.n && !f.persist))
 		return 0;
-	say("fail %s %ld %s:%d\n", kinds[kind].name, f.calls, mod, line);
+	say("fail %s %ld %s:%d\n", kinds[kind].name, n, mod, line);
 	errno = kinds[kind].err;
 	return 1;
 }
