@@ -23,10 +23,12 @@
 #   FAULT_MAX=K        try at most about K values of N per scenario and kind,
 #                      evenly spread over the calls a run makes (counted
 #                      first), and the one past the last (default: every N)
+#   FAULT_POINTS=FILE  write the points covered there ("KIND MODULE:LINE")
 #
 # Prints each problem found and, at the end, the injection points covered:
 # the distinct call sites (module:line) where a failure was injected, by
-# kind and module. Exits 1 if anything was wrong.
+# kind and module (with FAULT_MAX, also those the counting runs reached).
+# Exits 1 if anything was wrong.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KILN_BUILD=${KILN_BUILD:-$top/build-san}
@@ -41,6 +43,7 @@ scenarios=${*:-"fresh restore incremental push pull fsck gc"}
 points=$scratch/points
 log=$scratch/fault.log
 : >"$points"
+: >"$points.reached"
 runs=0
 problems=0
 
@@ -193,6 +196,7 @@ one() {
 	if [ "$fired" -eq 0 ]; then
 		[ $rc -eq "$want" ] || problem "exit $rc with nothing injected (expected $want)" "$out"
 		calls=$(awk '$1 == "calls" { print $3 }' "$log")
+		awk '$1 == "call" { print $2, $4 }' "$log" >>"$points.reached"
 		return
 	fi
 	if insane "$out" $rc; then
@@ -227,10 +231,19 @@ for scen in $scenarios; do
 	done
 done
 
+# table FILE: the distinct points of FILE by kind and module.
+table() {
+	sort -u "$1" | awk '{ split($2, m, ":"); print $1, m[1] }' | sort | uniq -c |
+		awk '{ n[$2] = n[$2] sprintf(" %s %d", $3, $1); t[$2] += $1; all += $1 }
+		END { for (k in n) printf "  %-7s %3d:%s\n", k, t[k], n[k]; printf "  total   %3d\n", all }' | sort
+}
 echo
 echo "injection points covered (distinct call sites where a failure was injected):"
-sort -u "$points" | awk '{ split($2, m, ":"); print $1, m[1] }' | sort | uniq -c |
-	awk '{ n[$2] = n[$2] sprintf(" %s %d", $3, $1); t[$2] += $1; all += $1 }
-	END { for (k in n) printf "  %-7s %3d:%s\n", k, t[k], n[k]; printf "  total   %3d\n", all }' | sort
+table "$points"
+if [ "$max" -gt 0 ]; then
+	echo "call sites the counting runs reached:"
+	table "$points.reached"
+fi
+[ -z "${FAULT_POINTS:-}" ] || sort -u "$points" >"$FAULT_POINTS"
 echo "$runs runs, $problems problems"
 [ "$problems" -eq 0 ]
