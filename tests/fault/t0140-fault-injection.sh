@@ -5,7 +5,7 @@
 # tools/fault-inject.sh over a local pipeline (the tool alone tries every N).
 . "$(dirname "$0")/../cli/lib.sh"
 "$KILN_BIN" --version | grep -q 'failure injection' ||
-	{ echo "skip: $KILN_BIN has no failure injection (the sanitizer build has it: make SAN=1)"; exit 0; }
+	skip "$KILN_BIN has no failure injection (the sanitizer build has it: make SAN=1)"
 
 for i in 1 2 3; do
 	printf 'command "t%d" { cmd = "echo %d > {out}/o", outputs = { "o" } }\n' $i $i

@@ -5,7 +5,7 @@
 # damaged remote, or a wrong next build.
 . "$(dirname "$0")/../cli/lib.sh"
 "$KILN_BIN" --version | grep -q 'failure injection' ||
-	{ echo "skip: $KILN_BIN has no failure injection (the sanitizer build has it: make SAN=1)"; exit 0; }
+	skip "$KILN_BIN has no failure injection (the sanitizer build has it: make SAN=1)"
 command -v nginx >/dev/null || fail "nginx is not installed (bootstrap.sh installs nginx-light)"
 
 FAULT_MAX=3 FAULT_KINDS="write rename alloc@remote alloc@libcurl" ok "$top/tools/fault-inject.sh" pull
