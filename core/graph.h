@@ -41,6 +41,7 @@ struct kiln_resources {
 	int threads;		/* threads it may use, default cpus; part of the key */
 	int gpus;
 	long long mem;		/* bytes, 0 unlimited */
+	long long disk;		/* bytes its outputs and /tmp may hold, 0: the sandbox's default */
 	double timeout;		/* seconds, 0 none */
 };
 
