@@ -201,10 +201,36 @@ remove_group(const char *dir)
 	try_remove(dir, 10000);
 }
 
+/* When process pid started (clock ticks after boot, /proc/PID/stat's 22nd field); 0 if it is gone. */
+static unsigned long long
+started(long pid)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long t = 0;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	s = strrchr(buf, ')');
+	if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	    &t) != 1)
+		return 0;
+	return t;
+}
+
 /*
- * Remove the groups under parent that kiln-runs now dead left (killed
- * before they could remove their own). A group whose tasks are in another
- * pid namespace cannot be removed, and stays.
+ * Remove the groups under parent that kiln-runs now gone left (killed
+ * before they could remove their own): a name's pid is dead, or is another
+ * process's now. Only empty ones: the sandbox's processes die with their
+ * kiln-run (PR_SET_PDEATHSIG), and a group with tasks in it may be another
+ * pid namespace's kiln-run's, whose pid means another process here.
  */
 static void
 remove_stale(const char *parent)
@@ -214,29 +240,30 @@ remove_stale(const char *parent)
 	char path[600];
 
 	while (d && (e = readdir(d))) {
-		char *end;
+		unsigned long long start;
 		long pid;
+		int n = 0;
 
-		if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) != 0)
-			continue;
-		pid = strtol(e->d_name + strlen(PREFIX), &end, 10);
-		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (sscanf(e->d_name, PREFIX "%ld-%llu%n", &pid, &start, &n) != 2 || e->d_name[n] || pid <= 0 ||
+		    started(pid) == start)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-		remove_group(path);
+		rmdir(path);
 	}
 	if (d)
 		closedir(d);
 }
 
-/* Make this kiln-run's group under parent, in out; -1 with a reason in why. */
+/*
+ * Make this kiln-run's group under parent, in out, named by its pid and
+ * start time (a pid alone could be another pid namespace's too); -1 with a
+ * reason in why.
+ */
 static int
 make_group(const char *parent, char *out, size_t len, char *why, size_t wlen)
 {
 	remove_stale(parent);
-	snprintf(out, len, "%s/" PREFIX "%d", parent, (int)getpid());
-	/* An earlier kiln-run of the same pid, in another pid namespace, or one this one made before. */
-	remove_group(out);
+	snprintf(out, len, "%s/" PREFIX "%d-%llu", parent, (int)getpid(), started(getpid()));
 	if (mkdir(out, 0755) < 0) {
 		snprintf(why, wlen, "cannot make %s: %s", out, strerror(errno));
 		out[0] = '\0';

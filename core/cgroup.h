@@ -9,8 +9,9 @@
  * may write them (as root, usually); else none, and the sandbox falls back
  * to per-process limits. See docs/sandbox.md.
  *
- * A group is named kiln-PID after the kiln-run that made it, under
- * kiln-run's own group, so a later run removes those whose kiln-run died.
+ * A group is named kiln-PID-START after the kiln-run that made it (its pid
+ * and start time), under kiln-run's own group, so a later run removes
+ * those whose kiln-run died.
  */
 #ifndef KILN_CGROUP_H
 #define KILN_CGROUP_H

@@ -5,7 +5,7 @@
 # kiln says "memory limit 200M reached", though the step itself exits 0.
 # A step under the limit builds and logs its peak; processes are counted
 # together (pids.max); no group is left behind, and a dead kiln-run's is
-# removed. Without a cgroup (an ordinary user) the log warns that memory
+# removed (groups are named kiln-PID-START). Without a cgroup (an ordinary user) the log warns that memory
 # is limited per process, and the children get their 1.5 GiB.
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/sandbox/lib.sh"
@@ -27,7 +27,7 @@ no_dead_groups() {
 		for g in "$1"/kiln-*; do
 			[ -d "$g" ] || continue
 			pid=${g##*/kiln-}
-			kill -0 "$pid" 2>/dev/null || left="$left $g"
+			kill -0 "${pid%%-*}" 2>/dev/null || left="$left $g"
 		done
 		[ -n "$left" ] || return 0
 		sleep 0.1
@@ -81,9 +81,9 @@ K
 			sh -c 'exit 0' &
 			dead=$!
 			wait $dead
-			mkdir "$md/kiln-$dead"
+			mkdir "$md/kiln-$dead-12345"
 			ok kb build again
-			[ ! -e "$md/kiln-$dead" ] || { rmdir "$md/kiln-$dead"; fail "the dead kiln-run's cgroup stayed"; }
+			[ ! -e "$md/kiln-$dead-12345" ] || { rmdir "$md/kiln-$dead-12345"; fail "the dead kiln-run's cgroup stayed"; }
 			no_dead_groups "$md"
 		fi
 	else
