@@ -606,10 +606,11 @@ struct usage {
 };
 
 /*
- * Add what folder dfd holds to u, following no link; closes dfd. A folder
- * the step made unreadable is its own (only its uid is mapped), so its
- * owner's bits are set again to look in: else chmod 000 would hide what
- * the step wrote there from the disk limit.
+ * Add what folder dfd holds to u, following no link; closes dfd. Init,
+ * which measures, keeps its capabilities in the step's user namespace (the
+ * step drops them), so a folder the step made unreadable (chmod 000)
+ * hides nothing; should opening one fail all the same, the folder is the
+ * step's own (only its uid is mapped), and its owner's bits are set again.
  */
 static void
 walk(int dfd, struct usage *u, int depth)
