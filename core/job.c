@@ -44,6 +44,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 	json_object_set_new(spec, "threads", json_integer(t->res.threads));
 	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
 	for (i = 0; i < t->ninputs; i++) {
+		if (!t->inputs[i].path)
+			continue;	/* a soft input whose target failed */
 		json_object_set_new(inputs, t->inputs[i].name, json_string(t->inputs[i].path));
 		for (k = 0; k < t->inputs[i].nfiles; k++)
 			json_array_append_new(binds, json_string(t->inputs[i].files[k]));
@@ -87,6 +89,7 @@ kiln_job_free(struct kiln_job *j)
 	if (j->statusfd >= 0)
 		close(j->statusfd);
 	buf_release(&j->partial);
+	buf_release(&j->warnings);
 	free(j->failure);
 	free(j->metrics);
 	arena_release(&j->arena);
@@ -175,7 +178,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	j->statusfd = pipefd[0];
 	fcntl(j->statusfd, F_SETFL, O_NONBLOCK);
 	j->started = now_seconds();
-	j->deadline = t->res.timeout && !ex->own_timeout ? j->started + t->res.timeout : 0;
+	j->deadline = t->res.wall && !ex->own_timeout ? j->started + t->res.wall : 0;
 	return 0;
 }
 
@@ -205,6 +208,10 @@ status_line(void *arg, char *line)
 		/* The sandbox's word on a limit comes last and explains the step's own ("Killed"). */
 		free(j->failure);
 		j->failure = xstrdup(m.text);
+	} else if (m.type == KILN_MSG_WARN && j->warnings.len < 65536) {
+		for (i = 0; m.text[i]; i++)
+			buf_addc(&j->warnings, m.text[i] == '\n' ? ' ' : m.text[i]);
+		buf_addc(&j->warnings, '\n');
 	}
 }
 
@@ -267,6 +274,16 @@ signal_reason(int sig)
 }
 
 void
+kiln_job_warnings(const struct kiln_job *j)
+{
+	const char *line = j->warnings.s, *nl;
+
+	for (; line && (nl = strchr(line, '\n')); line = nl + 1)
+		fprintf(stderr, "kiln: warning: %s:%d: target '%s': %.*s\n", j->t->file, j->t->line, j->t->name,
+		    (int)(nl - line), line);
+}
+
+void
 kiln_job_report(const struct kiln_job *j, const char *why)
 {
 	char *log = xasprintf(KILN_LOG_DIR "/%s.log", j->t->name);
@@ -301,7 +318,7 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 	while (kiln_job_read(j) > 0)
 		;
 	if (j->timed_out) {
-		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.timeout);
+		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.wall);
 	} else if (WIFSIGNALED(wstatus)) {
 		const char *s = signal_reason(WTERMSIG(wstatus));
 
