@@ -644,7 +644,8 @@ walk(int dfd, struct usage *u, int depth)
 }
 
 void
-kiln_rootfs_usage(const struct kiln_rootfs *r, unsigned long long *used, unsigned long long *largest)
+kiln_rootfs_usage(const struct kiln_rootfs *r, unsigned long long *used, unsigned long long *largest,
+    unsigned long long *tmp_free)
 {
 	struct usage u = {0, 0};
 	struct statvfs vfs;
@@ -654,8 +655,13 @@ kiln_rootfs_usage(const struct kiln_rootfs *r, unsigned long long *used, unsigne
 		if (r->m[i].kind == RW)
 			walk(open(r->m[i].dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), &u, 0);
 	/* /tmp is the sandbox's own tmpfs: what it holds is what the file system says is used. */
-	if (statvfs("/tmp", &vfs) == 0)
+	if (tmp_free)
+		*tmp_free = ULLONG_MAX;
+	if (statvfs("/tmp", &vfs) == 0) {
 		u.bytes += (unsigned long long)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+		if (tmp_free)
+			*tmp_free = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	}
 	*used = u.bytes;
 	*largest = u.largest;
 }

@@ -471,7 +471,7 @@ explain_end(const struct plan *p, int status, const struct rusage *ru)
 	 */
 	if (sig == SIGXCPU || cpu * 2 >= (double)p->cpu)
 		fprintf(stderr, "kiln: sandbox: the step reached its CPU time limit (%lu s)\n", p->cpu);
-	kiln_rootfs_usage(p->root, &used, &largest);
+	kiln_rootfs_usage(p->root, &used, &largest, NULL);
 	if (sig == SIGXFSZ || largest >= p->fsize)
 		fprintf(stderr, "kiln: sandbox: the step reached its file size limit (%s)\n",
 		    size_text(a, sizeof(a), p->fsize));
@@ -506,12 +506,16 @@ static int
 watch_disk(const struct plan *p, struct report *r)
 {
 	long long start = now_ms(), took;
-	unsigned long long largest;
+	unsigned long long largest, tmp_free = 0;
 
 	if (r->disk_full)
 		return -1;
-	kiln_rootfs_usage(p->root, &r->used, &largest);
-	if (r->used >= p->disk) {
+	kiln_rootfs_usage(p->root, &r->used, &largest, &tmp_free);
+	/*
+	 * /tmp, as large as the disk limit when that is the smaller, can refuse
+	 * a write (ENOSPC) a few pages short of full: that is the limit too.
+	 */
+	if (r->used >= p->disk || (p->disk <= p->mem && tmp_free < p->disk / 64)) {
 		r->disk_full = 1;
 		kill(-1, SIGKILL);
 		return -1;
