@@ -79,6 +79,22 @@ warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+errf(char *err, size_t len, const char *fmt, ...)
+{
+	int saved = errno;
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (n > 0 && err[n - 1] == ':')
+		snprintf(err + n, len - n, " %s", strerror(saved));
+	return -1;
+}
+
 void *
 xmalloc(size_t n)
 {

@@ -30,6 +30,13 @@ void set_error_hook(void (*hook)(const char *msg));
 /* Print "kiln: warning: message". */
 __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
 
+/*
+ * Say what failed into err (len bytes) and return -1, for code that reports
+ * to its caller rather than to stderr. A format ending in ':' gets
+ * ": strerror(errno)" appended.
+ */
+__attribute__((format(printf, 3, 4))) int errf(char *err, size_t len, const char *fmt, ...);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 /* realloc to n*size bytes, dying on overflow. */
