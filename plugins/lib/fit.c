@@ -37,6 +37,12 @@ kp_fit_opts_init(struct kp_fit_opts *o)
 	o->batch = 32;
 	o->patience = 10;
 	o->seed = 1;
+	o->trees = 100;
+	o->depth = 6;
+	o->min_child_weight = 1;
+	o->subsample = 1;
+	o->colsample = 1;
+	o->bins = 256;
 }
 
 void
@@ -47,8 +53,8 @@ kp_history_release(struct kp_history *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static void
-history_add(struct kp_history *h, double loss, double val)
+void
+kp_history_add(struct kp_history *h, double loss, double val)
 {
 	h->loss = kp_xrealloc(h->loss, h->n + 1, sizeof(double));
 	h->val = kp_xrealloc(h->val, h->n + 1, sizeof(double));
@@ -211,7 +217,7 @@ train_ridge(struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	h->flops = (double)n * d * d + 2.0 * n * d * k + (double)d * d * d / 3;
 	h->best_epoch = 1;
-	history_add(h, NAN, NAN);
+	kp_history_add(h, NAN, NAN);
 out:
 	free(mx);
 	free(mt);
@@ -758,7 +764,7 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 				since++;
 			}
 		}
-		history_add(h, loss, val);
+		kp_history_add(h, loss, val);
 		if (!isfinite(loss)) {
 			pool_release(&pool);
 			kp_model_release(&best);
@@ -783,10 +789,27 @@ kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
 	void *arg, char *err)
 {
-	size_t i;
-
 	memset(h, 0, sizeof(*h));
 	memset(m, 0, sizeof(*m));
+	if (kp_fit_check(o, n, d, y, nclasses, err) < 0)
+		return -1;
+	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1)
+		return kp_errf(err, "bad training options");
+	if (o->kind == KP_RIDGE && o->weights)
+		return kp_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
+	/* See the comment at the top: products on one thread, for determinism. */
+	openblas_set_num_threads(1);
+	if (o->kind == KP_RIDGE)
+		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
+	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
+}
+
+int
+kp_fit_check(const struct kp_fit_opts *o, size_t n, size_t d, const int64_t *y,
+	size_t nclasses, char *err)
+{
+	size_t i;
+
 	if (n < 2 || d < 1)
 		return kp_errf(err, "need at least 2 training rows and 1 feature, got %zu x %zu", n, d);
 	if (nclasses == 1)
@@ -795,17 +818,11 @@ kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 		if (y[i] < 0 || (size_t)y[i] >= nclasses)
 			return kp_errf(err, "label %lld of row %zu is not a class index below %zu",
 				(long long)y[i], i + 1, nclasses);
-	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
-		return kp_errf(err, "bad training options");
+	if (!(o->lr > 0))
+		return kp_errf(err, "bad training options: lr must be > 0");
 	for (i = 0; o->weights && i < n; i++)
 		if (!(o->weights[i] >= 0) || !isfinite(o->weights[i]))
 			return kp_errf(err, "weight of row %zu is %g: weights must be finite and >= 0",
 				i + 1, o->weights[i]);
-	if (o->kind == KP_RIDGE && o->weights)
-		return kp_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
-	/* See the comment at the top: products on one thread, for determinism. */
-	openblas_set_num_threads(1);
-	if (o->kind == KP_RIDGE)
-		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
-	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
+	return 0;
 }
