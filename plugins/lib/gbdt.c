@@ -97,67 +97,115 @@ edges_of(const float *v, size_t m, size_t maxbins, float *edges)
 	return nb;
 }
 
-/* The first bin whose upper edge is >= x (the last when none is). */
+/*
+ * The first bin whose upper edge is >= x, x finite: a branch-free binary
+ * search over all KP_GBDT_BINS edges, those past the feature's last bin
+ * being FLT_MAX like the last.
+ */
 static uint8_t
-bin_of(const float *edges, size_t nb, float x)
+bin_of(const float *edges, float x)
 {
-	size_t lo = 0, hi = nb - 1;
+	size_t lo = 0, step;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (x <= edges[mid])
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
+	for (step = KP_GBDT_BINS / 2; step; step /= 2)
+		lo += edges[lo + step - 1] < x ? step : 0;
 	return (uint8_t)lo;
 }
+
+/* Rows per task when binning. */
+#define BIN_BLOCK 4096
 
 struct binning {
 	struct kp_bins *b;
 	const float *X;
 	size_t maxbins;
+	float *sample;		/* d x m: the sampled rows, by feature */
+	size_t m;
 };
 
-/* Task f: feature f's edges from a strided sample, then every row's bin. */
+/* The sampled row j: every row when there are few, else evenly strided. */
+static size_t
+sampled(const struct binning *t, size_t j)
+{
+	return t->m == t->b->n ? j : (size_t)((double)j * (double)t->b->n / (double)t->m);
+}
+
+/* Task: one block of sampled rows into the by-feature sample (reading rows whole). */
 static void
-bin_feature(void *arg, size_t f)
+sample_task(void *arg, size_t blk)
+{
+	struct binning *t = arg;
+	size_t d = t->b->d, j, f, end = (blk + 1) * BIN_BLOCK < t->m ? (blk + 1) * BIN_BLOCK : t->m;
+
+	for (j = blk * BIN_BLOCK; j < end; j++) {
+		const float *row = t->X + sampled(t, j) * d;
+
+		for (f = 0; f < d; f++)
+			t->sample[f * t->m + j] = row[f];
+	}
+}
+
+/* Task f: feature f's edges from its sorted sample. */
+static void
+edges_task(void *arg, size_t f)
+{
+	struct binning *t = arg;
+	float *v = t->sample + f * t->m, *tmp = kp_xmallocarray(t->m, sizeof(float));
+	float *e = t->b->edges + f * KP_GBDT_BINS;
+	size_t nb;
+
+	radix_sort(v, tmp, t->m);
+	nb = edges_of(v, t->m, t->maxbins, e);
+	t->b->nbins[f] = (uint16_t)nb;
+	while (nb < KP_GBDT_BINS)
+		e[nb++] = FLT_MAX;
+	free(tmp);
+}
+
+/* Task: one block of rows' bins, every feature. */
+static void
+code_task(void *arg, size_t blk)
 {
 	struct binning *t = arg;
 	struct kp_bins *b = t->b;
-	size_t n = b->n, d = b->d, m = n < BIN_SAMPLE ? n : BIN_SAMPLE, i;
-	float *v = kp_xmallocarray(2 * m, sizeof(float)), *e = b->edges + f * KP_GBDT_BINS;
-	uint8_t *code = b->code + f * n;
-	size_t nb;
+	size_t n = b->n, d = b->d, i, f, end = (blk + 1) * BIN_BLOCK < n ? (blk + 1) * BIN_BLOCK : n;
 
-	for (i = 0; i < m; i++)
-		v[i] = t->X[(m == n ? i : (size_t)((double)i * (double)n / (double)m)) * d + f];
-	radix_sort(v, v + m, m);
-	nb = edges_of(v, m, t->maxbins, e);
-	b->nbins[f] = (uint16_t)nb;
-	for (i = 0; i < n; i++)
-		code[i] = bin_of(e, nb, t->X[i * d + f]);
-	free(v);
+	/* Feature by feature, so that one feature's edges stay in L1. */
+	for (f = 0; f < d; f++)
+		for (i = blk * BIN_BLOCK; i < end; i++)
+			b->code[f * n + i] = bin_of(b->edges + f * KP_GBDT_BINS, t->X[i * d + f]);
+}
+
+/* Run fn on 0..ntasks-1, on the pool when there is one. */
+static void
+run(struct kp_pool *pool, kp_pool_fn fn, void *arg, size_t ntasks)
+{
+	size_t i;
+
+	if (pool)
+		kp_pool_run(pool, fn, arg, ntasks);
+	else
+		for (i = 0; i < ntasks; i++)
+			fn(arg, i);
 }
 
 void
 kp_bins_make(struct kp_bins *b, const float *X, size_t n, size_t d,
 	size_t maxbins, struct kp_pool *pool)
 {
-	struct binning t = { b, X, maxbins < 2 ? 2 : maxbins > KP_GBDT_BINS ? KP_GBDT_BINS : maxbins };
-	size_t f;
+	struct binning t = { b, X, maxbins < 2 ? 2 : maxbins > KP_GBDT_BINS ? KP_GBDT_BINS : maxbins,
+		NULL, n < BIN_SAMPLE ? n : BIN_SAMPLE };
 
 	b->n = n;
 	b->d = d;
 	b->code = kp_xmallocarray(n * d, 1);
 	b->edges = kp_xcalloc(d * KP_GBDT_BINS, sizeof(float));
 	b->nbins = kp_xcalloc(d, sizeof(uint16_t));
-	if (pool)
-		kp_pool_run(pool, bin_feature, &t, d);
-	else
-		for (f = 0; f < d; f++)
-			bin_feature(&t, f);
+	t.sample = kp_xmallocarray(t.m * d, sizeof(float));
+	run(pool, sample_task, &t, (t.m + BIN_BLOCK - 1) / BIN_BLOCK);
+	run(pool, edges_task, &t, d);
+	run(pool, code_task, &t, (n + BIN_BLOCK - 1) / BIN_BLOCK);
+	free(t.sample);
 }
 
 void
@@ -252,8 +300,9 @@ kp_gbdt_gradients(int loss, const double *score, size_t n, size_t k,
 				put(gh + i * 2, q - t, q * (1 - q), wi);
 		} else {
 			total -= wi * softmax_row(s, k, y[i], p);
+			/* 2p(1 - p), as XGBoost takes the softmax's hessian. */
 			for (c = 0; gh && c < k; c++)
-				put(gh + (i * k + c) * 2, p[c] - ((size_t)y[i] == c), p[c] * (1 - p[c]), wi);
+				put(gh + (i * k + c) * 2, p[c] - ((size_t)y[i] == c), 2 * p[c] * (1 - p[c]), wi);
 		}
 	}
 	return total;

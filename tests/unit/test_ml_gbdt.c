@@ -143,12 +143,13 @@ losses(void **state)
 	/* Logistic far out stays finite: at 3, y = 1: log(1 + e^-3). */
 	l = kp_gbdt_gradients(KP_LOSS_LOGISTIC, s0 + 1, 1, 1, y1, NULL, NULL, NULL);
 	assert_true(fabs(l - log1p(exp(-3))) < 1e-12);
-	/* Softmax of three zeros, y = 2: p = 1/3; loss log 3; g = 1/3, 1/3, -2/3; h = 2/9. */
+	/* Softmax of three zeros, y = 2: p = 1/3; loss log 3; g = 1/3, 1/3, -2/3;
+	 * h = 2p(1 - p) = 4/9, as XGBoost takes it. */
 	l = kp_gbdt_gradients(KP_LOSS_SOFTMAX, s3, 1, 3, y2, NULL, NULL, gh);
 	assert_true(fabs(l - log(3)) < 1e-12);
 	assert_true(fabsf(gh[0] - 1.0f / 3) < 1e-7f && fabsf(gh[2] - 1.0f / 3) < 1e-7f);
 	assert_true(fabsf(gh[4] + 2.0f / 3) < 1e-7f);
-	assert_true(fabsf(gh[1] - 2.0f / 9) < 1e-7f && fabsf(gh[5] - 2.0f / 9) < 1e-7f);
+	assert_true(fabsf(gh[1] - 4.0f / 9) < 1e-7f && fabsf(gh[5] - 4.0f / 9) < 1e-7f);
 }
 
 /* Uniform features; classes by XOR of the first two's signs (no linear
