@@ -3,7 +3,8 @@
 --   model "digits_mlp" { features = ":digits_feat", algorithm = "mlp", hidden = {64} }
 --   model "loans_gbdt" { features = ":loans_feat", algorithm = "gbdt", trees = 200, depth = 4 }
 --
--- algorithm: "ridge", "logistic", "softmax", "mlp" or "gbdt" (gradient-
+-- algorithm: "ridge", "logistic", "softmax" (by L-BFGS, or solver = "adam"),
+-- "mlp" or "gbdt" (gradient-
 -- boosted trees: trees, depth, lr, l2, min_child_weight, subsample,
 -- colsample, seed, validation/patience for early stopping). Outputs
 -- model.safetensors, model.json and history.json.
@@ -25,6 +26,7 @@ local spec = {
   validation = { check.range(0, 0.9), "a fraction in [0, 0.9]" },
   patience = { check.positive_int, "a positive integer" },
   seed = { check.nonneg_int, "a non-negative integer" },
+  solver = { check.one_of("lbfgs", "adam"), '"lbfgs" or "adam"' },
   trees = { check.positive_int, "a positive integer" },
   depth = { function(v) return math.type(v) == "integer" and v >= 1 and v <= 16 end,
     "an integer in [1, 16]" },
@@ -40,6 +42,16 @@ function model(name)
     check_args("model", name, args, spec, { "features", "algorithm" })
     if args.hidden and args.algorithm ~= "mlp" then
       kiln.fail(string.format("model '%s': field 'hidden': only algorithm \"mlp\" has hidden layers", name))
+    end
+    if args.solver and args.algorithm ~= "logistic" and args.algorithm ~= "softmax" then
+      kiln.fail(string.format("model '%s': field 'solver': only algorithms \"logistic\" and \"softmax\" have a choice of solver", name))
+    end
+    if (args.algorithm == "logistic" or args.algorithm == "softmax") and args.solver ~= "adam" then
+      for _, f in ipairs({ "lr", "batch_size", "validation", "patience" }) do
+        if args[f] ~= nil then
+          kiln.fail(string.format("model '%s': field '%s': the lbfgs solver (the default) runs on all rows to convergence; set solver = \"adam\" for %s", name, f, f))
+        end
+      end
     end
     local gbdt = args.algorithm == "gbdt"
     for _, f in ipairs({ "trees", "depth", "min_child_weight", "subsample", "colsample", "epochs", "batch_size" }) do

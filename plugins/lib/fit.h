@@ -10,9 +10,16 @@
 
 struct kp_model;
 
+/* How logistic and softmax models are fitted. */
+enum kp_solver {
+	KP_SOLVER_ADAM,		/* mini-batch Adam for epochs, as the MLP */
+	KP_SOLVER_LBFGS,	/* full-batch L-BFGS to convergence (at most epochs iterations) */
+};
+
 /* How to train; kp_fit_opts_init fills in the defaults. */
 struct kp_fit_opts {
 	int kind;		/* enum kp_kind */
+	int solver;		/* enum kp_solver: logistic and softmax only */
 	size_t hidden[8];	/* MLP hidden layer sizes */
 	size_t nhidden;		/* of them in use */
 	int epochs;		/* passes over the training rows, at most */
@@ -45,6 +52,7 @@ struct kp_history {
 	double *val;		/* n validation metrics; NaN when there is no validation split */
 	int best_epoch;		/* 1-based epoch whose weights were kept */
 	double flops;		/* floating-point operations of the training */
+	int converged;		/* L-BFGS: 1 when the gradient or the loss stopped changing */
 };
 
 /* Free h's records. */

@@ -22,8 +22,11 @@
 #include "../lib/util.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "colsample", "depth",
-	"epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "subsample",
-	"trees", "validation", NULL };
+	"epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "solver",
+	"subsample", "trees", "validation", NULL };
+static const char *const solvers[] = { "adam", "lbfgs", NULL };
+/* Params only the Adam solver takes. */
+static const char *const adam_params[] = { "batch_size", "lr", "patience", "validation", NULL };
 static const char *const algorithms[] = { "ridge", "logistic", "softmax", "mlp", "gbdt", NULL };
 /* Params of one family only: the trees', and the gradient-trained networks'. */
 static const char *const tree_params[] = { "colsample", "depth", "min_child_weight",
@@ -41,6 +44,26 @@ family(kiln_ctx *ctx, int gbdt)
 		if (kiln_param(ctx, other[i]))
 			return kiln_fail(ctx, gbdt ? "param '%s': the gbdt algorithm has no %s (it grows trees)"
 				: "param '%s': only the gbdt algorithm grows trees", other[i], other[i]);
+	return 0;
+}
+
+/* Logistic and softmax: the solver (lbfgs unless said) and what it takes. */
+static int
+solver_option(kiln_ctx *ctx, struct kp_fit_opts *o)
+{
+	const char *s;
+	size_t i;
+
+	if (o->kind != KP_LOGISTIC && o->kind != KP_SOFTMAX)
+		return kiln_param(ctx, "solver") ?
+			kiln_fail(ctx, "param 'solver': only logistic and softmax have a choice of solver") : 0;
+	if (kp_string(ctx, "solver", "lbfgs", solvers, &s) < 0)
+		return -1;
+	o->solver = strcmp(s, "lbfgs") == 0 ? KP_SOLVER_LBFGS : KP_SOLVER_ADAM;
+	for (i = 0; o->solver == KP_SOLVER_LBFGS && adam_params[i]; i++)
+		if (kiln_param(ctx, adam_params[i]))
+			return kiln_fail(ctx, "param '%s': the lbfgs solver (the default) runs on all rows to convergence; set solver = \"adam\" for %s",
+				adam_params[i], adam_params[i]);
 	return 0;
 }
 
@@ -87,7 +110,9 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 		return -1;
 	if (o->kind == KP_GBDT && tree_options(ctx, o) < 0)
 		return -1;
-	if (kp_int(ctx, "epochs", 100, 1, 1000000, &v) < 0)
+	/* Epochs, or for lbfgs iterations at most: it stops when converged. */
+	if (kp_int(ctx, "epochs", kiln_param(ctx, "solver") || (o->kind != KP_LOGISTIC &&
+	    o->kind != KP_SOFTMAX) ? 100 : 1000, 1, 1000000, &v) < 0)
 		return -1;
 	o->epochs = (int)v;
 	if (kp_int(ctx, "batch_size", 32, 1, 1 << 24, &v) < 0)
@@ -103,8 +128,11 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 		return -1;
 	if (!(o->lr > 0))
 		return kiln_fail(ctx, "param 'lr': expected a positive number, got 0");
-	if (o->kind != KP_GBDT &&
-	    kp_number(ctx, "l2", o->kind == KP_RIDGE ? 1.0 : 1e-4, 0, 1e6, &o->l2) < 0)
+	/* NaN: 1/n, n the training rows (scikit-learn's C = 1), set by run. */
+	if (o->kind != KP_GBDT && kp_number(ctx, "l2", o->kind == KP_RIDGE ? 1.0 :
+	    o->kind == KP_MLP ? 1e-4 : NAN, 0, 1e6, &o->l2) < 0)
+		return -1;
+	if (solver_option(ctx, o) < 0)
 		return -1;
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;
@@ -330,11 +358,19 @@ hyper_json(const struct kp_fit_opts *o)
 	}
 	for (i = 0; i < o->nhidden; i++)
 		json_array_append_new(h, json_integer((json_int_t)o->hidden[i]));
+	if (o->kind == KP_LOGISTIC || o->kind == KP_SOFTMAX) {
+		json_decref(h);
+		if (o->solver == KP_SOLVER_LBFGS)
+			return json_pack("{s:s, s:s, s:I, s:o}", "algorithm", kp_kind_name(o->kind),
+				"solver", "lbfgs", "max_iterations", (json_int_t)o->epochs,
+				"l2", kp_json_real(o->l2));
+		h = NULL;
+	}
 	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:o, s:I, s:o, s:I}",
 		"algorithm", kp_kind_name(o->kind), "epochs", (json_int_t)o->epochs,
 		"lr", kp_json_real(o->lr), "l2", kp_json_real(o->l2),
 		"batch_size", (json_int_t)o->batch, "validation", kp_json_real(o->validation),
-		"patience", (json_int_t)o->patience, "hidden", h, "seed", (json_int_t)o->seed);
+		"patience", (json_int_t)o->patience, "hidden", h ? h : json_array(), "seed", (json_int_t)o->seed);
 }
 
 static json_t *
@@ -460,6 +496,8 @@ run(kiln_ctx *ctx)
 	}
 	kiln_log(ctx, "loaded and checked the features in %.3f s", seconds() - t0);
 	o.weights = d.w.data;
+	if (isnan(o.l2))
+		o.l2 = 1.0 / (double)d.X.shape[0];
 	t0 = seconds();
 	rc = fit(&m, &o, &d, &h, ctx, err);
 	t0 = seconds() - t0;
@@ -469,7 +507,10 @@ run(kiln_ctx *ctx)
 			d.X.shape[0], d.X.shape[1], t0, m.forest->ntrees, h.best_epoch, h.n,
 			d.Xv.data ? ", early stopping on X_val.npy" : o.validation > 0 ?
 			", early stopping on a hold-out of the training rows" : "");
-	else if (rc == 0)
+	else if (rc == 0 && o.solver == KP_SOLVER_LBFGS)
+		kiln_log(ctx, "L-BFGS: %zu iterations, %s (l2 %g)", h.n,
+			h.converged ? "converged" : "stopped at the iteration limit (epochs)", o.l2);
+	if (rc == 0 && !m.forest)
 		kiln_log(ctx, "trained %zu x %zu in %.3f s: %.3g GFLOP, %.2f GFLOP/s", d.X.shape[0],
 			d.X.shape[1], t0, h.flops / 1e9, h.flops / 1e9 / (t0 > 0 ? t0 : 1e-9));
 	if (rc == 0)
