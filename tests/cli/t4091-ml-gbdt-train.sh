@@ -1,6 +1,7 @@
 # gbdt training: softmax on digits (one tree per class per round) with early
 # stopping on a hold-out of the training rows; early stopping on the
-# features' X_val.npy when they have one; a regression by squared error.
+# features' X_val.npy when they have one (featurize's split.validation, or
+# a folder's); a regression by squared error.
 . "$(dirname "$0")/lib.sh"
 cp -r "$top/examples/digits/." .
 rm -rf kiln-out .kiln Kilnfile.lock
@@ -23,6 +24,16 @@ assert m["kind"] == "gbdt" and m["trees"] == 10 * best, (m["trees"], best)
 assert m["hyperparameters"]["depth"] == 4 and m["outputs"] == 10, m
 assert m["train_rows"] == 1438, m["train_rows"]   # the hold-out included, as for the others
 P
+
+# featurize's validation split (split.validation) stops the training.
+cat >> Kilnfile <<'K'
+features "digits_val" { data = ":digits", label = "digit", split = { test = 0.2, validation = 0.2, seed = 42, stratify = true } }
+model "digits_gbdt_v" { features = ":digits_val", algorithm = "gbdt", trees = 300, depth = 3, lr = 0.5, patience = 3 }
+K
+ok kiln build digits_gbdt_v
+grep -q "early stopping on X_val.npy" .kiln/logs/digits_gbdt_v.log ||
+	fail "featurize's X_val.npy not used: $(cat .kiln/logs/digits_gbdt_v.log)"
+ok /usr/bin/python3 -c 'import json; h = json.load(open("kiln-out/digits_gbdt_v/history.json")); assert len(h["epochs"]) < 300 and h["best_epoch"] + 3 == len(h["epochs"]), h["best_epoch"]'
 
 # A features folder with a validation split: it is what stops the training.
 ok /usr/bin/python3 - <<'P'
