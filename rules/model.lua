@@ -46,10 +46,11 @@ function model(name)
     if args.solver and args.algorithm ~= "logistic" and args.algorithm ~= "softmax" then
       kiln.fail(string.format("model '%s': field 'solver': only algorithms \"logistic\" and \"softmax\" have a choice of solver", name))
     end
-    if (args.algorithm == "logistic" or args.algorithm == "softmax") and args.solver ~= "adam" then
+    -- lbfgs unless said, or unless a field only Adam takes is given.
+    if args.solver == "lbfgs" then
       for _, f in ipairs({ "lr", "batch_size", "validation", "patience" }) do
         if args[f] ~= nil then
-          kiln.fail(string.format("model '%s': field '%s': the lbfgs solver (the default) runs on all rows to convergence; set solver = \"adam\" for %s", name, f, f))
+          kiln.fail(string.format("model '%s': field '%s': the lbfgs solver runs on all rows to convergence; %s is Adam's", name, f, f))
         end
       end
     end

@@ -47,22 +47,28 @@ family(kiln_ctx *ctx, int gbdt)
 	return 0;
 }
 
-/* Logistic and softmax: the solver (lbfgs unless said) and what it takes. */
+/*
+ * Logistic and softmax: the solver, lbfgs unless said or unless a param
+ * only Adam takes is given (so a Kilnfile that tunes lr means Adam).
+ */
 static int
 solver_option(kiln_ctx *ctx, struct kp_fit_opts *o)
 {
 	const char *s;
 	size_t i;
+	int adam = 0;
 
 	if (o->kind != KP_LOGISTIC && o->kind != KP_SOFTMAX)
 		return kiln_param(ctx, "solver") ?
 			kiln_fail(ctx, "param 'solver': only logistic and softmax have a choice of solver") : 0;
-	if (kp_string(ctx, "solver", "lbfgs", solvers, &s) < 0)
+	for (i = 0; adam_params[i]; i++)
+		adam |= kiln_param(ctx, adam_params[i]) != NULL;
+	if (kp_string(ctx, "solver", adam ? "adam" : "lbfgs", solvers, &s) < 0)
 		return -1;
 	o->solver = strcmp(s, "lbfgs") == 0 ? KP_SOLVER_LBFGS : KP_SOLVER_ADAM;
 	for (i = 0; o->solver == KP_SOLVER_LBFGS && adam_params[i]; i++)
 		if (kiln_param(ctx, adam_params[i]))
-			return kiln_fail(ctx, "param '%s': the lbfgs solver (the default) runs on all rows to convergence; set solver = \"adam\" for %s",
+			return kiln_fail(ctx, "param '%s': the lbfgs solver runs on all rows to convergence; %s is Adam's",
 				adam_params[i], adam_params[i]);
 	return 0;
 }
@@ -110,9 +116,10 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 		return -1;
 	if (o->kind == KP_GBDT && tree_options(ctx, o) < 0)
 		return -1;
+	if (solver_option(ctx, o) < 0)
+		return -1;
 	/* Epochs, or for lbfgs iterations at most: it stops when converged. */
-	if (kp_int(ctx, "epochs", kiln_param(ctx, "solver") || (o->kind != KP_LOGISTIC &&
-	    o->kind != KP_SOFTMAX) ? 100 : 1000, 1, 1000000, &v) < 0)
+	if (kp_int(ctx, "epochs", o->solver == KP_SOLVER_LBFGS ? 1000 : 100, 1, 1000000, &v) < 0)
 		return -1;
 	o->epochs = (int)v;
 	if (kp_int(ctx, "batch_size", 32, 1, 1 << 24, &v) < 0)
@@ -130,9 +137,7 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 		return kiln_fail(ctx, "param 'lr': expected a positive number, got 0");
 	/* NaN: 1/n, n the training rows (scikit-learn's C = 1), set by run. */
 	if (o->kind != KP_GBDT && kp_number(ctx, "l2", o->kind == KP_RIDGE ? 1.0 :
-	    o->kind == KP_MLP ? 1e-4 : NAN, 0, 1e6, &o->l2) < 0)
-		return -1;
-	if (solver_option(ctx, o) < 0)
+	    o->solver == KP_SOLVER_LBFGS ? NAN : 1e-4, 0, 1e6, &o->l2) < 0)
 		return -1;
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;

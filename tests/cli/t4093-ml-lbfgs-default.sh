@@ -1,6 +1,7 @@
 # logistic and softmax fit by L-BFGS to convergence unless told otherwise,
 # with l2 = 1/n (scikit-learn's C = 1): the log says so, model.json records
-# it, threads do not change the bytes; Adam's fields need solver = "adam".
+# it, threads do not change the bytes; a field only Adam takes means Adam,
+# and is refused with solver = "lbfgs".
 . "$(dirname "$0")/lib.sh"
 cp -r "$top/examples/breast_cancer/." .
 rm -rf kiln-out .kiln Kilnfile.lock
@@ -26,13 +27,16 @@ kilnfile_error() {
 	fails 2 kiln build bc_logistic
 	has "$2"
 }
-kilnfile_error 'algorithm = "logistic", lr = 0.1' "field 'lr': the lbfgs solver (the default) runs on all rows to convergence; set solver = \"adam\" for lr"
-kilnfile_error 'algorithm = "logistic", validation = 0.2' "field 'validation': the lbfgs solver (the default)"
+kilnfile_error 'algorithm = "logistic", solver = "lbfgs", lr = 0.1' "field 'lr': the lbfgs solver runs on all rows to convergence; lr is Adam's"
+kilnfile_error 'algorithm = "logistic", solver = "lbfgs", validation = 0.2' "field 'validation': the lbfgs solver runs on all rows to convergence; validation is Adam's"
 kilnfile_error 'algorithm = "mlp", solver = "lbfgs"' "field 'solver': only algorithms \"logistic\" and \"softmax\" have a choice of solver"
 kilnfile_error 'algorithm = "logistic", solver = "sgd"' "field 'solver': expected \"lbfgs\" or \"adam\", got \"sgd\""
-# Adam as before, when asked for.
-sed -i '/^model "bc_logistic"/,$d' Kilnfile
-printf 'model "bc_logistic" { features = ":bc_feat", algorithm = "logistic", solver = "adam", lr = 0.05, epochs = 20 }\n' >> Kilnfile
-ok kiln build bc_logistic
-grep -q "L-BFGS" .kiln/logs/bc_logistic.log && fail "adam asked for, L-BFGS ran"
-ok /usr/bin/python3 -c 'import json; h = json.load(open("kiln-out/bc_logistic/history.json")); assert len(h["epochs"]) == 20, len(h["epochs"])'
+# Adam as before, when asked for, or when its step size is given.
+for s in 'solver = "adam", ' ''; do
+	sed -i '/^model "bc_logistic"/,$d' Kilnfile
+	printf 'model "bc_logistic" { features = ":bc_feat", algorithm = "logistic", %slr = 0.05, epochs = 20 }\n' "$s" >> Kilnfile
+	ok kiln build bc_logistic
+	grep -q "L-BFGS" .kiln/logs/bc_logistic.log && fail "adam meant ($s), L-BFGS ran"
+	ok /usr/bin/python3 -c 'import json; h = json.load(open("kiln-out/bc_logistic/history.json")); assert len(h["epochs"]) == 20, len(h["epochs"])
+m = json.load(open("kiln-out/bc_logistic/model.json")); assert abs(m["hyperparameters"]["l2"] - 1e-4) < 1e-9, m["hyperparameters"]'
+done
