@@ -177,7 +177,7 @@ predictor_release(struct predictor *p)
 {
 	size_t i;
 
-	if (p->m.layers)
+	if (p->m.layers || p->m.forest)
 		kp_model_release(&p->m);
 	for (i = 0; i < p->nsrc; i++)
 		free(p->src[i].name);
