@@ -26,6 +26,7 @@
 #include "cmd_verify.h"
 #include "fs.h"
 #include "key.h"
+#include "lock.h"
 #include "outputs.h"
 #include "paths.h"
 #include "workspace.h"
@@ -128,49 +129,25 @@ remember(const char *msg)
 	snprintf(why, sizeof(why), "%s", msg);
 }
 
-/* Parse a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
+static void
+lock_line(void *arg, const char *target, const char *path, const struct kiln_digest *d, uint64_t size)
+{
+	outs_add(arg, target, path, d, size);
+}
+
+/* Read a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
 static int
 lock_read(const char *path, struct outs *o)
 {
 	size_t len;
-	char *text = read_file(path, &len), *line, *save = NULL;
-	int ok = 0;
+	char *text = read_file(path, &len);
+	int ok;
 
 	if (!text)
 		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *sp = strchr(line, ' '), *kind, *rest;
-		struct kiln_digest d;
-
-		if (line[0] == '#')
-			continue;
-		if (strcmp(line, "kiln-lock 1") == 0) {
-			ok = 1;
-			continue;
-		}
-		if (!sp)
-			continue;
-		*sp = '\0';
-		kind = sp + 1;
-		if (strncmp(kind, "key ", 4) == 0 && kiln_digest_parse(kind + 4, &d) == 0) {
-			outs_add(o, line, NULL, &d, 0);
-		} else if (strncmp(kind, "out ", 4) == 0) {
-			/* out <path> <digest> <size>: the path may hold spaces, so parse from the end. */
-			char *size = strrchr(kind, ' '), *dig;
-
-			rest = kind + 4;
-			if (!size || size <= rest)
-				continue;
-			*size++ = '\0';
-			dig = strrchr(rest, ' ');
-			if (!dig || kiln_digest_parse(dig + 1, &d) < 0)
-				continue;
-			*dig = '\0';
-			outs_add(o, line, rest, &d, strtoull(size, NULL, 10));
-		}
-	}
+	ok = kiln_lock_parse(text, lock_line, o);
 	free(text);
-	if (!ok)
+	if (ok < 0)
 		return -1;
 	qsort(o->v, o->n, sizeof(*o->v), cmp_out);
 	return 0;

@@ -195,3 +195,43 @@ kiln_lock_matches(struct kiln_graph *g, struct kiln_state *st)
 	buf_release(&b);
 	return same;
 }
+
+int
+kiln_lock_parse(char *text, kiln_lock_line_fn *fn, void *arg)
+{
+	char *line, *save = NULL;
+	int ok = 0;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' '), *kind, *rest;
+		struct kiln_digest d;
+
+		if (line[0] == '#')
+			continue;
+		if (strcmp(line, "kiln-lock 1") == 0) {
+			ok = 1;
+			continue;
+		}
+		if (!sp)
+			continue;
+		*sp = '\0';
+		kind = sp + 1;
+		if (strncmp(kind, "key ", 4) == 0 && kiln_digest_parse(kind + 4, &d) == 0) {
+			fn(arg, line, NULL, &d, 0);
+		} else if (strncmp(kind, "out ", 4) == 0) {
+			/* out <path> <digest> <size>: the path may hold spaces, so parse from the end. */
+			char *size = strrchr(kind, ' '), *dig;
+
+			rest = kind + 4;
+			if (!size || size <= rest)
+				continue;
+			*size++ = '\0';
+			dig = strrchr(rest, ' ');
+			if (!dig || kiln_digest_parse(dig + 1, &d) < 0)
+				continue;
+			*dig = '\0';
+			fn(arg, line, rest, &d, strtoull(size, NULL, 10));
+		}
+	}
+	return ok ? 0 : -1;
+}
