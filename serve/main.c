@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "gate.h"
 #include "guard.h"
 #include "predict.h"
 #include "../plugins/lib/model.h"
@@ -393,6 +394,20 @@ done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTermin
 	}
 }
 
+/* The listening socket, bound; the gate accepts on it. */
+static int
+listen_on(const struct sockaddr_in *addr, const char *host, long port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 || listen(fd, SOMAXCONN) < 0)
+		die("cannot listen on %s:%ld: %s", host, port, strerror(errno));
+	return fd;
+}
+
 /* A connection opened or closed: the guard follows it. */
 static void
 notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -507,12 +522,13 @@ main(int argc, char **argv)
 	static struct server s;
 	const char *dir = NULL, *name = NULL, *host = "0.0.0.0";
 	long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
-	char err[KP_ERRLEN], *base;
+	char err[KP_ERRLEN], *base, *copy = NULL;
 	struct sockaddr_in addr;
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
+	struct gate *gate;
+	socklen_t alen = sizeof(addr);
 	struct sigaction sa;
-	int o, sig = SIGTERM;
+	int o, sig = SIGTERM, lfd;
 
 	limits_init(&s.lim);
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -547,8 +563,10 @@ main(int argc, char **argv)
 		die("--host: '%s' is not an IPv4 address", host);
 	if (!name) {
 		/* The folder's last component: "kiln-out/iris_model/" serves iris_model. */
-		char *copy = strdup(dir);
-		size_t n = strlen(copy);
+		size_t n;
+
+		copy = kp_xstrdup(dir);
+		n = strlen(copy);
 
 		while (n > 1 && copy[n - 1] == '/')
 			copy[--n] = '\0';
@@ -561,6 +579,7 @@ main(int argc, char **argv)
 	openblas_set_num_threads(1);
 	if (predictor_load(&s.p, dir, name, err) < 0)
 		die("%s", err);
+	free(copy);	/* the predictor keeps its own copy of the name */
 
 	/*
 	 * OpenBLAS starts its threads before main, so blocking signals for a
@@ -579,27 +598,31 @@ main(int argc, char **argv)
 		threads = s.lim.max_conns;	/* libmicrohttpd shares the limit among its threads */
 	if (!(s.guard = guard_start(s.lim.header_s, s.lim.body_s)))
 		die("cannot start the connection guard's thread");
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	lfd = listen_on(&addr, host, port);
+	/* The gate accepts; libmicrohttpd gets each connection once its first head is checked. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
 		0, NULL, NULL, handle, &s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
 		MHD_OPTION_NOTIFY_COMPLETED, done, &s,
 		MHD_OPTION_NOTIFY_CONNECTION, notify, &s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s.lim.max_conns,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s.lim.per_addr,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s.lim.idle_s,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 		MHD_OPTION_END);
 	if (!d)
-		die("cannot listen on %s:%ld: %s", host, port, errno ? strerror(errno) : "libmicrohttpd refused");
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		die("cannot start libmicrohttpd: %s", errno ? strerror(errno) : "it refused the options");
+	if (!(gate = gate_start(lfd, d, s.lim.max_conns, s.lim.per_addr, s.lim.header_s)))
+		die("cannot start the gate's thread");
+	getsockname(lfd, (struct sockaddr *)&addr, &alen);
 	fprintf(stderr, "kiln-serve: model '%s' (%s, %zu features) on http://%s:%u/v1/models/%s:predict\n",
 		s.p.name, kp_kind_name(s.p.m.kind), s.p.ninputs, host,
-		info ? info->port : (unsigned)port, s.p.name);
+		(unsigned)ntohs(addr.sin_port), s.p.name);
 	fflush(stderr);
 	while (read(stop_pipe[0], &sig, sizeof(sig)) < 0 && errno == EINTR)
 		;
 	fprintf(stderr, "kiln-serve: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	gate_stop(gate);
 	MHD_stop_daemon(d);
 	guard_stop(s.guard);
 	predictor_release(&s.p);
