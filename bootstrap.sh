@@ -14,7 +14,7 @@ ninja-build hyperfine time python3 python3-numpy python3-sklearn
 nginx-light faketime diffoscope-minimal
 podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge
-clang libclang-rt-14-dev xxhash strace procps
+clang libclang-rt-14-dev xxhash strace procps git
 "
 
 missing=""

@@ -13,6 +13,11 @@
 #include "map.h"
 #include "util.h"
 
+/* The longest target name: .kiln/logs/<name>.log must stay a valid file name. */
+#define KILN_NAME_MAX 200
+
+struct kiln_overrides;
+
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
 	KILN_INPUT_PATH,	/* a file or a folder in the workspace */
@@ -24,6 +29,7 @@ struct kiln_input {
 	const char *spec;		/* as written in the Kilnfile */
 	int kind;			/* enum kiln_input_kind */
 	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
+	int soft;			/* a target the step can do without: if it fails, the step runs without it */
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
 	char *path;			/* what the plugin sees (malloc'd) */
@@ -102,6 +108,7 @@ struct kiln_graph {
 	struct kiln_config config;
 	const char **sources;	/* the files evaluation read: the Kilnfile and what it included */
 	size_t nsources;
+	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
 };
 
 void kiln_graph_init(struct kiln_graph *g);
