@@ -148,3 +148,21 @@ kiln_git_show(const char *rev, const char *path, size_t *len)
 		buf_adds(&out, "");
 	return buf_detach(&out);
 }
+
+char *
+kiln_git_log(const char *path, int n)
+{
+	struct buf out = BUF_INIT;
+	char *count = xasprintf("-n%d", n), *spec = xasprintf("./%s", path);
+	const char *args[] = {"log", count, "--diff-filter=AMR", "--format=%H %h %cs", "--", spec, NULL};
+	int r = run_git(args, &out, NULL);
+
+	free(count);
+	free(spec);
+	if (r != 0) {
+		buf_release(&out);
+		return NULL;
+	}
+	buf_addc(&out, '\0');
+	return buf_detach(&out);
+}

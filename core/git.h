@@ -20,5 +20,11 @@ int kiln_git_head(char hex[41], int *dirty);
  * its length). NULL after reporting, with git's own message.
  */
 char *kiln_git_show(const char *rev, const char *path, size_t *len);
+/*
+ * The last n commits that added or changed `path`, newest first, one line
+ * each: "FULL-HASH SHORT-HASH YYYY-MM-DD" (malloc'd). NULL, printing
+ * nothing, outside a repository or without git.
+ */
+char *kiln_git_log(const char *path, int n);
 
 #endif
