@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "fs.h"
 
 char *
@@ -163,14 +164,14 @@ kiln_cache_sweep_tmp(struct kiln_cache *c)
 static int
 install(const char *tmp, const char *dest)
 {
-	if (rename(tmp, dest) == 0)
+	if (fault_rename(tmp, dest) == 0)
 		return 0;
 	if (errno == ENOENT) {
 		char *dir = xstrndup(dest, strrchr(dest, '/') - dest);
 		int r = mkdir_p(dir, 0755);
 
 		free(dir);
-		if (r == 0 && rename(tmp, dest) == 0)
+		if (r == 0 && fault_rename(tmp, dest) == 0)
 			return 0;
 	}
 	return -1;
@@ -338,7 +339,7 @@ quarantine(struct kiln_cache *c, const char *path)
 	const char *base = strrchr(path, '/');
 	char *dest = xasprintf("%s/quarantine/%s", c->dir, base ? base + 1 : path);
 
-	if (rename(path, dest) < 0)
+	if (fault_rename(path, dest) < 0)
 		unlink(path);
 	free(dest);
 }

@@ -22,6 +22,7 @@
 
 #include "rootfs.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define WS KILN_SANDBOX_WS
 
@@ -74,22 +75,8 @@ static const struct {
 
 static const char *const devices[] = {"null", "zero", "full", "random", "urandom"};
 
-/* Say what failed in err and return -1. A format ending in ':' gets strerror(errno) appended. */
-__attribute__((format(printf, 3, 4))) static int
-fail(char *err, size_t len, const char *fmt, ...)
-{
-	int saved = errno;
-	size_t n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	n = strlen(err);
-	if (n > 0 && err[n - 1] == ':')
-		snprintf(err + n, len - n, " %s", strerror(saved));
-	return -1;
-}
+/* Say what failed in err and return -1 (util.h). */
+#define fail errf
 
 /* snprintf that says when the result did not fit. */
 __attribute__((format(printf, 3, 4))) static int
