@@ -244,7 +244,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		int n = 0;
 
 		if (!nl)
-			return -1;
+			goto truncated;	/* the last line unended: a short read */
 		line = xstrndup(p, nl - p);
 		p = nl + 1;
 		if (first) {
@@ -256,7 +256,9 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 			struct kiln_file *f;
 
 			rest = line + n;
-			if (!path_is_safe_relative(rest) || (mode != 0644 && mode != 0755))
+			/* As kiln_action_format writes it: a space after the size, paths sorted and unique. */
+			if (line[n - 1] != ' ' || !path_is_safe_relative(rest) || (mode != 0644 && mode != 0755) ||
+			    (nf && strcmp(act->files[nf - 1].path, rest) >= 0))
 				goto bad;
 			if (nf == cf)
 				act->files = xreallocarray(act->files, cf = cf ? cf * 2 : 8, sizeof(*act->files));
@@ -270,7 +272,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		} else if (strncmp(line, "metric ", 7) == 0) {
 			double v;
 
-			if (sscanf(line, "metric %lg %n", &v, &n) != 1 || n == 0 || !line[n])
+			if (sscanf(line, "metric %lg %n", &v, &n) != 1 || n == 0 || line[n - 1] != ' ' || !line[n])
 				goto bad;
 			if (nm == cm)
 				act->metrics = xreallocarray(act->metrics, cm = cm ? cm * 2 : 8, sizeof(*act->metrics));
@@ -283,6 +285,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		continue;
 bad:
 		free(line);
+truncated:
 		free(act->files);
 		free(act->metrics);
 		memset(act, 0, sizeof(*act));

@@ -247,30 +247,13 @@ save(struct kiln_graph *g, struct kiln_state *st)
 	buf_release(&b);
 }
 
-/* Read .kiln/graph into g if it is current; 0 done, -1 not usable (g left empty). */
-static int
-load(struct kiln_graph *g, struct kiln_state *st)
+int
+kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *p, size_t len)
 {
-	size_t len, i, n;
-	char *data = read_file(GRAPH_FILE, &len);
-	struct wire w;
+	struct wire w = {p, (const unsigned char *)p + len, 0};
 	struct kiln_digest want, got;
-	uint64_t sum;
+	size_t i, n;
 
-	if (!data)
-		return -1;
-	if (len < 8 + 4 + 16 + 8 || memcmp(data, MAGIC, 8) != 0)
-		goto stale;
-	memcpy(&sum, data + len - 8, 8);
-	if (XXH3_64bits(data, len - 8) != le64toh(sum))
-		goto stale;
-	w = (struct wire){(unsigned char *)data + 8, (unsigned char *)data + len - 8, 0};
-	if (wire_get_u32(&w) != VERSION)
-		goto stale;
-	fingerprint(&want);
-	wire_get_digest(&w, &got);
-	if (!kiln_digest_eq(&want, &got))
-		goto stale;
 	n = wire_get_count(&w, 20);
 	g->sources = xreallocarray(NULL, n + 1, sizeof(*g->sources));
 	for (i = 0; i < n; i++) {
@@ -297,13 +280,42 @@ load(struct kiln_graph *g, struct kiln_state *st)
 			goto stale;
 	if (w.bad || w.p != w.end)
 		goto stale;
-	free(data);
 	return 0;
 stale:
-	free(data);
 	kiln_graph_release(g);
 	kiln_graph_init(g);
 	return -1;
+}
+
+/* Read .kiln/graph into g if it is current; 0 done, -1 not usable (g left empty). */
+static int
+load(struct kiln_graph *g, struct kiln_state *st)
+{
+	size_t len;
+	char *data = read_file(GRAPH_FILE, &len);
+	struct wire w;
+	struct kiln_digest want, got;
+	uint64_t sum;
+	int rc = -1;
+
+	if (!data)
+		return -1;
+	if (len < 8 + 4 + 16 + 8 || memcmp(data, MAGIC, 8) != 0)
+		goto out;
+	memcpy(&sum, data + len - 8, 8);
+	if (XXH3_64bits(data, len - 8) != le64toh(sum))
+		goto out;
+	w = (struct wire){(unsigned char *)data + 8, (unsigned char *)data + len - 8, 0};
+	if (wire_get_u32(&w) != VERSION)
+		goto out;
+	fingerprint(&want);
+	wire_get_digest(&w, &got);
+	if (w.bad || !kiln_digest_eq(&want, &got))
+		goto out;
+	rc = kiln_graphcache_decode(g, st, w.p, (size_t)(w.end - w.p));
+out:
+	free(data);
+	return rc;
 }
 
 int

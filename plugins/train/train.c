@@ -193,13 +193,38 @@ data_release(struct data *d)
 	json_decref(d->transform);
 }
 
+/*
+ * Without class names, the labels are class indices 0..k-1 and k is their
+ * largest plus one: a label the rows cannot hold (negative, or k more
+ * classes than rows) would size the model's last layer by it.
+ */
+static int
+class_count(const struct data *d, const char *yp, size_t *k, char *err)
+{
+	const int64_t *y = d->y.data;
+	size_t i, n = d->y.shape[0], at = 0;
+	int64_t mx = 0;
+
+	for (i = 0; i < n; i++) {
+		if (y[i] < 0)
+			return kp_errf(err, "%s: row %zu: label %lld is negative: labels are class "
+				"indices 0, 1, …", yp, i + 1, (long long)y[i]);
+		if (y[i] > mx)
+			mx = y[i], at = i;
+	}
+	if ((uint64_t)mx >= n)
+		return kp_errf(err, "%s: row %zu: label %lld makes %llu classes, more than the %zu "
+			"rows: labels are class indices 0 to k-1, each seen in training",
+			yp, at + 1, (long long)mx, (unsigned long long)mx + 1, n);
+	*k = (size_t)mx + 1;
+	return 0;
+}
+
 /* Class names from transform.json, or "0".."k-1" when there is none. */
 static int
-load_classes(struct data *d, const char *dir, char *err)
+load_classes(struct data *d, const char *dir, const char *yp, char *err)
 {
 	char *path = kp_join(dir, "transform.json");
-	const int64_t *y = d->y.data;
-	int64_t mx = 0;
 	size_t i;
 	int rc = 0;
 
@@ -214,10 +239,8 @@ load_classes(struct data *d, const char *dir, char *err)
 	free(path);
 	if (rc < 0 || d->classes)
 		return rc;
-	for (i = 0; i < d->y.shape[0]; i++)
-		if (y[i] > mx)
-			mx = y[i];
-	d->nclasses = (size_t)mx + 1;
+	if (class_count(d, yp, &d->nclasses, err) < 0)
+		return -1;
 	d->classes = kp_xmallocarray(d->nclasses, sizeof(char *));
 	for (i = 0; i < d->nclasses; i++) {
 		char b[32];
@@ -304,7 +327,7 @@ load_data(struct data *d, const char *dir, char *err)
 			yp, d->X.shape[0], d->y.shape[0], d->y.shape[1]);
 		goto out;
 	}
-	rc = d->y.dtype == KP_I64 ? load_classes(d, dir, err) : 0;
+	rc = d->y.dtype == KP_I64 ? load_classes(d, dir, yp, err) : 0;
 	if (rc == 0)
 		rc = load_weights(d, dir, err);
 	if (rc == 0)
