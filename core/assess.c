@@ -12,6 +12,20 @@
 #include "paths.h"
 #include "workspace.h"
 
+void
+kiln_assess_change(struct buf *b, const struct kiln_component *was, const struct kiln_component *now)
+{
+	kiln_component_describe(b, now->kind, now->name);
+	if (now->kind == KILN_C_TOOL) {
+		buf_adds(b, ": ");
+		if (kiln_tools_explain(&was->digest, &now->digest, b) == 0)
+			return;
+		b->len -= 2;
+		b->s[b->len] = '\0';
+	}
+	buf_adds(b, " changed");
+}
+
 /* Why a target must run: the first difference from what the state recorded. */
 const char *
 kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki, struct buf *b)
@@ -44,8 +58,7 @@ kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struc
 			return b->s;
 		}
 		if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			kiln_component_describe(b, c->kind, c->name);
-			buf_adds(b, " changed");
+			kiln_assess_change(b, &rec->comps[k], c);
 			return b->s;
 		}
 	}

@@ -116,7 +116,9 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 			printf("  %s: added (%s)\n", b.s, kiln_digest_hex(&c->digest, h2));
 			changes++;
 		} else if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			printf("  %s changed: %s -> %s\n", b.s, kiln_digest_hex(&rec->comps[k].digest, h1),
+			buf_reset(&b);
+			kiln_assess_change(&b, &rec->comps[k], c);
+			printf("  %s: %s -> %s\n", b.s, kiln_digest_hex(&rec->comps[k].digest, h1),
 			    kiln_digest_hex(&c->digest, h2));
 			changes++;
 		}

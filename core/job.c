@@ -50,6 +50,9 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 		for (k = 0; k < t->inputs[i].nfiles; k++)
 			json_array_append_new(binds, json_string(t->inputs[i].files[k]));
 	}
+	/* Tools are host paths, bound read-only where they are (those under /usr are there already). */
+	for (i = 0; i < t->tools.ntools; i++)
+		json_array_append_new(binds, json_string(t->tools.tools[i].path));
 	json_object_set_new(spec, "inputs", inputs);
 	json_object_set_new(spec, "binds", binds);
 	for (i = 0; i < t->noutputs; i++)

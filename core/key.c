@@ -85,6 +85,10 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	n = snprintf(num, sizeof(num), "%d", t->res.threads);
 	add_bytes(ki, KILN_C_RESOURCE, "threads", num, n);
 	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
+	for (i = 0; i < t->tools.ntools; i++)
+		add(ki, KILN_C_TOOL, t->tools.tools[i].name, &t->tools.tools[i].digest);
+	for (i = 0; i < t->tools.npackages; i++)
+		add(ki, KILN_C_PACKAGE, t->tools.packages[i].name, &t->tools.packages[i].digest);
 
 	/* One buffer, one hash: this runs for every target of every build. */
 	buf_reset(&b);
@@ -149,6 +153,12 @@ kiln_component_describe(struct buf *b, int kind, const char *name)
 		break;
 	case KILN_C_NETWORK:
 		buf_printf(b, "network");
+		break;
+	case KILN_C_TOOL:
+		buf_printf(b, "tool '%s'", name);
+		break;
+	case KILN_C_PACKAGE:
+		buf_printf(b, "package '%s'", name);
 		break;
 	default:
 		buf_printf(b, "component %d '%s'", kind, name);

@@ -3,7 +3,8 @@
  * encoding of its components: the plugin (name, version, ABI, digest of its
  * shared object), each param, each input's digest, each declared
  * environment variable, the output names, the thread count, the network
- * flag and a platform tag. Never a time or an absolute path.
+ * flag, a platform tag, and the declared tools' digests and packages'
+ * versions. Never a time or an absolute path.
  */
 #ifndef KILN_KEY_H
 #define KILN_KEY_H

@@ -230,6 +230,21 @@ plan_system(struct kiln_rootfs *r, char *err, size_t len)
 	return 0;
 }
 
+/* Is dst inside one of the system folders, which every sandbox shows read-only? */
+static int
+in_system(const char *dst)
+{
+	char dir[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(sysdirs) / sizeof(*sysdirs); i++) {
+		snprintf(dir, sizeof(dir), "/%s", sysdirs[i]);
+		if (under(dst, dir))
+			return 1;
+	}
+	return 0;
+}
+
 /* Places a declared path may not cover: the sandbox's own furniture. */
 static int
 reserved(const char *dst)
@@ -260,6 +275,9 @@ plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind 
 	if (b->path[0] == '/' && !under(b->path, ws)) {
 		if (fmt(host, sizeof(host), "/%s", rel) < 0 || fmt(dst, sizeof(dst), "%s", host) < 0)
 			return fail(err, len, "'%s': path too long", b->path);
+		/* A tool under /usr, /lib, … is in the sandbox already, read-only. */
+		if (!b->writable && in_system(dst))
+			return 0;
 		if (reserved(dst))
 			return fail(err, len, "'%s' would cover the sandbox's %s", b->path, dst);
 	} else {

@@ -32,6 +32,8 @@ enum kiln_component_kind {
 	KILN_C_OUTPUT,
 	KILN_C_RESOURCE,
 	KILN_C_NETWORK,
+	KILN_C_TOOL,		/* a host file or folder the step runs with (tools = {…}) */
+	KILN_C_PACKAGE,		/* an installed Debian package's version (tools.packages) */
 };
 
 struct kiln_component {

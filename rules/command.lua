@@ -6,12 +6,15 @@
 --     outputs = { "shout.txt" },
 --   }
 --
+-- tools = { python = "/usr/bin/python3", site = "/usr/lib/python3/dist-packages",
+-- packages = { "python3-numpy" } } puts what the command runs with in its key.
+--
 -- {in.NAME} is input NAME's path (a target input: the folder of its
 -- outputs), {out} the output folder; also $KILN_IN_<NAME> and $KILN_OUT.
 
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
-  resources = true, network = true, shell = true,
+  resources = true, network = true, shell = true, tools = true,
 }
 
 function command(name)
@@ -42,6 +45,7 @@ function command(name)
       env = args.env,
       resources = args.resources,
       network = args.network,
+      tools = args.tools,
     }
   end
 end
