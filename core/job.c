@@ -65,6 +65,15 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 			json_object_set_new(env, t->env[i].name, json_string(v));
 	}
 	json_object_set_new(spec, "env", env);
+	if (t->res.gpus) {
+		json_t *gpus = json_array();
+
+		/* The count for a cluster node, which binds its own allocation; the devices for here. */
+		json_object_set_new(spec, "gpu_count", json_integer(t->res.gpus));
+		for (i = 0; i < j->ngpus; i++)
+			json_array_append_new(gpus, json_integer(j->gpus[i]));
+		json_object_set_new(spec, "gpus", gpus);
+	}
 	if (sandbox) {
 		json_t *sb = json_object();
 

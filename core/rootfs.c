@@ -303,6 +303,18 @@ plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind 
 	return 0;
 }
 
+/* A device node (a GPU's) or a folder of them, shown as /dev/<its name>. */
+static int
+plan_device(struct kiln_rootfs *r, const char *src, char *err, size_t len)
+{
+	const char *name = strrchr(src, '/');
+	char dst[PATH_MAX];
+
+	if (!name || !name[1] || fmt(dst, sizeof(dst), "/dev/%s", name + 1) < 0)
+		return fail(err, len, "device '%s': expected an absolute path", src);
+	return addmount(r, src, dst, DEV, err, len);
+}
+
 static int
 mntcmp(const void *a, const void *b)
 {
@@ -331,6 +343,9 @@ kiln_rootfs_plan(const struct kiln_sandbox *sb, int asroot, char *err, size_t le
 		goto bad;
 	for (i = 0; i < sb->nbinds; i++)
 		if (plan_bind(r, ws, &sb->binds[i], err, len) < 0)
+			goto bad;
+	for (i = 0; sb->devices && sb->devices[i]; i++)
+		if (plan_device(r, sb->devices[i], err, len) < 0)
 			goto bad;
 	/* Parents before children, so a nested bind lands on its parent's mount. */
 	qsort(r->m, r->nm, sizeof(*r->m), mntcmp);

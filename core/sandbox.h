@@ -34,6 +34,7 @@ struct kiln_sandbox {
 	unsigned long long fsize_bytes;	/* 0: default */
 	unsigned long cpu_seconds;	/* 0: default */
 	unsigned long nproc;		/* 0: default */
+	char *const *devices;		/* NULL-terminated host device nodes (or folders of them) shown as /dev/<last component>; NULL: none */
 };
 
 /*
