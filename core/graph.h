@@ -92,6 +92,7 @@ struct kiln_target {
 	struct kiln_resources res;
 	int network;
 	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
+	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
 
 	/* Edges, unique, filled by kiln_graph_link(). */
 	struct kiln_target **deps;

@@ -117,6 +117,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_f64(b, t->res.timeout);
 	wire_u32(b, t->network);
 	enc_tools(b, &t->tools);
+	wire_u32(b, t->gpu_key);
 }
 
 /* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
@@ -226,6 +227,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.timeout = wire_get_f64(w);
 	t->network = wire_get_u32(w);
 	dec_tools(w, a, &t->tools);
+	t->gpu_key = wire_get_u32(w) != 0;
 	return w->bad ? -1 : 0;
 }
 

@@ -33,6 +33,8 @@ void kiln_keyinfo_release(struct kiln_keyinfo *ki);
 /* Set pi->keydigest, the plugin's key component (name, version, ABI, digest), once per load. */
 void kiln_key_plugin_digest(struct kiln_plugin_info *pi);
 
+/* Are a and b the same component (kind and name; a GPU's name without its version)? */
+int kiln_component_same(const struct kiln_component *a, const struct kiln_component *b);
 /* "param 'epochs'", "input 'data'", … for messages. */
 void kiln_component_describe(struct buf *b, int kind, const char *name);
 

@@ -743,6 +743,16 @@ read_tools(struct reader *r, struct kiln_target *t)
 	read_toolset(r, &t->tools);
 }
 
+static void
+read_gpu_key(struct reader *r, struct kiln_target *t)
+{
+	const char *s = lua_isnil(r->L, -1) ? "none" : rstring(r, -1, "\"driver\" or \"none\"");
+
+	if (strcmp(s, "driver") != 0 && strcmp(s, "none") != 0)
+		rfail(r, "expected \"driver\" or \"none\", got '%s'", shownat(r->L, -1));
+	t->gpu_key = strcmp(s, "driver") == 0;
+}
+
 /* kiln.target's fields after name; each reader takes the field's value on top of the stack. */
 static const struct field {
 	const char *name;
@@ -757,6 +767,7 @@ static const struct field {
 	{"resources", read_resources},
 	{"network", read_network},
 	{"tools", read_tools},
+	{"gpu_key", read_gpu_key},
 	{NULL, NULL},
 };
 
@@ -772,11 +783,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key } */
 static int
 l_target(lua_State *L)
 {

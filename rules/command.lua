@@ -15,6 +15,7 @@
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
   resources = true, network = true, shell = true, tools = true,
+  gpu_key = true,
 }
 
 function command(name)
@@ -46,6 +47,7 @@ function command(name)
       resources = args.resources,
       network = args.network,
       tools = args.tools,
+      gpu_key = args.gpu_key,
     }
   end
 end
