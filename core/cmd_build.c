@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "assess.h"
+#include "checkpoint.h"
 #include "cmd.h"
 #include "cmd_build.h"
 #include "fs.h"
@@ -44,7 +45,12 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 		if (s->all)
 			printf("%-24s up to date\n", t->name);
 	} else {
-		printf("%-24s stale: %s\n", t->name, kiln_assess_reason(s->ws, t, ki, &b));
+		double epoch;
+
+		printf("%-24s stale: %s", t->name, kiln_assess_reason(s->ws, t, ki, &b));
+		if (t->checkpoint && kiln_checkpoint_find(t->name, &ki->key, &epoch))
+			epoch >= 0 ? printf("; resumable (epoch %g)", epoch) : printf("; resumable");
+		printf("\n");
 		s->stale++;
 	}
 	buf_release(&b);

@@ -93,6 +93,7 @@ struct kiln_target {
 	int network;
 	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
 	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
+	int checkpoint;		/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
 
 	/* Edges, unique, filled by kiln_graph_link(). */
 	struct kiln_target **deps;

@@ -20,7 +20,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: tools */
+#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: tools, gpu_key, checkpoint */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -118,6 +118,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->network);
 	enc_tools(b, &t->tools);
 	wire_u32(b, t->gpu_key);
+	wire_u32(b, t->checkpoint);
 }
 
 /* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
@@ -228,6 +229,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->network = wire_get_u32(w);
 	dec_tools(w, a, &t->tools);
 	t->gpu_key = wire_get_u32(w) != 0;
+	t->checkpoint = wire_get_u32(w) != 0;
 	return w->bad ? -1 : 0;
 }
 

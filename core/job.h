@@ -38,6 +38,7 @@ struct kiln_job {
 	double done, total;		/* its last progress report */
 	char unit[32];			/* and that report's unit */
 	int timed_out;			/* kiln stopped it at its timeout */
+	char *checkpoint;		/* checkpoint = true: its folder (checkpoint.h), malloc'd */
 	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
 	size_t ngpus;
 };

@@ -664,12 +664,24 @@ read_params(struct reader *r, struct kiln_target *t)
 		rfail(r, "expected named params");
 }
 
-static void
-read_network(struct reader *r, struct kiln_target *t)
+static int
+rbool(struct reader *r)
 {
 	if (!lua_isnil(r->L, -1) && !lua_isboolean(r->L, -1))
 		rfail(r, "expected true or false, got %s", luaL_typename(r->L, -1));
-	t->network = lua_toboolean(r->L, -1);
+	return lua_toboolean(r->L, -1);
+}
+
+static void
+read_network(struct reader *r, struct kiln_target *t)
+{
+	t->network = rbool(r);
+}
+
+static void
+read_checkpoint(struct reader *r, struct kiln_target *t)
+{
+	t->checkpoint = rbool(r);
 }
 
 static int
@@ -768,6 +780,7 @@ static const struct field {
 	{"network", read_network},
 	{"tools", read_tools},
 	{"gpu_key", read_gpu_key},
+	{"checkpoint", read_checkpoint},
 	{NULL, NULL},
 };
 
@@ -783,11 +796,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint } */
 static int
 l_target(lua_State *L)
 {

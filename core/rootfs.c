@@ -266,6 +266,8 @@ reserved(const char *dst)
  * A relative path must stay inside the workspace once symlinks are followed,
  * or an output that is a symlink could smuggle a host file into a later step.
  */
+static void give_back(const char *dir, uid_t uid, gid_t gid, int depth);
+
 static int
 plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind *b, char *err, size_t len)
 {
@@ -300,6 +302,9 @@ plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind 
 	if (b->writable && r->asroot && chown(real, KILN_SANDBOX_NOBODY, KILN_SANDBOX_NOBODY) < 0)
 		return fail(err, len, "cannot hand output folder %s to the sandbox: %s", b->path,
 		    strerror(errno));
+	/* A checkpoint folder holds the files of an earlier run: they are handed over too. */
+	if (b->writable && r->asroot)
+		give_back(real, KILN_SANDBOX_NOBODY, KILN_SANDBOX_NOBODY, 0);
 	return 0;
 }
 

@@ -163,6 +163,13 @@ read_spec(struct spec *sp, const char *path)
 		((const char **)sp->ctx.outputs)[i] = json_string_value(v);
 	sp->untrusted = json_is_true(json_object_get(j, "untrusted"));
 	sp->gpu_step = jnum(j, "gpu_count") > 0;
+	if (json_is_string(json_object_get(j, "checkpoint"))) {
+		char *data = xasprintf("%s/data", json_string_value(json_object_get(j, "checkpoint")));
+
+		sp->ctx.checkpoint = json_string_value(json_object_get(j, "checkpoint"));
+		sp->ctx.checkpoint_data = arena_strdup(&sp->arena, data);
+		free(data);
+	}
 	json_array_foreach(json_object_get(j, "gpus"), i, v)
 		if (json_is_integer(v) && sp->ngpus < KILN_GPU_MAX)
 			sp->gpus[sp->ngpus++] = (int)json_integer_value(v);
@@ -222,7 +229,9 @@ enter_sandbox(struct spec *sp)
 	for (i = 0; sp->gpu_libs && sp->gpu_libs[i]; i++)
 		;
 	/* Every file the inputs cover (a glob's matches one by one), read-only; the output folder writable. */
-	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 2 + i) * sizeof(*binds));
+	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 3 + i) * sizeof(*binds));
+	if (sp->ctx.checkpoint)
+		binds[n++] = (struct kiln_sandbox_bind){sp->ctx.checkpoint, 1};
 	for (i = 0; sp->gpu_libs && sp->gpu_libs[i]; i++)
 		binds[n++] = (struct kiln_sandbox_bind){sp->gpu_libs[i], 0};
 	sb.devices = sp->gpu_nodes;
@@ -284,6 +293,8 @@ fix_environment(struct spec *sp)
 	setenv("KILN_TARGET", sp->target, 1);
 	if (sp->gpu_step)
 		kiln_gpu_setenv(sp->gpus, sp->ngpus);
+	if (sp->ctx.checkpoint_data)
+		setenv("KILN_CHECKPOINT", sp->ctx.checkpoint_data, 1);
 	json_object_foreach(env, key, v)
 		if (json_is_string(v))
 			setenv(key, json_string_value(v), 1);

@@ -48,6 +48,7 @@ struct run {
 	struct kiln_gpus gpus;	/* this machine's, when steps run here */
 	int local;		/* steps run on this machine: GPUs are counted */
 	unsigned char gpu_busy[KILN_GPU_MAX];	/* by position in gpus.idx */
+	size_t kept;		/* stopped steps whose checkpoints stay for the next build */
 };
 
 /* Output. */
@@ -499,6 +500,8 @@ kill_all(struct run *r)
 				;
 			if (i < r->njobs) {
 				struct kiln_job *j = r->jobs[i];
+
+				r->kept += j->checkpoint != NULL;
 				r->jobs[i] = r->jobs[--r->njobs];
 				remove_scratch(j->t);
 				kiln_job_free(j);
@@ -692,6 +695,9 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	if (r.signal) {
 		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
 		    strsignal(r.signal));
+		if (r.kept)
+			fprintf(stderr, "kiln: the checkpoints of %zu step%s are kept: the next build resumes them\n", r.kept,
+			    r.kept == 1 ? "" : "s");
 		return 128 + r.signal;
 	}
 	if (r.failed > r.left_out)
