@@ -26,3 +26,22 @@ same kiln-out/plain/o "unset"
 rm -rf kiln-out .kiln/state "$KILN_CACHE_DIR"
 fails 1 kiln build --sandbox=off c
 has "run 1, not done"
+# Ctrl-C (SIGINT to kiln) stops the step; its checkpoint stays and kiln says so.
+rm -rf kiln-out .kiln "$KILN_CACHE_DIR"
+cat > Kilnfile <<'K'
+command "slow" {
+  cmd = [[if [ -f "$KILN_CHECKPOINT/half" ]; then echo resumed > {out}/o; else touch "$KILN_CHECKPOINT/half"; sleep 30; fi]],
+  outputs = { "o" },
+  checkpoint = true,
+}
+K
+"$KILN_BIN" build > int.out 2>&1 &
+pid=$!
+for i in $(seq 200); do [ -e .kiln/checkpoints/slow.*/data/half ] && break; sleep 0.05; done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ $rc -eq 130 ] || fail "kiln exited $rc after SIGINT: $(cat int.out)"
+grep -q "the checkpoints of 1 step are kept: the next build resumes them" int.out || fail "kiln did not say it kept the checkpoint: $(cat int.out)"
+ok kiln build
+has "kiln: slow: resuming from its checkpoint"
+same kiln-out/slow/o resumed
