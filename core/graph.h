@@ -16,6 +16,8 @@
 /* The longest target name: .kiln/logs/<name>.log must stay a valid file name. */
 #define KILN_NAME_MAX 200
 
+struct kiln_overrides;
+
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
 	KILN_INPUT_PATH,	/* a file or a folder in the workspace */
@@ -129,6 +131,7 @@ struct kiln_graph {
 	struct kiln_config config;
 	const char **sources;	/* the files evaluation read: the Kilnfile and what it included */
 	size_t nsources;
+	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
 };
 
 void kiln_graph_init(struct kiln_graph *g);

@@ -14,6 +14,7 @@
 #include "state.h"
 #include "paths.h"
 #include "kilnfile.h"
+#include "overrides.h"
 #include "rules.h"
 #include "value.h"
 #include "wire.h"
@@ -345,6 +346,9 @@ stale:
 int
 kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *st)
 {
+	/* A graph evaluated with -S is this run's only: neither read nor saved. */
+	if (g->overrides && g->overrides->n)
+		return kiln_kilnfile_load(g, path);
 	if (strcmp(path, "Kilnfile") == 0 && load(g, st) == 0)
 		return 0;
 	if (kiln_kilnfile_load(g, path) < 0) {

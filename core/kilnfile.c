@@ -28,6 +28,7 @@
 #include <lualib.h>
 
 #include "kilnfile.h"
+#include "overrides.h"
 #include "rules.h"
 #include "value.h"
 
@@ -823,6 +824,7 @@ l_target(lua_State *L)
 		    shownat(L, -1), KILN_NAME_MAX);
 	r.target = name;
 	lua_pop(L, 1);
+	kiln_overrides_apply(L, r.g->overrides, name, 1);
 	walk(&r, known_field, NULL);
 	if (!userframe(L, &file, &line)) {
 		file = "?";
@@ -1102,6 +1104,7 @@ load_all(lua_State *L)
 		lua_setupvalue(L, -2, 1);
 		lua_call(L, 0, 0);
 	}
+	kiln_overrides_wrap_rules(L, env, e->g->overrides);
 	/* The Kilnfile counts as included, so it cannot include itself. */
 	lua_getfield(L, env, "include");
 	lua_getupvalue(L, -1, 1);
@@ -1155,5 +1158,5 @@ kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 	free(e.root);
 	if (r == LUA_OK)
 		kiln_graph_merge_tools(g);
-	return r == LUA_OK ? 0 : -1;
+	return r == LUA_OK ? kiln_overrides_check_used(g->overrides) : -1;
 }

@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "state.h"
 
+struct kiln_overrides;
 struct kiln_remote;
 
 struct kiln_workspace {
@@ -33,6 +34,8 @@ struct kiln_workspace {
  * read. -1 after reporting.
  */
 int kiln_workspace_open(struct kiln_workspace *ws, int lock);
+/* The same, evaluating the Kilnfile with the -S overrides ov (kept by the caller; may be NULL). */
+int kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov);
 /* Close it and free what it holds; ws may be one that failed to open. */
 void kiln_workspace_close(struct kiln_workspace *ws);
 /*

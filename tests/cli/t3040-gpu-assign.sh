@@ -3,11 +3,10 @@
 # CUDA_VISIBLE_DEVICES to match; a third waits for one to be free; a step
 # that asks for more GPUs than the machine has fails before anything runs.
 . "$(dirname "$0")/lib.sh"
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "skip: stand-in GPU device nodes need mknod (root)"
+[ "$(id -u)" = 0 ] || skip "stand-in GPU device nodes need mknod (root)"
 root=$scratch/gpuroot
 mkdir -p "$root/dev"
-for n in nvidia0 nvidia1 nvidiactl nvidia-uvm; do mknod "$root/dev/$n" c 1 3 || skip "skip: mknod refused here"; done
+for n in nvidia0 nvidia1 nvidiactl nvidia-uvm; do mknod "$root/dev/$n" c 1 3 || skip "mknod refused here"; done
 export KILN_TEST_GPU_ROOT=$root
 unset KILN_GPUS SLURM_JOB_ID CUDA_VISIBLE_DEVICES || true
 step='date +%s.%N > {out}/start; ls /dev > {out}/dev; echo "$CUDA_VISIBLE_DEVICES $NVIDIA_VISIBLE_DEVICES" > {out}/cuda; sleep 1; date +%s.%N > {out}/end'

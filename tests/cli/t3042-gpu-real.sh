@@ -2,11 +2,10 @@
 # nvcc as a step (the toolkit declared as a tool), runs as a sandboxed
 # 1-GPU step and computes on the GPU. Skipped where nvidia-smi does not work.
 . "$(dirname "$0")/lib.sh"
-skip() { echo "$*"; exit 77; }
 unset KILN_TEST_GPU_ROOT KILN_GPUS || true
-nvidia-smi -L >/dev/null 2>&1 || skip "skip: no working nvidia-smi (no NVIDIA GPU here)"
+nvidia-smi -L >/dev/null 2>&1 || skip "no working nvidia-smi (no NVIDIA GPU here)"
 nvcc=/usr/local/cuda/bin/nvcc
-[ -x $nvcc ] || skip "skip: no $nvcc"
+[ -x $nvcc ] || skip "no $nvcc"
 cuda=$(readlink -f /usr/local/cuda)
 cat > add.cu <<'C'
 #include <stdio.h>
