@@ -27,8 +27,8 @@ int kiln_gpu_find(struct kiln_gpus *g);
 /*
  * The host device nodes a step holding GPUs idx[0..n) sees, as a
  * NULL-terminated malloc'd list (strv_free): those GPUs' nodes, then
- * nvidiactl, nvidia-uvm, nvidia-uvm-tools and the nvidia-caps folder where
- * present. Each appears inside as /dev/<its last component>.
+ * nvidiactl, nvidia-uvm, nvidia-uvm-tools and the nvidia-caps folder, each
+ * where present. Each appears inside as /dev/<its last component>.
  */
 char **kiln_gpu_nodes(const int *idx, size_t n);
 /*

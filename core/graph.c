@@ -280,7 +280,7 @@ merge(struct arena *a, struct kiln_tool **own, size_t *n, const struct kiln_tool
 	if (*n)
 		memcpy(all, *own, *n * sizeof(*all));
 	for (i = 0; i < m; i++)
-		if (!bsearch(&cfg[i], *own, *n, sizeof(**own), cmp_tool))
+		if (!*n || !bsearch(&cfg[i], *own, *n, sizeof(**own), cmp_tool))
 			all[k++] = cfg[i];
 	sort(all, k, sizeof(*all), cmp_tool);
 	*own = all;
