@@ -61,12 +61,17 @@ struct kiln_toolset {
 	size_t npackages;
 };
 
+/* A step's wall-clock limit when neither its target nor kiln.config sets one (docs/guide.md). */
+#define KILN_STEP_TIMEOUT (6 * 3600.0)
+
 struct kiln_resources {
 	int cpus;		/* slots the step takes, default 1 */
 	int threads;		/* threads it may use, default cpus; part of the key */
 	int gpus;
 	long long mem;		/* bytes, 0 unlimited */
-	double timeout;		/* seconds, 0 none */
+	double timeout;		/* seconds, 0 none: the target's, else kiln.config's; the CPU limit and Slurm's */
+	double wall;		/* seconds, 0 none: the wall-clock limit the local executor enforces,
+				   timeout or else KILN_STEP_TIMEOUT (unless "none" was declared) */
 };
 
 /* Where a target's build stands during one kiln run. */

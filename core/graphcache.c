@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: tools, gpu_key, checkpoint */
+#define VERSION 6	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: tools, gpu_key, checkpoint */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -116,6 +116,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->res.gpus);
 	wire_u64(b, (uint64_t)t->res.mem);
 	wire_f64(b, t->res.timeout);
+	wire_f64(b, t->res.wall);
 	wire_u32(b, t->network);
 	enc_tools(b, &t->tools);
 	wire_u32(b, t->gpu_key);
@@ -227,6 +228,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.gpus = wire_get_u32(w);
 	t->res.mem = (long long)wire_get_u64(w);
 	t->res.timeout = wire_get_f64(w);
+	t->res.wall = wire_get_f64(w);
 	t->network = wire_get_u32(w);
 	dec_tools(w, a, &t->tools);
 	t->gpu_key = wire_get_u32(w) != 0;
