@@ -115,6 +115,16 @@ kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d)
 }
 
 int
+kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key)
+{
+	char *p = kiln_cache_ac_path(c, key);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+int
 kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d)
 {
 	char *dest = kiln_cache_blob_path(c, d), *tmp;

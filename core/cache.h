@@ -66,6 +66,8 @@ void kiln_action_format(struct buf *b, const struct kiln_action *act);
  * one is quarantined); -1 on other errors.
  */
 int kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest);
+/* Is the action entry for key there? */
+int kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key);
 /* Is the blob there? */
 int kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d);
 

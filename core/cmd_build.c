@@ -19,6 +19,7 @@
 #include "paths.h"
 #include "remote.h"
 #include "scheduler.h"
+#include "sources.h"
 #include "value.h"
 #include "workspace.h"
 
@@ -50,13 +51,28 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 	buf_release(&b);
 }
 
-/* Print a line per stale wanted target; the number stale, or -1. */
+/* A tracked source (kiln add) that differs from its pointer counts as stale. */
+static void
+source_one(void *arg, const char *path, const struct kiln_pointer *p, const struct kiln_digest *now)
+{
+	struct status_ctx *s = arg;
+
+	if (!now) {
+		printf("%s: missing; tracked by %s" KILN_POINTER_EXT " (kiln pull or kiln build restores it)\n", path,
+		    path);
+	} else if (!kiln_digest_eq(now, &p->digest)) {
+		printf("%s: changed since 'kiln add' (run kiln add to record it)\n", path);
+		s->stale++;
+	}
+}
+
+/* Print a line per stale wanted target and changed tracked source; the number, or -1. */
 static int
 status(struct kiln_workspace *ws, int all)
 {
 	struct status_ctx s = {ws, 0, all};
 
-	if (kiln_assess_walk(ws, status_one, &s) < 0)
+	if (kiln_assess_walk(ws, status_one, &s) < 0 || kiln_sources_each(ws, source_one, &s) < 0)
 		return -1;
 	return s.stale;
 }
@@ -233,6 +249,7 @@ kiln_cmd_build(int argc, char **argv)
 		return 2;
 	}
 	ws.cache.link = link;
+	ws.fetch_sources = !o.dry_run;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
 	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {

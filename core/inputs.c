@@ -1,7 +1,7 @@
 /*
  * inputs: resolving a step's inputs; see inputs.h.
  */
-#include <dirent.h>
+#include <errno.h>
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 
 #include "inputs.h"
 #include "paths.h"
+#include "sources.h"
 #include "workspace.h"
 
 static int
@@ -17,75 +18,11 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/*
- * Digest of a folder: of its sorted (relative path, executable bit, digest)
- * entries, so that one changed file costs one file's hashing.
- */
-static int
-dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0, i;
-	int r = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(e->d_name);
-	}
-	closedir(d);
-	sort(names, n, sizeof(*names), cmp_strp);
-	for (i = 0; i < n; i++) {
-		char *p = path_join(dir, names[i]);
-		struct stat sb;
-		struct kiln_digest fd;
-
-		if (r == 0 && stat(p, &sb) == 0) {
-			kiln_hasher_adds(h, names[i]);
-			if (S_ISDIR(sb.st_mode)) {
-				kiln_hasher_add(h, "d", 1);
-				r = dir_digest(st, p, h);
-				kiln_hasher_add(h, "/", 1);
-			} else if (S_ISREG(sb.st_mode)) {
-				kiln_hasher_add(h, sb.st_mode & 0111 ? "x" : "f", 1);
-				if (kiln_state_file_digest(st, p, &sb, &fd) < 0)
-					r = -1;
-				kiln_hasher_add_digest(h, &fd);
-			}
-		} else if (r == 0) {
-			r = -1;
-		}
-		free(p);
-		free(names[i]);
-	}
-	free(names);
-	return r;
-}
-
-/*
- * A relative source must stay inside the workspace after its links are
- * followed: a cloned repository's link to ~/.ssh is not an input.
- */
+/* A relative source must stay inside the workspace after its links are followed. */
 static int
 outside(const struct kiln_workspace *ws, const char *path)
 {
-	char *real;
-	size_t n = strlen(ws->root);
-	int out;
-
-	if (path[0] == '/')
-		return 0;
-	real = realpath(path, NULL);
-	if (!real)
-		return 0;
-	out = !(strncmp(real, ws->root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1));
-	free(real);
-	return out;
+	return path[0] != '/' && !kiln_workspace_inside(ws, path);
 }
 
 static void
@@ -93,6 +30,43 @@ set_files(struct kiln_input *in, char **files, size_t n)
 {
 	in->files = files;
 	in->nfiles = n;
+}
+
+/* A file or folder input: the step sees its path, and the sandbox binds it. */
+static void
+set_path(struct kiln_input *in)
+{
+	in->path = xstrdup(in->spec);
+	set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
+	in->files[0] = xstrdup(in->spec);
+}
+
+/*
+ * A missing source that kiln add tracks: restored from the cache when this
+ * command may (build, pull), else taken at its pointer's word (status, -n).
+ * 1 restored, 0 taken as the pointer says, -1 after reporting.
+ */
+static int
+tracked(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_input *in)
+{
+	struct kiln_pointer p;
+	char *what;
+	int r = errno == ENOENT ? kiln_sources_pointer(in->spec, &p) : 0;
+
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line, t->name,
+		    in->name, in->spec);
+	if (!ws->fetch_sources) {
+		in->digest = p.digest;
+		set_path(in);
+		return 0;
+	}
+	what = xasprintf("%s:%d: target '%s': input '%s'", t->file, t->line, t->name, in->name);
+	r = kiln_sources_restore(ws, in->spec, &p, what);
+	free(what);
+	return r < 0 ? -1 : 1;
 }
 
 /* Resolve a source input (file, folder or glob): its digest and the paths the step sees. */
@@ -106,29 +80,28 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 	struct buf b = BUF_INIT;
 
 	if (in->kind == KILN_INPUT_PATH) {
-		if (stat(in->spec, &sb) < 0)
-			return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line,
-			    t->name, in->name, in->spec);
+		if (stat(in->spec, &sb) < 0) {
+			int r = tracked(ws, t, in);
+
+			if (r <= 0)
+				return r;
+			if (stat(in->spec, &sb) < 0)
+				return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line,
+				    t->name, in->name, in->spec);
+		}
 		if (outside(ws, in->spec))
 			return error("%s:%d: target '%s': input '%s': %s leads outside the workspace through a "
 			    "symbolic link; sources must be files of the workspace", t->file, t->line, t->name,
 			    in->name, in->spec);
 		if (S_ISDIR(sb.st_mode)) {
-			h = kiln_hasher_new();
-			if (dir_digest(&ws->state, in->spec, h) < 0) {
-				kiln_hasher_free(h);
+			if (kiln_state_tree_digest(&ws->state, in->spec, &in->digest) < 0)
 				return error("%s:%d: target '%s': input '%s': cannot read folder %s:", t->file,
 				    t->line, t->name, in->name, in->spec);
-			}
-			kiln_hasher_digest(h, &in->digest);
-			kiln_hasher_free(h);
 		} else if (kiln_state_file_digest(&ws->state, in->spec, &sb, &in->digest) < 0) {
 			return error("%s:%d: target '%s': input '%s': cannot read %s:", t->file, t->line,
 			    t->name, in->name, in->spec);
 		}
-		in->path = xstrdup(in->spec);
-		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-		in->files[0] = xstrdup(in->spec);
+		set_path(in);
 		return 0;
 	}
 	if (glob(in->spec, GLOB_NOSORT, NULL, &gl) != 0 || gl.gl_pathc == 0) {

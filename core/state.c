@@ -1,6 +1,7 @@
 /*
  * state: the workspace's log of what was built (.kiln/state).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -475,4 +476,71 @@ kiln_state_compact(struct kiln_state *st, int force)
 	if (force || st->rewrite || st->nrecords > 2 * n + 1024)
 		return rewrite(st);
 	return 0;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Digest of a folder: of its sorted (relative path, executable bit, digest)
+ * entries, so that one changed file costs one file's hashing.
+ */
+static int
+tree_add(struct kiln_state *st, const char *dir, struct kiln_hasher *h)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, i;
+	int r = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	sort(names, n, sizeof(*names), cmp_name);
+	for (i = 0; i < n; i++) {
+		char *p = path_join(dir, names[i]);
+		struct stat sb;
+		struct kiln_digest fd;
+
+		if (r == 0 && stat(p, &sb) == 0) {
+			kiln_hasher_adds(h, names[i]);
+			if (S_ISDIR(sb.st_mode)) {
+				kiln_hasher_add(h, "d", 1);
+				r = tree_add(st, p, h);
+				kiln_hasher_add(h, "/", 1);
+			} else if (S_ISREG(sb.st_mode)) {
+				kiln_hasher_add(h, sb.st_mode & 0111 ? "x" : "f", 1);
+				if (kiln_state_file_digest(st, p, &sb, &fd) < 0)
+					r = -1;
+				kiln_hasher_add_digest(h, &fd);
+			}
+		} else if (r == 0) {
+			r = -1;
+		}
+		free(p);
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+int
+kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out)
+{
+	struct kiln_hasher *h = kiln_hasher_new();
+	int r = tree_add(st, dir, h);
+
+	kiln_hasher_digest(h, out);
+	kiln_hasher_free(h);
+	return r;
 }

@@ -121,6 +121,12 @@ int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb);
 int kiln_state_file_digest(struct kiln_state *st, const char *path, const struct stat *sb,
     struct kiln_digest *out);
 
+/*
+ * The digest of a folder: of its sorted (name, kind, digest) entries, each
+ * file's digest through the stat cache, so that one changed file costs one
+ * file's hashing. -1 with errno set if something cannot be read.
+ */
+int kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out);
 /* Rewrite the log with only the live records, if that is worth it. */
 int kiln_state_compact(struct kiln_state *st, int force);
 

@@ -145,6 +145,20 @@ kiln_workspace_open(struct kiln_workspace *ws, int lock)
 	return 0;
 }
 
+int
+kiln_workspace_inside(const struct kiln_workspace *ws, const char *path)
+{
+	char *real = realpath(path, NULL);
+	size_t n = strlen(ws->root);
+	int in;
+
+	if (!real)
+		return 1;
+	in = strncmp(real, ws->root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1);
+	free(real);
+	return in;
+}
+
 void
 kiln_workspace_close(struct kiln_workspace *ws)
 {
