@@ -25,6 +25,55 @@ outside(const struct kiln_workspace *ws, const char *path)
 	return path[0] != '/' && !kiln_workspace_inside(ws, path);
 }
 
+/* Is path (absolute, links resolved) dir or beneath it? */
+static int
+beneath(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+/* Is path beneath one of the folders of the colon-separated list? */
+static int
+listed(const char *path, const char *list)
+{
+	char *v = xstrdup(list ? list : ""), *save = NULL, *d;
+	int r = 0;
+
+	for (d = strtok_r(v, ":", &save); d && !r; d = strtok_r(NULL, ":", &save)) {
+		char *real = realpath(d, NULL);
+
+		r = *d == '/' && beneath(path, real ? real : d);
+		free(real);
+	}
+	free(v);
+	return r;
+}
+
+/*
+ * An absolute source names a shared folder (/mnt/datasets/raw). A Kilnfile
+ * comes with a repository someone may have cloned, so it may not hand a step
+ * the user's own files: a path whose target is under $HOME, /root or kiln's
+ * cache is refused unless the workspace holds it, or a folder listed in
+ * $KILN_SHARED_DIRS (the user's environment, not the repository) does.
+ */
+static int
+private_path(const struct kiln_workspace *ws, const char *path)
+{
+	char *real = realpath(path, NULL);
+	const char *home = getenv("HOME"), *p = real ? real : path;
+	int r;
+
+	r = !beneath(p, ws->root) && !listed(p, getenv("KILN_SHARED_DIRS")) &&
+	    ((home && *home == '/' && strcmp(home, "/") != 0 && listed(p, home)) || beneath(p, "/root") ||
+	    listed(p, ws->cache.dir));
+	free(real);
+	return r;
+}
+
 static void
 set_files(struct kiln_input *in, char **files, size_t n)
 {
@@ -79,6 +128,10 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 	struct kiln_hasher *h;
 	struct buf b = BUF_INIT;
 
+	if (in->spec[0] == '/' && private_path(ws, in->spec))
+		return error("%s:%d: target '%s': input '%s': %s is the user's own (under $HOME, /root or kiln's "
+		    "cache); a shared folder elsewhere, or one listed in KILN_SHARED_DIRS, may be an input", t->file,
+		    t->line, t->name, in->name, in->spec);
 	if (in->kind == KILN_INPUT_PATH) {
 		if (stat(in->spec, &sb) < 0) {
 			int r = tracked(ws, t, in);

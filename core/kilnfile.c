@@ -279,6 +279,25 @@ rpath(struct reader *r, int idx, const char *expected, const char *rule)
 	return arena_strndup(&r->g->arena, s, len);
 }
 
+/*
+ * An absolute input path at idx (a shared folder, such as /mnt/datasets/raw/):
+ * the same rules as rpath's after the leading '/', a trailing '/' dropped.
+ */
+static const char *
+apath(struct reader *r, int idx)
+{
+	size_t len;
+	const char *s = lua_tolstring(r->L, idx, &len), *why;
+
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	why = len > 1 ? path_problem(s + 1, len - 1) : "is the root folder";
+	if (why)
+		rfail(r, "'%s' %s: an absolute input must name a shared file or folder (one '/' between names, "
+		    "no '.' or '..')", shownat(r->L, idx), why);
+	return arena_strndup(&r->g->arena, s, len);
+}
+
 /* Call fn(r, i, ud) for each entry of the table on top (key at -2, value at -1); count them. */
 static size_t
 walk(struct reader *r, void (*fn)(struct reader *, size_t, void *), void *ud)
@@ -434,9 +453,13 @@ read_input(struct reader *r, size_t i, void *ud)
 			rfail(r, "'%s' is not a valid target name", shownat(r->L, -1));
 		in->spec = arena_strdup(&r->g->arena, spec);
 		in->kind = KILN_INPUT_TARGET;
+	} else if (spec[0] == '/') {
+		in->spec = apath(r, -1);
+		in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
 	} else {
 		in->spec = rpath(r, -1, "a path or \":target\"",
-		    "it must be a path inside the workspace (relative, one '/' between names, no '.' or '..')");
+		    "it must be a path inside the workspace (relative, one '/' between names, no '.' or '..'), "
+		    "or an absolute path to a shared folder");
 		in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
 	}
 	r->what = "field 'inputs'";
