@@ -3,6 +3,8 @@
  * number of fields.
  */
 #include <csv.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,14 +14,16 @@
 
 /* Parser state passed through libcsv's callbacks. */
 struct reader {
-	struct kp_csv *t;
 	const char *name;
 	char *err;
 	int failed;
 	size_t nfield;		/* fields seen in the current row */
-	size_t cap;		/* cells allocated */
 	char **row;		/* fields of the current row */
 	size_t rowcap;
+	size_t ncols;		/* the header's fields; 0 before it */
+	size_t nrows;		/* data rows so far */
+	kp_csv_row_fn *fn;
+	void *arg;
 };
 
 static void
@@ -51,96 +55,183 @@ drop_row(struct reader *r)
 	r->nfield = 0;
 }
 
-static void
-header_row(struct reader *r)
+/* A header with a name twice: -1 with the message. */
+static int
+header_check(struct reader *r)
 {
-	struct kp_csv *t = r->t;
 	size_t i, j;
 
 	for (i = 0; i < r->nfield; i++)
 		for (j = 0; j < i; j++)
-			if (strcmp(r->row[i], r->row[j]) == 0) {
-				kp_errf(r->err, "%s: header: column '%s' appears twice",
+			if (strcmp(r->row[i], r->row[j]) == 0)
+				return kp_errf(r->err, "%s: header: column '%s' appears twice",
 					r->name, r->row[i]);
-				r->failed = 1;
-				drop_row(r);
-				return;
-			}
-	t->ncols = r->nfield;
-	t->header = kp_xmallocarray(t->ncols, sizeof(char *));
-	memcpy(t->header, r->row, t->ncols * sizeof(char *));
-	r->nfield = 0;
+	return 0;
 }
 
-static void
-data_row(struct reader *r)
-{
-	struct kp_csv *t = r->t;
-
-	if (r->nfield != t->ncols) {
-		kp_errf(r->err, "%s: row %zu has %zu field%s, the header has %zu",
-			r->name, t->nrows + 1, r->nfield, r->nfield == 1 ? "" : "s",
-			t->ncols);
-		r->failed = 1;
-		drop_row(r);
-		return;
-	}
-	if ((t->nrows + 1) * t->ncols > r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 64 * t->ncols;
-		t->cells = kp_xrealloc(t->cells, r->cap, sizeof(char *));
-	}
-	memcpy(t->cells + t->nrows * t->ncols, r->row, t->ncols * sizeof(char *));
-	t->nrows++;
-	r->nfield = 0;
-}
-
+/* A row is complete: checked, then handed to fn, which may keep its strings. */
 static void
 row(int c, void *data)
 {
 	struct reader *r = data;
+	int kept = 0;
 
 	(void)c;
 	if (r->failed) {
 		drop_row(r);
 		return;
 	}
-	if (!r->t->header)
-		header_row(r);
+	if (!r->ncols) {
+		if (header_check(r) < 0)
+			r->failed = 1;
+		r->ncols = r->nfield;
+	} else if (r->nfield != r->ncols) {
+		kp_errf(r->err, "%s: row %zu has %zu field%s, the header has %zu",
+			r->name, r->nrows + 1, r->nfield, r->nfield == 1 ? "" : "s",
+			r->ncols);
+		r->failed = 1;
+	} else {
+		r->nrows++;
+	}
+	if (!r->failed) {
+		kept = r->fn(r->arg, r->nrows, r->row, r->nfield, r->err);
+		r->failed = kept < 0;
+	}
+	if (kept > 0)
+		r->nfield = 0;
 	else
-		data_row(r);
+		drop_row(r);
+}
+
+static void
+reader_init(struct reader *r, const char *name, char *err, kp_csv_row_fn *fn, void *arg)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->err = err;
+	r->fn = fn;
+	r->arg = arg;
+}
+
+/* Feed buf[0..len) to the parser; last: the end of the input. */
+static void
+feed(struct reader *r, struct csv_parser *p, const char *buf, size_t len, int last)
+{
+	if (!r->failed && csv_parse(p, buf, len, field, row, r) != len && !r->failed) {
+		kp_errf(r->err, "%s: row %zu: malformed CSV (%s)", r->name,
+			r->nrows + 1, csv_strerror(csv_error(p)));
+		r->failed = 1;
+	}
+	if (last && !r->failed && csv_fini(p, field, row, r) != 0 && !r->failed) {
+		kp_errf(r->err, "%s: row %zu: malformed CSV (%s)", r->name,
+			r->nrows + 1, csv_strerror(csv_error(p)));
+		r->failed = 1;
+	}
+	if (last && !r->failed && !r->ncols) {
+		kp_errf(r->err, "%s: empty file: expected a header row", r->name);
+		r->failed = 1;
+	}
+}
+
+static void
+reader_release(struct reader *r, struct csv_parser *p)
+{
+	csv_free(p);
+	drop_row(r);
+	free(r->row);
+}
+
+static int
+start(struct reader *r, struct csv_parser *p, unsigned char delim)
+{
+	if (csv_init(p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+		return kp_errf(r->err, "%s: cannot start the CSV parser", r->name);
+	csv_set_delim(p, delim);
+	return 0;
+}
+
+static const char bom[] = "\xef\xbb\xbf";
+
+int
+kp_csv_stream(const char *path, unsigned char delim, kp_csv_row_fn *fn, void *arg, char *err)
+{
+	struct reader r;
+	struct csv_parser p;
+	char *buf;
+	size_t n, skip = 0;
+	int first = 1;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return kp_errf(err, "%s: %s", path, strerror(errno));
+	reader_init(&r, path, err, fn, arg);
+	if (start(&r, &p, delim) < 0) {
+		fclose(f);
+		return -1;
+	}
+	buf = kp_xmalloc(KP_CSV_CHUNK);
+	while (!r.failed && (n = fread(buf, 1, KP_CSV_CHUNK, f)) > 0) {
+		skip = first && n >= 3 && memcmp(buf, bom, 3) == 0 ? 3 : 0;
+		first = 0;
+		feed(&r, &p, buf + skip, n - skip, 0);
+	}
+	if (!r.failed && ferror(f)) {
+		kp_errf(err, "%s: %s", path, strerror(errno));
+		r.failed = 1;
+	}
+	feed(&r, &p, buf, 0, 1);
+	free(buf);
+	fclose(f);
+	reader_release(&r, &p);
+	return r.failed ? -1 : 0;
+}
+
+/* Building a whole table: fn for kp_csv_parse, keeping every string. */
+struct table {
+	struct kp_csv *t;
+	size_t cap;		/* cells allocated */
+};
+
+static int
+table_row(void *arg, size_t rowno, char **fields, size_t n, char *err)
+{
+	struct table *tb = arg;
+	struct kp_csv *t = tb->t;
+
+	(void)err;
+	if (rowno == 0) {
+		t->ncols = n;
+		t->header = kp_xmallocarray(n, sizeof(char *));
+		memcpy(t->header, fields, n * sizeof(char *));
+		return 1;
+	}
+	if ((t->nrows + 1) * t->ncols > tb->cap) {
+		tb->cap = tb->cap ? 2 * tb->cap : 64 * t->ncols;
+		t->cells = kp_xrealloc(t->cells, tb->cap, sizeof(char *));
+	}
+	memcpy(t->cells + t->nrows * t->ncols, fields, t->ncols * sizeof(char *));
+	t->nrows++;
+	return 1;
 }
 
 int
 kp_csv_parse(struct kp_csv *t, const char *buf, size_t len,
 	const char *name, char *err)
 {
-	struct reader r = { t, name, err, 0, 0, 0, NULL, 0 };
+	struct table tb = { t, 0 };
+	struct reader r;
 	struct csv_parser p;
 
 	memset(t, 0, sizeof(*t));
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+	if (len >= 3 && memcmp(buf, bom, 3) == 0) {
 		buf += 3;
 		len -= 3;
 	}
-	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
-		return kp_errf(err, "%s: cannot start the CSV parser", name);
-	if (csv_parse(&p, buf, len, field, row, &r) != len && !r.failed) {
-		kp_errf(err, "%s: row %zu: malformed CSV (%s)", name,
-			t->nrows + 1, csv_strerror(csv_error(&p)));
-		r.failed = 1;
-	}
-	if (!r.failed && csv_fini(&p, field, row, &r) != 0 && !r.failed) {
-		kp_errf(err, "%s: row %zu: malformed CSV (%s)", name,
-			t->nrows + 1, csv_strerror(csv_error(&p)));
-		r.failed = 1;
-	}
-	csv_free(&p);
-	drop_row(&r);
-	free(r.row);
-	if (!r.failed && !t->header) {
-		kp_errf(err, "%s: empty file: expected a header row", name);
-		r.failed = 1;
-	}
+	reader_init(&r, name, err, table_row, &tb);
+	if (start(&r, &p, CSV_COMMA) < 0)
+		return -1;
+	feed(&r, &p, buf, len, 1);
+	reader_release(&r, &p);
 	if (r.failed) {
 		kp_csv_release(t);
 		return -1;
@@ -161,6 +252,39 @@ kp_csv_read(struct kp_csv *t, const char *path, char *err)
 	rc = kp_csv_parse(t, buf, len, path, err);
 	free(buf);
 	return rc;
+}
+
+/* One field, quoted when it holds the delimiter, a quote or a line break. */
+static void
+write_field(FILE *f, const char *s, unsigned char delim)
+{
+	const char *q;
+
+	if (!strchr(s, delim) && !strpbrk(s, "\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (q = s; *q; q++) {
+		if (*q == '"')
+			putc('"', f);
+		putc(*q, f);
+	}
+	putc('"', f);
+}
+
+int
+kp_csv_write_row(FILE *f, char *const *fields, size_t n, unsigned char delim)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			putc(delim, f);
+		write_field(f, fields[i] ? fields[i] : "", delim);
+	}
+	putc('\n', f);
+	return ferror(f) ? -1 : 0;
 }
 
 void
