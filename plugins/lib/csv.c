@@ -18,7 +18,10 @@ struct reader {
 	char *err;
 	int failed;
 	size_t nfield;		/* fields seen in the current row */
-	char **row;		/* fields of the current row */
+	char *bytes;		/* the current row's fields, each NUL-terminated */
+	size_t len, cap;
+	size_t *offs;		/* where each field starts in bytes */
+	char **row;		/* the fields, once the row is complete */
 	size_t rowcap;
 	size_t ncols;		/* the header's fields; 0 before it */
 	size_t nrows;		/* data rows so far */
@@ -26,33 +29,36 @@ struct reader {
 	void *arg;
 };
 
+/* A field: appended to the row's bytes, so that no row costs an allocation once the buffers fit. */
 static void
 field(void *s, size_t len, void *data)
 {
 	struct reader *r = data;
-	char *v;
 
 	if (r->failed)
 		return;
-	v = kp_xmalloc(len + 1);
+	if (r->len + len + 1 > r->cap) {
+		while (r->len + len + 1 > r->cap)
+			r->cap = r->cap ? 2 * r->cap : 256;
+		r->bytes = kp_xrealloc(r->bytes, r->cap, 1);
+	}
 	if (len)	/* libcsv may pass NULL for an empty field */
-		memcpy(v, s, len);
-	v[len] = 0;
+		memcpy(r->bytes + r->len, s, len);
+	r->bytes[r->len + len] = 0;
 	if (r->nfield == r->rowcap) {
 		r->rowcap = r->rowcap ? 2 * r->rowcap : 16;
+		r->offs = kp_xrealloc(r->offs, r->rowcap, sizeof(*r->offs));
 		r->row = kp_xrealloc(r->row, r->rowcap, sizeof(*r->row));
 	}
-	r->row[r->nfield++] = v;
+	r->offs[r->nfield++] = r->len;
+	r->len += len + 1;
 }
 
 static void
 drop_row(struct reader *r)
 {
-	size_t i;
-
-	for (i = 0; i < r->nfield; i++)
-		free(r->row[i]);
 	r->nfield = 0;
+	r->len = 0;
 }
 
 /* A header with a name twice: -1 with the message. */
@@ -69,18 +75,20 @@ header_check(struct reader *r)
 	return 0;
 }
 
-/* A row is complete: checked, then handed to fn, which may keep its strings. */
+/* A row is complete: checked, then handed to fn. */
 static void
 row(int c, void *data)
 {
 	struct reader *r = data;
-	int kept = 0;
+	size_t i;
 
 	(void)c;
 	if (r->failed) {
 		drop_row(r);
 		return;
 	}
+	for (i = 0; i < r->nfield; i++)
+		r->row[i] = r->bytes + r->offs[i];
 	if (!r->ncols) {
 		if (header_check(r) < 0)
 			r->failed = 1;
@@ -93,14 +101,9 @@ row(int c, void *data)
 	} else {
 		r->nrows++;
 	}
-	if (!r->failed) {
-		kept = r->fn(r->arg, r->nrows, r->row, r->nfield, r->err);
-		r->failed = kept < 0;
-	}
-	if (kept > 0)
-		r->nfield = 0;
-	else
-		drop_row(r);
+	if (!r->failed && r->fn(r->arg, r->nrows, r->row, r->nfield, r->err) < 0)
+		r->failed = 1;
+	drop_row(r);
 }
 
 static void
@@ -137,7 +140,8 @@ static void
 reader_release(struct reader *r, struct csv_parser *p)
 {
 	csv_free(p);
-	drop_row(r);
+	free(r->bytes);
+	free(r->offs);
 	free(r->row);
 }
 
@@ -197,21 +201,23 @@ table_row(void *arg, size_t rowno, char **fields, size_t n, char *err)
 {
 	struct table *tb = arg;
 	struct kp_csv *t = tb->t;
+	char **dst;
+	size_t i;
 
 	(void)err;
 	if (rowno == 0) {
 		t->ncols = n;
-		t->header = kp_xmallocarray(n, sizeof(char *));
-		memcpy(t->header, fields, n * sizeof(char *));
-		return 1;
+		dst = t->header = kp_xmallocarray(n, sizeof(char *));
+	} else {
+		if ((t->nrows + 1) * t->ncols > tb->cap) {
+			tb->cap = tb->cap ? 2 * tb->cap : 64 * t->ncols;
+			t->cells = kp_xrealloc(t->cells, tb->cap, sizeof(char *));
+		}
+		dst = t->cells + t->nrows++ * t->ncols;
 	}
-	if ((t->nrows + 1) * t->ncols > tb->cap) {
-		tb->cap = tb->cap ? 2 * tb->cap : 64 * t->ncols;
-		t->cells = kp_xrealloc(t->cells, tb->cap, sizeof(char *));
-	}
-	memcpy(t->cells + t->nrows * t->ncols, fields, t->ncols * sizeof(char *));
-	t->nrows++;
-	return 1;
+	for (i = 0; i < n; i++)
+		dst[i] = kp_xstrdup(fields[i]);
+	return 0;
 }
 
 int

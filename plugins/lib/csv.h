@@ -29,9 +29,8 @@ int kp_csv_parse(struct kp_csv *t, const char *buf, size_t len,
 /*
  * A row handed to a kp_csv_stream callback: rowno 0 for the header, then
  * 1, 2, … for data rows (each with the header's number of fields, already
- * checked). fields[i] are malloc'd strings: return 1 to keep them (they are
- * the callback's to free), 0 to leave them to the reader, -1 to stop with a
- * message in err.
+ * checked). fields[i] are the reader's, valid until fn returns: copy what
+ * is kept. fn returns 0, or -1 to stop with a message in err.
  */
 typedef int kp_csv_row_fn(void *arg, size_t rowno, char **fields, size_t n, char *err);
 
