@@ -3,6 +3,7 @@
  * number of fields.
  */
 #include <csv.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,8 +325,25 @@ char *
 kp_csv_path(const char *in)
 {
 	struct stat st;
+	char *p, *only = NULL;
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
 
-	if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
-		return kp_join(in, "data.csv");
-	return kp_xstrdup(in);
+	if (stat(in, &st) != 0 || !S_ISDIR(st.st_mode))
+		return kp_xstrdup(in);
+	p = kp_join(in, "data.csv");
+	if (stat(p, &st) == 0 || !(d = opendir(in)))
+		return p;
+	/* A folder of one file (a fetch's output): that file. */
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && n++ == 0)
+			only = kp_join(in, e->d_name);
+	closedir(d);
+	if (n == 1) {
+		free(p);
+		return only;
+	}
+	free(only);
+	return p;
 }

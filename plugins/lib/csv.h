@@ -60,7 +60,8 @@ kp_csv_cell(const struct kp_csv *t, size_t row, size_t col)
 
 /*
  * The CSV file an input names: the input itself, or in/data.csv when it
- * is a folder (what a dataset target outputs). malloc'd.
+ * is a folder (what a dataset, join or concat target outputs), or the
+ * folder's one file when it holds only that (a fetch's). malloc'd.
  */
 char *kp_csv_path(const char *in);
 
