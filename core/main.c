@@ -52,6 +52,7 @@ static const char general_help[] =
     "  gc --max-size SIZE    trim the local cache, least recently used first\n"
     "  fsck                  re-hash the local cache and quarantine bad blobs\n"
     "  add PATH...           keep data files or folders in the cache, not in git\n"
+    "  fetch --update        print the digests fetch targets' URLs serve now\n"
     "  push [TARGET...]      upload targets' outputs and tracked sources to the remote\n"
     "  pull [TARGET...]      download them from the remote cache\n"
     "  verify [TARGET...]    rebuild without the cache and compare with Kilnfile.lock\n"
@@ -111,6 +112,12 @@ static const struct command commands[] = {
 	    "\n"
 	    "  --remove   stop tracking PATH: delete PATH.kiln and its .gitignore line; the\n"
 	    "             data itself stays\n"},
+	{"fetch", kiln_cmd_fetch, "--update [TARGET...]",
+	    "Download the URL of each fetch target (default: all) afresh, outside the\n"
+	    "sandbox and the cache, and print the digest it serves now; when it is not the\n"
+	    "pinned one, print the Kilnfile line to change. Nothing is built or kept.\n"
+	    "Exit 0 when every URL serves the pinned bytes, 1 when one serves others, 2\n"
+	    "when a download failed.\n"},
 	{"push", kiln_cmd_push, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
 	    "on, and the tracked sources (kiln add) they read, to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"

@@ -44,6 +44,16 @@ has "the download has sha256 $sha, but the Kilnfile pins 00000000000000000000000
 has "kiln fetch --update wrong"
 [ ! -e kiln-out/wrong/t.csv ] || fail "a wrong digest kept the file"
 [ -z "$(ls .kiln/tmp/wrong/out 2>/dev/null)" ] || fail "a wrong digest left bytes behind"
+# kiln fetch --update: the pinned URL serves the same bytes, then others.
+ok kiln fetch --update raw
+has "raw: $url/t.csv serves the pinned bytes (sha256 $sha)"
+fails 1 kiln fetch --update wrong
+has "wrong: $url/t.csv now serves sha256 $sha"
+has "change Kilnfile:5 to: sha256 = \"$sha\""
+fails 2 kiln fetch --update checked
+has "checked is not a fetch target"
+fails 2 kiln fetch
+has "usage: kiln fetch --update"
 # The server goes down: a clean workspace and a second one sharing the
 # cache build without the network.
 kill $httpd_pid; wait $httpd_pid 2>/dev/null || true
