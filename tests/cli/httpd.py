@@ -11,6 +11,7 @@ PORTFILE once listening. Paths:
                      (or from the requested range)
     /redirect/NAME   302 to /NAME
     /norange/NAME    the file, ignoring any Range header
+The prefixes combine: /drop/norange/NAME.
 Every request line is appended to DIR/../requests.log.
 """
 import http.server
@@ -36,11 +37,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def serve(self, head):
         path = self.path.split("?")[0]
-        mode = ""
+        modes = set()
         for m in ("drop", "redirect", "norange"):
             if path.startswith("/%s/" % m):
-                mode, path = m, path[len(m) + 1:]
-        if mode == "redirect":
+                modes.add(m)
+                path = path[len(m) + 1:]
+        if "redirect" in modes:
             self.send_response(302)
             self.send_header("Location", path)
             self.send_header("Content-Length", "0")
@@ -53,7 +55,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = open(name, "rb").read()
         start = 0
         rng = self.headers.get("Range")
-        if rng and mode != "norange" and rng.startswith("bytes="):
+        if rng and "norange" not in modes and rng.startswith("bytes="):
             start = int(rng[6:].split("-")[0])
         body = data[start:]
         self.send_response(206 if start else 200)
@@ -64,8 +66,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        if mode == "drop" and path not in dropped:
-            dropped.add(path)
+        if "drop" in modes and self.path not in dropped:
+            dropped.add(self.path)
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True

@@ -20,6 +20,7 @@ start_httpd
 cat > Kilnfile <<K
 fetch "raw" { url = "$url/t.csv", sha256 = "$sha" }
 fetch "dropped" { url = "$url/drop/t.csv", sha256 = "$sha", file = "d.csv" }
+fetch "again" { url = "$url/drop/norange/t.csv", sha256 = "$sha", file = "a.csv" }
 fetch "moved" { url = "$url/redirect/t.csv", sha256 = "$sha" }
 fetch "missing" { url = "$url/nope.csv", sha256 = "$sha" }
 fetch "wrong" { url = "$url/t.csv", sha256 = "$(printf '0%.0s' $(seq 64))" }
@@ -34,6 +35,10 @@ ok kiln build dropped
 cmp kiln-out/dropped/d.csv "$scratch/www/t.csv" || fail "resumed download differs"
 grep -q "resuming with a range request" .kiln/logs/dropped.log || fail "no resume: $(cat .kiln/logs/dropped.log)"
 grep -q "GET /drop/t.csv range=bytes=" "$scratch/requests.log" || fail "no Range request: $(cat "$scratch/requests.log")"
+# A server that ignores ranges: read again from the start.
+ok kiln build again
+cmp kiln-out/again/a.csv "$scratch/www/t.csv" || fail "download after a server ignored the range differs"
+grep -q "does not resume" .kiln/logs/again.log || fail "no restart: $(cat .kiln/logs/again.log)"
 ok kiln build moved
 cmp kiln-out/moved/t.csv "$scratch/www/t.csv" || fail "redirected download differs"
 fails 1 kiln build missing
@@ -49,7 +54,7 @@ ok kiln fetch --update raw
 has "raw: $url/t.csv serves the pinned bytes (sha256 $sha)"
 fails 1 kiln fetch --update wrong
 has "wrong: $url/t.csv now serves sha256 $sha"
-has "change Kilnfile:5 to: sha256 = \"$sha\""
+has "change Kilnfile:6 to: sha256 = \"$sha\""
 fails 2 kiln fetch --update checked
 has "checked is not a fetch target"
 fails 2 kiln fetch
