@@ -82,9 +82,9 @@ kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key)
 static char *
 tmp_path(const struct kiln_cache *c)
 {
-	static unsigned long n;
+	static unsigned long n;	/* taken atomically: blobs are stored from several threads (kiln add) */
 
-	return xasprintf("%s/tmp/%ld.%lu", c->dir, (long)getpid(), n++);
+	return xasprintf("%s/tmp/%ld.%lu", c->dir, (long)getpid(), __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED));
 }
 
 /* Rename tmp to dest, creating dest's xx/ folder if needed. */
@@ -139,7 +139,7 @@ kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_di
 		r = error("cannot store %s in the cache %s:", path, c->dir);
 		unlink(tmp);
 	} else {
-		c->stored++;
+		__atomic_add_fetch(&c->stored, 1, __ATOMIC_RELAXED);
 	}
 	free(tmp);
 	free(dest);

@@ -45,7 +45,7 @@ char *kiln_cache_blob_path(const struct kiln_cache *c, const struct kiln_digest 
 /* Path of the action entry for a key (a new string). */
 char *kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key);
 
-/* Store a file's bytes under its (already computed) digest, unless present. */
+/* Store a file's bytes under its (already computed) digest, unless present. Safe on several threads at once. */
 int kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d);
 /* Store an action entry. */
 int kiln_cache_put_action(struct kiln_cache *c, const struct kiln_digest *key,

@@ -72,26 +72,77 @@ kiln_sources_pointer(const char *path, struct kiln_pointer *p)
 struct adding {
 	struct kiln_workspace *ws;
 	struct kiln_filelist fl;
-	const char *root;	/* the tracked path; entries are relative to it */
+	char **paths;		/* each entry's file, beside fl.v */
+	struct stat *sb;
+	size_t cap;
+	int *failed;		/* per entry: its blob could not be stored */
 	uint64_t size;
 };
 
-/* Hash (through the stat cache) and store one file; rel is its entry's path. */
-static int
-add_one(struct adding *ad, const char *path, const char *rel, const struct stat *sb)
+/* Note one file of the tracked path; rel is its entry's path. */
+static void
+note(struct adding *ad, const char *path, const char *rel, const struct stat *sb)
 {
 	struct kiln_file *f;
 
-	ad->fl.v = xreallocarray(ad->fl.v, ad->fl.n + 1, sizeof(*ad->fl.v));
+	if (ad->fl.n == ad->cap) {
+		ad->cap = ad->cap ? 2 * ad->cap : 64;
+		ad->fl.v = xreallocarray(ad->fl.v, ad->cap, sizeof(*ad->fl.v));
+		ad->paths = xreallocarray(ad->paths, ad->cap, sizeof(*ad->paths));
+		ad->sb = xreallocarray(ad->sb, ad->cap, sizeof(*ad->sb));
+	}
+	ad->paths[ad->fl.n] = xstrdup(path);
+	ad->sb[ad->fl.n] = *sb;
 	f = &ad->fl.v[ad->fl.n++];
 	memset(f, 0, sizeof(*f));
 	f->path = arena_strdup(&ad->fl.arena, rel);
 	f->size = sb->st_size;
 	f->mode = sb->st_mode & 0111 ? 0755 : 0644;
 	ad->size += f->size;
-	if (kiln_state_file_digest(&ad->ws->state, path, sb, &f->digest) < 0)
-		return error("kiln add: cannot read %s:", path);
-	return kiln_cache_put_blob(&ad->ws->cache, path, &f->digest);
+}
+
+static void
+store_one(void *arg, size_t i)
+{
+	struct adding *ad = arg;
+
+	ad->failed[i] = kiln_cache_put_blob(&ad->ws->cache, ad->paths[i], &ad->fl.v[i].digest) < 0;
+}
+
+/* Hash every noted file (through the stat cache) and store its blob: both on several threads. */
+static int
+store_all(struct adding *ad)
+{
+	size_t i, bad;
+	struct kiln_digest *d = xreallocarray(NULL, ad->fl.n + 1, sizeof(*d));
+	int r = kiln_state_digest_files(&ad->ws->state, (const char *const *)ad->paths, ad->sb, ad->fl.n, d, &bad);
+
+	if (r < 0)
+		error("kiln add: cannot read %s:", ad->paths[bad]);
+	for (i = 0; r == 0 && i < ad->fl.n; i++)
+		ad->fl.v[i].digest = d[i];
+	free(d);
+	if (r < 0)
+		return -1;
+	ad->failed = xcalloc(ad->fl.n + 1, sizeof(*ad->failed));
+	parallel_for(ad->fl.n, store_one, ad);
+	for (i = 0; i < ad->fl.n; i++)
+		if (ad->failed[i])
+			return -1;
+	return 0;
+}
+
+static void
+adding_release(struct adding *ad)
+{
+	size_t i;
+
+	for (i = 0; i < ad->fl.n; i++)
+		free(ad->paths[i]);
+	free(ad->paths);
+	free(ad->sb);
+	free(ad->failed);
+	kiln_filelist_release(&ad->fl);
 }
 
 /* Every file beneath the folder path (rel beneath the tracked one, "" at its top). */
@@ -117,7 +168,7 @@ add_tree(struct adding *ad, const char *path, const char *rel)
 		else if (S_ISDIR(sb.st_mode))
 			r = add_tree(ad, p, q);
 		else if (S_ISREG(sb.st_mode))
-			r = add_one(ad, p, q, &sb);
+			note(ad, p, q, &sb);
 		else
 			r = error("kiln add: %s is not a regular file or folder (kiln keeps files and folders)", p);
 		free(p);
@@ -211,12 +262,14 @@ add_path(struct adding *ad, const char *path, struct kiln_pointer *p)
 		return error("kiln add: %s:", path);
 	p->folder = S_ISDIR(sb.st_mode);
 	if (p->folder) {
-		if (add_tree(ad, path, "") < 0)
+		if (add_tree(ad, path, "") < 0 || store_all(ad) < 0)
 			return -1;
+		/* Every file's digest is in the stat cache now: this stats, it does not read. */
 		if (kiln_state_tree_digest(&ad->ws->state, path, &p->digest) < 0)
 			return error("kiln add: cannot read the folder %s:", path);
 	} else if (S_ISREG(sb.st_mode)) {
-		if (add_one(ad, path, base ? base + 1 : path, &sb) < 0)
+		note(ad, path, base ? base + 1 : path, &sb);
+		if (store_all(ad) < 0)
 			return -1;
 		p->digest = ad->fl.v[0].digest;
 	} else {
@@ -238,7 +291,6 @@ kiln_sources_add(struct kiln_workspace *ws, const char *arg)
 
 	if (!path)
 		return -1;
-	ad.root = path;
 	had = kiln_sources_pointer(path, &old);
 	if (had >= 0 && add_path(&ad, path, &p) == 0) {
 		/* The pointer last: a kiln killed before here leaves no pointer to blobs the cache lacks. */
@@ -254,7 +306,7 @@ kiln_sources_add(struct kiln_workspace *ws, const char *arg)
 		    "unchanged" : had == 1 ? "updated" : "added", path, (unsigned long long)p.files, p.files == 1 ? "" : "s",
 		    format_size(sz, sizeof(sz), p.size), ptr);
 	buf_release(&b);
-	kiln_filelist_release(&ad.fl);
+	adding_release(&ad);
 	free(ptr);
 	free(path);
 	return r;

@@ -10,7 +10,9 @@ command "a" { inputs = { b = "data/big.bin", m = "data/many" }, cmd = "cat {in.b
 K
 cp -r data ../orig
 seen_pointer=0 seen_none=0
-for delay in 0.01 0.05 0.1 0.2 0.3 0.5; do
+for delay in 0.01 0.05 0.1 0.2 0.3 0.5 0.8 1.2 2 3 5; do
+	# Enough: both outcomes seen, each restore checked.
+	[ $seen_pointer = 1 ] && [ $seen_none = 1 ] && break
 	rm -rf "$KILN_CACHE_DIR" data/*.kiln data/.gitignore .kiln
 	"$KILN_BIN" add data/big.bin data/many >/dev/null 2>&1 &
 	pid=$!
