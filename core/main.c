@@ -69,6 +69,7 @@ static const char general_help[] =
     "  KILN_REMOTE_HEADER    a header sent to it, such as \"Authorization: Bearer ...\"\n"
     "  KILN_REMOTE_READ_ONLY 1: never upload to the remote cache\n"
     "  KILN_SHARED_DIRS      folders (a:b) under $HOME an absolute input may name\n"
+    "  KILN_THREADS          threads that hash a folder's files (default: one per CPU)\n"
     "\n"
     "Exit status: 0 success, 1 a build step failed (or --check found something\n"
     "stale), 2 a usage or Kilnfile error.\n";
