@@ -12,6 +12,7 @@
 #include "assess.h"
 #include "cmd.h"
 #include "cmd_build.h"
+#include "cmd_data.h"
 #include "fs.h"
 #include "key.h"
 #include "lock.h"
@@ -269,16 +270,19 @@ kiln_cmd_status(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"check", no_argument, NULL, 'c'},
 		{"all", no_argument, NULL, 'a'},
+		{"remote-sources", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_workspace ws;
-	int c, check = 0, all = 0, stale, lockok = 1;
+	int c, check = 0, all = 0, stale, lockok = 1, remote = 0, moved = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'c')
 			check = 1;
 		else if (c == 'a')
 			all = 1;
+		else if (c == 'r')
+			remote = 1;
 		else
 			return KILN_CMD_USAGE;
 	}
@@ -295,6 +299,11 @@ kiln_cmd_status(int argc, char **argv)
 	}
 	if (check)
 		lockok = kiln_lock_matches(&ws.graph, &ws.state);
+	if (remote && (moved = kiln_fetch_check_remote(&ws)) < 0) {
+		kiln_workspace_close(&ws);
+		return 2;
+	}
+	stale += moved;
 	if (stale == 0 && lockok)
 		printf("kiln: %zu targets up to date\n", ws.graph.ntargets);
 	kiln_workspace_close(&ws);

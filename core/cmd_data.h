@@ -11,4 +11,13 @@ int kiln_cmd_add(int argc, char **argv);
 /* Download each fetch target's URL afresh and print the digest it serves now. */
 int kiln_cmd_fetch(int argc, char **argv);
 
+struct kiln_workspace;
+/*
+ * kiln status --remote-sources: for each wanted fetch target, HEAD its URL
+ * and, when the ETag or Last-Modified differ from what kiln saw last
+ * (.kiln/remote-sources), download and hash it; print a line each. The
+ * number that serve other bytes than pinned, or -1 after reporting.
+ */
+int kiln_fetch_check_remote(struct kiln_workspace *ws);
+
 #endif

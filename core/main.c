@@ -149,7 +149,7 @@ static const struct command commands[] = {
 	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
-	{"status", kiln_cmd_status, "[--check] [--all] [TARGET...]",
+	{"status", kiln_cmd_status, "[--check] [--all] [--remote-sources] [TARGET...]",
 	    "List the stale targets, one line each with the reason.\n"
 	    "\n"
 	    "A tracked source (kiln add) whose file differs from its pointer is named:\n"
@@ -158,7 +158,12 @@ static const struct command commands[] = {
 	    "  --check   exit 1 when anything is stale, a tracked source changed since kiln\n"
 	    "            add, or Kilnfile.lock does not match the workspace (for CI), 0\n"
 	    "            otherwise\n"
-	    "  --all     list up-to-date targets too\n"},
+	    "  --all     list up-to-date targets too\n"
+	    "  --remote-sources\n"
+	    "            for each fetch target, ask its URL (HEAD) whether it still serves\n"
+	    "            the pinned bytes: when its ETag or Last-Modified moved since kiln\n"
+	    "            last looked, download and hash it (nothing is kept); one that\n"
+	    "            serves other bytes is named, and counts for --check\n"},
 	{"why", kiln_cmd_why, "TARGET",
 	    "Say exactly which parts of TARGET's action key changed since it was last\n"
 	    "built (plugin, params, inputs, environment variables, outputs, resources),\n"

@@ -18,6 +18,7 @@
 #define KILN_LOG_DIR ".kiln/logs"		/* .kiln/logs/<target>.log: each step's output */
 #define KILN_VERIFY_DIR ".kiln/verify"		/* what kiln verify keeps of differing files */
 #define KILN_DEPLOY_DIR ".kiln/deployments"	/* kiln deploy's history */
+#define KILN_REMOTE_SOURCES_PATH ".kiln/remote-sources"	/* what fetch targets' URLs served when last checked */
 
 /* The absolute path of the running kiln executable (static storage); dies if it cannot be found. */
 const char *kiln_paths_self(void);

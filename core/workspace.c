@@ -20,7 +20,7 @@
 /* What kiln writes in a workspace: none of it may be a link a repository committed. */
 static const char *const kept[] = {
 	KILN_DIR, KILN_OUT_DIR, KILN_STATE_PATH, KILN_GRAPH_PATH, KILN_WSLOCK_PATH, KILN_TMP_DIR,
-	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE,
+	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_REMOTE_SOURCES_PATH,
 };
 
 /* The entries of the folder rel that are links: kiln keeps one file or folder per target there. */

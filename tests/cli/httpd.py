@@ -12,6 +12,7 @@ PORTFILE once listening. Paths:
     /redirect/NAME   302 to /NAME
     /norange/NAME    the file, ignoring any Range header
 The prefixes combine: /drop/norange/NAME.
+Files are served with an ETag (from mtime and size) and Last-Modified.
 Every request line is appended to DIR/../requests.log.
 """
 import http.server
@@ -63,6 +64,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
+        st = os.stat(name)
+        self.send_header("ETag", '"%x-%x"' % (st.st_mtime_ns, st.st_size))
+        self.send_header("Last-Modified", self.date_time_string(int(st.st_mtime)))
         self.end_headers()
         if head:
             return

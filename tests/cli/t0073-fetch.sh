@@ -59,6 +59,20 @@ fails 2 kiln fetch --update checked
 has "checked is not a fetch target"
 fails 2 kiln fetch
 has "usage: kiln fetch --update"
+# kiln status --remote-sources: HEAD, a download only when the validators moved.
+ok kiln status --remote-sources raw
+has "raw: $url/t.csv serves the pinned bytes (downloaded and checked)"
+: > "$scratch/requests.log"
+ok kiln status --remote-sources raw
+has "raw: $url/t.csv serves the pinned bytes (its ETag and Last-Modified are unchanged)"
+grep -q "^GET /t.csv" "$scratch/requests.log" && fail "downloaded although the validators were unchanged"
+grep -q "^HEAD /t.csv" "$scratch/requests.log" || fail "no HEAD: $(cat "$scratch/requests.log")"
+cp "$scratch/www/t.csv" "$scratch/t.orig"
+echo "200001,600003" >> "$scratch/www/t.csv"
+fails 1 kiln status --check --remote-sources raw
+has "raw: $url/t.csv serves other bytes now (sha256 "
+has "kiln fetch --update raw prints the line to change"
+mv "$scratch/t.orig" "$scratch/www/t.csv"
 # The server goes down: a clean workspace and a second one sharing the
 # cache build without the network.
 kill $httpd_pid; wait $httpd_pid 2>/dev/null || true
