@@ -56,6 +56,8 @@ PY
 echo 'command "count" { inputs = { d = "imgs" }, cmd = "find {in.d} -type f | wc -l > {out}/n", outputs = { "n" } }' > Kilnfile
 find imgs -type f | xargs cat > /dev/null
 row "xxh128sum over every file (find | xargs)" "$(secs sh -c 'find imgs -type f -print0 | xargs -0 xxh128sum')"
+row "kiln status, first (hashes every file)" "$(secs "$KILN" status)"
+rm -rf .kiln
 row "kiln add imgs" "$(secs "$KILN" add imgs)"
 row "kiln add imgs again (unchanged: stat only)" "$(secs "$KILN" add imgs)"
 (mkdir ../g && cd ../g && git init -q && git config core.untrackedCache true && cp -r ../ws/imgs . &&

@@ -407,17 +407,16 @@ kiln_sources_restore(struct kiln_workspace *ws, const char *path, const struct k
 }
 
 static int
-cmp_str(const void *a, const void *b)
+cmp_input(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp((*(struct kiln_input *const *)a)->spec, (*(struct kiln_input *const *)b)->spec);
 }
 
 long
 kiln_sources_each(struct kiln_workspace *ws, kiln_sources_fn *fn, void *arg)
 {
 	struct kiln_graph *g = &ws->graph;
-	const char **v = NULL;
-	struct kiln_digest *now = NULL;
+	struct kiln_input **v = NULL;
 	size_t n = 0, i, j;
 	long calls = 0;
 
@@ -428,33 +427,25 @@ kiln_sources_each(struct kiln_workspace *ws, kiln_sources_fn *fn, void *arg)
 			if (in->kind != KILN_INPUT_PATH || !in->path)
 				continue;
 			v = xreallocarray(v, n + 1, sizeof(*v));
-			v[n++] = in->spec;
+			v[n++] = in;
 		}
-	sort(v, n, sizeof(*v), cmp_str);
-	now = xreallocarray(NULL, n + 1, sizeof(*now));
+	sort(v, n, sizeof(*v), cmp_input);
 	for (i = 0; i < n && calls >= 0; i++) {
 		struct kiln_pointer p;
 		struct stat sb;
 		int r;
 
-		if (i && strcmp(v[i - 1], v[i]) == 0)
+		if (i && strcmp(v[i - 1]->spec, v[i]->spec) == 0)
 			continue;
-		r = kiln_sources_pointer(v[i], &p);
+		r = kiln_sources_pointer(v[i]->spec, &p);
 		if (r < 0)
 			calls = -1;
 		if (r <= 0)
 			continue;
-		/* Present: its digest now (the stat cache answers); missing: the pointer's. */
-		if (stat(v[i], &sb) < 0)
-			fn(arg, v[i], &p, NULL);
-		else if ((S_ISDIR(sb.st_mode) ? kiln_state_tree_digest(&ws->state, v[i], &now[i]) :
-		    kiln_state_file_digest(&ws->state, v[i], &sb, &now[i])) < 0)
-			calls = error("cannot read %s:", v[i]);
-		else
-			fn(arg, v[i], &p, &now[i]);
-		calls += calls >= 0;
+		/* Present: the digest its input resolved to; missing: that was the pointer's. */
+		fn(arg, v[i]->spec, &p, stat(v[i]->spec, &sb) == 0 ? &v[i]->digest : NULL);
+		calls++;
 	}
-	free(now);
 	free(v);
 	return calls;
 }

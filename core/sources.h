@@ -64,8 +64,9 @@ int kiln_sources_entry(struct kiln_workspace *ws, const struct kiln_pointer *p, 
 
 /*
  * Call fn once for each tracked source that a wanted target reads as an
- * input (resolved: kiln_inputs_prepare has run), with its pointer. The
- * number of calls, or -1 when a pointer is damaged (reported).
+ * input (resolved: kiln_inputs_prepare has run), with its pointer and its
+ * digest now (NULL when it is missing). The number of calls, or -1 when a
+ * pointer is damaged (reported).
  */
 typedef void kiln_sources_fn(void *arg, const char *path, const struct kiln_pointer *p,
     const struct kiln_digest *now);
