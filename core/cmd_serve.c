@@ -47,8 +47,9 @@ model_of(const struct kiln_graph *g, const char *name)
 		for (i = 0; i < t->ninputs; i++)
 			if (strcmp(t->inputs[i].name, "model") == 0 && t->inputs[i].dep)
 				return t->inputs[i].dep;
-	if (strcmp(t->plugin, "train") != 0) {
-		error("'%s' is a '%s' target; kiln serve takes a model (train) or container target",
+	/* A select's outputs are its chosen model's files. */
+	if (strcmp(t->plugin, "train") != 0 && strcmp(t->plugin, "select") != 0) {
+		error("'%s' is a '%s' target; kiln serve takes a model (train), select or container target",
 			name, t->plugin);
 		return NULL;
 	}

@@ -116,6 +116,21 @@ h_vfail(kiln_ctx *ctx, const char *fmt, va_list ap)
 	return -1;
 }
 
+static void
+h_vwarn(kiln_ctx *ctx, const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *msg;
+
+	va_copy(copy, ap);
+	h_vlog(ctx, fmt, copy);
+	va_end(copy);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die("out of memory");
+	status(ctx, &(struct kiln_status_msg){.type = KILN_MSG_WARN, .text = msg});
+	free(msg);
+}
+
 static const struct kiln_host host = {
 	.size = sizeof(struct kiln_host),
 	.params = h_params,
@@ -131,6 +146,7 @@ static const struct kiln_host host = {
 	.metric = h_metric,
 	.vlog = h_vlog,
 	.vfail = h_vfail,
+	.vwarn = h_vwarn,
 };
 
 void

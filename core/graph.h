@@ -13,6 +13,9 @@
 #include "map.h"
 #include "util.h"
 
+/* The longest target name: .kiln/logs/<name>.log must stay a valid file name. */
+#define KILN_NAME_MAX 200
+
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
 	KILN_INPUT_PATH,	/* a file or a folder in the workspace */
@@ -24,6 +27,7 @@ struct kiln_input {
 	const char *spec;		/* as written in the Kilnfile */
 	int kind;			/* enum kiln_input_kind */
 	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
+	int soft;			/* a target the step can do without: if it fails, the step runs without it */
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
 	char *path;			/* what the plugin sees (malloc'd) */

@@ -20,7 +20,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 3	/* 3: kiln.config's slurm table */
+#define VERSION 4	/* 3: kiln.config's slurm table; 4: soft inputs */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -62,6 +62,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 		wire_str(b, t->inputs[i].name);
 		wire_str(b, t->inputs[i].spec);
 		wire_u32(b, t->inputs[i].kind);
+		wire_u32(b, t->inputs[i].soft);
 	}
 	kiln_value_encode(b, t->params);
 	wire_u32(b, t->noutputs);
@@ -159,13 +160,14 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->plugin = wire_get_str(w, a);
 	t->file = wire_get_str(w, a);
 	t->line = wire_get_u32(w);
-	t->ninputs = wire_get_count(w, 12);
+	t->ninputs = wire_get_count(w, 16);
 	t->inputs = arena_alloc(a, t->ninputs * sizeof(*t->inputs));
 	memset(t->inputs, 0, t->ninputs * sizeof(*t->inputs));
 	for (i = 0; i < t->ninputs; i++) {
 		t->inputs[i].name = wire_get_str(w, a);
 		t->inputs[i].spec = wire_get_str(w, a);
 		t->inputs[i].kind = wire_get_u32(w);
+		t->inputs[i].soft = wire_get_u32(w) != 0;
 	}
 	t->params = arena_alloc(a, sizeof(*t->params));
 	dec_value(w, a, t->params, 0);

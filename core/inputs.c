@@ -210,6 +210,15 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 void
 kiln_inputs_resolve_target(struct kiln_input *in)
 {
+	if (in->dep->state != KILN_T_DONE) {
+		/* A soft input whose target failed: the step runs without it. */
+		static const char missing[] = "kiln: a soft input whose target did not build";
+
+		in->path = NULL;
+		in->nfiles = 0;
+		kiln_digest_buf(missing, sizeof(missing) - 1, &in->digest);
+		return;
+	}
 	if (!in->dep->outpath)
 		in->dep->outpath = xasprintf(KILN_OUT_DIR "/%s", in->dep->name);
 	if (!in->files)

@@ -15,7 +15,11 @@ struct kiln_workspace;
  * rather than after an hour of training. -1 after reporting every problem.
  */
 int kiln_inputs_prepare(struct kiln_workspace *ws);
-/* Point a ":target" input at its dependency's outputs (kiln-out/<dep>), with their digest. */
+/*
+ * Point a ":target" input at its dependency's outputs (kiln-out/<dep>), with
+ * their digest; a soft input whose target did not build gets no path, no
+ * files and a fixed digest of its own.
+ */
 void kiln_inputs_resolve_target(struct kiln_input *in);
 
 #endif

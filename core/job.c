@@ -44,6 +44,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 	json_object_set_new(spec, "threads", json_integer(t->res.threads));
 	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
 	for (i = 0; i < t->ninputs; i++) {
+		if (!t->inputs[i].path)
+			continue;	/* a soft input whose target failed */
 		json_object_set_new(inputs, t->inputs[i].name, json_string(t->inputs[i].path));
 		for (k = 0; k < t->inputs[i].nfiles; k++)
 			json_array_append_new(binds, json_string(t->inputs[i].files[k]));
@@ -85,6 +87,7 @@ kiln_job_free(struct kiln_job *j)
 	if (j->statusfd >= 0)
 		close(j->statusfd);
 	buf_release(&j->partial);
+	buf_release(&j->warnings);
 	free(j->failure);
 	free(j->metrics);
 	arena_release(&j->arena);
@@ -201,6 +204,10 @@ status_line(void *arg, char *line)
 		j->metrics[i].value = m.value;
 	} else if (m.type == KILN_MSG_FAIL && !j->failure) {
 		j->failure = xstrdup(m.text);
+	} else if (m.type == KILN_MSG_WARN && j->warnings.len < 65536) {
+		for (i = 0; m.text[i]; i++)
+			buf_addc(&j->warnings, m.text[i] == '\n' ? ' ' : m.text[i]);
+		buf_addc(&j->warnings, '\n');
 	}
 }
 
@@ -260,6 +267,16 @@ signal_reason(int sig)
 	default:
 		return NULL;
 	}
+}
+
+void
+kiln_job_warnings(const struct kiln_job *j)
+{
+	const char *line = j->warnings.s, *nl;
+
+	for (; line && (nl = strchr(line, '\n')); line = nl + 1)
+		fprintf(stderr, "kiln: warning: %s:%d: target '%s': %.*s\n", j->t->file, j->t->line, j->t->name,
+		    (int)(nl - line), line);
 }
 
 void

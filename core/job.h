@@ -28,6 +28,7 @@ struct kiln_job {
 	int statusfd;			/* the read end of its status pipe; -1 before it starts */
 	struct buf partial;		/* status bytes not yet ending in a newline */
 	char *failure;			/* the step's own failure message, if it sent one */
+	struct buf warnings;		/* the warnings it sent, each ending in a newline */
 	struct kiln_metric *metrics;	/* the metrics it reported, in order of first report */
 	size_t nmetrics;
 	struct arena arena;		/* the metrics' names */
@@ -54,6 +55,8 @@ int kiln_job_read(struct kiln_job *j);
  */
 int kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int wstatus,
     int sandbox, struct buf *why);
+/* Print the warnings j sent (a test's warn limits), one line each, on stderr. */
+void kiln_job_warnings(const struct kiln_job *j);
 /* Say that j failed for `why`, with the last lines of its log. */
 void kiln_job_report(const struct kiln_job *j, const char *why);
 

@@ -179,6 +179,34 @@ valid_name(const char *s)
 }
 
 /*
+ * Is s a target name: a name as above, or one with a variant part after
+ * '@' (kiln.grid's "m@lr=0.1,l2=0.01"), where '=' and ',' may appear too?
+ * None of these bytes means anything to a shell word, a path or
+ * Kilnfile.lock's lines. At most KILN_NAME_MAX bytes, so that
+ * .kiln/logs/<name>.log is a file name the file system takes.
+ */
+static int
+valid_target_name(const char *s)
+{
+	const char *at = s ? strchr(s, '@') : NULL, *p;
+	char *base;
+	int ok;
+
+	if (!s || strlen(s) > KILN_NAME_MAX)
+		return 0;
+	if (!at)
+		return valid_name(s);
+	for (p = at + 1; *p; p++)
+		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+			strchr("_-.=,", *p)))
+			return 0;
+	base = xstrndup(s, at - s);
+	ok = valid_name(base) && at[1];
+	free(base);
+	return ok;
+}
+
+/*
  * What is wrong with s (len bytes) as a relative path inside the workspace,
  * or NULL if nothing. An output path becomes a file name under kiln-out and
  * a line of Kilnfile.lock, so it must be one plain path and nothing else.
@@ -449,7 +477,7 @@ read_input(struct reader *r, size_t i, void *ud)
 	setwhat(r, "input '%s'", in->name);
 	spec = rstring(r, -1, "a path or \":target\"");
 	if (spec[0] == ':') {
-		if (!valid_name(spec + 1))
+		if (!valid_target_name(spec + 1))
 			rfail(r, "'%s' is not a valid target name", shownat(r->L, -1));
 		in->spec = arena_strdup(&r->g->arena, spec);
 		in->kind = KILN_INPUT_TARGET;
@@ -478,6 +506,36 @@ read_inputs(struct reader *r, struct kiln_target *t)
 	walk(r, read_input, t);
 	t->ninputs = n;
 	sort(t->inputs, n, sizeof(*t->inputs), cmp_input);
+}
+
+/*
+ * soft = { "input", … }: ":target" inputs the step can do without. When
+ * such a target fails, the step still runs, without that input (a select
+ * leaves out the candidate whose test failed).
+ */
+static void
+read_soft(struct reader *r, struct kiln_target *t)
+{
+	lua_State *L = r->L;
+	size_t n, i, k;
+
+	if (!opttable(r, "a list of input names"))
+		return;
+	n = lua_rawlen(L, -1);
+	if (walk(r, NULL, NULL) != n)
+		rfail(r, "expected a list of input names");
+	for (i = 1; i <= n; i++) {
+		const char *s;
+
+		lua_rawgeti(L, -1, (lua_Integer)i);
+		s = rstring(r, -1, "an input name");
+		for (k = 0; k < t->ninputs && strcmp(t->inputs[k].name, s) != 0; k++)
+			;
+		if (k == t->ninputs || t->inputs[k].kind != KILN_INPUT_TARGET)
+			rfail(r, "'%s' is not one of the target's \":target\" inputs", shownat(L, -1));
+		t->inputs[k].soft = 1;
+		lua_pop(L, 1);
+	}
 }
 
 static void
@@ -644,6 +702,7 @@ static const struct field {
 } target_fields[] = {
 	{"plugin", read_plugin},
 	{"inputs", read_inputs},
+	{"soft", read_soft},
 	{"params", read_params},
 	{"outputs", read_outputs},
 	{"env", read_env},
@@ -664,11 +723,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, params, outputs, env, resources, network)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, params, outputs, env, resources, network } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network } */
 static int
 l_target(lua_State *L)
 {
@@ -685,9 +744,10 @@ l_target(lua_State *L)
 	if (lua_type(L, -1) != LUA_TSTRING)
 		return fail(L, "kiln.target: field 'name': expected a string, got %s", luaL_typename(L, -1));
 	name = cstring(L, -1);
-	if (!valid_name(name))
-		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.'",
-		    shownat(L, -1));
+	if (!valid_target_name(name))
+		return fail(L, "target '%s': the name may hold only letters, digits, '_', '-' and '.', "
+		    "then a variant part after '@' that may also hold '=' and ',' (at most %d bytes)",
+		    shownat(L, -1), KILN_NAME_MAX);
 	r.target = name;
 	lua_pop(L, 1);
 	walk(&r, known_field, NULL);

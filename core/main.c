@@ -181,7 +181,7 @@ static const struct command commands[] = {
 	    "  --rollback   put back the manifests of the digest deployed before the\n"
 	    "               current one (nothing is built or pushed)\n"},
 	{"serve", kiln_cmd_serve, "TARGET [--port N] [--host ADDR]",
-	    "Bring the model TARGET (a model target, or a container target's model) up\n"
+	    "Bring the model TARGET (a model or select target, or a container target's model) up\n"
 	    "to date, then serve it with kiln-serve on ADDR:N (default 127.0.0.1:8080):\n"
 	    "POST /v1/models/TARGET:predict, GET /v1/models/TARGET, /healthz, /metrics.\n"
 	    "Stop it with Ctrl-C or SIGTERM. See docs/serve.md.\n"},

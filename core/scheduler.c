@@ -36,6 +36,7 @@ struct run {
 	size_t njobs;
 	int free_slots;
 	size_t total, finished, ran, restored, uptodate, failed, skipped, would;
+	size_t left_out;	/* failures only soft inputs depended on (counted in failed too) */
 	int stop;		/* start nothing new */
 	int signal;		/* the signal that stopped us */
 	int tty;
@@ -110,15 +111,47 @@ push_ready(struct run *r, struct kiln_target *t)
 	r->ready[r->nready++] = t;
 }
 
+/* Does d take u only through soft inputs (so that d can run when u fails)? */
+static int
+soft_edge(const struct kiln_target *d, const struct kiln_target *u)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < d->ninputs; i++) {
+		if (d->inputs[i].dep != u)
+			continue;
+		if (!d->inputs[i].soft)
+			return 0;
+		any = 1;
+	}
+	return any;
+}
+
+/* Has t a wanted dependent? */
+static int
+consumed(const struct kiln_target *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrdeps; i++)
+		if (t->rdeps[i]->wanted)
+			return 1;
+	return 0;
+}
+
 /*
  * Every wanted target downstream of t that has not been decided, each once,
  * in an order where a target comes after the one that reached it: for
  * dependents that cannot be built. Iterative, so that a 100,000-deep chain
  * does not overflow the stack. Returns the count; *out is malloc'd, with the
- * target that reached each one in (*via)[i].
+ * target that reached each one in (*via)[i]. With soft set, a dependent
+ * that takes a target only through soft inputs is not skipped but counts
+ * it as finished (and may become ready), and *soft_user is the first one.
  */
 static size_t
-downstream(struct kiln_target *t, struct kiln_target ***out, struct kiln_target ***via)
+downstream(struct run *r, struct kiln_target *t, int soft, struct kiln_target ***out,
+    struct kiln_target ***via, struct kiln_target **soft_user)
 {
 	struct kiln_target **list = NULL, **from = NULL;
 	size_t n = 0, cap = 0, head, i;
@@ -131,6 +164,13 @@ downstream(struct kiln_target *t, struct kiln_target ***out, struct kiln_target 
 
 			if (!d->wanted || d->state != KILN_T_WAITING)
 				continue;
+			if (soft && soft_edge(d, u)) {
+				if (!*soft_user)
+					*soft_user = d;
+				if (--d->pending == 0)
+					push_ready(r, d);
+				continue;
+			}
 			d->state = KILN_T_SKIPPED;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -148,22 +188,32 @@ downstream(struct kiln_target *t, struct kiln_target ***out, struct kiln_target 
 	return n;
 }
 
-static void
+/*
+ * t is decided. When it failed, what depends on it cannot be built, but a
+ * target that takes it as a soft input runs without it. Returns that
+ * target when the failure is left out: when t and every target skipped for
+ * it are each an input of some wanted target, so that nothing wanted for
+ * itself is lost and the soft inputs are where the failure ends. NULL else.
+ */
+static struct kiln_target *
 finish(struct run *r, struct kiln_target *t, int state)
 {
-	struct kiln_target **skip, **via;
+	struct kiln_target **skip, **via, *user = NULL;
 	size_t i, n;
+	int lost;
 
 	t->state = state;
 	r->finished++;
 	if (state != KILN_T_DONE) {
-		/* What depends on a failed target cannot be built. */
-		n = downstream(t, &skip, &via);
+		n = downstream(r, t, 1, &skip, &via, &user);
 		r->skipped += n;
 		r->finished += n;
+		lost = !consumed(t);
+		for (i = 0; i < n && !lost; i++)
+			lost = !consumed(skip[i]);
 		free(skip);
 		free(via);
-		return;
+		return lost ? NULL : user;
 	}
 	for (i = 0; i < t->nrdeps; i++) {
 		struct kiln_target *d = t->rdeps[i];
@@ -171,6 +221,7 @@ finish(struct run *r, struct kiln_target *t, int state)
 		if (d->wanted && d->state == KILN_T_WAITING && --d->pending == 0)
 			push_ready(r, d);
 	}
+	return NULL;
 }
 
 /* Starting and finishing steps. */
@@ -219,14 +270,25 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 	r->free_slots += slots(r, j->t);
 	j->t->job = NULL;
 	if (kiln_job_end(j, r->ws, r->ex, wstatus, r->o->sandbox, &why) == 0) {
+		if (j->warnings.len) {
+			clear_status(r);
+			kiln_job_warnings(j);
+		}
 		finish(r, j->t, KILN_T_DONE);
 	} else {
+		struct kiln_target *user;
+
 		clear_status(r);
+		kiln_job_warnings(j);
 		kiln_job_report(j, why.s ? why.s : "unknown failure");
 		r->failed++;
-		if (!r->o->keep_going)
+		if ((user = finish(r, j->t, KILN_T_FAILED))) {
+			/* A candidate a select leaves out: the build goes on, and succeeds without it. */
+			r->left_out++;
+			fprintf(stderr, "  left out: '%s' takes it as a soft input and runs without it\n", user->name);
+		} else if (!r->o->keep_going) {
 			r->stop = 1;
-		finish(r, j->t, KILN_T_FAILED);
+		}
 	}
 	remove_scratch(j->t);
 	buf_release(&why);
@@ -459,7 +521,7 @@ dry_run_mark(struct run *r, struct kiln_target *t, const char *why)
 	r->would++;
 	t->state = KILN_T_SKIPPED;
 	r->finished++;
-	n = downstream(t, &after, &via);
+	n = downstream(r, t, 0, &after, &via, NULL);
 	for (i = 0; i < n; i++)
 		say(r, "would run %s: after %s runs (its new outputs may change this one's key)\n",
 		    after[i]->name, via[i]->name);
@@ -566,7 +628,7 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 		    strsignal(r.signal));
 		return 128 + r.signal;
 	}
-	if (r.failed)
+	if (r.failed > r.left_out)
 		return 1;
 	status = 0;
 	return status;

@@ -24,6 +24,7 @@ static const char *const words[] = {
 	[KILN_MSG_FAIL] = "fail",
 	[KILN_MSG_JOB] = "slurm-job",
 	[KILN_MSG_DONE] = "slurm-done",
+	[KILN_MSG_WARN] = "warn",
 };
 
 /* What follows "fail:" for each kind; KILN_FAIL_STEP is a plain "fail". */
@@ -107,6 +108,10 @@ kiln_statuspipe_format(struct buf *b, const struct kiln_status_msg *m)
 		break;
 	case KILN_MSG_DONE:
 		buf_adds(b, words[m->type]);
+		break;
+	case KILN_MSG_WARN:
+		buf_printf(b, "%s ", words[m->type]);
+		escape(b, m->text);
 		break;
 	case KILN_MSG_NONE:
 		die("statuspipe: no message to format");
@@ -200,6 +205,12 @@ parse_rest(struct kiln_status_msg *m, const char *kind, char *rest)
 		return *b || m->job < 0 ? -1 : 0;
 	case KILN_MSG_DONE:
 		return rest ? -1 : 0;
+	case KILN_MSG_WARN:
+		if (!rest)
+			return -1;
+		unescape(rest);
+		m->text = rest;
+		return 0;
 	case KILN_MSG_NONE:
 		break;
 	}

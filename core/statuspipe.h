@@ -5,6 +5,7 @@
  *	progress DONE TOTAL UNIT	how far the step is; UNIT a word, "-" if none
  *	metric NAME VALUE		a metric for the cache entry and the lock
  *	fail MESSAGE			why the step failed, in its own words
+ *	warn MESSAGE			a limit crossed that does not fail the step (a test's warn)
  *	fail:KIND MESSAGE		a failure kiln knows by its kind
  *	slurm-job ID NODE		the step runs as Slurm job ID on NODE
  *	slurm-done			the step's outputs are in the cache
@@ -28,6 +29,7 @@ enum kiln_msg_type {
 	KILN_MSG_FAIL,		/* fail, fail:KIND */
 	KILN_MSG_JOB,		/* slurm-job */
 	KILN_MSG_DONE,		/* slurm-done */
+	KILN_MSG_WARN,		/* warn */
 };
 
 /* What failed, for a reader that must act on it; the message is for people. */
@@ -48,7 +50,7 @@ struct kiln_status_msg {
 	const char *name;		/* metric: its name */
 	double value;			/* metric: its value */
 	enum kiln_fail_kind kind;	/* fail: what failed */
-	const char *text;		/* fail: the message, unescaped */
+	const char *text;		/* fail, warn: the message, unescaped */
 	long job;			/* job: the batch system's job id */
 	const char *node;		/* job: the node it runs on; "" or NULL if unknown */
 };

@@ -7,7 +7,9 @@
 --   }
 --
 -- Outputs X_train.npy, y_train.npy, X_test.npy, y_test.npy, transform.json,
--- plus group_test.npy with a group and w_train.npy with reweigh = true.
+-- plus group_test.npy with a group, w_train.npy with reweigh = true, and
+-- X_val.npy, y_val.npy with split.validation (a share held out of training
+-- for choosing among models; the test rows stay those without it).
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -23,7 +25,7 @@ local spec = {
   drop = { strings, "a list of column names" },
   onehot = { strings, "a list of column names" },
   scale = { check.one_of("standard", "minmax", "none"), '"standard", "minmax" or "none"' },
-  split = { function(v) return type(v) == "table" end, "a table { test = F, seed = N, stratify = B }" },
+  split = { function(v) return type(v) == "table" end, "a table { test = F, validation = F, seed = N, stratify = B }" },
   task = { check.one_of("classification", "regression"), '"classification" or "regression"' },
   dropna = { check.bool, "a boolean" },
   where = { function(v) return type(v) == "table" end, "a table of column = value" },
@@ -36,6 +38,7 @@ function features(name)
     check_args("features", name, args, spec, { "data", "label" })
     check_table("features", name, "split", args.split or {}, {
       test = { check.range(0.01, 0.9), "a fraction in [0.01, 0.9]" },
+      validation = { check.range(0.01, 0.9), "a fraction in [0.01, 0.9]" },
       seed = { check.nonneg_int, "a non-negative integer" },
       stratify = { check.bool, "a boolean" } })
     for k, v in pairs(args.where or {}) do
@@ -47,7 +50,16 @@ function features(name)
     if args.reweigh and not args.group then
       kiln.fail(string.format("features '%s': field 'reweigh': needs a group column", name))
     end
+    local split = args.split or {}
+    if split.validation and (split.test or 0.2) + split.validation > 0.9 then
+      kiln.fail(string.format("features '%s': field 'split': test and validation shares add up to %g; at most 0.9",
+        name, (split.test or 0.2) + split.validation))
+    end
     local outputs = { "X_train.npy", "y_train.npy", "X_test.npy", "y_test.npy", "transform.json" }
+    if split.validation then
+      outputs[#outputs + 1] = "X_val.npy"
+      outputs[#outputs + 1] = "y_val.npy"
+    end
     if args.group then outputs[#outputs + 1] = "group_test.npy" end
     if args.reweigh then outputs[#outputs + 1] = "w_train.npy" end
     local params = {}

@@ -5,9 +5,13 @@
 --     model = ":loans_lr", features = ":loans_feat",
 --     min = { accuracy = 0.70, roc_auc = 0.75 },
 --     fairness = { max_gap = { accuracy = 0.05 }, max_demographic_parity_diff = 0.10 },
+--     warn = { min = { f1_macro = 0.8 } },
 --   }
 --
--- Outputs metrics.json.
+-- warn: limits that print a warning and are listed in metrics.json, but do
+-- not fail. With features that hold a validation split, metrics.json also
+-- has its metrics as "validation" (a select ranks on them). Outputs
+-- metrics.json; a failed test's metrics.json is written to its log.
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -27,6 +31,7 @@ local spec = {
   min = { is_table, "a table of metric = lowest allowed value" },
   max = { is_table, "a table of metric = highest allowed value" },
   fairness = { is_table, "a table of fairness limits" },
+  warn = { is_table, "a table { min = { metric = F }, max = { metric = F } }" },
   resources = { is_table, "a table" },
 }
 
@@ -40,11 +45,16 @@ function test(name)
       max_demographic_parity_diff = { check.range(0, 1), "a number in [0, 1]" },
       max_equal_opportunity_diff = { check.range(0, 1), "a number in [0, 1]" } })
     check_table("test", name, "fairness.max_gap", (args.fairness or {}).max_gap or {}, gaps)
+    check_table("test", name, "warn", args.warn or {}, {
+      min = { is_table, "a table of metric = lowest value before a warning" },
+      max = { is_table, "a table of metric = highest value before a warning" } })
+    check_table("test", name, "warn.min", (args.warn or {}).min or {}, metrics)
+    check_table("test", name, "warn.max", (args.warn or {}).max or {}, metrics)
     kiln.target {
       name = name,
       plugin = "test",
       inputs = { model = args.model, features = args.features },
-      params = { min = args.min, max = args.max, fairness = args.fairness },
+      params = { min = args.min, max = args.max, fairness = args.fairness, warn = args.warn },
       outputs = { "metrics.json" },
       resources = args.resources,
       -- OpenBLAS picks its kernels from this variable, and the kernels

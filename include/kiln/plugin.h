@@ -101,6 +101,12 @@ struct kiln_host {
 	void (*vlog)(kiln_ctx *ctx, const char *fmt, va_list ap);
 	/* Fail with a message; returns -1. The first failure's message is kept. */
 	int (*vfail)(kiln_ctx *ctx, const char *fmt, va_list ap);
+	/*
+	 * A warning: written to the log and shown in the build's output, the
+	 * step still succeeds. Newer than the rest: reach it through kiln_warn,
+	 * which falls back to the log on a kiln that lacks it.
+	 */
+	void (*vwarn)(kiln_ctx *ctx, const char *fmt, va_list ap);
 };
 
 /* The first member of every context; the rest is kiln's. */
@@ -222,6 +228,21 @@ kiln_fail(kiln_ctx *ctx, const char *fmt, ...)
 	r = KILN__HOST(ctx)->vfail(ctx, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* A warning for the build's output (and the log); see kiln_host.vwarn. */
+__attribute__((format(printf, 2, 3))) static inline void
+kiln_warn(kiln_ctx *ctx, const char *fmt, ...)
+{
+	const struct kiln_host *h = KILN__HOST(ctx);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (h->size >= offsetof(struct kiln_host, vwarn) + sizeof(h->vwarn) && h->vwarn)
+		h->vwarn(ctx, fmt, ap);
+	else
+		h->vlog(ctx, fmt, ap);
+	va_end(ap);
 }
 
 /* Values. A NULL value reads as KILN_NIL. */

@@ -34,8 +34,9 @@ struct feat {
 	long label, group;
 	size_t *rows;		/* kept CSV rows */
 	size_t nrows;
-	size_t *train, *test;	/* positions in rows */
-	size_t ntrain, ntest;
+	size_t *train, *test, *val;	/* positions in rows */
+	size_t ntrain, ntest, nval;
+	double valfrac;		/* split.validation, 0 for none */
 	int regression;
 	char **classes;		/* sorted class names */
 	size_t nclasses;
@@ -77,7 +78,7 @@ static int
 check_split(kiln_ctx *ctx)
 {
 	const kiln_value *s = kiln_param(ctx, "split");
-	double x;
+	double x, v;
 	size_t i;
 
 	if (!s)
@@ -87,12 +88,17 @@ check_split(kiln_ctx *ctx)
 	for (i = 0; i < kiln_value_len(s); i++) {
 		const char *k = kiln_value_key(s, i);
 
-		if (strcmp(k, "test") && strcmp(k, "seed") && strcmp(k, "stratify"))
+		if (strcmp(k, "test") && strcmp(k, "validation") && strcmp(k, "seed") && strcmp(k, "stratify"))
 			return kiln_fail(ctx, "param 'split': unknown field '%s'", k);
 	}
 	if (kp_number_in(ctx, kiln_value_get(s, "test"), "split.test", 0.2, 0.01, 0.9, &x) < 0 ||
+	    kp_number_in(ctx, kiln_value_get(s, "validation"), "split.validation", 0, 0, 0.9, &v) < 0 ||
 	    kp_number_in(ctx, kiln_value_get(s, "seed"), "split.seed", 42, 0, 9.0e15, &x) < 0)
 		return -1;
+	if (kiln_value_get(s, "validation") && (v < 0.01 ||
+	    kiln_value_number(kiln_value_get(s, "test"), 0.2) + v > 0.9))
+		return kiln_fail(ctx, "param 'split.validation': expected a share from 0.01 that leaves at least 0.1 "
+			"of the rows for training, got %g", v);
 	if (kiln_value_get(s, "stratify") && kiln_value_type(kiln_value_get(s, "stratify")) != KILN_BOOL)
 		return kiln_fail(ctx, "param 'split.stratify': expected a boolean");
 	return 0;
@@ -324,18 +330,27 @@ cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Move round(n * frac) of the positions pos[0..n) to test, the rest to train. */
+/*
+ * Move round(n * frac) of the positions pos[0..n) to test, the next
+ * round(n * f->valfrac) to validation, the rest to train. The test rows do
+ * not depend on the validation share: a validation split is taken out of
+ * what would have been training rows.
+ */
 static void
 take(struct feat *f, size_t *pos, size_t n, double frac, struct kp_rng *r)
 {
-	size_t nt = (size_t)llround(frac * (double)n), i;
+	size_t nt = (size_t)llround(frac * (double)n), nv = (size_t)llround(f->valfrac * (double)n), i;
 
 	if (nt >= n && n > 1)
 		nt = n - 1;
+	if (nt + nv >= n)
+		nv = n > nt + 1 ? n - nt - 1 : 0;
 	kp_rng_shuffle(r, pos, n);
 	for (i = 0; i < n; i++) {
 		if (i < nt)
 			f->test[f->ntest++] = pos[i];
+		else if (i < nt + nv)
+			f->val[f->nval++] = pos[i];
 		else
 			f->train[f->ntrain++] = pos[i];
 	}
@@ -353,6 +368,8 @@ split(struct feat *f)
 	kp_rng_seed(&r, (uint64_t)kiln_value_int(kiln_value_get(s, "seed"), 42));
 	f->train = kp_xmallocarray(f->nrows, sizeof(size_t));
 	f->test = kp_xmallocarray(f->nrows, sizeof(size_t));
+	f->val = kp_xmallocarray(f->nrows, sizeof(size_t));
+	f->valfrac = kiln_value_number(kiln_value_get(s, "validation"), 0);
 	if (strat && f->regression)
 		return fail(f, "split.stratify needs a classification label");
 	for (c = 0; c < (strat ? f->nclasses : 1); c++) {
@@ -364,8 +381,11 @@ split(struct feat *f)
 	free(pos);
 	if (f->ntest == 0 || f->ntrain < 2)
 		return fail(f, "%zu rows are too few to split into training and test parts", f->nrows);
+	if (f->valfrac > 0 && f->nval == 0)
+		return fail(f, "%zu rows are too few to hold out a validation part", f->nrows);
 	qsort(f->train, f->ntrain, sizeof(size_t), cmp_size);
 	qsort(f->test, f->ntest, sizeof(size_t), cmp_size);
+	qsort(f->val, f->nval, sizeof(size_t), cmp_size);
 	return 0;
 }
 
@@ -599,6 +619,13 @@ transform_json(struct feat *f)
 		"seed", (json_int_t)kiln_value_int(kiln_value_get(s, "seed"), 42),
 		"stratify", kiln_value_bool(kiln_value_get(s, "stratify"), !f->regression),
 		"train_rows", (json_int_t)f->ntrain, "test_rows", (json_int_t)f->ntest));
+	/* Only with a validation split, so that a transform.json without one keeps its bytes. */
+	if (f->valfrac > 0) {
+		json_t *sp = json_object_get(j, "split");
+
+		json_object_set_new(sp, "validation", kp_json_real(f->valfrac));
+		json_object_set_new(sp, "validation_rows", json_integer((json_int_t)f->nval));
+	}
 	return j;
 }
 
@@ -633,6 +660,14 @@ write_outputs(struct feat *f)
 	fill_y(f, f->test, f->ntest, &a);
 	if (write_array(f, "y_test.npy", &a) < 0)
 		return -1;
+	if (f->valfrac > 0) {
+		fill_x(f, f->val, f->nval, &a);
+		if (write_array(f, "X_val.npy", &a) < 0)
+			return -1;
+		fill_y(f, f->val, f->nval, &a);
+		if (write_array(f, "y_val.npy", &a) < 0)
+			return -1;
+	}
 	if (f->group >= 0) {
 		fill_group(f, &a);
 		if (write_array(f, "group_test.npy", &a) < 0)
@@ -666,6 +701,7 @@ feat_release(struct feat *f, char ***vocab, size_t *nvocab)
 	free(f->rows);
 	free(f->train);
 	free(f->test);
+	free(f->val);
 	free(f->cls);
 	free(f->num);
 	free(f->cols);
@@ -692,6 +728,8 @@ featurize(struct feat *f, char ****vocab, size_t **nvocab)
 		return fail(f, "reweigh needs a classification label");
 	kiln_metric(f->ctx, "train_rows", (double)f->ntrain);
 	kiln_metric(f->ctx, "test_rows", (double)f->ntest);
+	if (f->valfrac > 0)
+		kiln_metric(f->ctx, "validation_rows", (double)f->nval);
 	kiln_metric(f->ctx, "features", (double)f->ncols);
 	return write_outputs(f);
 }

@@ -18,7 +18,7 @@
 #include "../lib/param.h"
 #include "../lib/util.h"
 
-static const char *const params[] = { "fairness", "max", "min", NULL };
+static const char *const params[] = { "fairness", "max", "min", "warn", NULL };
 static const char *const metric_names[] = { "accuracy", "precision_macro", "recall_macro",
 	"f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2", NULL };
 static const char *const fairness_names[] = { "max_demographic_parity_diff",
@@ -65,10 +65,28 @@ check_limits(kiln_ctx *ctx, const kiln_value *v, const char *what,
 	return 0;
 }
 
+/* warn = { min = {...}, max = {...} }: limits that warn instead of failing. */
+static int
+check_warn(kiln_ctx *ctx)
+{
+	const kiln_value *w = kiln_param(ctx, "warn");
+	size_t i;
+
+	if (!w)
+		return 0;
+	if (kiln_value_type(w) != KILN_MAP)
+		return kiln_fail(ctx, "param 'warn': expected a table { min = {...}, max = {...} }");
+	for (i = 0; i < kiln_value_len(w); i++)
+		if (strcmp(kiln_value_key(w, i), "min") != 0 && strcmp(kiln_value_key(w, i), "max") != 0)
+			return kiln_fail(ctx, "param 'warn': unknown field '%s' (min, max)", kiln_value_key(w, i));
+	return check_limits(ctx, kiln_value_get(w, "min"), "warn.min", metric_names) < 0 ||
+	    check_limits(ctx, kiln_value_get(w, "max"), "warn.max", metric_names) < 0 ? -1 : 0;
+}
+
 static int
 check(kiln_ctx *ctx)
 {
-	if (kp_known(ctx, params) < 0 ||
+	if (kp_known(ctx, params) < 0 || check_warn(ctx) < 0 ||
 	    check_limits(ctx, kiln_param(ctx, "min"), "min", metric_names) < 0 ||
 	    check_limits(ctx, kiln_param(ctx, "max"), "max", metric_names) < 0 ||
 	    check_limits(ctx, kiln_param(ctx, "fairness"), "fairness", fairness_names) < 0)
@@ -130,13 +148,13 @@ out:
 }
 
 static int
-check_labels(struct eval *e, const char *yp, char *err)
+check_labels(struct eval *e, const char *yp, const char *split, char *err)
 {
 	size_t i;
 
 	if (e->y.ndim != 1 || e->y.shape[0] != e->X.shape[0])
-		return kp_errf(err, "%s: expected %zu labels to match X_test's rows", yp,
-			e->X.shape[0]);
+		return kp_errf(err, "%s: expected %zu labels to match X_%s's rows", yp,
+			e->X.shape[0], split);
 	if (e->m.classification != (e->y.dtype == KP_I64))
 		return kp_errf(err, "%s: the model is a %s but the labels are %s", yp,
 			e->m.classification ? "classifier" : "regression",
@@ -149,11 +167,17 @@ check_labels(struct eval *e, const char *yp, char *err)
 	return 0;
 }
 
+/* The model and the features' split ("test" or "val": X_test.npy, y_test.npy, ...). */
 static int
-load(struct eval *e, const char *mdir, const char *fdir, char *err)
+load(struct eval *e, const char *mdir, const char *fdir, const char *split, char *err)
 {
-	char *xp = kp_join(fdir, "X_test.npy"), *yp = kp_join(fdir, "y_test.npy");
+	char name[32], *xp, *yp;
 	int rc = -1;
+
+	snprintf(name, sizeof(name), "X_%s.npy", split);
+	xp = kp_join(fdir, name);
+	snprintf(name, sizeof(name), "y_%s.npy", split);
+	yp = kp_join(fdir, name);
 
 	memset(e, 0, sizeof(*e));
 	if (kp_model_load_dir(&e->m, mdir, err) < 0 || kp_npy_read(xp, &e->X, err) < 0 ||
@@ -165,7 +189,8 @@ load(struct eval *e, const char *mdir, const char *fdir, char *err)
 			xp, kp_model_inputs(&e->m), e->X.shape[0], e->X.shape[1]);
 		goto out;
 	}
-	if (check_labels(e, yp, err) < 0 || load_group(e, fdir, err) < 0)
+	if (check_labels(e, yp, split, err) < 0 ||
+	    (strcmp(split, "test") == 0 && load_group(e, fdir, err) < 0))
 		goto out;
 	rc = 0;
 out:
@@ -200,11 +225,16 @@ evaluate(struct eval *e)
 	return j;
 }
 
-/* Compare one value with its limit; append a violation to msg. */
+/*
+ * Compare one value with its limit; append a violation to msg. A warning
+ * limit (warn set) is checked and listed the same way, as kind "warn_min"
+ * or "warn_max"; its caller warns instead of failing.
+ */
 static int
-limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min,
+limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min, int warn,
 	json_t *checks, char *msg, size_t cap)
 {
+	static const char *const kinds[2][2] = { { "max", "min" }, { "warn_max", "warn_min" } };
 	size_t len = strlen(msg);
 	double v;
 	int ok;
@@ -215,48 +245,63 @@ limit(kiln_ctx *ctx, json_t *value, const char *name, double lim, int is_min,
 	v = json_number_value(value);
 	ok = is_min ? v >= lim : v <= lim;
 	json_array_append_new(checks, json_pack("{s:s, s:s, s:o, s:o, s:b}", "metric", name,
-		"kind", is_min ? "min" : "max", "limit", kp_json_real(lim),
+		"kind", kinds[warn][is_min], "limit", kp_json_real(lim),
 		"value", kp_json_real(v), "passed", ok));
 	if (!ok)
-		snprintf(msg + len, cap - len, "%s%s %.4f is %s the %s %g", len ? "; " : "",
-			name, v, is_min ? "below" : "above", is_min ? "minimum" : "maximum", lim);
+		snprintf(msg + len, cap - len, "%s%s %.4f is %s the %s%s %g", len ? "; " : "",
+			name, v, is_min ? "below" : "above", warn ? "warning " : "",
+			is_min ? "minimum" : "maximum", lim);
 	return 0;
 }
 
-/* Check every min/max limit against metrics m; fairness limits against f. */
+/* Check a table of metric = limit (lowest when is_min) against metrics m. */
 static int
-limits(kiln_ctx *ctx, json_t *j, json_t *checks, char *msg, size_t cap)
+bounds(kiln_ctx *ctx, json_t *m, const kiln_value *t, int is_min, int warn, json_t *checks,
+	char *msg, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < kiln_value_len(t); i++)
+		if (limit(ctx, json_object_get(m, kiln_value_key(t, i)), kiln_value_key(t, i),
+		    kiln_value_number(kiln_value_at(t, i), 0), is_min, warn, checks, msg, cap) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Check every min/max limit against metrics m, fairness limits against f,
+ * and the warn limits, whose crossings go to wmsg (cap bytes too).
+ */
+static int
+limits(kiln_ctx *ctx, json_t *j, json_t *checks, char *msg, char *wmsg, size_t cap)
 {
 	json_t *m = json_object_get(j, "metrics"), *f = json_object_get(j, "fairness");
-	const kiln_value *mn = kiln_param(ctx, "min"), *mx = kiln_param(ctx, "max"),
-		*fa = kiln_param(ctx, "fairness"), *gap = kiln_value_get(fa, "max_gap");
+	const kiln_value *fa = kiln_param(ctx, "fairness"), *gap = kiln_value_get(fa, "max_gap"),
+		*w = kiln_param(ctx, "warn");
 	char name[128];
 	size_t i;
 
-	for (i = 0; i < kiln_value_len(mn); i++)
-		if (limit(ctx, json_object_get(m, kiln_value_key(mn, i)), kiln_value_key(mn, i),
-		    kiln_value_number(kiln_value_at(mn, i), 0), 1, checks, msg, cap) < 0)
-			return -1;
-	for (i = 0; i < kiln_value_len(mx); i++)
-		if (limit(ctx, json_object_get(m, kiln_value_key(mx, i)), kiln_value_key(mx, i),
-		    kiln_value_number(kiln_value_at(mx, i), 0), 0, checks, msg, cap) < 0)
-			return -1;
+	if (bounds(ctx, m, kiln_param(ctx, "min"), 1, 0, checks, msg, cap) < 0 ||
+	    bounds(ctx, m, kiln_param(ctx, "max"), 0, 0, checks, msg, cap) < 0 ||
+	    bounds(ctx, m, kiln_value_get(w, "min"), 1, 1, checks, wmsg, cap) < 0 ||
+	    bounds(ctx, m, kiln_value_get(w, "max"), 0, 1, checks, wmsg, cap) < 0)
+		return -1;
 	if (fa && !f)
 		return kiln_fail(ctx, "fairness limits need a group: declare group = \"column\" in the features");
 	for (i = 0; i < kiln_value_len(gap); i++) {
 		snprintf(name, sizeof(name), "gap in %s between groups", kiln_value_key(gap, i));
 		if (limit(ctx, json_object_get(json_object_get(f, "max_gap"), kiln_value_key(gap, i)),
-		    name, kiln_value_number(kiln_value_at(gap, i), 0), 0, checks, msg, cap) < 0)
+		    name, kiln_value_number(kiln_value_at(gap, i), 0), 0, 0, checks, msg, cap) < 0)
 			return -1;
 	}
 	if (kiln_value_get(fa, "max_demographic_parity_diff") &&
 	    limit(ctx, json_object_get(f, "demographic_parity_diff"), "demographic parity difference",
-		kiln_value_number(kiln_value_get(fa, "max_demographic_parity_diff"), 0), 0, checks,
+		kiln_value_number(kiln_value_get(fa, "max_demographic_parity_diff"), 0), 0, 0, checks,
 		msg, cap) < 0)
 		return -1;
 	if (kiln_value_get(fa, "max_equal_opportunity_diff") &&
 	    limit(ctx, json_object_get(f, "equal_opportunity_diff"), "equal opportunity difference",
-		kiln_value_number(kiln_value_get(fa, "max_equal_opportunity_diff"), 0), 0, checks,
+		kiln_value_number(kiln_value_get(fa, "max_equal_opportunity_diff"), 0), 0, 0, checks,
 		msg, cap) < 0)
 		return -1;
 	return 0;
@@ -267,6 +312,7 @@ record(kiln_ctx *ctx, json_t *j)
 {
 	json_t *m = json_object_get(j, "metrics"), *f = json_object_get(j, "fairness"), *v;
 	const char *k;
+	char name[300];
 
 	json_object_foreach(m, k, v)
 		if (json_is_real(v))
@@ -277,14 +323,60 @@ record(kiln_ctx *ctx, json_t *j)
 		kiln_metric(ctx, "demographic_parity_diff", json_real_value(v));
 	if ((v = json_object_get(f, "equal_opportunity_diff")) && json_is_real(v))
 		kiln_metric(ctx, "equal_opportunity_diff", json_real_value(v));
+	json_object_foreach(json_object_get(j, "validation"), k, v)
+		if (json_is_real(v)) {
+			snprintf(name, sizeof(name), "validation.%s", k);
+			kiln_metric(ctx, name, json_real_value(v));
+		}
+}
+
+/*
+ * The metrics.json object: the test split's metrics, and with features
+ * that hold a validation split (X_val.npy), its metrics as "validation".
+ * NULL with err.
+ */
+static json_t *
+measure(kiln_ctx *ctx, char *err)
+{
+	const char *mdir = kiln_input(ctx, "model"), *fdir = kiln_input(ctx, "features");
+	char *xv = kp_join(fdir, "X_val.npy");
+	int has_val = access(xv, F_OK) == 0;
+	struct eval e;
+	json_t *j = NULL, *v;
+
+	free(xv);
+	if (load(&e, mdir, fdir, "test", err) == 0)
+		j = evaluate(&e);
+	eval_release(&e);
+	if (!j || !has_val)
+		return j;
+	if (load(&e, mdir, fdir, "val", err) < 0) {
+		eval_release(&e);
+		json_decref(j);
+		return NULL;
+	}
+	v = evaluate(&e);
+	eval_release(&e);
+	json_object_set(j, "validation", json_object_get(v, "metrics"));
+	json_decref(v);
+	return j;
+}
+
+/* A failed gate's outputs are not kept: its metrics.json goes to the log, to compare. */
+static void
+log_failed(kiln_ctx *ctx, json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+
+	kiln_log(ctx, "the test failed; its metrics.json, which is not kept as an output:\n%s", s ? s : "?");
+	free(s);
 }
 
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KP_ERRLEN], msg[2048] = "", *path;
-	json_t *j, *checks = json_array();
-	struct eval e;
+	char err[KP_ERRLEN], msg[2048] = "", wmsg[2048] = "", *path;
+	json_t *j, *checks;
 	int rc;
 
 	if (check(ctx) < 0)
@@ -292,23 +384,25 @@ run(kiln_ctx *ctx)
 	/* One thread: OpenBLAS's threads would change the last bits of the
 	 * probabilities, and so metrics.json, with the thread count. */
 	openblas_set_num_threads(1);
-	if (load(&e, kiln_input(ctx, "model"), kiln_input(ctx, "features"), err) < 0) {
-		eval_release(&e);
-		json_decref(checks);
+	if (!(j = measure(ctx, err)))
 		return kiln_fail(ctx, "%s", err);
-	}
-	j = evaluate(&e);
-	eval_release(&e);
-	rc = limits(ctx, j, checks, msg, sizeof(msg));
+	checks = json_array();
+	rc = limits(ctx, j, checks, msg, wmsg, sizeof(msg));
 	json_object_set_new(j, "checks", checks);
 	json_object_set_new(j, "passed", json_boolean(rc == 0 && !*msg));
+	if (*wmsg)
+		json_object_set_new(j, "warnings", json_string(wmsg));
 	path = kp_join(kiln_output_dir(ctx), "metrics.json");
 	if (rc == 0 && kp_json_write(path, j, err) < 0)
 		rc = kiln_fail(ctx, "%s", err);
 	if (rc == 0)
 		record(ctx, j);
-	if (rc == 0 && *msg)
+	if (rc == 0 && *wmsg)
+		kiln_warn(ctx, "%s", wmsg);
+	if (rc == 0 && *msg) {
+		log_failed(ctx, j);
 		rc = kiln_fail(ctx, "test failed: %s", msg);
+	}
 	free(path);
 	json_decref(j);
 	return rc;

@@ -183,7 +183,7 @@ vfail(kiln_ctx *ctx, const char *fmt, va_list ap)
 
 static const struct kiln_host host = {
 	sizeof(struct kiln_host), params, ninputs, input_name, input_path, output_dir,
-	noutputs, output, target, threads, progress, metric, vlog, vfail,
+	noutputs, output, target, threads, progress, metric, vlog, vfail, NULL,
 };
 
 static const struct kiln_plugin *

@@ -65,6 +65,26 @@ test_metric(void **state)
 	buf_release(&b);
 }
 
+/* A warning's text is escaped as a failure's, and a warning is no failure. */
+static void
+test_warn(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct kiln_status_msg m = {.type = KILN_MSG_WARN, .text = "accuracy 0.9 is below\nthe warning \\ minimum"}, r;
+	char line[] = "warn";
+
+	(void)state;
+	round_trip(&m, &b, &r);
+	assert_string_equal(r.text, m.text);
+	assert_int_equal(r.kind, KILN_FAIL_STEP);
+	m.text = "";
+	round_trip(&m, &b, &r);
+	assert_string_equal(r.text, "");
+	/* No kind, and a message is required. */
+	assert_int_equal(kiln_statuspipe_parse(line, &r), -1);
+	buf_release(&b);
+}
+
 static void
 test_fail_escaping(void **state)
 {
@@ -209,6 +229,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_metric),
+		cmocka_unit_test(test_warn),
 		cmocka_unit_test(test_fail_escaping),
 		cmocka_unit_test(test_fail_kinds),
 		cmocka_unit_test(test_job_and_done),
