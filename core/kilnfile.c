@@ -317,9 +317,19 @@ apath(struct reader *r, int idx)
 	size_t len;
 	const char *s = lua_tolstring(r->L, idx, &len), *why;
 
+	static const char *const own[] = {"/usr", "/etc", "/dev", "/proc", "/bin", "/sbin", "/lib", "/lib64",
+	    "/workspace"};
+	size_t i;
+
 	while (len > 1 && s[len - 1] == '/')
 		len--;
 	why = len > 1 ? path_problem(s + 1, len - 1) : "is the root folder";
+	/* The sandbox's own folders cannot be bound over (rootfs.c): say so here, at the line. */
+	if (!why && len == 4 && strncmp(s, "/tmp", 4) == 0)
+		why = "is the sandbox's own /tmp";
+	for (i = 0; !why && i < LEN(own); i++)
+		if (strncmp(s, own[i], strlen(own[i])) == 0 && (len == strlen(own[i]) || s[strlen(own[i])] == '/'))
+			why = "is in one of the sandbox's own folders";
 	if (why)
 		rfail(r, "'%s' %s: an absolute input must name a shared file or folder (one '/' between names, "
 		    "no '.' or '..')", shownat(r->L, idx), why);

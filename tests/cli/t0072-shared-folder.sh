@@ -56,3 +56,7 @@ has "is the user's own"
 # ...unless the user lists them.
 KILN_SHARED_DIRS=/nonexistent:$HOME/.ssh ok kiln build
 same kiln-out/a/o secret
+# The sandbox's own folders are not shared folders.
+printf 'command "a" { inputs = { x = "/etc/ssl" }, cmd = "true", outputs = {"o"} }\n' > Kilnfile
+fails 2 kiln build
+has "'/etc/ssl' is in one of the sandbox's own folders"
