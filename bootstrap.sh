@@ -14,7 +14,8 @@ ninja-build hyperfine time python3 python3-numpy python3-sklearn
 nginx-light faketime diffoscope-minimal
 podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge
-clang libclang-rt-14-dev xxhash strace procps
+clang libclang-rt-14-dev xxhash strace procps git
+chromium
 "
 
 missing=""
@@ -27,6 +28,20 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# kiln report's page embeds vega, vega-lite and vega-embed, and its browser
+# test drives chromium with playwright-core: npm packages pinned by
+# report/package-lock.json, installed only when the lock file changed.
+if ! command -v npm >/dev/null; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if ! cmp -s report/package-lock.json report/node_modules/.kiln-installed 2>/dev/null; then
+	echo "bootstrap: npm ci in report/"
+	npm ci --prefix report --no-audit --no-fund --loglevel=error
+	cp report/package-lock.json report/node_modules/.kiln-installed
 fi
 
 make -j"$(nproc)"

@@ -1,13 +1,16 @@
 /*
  * cache: the local content-addressed cache.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -78,13 +81,82 @@ kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key)
 	return entry_path(c, "ac", key);
 }
 
-/* A temporary path in the cache's tmp/, unique to this process. */
-static char *
-tmp_path(const struct kiln_cache *c)
+/* Files in tmp/ older than this are left over whoever wrote them: a day. */
+#define TMP_MAX_AGE (24 * 3600)
+
+static const char *
+hostname(void)
+{
+	static char host[256];
+
+	if (!host[0] && (gethostname(host, sizeof(host) - 1) < 0 || !host[0] || strchr(host, '@')))
+		snprintf(host, sizeof(host), "localhost");
+	return host;
+}
+
+char *
+kiln_cache_tmp_path(const struct kiln_cache *c, const char *tag)
 {
 	static unsigned long n;	/* taken atomically: blobs are stored from several threads (kiln add) */
 
-	return xasprintf("%s/tmp/%ld.%lu", c->dir, (long)getpid(), __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED));
+	return xasprintf("%s/tmp/%s.%lu.%ld@%s", c->dir, tag, __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED), (long)getpid(), hostname());
+}
+
+static char *
+tmp_path(const struct kiln_cache *c)
+{
+	return kiln_cache_tmp_path(c, "put");
+}
+
+/*
+ * Is the tmp/ file `name` left over? Yes if it is older than TMP_MAX_AGE, or
+ * if its name says this host and a process that no longer runs ("….PID@HOST",
+ * and write_file_atomic's "….PID@HOST.tmp.PID"). A file of another host's
+ * (a cache on a shared file system) is kept until it is old.
+ */
+static int
+stale_tmp(const char *name, const struct stat *st, time_t now)
+{
+	const char *at = strchr(name, '@'), *host = hostname(), *p;
+	size_t hl = strlen(host);
+	long pid;
+
+	if (st->st_mtime < now - TMP_MAX_AGE)
+		return 1;
+	if (!at || strncmp(at + 1, host, hl) != 0 || (at[1 + hl] && strncmp(at + 1 + hl, ".tmp.", 5) != 0))
+		return 0;
+	for (p = at; p > name && isdigit((unsigned char)p[-1]); p--)
+		;
+	if (p == at || p == name || p[-1] != '.')
+		return 0;
+	pid = strtol(p, NULL, 10);
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+size_t
+kiln_cache_sweep_tmp(struct kiln_cache *c)
+{
+	char *top = path_join(c->dir, "tmp");
+	int dfd = open(top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+	struct stat st;
+	time_t now = time(NULL);
+	size_t n = 0;
+
+	if (!d && dfd >= 0)
+		close(dfd);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(st.st_mode) || !stale_tmp(e->d_name, &st, now))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	free(top);
+	return n;
 }
 
 /* Rename tmp to dest, creating dest's xx/ folder if needed. */
@@ -627,6 +699,7 @@ kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose)
 	unsigned long long before, removed = 0;
 	size_t i, nremoved = 0;
 	char s1[32], s2[32], s3[32], s4[32];
+	size_t swept = kiln_cache_sweep_tmp(c);
 
 	each_entry(c, "cas", add_blob, &b);
 	before = b.total;
@@ -643,6 +716,8 @@ kiln_cache_gc(struct kiln_cache *c, unsigned long long max_bytes, int verbose)
 	free(b.v);
 	if (nremoved)
 		each_entry(c, "ac", drop_orphan, c);
+	if (verbose && swept)
+		printf("gc: removed %zu temporary files left by processes that no longer run\n", swept);
 	if (verbose)
 		printf("gc: %s before, removed %zu blobs (%s), %s now (limit %s)\n",
 		    format_size(s1, sizeof(s1), before), nremoved, format_size(s2, sizeof(s2), removed),
@@ -697,7 +772,10 @@ long
 kiln_cache_fsck(struct kiln_cache *c, int verbose)
 {
 	struct fsck f = {c, 0, 0, verbose};
+	size_t swept = kiln_cache_sweep_tmp(c);
 
+	if (verbose && swept)
+		printf("fsck: removed %zu temporary files left by processes that no longer run\n", swept);
 	each_entry(c, "cas", check_blob, &f);
 	each_entry(c, "ac", check_action, &f);
 	/* Entries whose blobs were just quarantined would only miss later; drop them now. */

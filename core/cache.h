@@ -40,6 +40,18 @@ char *kiln_cache_default_dir(void);
 int kiln_cache_open(struct kiln_cache *c, const char *dir);
 void kiln_cache_release(struct kiln_cache *c);
 
+/*
+ * A new path in the cache's tmp/, unique to this process: "TAG.N.PID@HOST",
+ * so that kiln_cache_sweep_tmp can tell when its writer is gone.
+ */
+char *kiln_cache_tmp_path(const struct kiln_cache *c, const char *tag);
+/*
+ * Remove the files of tmp/ that no running process will finish: those whose
+ * writer (on this host) no longer runs, and any older than a day. gc, fsck
+ * and pull call it; returns how many it removed.
+ */
+size_t kiln_cache_sweep_tmp(struct kiln_cache *c);
+
 /* The path of a blob (a new string). */
 char *kiln_cache_blob_path(const struct kiln_cache *c, const struct kiln_digest *d);
 /* Path of the action entry for a key (a new string). */

@@ -31,9 +31,9 @@ kiln_cmd_default_jobs(void)
 }
 
 int
-kiln_cmd_open(struct kiln_workspace *ws, int lock)
+kiln_cmd_open(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov)
 {
-	if (kiln_workspace_open(ws, lock) < 0) {
+	if (kiln_workspace_open_with(ws, lock, ov) < 0) {
 		kiln_workspace_close(ws);
 		return -1;
 	}

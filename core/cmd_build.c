@@ -1,6 +1,6 @@
 /*
  * cmd_build: the commands of the build itself — build, status, why, graph,
- * clean, metrics, plugins.
+ * clean, plugins.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include "key.h"
 #include "lock.h"
 #include "outputs.h"
+#include "overrides.h"
 #include "paths.h"
 #include "remote.h"
 #include "scheduler.h"
@@ -133,8 +134,11 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 			printf("  %s: added (%s)\n", b.s, kiln_digest_hex(&c->digest, h2));
 			changes++;
 		} else if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			printf("  %s changed: %s -> %s\n", b.s, kiln_digest_hex(&rec->comps[k].digest, h1),
-			    kiln_digest_hex(&c->digest, h2));
+			const char *set = c->kind == KILN_C_PARAM ?
+			    kiln_overrides_find(w->ws->graph.overrides, t->name, c->name) : NULL;
+
+			printf("  %s changed%s%s%s: %s -> %s\n", b.s, set ? " (override -S " : "", set ? set : "",
+			    set ? ")" : "", kiln_digest_hex(&rec->comps[k].digest, h1), kiln_digest_hex(&c->digest, h2));
 			changes++;
 		}
 		if (changes && c->kind == KILN_C_PARAM && k < rec->ncomps &&
@@ -183,7 +187,8 @@ kiln_cmd_build(int argc, char **argv)
 		{"keep-going", no_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"link", required_argument, NULL, 'L'},
-		{"sandbox", required_argument, NULL, 'S'},
+		{"sandbox", required_argument, NULL, 'X'},
+		{"set", required_argument, NULL, 'S'},
 		{"executor", required_argument, NULL, 'E'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -192,11 +197,12 @@ kiln_cmd_build(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_build_opts o = {.jobs = kiln_cmd_default_jobs(), .sandbox = 1};
+	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
 	const char *remote = NULL;
 	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
 
-	while ((c = getopt_long(argc, argv, "j:knvq", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:knvqS:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			if (kiln_cmd_parse_int(optarg, 1, &o.jobs) < 0)
@@ -217,6 +223,10 @@ kiln_cmd_build(int argc, char **argv)
 				return error("--link: expected copy or hardlink, got '%s'", optarg), 2;
 			break;
 		case 'S':
+			if (kiln_overrides_add(&ov, optarg) < 0)
+				return kiln_overrides_release(&ov), 2;
+			break;
+		case 'X':
 			if (strcmp(optarg, "off") == 0)
 				o.sandbox = 0;
 			else if (strcmp(optarg, "on") == 0)
@@ -240,13 +250,17 @@ kiln_cmd_build(int argc, char **argv)
 			remote_ro = 1;
 			break;
 		default:
+			kiln_overrides_release(&ov);
 			return KILN_CMD_USAGE;
 		}
 	}
-	if (kiln_cmd_open(&ws, !o.dry_run) < 0)
+	if (kiln_cmd_open(&ws, !o.dry_run, &ov) < 0) {
+		kiln_overrides_release(&ov);
 		return 2;
+	}
 	if (kiln_workspace_attach_remote(&ws, remote, remote_ro) < 0) {
 		kiln_workspace_close(&ws);
+		kiln_overrides_release(&ov);
 		return 2;
 	}
 	ws.cache.link = link;
@@ -255,12 +269,14 @@ kiln_cmd_build(int argc, char **argv)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
 	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
 		kiln_workspace_close(&ws);
+		kiln_overrides_release(&ov);
 		return 2;
 	}
 	r = kiln_scheduler_build(&ws, &o);
 	if (!o.quiet)
 		kiln_remote_report(ws.remote);
 	kiln_workspace_close(&ws);
+	kiln_overrides_release(&ov);
 	return r;
 }
 
@@ -271,57 +287,63 @@ kiln_cmd_status(int argc, char **argv)
 		{"check", no_argument, NULL, 'c'},
 		{"all", no_argument, NULL, 'a'},
 		{"remote-sources", no_argument, NULL, 'r'},
+		{"set", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
+	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
-	int c, check = 0, all = 0, stale, lockok = 1, remote = 0, moved = 0;
+	int c, check = 0, all = 0, stale = -1, lockok = 1, remote = 0, moved = 0;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:", longopts, NULL)) != -1) {
 		if (c == 'c')
 			check = 1;
 		else if (c == 'a')
 			all = 1;
 		else if (c == 'r')
 			remote = 1;
-		else
-			return KILN_CMD_USAGE;
+		else if (c != 'S' || kiln_overrides_add(&ov, optarg) < 0)
+			return kiln_overrides_release(&ov), c == 'S' ? 2 : KILN_CMD_USAGE;
 	}
-	if (kiln_cmd_open(&ws, 0) < 0)
-		return 2;
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
-		kiln_workspace_close(&ws);
-		return 2;
-	}
-	stale = status(&ws, all);
-	if (stale < 0) {
-		kiln_workspace_close(&ws);
-		return 2;
-	}
-	if (check)
+	if (kiln_cmd_open(&ws, 0, &ov) < 0)
+		return kiln_overrides_release(&ov), 2;
+	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) == 0)
+		stale = status(&ws, all);
+	if (stale >= 0 && check)
 		lockok = kiln_lock_matches(&ws.graph, &ws.state);
-	if (remote && (moved = kiln_fetch_check_remote(&ws)) < 0) {
-		kiln_workspace_close(&ws);
-		return 2;
-	}
-	stale += moved;
+	if (stale >= 0 && remote && (moved = kiln_fetch_check_remote(&ws)) < 0)
+		stale = -1;
+	else if (stale >= 0)
+		stale += moved;
 	if (stale == 0 && lockok)
 		printf("kiln: %zu targets up to date\n", ws.graph.ntargets);
 	kiln_workspace_close(&ws);
+	kiln_overrides_release(&ov);
+	if (stale < 0)
+		return 2;
 	return check && (stale > 0 || !lockok) ? 1 : 0;
 }
 
 int
 kiln_cmd_why(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"set", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
-	int r;
+	int c, r;
 
-	if (argc != 2 || argv[1][0] == '-')
-		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 0) < 0)
-		return 2;
-	r = why(&ws, argv[1]);
+	while ((c = getopt_long(argc, argv, "S:", longopts, NULL)) != -1)
+		if (c != 'S' || kiln_overrides_add(&ov, optarg) < 0)
+			return kiln_overrides_release(&ov), c == 'S' ? 2 : KILN_CMD_USAGE;
+	if (argc - optind != 1)
+		return kiln_overrides_release(&ov), KILN_CMD_USAGE;
+	if (kiln_cmd_open(&ws, 0, &ov) < 0)
+		return kiln_overrides_release(&ov), 2;
+	r = why(&ws, argv[optind]);
 	kiln_workspace_close(&ws);
+	kiln_overrides_release(&ov);
 	return r < 0 ? 2 : 0;
 }
 
@@ -332,7 +354,7 @@ kiln_cmd_graph(int argc, char **argv)
 
 	if (argc > 1 && argv[1][0] == '-')
 		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 0) < 0)
+	if (kiln_cmd_open(&ws, 0, NULL) < 0)
 		return 2;
 	if (kiln_graph_want(&ws.graph, argv + 1, argc - 1) < 0) {
 		kiln_workspace_close(&ws);
@@ -351,7 +373,7 @@ kiln_cmd_clean(int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 1) < 0)
+	if (kiln_cmd_open(&ws, 1, NULL) < 0)
 		return 2;
 	if (kiln_fs_removeat(AT_FDCWD, KILN_OUT_DIR) < 0) {
 		kiln_workspace_close(&ws);
@@ -385,30 +407,4 @@ kiln_cmd_plugins(int argc, char **argv)
 	free(st.path);
 	free(cwd);
 	return r;
-}
-
-int
-kiln_cmd_metrics(int argc, char **argv)
-{
-	struct kiln_workspace ws;
-	size_t i, k, shown = 0;
-
-	(void)argv;
-	if (argc != 1)
-		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 0) < 0)
-		return 2;
-	for (i = 0; i < ws.graph.ntargets; i++) {
-		struct kiln_record *rec = kiln_state_get(&ws.state, ws.graph.targets[i]->name);
-
-		for (k = 0; rec && k < rec->nmetrics; k++) {
-			if (!shown++)
-				printf("%-24s %-32s %s\n", "TARGET", "METRIC", "VALUE");
-			printf("%-24s %-32s %.6g\n", rec->name, rec->metrics[k].name, rec->metrics[k].value);
-		}
-	}
-	if (!shown)
-		printf("kiln: no target has recorded metrics yet (test targets do, once built)\n");
-	kiln_workspace_close(&ws);
-	return 0;
 }

@@ -1,7 +1,7 @@
 /*
- * cmd_build: `kiln build`, `status`, `why`, `graph`, `clean`, `metrics` and
- * `plugins`. Each takes the command's arguments (argv[0] its name) and
- * returns its exit status, or KILN_CMD_USAGE (cmd.h).
+ * cmd_build: `kiln build`, `status`, `why`, `graph`, `clean` and `plugins`.
+ * Each takes the command's arguments (argv[0] its name) and returns its exit
+ * status, or KILN_CMD_USAGE (cmd.h).
  */
 #ifndef KILN_CMD_BUILD_H
 #define KILN_CMD_BUILD_H
@@ -16,8 +16,6 @@ int kiln_cmd_why(int argc, char **argv);
 int kiln_cmd_graph(int argc, char **argv);
 /* Remove kiln-out/. */
 int kiln_cmd_clean(int argc, char **argv);
-/* The metrics targets recorded, as a table. */
-int kiln_cmd_metrics(int argc, char **argv);
 /* The plugins kiln finds. */
 int kiln_cmd_plugins(int argc, char **argv);
 

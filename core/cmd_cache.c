@@ -256,6 +256,9 @@ move_main(int argc, char **argv, int push)
 	m.ws = &ws;
 	m.r = ws.remote;
 	m.push = push;
+	/* What an earlier pull killed mid-transfer left in tmp/. */
+	if (!push)
+		kiln_cache_sweep_tmp(&ws.cache);
 	kiln_remote_set_progress(ws.remote, push ? "push" : "pull");
 	/* Held as pending, so that a transfer sees Ctrl-C, stops and removes its partial file. */
 	sigemptyset(&stop);

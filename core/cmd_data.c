@@ -37,7 +37,7 @@ kiln_cmd_add(int argc, char **argv)
 	if (optind == argc)
 		return KILN_CMD_USAGE;
 	/* The lock: the stat cache is written, and no build reads a half-added source. */
-	if (kiln_cmd_open(&ws, 1) < 0)
+	if (kiln_cmd_open(&ws, 1, NULL) < 0)
 		return 2;
 	for (i = optind; i < argc; i++)
 		if ((drop ? kiln_sources_remove(&ws, argv[i]) : kiln_sources_add(&ws, argv[i])) < 0)
@@ -334,7 +334,7 @@ kiln_cmd_fetch(int argc, char **argv)
 	}
 	if (!update)
 		return KILN_CMD_USAGE;
-	if (kiln_cmd_open(&ws, 0) < 0)
+	if (kiln_cmd_open(&ws, 0, NULL) < 0)
 		return 2;
 	for (i = 0; optind + i < (size_t)argc; i++) {
 		struct kiln_target *t = kiln_graph_find(&ws.graph, argv[optind + i]);

@@ -26,7 +26,9 @@
 #include "cmd_verify.h"
 #include "fs.h"
 #include "key.h"
+#include "lock.h"
 #include "outputs.h"
+#include "overrides.h"
 #include "paths.h"
 #include "workspace.h"
 
@@ -55,6 +57,7 @@ struct diff {
 
 struct verify {
 	struct kiln_workspace *ws;
+	struct kiln_overrides ov;	/* -S, given to the rebuild too */
 	int deep, json, sandbox, jobs, against_cache;
 	char **names;
 	size_t nnames;
@@ -128,50 +131,22 @@ remember(const char *msg)
 	snprintf(why, sizeof(why), "%s", msg);
 }
 
-/* Parse a Kilnfile.lock's key and out lines. -1 if it cannot be read or is not a lock. */
+/* A Kilnfile.lock's key and out lines (core/lock.c reads it). -1 if it cannot be read or is not a lock. */
 static int
 lock_read(const char *path, struct outs *o)
 {
-	size_t len;
-	char *text = read_file(path, &len), *line, *save = NULL;
-	int ok = 0;
+	struct kiln_lockfile lf;
+	size_t i;
 
-	if (!text)
+	if (kiln_lock_read(&lf, path) < 0)
 		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *sp = strchr(line, ' '), *kind, *rest;
-		struct kiln_digest d;
+	for (i = 0; i < lf.n; i++) {
+		const struct kiln_lock_entry *e = &lf.v[i];
 
-		if (line[0] == '#')
-			continue;
-		if (strcmp(line, "kiln-lock 1") == 0) {
-			ok = 1;
-			continue;
-		}
-		if (!sp)
-			continue;
-		*sp = '\0';
-		kind = sp + 1;
-		if (strncmp(kind, "key ", 4) == 0 && kiln_digest_parse(kind + 4, &d) == 0) {
-			outs_add(o, line, NULL, &d, 0);
-		} else if (strncmp(kind, "out ", 4) == 0) {
-			/* out <path> <digest> <size>: the path may hold spaces, so parse from the end. */
-			char *size = strrchr(kind, ' '), *dig;
-
-			rest = kind + 4;
-			if (!size || size <= rest)
-				continue;
-			*size++ = '\0';
-			dig = strrchr(rest, ' ');
-			if (!dig || kiln_digest_parse(dig + 1, &d) < 0)
-				continue;
-			*dig = '\0';
-			outs_add(o, line, rest, &d, strtoull(size, NULL, 10));
-		}
+		if (e->kind == KILN_LOCK_KEY || e->kind == KILN_LOCK_OUT)
+			outs_add(o, e->target, e->kind == KILN_LOCK_OUT ? e->name : NULL, &e->d, e->size);
 	}
-	free(text);
-	if (!ok)
-		return -1;
+	kiln_lockfile_release(&lf);
 	qsort(o->v, o->n, sizeof(*o->v), cmp_out);
 	return 0;
 }
@@ -439,7 +414,7 @@ rebuild(struct verify *v)
 
 	if (!exe)
 		return error("cannot find kiln's own executable:");
-	argv = xreallocarray(NULL, v->nnames + 16, sizeof(*argv));
+	argv = xreallocarray(NULL, v->nnames + 2 * v->ov.n + 16, sizeof(*argv));
 	if (v->faketime) {
 		argv[n++] = (char *)v->faketime;
 		argv[n++] = "-f";
@@ -455,6 +430,10 @@ rebuild(struct verify *v)
 	argv[n++] = "--remote=off";
 	/* Here: a Slurm executor's nodes could not see the rebuild's private cache. */
 	argv[n++] = "--executor=local";
+	for (i = 0; i < v->ov.n; i++) {
+		argv[n++] = "-S";
+		argv[n++] = v->ov.v[i].text;
+	}
 	argv[n++] = "--";
 	/* The named targets: without --deep their dependencies come from the seeded cache. */
 	for (i = 0; i < v->nnames; i++)
@@ -849,6 +828,7 @@ release(struct verify *v)
 {
 	size_t i;
 
+	kiln_overrides_release(&v->ov);
 	if (v->tmp)
 		remove_tree(v->tmp);
 	for (i = 0; i < v->ndiffs; i++) {
@@ -874,7 +854,8 @@ kiln_cmd_verify(int argc, char **argv)
 		{"deep", no_argument, NULL, 'd'},
 		{"against", required_argument, NULL, 'a'},
 		{"json", no_argument, NULL, 'J'},
-		{"sandbox", required_argument, NULL, 'S'},
+		{"sandbox", required_argument, NULL, 'X'},
+		{"set", required_argument, NULL, 'S'},
 		{"jobs", required_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
@@ -883,25 +864,30 @@ kiln_cmd_verify(int argc, char **argv)
 	int c, r;
 
 	v.sandbox = 1;
-	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:S:", longopts, NULL)) != -1) {
 		if (c == 'd') {
 			v.deep = 1;
 		} else if (c == 'J') {
 			v.json = 1;
 		} else if (c == 'a' && (strcmp(optarg, "lock") == 0 || strcmp(optarg, "cache") == 0)) {
 			v.against_cache = strcmp(optarg, "cache") == 0;
-		} else if (c == 'S' && (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0)) {
+		} else if (c == 'X' && (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0)) {
 			v.sandbox = strcmp(optarg, "on") == 0;
+		} else if (c == 'S') {
+			if (kiln_overrides_add(&v.ov, optarg) < 0)
+				return kiln_overrides_release(&v.ov), 2;
 		} else if (c == 'j' && atoi(optarg) > 0) {
 			v.jobs = atoi(optarg);
 		} else {
-			fprintf(stderr, "usage: kiln verify [--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]\n");
+			fprintf(stderr, "usage: kiln verify [--deep] [--against lock|cache] [--json] [--sandbox on|off] [-S TARGET.FIELD=VALUE]... [-j N] [TARGET...]\n");
+			kiln_overrides_release(&v.ov);
 			return 2;
 		}
 	}
 	set_error_hook(remember);
-	if (kiln_workspace_open(&ws, 0) < 0) {
+	if (kiln_workspace_open_with(&ws, 0, &v.ov) < 0) {
 		kiln_workspace_close(&ws);
+		kiln_overrides_release(&v.ov);
 		return 2;
 	}
 	v.ws = &ws;
@@ -911,6 +897,7 @@ kiln_cmd_verify(int argc, char **argv)
 		if (v.json)
 			report_error(&v);
 		kiln_workspace_close(&ws);
+		kiln_overrides_release(&v.ov);
 		return 2;
 	}
 	r = run(&v);

@@ -16,6 +16,8 @@
 /* The longest target name: .kiln/logs/<name>.log must stay a valid file name. */
 #define KILN_NAME_MAX 200
 
+struct kiln_overrides;
+
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
 	KILN_INPUT_PATH,	/* a file or a folder in the workspace */
@@ -40,12 +42,17 @@ struct kiln_env {
 	const char *value;	/* fixed in the Kilnfile, or NULL: taken from kiln's environment */
 };
 
+/* A step's wall-clock limit when neither its target nor kiln.config sets one (docs/guide.md). */
+#define KILN_STEP_TIMEOUT (6 * 3600.0)
+
 struct kiln_resources {
 	int cpus;		/* slots the step takes, default 1 */
 	int threads;		/* threads it may use, default cpus; part of the key */
 	int gpus;
 	long long mem;		/* bytes, 0 unlimited */
-	double timeout;		/* seconds, 0 none */
+	double timeout;		/* seconds, 0 none: the target's, else kiln.config's; the CPU limit and Slurm's */
+	double wall;		/* seconds, 0 none: the wall-clock limit the local executor enforces,
+				   timeout or else KILN_STEP_TIMEOUT (unless "none" was declared) */
 };
 
 /* Where a target's build stands during one kiln run. */
@@ -106,6 +113,7 @@ struct kiln_graph {
 	struct kiln_config config;
 	const char **sources;	/* the files evaluation read: the Kilnfile and what it included */
 	size_t nsources;
+	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
 };
 
 void kiln_graph_init(struct kiln_graph *g);

@@ -14,13 +14,14 @@
 #include "state.h"
 #include "paths.h"
 #include "kilnfile.h"
+#include "overrides.h"
 #include "rules.h"
 #include "value.h"
 #include "wire.h"
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 4	/* 3: kiln.config's slurm table; 4: soft inputs */
+#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -80,6 +81,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->res.gpus);
 	wire_u64(b, (uint64_t)t->res.mem);
 	wire_f64(b, t->res.timeout);
+	wire_f64(b, t->res.wall);
 	wire_u32(b, t->network);
 }
 
@@ -188,6 +190,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.gpus = wire_get_u32(w);
 	t->res.mem = (long long)wire_get_u64(w);
 	t->res.timeout = wire_get_f64(w);
+	t->res.wall = wire_get_f64(w);
 	t->network = wire_get_u32(w);
 	return w->bad ? -1 : 0;
 }
@@ -304,6 +307,9 @@ stale:
 int
 kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *st)
 {
+	/* A graph evaluated with -S is this run's only: neither read nor saved. */
+	if (g->overrides && g->overrides->n)
+		return kiln_kilnfile_load(g, path);
 	if (strcmp(path, "Kilnfile") == 0 && load(g, st) == 0)
 		return 0;
 	if (kiln_kilnfile_load(g, path) < 0) {

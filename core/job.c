@@ -176,7 +176,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	j->statusfd = pipefd[0];
 	fcntl(j->statusfd, F_SETFL, O_NONBLOCK);
 	j->started = now_seconds();
-	j->deadline = t->res.timeout && !ex->own_timeout ? j->started + t->res.timeout : 0;
+	j->deadline = t->res.wall && !ex->own_timeout ? j->started + t->res.wall : 0;
 	return 0;
 }
 
@@ -314,7 +314,7 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 	while (kiln_job_read(j) > 0)
 		;
 	if (j->timed_out) {
-		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.timeout);
+		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.wall);
 	} else if (WIFSIGNALED(wstatus)) {
 		const char *s = signal_reason(WTERMSIG(wstatus));
 

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,17 +28,26 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "budget.h"
 #include "kilnfile.h"
+#include "overrides.h"
 #include "rules.h"
 #include "value.h"
 
 #define RULE_PREFIX "=rules/"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MAX_DEPTH 32	/* tables inside tables in a param */
+#define MAX_SLOTS 1024	/* cpus, threads and gpus a step may ask for */
+#define MAX_TIMEOUT (365 * 86400.0)
 
 /* One evaluation, kept in the Lua registry under eval_key. */
 struct eval {
 	struct kiln_graph *g;
 	const char *path;	/* the Kilnfile */
 	char *root;		/* the repository (the current folder), symlinks resolved */
+	struct kiln_budget budget;	/* what evaluation may spend */
+	double timeout;		/* kiln.config's: seconds, -1 "none", 0 not given */
 };
 
 static const char eval_key = 'e';
@@ -64,7 +74,8 @@ userframe(lua_State *L, const char **file, int *line)
 	lua_Debug ar;
 	int level;
 
-	for (level = 1; lua_getstack(L, level, &ar); level++) {
+	/* Level 0 too: a hook or the allocator may ask while the user's code runs. */
+	for (level = 0; lua_getstack(L, level, &ar); level++) {
 		if (!lua_getinfo(L, "Sl", &ar) || ar.currentline < 0)
 			continue;
 		if (strncmp(ar.source, RULE_PREFIX, strlen(RULE_PREFIX)) == 0)
@@ -76,6 +87,19 @@ userframe(lua_State *L, const char **file, int *line)
 		return 1;
 	}
 	return 0;
+}
+
+/* userframe as "FILE:LINE" in buf, for the budget; 0 if there is none. */
+static int
+userwhere(lua_State *L, char *buf, size_t len)
+{
+	const char *file;
+	int line;
+
+	if (!userframe(L, &file, &line))
+		return 0;
+	snprintf(buf, len, "%s:%d", file, line);
+	return 1;
 }
 
 /* Raise "FILE:LINE: message" at the user's frame. */
@@ -235,6 +259,8 @@ path_problem(const char *s, size_t len)
 			return "has a '.' component";
 		if (i - start == 2 && s[start] == '.' && s[start + 1] == '.')
 			return "has a '..' component";
+		if (i - start > NAME_MAX)
+			return "has a component longer than " STR(NAME_MAX) " bytes, which no file system takes";
 		start = i + 1;
 	}
 	return NULL;
@@ -248,6 +274,7 @@ struct reader {
 	const char *what;	/* the field or item being read, for messages */
 	const char *item;	/* what a top-level key of a map names ("param"), or NULL */
 	char whatbuf[128];
+	const void *open[MAX_DEPTH + 1];	/* the tables tovalue is inside, outermost first */
 };
 
 /* Raise "FILE:LINE: target 'T': WHAT: message": every field's error is worded here. */
@@ -408,8 +435,8 @@ tovalue(struct reader *r, kiln_value *v, int depth)
 	size_t n, i;
 	const char *s;
 
-	if (depth > 32)
-		rfail(r, "nested too deeply");
+	if (depth > MAX_DEPTH || !lua_checkstack(L, 8))
+		rfail(r, "nested too deeply (more than %d tables inside each other)", MAX_DEPTH);
 	switch (lua_type(L, -1)) {
 	case LUA_TBOOLEAN:
 		v->type = KILN_BOOL;
@@ -436,6 +463,10 @@ tovalue(struct reader *r, kiln_value *v, int depth)
 	default:
 		rfail(r, "a %s cannot be a param", luaL_typename(L, -1));
 	}
+	r->open[depth] = lua_topointer(L, -1);
+	for (i = 0; i < (size_t)depth; i++)
+		if (r->open[i] == r->open[depth])
+			rfail(r, "the table holds itself (a recursive table cannot be a param: each value must be a tree)");
 	/* A table with keys 1..n only is a list; with string keys only, a map. */
 	n = walk(r, NULL, NULL);
 	items = arena_alloc(a, n * sizeof(*items));
@@ -518,6 +549,24 @@ read_inputs(struct reader *r, struct kiln_target *t)
 	sort(t->inputs, n, sizeof(*t->inputs), cmp_input);
 }
 
+/* An output may not lie inside another: "d" is a folder the step writes, so "d/f" is part of it. */
+static void
+outer_output(struct reader *r, const struct kiln_target *t, const char *out)
+{
+	char *prefix = xstrdup(out), *slash;
+	const char *key = prefix;
+
+	while ((slash = strrchr(prefix, '/'))) {
+		*slash = '\0';
+		if (bsearch(&key, t->outputs, t->noutputs, sizeof(*t->outputs), cmp_str)) {
+			lua_pushstring(r->L, prefix);
+			free(prefix);
+			rfail(r, "'%s' lies inside the output '%s': declare one or the other", out, lua_tostring(r->L, -1));
+		}
+	}
+	free(prefix);
+}
+
 /*
  * soft = { "input", … }: ":target" inputs the step can do without. When
  * such a target fails, the step still runs, without that input (a select
@@ -575,6 +624,8 @@ read_outputs(struct reader *r, struct kiln_target *t)
 	for (i = 1; i < n; i++)
 		if (strcmp(t->outputs[i - 1], t->outputs[i]) == 0)
 			rfail(r, "'%s' is declared twice", t->outputs[i]);
+	for (i = 0; i < n; i++)
+		outer_output(r, t, t->outputs[i]);
 }
 
 /* One variable: "NAME" (taken from kiln's environment) or NAME = "value". */
@@ -616,12 +667,32 @@ read_env(struct reader *r, struct kiln_target *t)
 			rfail(r, "'%s' is declared twice", t->env[i].name);
 }
 
-static long long
-res_int(struct reader *r, long long min)
+/* An integer from min to MAX_SLOTS: a thousand threads is a machine's worth, 1e8 a mistake. */
+static int
+res_int(struct reader *r, int min)
 {
-	if (!lua_isinteger(r->L, -1) || lua_tointeger(r->L, -1) < min)
-		rfail(r, "expected an integer of at least %lld", min);
-	return lua_tointeger(r->L, -1);
+	if (!lua_isinteger(r->L, -1) || lua_tointeger(r->L, -1) < min || lua_tointeger(r->L, -1) > MAX_SLOTS)
+		rfail(r, "expected an integer from %d to %d, got %s", min, MAX_SLOTS, shownat(r->L, -1));
+	return (int)lua_tointeger(r->L, -1);
+}
+
+/*
+ * A duration at the top of the stack: "30m", "90s", "2h", "1d", seconds, or
+ * "none" (no limit, returned as -1). At most MAX_TIMEOUT.
+ */
+static double
+res_duration(struct reader *r)
+{
+	const char *s = cstring(r->L, -1);
+	double d;
+
+	if (s && strcmp(s, "none") == 0)
+		return -1;
+	d = s ? parse_duration(s) : lua_type(r->L, -1) == LUA_TNUMBER ? lua_tonumber(r->L, -1) : -1;
+	if (!(d > 0 && d <= MAX_TIMEOUT))
+		rfail(r, "expected a duration such as \"30m\", \"90s\" or \"2h\" (at most 365d), or \"none\"; got %s",
+		    shownat(r->L, -1));
+	return d;
 }
 
 /* One resource: cpus, threads, gpus, mem or timeout. */
@@ -649,9 +720,7 @@ read_resource(struct reader *r, size_t i, void *ud)
 		if (t->res.mem <= 0)
 			rfail(r, "expected a size such as \"2G\" or \"512M\"");
 	} else if (strcmp(key, "timeout") == 0) {
-		t->res.timeout = s ? parse_duration(s) : lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-		if (t->res.timeout <= 0)
-			rfail(r, "expected a duration such as \"30m\", \"90s\" or \"2h\"");
+		t->res.timeout = res_duration(r);
 	} else {
 		r->what = "field 'resources'";
 		rfail(r, "unknown resource '%s' (cpus, threads, gpus, mem, timeout)", shown(L, key, strlen(key)));
@@ -741,7 +810,7 @@ known_field(struct reader *r, size_t i, void *ud)
 static int
 l_target(lua_State *L)
 {
-	struct reader r = {L, geteval(L)->g, "?", "field 'name'", NULL, ""};
+	struct reader r = {L, geteval(L)->g, "?", "field 'name'", NULL, "", {NULL}};
 	const struct field *f;
 	struct kiln_target *t;
 	const char *name, *file;
@@ -760,6 +829,7 @@ l_target(lua_State *L)
 		    shownat(L, -1), KILN_NAME_MAX);
 	r.target = name;
 	lua_pop(L, 1);
+	kiln_overrides_apply(L, r.g->overrides, name, 1);
 	walk(&r, known_field, NULL);
 	if (!userframe(L, &file, &line)) {
 		file = "?";
@@ -783,6 +853,37 @@ l_target(lua_State *L)
 	return 0;
 }
 
+/*
+ * kiln.config's evaluation limits: they apply from the kiln.config line on,
+ * so the instructions and memory the lines above it used count too.
+ */
+static int
+config_budget(struct reader *r, const char *k)
+{
+	struct kiln_budget *b = &geteval(r->L)->budget;
+	lua_State *L = r->L;
+	const char *s = cstring(L, -1);
+	double n;
+	long long size;
+
+	if (strcmp(k, "eval_instructions") == 0) {
+		n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+		if (!(n >= 1e6 && n <= 9e15) || n != floor(n))
+			rfail(r, "expected a whole number of instructions from 1e6 to 9e15, got %s", shownat(L, -1));
+		b->max_steps = (unsigned long long)n;
+	} else if (strcmp(k, "eval_memory") == 0) {
+		size = s ? parse_size(s) : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		if (size < (1LL << 24) || size > (1LL << 40))
+			rfail(r, "expected a size from \"16M\" to \"1T\", got %s", shownat(L, -1));
+		b->max_mem = (size_t)size;
+	} else if (strcmp(k, "timeout") == 0) {
+		geteval(L)->timeout = res_duration(r);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 /* One field of kiln.config's table. */
 static void
 config_field(struct reader *r, size_t i, void *ud)
@@ -793,7 +894,9 @@ config_field(struct reader *r, size_t i, void *ud)
 
 	(void)i;
 	setwhat(r, "field '%s'", k ? k : "?");
-	if (k && strcmp(k, "remote") == 0) {
+	if (k && config_budget(r, k)) {
+		return;
+	} else if (k && strcmp(k, "remote") == 0) {
 		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
 	} else if (k && strcmp(k, "executor") == 0) {
 		c->executor = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
@@ -805,7 +908,8 @@ config_field(struct reader *r, size_t i, void *ud)
 		tovalue(r, v, 0);
 		c->slurm = v;
 	} else {
-		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm)", shownat(L, -2));
+		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm, timeout, eval_instructions, eval_memory)",
+		    shownat(L, -2));
 	}
 }
 
@@ -814,7 +918,7 @@ static int
 l_config(lua_State *L)
 {
 	struct kiln_graph *g = geteval(L)->g;
-	struct reader r = {L, g, NULL, "?", NULL, ""};
+	struct reader r = {L, g, NULL, "?", NULL, "", {NULL}};
 	const char *file;
 	int line;
 
@@ -1024,6 +1128,9 @@ load_all(lua_State *L)
 	int env;
 
 	luaL_openlibs(L);
+	lua_getglobal(L, "string");
+	kiln_budget_wrap_patterns(L);
+	lua_pop(L, 1);
 	make_env(L);
 	env = lua_gettop(L);
 	for (rf = kiln_rule_files; rf->name; rf++) {
@@ -1037,6 +1144,7 @@ load_all(lua_State *L)
 		lua_setupvalue(L, -2, 1);
 		lua_call(L, 0, 0);
 	}
+	kiln_overrides_wrap_rules(L, env, e->g->overrides);
 	/* The Kilnfile counts as included, so it cannot include itself. */
 	lua_getfield(L, env, "include");
 	lua_getupvalue(L, -1, 1);
@@ -1068,16 +1176,54 @@ print_error(lua_State *L)
 	fputc('\n', stderr);
 }
 
+/*
+ * A target without a timeout of its own takes kiln.config's; a step with
+ * neither still stops at KILN_STEP_TIMEOUT of wall-clock time, unless one
+ * of them said "none" (-1 while evaluating).
+ */
+static void
+apply_timeouts(struct kiln_graph *g, double cfg)
+{
+	size_t i;
+
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_resources *res = &g->targets[i]->res;
+		double d = res->timeout ? res->timeout : cfg;
+
+		res->timeout = d > 0 ? d : 0;
+		res->wall = d > 0 ? d : d < 0 ? 0 : KILN_STEP_TIMEOUT;
+	}
+}
+
+/* Say which limit evaluation ran into, or print Lua's error. */
+static void
+report(lua_State *L, struct eval *e, int r)
+{
+	char size[32];
+
+	if (r == LUA_ERRMEM && e->budget.refused) {
+		format_size(size, sizeof(size), e->budget.max_mem);
+		fprintf(stderr, "%s: evaluation exceeded its memory limit (%s); raise `eval_memory` in kiln.config\n",
+		    e->budget.where[0] ? e->budget.where : e->path, size);
+		return;
+	}
+	print_error(L);
+}
+
 int
 kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 {
-	struct eval e = {g, path, realpath(".", NULL)};
+	struct eval e = {g, path, realpath(".", NULL), {0}, 0};
 	lua_State *L;
 	int r;
 
 	if (!e.root)
 		return error("cannot find the repository's folder:");
-	L = luaL_newstate();
+	e.budget.max_steps = KILN_EVAL_INSTRUCTIONS;
+	e.budget.max_mem = KILN_EVAL_MEMORY;
+	e.budget.fail = fail;
+	e.budget.where_fn = userwhere;
+	L = kiln_budget_newstate(&e.budget);
 	if (!L)
 		die("out of memory");
 	lua_pushlightuserdata(L, &e);
@@ -1085,8 +1231,10 @@ kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 	lua_pushcfunction(L, load_all);
 	r = lua_pcall(L, 0, 0, 0);
 	if (r != LUA_OK)
-		print_error(L);
+		report(L, &e, r);
+	else
+		apply_timeouts(g, e.timeout);
 	lua_close(L);
 	free(e.root);
-	return r == LUA_OK ? 0 : -1;
+	return r == LUA_OK ? kiln_overrides_check_used(g->overrides) : -1;
 }

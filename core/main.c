@@ -17,6 +17,8 @@
 #include "cmd_cache.h"
 #include "cmd_data.h"
 #include "cmd_deploy.h"
+#include "cmd_exp.h"
+#include "cmd_report.h"
 #include "cmd_serve.h"
 #include "cmd_slurm.h"
 #include "cmd_verify.h"
@@ -40,11 +42,15 @@ static const char general_help[] =
     "and keeps every output in a content-addressed cache.\n"
     "\n"
     "commands:\n"
-    "  build [TARGET...]     bring targets up to date (default: all)\n"
+    "  build [TARGET...]     bring targets up to date (default: all); -S T.FIELD=VALUE\n"
+    "                        builds as if the Kilnfile set that field\n"
     "  status [TARGET...]    list stale targets and why; --check for CI\n"
     "  why TARGET            which part of a target's action key changed\n"
     "  graph [TARGET...]     print the dependency graph as Graphviz dot\n"
-    "  metrics               print the metrics that targets recorded\n"
+    "  metrics [diff [REV]]  print the metrics that targets recorded; diff: against git\n"
+    "  params diff [REV]     the params that changed since a git revision's Kilnfile.lock\n"
+    "  exp show|diff|gc      the run history: compare runs, their params and metrics\n"
+    "  report [TARGET...]    write the results as one offline HTML page of charts\n"
     "  serve TARGET          build a model target and serve it over HTTP\n"
     "  deploy TARGET         push an image, install its manifests; --rollback\n"
     "  plugins               list the plugins kiln can find\n"
@@ -75,7 +81,7 @@ static const char general_help[] =
     "stale), 2 a usage or Kilnfile error.\n";
 
 static const struct command commands[] = {
-	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
+	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target) and what they depend on up to date.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
@@ -88,6 +94,12 @@ static const struct command commands[] = {
 	    "  -n, --dry-run       print what would run and why, running nothing\n"
 	    "  -v, --verbose       also say what was restored from the cache\n"
 	    "  -q, --quiet         print only errors\n"
+	    "  -S, --set TARGET.FIELD=VALUE\n"
+	    "                      build as if the Kilnfile gave TARGET's rule FIELD = VALUE\n"
+	    "                      (a Lua literal: 0.05, '\"adam\"', true, {64, 32}; a dotted\n"
+	    "                      FIELD such as params.lr reaches into a table). Repeatable.\n"
+	    "                      The rule checks it as it checks the file; it is part of the\n"
+	    "                      key like any param, and the run history records it\n"
 	    "  --link MODE         how outputs are restored from the cache: copy (reflink\n"
 	    "                      where the file system can; the default) or hardlink (fast,\n"
 	    "                      but editing a restored output in place corrupts the cache)\n"
@@ -134,7 +146,7 @@ static const struct command commands[] = {
 	    "sources (kiln add) they read that are missing are downloaded and put back in\n"
 	    "the workspace. Prints a\n"
 	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
-	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-j N] [TARGET...]",
+	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-S TARGET.FIELD=VALUE]... [-j N] [TARGET...]",
 	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
 	    "path, with an empty cache and no remote, another umask, time zone and locale,\n"
 	    "and the clock moved (with faketime, when installed), and compare every output's\n"
@@ -146,10 +158,12 @@ static const struct command commands[] = {
 	    "\n"
 	    "  --json           one JSON document on stdout, for machines\n"
 	    "  --sandbox on|off the rebuild's sandbox (default on)\n"
+	    "  -S TARGET.FIELD=VALUE  verify the build made with these overrides (kiln build\n"
+	    "                   -S), in the workspace and in the rebuild\n"
 	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
-	{"status", kiln_cmd_status, "[--check] [--all] [--remote-sources] [TARGET...]",
+	{"status", kiln_cmd_status, "[--check] [--all] [--remote-sources] [-S TARGET.FIELD=VALUE]... [TARGET...]",
 	    "List the stale targets, one line each with the reason.\n"
 	    "\n"
 	    "A tracked source (kiln add) whose file differs from its pointer is named:\n"
@@ -163,11 +177,13 @@ static const struct command commands[] = {
 	    "            for each fetch target, ask its URL (HEAD) whether it still serves\n"
 	    "            the pinned bytes: when its ETag or Last-Modified moved since kiln\n"
 	    "            last looked, download and hash it (nothing is kept); one that\n"
-	    "            serves other bytes is named, and counts for --check\n"},
-	{"why", kiln_cmd_why, "TARGET",
+	    "            serves other bytes is named, and counts for --check\n"
+	    "  -S, --set TARGET.FIELD=VALUE  as kiln build -S: is the build with it up to date?\n"},
+	{"why", kiln_cmd_why, "[-S TARGET.FIELD=VALUE]... TARGET",
 	    "Say exactly which parts of TARGET's action key changed since it was last\n"
 	    "built (plugin, params, inputs, environment variables, outputs, resources),\n"
-	    "with the old and the new digest of each.\n"},
+	    "with the old and the new digest of each. With -S (as kiln build -S), against\n"
+	    "the build with those overrides; a param an override sets is named with it.\n"},
 	{"graph", kiln_cmd_graph, "[TARGET...]",
 	    "Print the graph of the targets (default: all) and what they depend on as\n"
 	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
@@ -185,9 +201,51 @@ static const struct command commands[] = {
 	    "to date, then serve it with kiln-serve on ADDR:N (default 127.0.0.1:8080):\n"
 	    "POST /v1/models/TARGET:predict, GET /v1/models/TARGET, /healthz, /metrics.\n"
 	    "Stop it with Ctrl-C or SIGTERM. See docs/serve.md.\n"},
-	{"metrics", kiln_cmd_metrics, "",
-	    "Print, as a table, every metric that the Kilnfile's targets recorded when\n"
-	    "they were last built (test targets record accuracy and the like).\n"},
+	{"metrics", kiln_cmd_metrics, "[TARGET...] [--json] | diff [REV] [--all] [--json]",
+	    "Print every metric that the targets (default: all) recorded when they were last\n"
+	    "built: test targets record accuracy and the like, and a command's metrics =\n"
+	    "\"FILE.json\" every number in that file. --json prints {TARGET: {METRIC: VALUE}}.\n"
+	    "\n"
+	    "metrics diff [REV] compares the workspace's metrics with those of Kilnfile.lock\n"
+	    "at the git revision REV (default HEAD, read with `git show REV:./Kilnfile.lock`):\n"
+	    "one line per metric that changed, with both values and the change. --all lists\n"
+	    "unchanged ones too; --json prints [{target, name, old, new, change}].\n"},
+	{"params", kiln_cmd_params, "diff [REV] [--all] [--json]",
+	    "Compare the workspace's params (what its targets were last built with, as\n"
+	    "Kilnfile.lock records them) with Kilnfile.lock at the git revision REV\n"
+	    "(default HEAD): one line per param that changed, with the change of a number.\n"
+	    "--all lists unchanged ones too; --json prints [{target, name, old, new, change}].\n"},
+	{"exp", kiln_cmd_exp, "show [TARGET...] [--sort [-]METRIC] [--all] [--json|--csv] | diff RUN_A RUN_B [--json] | gc [--keep N]",
+	    "The run history (.kiln/history): every build that ran or restored a target with\n"
+	    "metrics records a run: its id, start time, git commit (and whether the tree was\n"
+	    "dirty), the -S overrides, and per target its key, params and metrics.\n"
+	    "\n"
+	    "  show     one row per (run, target) — of the TARGETs, default all — with the\n"
+	    "           params whose value differs across the rows (--all: every param) and\n"
+	    "           the metrics. --sort METRIC orders by it (-METRIC: highest first);\n"
+	    "           --json prints [{run, target, start, status, git, overrides, key,\n"
+	    "           params, metrics}], --csv the table as CSV\n"
+	    "  diff     what changed from run RUN_A to run RUN_B in params and metrics\n"
+	    "  gc       keep only the last N runs (default 100); ids are never reused\n"
+	    "\n"
+	    "See docs/experiments.md.\n"},
+	{"report", kiln_cmd_report, "[-o FILE] [--json] [--revisions N] [TARGET...]",
+	    "Write what the build recorded as one HTML page that works offline\n"
+	    "(kiln-out/report.html by default): per dataset its checks and each column's\n"
+	    "distribution and drift; per model its loss curves; per test its gates,\n"
+	    "confusion matrix, ROC, precision-recall and calibration curves (or, for a\n"
+	    "regression, predicted against true and the residuals); per group its\n"
+	    "fairness measures; and each metric across the last git revisions of\n"
+	    "Kilnfile.lock. It reads outputs, the state and git; it runs no step.\n"
+	    "Targets that were never built are listed, and the rest still shown.\n"
+	    "\n"
+	    "  -o, --output FILE  write here instead (- for standard output)\n"
+	    "  --json             write the document instead: every chart as a Vega-Lite\n"
+	    "                     spec with its data, and every table (to stdout unless -o)\n"
+	    "  --revisions N      how many commits of Kilnfile.lock to chart (default 10;\n"
+	    "                     0: none)\n"
+	    "\n"
+	    "See docs/report.md.\n"},
 	{"plugins", kiln_cmd_plugins, "",
 	    "List every plugin kiln finds, in search order: the folders of\n"
 	    "KILN_PLUGIN_PATH, the repository's plugins/, then kiln's own. For each: name,\n"

@@ -13,7 +13,7 @@ ifeq ($(O),build)
 PROGRAMS += kiln
 endif
 
-$(O)/libkilncore.a: $(CORE_OBJS) $(O)/core/rules.o
+$(O)/libkilncore.a: $(CORE_OBJS) $(O)/core/rules.o $(O)/core/report_assets.o
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -24,6 +24,19 @@ $(O)/core/rules.c: $(RULES_LUA) tools/embed.sh
 
 $(O)/core/rules.o: $(O)/core/rules.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# kiln report's page carries vega, vega-lite and vega-embed, built in from
+# report/node_modules (bootstrap.sh runs npm ci there, from package-lock.json).
+REPORT_VENDOR = report/node_modules/vega/build/vega.min.js \
+	report/node_modules/vega-lite/build/vega-lite.min.js \
+	report/node_modules/vega-embed/build/vega-embed.min.js
+
+$(REPORT_VENDOR):
+	@echo "kiln: $@ is missing: run ./bootstrap.sh (it runs npm ci in report/)" >&2; exit 1
+
+$(O)/core/report_assets.o: core/report_assets.S report/page.js report/page.css $(REPORT_VENDOR)
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
 
 $(O)/kiln: $(O)/core/main.o $(O)/libkilncore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)

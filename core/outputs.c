@@ -11,6 +11,7 @@
 
 #include "fs.h"
 #include "key.h"
+#include "lock.h"
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
@@ -104,7 +105,11 @@ kiln_outputs_record(struct kiln_workspace *ws, struct kiln_target *t, const stru
     struct kiln_file *files, size_t nfiles, struct kiln_metric *metrics, size_t nmetrics, uint32_t flags)
 {
 	struct kiln_record rec = {0};
+	struct buf params = BUF_INIT;
+	int r;
 
+	kiln_lock_params(&params, t->params);
+	rec.params = params.s ? params.s : "";
 	rec.name = t->name;
 	rec.key = ki->key;
 	rec.seen_ns = kiln_fs_now_ns();
@@ -117,7 +122,9 @@ kiln_outputs_record(struct kiln_workspace *ws, struct kiln_target *t, const stru
 	rec.metrics = metrics;
 	rec.nmetrics = nmetrics;
 	kiln_outputs_digest(files, nfiles, &t->outdigest);
-	return kiln_state_put(&ws->state, &rec);
+	r = kiln_state_put(&ws->state, &rec);
+	buf_release(&params);
+	return r;
 }
 
 /* Replace kiln-out/<name> with the folder `from`, never leaving a mix of old and new. */

@@ -55,7 +55,6 @@ struct kiln_remote {
 	int progress_on;	/* a progress line is on the terminal */
 	size_t batch_done, batch_n;
 	unsigned long long batch_bytes;
-	unsigned long tmpn;
 };
 
 enum xkind { X_HEAD, X_GET_MEM, X_GET_BLOB, X_PUT_FILE, X_PUT_MEM };
@@ -327,7 +326,7 @@ attempt(struct kiln_remote *r, struct xfer *x)
 		break;
 	case X_GET_BLOB:
 		if (!x->tmp)
-			x->tmp = xasprintf("%s/tmp/remote.%ld.%lu", r->cache->dir, (long)getpid(), r->tmpn++);
+			x->tmp = kiln_cache_tmp_path(r->cache, "remote");
 		x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (x->fd < 0) {
 			snprintf(r->last_error, sizeof(r->last_error), "cannot create %s: %s", x->tmp, strerror(errno));

@@ -12,18 +12,32 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "assess.h"
 #include "fs.h"
+#include "git.h"
+#include "history.h"
 #include "inputs.h"
 #include "job.h"
 #include "lock.h"
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
+#include "overrides.h"
 #include "scheduler.h"
+#include "value.h"
 #include "workspace.h"
+
+/* A target this build ran, restored or saw fail, for the run history. */
+struct outcome {
+	struct kiln_target *t;
+	const char *status;	/* "ran", "restored", "failed" */
+	struct kiln_metric *metrics;	/* a failed step's metrics (malloc'd), or NULL: the state has them */
+	size_t nmetrics;
+};
 
 struct run {
 	struct kiln_workspace *ws;
@@ -35,8 +49,11 @@ struct run {
 	struct kiln_job **jobs;
 	size_t njobs;
 	int free_slots;
-	size_t total, finished, ran, restored, uptodate, failed, skipped, would;
+	size_t total, finished, ran, restored, uptodate, failed, skipped, would, unstarted;
 	size_t left_out;	/* failures only soft inputs depended on (counted in failed too) */
+	struct outcome *outcomes;	/* for the run history */
+	size_t noutcomes;
+	double wall_start;		/* realtime seconds, for the history */
 	int stop;		/* start nothing new */
 	int signal;		/* the signal that stopped us */
 	int tty;
@@ -101,6 +118,25 @@ show_status(struct run *r)
 	printf("\r%.*s\033[K", 150, line);
 	fflush(stdout);
 	r->status_shown = 1;
+}
+
+/* Note what became of t in this build (for the run history); m: a failed step's metrics. */
+static void
+outcome(struct run *r, struct kiln_target *t, const char *status, const struct kiln_metric *m, size_t nm)
+{
+	struct outcome *o;
+	size_t i;
+
+	r->outcomes = xreallocarray(r->outcomes, r->noutcomes + 1, sizeof(*r->outcomes));
+	o = &r->outcomes[r->noutcomes++];
+	o->t = t;
+	o->status = status;
+	o->metrics = nm ? xreallocarray(NULL, nm, sizeof(*o->metrics)) : NULL;
+	o->nmetrics = nm;
+	for (i = 0; i < nm; i++) {
+		o->metrics[i].name = xstrdup(m[i].name);
+		o->metrics[i].value = m[i].value;
+	}
 }
 
 /* Dependencies and the ready stack. */
@@ -252,7 +288,6 @@ start(struct run *r, struct kiln_job *j)
 	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
 	r->jobs[r->njobs++] = j;
 	r->free_slots -= slots(r, j->t);
-	r->ran++;
 	if (!r->tty)
 		say(r, "[%zu/%zu] %s %s\n", r->finished + 1, r->total, j->pi->desc->name, j->t->name);
 	return 0;
@@ -274,6 +309,8 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 			clear_status(r);
 			kiln_job_warnings(j);
 		}
+		r->ran++;
+		outcome(r, j->t, "ran", NULL, 0);
 		finish(r, j->t, KILN_T_DONE);
 	} else {
 		struct kiln_target *user;
@@ -281,6 +318,7 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 		clear_status(r);
 		kiln_job_warnings(j);
 		kiln_job_report(j, why.s ? why.s : "unknown failure");
+		outcome(r, j->t, "failed", j->metrics, j->nmetrics);
 		r->failed++;
 		if ((user = finish(r, j->t, KILN_T_FAILED))) {
 			/* A candidate a select leaves out: the build goes on, and succeeds without it. */
@@ -351,6 +389,7 @@ decide(struct run *r, struct kiln_target *t)
 		arena_release(&a);
 		if (r->o->verbose)
 			say(r, "restored %s from the cache\n", t->name);
+		outcome(r, t, "restored", NULL, 0);
 		r->restored++;
 		finish(r, t, KILN_T_DONE);
 		return 0;
@@ -497,17 +536,109 @@ summary(struct run *r)
 		    r->total, r->would, r->restored, r->uptodate);
 		return;
 	}
-	if (r->ran == 0 && r->restored == 0 && r->failed == 0 && r->skipped == 0) {
+	if (r->ran == 0 && r->restored == 0 && r->failed == 0 && r->skipped == 0 && r->unstarted == 0) {
 		printf("kiln: nothing to do: %zu targets up to date (%.2fs)\n", r->total, secs);
 		return;
 	}
+	/* Every wanted target is in exactly one of these, so they add up to the total. */
 	printf("kiln: %zu targets: %zu ran, %zu restored from the cache, %zu up to date", r->total,
 	    r->ran, r->restored, r->uptodate);
 	if (r->failed)
 		printf(", %zu failed", r->failed);
 	if (r->skipped)
 		printf(", %zu not built (a dependency failed)", r->skipped);
+	if (r->unstarted)
+		printf(", %zu %s", r->unstarted, r->signal ? "stopped or not started (interrupted)" :
+		    "not started (the build stopped at the first failure; -k goes on)");
 	printf(" (%.2fs)\n", secs);
+}
+
+/* Wanted targets that were neither finished nor skipped: the build stopped before them. */
+static size_t
+count_unstarted(const struct kiln_graph *g)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < g->ntargets; i++)
+		n += g->targets[i]->wanted && (g->targets[i]->state == KILN_T_WAITING ||
+		    g->targets[i]->state == KILN_T_RUNNING);
+	return n;
+}
+
+/*
+ * One target's entry of the run record (its strings malloc'd, but for the
+ * metrics' names); 0 when it has no metrics.
+ */
+static int
+run_target(struct run *r, const struct outcome *o, struct kiln_run_target *rt)
+{
+	struct kiln_record *rec = kiln_state_get(&r->ws->state, o->t->name);
+	char hex[KILN_DIGEST_HEX];
+	struct buf lines = BUF_INIT;
+	json_t *j;
+
+	rt->metrics = o->metrics;
+	rt->nmetrics = o->nmetrics;
+	if (!o->nmetrics && rec && strcmp(o->status, "failed") != 0) {
+		rt->metrics = rec->metrics;
+		rt->nmetrics = rec->nmetrics;
+	}
+	if (!rt->nmetrics)
+		return 0;
+	rt->name = o->t->name;
+	rt->status = o->status;
+	rt->key = xstrdup(kiln_digest_hex(&o->t->key, hex));
+	j = kiln_value_to_json(o->t->params);
+	rt->params_json = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	kiln_lock_params(&lines, o->t->params);
+	rt->param_lines = lines.s ? buf_detach(&lines) : xstrdup("");
+	return 1;
+}
+
+static int
+cmp_outcome(const void *a, const void *b)
+{
+	return strcmp(((const struct outcome *)a)->t->name, ((const struct outcome *)b)->t->name);
+}
+
+/* Append this build to the run history, if it ran or restored a target with metrics. */
+static void
+record_run(struct run *r)
+{
+	const struct kiln_overrides *ov = r->ws->graph.overrides;
+	struct kiln_run run = {0};
+	char when[32], commit[41] = "";
+	time_t secs = (time_t)r->wall_start;
+	struct tm tm;
+	size_t i;
+
+	/* By name, not by when each finished: two runs of the same graph list the same order. */
+	sort(r->outcomes, r->noutcomes, sizeof(*r->outcomes), cmp_outcome);
+	run.targets = xreallocarray(NULL, r->noutcomes + 1, sizeof(*run.targets));
+	for (i = 0; i < r->noutcomes; i++)
+		run.ntargets += run_target(r, &r->outcomes[i], &run.targets[run.ntargets]);
+	if (run.ntargets) {
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		run.time = r->wall_start;
+		run.start = when;
+		run.overrides = xreallocarray(NULL, (ov ? ov->n : 0) + 1, sizeof(*run.overrides));
+		for (i = 0; ov && i < ov->n; i++)
+			run.overrides[run.noverrides++] = ov->v[i].text;
+		if (kiln_git_head(commit, &run.dirty) < 0)
+			commit[0] = '\0';
+		run.commit = commit;
+		if (kiln_history_append(KILN_HISTORY_PATH, &run) < 0)
+			warn("the run history was not written");
+	}
+	for (i = 0; i < run.ntargets; i++) {
+		free((char *)run.targets[i].key);
+		free((char *)run.targets[i].params_json);
+		free((char *)run.targets[i].param_lines);
+	}
+	free(run.targets);
+	free(run.overrides);
 }
 
 /* Mark a would-run target's dependents for -n: they cannot be decided until it has run. */
@@ -543,6 +674,7 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	r.ws = ws;
 	r.o = o;
 	r.start = now_seconds();
+	r.wall_start = kiln_fs_now_ns() / 1e9;
 	r.tty = isatty(1) && !o->quiet;
 	r.free_slots = o->jobs;
 	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local",
@@ -612,7 +744,10 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sigfd);
 	sigfd = -1;
+	r.unstarted = o->dry_run ? 0 : count_unstarted(g);
 	summary(&r);
+	if (!o->dry_run)
+		record_run(&r);
 	if (!o->dry_run && !r.signal)
 		kiln_lock_write(&ws->graph, &ws->state, 0);
 	kiln_state_compact(&ws->state, 0);
@@ -623,6 +758,14 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	free(r.ready);
 	free(r.runnable);
 	free(r.jobs);
+	for (i = 0; i < r.noutcomes; i++) {
+		size_t m;
+
+		for (m = 0; m < r.outcomes[i].nmetrics; m++)
+			free((char *)r.outcomes[i].metrics[m].name);
+		free(r.outcomes[i].metrics);
+	}
+	free(r.outcomes);
 	if (r.signal) {
 		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
 		    strsignal(r.signal));

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "state.h"
 #include "wire.h"
@@ -19,23 +18,6 @@
 #define MAX_RECORD (64u << 20)
 
 enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L' };
-
-/* Frame a payload: length, type, payload, checksum. */
-static void
-frame(struct buf *out, int type, const struct buf *payload)
-{
-	XXH3_state_t *h = XXH3_createState();
-	unsigned char t = type;
-
-	wire_u32(out, payload->len);
-	buf_addc(out, type);
-	buf_add(out, payload->s ? payload->s : "", payload->len);
-	XXH3_64bits_reset(h);
-	XXH3_64bits_update(h, &t, 1);
-	XXH3_64bits_update(h, payload->s ? payload->s : "", payload->len);
-	wire_u64(out, XXH3_64bits_digest(h));
-	XXH3_freeState(h);
-}
 
 static void
 enc_target(struct buf *b, const struct kiln_record *r)
@@ -70,6 +52,8 @@ enc_target(struct buf *b, const struct kiln_record *r)
 		wire_str(b, r->comps[i].name);
 		wire_digest(b, &r->comps[i].digest);
 	}
+	/* Then the params: a record of an older kiln ends before them and reads as none. */
+	wire_str(b, r->params ? r->params : "");
 }
 
 static void
@@ -139,6 +123,29 @@ kiln_state_comps(struct kiln_state *st, struct kiln_record *rec)
 	}
 	/* The whole record was checksummed at load; a short list here would be a bug of ours. */
 	rec->ncomps = w.bad ? 0 : n;
+	if (!rec->params)
+		rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
+}
+
+const char *
+kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
+{
+	struct wire w = {rec->lazy, rec->lazy_end, 0};
+	size_t i, n;
+
+	(void)st;
+	if (rec->params)
+		return rec->params;
+	if (!rec->lazy)
+		return rec->params = "";
+	/* Step over the components without keeping them: the lock needs only this. */
+	n = wire_get_count(&w, 22);
+	for (i = 0; i < n && !w.bad; i++) {
+		wire_take(&w, 1);
+		wire_get_ref(&w);
+		wire_take(&w, sizeof(struct kiln_digest));
+	}
+	return rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
 }
 
 static struct kiln_statrec *
@@ -217,17 +224,10 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		return;
 	}
 	for (off = good = HEADER; off < len; off = good) {
-		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0};
-		uint32_t n = wire_get_u32(&r);
-		const unsigned char *type = wire_take(&r, 1);
-		const unsigned char *payload = n <= MAX_RECORD ? wire_take(&r, n) : NULL;
-		uint64_t sum = wire_get_u64(&r);
-		struct wire pr;
+		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
+		int type;
 
-		if (r.bad || !type || !payload || XXH3_64bits(type, n + 1) != sum)
-			break;
-		pr = (struct wire){payload, payload + n, 0};
-		if (apply(st, *type, &pr) < 0)
+		if (!wire_unframe(&r, MAX_RECORD, &type, &pr) || apply(st, type, &pr) < 0)
 			break;
 		good = r.p - (unsigned char *)data;
 		count++;
@@ -289,19 +289,19 @@ rewrite(struct kiln_state *st)
 		kiln_state_comps(st, rec);
 		buf_reset(&payload);
 		enc_target(&payload, rec);
-		frame(&out, R_TARGET, &payload);
+		wire_frame(&out, R_TARGET, payload.s, payload.len);
 	}
 	for (i = 0; i < st->files.cap; i++) {
 		if (!st->files.slots[i].key)
 			continue;
 		buf_reset(&payload);
 		enc_stat(&payload, st->files.slots[i].value);
-		frame(&out, R_STAT, &payload);
+		wire_frame(&out, R_STAT, payload.s, payload.len);
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
 		enc_stat(&payload, &st->lock);
-		frame(&out, R_LOCK, &payload);
+		wire_frame(&out, R_LOCK, payload.s, payload.len);
 	}
 	if (st->fd >= 0) {
 		close(st->fd);
@@ -334,7 +334,7 @@ append(struct kiln_state *st, int type, const struct buf *payload)
 		if (st->fd < 0)
 			return rewrite(st);
 	}
-	frame(&out, type, payload);
+	wire_frame(&out, type, payload->s, payload->len);
 	/* One write per record: a crash leaves at most one torn record at the end. */
 	r = write_all(st->fd, out.s, out.len);
 	if (r < 0)
@@ -352,6 +352,7 @@ copy_record(struct arena *a, const struct kiln_record *src)
 
 	*r = *src;
 	r->name = arena_strdup(a, src->name);
+	r->params = src->params ? arena_strdup(a, src->params) : NULL;
 	r->comps = arena_alloc(a, src->ncomps * sizeof(*r->comps));
 	for (i = 0; i < src->ncomps; i++) {
 		r->comps[i] = src->comps[i];

@@ -71,6 +71,8 @@ struct kiln_record {
 	size_t nfiles;
 	struct kiln_metric *metrics;	/* sorted by name */
 	size_t nmetrics;
+	/* Its params as Kilnfile.lock's lines say them (kiln_lock_params), or NULL: read lazily (kiln_state_params). */
+	const char *params;
 };
 
 /* Stat cache entry of a source file. */
@@ -105,6 +107,8 @@ void kiln_state_release(struct kiln_state *st);
 struct kiln_record *kiln_state_get(struct kiln_state *st, const char *name);
 /* Make sure rec->comps is read (they are decoded lazily: only why and status need them). */
 void kiln_state_comps(struct kiln_state *st, struct kiln_record *rec);
+/* rec's params text ("" when it has none), read from the file on first use. */
+const char *kiln_state_params(struct kiln_state *st, struct kiln_record *rec);
 /* Record a target (copied into the state) and append it to the log. */
 int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
 /* Forget a target (appends a tombstone). */

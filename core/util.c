@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -541,7 +542,7 @@ parse_size(const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	if (end == s || errno || !(v >= 0) || isinf(v))
 		return -1;
 	switch (*end) {
 	case 'k': case 'K': mul = 1LL << 10; end++; break;
@@ -566,7 +567,7 @@ parse_duration(const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	if (end == s || errno || !(v >= 0) || isinf(v))
 		return -1;
 	switch (*end) {
 	case 's': end++; break;

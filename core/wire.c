@@ -2,6 +2,7 @@
  * wire: the binary encoding of kiln's own files.
  */
 #include <string.h>
+#include <xxhash.h>
 
 #include "wire.h"
 
@@ -123,4 +124,37 @@ wire_get_count(struct wire *w, size_t minsize)
 	if ((size_t)(w->end - w->p) / (minsize ? minsize : 1) < n)
 		w->bad = 1;
 	return w->bad ? 0 : n;
+}
+
+void
+wire_frame(struct buf *out, int type, const void *payload, size_t len)
+{
+	XXH3_state_t *h = XXH3_createState();
+	unsigned char t = type;
+
+	if (!h)
+		die("out of memory");
+	wire_u32(out, len);
+	buf_addc(out, type);
+	buf_add(out, payload ? payload : "", len);
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, &t, 1);
+	XXH3_64bits_update(h, payload ? payload : "", len);
+	wire_u64(out, XXH3_64bits_digest(h));
+	XXH3_freeState(h);
+}
+
+int
+wire_unframe(struct wire *w, size_t max, int *type, struct wire *payload)
+{
+	uint32_t n = wire_get_u32(w);
+	const unsigned char *t = wire_take(w, 1);
+	const unsigned char *p = n <= max ? wire_take(w, n) : NULL;
+	uint64_t sum = wire_get_u64(w);
+
+	if (w->bad || !t || !p || XXH3_64bits(t, (size_t)n + 1) != sum)
+		return 0;
+	*type = *t;
+	*payload = (struct wire){p, p + n, 0};
+	return 1;
 }

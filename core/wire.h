@@ -35,4 +35,16 @@ void wire_get_digest(struct wire *w, struct kiln_digest *d);
 /* A count of items of at least `minsize` bytes each: never more than could fit in what is left. */
 size_t wire_get_count(struct wire *w, size_t minsize);
 
+/*
+ * The records of kiln's logs (.kiln/state, .kiln/history): a u32 length, a
+ * type byte, the payload and an XXH3-64 of type and payload. Append one.
+ */
+void wire_frame(struct buf *out, int type, const void *payload, size_t len);
+/*
+ * Read the record at w (of at most max bytes), moving w past it: 1, with
+ * its type and payload; 0 when what is there is short (torn) or its
+ * checksum is wrong.
+ */
+int wire_unframe(struct wire *w, size_t max, int *type, struct wire *payload);
+
 #endif

@@ -20,7 +20,7 @@
 /* What kiln writes in a workspace: none of it may be a link a repository committed. */
 static const char *const kept[] = {
 	KILN_DIR, KILN_OUT_DIR, KILN_STATE_PATH, KILN_GRAPH_PATH, KILN_WSLOCK_PATH, KILN_TMP_DIR,
-	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_REMOTE_SOURCES_PATH,
+	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_HISTORY_PATH, KILN_REMOTE_SOURCES_PATH,
 };
 
 /* The entries of the folder rel that are links: kiln keeps one file or folder per target there. */
@@ -111,12 +111,19 @@ take_lock(struct kiln_workspace *ws)
 int
 kiln_workspace_open(struct kiln_workspace *ws, int lock)
 {
+	return kiln_workspace_open_with(ws, lock, NULL);
+}
+
+int
+kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov)
+{
 	char *cache;
 	int fd;
 
 	memset(ws, 0, sizeof(*ws));
 	ws->lockfd = -1;
 	kiln_graph_init(&ws->graph);
+	ws->graph.overrides = ov;
 	ws->root = getcwd(NULL, 0);
 	if (!ws->root)
 		return error("cannot find the current folder:");

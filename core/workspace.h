@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "state.h"
 
+struct kiln_overrides;
 struct kiln_remote;
 
 struct kiln_workspace {
@@ -34,6 +35,8 @@ struct kiln_workspace {
  * read. -1 after reporting.
  */
 int kiln_workspace_open(struct kiln_workspace *ws, int lock);
+/* The same, evaluating the Kilnfile with the -S overrides ov (kept by the caller; may be NULL). */
+int kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov);
 /*
  * Does the relative path stay inside the workspace once its links are
  * followed? (1 also when it does not exist.) A cloned repository's link to

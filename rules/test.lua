@@ -11,7 +11,9 @@
 -- warn: limits that print a warning and are listed in metrics.json, but do
 -- not fail. With features that hold a validation split, metrics.json also
 -- has its metrics as "validation" (a select ranks on them). Outputs
--- metrics.json; a failed test's metrics.json is written to its log.
+-- metrics.json and curves.json (the points of the ROC, precision-recall and
+-- calibration curves, or a regression's predictions, for `kiln report`); a
+-- failed test's metrics.json is written to its log.
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -55,7 +57,7 @@ function test(name)
       plugin = "test",
       inputs = { model = args.model, features = args.features },
       params = { min = args.min, max = args.max, fairness = args.fairness, warn = args.warn },
-      outputs = { "metrics.json" },
+      outputs = { "metrics.json", "curves.json" },
       resources = args.resources,
       -- OpenBLAS picks its kernels from this variable, and the kernels
       -- decide the last bits of every product: the key must see it.

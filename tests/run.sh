@@ -7,6 +7,11 @@
 #   KILN_BUILD=DIR              the build to test (default: build/)
 #   KILN_TEST_JOBS=N            scripts run at once (default: 2)
 #   KILN_VALGRIND=1             run kiln under valgrind (slow)
+#
+# A script that exits 77 was skipped (what it needs, a GPU say, is not
+# here): it says why on its last line and is counted as skipped.
+# Scripts may keep files for a person to look at (screenshots) in
+# $KILN_TEST_OUT (tests/out/<script>/), which is left after the run.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KILN_BUILD=${KILN_BUILD:-$top/build}
@@ -21,6 +26,7 @@ trap 'rm -rf "$results"' EXIT
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 # Unit tests: cmocka prints a summary per binary; count its tests.
@@ -64,10 +70,14 @@ run_one() {
 	name=$(basename "$(dirname "$s")")/$(basename "$s" .sh)
 	log=$results/$(basename "$s" .sh).log
 	start=$(date +%s)
+	export KILN_TEST_OUT=$KILN_TOP/tests/out/$(basename "$s" .sh)
 	timeout -k 10 300 bash "$s" >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
-	if [ $rc -eq 0 ]; then
+	if [ $rc -eq 77 ]; then
+		echo "skip $name: $(tail -1 "$log")"
+		touch "$results/$(basename "$s" .sh).skip"
+	elif [ $rc -eq 0 ]; then
 		echo "ok   $name (${secs}s)"
 		touch "$results/$(basename "$s" .sh).pass"
 	else
@@ -87,6 +97,8 @@ for s in "${scripts[@]}"; do
 	b=$(basename "$s" .sh)
 	if [ -e "$results/$b.pass" ]; then
 		passed=$((passed + 1))
+	elif [ -e "$results/$b.skip" ]; then
+		skipped=$((skipped + 1))
 	else
 		failed=$((failed + 1))
 		failures+=("$b")
@@ -97,5 +109,9 @@ if [ ${#failures[@]} -gt 0 ]; then
 	echo
 	echo "failed: ${failures[*]}"
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

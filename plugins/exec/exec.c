@@ -1,9 +1,13 @@
 /*
  * exec: runs a declared shell command as a build step.
  *
- * params: cmd (the command), shell (default "/bin/sh"). In cmd, {in.NAME}
- * is the path of input NAME and {out} the output folder ("${...}" is left to
- * the shell). The same paths are in $KILN_IN_<NAME> and $KILN_OUT.
+ * params: cmd (the command), shell (default "/bin/sh"), metrics (an output
+ * file whose numbers become the target's metrics), and any others: the
+ * step's own params. In cmd, {in.NAME} is the path of input NAME, {out} the
+ * output folder and {param.NAME} a param's value (a dotted NAME reaches into
+ * a table; "${...}" is left to the shell). The same paths are in
+ * $KILN_IN_<NAME> and $KILN_OUT; $KILN_PARAMS names a JSON file of the
+ * step's own params.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <jansson.h>
 
 #include <kiln/plugin.h>
 
@@ -39,6 +45,90 @@ add(struct text *t, const char *s, size_t n)
 	memcpy(t->s + t->len, s, n);
 	t->len += n;
 	t->s[t->len] = '\0';
+}
+
+/* Params that are the plugin's own; every other param is the step's. */
+static int
+reserved(const char *name)
+{
+	return strcmp(name, "cmd") == 0 || strcmp(name, "shell") == 0 || strcmp(name, "metrics") == 0;
+}
+
+/* The step's param at a dotted path (n bytes), or NULL. */
+static const kiln_value *
+param_at(kiln_ctx *ctx, const char *path, size_t n)
+{
+	const kiln_value *v = kiln_params(ctx);
+	char key[256];
+
+	while (v && n) {
+		size_t k = strcspn(path, ".");
+
+		if (k > n)
+			k = n;
+		if (k >= sizeof(key))
+			return NULL;
+		memcpy(key, path, k);
+		key[k] = '\0';
+		if (v == kiln_params(ctx) && reserved(key))
+			return NULL;
+		v = kiln_value_get(v, key);
+		path += k + (k < n);
+		n -= k + (k < n);
+	}
+	return v;
+}
+
+static json_t *
+to_json(const kiln_value *v)
+{
+	json_t *j;
+	size_t i;
+
+	switch (kiln_value_type(v)) {
+	case KILN_BOOL:
+		return json_boolean(v->u.b);
+	case KILN_INT:
+		return json_integer(v->u.i);
+	case KILN_NUMBER:
+		return json_real(v->u.n);
+	case KILN_STRING:
+		return json_stringn(v->u.str.s, v->u.str.len);
+	case KILN_LIST:
+		j = json_array();
+		for (i = 0; i < v->u.seq.n; i++)
+			json_array_append_new(j, to_json(&v->u.seq.items[i]));
+		return j;
+	case KILN_MAP:
+		j = json_object();
+		for (i = 0; i < v->u.seq.n; i++)
+			json_object_set_new(j, v->u.seq.keys[i], to_json(&v->u.seq.items[i]));
+		return j;
+	default:
+		return json_null();
+	}
+}
+
+/* A param as cmd shows it: a string as it is, a number in its shortest exact form, a table as JSON. */
+static char *
+param_text(const kiln_value *v)
+{
+	char num[32];
+	json_t *j;
+	char *s;
+
+	if (kiln_value_type(v) == KILN_STRING)
+		return strdup(v->u.str.s);
+	if (kiln_value_type(v) == KILN_NUMBER) {
+		snprintf(num, sizeof(num), "%.15g", v->u.n);
+		if (strtod(num, NULL) != v->u.n)
+			snprintf(num, sizeof(num), "%.17g", v->u.n);
+		return strdup(num);
+	}
+	j = to_json(v);
+	s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
 }
 
 /*
@@ -80,6 +170,20 @@ expand(kiln_ctx *ctx, const char *cmd, const char *out)
 				return NULL;
 			}
 			add(&t, path, strlen(path));
+		} else if (strncmp(p, "{param.", 7) == 0 && close - p > 7) {
+			const kiln_value *v = param_at(ctx, p + 7, close - p - 7);
+			char *s;
+
+			if (!v) {
+				free(t.s);
+				kiln_fail(ctx, "cmd uses %.*s, but the target has no such param", (int)(close - p + 1), p);
+				return NULL;
+			}
+			if (!t.dry) {
+				s = param_text(v);
+				add(&t, s, strlen(s));
+				free(s);
+			}
 		} else {
 			add(&t, p++, 1);
 			continue;
@@ -99,6 +203,8 @@ check(kiln_ctx *ctx)
 		return kiln_fail(ctx, "param 'cmd': expected a non-empty command string");
 	if (shell && kiln_value_type(shell) != KILN_STRING)
 		return kiln_fail(ctx, "param 'shell': expected a program path such as /bin/bash");
+	if (kiln_param(ctx, "metrics") && kiln_value_type(kiln_param(ctx, "metrics")) != KILN_STRING)
+		return kiln_fail(ctx, "param 'metrics': expected the name of an output file, such as \"metrics.json\"");
 	s = expand(ctx, cmd->u.str.s, NULL);
 	return s ? 0 : -1;
 }
@@ -121,6 +227,76 @@ export_inputs(kiln_ctx *ctx)
 	setenv("KILN_OUT", kiln_output_dir(ctx), 1);
 }
 
+/* Write the step's own params as JSON to a new file under $TMPDIR and name it in $KILN_PARAMS. */
+static int
+export_params(kiln_ctx *ctx)
+{
+	const kiln_value *all = kiln_params(ctx);
+	const char *tmp = getenv("TMPDIR");
+	json_t *j = json_object();
+	char path[4096];
+	size_t i;
+	int fd, r;
+
+	for (i = 0; i < kiln_value_len(all); i++)
+		if (!reserved(kiln_value_key(all, i)))
+			json_object_set_new(j, kiln_value_key(all, i), to_json(kiln_value_at(all, i)));
+	snprintf(path, sizeof(path), "%s/kiln-params-XXXXXX.json", tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemps(path, 5);
+	r = fd < 0 ? -1 : json_dumpfd(j, fd, JSON_SORT_KEYS | JSON_INDENT(2));
+	if (fd >= 0 && close(fd) < 0)
+		r = -1;
+	json_decref(j);
+	if (r < 0)
+		return kiln_fail(ctx, "cannot write the params file %s: %s", path, strerror(errno));
+	setenv("KILN_PARAMS", path, 1);
+	return 0;
+}
+
+/* Report every number of the JSON object j (nested keys joined with '.') as a metric. */
+static void
+report(kiln_ctx *ctx, json_t *j, const char *prefix, int depth)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(j, k, v) {
+		char *name = prefix ? NULL : strdup(k);
+
+		if (prefix && asprintf(&name, "%s.%s", prefix, k) < 0)
+			abort();
+		if (json_is_number(v))
+			kiln_metric(ctx, name, json_number_value(v));
+		else if (json_is_object(v) && depth < 32)
+			report(ctx, v, name, depth + 1);
+		free(name);
+	}
+}
+
+/* The metrics file the command wrote: its numbers become the target's metrics. */
+static int
+read_metrics(kiln_ctx *ctx, const char *file)
+{
+	char *path;
+	json_error_t je;
+	json_t *j;
+
+	if (asprintf(&path, "%s/%s", kiln_output_dir(ctx), file) < 0)
+		abort();
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	free(path);
+	if (!j)
+		return kiln_fail(ctx, "metrics file '%s': %s%s", file, je.text,
+		    je.line > 0 ? "" : " (the command must write it)");
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return kiln_fail(ctx, "metrics file '%s': expected a JSON object of names and numbers", file);
+	}
+	report(ctx, j, NULL, 0);
+	json_decref(j);
+	return 0;
+}
+
 static int
 run(kiln_ctx *ctx)
 {
@@ -133,6 +309,10 @@ run(kiln_ctx *ctx)
 	if (!cmd)
 		return -1;
 	export_inputs(ctx);
+	if (export_params(ctx) < 0) {
+		free(cmd);
+		return -1;
+	}
 	argv[0] = (char *)shell;
 	argv[1] = "-c";
 	argv[2] = cmd;
@@ -149,11 +329,14 @@ run(kiln_ctx *ctx)
 			return kiln_fail(ctx, "waiting for the command: %s", strerror(errno));
 		}
 	free(cmd);
+	unlink(getenv("KILN_PARAMS"));
 	if (WIFSIGNALED(status))
 		return kiln_fail(ctx, "the command was killed by signal %d (%s)", WTERMSIG(status),
 		    strsignal(WTERMSIG(status)));
 	if (WEXITSTATUS(status) != 0)
 		return kiln_fail(ctx, "the command exited with status %d", WEXITSTATUS(status));
+	if (kiln_param(ctx, "metrics"))
+		return read_metrics(ctx, kiln_param_string(ctx, "metrics", ""));
 	return 0;
 }
 

@@ -78,7 +78,7 @@ static int
 check_split(kiln_ctx *ctx)
 {
 	const kiln_value *s = kiln_param(ctx, "split");
-	double x, v;
+	double x, v = 0;
 	size_t i;
 
 	if (!s)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../lib/curves.h"
 #include "../lib/json.h"
 #include "../lib/metrics.h"
 #include "../lib/model.h"
@@ -199,9 +200,76 @@ out:
 	return rc;
 }
 
-/* Evaluate; returns the metrics.json object. */
+/* A curve for curves.json, at most CURVE_POINTS points (kp_curve_json). */
+#define CURVE_POINTS 2000
+
+/* ROC, precision-recall and calibration of class c against the rest. */
 static json_t *
-evaluate(struct eval *e)
+class_curves(const struct eval *e, const float *probs, size_t c)
+{
+	size_t n = e->X.shape[0], k = e->m.nclasses, i;
+	unsigned char *pos = kp_xmalloc(n);
+	float *score = kp_xmallocarray(n, sizeof(float));
+	json_t *j = json_object();
+	struct kp_curve cv;
+
+	for (i = 0; i < n; i++) {
+		pos[i] = ((const int64_t *)e->y.data)[i] == (int64_t)c;
+		score[i] = probs[i * k + c];
+	}
+	if (kp_roc_curve(pos, score, n, &cv) == 0) {
+		json_object_set_new(j, "roc", kp_curve_json(&cv, "fpr", "tpr", "thresholds", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	if (kp_pr_curve(pos, score, n, &cv) == 0) {
+		json_object_set_new(j, "pr", kp_curve_json(&cv, "recall", "precision", "thresholds", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	if (kp_calibration_curve(pos, score, n, 10, &cv) == 0) {
+		json_object_set_new(j, "calibration", kp_curve_json(&cv, "prob_pred", "prob_true", "rows", CURVE_POINTS));
+		kp_curve_release(&cv);
+	}
+	free(pos);
+	free(score);
+	return j;
+}
+
+/*
+ * curves.json: for a probabilistic classifier the curves of class 1
+ * (two classes) or of each class against the rest; for a regression the
+ * true and predicted values (at most CURVE_POINTS, evenly spaced rows).
+ */
+static json_t *
+curves(const struct eval *e, const float *probs)
+{
+	size_t n = e->X.shape[0], c, i, keep = n > CURVE_POINTS ? CURVE_POINTS : n;
+	json_t *j = json_object(), *per;
+
+	json_object_set_new(j, "task", json_string(e->m.classification ? "classification" : "regression"));
+	if (!e->m.classification) {
+		json_t *yt = json_array(), *yp = json_array();
+
+		for (i = 0; i < keep; i++) {
+			size_t r = keep == n ? i : i * (n - 1) / (keep - 1);
+
+			json_array_append_new(yt, kp_json_real(((const float *)e->y.data)[r]));
+			json_array_append_new(yp, kp_json_real(probs[r]));
+		}
+		json_object_set_new(j, "y_true", yt);
+		json_object_set_new(j, "y_pred", yp);
+		json_object_set_new(j, "rows", json_integer((json_int_t)n));
+		return j;
+	}
+	per = json_object();
+	for (c = e->m.nclasses == 2 ? 1 : 0; kp_model_probabilistic(&e->m) && c < e->m.nclasses; c++)
+		json_object_set_new(per, e->m.classes[c], class_curves(e, probs, c));
+	json_object_set_new(j, "classes", per);
+	return j;
+}
+
+/* Evaluate; returns the metrics.json object and sets *cv to curves.json's. */
+static json_t *
+evaluate(struct eval *e, json_t **cv)
 {
 	size_t n = e->X.shape[0], k = e->m.nclasses ? e->m.nclasses : 1;
 	int64_t *pred = kp_xcalloc(n, sizeof(int64_t));
@@ -220,6 +288,7 @@ evaluate(struct eval *e)
 	if (e->groups && e->m.classification)
 		json_object_set_new(j, "fairness", kp_metrics_fairness(e->y.data, pred,
 			e->group.data, n, e->m.nclasses, e->groups, e->ngroups));
+	*cv = curves(e, probs);
 	free(pred);
 	free(probs);
 	return j;
@@ -336,17 +405,17 @@ record(kiln_ctx *ctx, json_t *j)
  * NULL with err.
  */
 static json_t *
-measure(kiln_ctx *ctx, char *err)
+measure(kiln_ctx *ctx, json_t **cv, char *err)
 {
 	const char *mdir = kiln_input(ctx, "model"), *fdir = kiln_input(ctx, "features");
 	char *xv = kp_join(fdir, "X_val.npy");
 	int has_val = access(xv, F_OK) == 0;
 	struct eval e;
-	json_t *j = NULL, *v;
+	json_t *j = NULL, *v, *vcv;
 
 	free(xv);
 	if (load(&e, mdir, fdir, "test", err) == 0)
-		j = evaluate(&e);
+		j = evaluate(&e, cv);
 	eval_release(&e);
 	if (!j || !has_val)
 		return j;
@@ -355,28 +424,33 @@ measure(kiln_ctx *ctx, char *err)
 		json_decref(j);
 		return NULL;
 	}
-	v = evaluate(&e);
+	v = evaluate(&e, &vcv);
 	eval_release(&e);
 	json_object_set(j, "validation", json_object_get(v, "metrics"));
 	json_decref(v);
+	json_decref(vcv);
 	return j;
 }
 
 /* A failed gate's outputs are not kept: its metrics.json goes to the log, to compare. */
 static void
-log_failed(kiln_ctx *ctx, json_t *j)
+log_failed(kiln_ctx *ctx, json_t *j, json_t *cv)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9)),
+		*c = json_dumps(cv, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
 
 	kiln_log(ctx, "the test failed; its metrics.json, which is not kept as an output:\n%s", s ? s : "?");
+	/* For kiln report, which draws a failed gate's curves from here. */
+	kiln_log(ctx, "its curves.json, which is not kept as an output:\n%s", c ? c : "?");
 	free(s);
+	free(c);
 }
 
 static int
 run(kiln_ctx *ctx)
 {
-	char err[KP_ERRLEN], msg[2048] = "", wmsg[2048] = "", *path;
-	json_t *j, *checks;
+	char err[KP_ERRLEN], msg[2048] = "", wmsg[2048] = "", *path, *cpath;
+	json_t *j, *cv = NULL, *checks;
 	int rc;
 
 	if (check(ctx) < 0)
@@ -384,7 +458,7 @@ run(kiln_ctx *ctx)
 	/* One thread: OpenBLAS's threads would change the last bits of the
 	 * probabilities, and so metrics.json, with the thread count. */
 	openblas_set_num_threads(1);
-	if (!(j = measure(ctx, err)))
+	if (!(j = measure(ctx, &cv, err)))
 		return kiln_fail(ctx, "%s", err);
 	checks = json_array();
 	rc = limits(ctx, j, checks, msg, wmsg, sizeof(msg));
@@ -393,18 +467,21 @@ run(kiln_ctx *ctx)
 	if (*wmsg)
 		json_object_set_new(j, "warnings", json_string(wmsg));
 	path = kp_join(kiln_output_dir(ctx), "metrics.json");
-	if (rc == 0 && kp_json_write(path, j, err) < 0)
+	cpath = kp_join(kiln_output_dir(ctx), "curves.json");
+	if (rc == 0 && (kp_json_write(path, j, err) < 0 || kp_json_write(cpath, cv, err) < 0))
 		rc = kiln_fail(ctx, "%s", err);
 	if (rc == 0)
 		record(ctx, j);
 	if (rc == 0 && *wmsg)
 		kiln_warn(ctx, "%s", wmsg);
 	if (rc == 0 && *msg) {
-		log_failed(ctx, j);
+		log_failed(ctx, j, cv);
 		rc = kiln_fail(ctx, "test failed: %s", msg);
 	}
 	free(path);
+	free(cpath);
 	json_decref(j);
+	json_decref(cv);
 	return rc;
 }
 

@@ -422,6 +422,117 @@ numbers(const struct kp_csv *t, size_t c, size_t *n)
 	return v;
 }
 
+/* The report's charts: bins of a numeric column, counts of a categorical one. */
+#define HIST_BINS 20
+#define MAX_CATEGORIES 20
+
+static json_t *
+histogram(const double *v, size_t n)
+{
+	json_t *edges = json_array(), *counts = json_array();
+	double lo = v[0], hi = v[n - 1], w = (hi - lo) / HIST_BINS;
+	size_t bins = hi > lo ? HIST_BINS : 1, b, i, c[HIST_BINS] = { 0 };
+
+	for (i = 0; i < n; i++) {
+		b = bins == 1 ? 0 : (size_t)((v[i] - lo) / w);
+		c[b < bins ? b : bins - 1]++;
+	}
+	for (b = 0; b <= bins; b++)
+		json_array_append_new(edges, kp_json_real(b == bins ? hi : lo + w * (double)b));
+	for (b = 0; b < bins; b++)
+		json_array_append_new(counts, json_integer((json_int_t)c[b]));
+	return json_pack("{s:o, s:o}", "edges", edges, "counts", counts);
+}
+
+struct category {
+	const char *value;
+	size_t n;
+};
+
+static int
+by_count(const void *a, const void *b)
+{
+	const struct category *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->value, y->value);
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The most frequent MAX_CATEGORIES values of column c with their counts, the rest as one. */
+static json_t *
+categories(const struct kp_csv *t, size_t c)
+{
+	const char **v = kp_xmallocarray(t->nrows + 1, sizeof(char *));
+	struct category *cat = kp_xmallocarray(t->nrows + 1, sizeof(*cat));
+	size_t i, n = 0, k = 0, other = 0;
+	json_t *out = json_array();
+
+	for (i = 0; i < t->nrows; i++)
+		if (*kp_csv_cell(t, i, c))
+			v[n++] = kp_csv_cell(t, i, c);
+	qsort(v, n, sizeof(*v), by_value);
+	for (i = 0; i < n; i++) {
+		if (k && strcmp(cat[k - 1].value, v[i]) == 0)
+			cat[k - 1].n++;
+		else
+			cat[k++] = (struct category){ v[i], 1 };
+	}
+	qsort(cat, k, sizeof(*cat), by_count);
+	for (i = 0; i < k; i++) {
+		if (i < MAX_CATEGORIES)
+			json_array_append_new(out, json_pack("{s:s, s:I}", "value", cat[i].value,
+				"count", (json_int_t)cat[i].n));
+		else
+			other += cat[i].n;
+	}
+	if (other)
+		json_array_append_new(out, json_pack("{s:s, s:I, s:b}", "value", "(other)",
+			"count", (json_int_t)other, "other", 1));
+	free(v);
+	free(cat);
+	return out;
+}
+
+/* Numbers with at most this many distinct values are counted, not binned. */
+#define FEW_VALUES 12
+
+static size_t
+distinct(const double *v, size_t n)
+{
+	size_t i, d = n > 0;
+
+	for (i = 1; i < n; i++)
+		d += v[i] != v[i - 1];
+	return d;
+}
+
+/* Add each column's histogram or counts to its profile in cols. */
+static void
+describe(const struct kp_csv *t, json_t *cols)
+{
+	size_t c, n;
+
+	for (c = 0; c < t->ncols; c++) {
+		json_t *p = json_object_get(cols, t->header[c]);
+		double *v = numbers(t, c, &n);
+
+		if (!p)
+			continue;
+		if (v && n && distinct(v, n) > FEW_VALUES)
+			json_object_set_new(p, "histogram", histogram(v, n));
+		else
+			json_object_set_new(p, "counts", categories(t, c));
+		free(v);
+	}
+}
+
 /* Fraction of sorted v[0..n) at or below x. */
 static double
 cdf(const double *v, size_t n, double x)
@@ -475,7 +586,7 @@ psi(const double *ref, size_t nr, const double *cur, size_t nc)
 }
 
 static int
-drift(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *out)
+drift(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *out, json_t *rep)
 {
 	const kiln_value *d = kiln_param(ctx, "drift"), *cols = kiln_value_get(d, "columns");
 	const char *method = kiln_value_string(kiln_value_get(d, "method"), "psi");
@@ -488,6 +599,8 @@ drift(kiln_ctx *ctx, const struct kp_csv *t, struct report *r, json_t *out)
 		free(path);
 		return kiln_fail(ctx, "reference: %s", err);
 	}
+	json_object_set_new(rep, "drift_limit", json_pack("{s:s, s:o}", "method", method,
+		"max", kp_json_real(mx)));
 	for (c = 0; c < t->ncols; c++) {
 		long rc = kp_csv_col(&ref, t->header[c]);
 		size_t na, nb, i;
@@ -540,11 +653,12 @@ validate(kiln_ctx *ctx, const char *path, struct kp_csv *t)
 
 	check_rows(ctx, t, &r);
 	check_columns(ctx, t, &r, cols);
+	describe(t, cols);
 	json_object_set_new(rep, "duplicate_rows", json_integer((json_int_t)duplicates(ctx, t, &r)));
 	if (kiln_param(ctx, "balance"))
 		json_object_set_new(rep, "classes", balance(ctx, t, &r));
 	if (kiln_param(ctx, "drift"))
-		rc = drift(ctx, t, &r, dr);
+		rc = drift(ctx, t, &r, dr, rep);
 	json_object_set_new(rep, "rows", json_integer((json_int_t)t->nrows));
 	json_object_set_new(rep, "columns", cols);
 	json_object_set_new(rep, "drift", dr);

@@ -12,12 +12,17 @@ descendants() {
 	done
 }
 
+# The lingering step's sleeps: numbers no other run of this test uses, so
+# pgrep finds this run's processes only.
+s1=$((4200000 + $$ * 2))
+s2=$((s1 + 1))
+
 scenario() {
 	use_hostile
 	cat > Kilnfile <<K
 command "sibling" { cmd = "sleep 1; echo alive > {out}/o", outputs = { "o" } }
 command "killer" { inputs = { h = "bin/hostile" }, cmd = "sleep 0.3; {in.h} kill $$; {in.h} kill $PPID; {in.h} kill", outputs = { "o" } }
-command "linger" { cmd = "sleep 4246 & sleep 4247", outputs = { "o" } }
+command "linger" { cmd = "sleep $s1 & sleep $s2", outputs = { "o" } }
 command "ps" { cmd = "ps -e -o pid=,comm= > {out}/o", outputs = { "o" } }
 K
 	fails 1 kb build -j2 -k sibling killer
@@ -33,8 +38,8 @@ K
 	# Killing kiln-run (as kiln does at a timeout) kills everything in the step.
 	kb build linger > linger.out 2>&1 &
 	k=$!
-	for i in $(seq 100); do pgrep -f "sleep 4247" >/dev/null && break; sleep 0.05; done
-	pgrep -f "sleep 4247" >/dev/null || fail "the step did not start"
+	for i in $(seq 100); do pgrep -f "sleep $s2" >/dev/null && break; sleep 0.05; done
+	pgrep -f "sleep $s2" >/dev/null || fail "the step did not start"
 	runner=
 	for pid in $(descendants $k); do
 		if [ "$(cat /proc/$pid/comm)" = kiln-run ] && [ "$(cat /proc/$(ps -o ppid= $pid | tr -d ' ')/comm)" = kiln ]; then
@@ -45,7 +50,7 @@ K
 	kill -KILL "$runner"
 	wait $k || true
 	sleep 0.3
-	! pgrep -f "sleep 424[67]" >/dev/null || fail "killing kiln-run left the step running: $(pgrep -af 'sleep 424')"
+	! pgrep -f "sleep ($s1|$s2)" >/dev/null || fail "killing kiln-run left the step running: $(pgrep -af "sleep ($s1|$s2)")"
 
 	# Inside, only the step's own processes exist.
 	ok kb build ps

@@ -16,6 +16,18 @@ cc -O1 -o "$scratch/bin/hostile" "$top/tests/sandbox/hostile.c" ||
 	fail "cannot compile tests/sandbox/hostile.c"
 chmod 755 "$scratch/bin" "$scratch/bin/hostile"
 
+# As root, each_user runs kiln as nobody too, who may not be able to enter
+# the folder of the build (a clone in /root, or in a mktemp -d folder, is
+# mode 700): both users run a copy of kiln, kiln-run and the plugins from
+# the scratch folder, which everyone may enter (tests/cli/t0024 checks it).
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$scratch/kiln/plugins"
+	cp "$build/kiln" "$build/kiln-run" "$scratch/kiln/"
+	cp "$build"/plugins/*.so "$scratch/kiln/plugins/"
+	chmod -R a+rX "$scratch/kiln"
+	KILN_BIN=$scratch/kiln/kiln
+fi
+
 # The command that runs a program as the scenario's user ("" for oneself).
 as=()
 
@@ -51,7 +63,8 @@ in_ws() {
 	local d="$scratch/as-$1"
 	rm -rf "$d"
 	mkdir -p "$d/ws" "$d/cache" "$d/home"
-	if [ "$1" = nobody ]; then
+	# Root becomes nobody; a suite run as nobody (an ordinary user) stays itself.
+	if [ "$1" = nobody ] && [ "$(id -u)" = 0 ]; then
 		chown -R nobody:nogroup "$d"
 		as=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 	else

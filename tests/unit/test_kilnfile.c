@@ -371,6 +371,43 @@ include_symlinks(void **state)
 	remove_tree(outside);
 }
 
+/* A step's wall-clock limit: its own timeout, else kiln.config's, else KILN_STEP_TIMEOUT; "none" is none. */
+static void
+timeouts(void **state)
+{
+	static const char *const kf[] = {
+		"command \"a\" { cmd = \"true\", outputs = {\"o\"} }\n"
+		"command \"b\" { cmd = \"true\", outputs = {\"o\"}, resources = { timeout = \"30m\" } }\n"
+		"command \"c\" { cmd = \"true\", outputs = {\"o\"}, resources = { timeout = \"none\" } }\n",
+		"kiln.config { timeout = \"2h\" }\n",
+		"kiln.config { timeout = \"none\" }\n",
+	};
+	/* wall and timeout of a, b, c for each kiln.config */
+	static const double want[][6] = {
+		{KILN_STEP_TIMEOUT, 0, 1800, 1800, 0, 0},
+		{7200, 7200, 1800, 1800, 0, 0},
+		{0, 0, 1800, 1800, 0, 0},
+	};
+	struct kiln_graph g;
+	size_t i, k;
+	char *text;
+
+	(void)state;
+	assert_true(KILN_STEP_TIMEOUT == 6 * 3600);
+	for (i = 0; i < 3; i++) {
+		text = xasprintf("%s%s", i ? kf[i] : "", kf[0]);
+		assert_int_equal(load(&g, text), 0);
+		for (k = 0; k < 3; k++) {
+			struct kiln_target *t = kiln_graph_find(&g, (const char[]){(char)('a' + k), 0});
+
+			assert_true(t->res.wall == want[i][2 * k]);
+			assert_true(t->res.timeout == want[i][2 * k + 1]);
+		}
+		kiln_graph_release(&g);
+		free(text);
+	}
+}
+
 int
 main(void)
 {
@@ -383,6 +420,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(control_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(path_components, setup, teardown),
 		cmocka_unit_test_setup_teardown(include_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(timeouts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,11 +217,44 @@ racily_new_files_are_not_cached(void **state)
 	kiln_state_release(&st);
 }
 
+/* A record's params come back, lazily and with the components; a record without them reads as none. */
+static void
+params_round_trip(void **state)
+{
+	struct kiln_state st;
+	struct kiln_record r, *got;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	r.params = "lr 0.5\nnet.depth 3\n";
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "b", 2, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	got = kiln_state_get(&st, "a");
+	assert_non_null(got);
+	assert_string_equal(kiln_state_params(&st, got), "lr 0.5\nnet.depth 3\n");
+	kiln_state_comps(&st, got);
+	assert_int_equal(got->ncomps, 2);
+	assert_string_equal(kiln_state_params(&st, got), "lr 0.5\nnet.depth 3\n");
+	got = kiln_state_get(&st, "b");
+	kiln_state_comps(&st, got);
+	assert_string_equal(kiln_state_params(&st, got), "");
+	kiln_state_release(&st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(params_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_tail_is_cut_and_appends_continue, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_is_an_empty_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(stat_cache_skips_unchanged_files, setup, teardown),
