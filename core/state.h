@@ -139,7 +139,11 @@ int kiln_state_digest_files(struct kiln_state *st, const char *const *paths, con
  * file's hashing. -1 with errno set if something cannot be read.
  */
 int kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out);
-/* Rewrite the log with only the live records, if that is worth it. */
+/*
+ * Rewrite the log with only the live records, if that is worth it or a
+ * write of this run failed (records are then in memory only). -1 (said) if
+ * it cannot be written.
+ */
 int kiln_state_compact(struct kiln_state *st, int force);
 
 /* The coarse realtime clock that file timestamps are taken from, in ns. */

@@ -1,10 +1,14 @@
 /*
  * CSV tables through libcsv: a header row, then data rows with the same
- * number of fields.
+ * number of fields. Every cell is checked as it is read (UTF-8, no NUL),
+ * and the header's names go into a hash table, so reading is linear in
+ * the file's size whatever its shape (200,000 columns included). One
+ * reader serves both the whole-table read and the row-by-row stream.
  */
 #include <csv.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +29,45 @@ struct reader {
 	char **row;		/* the fields, once the row is complete */
 	size_t rowcap;
 	size_t ncols;		/* the header's fields; 0 before it */
+	struct kp_csv head;	/* the header's names and index, for messages and the duplicate check */
 	size_t nrows;		/* data rows so far */
 	kp_csv_row_fn *fn;
 	void *arg;
 };
+
+/* Where the current field is, for a message: "header, column 3" or "row 2, column 3 ('x')". */
+static void
+where(const struct reader *r, char *buf, size_t size)
+{
+	if (!r->head.header)
+		snprintf(buf, size, "header, column %zu", r->nfield + 1);
+	else if (r->nfield < r->ncols)
+		snprintf(buf, size, "row %zu, column %zu ('%.64s')", r->nrows + 1, r->nfield + 1,
+			r->head.header[r->nfield]);
+	else
+		snprintf(buf, size, "row %zu, column %zu", r->nrows + 1, r->nfield + 1);
+}
+
+/* A cell must be text: no NUL (C strings would cut it short) and UTF-8 (JSON reports carry it). */
+static int
+check_cell(struct reader *r, const char *s, size_t len)
+{
+	const char *nul = len ? memchr(s, '\0', len) : NULL;
+	char at[160];
+	size_t bad = 0;
+
+	if (!nul && (bad = kp_utf8_check(s, len)) == len)
+		return 0;
+	where(r, at, sizeof(at));
+	if (nul)
+		kp_errf(r->err, "%s: %s: a NUL byte at offset %zu of the cell", r->name, at,
+			(size_t)(nul - s));
+	else
+		kp_errf(r->err, "%s: %s: not valid UTF-8 (byte 0x%02x at offset %zu of the cell)",
+			r->name, at, (unsigned char)s[bad], bad);
+	r->failed = 1;
+	return -1;
+}
 
 /* A field: appended to the row's bytes, so that no row costs an allocation once the buffers fit. */
 static void
@@ -36,7 +75,7 @@ field(void *s, size_t len, void *data)
 {
 	struct reader *r = data;
 
-	if (r->failed)
+	if (r->failed || check_cell(r, s, len) < 0)
 		return;
 	if (r->len + len + 1 > r->cap) {
 		while (r->len + len + 1 > r->cap)
@@ -62,17 +101,49 @@ drop_row(struct reader *r)
 	r->len = 0;
 }
 
-/* A header with a name twice: -1 with the message. */
-static int
-header_check(struct reader *r)
+/* FNV-1a: the header's hash table needs no more. */
+static size_t
+hash(const char *s)
 {
-	size_t i, j;
+	uint64_t h = 14695981039346656037ull;
 
-	for (i = 0; i < r->nfield; i++)
-		for (j = 0; j < i; j++)
-			if (strcmp(r->row[i], r->row[j]) == 0)
-				return kp_errf(r->err, "%s: header: column '%s' appears twice",
-					r->name, r->row[i]);
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot of name in t's table: its column's, or the empty one where it would go. */
+static size_t
+slot(const struct kp_csv *t, const char *name)
+{
+	size_t mask = t->nindex - 1, i = hash(name) & mask;
+
+	while (t->index[i] != SIZE_MAX && strcmp(t->header[t->index[i]], name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* t's header (n names, copied) and its index; -1 with the message when a name is there twice. */
+static int
+set_header(struct kp_csv *t, char **names, size_t n, const char *name, char *err)
+{
+	size_t i, k;
+
+	t->ncols = n;
+	t->header = kp_xmallocarray(n ? n : 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		t->header[i] = kp_xstrdup(names[i]);
+	/* At most half full: a power of two at least twice the columns. */
+	for (t->nindex = 16; t->nindex < 2 * n; t->nindex *= 2)
+		;
+	t->index = kp_xmallocarray(t->nindex, sizeof(*t->index));
+	memset(t->index, 0xff, t->nindex * sizeof(*t->index));
+	for (i = 0; i < n; i++) {
+		k = slot(t, t->header[i]);
+		if (t->index[k] != SIZE_MAX)
+			return kp_errf(err, "%s: header: column '%s' appears twice", name, t->header[i]);
+		t->index[k] = i;
+	}
 	return 0;
 }
 
@@ -90,8 +161,8 @@ row(int c, void *data)
 	}
 	for (i = 0; i < r->nfield; i++)
 		r->row[i] = r->bytes + r->offs[i];
-	if (!r->ncols) {
-		if (header_check(r) < 0)
+	if (!r->head.header) {
+		if (set_header(&r->head, r->row, r->nfield, r->name, r->err) < 0)
 			r->failed = 1;
 		r->ncols = r->nfield;
 	} else if (r->nfield != r->ncols) {
@@ -131,7 +202,7 @@ feed(struct reader *r, struct csv_parser *p, const char *buf, size_t len, int la
 			r->nrows + 1, csv_strerror(csv_error(p)));
 		r->failed = 1;
 	}
-	if (last && !r->failed && !r->ncols) {
+	if (last && !r->failed && !r->head.header) {
 		kp_errf(r->err, "%s: empty file: expected a header row", r->name);
 		r->failed = 1;
 	}
@@ -141,6 +212,7 @@ static void
 reader_release(struct reader *r, struct csv_parser *p)
 {
 	csv_free(p);
+	kp_csv_release(&r->head);
 	free(r->bytes);
 	free(r->offs);
 	free(r->row);
@@ -205,17 +277,14 @@ table_row(void *arg, size_t rowno, char **fields, size_t n, char *err)
 	char **dst;
 	size_t i;
 
-	(void)err;
-	if (rowno == 0) {
-		t->ncols = n;
-		dst = t->header = kp_xmallocarray(n, sizeof(char *));
-	} else {
-		if ((t->nrows + 1) * t->ncols > tb->cap) {
-			tb->cap = tb->cap ? 2 * tb->cap : 64 * t->ncols;
-			t->cells = kp_xrealloc(t->cells, tb->cap, sizeof(char *));
-		}
-		dst = t->cells + t->nrows++ * t->ncols;
+	/* The reader has checked the header's names: this copy cannot fail. */
+	if (rowno == 0)
+		return set_header(t, fields, n, "", err);
+	if ((t->nrows + 1) * t->ncols > tb->cap) {
+		tb->cap = tb->cap ? 2 * tb->cap : 64 * t->ncols;
+		t->cells = kp_xrealloc(t->cells, tb->cap, sizeof(char *));
 	}
+	dst = t->cells + t->nrows++ * t->ncols;
 	for (i = 0; i < n; i++)
 		dst[i] = kp_xstrdup(fields[i]);
 	return 0;
@@ -307,18 +376,19 @@ kp_csv_release(struct kp_csv *t)
 			free(t->cells[i]);
 	free(t->header);
 	free(t->cells);
+	free(t->index);
 	memset(t, 0, sizeof(*t));
 }
 
 long
 kp_csv_col(const struct kp_csv *t, const char *name)
 {
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < t->ncols; i++)
-		if (strcmp(t->header[i], name) == 0)
-			return (long)i;
-	return -1;
+	if (!t->index)
+		return -1;
+	k = slot(t, name);
+	return t->index[k] == SIZE_MAX ? -1 : (long)t->index[k];
 }
 
 char *
