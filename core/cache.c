@@ -98,9 +98,9 @@ hostname(void)
 char *
 kiln_cache_tmp_path(const struct kiln_cache *c, const char *tag)
 {
-	static unsigned long n;
+	static unsigned long n;	/* taken atomically: blobs are stored from several threads (kiln add) */
 
-	return xasprintf("%s/tmp/%s.%lu.%ld@%s", c->dir, tag, n++, (long)getpid(), hostname());
+	return xasprintf("%s/tmp/%s.%lu.%ld@%s", c->dir, tag, __atomic_fetch_add(&n, 1, __ATOMIC_RELAXED), (long)getpid(), hostname());
 }
 
 static char *
@@ -188,6 +188,16 @@ kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d)
 }
 
 int
+kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key)
+{
+	char *p = kiln_cache_ac_path(c, key);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+int
 kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d)
 {
 	char *dest = kiln_cache_blob_path(c, d), *tmp;
@@ -202,7 +212,7 @@ kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_di
 		r = error("cannot store %s in the cache %s:", path, c->dir);
 		unlink(tmp);
 	} else {
-		c->stored++;
+		__atomic_add_fetch(&c->stored, 1, __ATOMIC_RELAXED);
 	}
 	free(tmp);
 	free(dest);

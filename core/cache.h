@@ -57,7 +57,7 @@ char *kiln_cache_blob_path(const struct kiln_cache *c, const struct kiln_digest 
 /* Path of the action entry for a key (a new string). */
 char *kiln_cache_ac_path(const struct kiln_cache *c, const struct kiln_digest *key);
 
-/* Store a file's bytes under its (already computed) digest, unless present. */
+/* Store a file's bytes under its (already computed) digest, unless present. Safe on several threads at once. */
 int kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d);
 /* Store an action entry. */
 int kiln_cache_put_action(struct kiln_cache *c, const struct kiln_digest *key,
@@ -78,6 +78,8 @@ void kiln_action_format(struct buf *b, const struct kiln_action *act);
  * one is quarantined); -1 on other errors.
  */
 int kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest);
+/* Is the action entry for key there? */
+int kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key);
 /* Is the blob there? */
 int kiln_cache_has_blob(const struct kiln_cache *c, const struct kiln_digest *d);
 

@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "cmd.h"
 #include "cmd_build.h"
+#include "cmd_data.h"
 #include "fs.h"
 #include "key.h"
 #include "lock.h"
@@ -21,6 +22,7 @@
 #include "paths.h"
 #include "remote.h"
 #include "scheduler.h"
+#include "sources.h"
 #include "value.h"
 #include "workspace.h"
 
@@ -57,13 +59,28 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 	buf_release(&b);
 }
 
-/* Print a line per stale wanted target; the number stale, or -1. */
+/* A tracked source (kiln add) that differs from its pointer counts as stale. */
+static void
+source_one(void *arg, const char *path, const struct kiln_pointer *p, const struct kiln_digest *now)
+{
+	struct status_ctx *s = arg;
+
+	if (!now) {
+		printf("%s: missing; tracked by %s" KILN_POINTER_EXT " (kiln pull or kiln build restores it)\n", path,
+		    path);
+	} else if (!kiln_digest_eq(now, &p->digest)) {
+		printf("%s: changed since 'kiln add' (run kiln add to record it)\n", path);
+		s->stale++;
+	}
+}
+
+/* Print a line per stale wanted target and changed tracked source; the number, or -1. */
 static int
 status(struct kiln_workspace *ws, int all)
 {
 	struct status_ctx s = {ws, 0, all};
 
-	if (kiln_assess_walk(ws, status_one, &s) < 0)
+	if (kiln_assess_walk(ws, status_one, &s) < 0 || kiln_sources_each(ws, source_one, &s) < 0)
 		return -1;
 	return s.stale;
 }
@@ -277,6 +294,7 @@ kiln_cmd_build(int argc, char **argv)
 		return 2;
 	}
 	ws.cache.link = link;
+	ws.fetch_sources = !o.dry_run;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
 	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
@@ -298,18 +316,21 @@ kiln_cmd_status(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"check", no_argument, NULL, 'c'},
 		{"all", no_argument, NULL, 'a'},
+		{"remote-sources", no_argument, NULL, 'r'},
 		{"set", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
-	int c, check = 0, all = 0, stale = -1, lockok = 1;
+	int c, check = 0, all = 0, stale = -1, lockok = 1, remote = 0, moved = 0;
 
 	while ((c = getopt_long(argc, argv, "S:", longopts, NULL)) != -1) {
 		if (c == 'c')
 			check = 1;
 		else if (c == 'a')
 			all = 1;
+		else if (c == 'r')
+			remote = 1;
 		else if (c != 'S' || kiln_overrides_add(&ov, optarg) < 0)
 			return kiln_overrides_release(&ov), c == 'S' ? 2 : KILN_CMD_USAGE;
 	}
@@ -319,6 +340,10 @@ kiln_cmd_status(int argc, char **argv)
 		stale = status(&ws, all);
 	if (stale >= 0 && check)
 		lockok = kiln_lock_matches(&ws.graph, &ws.state);
+	if (stale >= 0 && remote && (moved = kiln_fetch_check_remote(&ws)) < 0)
+		stale = -1;
+	else if (stale >= 0)
+		stale += moved;
 	if (stale == 0 && lockok)
 		printf("kiln: %zu targets up to date\n", ws.graph.ntargets);
 	kiln_workspace_close(&ws);

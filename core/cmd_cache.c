@@ -15,6 +15,7 @@
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
+#include "sources.h"
 #include "workspace.h"
 
 int
@@ -77,6 +78,7 @@ struct move {
 	struct kiln_remote *r;
 	int push;
 	size_t moved, here, missing, failed;
+	size_t sources;		/* tracked sources pushed */
 };
 
 /*
@@ -167,6 +169,27 @@ pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 	arena_release(&a);
 }
 
+/* Upload a tracked source that a pushed target reads: its entry's blobs, then the entry. */
+static void
+push_source(void *arg, const char *path, const struct kiln_pointer *p, const struct kiln_digest *now)
+{
+	struct move *m = arg;
+	struct kiln_action act;
+	struct arena a = {0};
+
+	if (now && !kiln_digest_eq(now, &p->digest))
+		printf("%-24s changed since 'kiln add': pushing what %s" KILN_POINTER_EXT " records\n", path, path);
+	if (!kiln_sources_entry(m->ws, p, &act, &a)) {
+		printf("%-24s not pushed: the local cache lacks it (run kiln add %s)\n", path, path);
+		m->missing++;
+	} else if (kiln_remote_store(m->r, &p->entry, &act, path) == 0 && kiln_remote_can_upload(m->r)) {
+		m->sources++;
+	} else {
+		m->failed++;
+	}
+	arena_release(&a);
+}
+
 static void
 move_summary(struct move *m, double secs)
 {
@@ -174,8 +197,8 @@ move_summary(struct move *m, double secs)
 	char sz[32];
 
 	if (m->push)
-		printf("kiln: pushed %zu targets to %s: %llu blobs (%s) uploaded, %llu already there, in %.2fs",
-		    m->moved, kiln_remote_base(m->r), s->blobs_up, format_size(sz, sizeof(sz), s->bytes_up),
+		printf("kiln: pushed %zu targets and %zu tracked sources to %s: %llu blobs (%s) uploaded, %llu already "
+		    "there, in %.2fs", m->moved, m->sources, kiln_remote_base(m->r), s->blobs_up, format_size(sz, sizeof(sz), s->bytes_up),
 		    s->present, secs);
 	else
 		printf("kiln: pulled %zu targets from %s: %llu blobs (%s) downloaded, %zu targets already here, in %.2fs",
@@ -243,7 +266,10 @@ move_main(int argc, char **argv, int push)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
+	ws.fetch_sources = !push;
 	ret = kiln_assess_walk(&ws, push ? push_one : pull_one, &m);
+	if (ret == 0 && push && !pending_signal() && kiln_sources_each(&ws, push_source, &m) < 0)
+		ret = -1;
 	sig = pending_signal();
 	if (ret == 0 && !sig)
 		move_summary(&m, now_seconds() - start);

@@ -1,7 +1,7 @@
 /*
  * inputs: resolving a step's inputs; see inputs.h.
  */
-#include <dirent.h>
+#include <errno.h>
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #include "inputs.h"
 #include "paths.h"
+#include "sources.h"
 #include "workspace.h"
 
 static int
@@ -18,80 +19,60 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/*
- * Digest of a folder: of its sorted (relative path, executable bit, digest)
- * entries, so that one changed file costs one file's hashing. With `list`,
- * also "relpath\tdigest\n" per file (under `prefix`), for naming what changed.
- */
+/* A relative source must stay inside the workspace after its links are followed. */
 static int
-dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h, struct buf *list, const char *prefix)
+outside(const struct kiln_workspace *ws, const char *path)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	size_t n = 0, i;
+	return path[0] != '/' && !kiln_workspace_inside(ws, path);
+}
+
+/* Is path (absolute, links resolved) dir or beneath it? */
+static int
+beneath(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+/* Is path beneath one of the folders of the colon-separated list? */
+static int
+listed(const char *path, const char *list)
+{
+	char *v = xstrdup(list ? list : ""), *save = NULL, *d;
 	int r = 0;
 
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(e->d_name);
-	}
-	closedir(d);
-	sort(names, n, sizeof(*names), cmp_strp);
-	for (i = 0; i < n; i++) {
-		char *p = path_join(dir, names[i]), *rel = list ? path_join(prefix, names[i]) : NULL;
-		struct stat sb;
-		struct kiln_digest fd;
-		char hex[KILN_DIGEST_HEX];
+	for (d = strtok_r(v, ":", &save); d && !r; d = strtok_r(NULL, ":", &save)) {
+		char *real = realpath(d, NULL);
 
-		if (r == 0 && stat(p, &sb) == 0) {
-			kiln_hasher_adds(h, names[i]);
-			if (S_ISDIR(sb.st_mode)) {
-				kiln_hasher_add(h, "d", 1);
-				r = dir_digest(st, p, h, list, rel);
-				kiln_hasher_add(h, "/", 1);
-			} else if (S_ISREG(sb.st_mode)) {
-				kiln_hasher_add(h, sb.st_mode & 0111 ? "x" : "f", 1);
-				if (kiln_state_file_digest(st, p, &sb, &fd) < 0)
-					r = -1;
-				kiln_hasher_add_digest(h, &fd);
-				if (list)
-					buf_printf(list, "%s\t%s\n", rel, kiln_digest_hex(&fd, hex));
-			}
-		} else if (r == 0) {
-			r = -1;
-		}
-		free(p);
-		free(rel);
-		free(names[i]);
+		r = *d == '/' && beneath(path, real ? real : d);
+		free(real);
 	}
-	free(names);
+	free(v);
 	return r;
 }
 
 /*
- * A relative source must stay inside the workspace after its links are
- * followed: a cloned repository's link to ~/.ssh is not an input.
+ * An absolute source names a shared folder (/mnt/datasets/raw). A Kilnfile
+ * comes with a repository someone may have cloned, so it may not hand a step
+ * the user's own files: a path whose target is under $HOME, /root or kiln's
+ * cache is refused unless the workspace holds it, or a folder listed in
+ * $KILN_SHARED_DIRS (the user's environment, not the repository) does.
  */
 static int
-outside(const struct kiln_workspace *ws, const char *path)
+private_path(const struct kiln_workspace *ws, const char *path)
 {
-	char *real;
-	size_t n = strlen(ws->root);
-	int out;
+	char *real = realpath(path, NULL);
+	const char *home = getenv("HOME"), *p = real ? real : path;
+	int r;
 
-	if (path[0] == '/')
-		return 0;
-	real = realpath(path, NULL);
-	if (!real)
-		return 0;
-	out = !(strncmp(real, ws->root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1));
+	r = !beneath(p, ws->root) && !listed(p, getenv("KILN_SHARED_DIRS")) &&
+	    ((home && *home == '/' && strcmp(home, "/") != 0 && listed(p, home)) || beneath(p, "/root") ||
+	    listed(p, ws->cache.dir));
 	free(real);
-	return out;
+	return r;
 }
 
 static void
@@ -99,6 +80,43 @@ set_files(struct kiln_input *in, char **files, size_t n)
 {
 	in->files = files;
 	in->nfiles = n;
+}
+
+/* A file or folder input: the step sees its path, and the sandbox binds it. */
+static void
+set_path(struct kiln_input *in)
+{
+	in->path = xstrdup(in->spec);
+	set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
+	in->files[0] = xstrdup(in->spec);
+}
+
+/*
+ * A missing source that kiln add tracks: restored from the cache when this
+ * command may (build, pull), else taken at its pointer's word (status, -n).
+ * 1 restored, 0 taken as the pointer says, -1 after reporting.
+ */
+static int
+tracked(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_input *in)
+{
+	struct kiln_pointer p;
+	char *what;
+	int r = errno == ENOENT ? kiln_sources_pointer(in->spec, &p) : 0;
+
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line, t->name,
+		    in->name, in->spec);
+	if (!ws->fetch_sources) {
+		in->digest = p.digest;
+		set_path(in);
+		return 0;
+	}
+	what = xasprintf("%s:%d: target '%s': input '%s'", t->file, t->line, t->name, in->name);
+	r = kiln_sources_restore(ws, in->spec, &p, what);
+	free(what);
+	return r < 0 ? -1 : 1;
 }
 
 /* Resolve a source input (file, folder or glob): its digest and the paths the step sees. */
@@ -111,30 +129,33 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 	struct kiln_hasher *h;
 	struct buf b = BUF_INIT;
 
+	if (in->spec[0] == '/' && private_path(ws, in->spec))
+		return error("%s:%d: target '%s': input '%s': %s is the user's own (under $HOME, /root or kiln's "
+		    "cache); a shared folder elsewhere, or one listed in KILN_SHARED_DIRS, may be an input", t->file,
+		    t->line, t->name, in->name, in->spec);
 	if (in->kind == KILN_INPUT_PATH) {
-		if (stat(in->spec, &sb) < 0)
-			return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line,
-			    t->name, in->name, in->spec);
+		if (stat(in->spec, &sb) < 0) {
+			int r = tracked(ws, t, in);
+
+			if (r <= 0)
+				return r;
+			if (stat(in->spec, &sb) < 0)
+				return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line,
+				    t->name, in->name, in->spec);
+		}
 		if (outside(ws, in->spec))
 			return error("%s:%d: target '%s': input '%s': %s leads outside the workspace through a "
 			    "symbolic link; sources must be files of the workspace", t->file, t->line, t->name,
 			    in->name, in->spec);
 		if (S_ISDIR(sb.st_mode)) {
-			h = kiln_hasher_new();
-			if (dir_digest(&ws->state, in->spec, h, NULL, NULL) < 0) {
-				kiln_hasher_free(h);
+			if (kiln_state_tree_digest(&ws->state, in->spec, &in->digest, NULL) < 0)
 				return error("%s:%d: target '%s': input '%s': cannot read folder %s:", t->file,
 				    t->line, t->name, in->name, in->spec);
-			}
-			kiln_hasher_digest(h, &in->digest);
-			kiln_hasher_free(h);
 		} else if (kiln_state_file_digest(&ws->state, in->spec, &sb, &in->digest) < 0) {
 			return error("%s:%d: target '%s': input '%s': cannot read %s:", t->file, t->line,
 			    t->name, in->name, in->spec);
 		}
-		in->path = xstrdup(in->spec);
-		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-		in->files[0] = xstrdup(in->spec);
+		set_path(in);
 		return 0;
 	}
 	if (glob(in->spec, GLOB_NOSORT, NULL, &gl) != 0 || gl.gl_pathc == 0) {
@@ -204,7 +225,6 @@ static int
 tool_digest(struct kiln_state *st, const char *path, struct kiln_digest *out)
 {
 	struct stat sb;
-	struct kiln_hasher *h;
 	struct buf list = BUF_INIT;
 	int r;
 
@@ -212,10 +232,7 @@ tool_digest(struct kiln_state *st, const char *path, struct kiln_digest *out)
 		return -1;
 	if (!S_ISDIR(sb.st_mode))
 		return kiln_state_file_digest(st, path, &sb, out);
-	h = kiln_hasher_new();
-	r = dir_digest(st, path, h, &list, "");
-	kiln_hasher_digest(h, out);
-	kiln_hasher_free(h);
+	r = kiln_state_tree_digest(st, path, out, &list);
 	if (r == 0)
 		keep_list(out, &list);
 	buf_release(&list);

@@ -334,6 +334,35 @@ rpath(struct reader *r, int idx, const char *expected, const char *rule)
 	return arena_strndup(&r->g->arena, s, len);
 }
 
+/*
+ * An absolute input path at idx (a shared folder, such as /mnt/datasets/raw/):
+ * the same rules as rpath's after the leading '/', a trailing '/' dropped.
+ */
+static const char *
+apath(struct reader *r, int idx)
+{
+	size_t len;
+	const char *s = lua_tolstring(r->L, idx, &len), *why;
+
+	static const char *const own[] = {"/usr", "/etc", "/dev", "/proc", "/bin", "/sbin", "/lib", "/lib64",
+	    "/workspace"};
+	size_t i;
+
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	why = len > 1 ? path_problem(s + 1, len - 1) : "is the root folder";
+	/* The sandbox's own folders cannot be bound over (rootfs.c): say so here, at the line. */
+	if (!why && len == 4 && strncmp(s, "/tmp", 4) == 0)
+		why = "is the sandbox's own /tmp";
+	for (i = 0; !why && i < LEN(own); i++)
+		if (strncmp(s, own[i], strlen(own[i])) == 0 && (len == strlen(own[i]) || s[strlen(own[i])] == '/'))
+			why = "is in one of the sandbox's own folders";
+	if (why)
+		rfail(r, "'%s' %s: an absolute input must name a shared file or folder (one '/' between names, "
+		    "no '.' or '..')", shownat(r->L, idx), why);
+	return arena_strndup(&r->g->arena, s, len);
+}
+
 /* Call fn(r, i, ud) for each entry of the table on top (key at -2, value at -1); count them. */
 static size_t
 walk(struct reader *r, void (*fn)(struct reader *, size_t, void *), void *ud)
@@ -493,9 +522,13 @@ read_input(struct reader *r, size_t i, void *ud)
 			rfail(r, "'%s' is not a valid target name", shownat(r->L, -1));
 		in->spec = arena_strdup(&r->g->arena, spec);
 		in->kind = KILN_INPUT_TARGET;
+	} else if (spec[0] == '/') {
+		in->spec = apath(r, -1);
+		in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
 	} else {
 		in->spec = rpath(r, -1, "a path or \":target\"",
-		    "it must be a path inside the workspace (relative, one '/' between names, no '.' or '..')");
+		    "it must be a path inside the workspace (relative, one '/' between names, no '.' or '..'), "
+		    "or an absolute path to a shared folder");
 		in->kind = strpbrk(spec, "*?[") ? KILN_INPUT_GLOB : KILN_INPUT_PATH;
 	}
 	r->what = "field 'inputs'";

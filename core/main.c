@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "cmd_build.h"
 #include "cmd_cache.h"
+#include "cmd_data.h"
 #include "cmd_deploy.h"
 #include "cmd_exp.h"
 #include "cmd_report.h"
@@ -56,8 +57,10 @@ static const char general_help[] =
     "  clean                 remove kiln-out/\n"
     "  gc --max-size SIZE    trim the local cache, least recently used first\n"
     "  fsck                  re-hash the local cache and quarantine bad blobs\n"
-    "  push [TARGET...]      upload targets' outputs to the remote cache\n"
-    "  pull [TARGET...]      download targets' outputs from the remote cache\n"
+    "  add PATH...           keep data files or folders in the cache, not in git\n"
+    "  fetch --update        print the digests fetch targets' URLs serve now\n"
+    "  push [TARGET...]      upload targets' outputs and tracked sources to the remote\n"
+    "  pull [TARGET...]      download them from the remote cache\n"
     "  verify [TARGET...]    rebuild without the cache and compare with Kilnfile.lock\n"
     "  help [COMMAND]        this text, or a command's\n"
     "\n"
@@ -72,6 +75,8 @@ static const char general_help[] =
     "  KILN_REMOTE           the remote cache's URL (--remote wins; off for none)\n"
     "  KILN_REMOTE_HEADER    a header sent to it, such as \"Authorization: Bearer ...\"\n"
     "  KILN_REMOTE_READ_ONLY 1: never upload to the remote cache\n"
+    "  KILN_SHARED_DIRS      folders (a:b) under $HOME an absolute input may name\n"
+    "  KILN_THREADS          threads that hash a folder's files (default: one per CPU)\n"
     "\n"
     "Exit status: 0 success, 1 a build step failed (or --check found something\n"
     "stale), 2 a usage or Kilnfile error.\n";
@@ -108,9 +113,28 @@ static const struct command commands[] = {
 	    "  --executor NAME     where steps run: local, or slurm (each step a Slurm job;\n"
 	    "                      see docs/slurm.md). Default: kiln.config's executor,\n"
 	    "                      else local\n"},
+	{"add", kiln_cmd_add, "[--remove] PATH...",
+	    "Track the files or folders PATH (inside the workspace) as data kept out of git:\n"
+	    "their bytes go to the local cache (a folder as a tree of blobs, so one changed\n"
+	    "file costs one blob), a small pointer PATH.kiln is written beside each, meant to\n"
+	    "be committed, and PATH is added to the .gitignore of its folder. Adding again\n"
+	    "records the present content. `kiln push` uploads tracked sources with the\n"
+	    "targets that read them; `kiln pull` and `kiln build` restore one that is missing\n"
+	    "from the local cache, else the remote, every blob checked. `kiln status` names\n"
+	    "a tracked source changed since it was added (--check fails on it). A kiln add\n"
+	    "that is killed leaves no pointer to blobs the cache lacks. See docs/data.md.\n"
+	    "\n"
+	    "  --remove   stop tracking PATH: delete PATH.kiln and its .gitignore line; the\n"
+	    "             data itself stays\n"},
+	{"fetch", kiln_cmd_fetch, "--update [TARGET...]",
+	    "Download the URL of each fetch target (default: all) afresh, outside the\n"
+	    "sandbox and the cache, and print the digest it serves now; when it is not the\n"
+	    "pinned one, print the Kilnfile line to change. Nothing is built or kept.\n"
+	    "Exit 0 when every URL serves the pinned bytes, 1 when one serves others, 2\n"
+	    "when a download failed.\n"},
 	{"push", kiln_cmd_push, "[--remote URL] [-j N] [TARGET...]",
 	    "Upload the outputs of the targets (default: all) and of everything they depend\n"
-	    "on to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"
+	    "on, and the tracked sources (kiln add) they read, to the remote cache: the blobs the server lacks (blobs of 64 KiB or more are\n"
 	    "asked about with HEAD first), then the action entries; nothing for a target\n"
 	    "whose entry the server has. Targets must be built. Prints a progress bar on a\n"
 	    "terminal and a summary: blobs, bytes, seconds. -j N transfers at once\n"
@@ -119,7 +143,9 @@ static const struct command commands[] = {
 	{"pull", kiln_cmd_pull, "[--remote URL] [-j N] [TARGET...]",
 	    "Download the outputs of the targets (default: all) and of everything they\n"
 	    "depend on from the remote cache into the local cache, each blob checked against\n"
-	    "its digest; `kiln build` then restores them without running anything. Prints a\n"
+	    "its digest; `kiln build` then restores them without running anything. Tracked\n"
+	    "sources (kiln add) they read that are missing are downloaded and put back in\n"
+	    "the workspace. Prints a\n"
 	    "progress bar and a summary. Exit 1 when the remote lacks a target.\n"},
 	{"verify", kiln_cmd_verify, "[--deep] [--against lock|cache] [--json] [--sandbox on|off] [-S TARGET.FIELD=VALUE]... [-j N] [TARGET...]",
 	    "Rebuild the targets (default: all) in a fresh copy of the workspace at another\n"
@@ -138,12 +164,21 @@ static const struct command commands[] = {
 	    "  -j N             steps at once in the rebuild\n"
 	    "\n"
 	    "Exit 0 when every output is identical, 1 when any differs, 2 on error.\n"},
-	{"status", kiln_cmd_status, "[--check] [--all] [-S TARGET.FIELD=VALUE]... [TARGET...]",
+	{"status", kiln_cmd_status, "[--check] [--all] [--remote-sources] [-S TARGET.FIELD=VALUE]... [TARGET...]",
 	    "List the stale targets, one line each with the reason.\n"
 	    "\n"
-	    "  --check   exit 1 when anything is stale or Kilnfile.lock does not match the\n"
-	    "            workspace (for CI), 0 otherwise\n"
+	    "A tracked source (kiln add) whose file differs from its pointer is named:\n"
+	    "`data/x.csv: changed since 'kiln add'`; one that is missing too.\n"
+	    "\n"
+	    "  --check   exit 1 when anything is stale, a tracked source changed since kiln\n"
+	    "            add, or Kilnfile.lock does not match the workspace (for CI), 0\n"
+	    "            otherwise\n"
 	    "  --all     list up-to-date targets too\n"
+	    "  --remote-sources\n"
+	    "            for each fetch target, ask its URL (HEAD) whether it still serves\n"
+	    "            the pinned bytes: when its ETag or Last-Modified moved since kiln\n"
+	    "            last looked, download and hash it (nothing is kept); one that\n"
+	    "            serves other bytes is named, and counts for --check\n"
 	    "  -S, --set TARGET.FIELD=VALUE  as kiln build -S: is the build with it up to date?\n"},
 	{"why", kiln_cmd_why, "[-S TARGET.FIELD=VALUE]... TARGET",
 	    "Say exactly which parts of TARGET's action key changed since it was last\n"

@@ -19,6 +19,7 @@
 #define KILN_VERIFY_DIR ".kiln/verify"		/* what kiln verify keeps of differing files */
 #define KILN_DEPLOY_DIR ".kiln/deployments"	/* kiln deploy's history */
 #define KILN_TOOLS_DIR ".kiln/tools"		/* .kiln/tools/<digest>: a tool folder's file list, for kiln why */
+#define KILN_REMOTE_SOURCES_PATH ".kiln/remote-sources"	/* what fetch targets' URLs served when last checked */
 #define KILN_HISTORY_PATH ".kiln/history"	/* the run history: one record per build with metrics (history.h) */
 
 /* The absolute path of the running kiln executable (static storage); dies if it cannot be found. */

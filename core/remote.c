@@ -719,7 +719,7 @@ blobs_needed(struct kiln_remote *r, const struct kiln_action *act, const struct 
 
 /* Download the blobs of act that the local cache lacks. 1 all there now, 0 not. */
 static int
-fetch_blobs(struct kiln_remote *r, const struct kiln_action *act, const char *target)
+fetch_blobs(struct kiln_remote *r, const struct kiln_action *act, const char *target, const char *then)
 {
 	const struct kiln_file **need;
 	size_t n = blobs_needed(r, act, &need), i, ok = 0, bad = 0;
@@ -742,16 +742,16 @@ fetch_blobs(struct kiln_remote *r, const struct kiln_action *act, const char *ta
 	if (ok == n)
 		return 1;
 	if (bad)
-		warn("remote cache %s: %zu bad blob%s for '%s'; building it here", r->base, bad, bad > 1 ? "s" : "",
-		    target);
+		warn("remote cache %s: %zu bad blob%s for '%s' (dropped)%s", r->base, bad, bad > 1 ? "s" : "",
+		    target, then);
 	else if (!r->down)
-		warn("remote cache %s: could not fetch the outputs of '%s' (%s); building it here", r->base, target,
-		    r->last_error);
+		warn("remote cache %s: could not fetch the files of '%s' (%s)%s", r->base, target, r->last_error, then);
 	return 0;
 }
 
-int
-kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target)
+/* kiln_remote_fetch, with `then` ending its warnings: what the caller does instead. */
+static int
+fetch_entry(struct kiln_remote *r, const struct kiln_digest *key, const char *target, const char *then)
 {
 	struct xfer x;
 	struct kiln_action act;
@@ -767,18 +767,30 @@ kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const ch
 		r->st.misses++;
 	} else if (x.result != XR_OK) {
 		if (!r->down)
-			warn("remote cache %s: cannot look up '%s' (%s); building it here", r->base, target, r->last_error);
+			warn("remote cache %s: cannot look up '%s' (%s)%s", r->base, target, r->last_error, then);
 	} else if (kiln_action_parse(x.body.s ? x.body.s : "", x.body.len, &act, &a) < 0) {
 		r->st.bad++;
-		warn("remote cache %s: the entry ac/%s for '%s' is damaged; building it here", r->base,
-		    kiln_digest_hex(key, hex), target);
-	} else if (fetch_blobs(r, &act, target) == 1 && kiln_cache_put_action(r->cache, key, &act) == 0) {
+		warn("remote cache %s: the entry ac/%s for '%s' is damaged%s", r->base, kiln_digest_hex(key, hex), target,
+		    then);
+	} else if (fetch_blobs(r, &act, target, then) == 1 && kiln_cache_put_action(r->cache, key, &act) == 0) {
 		r->st.entries_down++;
 		ret = 1;
 	}
 	arena_release(&a);
 	xfer_release(&x);
 	return ret;
+}
+
+int
+kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target)
+{
+	return fetch_entry(r, key, target, "; building it here");
+}
+
+int
+kiln_remote_fetch_source(struct kiln_remote *r, const struct kiln_digest *entry, const char *path)
+{
+	return fetch_entry(r, entry, path, "");
 }
 
 int

@@ -66,6 +66,12 @@ int kiln_remote_can_upload(const struct kiln_remote *r);
 int kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target);
 
 /*
+ * The same for a tracked source (sources.h): the entry listing the files of
+ * `path` and their blobs, each checked; warnings name path.
+ */
+int kiln_remote_fetch_source(struct kiln_remote *r, const struct kiln_digest *entry, const char *path);
+
+/*
  * For `kiln build -n`: the remote's action entry for `key`, parsed into act
  * (allocated in a), without its blobs and without storing anything. 1 found,
  * 0 not (a miss or a failure, said quietly).

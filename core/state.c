@@ -1,6 +1,7 @@
 /*
  * state: the workspace's log of what was built (.kiln/state).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -454,38 +455,109 @@ kiln_fs_now_ns(void)
 	return ns_of(&ts);
 }
 
-int
-kiln_state_file_digest(struct kiln_state *st, const char *path, const struct stat *sb,
-    struct kiln_digest *out)
+/* The stat cache's digest for path if its stat is sb's: 1, else 0. */
+static int
+cached(struct kiln_state *st, const char *path, const struct stat *sb, struct kiln_digest *out)
 {
 	struct kiln_statrec *s = map_get(&st->files, path), now;
-	struct buf payload = BUF_INIT;
-	int64_t before;
 
 	fill_stat(&now, sb);
 	if (s && s->dev == now.dev && s->ino == now.ino && s->size == now.size &&
 	    s->mtime_ns == now.mtime_ns && s->ctime_ns == now.ctime_ns) {
 		*out = s->digest;
-		return 0;
+		return 1;
 	}
-	before = kiln_fs_now_ns();
-	if (kiln_digest_file(path, out) < 0)
-		return -1;
-	/*
-	 * A file changed in the tick we read it in could change again without
-	 * its mtime moving: trust such a stat only after the tick has passed.
-	 */
+	return 0;
+}
+
+/*
+ * Remember a digest just read (the file was stat'ed as sb, its reading
+ * started at `before`). A file changed in the tick it was read in could
+ * change again without its mtime moving: trust such a stat only after the
+ * tick has passed.
+ */
+static void
+remember(struct kiln_state *st, const char *path, const struct stat *sb, const struct kiln_digest *d,
+    int64_t before)
+{
+	struct kiln_statrec *s, now;
+	struct buf payload = BUF_INIT;
+
+	fill_stat(&now, sb);
 	if (now.mtime_ns >= before || now.ctime_ns >= before)
-		return 0;
+		return;
 	s = arena_alloc(&st->arena, sizeof(*s));
 	*s = now;
 	s->path = arena_strdup(&st->arena, path);
-	s->digest = *out;
+	s->digest = *d;
 	map_put(&st->files, s->path, s);
 	enc_stat(&payload, s);
 	append(st, R_STAT, &payload);
 	buf_release(&payload);
+}
+
+int
+kiln_state_file_digest(struct kiln_state *st, const char *path, const struct stat *sb,
+    struct kiln_digest *out)
+{
+	int64_t before;
+
+	if (cached(st, path, sb, out))
+		return 0;
+	before = kiln_fs_now_ns();
+	if (kiln_digest_file(path, out) < 0)
+		return -1;
+	remember(st, path, sb, out, before);
 	return 0;
+}
+
+/* The files the stat cache does not know, hashed on several threads. */
+struct batch {
+	const char *const *paths;
+	struct kiln_digest *out;
+	size_t *miss;		/* indexes into paths */
+	int64_t *before;
+	int *err;		/* errno of each miss, 0 when read */
+};
+
+static void
+hash_one(void *arg, size_t k)
+{
+	struct batch *b = arg;
+	size_t i = b->miss[k];
+
+	b->before[k] = kiln_fs_now_ns();
+	b->err[k] = kiln_digest_file(b->paths[i], &b->out[i]) < 0 ? (errno ? errno : EIO) : 0;
+}
+
+int
+kiln_state_digest_files(struct kiln_state *st, const char *const *paths, const struct stat *sb, size_t n,
+    struct kiln_digest *out, size_t *bad)
+{
+	struct batch b = {paths, out, xreallocarray(NULL, n + 1, sizeof(size_t)), NULL, NULL};
+	size_t i, k, nmiss = 0;
+	int r = 0;
+
+	for (i = 0; i < n; i++)
+		if (!cached(st, paths[i], &sb[i], &out[i]))
+			b.miss[nmiss++] = i;
+	b.before = xreallocarray(NULL, nmiss + 1, sizeof(*b.before));
+	b.err = xreallocarray(NULL, nmiss + 1, sizeof(*b.err));
+	parallel_for(nmiss, hash_one, &b);
+	for (k = 0; k < nmiss; k++) {
+		i = b.miss[k];
+		if (b.err[k] && r == 0) {
+			*bad = i;
+			errno = b.err[k];
+			r = -1;
+		} else if (!b.err[k]) {
+			remember(st, paths[i], &sb[i], &out[i], b.before[k]);
+		}
+	}
+	free(b.miss);
+	free(b.before);
+	free(b.err);
+	return r;
 }
 
 int
@@ -499,4 +571,138 @@ kiln_state_compact(struct kiln_state *st, int force)
 		return error("cannot write %s: %s; the next build checks again what this one did", st->path,
 		    strerror(errno));
 	return 0;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Digest of a folder: of its sorted (relative path, executable bit, digest)
+ * entries, so that one changed file costs one file's hashing.
+ */
+/*
+ * A folder's digest is over a token stream in sorted order: per entry its
+ * name, then "d" + the folder's entries + "/", or "x"/"f" + the file's
+ * digest. The walk records the stream and the files; their digests come
+ * in one batch (several threads), then the stream is replayed.
+ */
+struct token {
+	char *name;		/* an entry's name, or NULL */
+	char mark;		/* 'd', '/', 'x' or 'f' (with file) */
+	size_t file;		/* index into the walk's files */
+};
+
+struct walk {
+	struct token *tok;
+	size_t ntok, ctok;
+	char **paths;
+	struct stat *sb;
+	size_t nfiles, cfiles;
+};
+
+static void
+tok(struct walk *w, char *name, char mark, size_t file)
+{
+	if (w->ntok == w->ctok)
+		w->tok = xreallocarray(w->tok, w->ctok = w->ctok ? 2 * w->ctok : 256, sizeof(*w->tok));
+	w->tok[w->ntok++] = (struct token){name, mark, file};
+}
+
+static int
+tree_walk(struct walk *w, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, i;
+	int r = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	sort(names, n, sizeof(*names), cmp_name);
+	for (i = 0; i < n; i++) {
+		char *p = path_join(dir, names[i]);
+		struct stat sb;
+
+		if (r == 0 && stat(p, &sb) == 0) {
+			tok(w, names[i], 0, 0);
+			names[i] = NULL;
+			if (S_ISDIR(sb.st_mode)) {
+				tok(w, NULL, 'd', 0);
+				r = tree_walk(w, p);
+				tok(w, NULL, '/', 0);
+			} else if (S_ISREG(sb.st_mode)) {
+				if (w->nfiles == w->cfiles) {
+					w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
+					w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
+					w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
+				}
+				tok(w, NULL, sb.st_mode & 0111 ? 'x' : 'f', w->nfiles);
+				w->sb[w->nfiles] = sb;
+				w->paths[w->nfiles++] = p;
+				p = NULL;
+			}
+		} else if (r == 0) {
+			r = -1;
+		}
+		free(p);
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+int
+kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out,
+	struct buf *list)
+{
+	struct walk w = {0};
+	struct kiln_digest *d;
+	struct kiln_hasher *h;
+	size_t i, bad;
+	int r = tree_walk(&w, dir);
+
+	d = xreallocarray(NULL, w.nfiles + 1, sizeof(*d));
+	if (r == 0)
+		r = kiln_state_digest_files(st, (const char *const *)w.paths, w.sb, w.nfiles, d, &bad);
+	h = kiln_hasher_new();
+	for (i = 0; r == 0 && i < w.ntok; i++) {
+		struct token *t = &w.tok[i];
+
+		if (t->name)
+			kiln_hasher_adds(h, t->name);
+		else if (t->mark == 'd' || t->mark == '/')
+			kiln_hasher_add(h, &t->mark, 1);
+		else {
+			kiln_hasher_add(h, &t->mark, 1);
+			kiln_hasher_add_digest(h, &d[t->file]);
+		}
+	}
+	for (i = 0; r == 0 && list && i < w.nfiles; i++) {
+		char hex[KILN_DIGEST_HEX];
+
+		buf_printf(list, "%s\t%s\n", w.paths[i] + strlen(dir) + (dir[strlen(dir) - 1] != '/'),
+			kiln_digest_hex(&d[i], hex));
+	}
+	kiln_hasher_digest(h, out);
+	kiln_hasher_free(h);
+	for (i = 0; i < w.ntok; i++)
+		free(w.tok[i].name);
+	for (i = 0; i < w.nfiles; i++)
+		free(w.paths[i]);
+	free(w.tok);
+	free(w.paths);
+	free(w.sb);
+	free(d);
+	return r;
 }

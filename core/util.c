@@ -6,6 +6,7 @@
 #include <math.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -636,4 +637,45 @@ strv_free(char **v)
 	for (i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+struct pfor {
+	size_t n, next;		/* next: taken atomically */
+	void (*fn)(void *, size_t);
+	void *arg;
+};
+
+static void *
+pfor_worker(void *v)
+{
+	struct pfor *p = v;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < p->n)
+		p->fn(p->arg, i);
+	return NULL;
+}
+
+void
+parallel_for(size_t n, void (*fn)(void *arg, size_t i), void *arg)
+{
+	struct pfor p = {n, 0, fn, arg};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *cap = getenv("KILN_THREADS");
+	pthread_t th[64];
+	size_t nt, i, started = 0;
+
+	if (cap && atol(cap) > 0 && atol(cap) < cpus)
+		cpus = atol(cap);
+	/* Below a few dozen calls a thread costs more than it saves. */
+	nt = cpus < 1 ? 1 : (size_t)cpus;
+	if (nt > LEN(th))
+		nt = LEN(th);
+	if (nt > n / 32)
+		nt = n / 32;
+	for (i = 1; i < nt; i++)
+		started += pthread_create(&th[started], NULL, pfor_worker, &p) == 0;
+	pfor_worker(&p);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
 }

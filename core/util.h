@@ -125,6 +125,13 @@ const char *format_size(char *buf, size_t len, unsigned long long n);
  * transfer looks here rather than making them wait for its end.
  */
 int pending_signal(void);
+
+/*
+ * Call fn(arg, i) for every i in [0, n), on up to one thread per CPU
+ * ($KILN_THREADS caps it; 1 runs them here, in order). fn must be safe to
+ * run on several threads at once. Returns when every call has.
+ */
+void parallel_for(size_t n, void (*fn)(void *arg, size_t i), void *arg);
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void strv_free(char **v);
 

@@ -20,7 +20,7 @@
 /* What kiln writes in a workspace: none of it may be a link a repository committed. */
 static const char *const kept[] = {
 	KILN_DIR, KILN_OUT_DIR, KILN_STATE_PATH, KILN_GRAPH_PATH, KILN_WSLOCK_PATH, KILN_TMP_DIR,
-	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_HISTORY_PATH,
+	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_HISTORY_PATH, KILN_REMOTE_SOURCES_PATH,
 };
 
 /* The entries of the folder rel that are links: kiln keeps one file or folder per target there. */
@@ -150,6 +150,20 @@ kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overri
 	free(cache);
 	kiln_plugins_init(&ws->plugins, ws->root);
 	return 0;
+}
+
+int
+kiln_workspace_inside(const struct kiln_workspace *ws, const char *path)
+{
+	char *real = realpath(path, NULL);
+	size_t n = strlen(ws->root);
+	int in;
+
+	if (!real)
+		return 1;
+	in = strncmp(real, ws->root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1);
+	free(real);
+	return in;
 }
 
 void

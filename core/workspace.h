@@ -25,6 +25,7 @@ struct kiln_workspace {
 	struct kiln_cache cache;	/* the user's local cache */
 	struct kiln_plugins plugins;	/* where plugins are found, and those loaded */
 	struct kiln_remote *remote;	/* the shared remote cache, or NULL (kiln_workspace_attach_remote) */
+	int fetch_sources;		/* restore a missing tracked source (sources.h) when an input needs it */
 	int lockfd;			/* .kiln/lock, held while building; -1 when not taken */
 };
 
@@ -36,6 +37,12 @@ struct kiln_workspace {
 int kiln_workspace_open(struct kiln_workspace *ws, int lock);
 /* The same, evaluating the Kilnfile with the -S overrides ov (kept by the caller; may be NULL). */
 int kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overrides *ov);
+/*
+ * Does the relative path stay inside the workspace once its links are
+ * followed? (1 also when it does not exist.) A cloned repository's link to
+ * ~/.ssh is not an input.
+ */
+int kiln_workspace_inside(const struct kiln_workspace *ws, const char *path);
 /* Close it and free what it holds; ws may be one that failed to open. */
 void kiln_workspace_close(struct kiln_workspace *ws);
 /*

@@ -248,7 +248,11 @@ control_bytes(void **state)
 	kiln_graph_release(&g);
 }
 
-/* '.', '..' and empty components, absolute paths: one plain relative path only. */
+/*
+ * '.', '..' and empty components, absolute outputs: one plain relative path
+ * only. An absolute input (a shared folder) is plain too, and not one of
+ * the sandbox's own folders.
+ */
 static void
 path_components(void **state)
 {
@@ -256,6 +260,7 @@ path_components(void **state)
 		"command \"a\" { cmd = \"x\", outputs = { \"..\" } }\n",
 		"command \"a\" { cmd = \"x\", outputs = { \"a/../../b\" } }\n",
 		"command \"a\" { inputs = { d = \"data/../../etc\" }, cmd = \"x\", outputs = { \"o\" } }\n",
+		"command \"a\" { inputs = { d = \"/mnt/../etc\" }, cmd = \"x\", outputs = { \"o\" } }\n",
 	};
 	static const char *const dot[] = {
 		"command \"a\" { cmd = \"x\", outputs = { \".\" } }\n",
@@ -284,7 +289,10 @@ path_components(void **state)
 	refused(dot, sizeof(dot) / sizeof(dot[0]), "has a '.' component");
 	refused(empty, sizeof(empty) / sizeof(empty[0]), "has an empty component");
 	refused(other, sizeof(other) / sizeof(other[0]), "'");
-	/* What stays allowed: nested outputs, globs, names with dots. */
+	/* What stays allowed: nested outputs, globs, names with dots, shared folders. */
+	assert_int_equal(load(&g, "command \"s\" { inputs = { d = \"/mnt/datasets/raw/\" }, cmd = \"x\", outputs = { \"o\" } }\n"), 0);
+	assert_string_equal(kiln_graph_find(&g, "s")->inputs[0].spec, "/mnt/datasets/raw");
+	kiln_graph_release(&g);
 	assert_int_equal(load(&g, "command \"m.v1\" { inputs = { d = \"data/*.csv\" }, cmd = \"x\",\n"
 	    "  outputs = { \"sub/dir/o.bin\", \"a b.txt\" } }\n"), 0);
 	assert_string_equal(kiln_graph_find(&g, "m.v1")->outputs[1], "sub/dir/o.bin");
