@@ -12,6 +12,7 @@
 #include "assess.h"
 #include "cmd.h"
 #include "cmd_build.h"
+#include "cmd_deploy.h"
 #include "fs.h"
 #include "key.h"
 #include "lock.h"
@@ -249,7 +250,8 @@ kiln_cmd_build(int argc, char **argv)
 	ws.cache.link = link;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
+	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0 ||
+	    kiln_deploy_prepare_wanted(&ws.graph) < 0) {
 		kiln_workspace_close(&ws);
 		kiln_overrides_release(&ov);
 		return 2;

@@ -30,13 +30,14 @@
 
 #include "cmd_deploy.h"
 #include "paths.h"
+#include "regauth.h"
 #include "scheduler.h"
 #include "workspace.h"
 #include "util.h"
 
 #define LOG_DIR KILN_DEPLOY_DIR
 
-static const char usage[] = "usage: kiln deploy [--rollback] TARGET\n";
+static const char usage[] = "usage: kiln deploy [--force] [--rollback] TARGET\n";
 
 /* The deploy target `name` and its manifests folder (absolute, malloc'd). */
 static const struct kiln_target *
@@ -205,6 +206,58 @@ input_target(const struct kiln_target *t, const char *name)
 	return NULL;
 }
 
+/*
+ * The registry's credentials for t's step. KILN_REGISTRY_* variables that
+ * are set win; else the auth files of podman, skopeo and docker
+ * (regauth.h), handed to the step in the same variables with
+ * KILN_REGISTRY_SOURCE naming the file. force sets KILN_DEPLOY_FORCE,
+ * which only this process decides: an inherited one is dropped.
+ */
+int
+kiln_deploy_prepare(const struct kiln_target *t, int force)
+{
+	const char *reg = kiln_value_string(kiln_value_get(t->params, "registry"), ""), *p, *slash;
+	const char *tok = getenv("KILN_REGISTRY_TOKEN"), *user = getenv("KILN_REGISTRY_USER");
+	struct kiln_regauth a;
+	char *host;
+	int r;
+
+	if (force)
+		setenv("KILN_DEPLOY_FORCE", "1", 1);
+	else
+		unsetenv("KILN_DEPLOY_FORCE");
+	unsetenv("KILN_REGISTRY_SOURCE");
+	if ((tok && *tok) || (user && *user))
+		return 0;
+	p = strstr(reg, "://") ? strstr(reg, "://") + 3 : reg;
+	if (!(slash = strchr(p, '/')))
+		return 0;
+	host = xstrndup(p, (size_t)(slash - p));
+	r = kiln_regauth_find(host, slash + 1, &a);
+	free(host);
+	if (r < 0)
+		return error("deploy target '%s': the registry's credentials cannot be read", t->name);
+	if (r == 1) {
+		setenv("KILN_REGISTRY_USER", a.user, 1);
+		setenv("KILN_REGISTRY_PASSWORD", a.password, 1);
+		setenv("KILN_REGISTRY_SOURCE", a.source, 1);
+	}
+	kiln_regauth_release(&a);
+	return 0;
+}
+
+int
+kiln_deploy_prepare_wanted(const struct kiln_graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->ntargets; i++)
+		if (g->targets[i]->wanted && strcmp(g->targets[i]->plugin, "deploy") == 0 &&
+		    kiln_deploy_prepare(g->targets[i], 0) < 0)
+			return -1;
+	return 0;
+}
+
 static int
 do_deploy(struct kiln_workspace *ws, const struct kiln_target *t, const char *dir)
 {
@@ -291,17 +344,21 @@ kiln_cmd_deploy(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"rollback", no_argument, NULL, 'r'},
+		{"force", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	const struct kiln_target *t;
 	struct kiln_workspace ws;
 	char *dir = NULL;
-	int c, rollback = 0, r, made = 0;
+	int c, rollback = 0, force = 0, r, made = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'r')
+		if (c == 'r')
+			rollback = 1;
+		else if (c == 'f')
+			force = 1;
+		else
 			return fputs(usage, stderr), 2;
-		rollback = 1;
 	}
 	if (optind + 1 != argc)
 		return fputs(usage, stderr), 2;
@@ -313,7 +370,9 @@ kiln_cmd_deploy(int argc, char **argv)
 		kiln_workspace_close(&ws);
 		return 2;
 	}
-	if (writable(dir, &made) < 0) {
+	if (!rollback && kiln_deploy_prepare(t, force) < 0) {
+		r = 1;
+	} else if (writable(dir, &made) < 0) {
 		error("nothing was pushed");
 		r = 1;
 	} else {

@@ -79,6 +79,7 @@ struct kiln_target {
 	size_t nenv;
 	struct kiln_resources res;
 	int network;
+	int effect;		/* a side effect (a push, a commit): run only when named, never cached */
 
 	/* Edges, unique, filled by kiln_graph_link(). */
 	struct kiln_target **deps;
@@ -126,7 +127,10 @@ struct kiln_target *kiln_graph_find(const struct kiln_graph *g, const char *name
  * with the target's place in the Kilnfile; returns -1 if any.
  */
 int kiln_graph_link(struct kiln_graph *g);
-/* Set `wanted` on the named targets and everything they depend on (all if n == 0). */
+/*
+ * Set `wanted` on the named targets and everything they depend on. With
+ * n == 0, every target but the side effects (`effect`) and what depends on them.
+ */
 int kiln_graph_want(struct kiln_graph *g, char **names, size_t n);
 /* Write the wanted part of the graph as Graphviz dot. */
 void kiln_graph_dot(const struct kiln_graph *g, FILE *f);

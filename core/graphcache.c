@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout */
+#define VERSION 6	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: effect */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -83,6 +83,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_f64(b, t->res.timeout);
 	wire_f64(b, t->res.wall);
 	wire_u32(b, t->network);
+	wire_u32(b, t->effect);
 }
 
 /* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
@@ -192,6 +193,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.timeout = wire_get_f64(w);
 	t->res.wall = wire_get_f64(w);
 	t->network = wire_get_u32(w);
+	t->effect = wire_get_u32(w);
 	return w->bad ? -1 : 0;
 }
 

@@ -22,7 +22,7 @@
 
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
-  resources = true, network = true, shell = true, params = true, metrics = true,
+  resources = true, network = true, shell = true, params = true, metrics = true, effect = true,
 }
 
 local reserved = { cmd = true, shell = true, metrics = true }
@@ -90,6 +90,7 @@ function command(name)
       env = args.env,
       resources = args.resources,
       network = args.network,
+      effect = args.effect,
     }
   end
 end

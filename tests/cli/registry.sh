@@ -4,6 +4,8 @@
 #
 #	start_registry [readonly|auth]   sets $reg_port, $reg_pid, $reg_data;
 #	                                 auth: htpasswd user kiln, password s3cret
+#	REG_LOG=info start_registry      the log ($reg_data.log) has a line per request
+#	REG_EXTRA=YAML start_registry    more top-level config (tls, token auth)
 command -v docker-registry >/dev/null || fail "docker-registry is not installed (bootstrap.sh installs it)"
 
 start_registry() {
@@ -20,7 +22,7 @@ start_registry() {
 	cat >"$reg_data.yml" <<Y
 version: 0.1
 log:
-  level: error
+  level: ${REG_LOG:-error}
 storage:
   filesystem:
     rootdirectory: $reg_data
@@ -31,17 +33,24 @@ storage:
       enabled: false
 http:
   addr: 127.0.0.1:$reg_port
+${REG_TLS:-}
 $auth
+${REG_EXTRA:-}
 Y
 	docker-registry serve "$reg_data.yml" >"$reg_data.log" 2>&1 &
 	reg_pid=$!
 	at_exit "kill $reg_pid 2>/dev/null; wait $reg_pid 2>/dev/null"
 	for i in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$reg_port/v2/" 2>/dev/null && return 0
+		curl -s -o /dev/null ${REG_CURL:-} "${REG_SCHEME:-http}://127.0.0.1:$reg_port/v2/" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	cat "$reg_data.log" >&2
 	fail "docker-registry did not start on port $reg_port"
+}
+
+# reg_puts: how many PUT requests the registry's log shows (REG_LOG=info).
+reg_puts() {
+	grep -c 'http.request.method=PUT' "$reg_data.log" || true
 }
 
 # blob_files: how many blobs the registry stores (each once: content-addressed).
