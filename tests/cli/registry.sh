@@ -62,3 +62,23 @@ blob_files() {
 json_get() {
 	/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
+
+# make_tls DIR: a CA (DIR/ca.pem) made here, and a server certificate for
+# 127.0.0.1 signed by it (DIR/server.pem, DIR/server.key).
+make_tls() {
+	mkdir -p "$1"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" -days 2 \
+		-subj /CN=kiln-test-ca >/dev/null 2>&1 || fail "openssl could not make a CA"
+	openssl req -newkey rsa:2048 -nodes -keyout "$1/server.key" -out "$1/server.csr" \
+		-subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a request"
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$1/ext"
+	openssl x509 -req -in "$1/server.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial \
+		-days 2 -extfile "$1/ext" -out "$1/server.pem" >/dev/null 2>&1 || fail "openssl could not sign"
+}
+
+# start_tls_registry DIR [auth]: start_registry over TLS with make_tls DIR's certificate.
+start_tls_registry() {
+	make_tls "$1"
+	REG_TLS="  tls: { certificate: $1/server.pem, key: $1/server.key }" REG_SCHEME=https \
+		REG_CURL="--cacert $1/ca.pem" start_registry "${2:-}"
+}
