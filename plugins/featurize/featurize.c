@@ -613,8 +613,93 @@ onehot_json(struct feat *f)
 	return o;
 }
 
+#define DRIFT_BINS 10
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The training rows' distribution of numeric source column src, for drift
+ * (kiln-serve's PSI): DRIFT_BINS - 1 cut points at the deciles (repeats
+ * removed, so a column of few values has fewer bins) and the share of the
+ * training rows in each bin (x <= edge[0], edge[i-1] < x <= edge[i], above).
+ */
 static json_t *
-transform_json(struct feat *f)
+numeric_distribution(struct feat *f, size_t src)
+{
+	double *v = kp_xmallocarray(f->ntrain, sizeof(double)), *edges = kp_xcalloc(DRIFT_BINS, sizeof(double));
+	size_t *n = kp_xcalloc(DRIFT_BINS, sizeof(size_t)), ne = 0, i, b;
+	json_t *je = json_array(), *jt = json_array();
+
+	for (i = 0; i < f->ntrain; i++)
+		v[i] = f->num[f->train[i] * f->t.ncols + src];
+	qsort(v, f->ntrain, sizeof(double), cmp_double);
+	for (b = 1; b < DRIFT_BINS; b++) {
+		double e = v[(b * (f->ntrain - 1)) / DRIFT_BINS];
+
+		if ((ne == 0 || e > edges[ne - 1]) && e < v[f->ntrain - 1])
+			edges[ne++] = e;
+	}
+	for (i = 0; i < f->ntrain; i++) {
+		for (b = 0; b < ne && v[i] > edges[b]; b++)
+			;
+		n[b]++;
+	}
+	for (b = 0; b < ne; b++)
+		json_array_append_new(je, json_real(edges[b]));	/* exact: a value on an edge stays in its bin */
+	for (b = 0; b <= ne; b++)
+		json_array_append_new(jt, kp_json_real((double)n[b] / (double)f->ntrain));
+	free(v);
+	free(edges);
+	free(n);
+	return json_pack("{s:s, s:o, s:o}", "kind", "numeric", "edges", je, "train", jt);
+}
+
+/* The training rows' share of each category of one-hot source column src, in vocabulary order. */
+static json_t *
+category_distribution(struct feat *f, size_t src, char **vocab, size_t nvocab)
+{
+	size_t *n = kp_xcalloc(nvocab + 1, sizeof(size_t)), i;
+	json_t *jv = json_array(), *jt = json_array();
+
+	for (i = 0; i < f->ntrain; i++) {
+		long k = find(vocab, nvocab, kp_csv_cell(&f->t, f->rows[f->train[i]], src));
+
+		n[k < 0 ? nvocab : (size_t)k]++;
+	}
+	for (i = 0; i < nvocab; i++) {
+		json_array_append_new(jv, json_string(vocab[i]));
+		json_array_append_new(jt, kp_json_real((double)n[i] / (double)f->ntrain));
+	}
+	free(n);
+	return json_pack("{s:s, s:o, s:o}", "kind", "onehot", "values", jv, "train", jt);
+}
+
+/* Each source column's training distribution, by name: what drift is measured against. */
+static json_t *
+distribution_json(struct feat *f, char ***vocab, size_t *nvocab)
+{
+	json_t *o = json_object();
+	size_t k;
+
+	for (k = 0; k < f->ncols; k++) {
+		size_t src = f->cols[k].src;
+
+		if (json_object_get(o, f->t.header[src]))
+			continue;
+		json_object_set_new(o, f->t.header[src], f->cols[k].value ?
+			category_distribution(f, src, vocab[src], nvocab[src]) : numeric_distribution(f, src));
+	}
+	return o;
+}
+
+static json_t *
+transform_json(struct feat *f, char ***vocab, size_t *nvocab)
 {
 	const kiln_value *s = kiln_param(f->ctx, "split");
 	json_t *j = json_object();
@@ -625,6 +710,7 @@ transform_json(struct feat *f)
 	json_object_set_new(j, "scale", json_string(kiln_param_string(f->ctx, "scale", "standard")));
 	json_object_set_new(j, "columns", columns_json(f));
 	json_object_set_new(j, "onehot", onehot_json(f));
+	json_object_set_new(j, "distribution", distribution_json(f, vocab, nvocab));
 	if (!f->regression)
 		json_object_set_new(j, "classes", strings_json(f->classes, f->nclasses));
 	if (f->group >= 0) {
@@ -659,7 +745,7 @@ write_array(struct feat *f, const char *name, struct kp_array *a)
 }
 
 static int
-write_outputs(struct feat *f)
+write_outputs(struct feat *f, char ***vocab, size_t *nvocab)
 {
 	char err[KP_ERRLEN], *p;
 	struct kp_array a;
@@ -697,7 +783,7 @@ write_outputs(struct feat *f)
 			return -1;
 	}
 	p = kp_join(kiln_output_dir(f->ctx), "transform.json");
-	t = transform_json(f);
+	t = transform_json(f, vocab, nvocab);
 	rc = kp_json_write(p, t, err);
 	json_decref(t);
 	free(p);
@@ -749,7 +835,7 @@ featurize(struct feat *f, char ****vocab, size_t **nvocab)
 	if (f->valfrac > 0)
 		kiln_metric(f->ctx, "validation_rows", (double)f->nval);
 	kiln_metric(f->ctx, "features", (double)f->ncols);
-	return write_outputs(f);
+	return write_outputs(f, *vocab, *nvocab);
 }
 
 /* ---- applying a fitted transform to new data ---- */

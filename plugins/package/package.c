@@ -414,11 +414,13 @@ make_config(kiln_ctx *ctx, struct image *im)
 	snprintf(portarg, sizeof(portarg), "%lld", im->port);
 	snprintf(exposed, sizeof(exposed), "%lld/tcp", im->port);
 	/* The server needs no privilege: it runs as nobody (numeric, so no /etc/passwd is needed). */
-	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
+	/* --host 0.0.0.0: in a container the server must take connections from outside it. */
+	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
 		" s:{s:s, s:[s,s]}, s:[{s:s, s:s}, {s:s, s:s}]}",
 		"architecture", im->ec.arch, "os", "linux", "created", FIXED_DATE,
 		"config",
-		"Entrypoint", "/bin/kiln-serve", "--model", "/model", "--name", short_name, "--port", portarg,
+		"Entrypoint", "/bin/kiln-serve", "--model", "/model", "--name", short_name, "--host", "0.0.0.0",
+		"--port", portarg,
 		"Env", "LD_LIBRARY_PATH=/" LIBDIR, "PATH=/bin",
 		"ExposedPorts", exposed,
 		"Labels", make_labels(ctx, im->mdigest, im->js, im->jslen, im->name, im->tag, im->port,
