@@ -10,7 +10,13 @@
  * `accuracy_all` over every row and `batch_NNN_accuracy` per batch, so
  * `kiln exp show` and `kiln report` chart it. The step fails when the
  * latest batch is below min.accuracy (or above max.rmse): the model no
- * longer does what it did.
+ * longer does what it did. With an input `beat` (another model, the one
+ * deployed: the champion), both are scored on the same rows and the step
+ * fails unless this one (the challenger) does better over all of them.
+ * With below.accuracy the check is turned around, a trigger: the step
+ * succeeds only when the latest batch fell below, so what depends on it
+ * (retraining) runs only then. No batch yet: nothing to judge (a trigger
+ * fails).
  */
 #include <cblas.h>
 #include <dirent.h>
@@ -28,7 +34,7 @@
 #include "../lib/param.h"
 #include "../lib/util.h"
 
-static const char *const params[] = { "max", "min", NULL };
+static const char *const params[] = { "below", "max", "min", NULL };
 
 /* One model input: a raw column, scaled or one-hot. */
 struct input {
@@ -37,15 +43,23 @@ struct input {
 	double center, scale;
 };
 
-struct mon {
-	kiln_ctx *ctx;
+/* One model and the transform it was trained with. */
+struct scorer {
+	const char *input;	/* its input's name, for messages */
 	struct kp_model m;
 	json_t *mj;		/* model.json */
 	const char *label;
 	struct input *in;
 	size_t nin;
+	double hits, err2;	/* over every row so far */
+};
+
+struct mon {
+	kiln_ctx *ctx;
+	struct scorer model;
+	struct scorer champion;	/* with beat: the model to beat on the same rows */
+	int beat;
 	json_t *batches;	/* the batches' records */
-	double all_hits, all_err2;	/* over every row */
 	size_t all_rows;
 };
 
@@ -75,50 +89,60 @@ static int
 check(kiln_ctx *ctx)
 {
 	if (kp_known(ctx, params) < 0 || check_table(ctx, "min", "accuracy") < 0 ||
-	    check_table(ctx, "max", "rmse") < 0)
+	    check_table(ctx, "max", "rmse") < 0 || check_table(ctx, "below", "accuracy") < 0)
 		return -1;
 	if (!kiln_input(ctx, "model") || !kiln_input(ctx, "data"))
 		return kiln_fail(ctx, "inputs 'model' and 'data' are required");
 	return 0;
 }
 
-/* The model, and the transform it was trained with. */
+/* The model of input `input`, and the transform it was trained with. */
 static int
-load_model(struct mon *mo)
+load_scorer(kiln_ctx *ctx, struct scorer *sc, const char *input)
 {
-	const char *dir = kiln_input(mo->ctx, "model");
+	const char *dir = kiln_input(ctx, input);
 	char err[KP_ERRLEN], *p = kp_join(dir, "model.json");
 	const json_t *t, *cols, *c;
 	size_t i;
 
-	mo->mj = kp_json_read(p, err);
+	sc->input = input;
+	sc->mj = kp_json_read(p, err);
 	free(p);
-	if (!mo->mj || kp_model_load_dir(&mo->m, dir, err) < 0)
-		return kiln_fail(mo->ctx, "input 'model': %s", err);
-	t = json_object_get(mo->mj, "transform");
+	if (!sc->mj || kp_model_load_dir(&sc->m, dir, err) < 0)
+		return kiln_fail(ctx, "input '%s': %s", input, err);
+	t = json_object_get(sc->mj, "transform");
 	cols = json_object_get(t, "columns");
-	mo->label = json_string_value(json_object_get(t, "label"));
-	if (!mo->label || !json_is_array(cols) || json_array_size(cols) != kp_model_inputs(&mo->m))
-		return kiln_fail(mo->ctx, "input 'model': its model.json has no transform from a features "
-			"target (a label and a column per input): a monitor reads raw CSV columns");
-	mo->nin = json_array_size(cols);
-	mo->in = kp_xcalloc(mo->nin, sizeof(*mo->in));
+	sc->label = json_string_value(json_object_get(t, "label"));
+	if (!sc->label || !json_is_array(cols) || json_array_size(cols) != kp_model_inputs(&sc->m))
+		return kiln_fail(ctx, "input '%s': its model.json has no transform from a features "
+			"target (a label and a column per input): a monitor reads raw CSV columns", input);
+	sc->nin = json_array_size(cols);
+	sc->in = kp_xcalloc(sc->nin, sizeof(*sc->in));
 	json_array_foreach(cols, i, c) {
-		mo->in[i].source = json_string_value(json_object_get(c, "source"));
-		mo->in[i].value = json_string_value(json_object_get(c, "value"));
-		mo->in[i].center = json_number_value(json_object_get(c, "center"));
-		mo->in[i].scale = json_number_value(json_object_get(c, "scale"));
-		if (!mo->in[i].source)
-			return kiln_fail(mo->ctx, "input 'model': transform column %zu has no source", i + 1);
-		if (!(mo->in[i].scale != 0))
-			mo->in[i].scale = 1;
+		sc->in[i].source = json_string_value(json_object_get(c, "source"));
+		sc->in[i].value = json_string_value(json_object_get(c, "value"));
+		sc->in[i].center = json_number_value(json_object_get(c, "center"));
+		sc->in[i].scale = json_number_value(json_object_get(c, "scale"));
+		if (!sc->in[i].source)
+			return kiln_fail(ctx, "input '%s': transform column %zu has no source", input, i + 1);
+		if (!(sc->in[i].scale != 0))
+			sc->in[i].scale = 1;
 	}
 	return 0;
 }
 
+static void
+scorer_release(struct scorer *sc)
+{
+	json_decref(sc->mj);
+	free(sc->in);
+	if (sc->m.layers)
+		kp_model_release(&sc->m);
+}
+
 /* One cell as a number: true/false as 1/0, as the features were read. */
 static int
-cell_number(struct mon *mo, const char *file, const struct kp_csv *t, size_t r, size_t c, double *x)
+cell_number(kiln_ctx *ctx, const char *file, const struct kp_csv *t, size_t r, size_t c, double *x)
 {
 	const char *s = kp_csv_cell(t, r, c);
 
@@ -127,89 +151,111 @@ cell_number(struct mon *mo, const char *file, const struct kp_csv *t, size_t r, 
 		return 0;
 	}
 	if (kp_parse_number(s, x) < 0)
-		return kiln_fail(mo->ctx, "%s: column '%s' row %zu: '%s' is not a number", file,
+		return kiln_fail(ctx, "%s: column '%s' row %zu: '%s' is not a number", file,
 			t->header[c], r + 1, s);
 	return 0;
 }
 
 /* The model's inputs for every row of t into x (rows x nin). */
 static int
-inputs(struct mon *mo, const char *file, const struct kp_csv *t, float *x)
+inputs(kiln_ctx *ctx, const struct scorer *sc, const char *file, const struct kp_csv *t, float *x)
 {
 	size_t k, r;
 
-	for (k = 0; k < mo->nin; k++) {
-		long c = kp_csv_col(t, mo->in[k].source);
+	for (k = 0; k < sc->nin; k++) {
+		long c = kp_csv_col(t, sc->in[k].source);
 
 		if (c < 0)
-			return kiln_fail(mo->ctx, "%s: missing column '%s', which the model takes", file,
-				mo->in[k].source);
+			return kiln_fail(ctx, "%s: missing column '%s', which the model takes", file,
+				sc->in[k].source);
 		for (r = 0; r < t->nrows; r++) {
 			double v;
 
-			if (mo->in[k].value) {
-				x[r * mo->nin + k] = strcmp(kp_csv_cell(t, r, (size_t)c), mo->in[k].value) == 0;
+			if (sc->in[k].value) {
+				x[r * sc->nin + k] = strcmp(kp_csv_cell(t, r, (size_t)c), sc->in[k].value) == 0;
 				continue;
 			}
-			if (cell_number(mo, file, t, r, (size_t)c, &v) < 0)
+			if (cell_number(ctx, file, t, r, (size_t)c, &v) < 0)
 				return -1;
-			x[r * mo->nin + k] = (float)((v - mo->in[k].center) / mo->in[k].scale);
+			x[r * sc->nin + k] = (float)((v - sc->in[k].center) / sc->in[k].scale);
 		}
 	}
 	return 0;
 }
 
-/* Score one batch: its record into mo->batches. */
+/* Score one batch with sc: its accuracy (or rmse) into *score, its sums added to sc's. */
 static int
-score(struct mon *mo, const char *file, const struct kp_csv *t)
+score(kiln_ctx *ctx, struct scorer *sc, const char *file, const struct kp_csv *t, double *score)
 {
-	long lc = kp_csv_col(t, mo->label);
-	float *x = kp_xcalloc(t->nrows * mo->nin + 1, sizeof(float));
-	float *out = kp_xcalloc(t->nrows * (mo->m.nclasses ? mo->m.nclasses : 1) + 1, sizeof(float));
+	long lc = kp_csv_col(t, sc->label);
+	float *x = kp_xcalloc(t->nrows * sc->nin + 1, sizeof(float));
+	float *out = kp_xcalloc(t->nrows * (sc->m.nclasses ? sc->m.nclasses : 1) + 1, sizeof(float));
 	int64_t *pred = kp_xcalloc(t->nrows + 1, sizeof(int64_t));
 	double hits = 0, err2 = 0, y;
 	size_t r, k;
 	int rc = -1;
 
 	if (lc < 0) {
-		kiln_fail(mo->ctx, "%s: missing the label column '%s'", file, mo->label);
+		kiln_fail(ctx, "%s: missing the label column '%s'", file, sc->label);
 		goto out;
 	}
-	if (inputs(mo, file, t, x) < 0)
+	if (inputs(ctx, sc, file, t, x) < 0)
 		goto out;
-	kp_model_predict(&mo->m, x, t->nrows, pred, out);
+	kp_model_predict(&sc->m, x, t->nrows, pred, out);
 	for (r = 0; r < t->nrows; r++) {
 		const char *cell = kp_csv_cell(t, r, (size_t)lc);
 
-		if (!mo->m.classification) {
-			if (cell_number(mo, file, t, r, (size_t)lc, &y) < 0)
+		if (!sc->m.classification) {
+			if (cell_number(ctx, file, t, r, (size_t)lc, &y) < 0)
 				goto out;
 			err2 += (out[r] - y) * (out[r] - y);
 			continue;
 		}
-		for (k = 0; k < mo->m.nclasses && strcmp(mo->m.classes[k], cell) != 0; k++)
+		for (k = 0; k < sc->m.nclasses && strcmp(sc->m.classes[k], cell) != 0; k++)
 			;
-		if (k == mo->m.nclasses) {
-			kiln_fail(mo->ctx, "%s: label column '%s' row %zu: class '%s' is not one of the model's %zu",
-				file, mo->label, r + 1, cell, mo->m.nclasses);
+		if (k == sc->m.nclasses) {
+			kiln_fail(ctx, "%s: label column '%s' row %zu: class '%s' is not one of the model's %zu",
+				file, sc->label, r + 1, cell, sc->m.nclasses);
 			goto out;
 		}
 		hits += pred[r] == (int64_t)k;
 	}
-	mo->all_hits += hits;
-	mo->all_err2 += err2;
-	mo->all_rows += t->nrows;
-	json_array_append_new(mo->batches, mo->m.classification ?
-		json_pack("{s:s, s:I, s:o}", "file", file, "rows", (json_int_t)t->nrows, "accuracy",
-			kp_json_real(hits / (double)t->nrows)) :
-		json_pack("{s:s, s:I, s:o}", "file", file, "rows", (json_int_t)t->nrows, "rmse",
-			kp_json_real(sqrt(err2 / (double)t->nrows))));
+	sc->hits += hits;
+	sc->err2 += err2;
+	*score = sc->m.classification ? hits / (double)t->nrows : sqrt(err2 / (double)t->nrows);
 	rc = 0;
 out:
 	free(x);
 	free(out);
 	free(pred);
 	return rc;
+}
+
+/* One batch: scored by the model (and the champion), its record into mo->batches. */
+static int
+batch(struct mon *mo, const char *file, const struct kp_csv *t)
+{
+	const char *name = mo->model.m.classification ? "accuracy" : "rmse";
+	double v, c = 0;
+	json_t *rec;
+
+	if (score(mo->ctx, &mo->model, file, t, &v) < 0 ||
+	    (mo->beat && score(mo->ctx, &mo->champion, file, t, &c) < 0))
+		return -1;
+	mo->all_rows += t->nrows;
+	rec = json_pack("{s:s, s:I, s:o}", "file", file, "rows", (json_int_t)t->nrows, name, kp_json_real(v));
+	if (mo->beat)
+		json_object_set_new(rec, mo->model.m.classification ? "champion_accuracy" : "champion_rmse",
+			kp_json_real(c));
+	json_array_append_new(mo->batches, rec);
+	return 0;
+}
+
+/* The score of sc over every row so far. */
+static double
+overall(const struct scorer *sc, size_t rows)
+{
+	return sc->m.classification ? sc->hits / (double)rows : sqrt(sc->err2 / (double)rows);
 }
 
 static int
@@ -261,7 +307,15 @@ judge(struct mon *mo, const json_t *last, char *msg, size_t len)
 	const char *file = json_string_value(json_object_get(last, "file"));
 	double v, lim;
 
-	if (mo->m.classification) {
+	if (kiln_param(mo->ctx, "below")) {
+		v = json_number_value(json_object_get(last, "accuracy"));
+		lim = kiln_value_number(kiln_value_get(kiln_param(mo->ctx, "below"), "accuracy"), -INFINITY);
+		if (!(v < lim))
+			snprintf(msg, len, "accuracy %.4g on the latest batch (%s) is not below %g: it holds, "
+				"nothing to retrain", v, file, lim);
+		return *msg ? -1 : 0;
+	}
+	if (mo->model.m.classification) {
 		v = json_number_value(json_object_get(last, "accuracy"));
 		lim = kiln_value_number(kiln_value_get(kiln_param(mo->ctx, "min"), "accuracy"), -INFINITY);
 		if (v < lim)
@@ -274,18 +328,26 @@ judge(struct mon *mo, const json_t *last, char *msg, size_t len)
 			snprintf(msg, len, "rmse %.4g on the latest batch (%s, %lld rows) is above the maximum %g",
 				v, file, (long long)json_integer_value(json_object_get(last, "rows")), lim);
 	}
+	if (!*msg && mo->beat) {
+		double a = overall(&mo->model, mo->all_rows), b = overall(&mo->champion, mo->all_rows);
+		int cls = mo->model.m.classification;
+
+		if (cls ? !(a > b) : !(a < b))
+			snprintf(msg, len, "the model does not beat the champion (input 'beat') on the same %zu rows: "
+				"%s %.4g against the champion's %.4g", mo->all_rows, cls ? "accuracy" : "rmse", a, b);
+	}
 	return *msg ? -1 : 0;
 }
 
-/* metrics.json and the metrics: per batch, the latest, over all. */
+/* metrics.json and the metrics: per batch, the latest, over all (and the champion's). */
 static json_t *
 report(struct mon *mo)
 {
-	const char *name = mo->m.classification ? "accuracy" : "rmse";
+	const char *name = mo->model.m.classification ? "accuracy" : "rmse";
 	const json_t *b, *last = json_array_get(mo->batches, json_array_size(mo->batches) - 1);
-	double all = mo->m.classification ? mo->all_hits / (double)mo->all_rows :
-		sqrt(mo->all_err2 / (double)mo->all_rows);
-	char metric[64];
+	double all = overall(&mo->model, mo->all_rows);
+	char metric[64], champ[64];
+	json_t *j;
 	size_t i;
 
 	json_array_foreach(mo->batches, i, b) {
@@ -297,8 +359,14 @@ report(struct mon *mo)
 	kiln_metric(mo->ctx, metric, all);
 	kiln_metric(mo->ctx, "rows", (double)mo->all_rows);
 	kiln_metric(mo->ctx, "batches", (double)json_array_size(mo->batches));
-	return json_pack("{s:s, s:O, s:O, s:o, s:I}", "format", "kiln-monitor/1", "batches", mo->batches,
+	j = json_pack("{s:s, s:O, s:O, s:o, s:I}", "format", "kiln-monitor/1", "batches", mo->batches,
 		name, json_object_get(last, name), metric, kp_json_real(all), "rows", (json_int_t)mo->all_rows);
+	if (mo->beat) {
+		snprintf(champ, sizeof(champ), "champion_%s_all", name);
+		kiln_metric(mo->ctx, champ, overall(&mo->champion, mo->all_rows));
+		json_object_set_new(j, champ, kp_json_real(overall(&mo->champion, mo->all_rows)));
+	}
+	return j;
 }
 
 static int
@@ -308,8 +376,10 @@ batches(struct mon *mo)
 	size_t n = batch_files(kiln_input(mo->ctx, "data"), &files), i;
 	int rc = 0;
 
-	if (n == 0)
-		rc = kiln_fail(mo->ctx, "input 'data': no CSV files in %s", kiln_input(mo->ctx, "data"));
+	/* No batch yet: nothing to judge, except for a trigger, which has nothing to go on. */
+	if (n == 0 && kiln_param(mo->ctx, "below"))
+		rc = kiln_fail(mo->ctx, "input 'data': no CSV files in %s: no feedback to retrain on",
+			kiln_input(mo->ctx, "data"));
 	for (i = 0; rc == 0 && i < n; i++) {
 		struct kp_csv t = {0};
 
@@ -318,7 +388,7 @@ batches(struct mon *mo)
 		else if (t.nrows == 0)
 			rc = kiln_fail(mo->ctx, "%s: no data rows", files[i]);
 		else
-			rc = score(mo, files[i], &t);
+			rc = batch(mo, files[i], &t);
 		kp_csv_release(&t);
 	}
 	kp_strings_free(files, n);
@@ -336,10 +406,17 @@ run(kiln_ctx *ctx)
 	/* One thread: the last bits of a product would change with the count. */
 	openblas_set_num_threads(1);
 	mo.batches = json_array();
-	if (check(ctx) < 0 || load_model(&mo) < 0 || batches(&mo) < 0)
+	mo.beat = kiln_input(ctx, "beat") != NULL;
+	if (check(ctx) < 0 || load_scorer(ctx, &mo.model, "model") < 0 ||
+	    (mo.beat && load_scorer(ctx, &mo.champion, "beat") < 0) || batches(&mo) < 0)
 		goto out;
-	j = report(&mo);
-	judge(&mo, json_array_get(mo.batches, json_array_size(mo.batches) - 1), msg, sizeof(msg));
+	if (json_array_size(mo.batches) == 0) {
+		kiln_metric(ctx, "batches", 0);
+		j = json_pack("{s:s, s:O, s:i}", "format", "kiln-monitor/1", "batches", mo.batches, "rows", 0);
+	} else {
+		j = report(&mo);
+		judge(&mo, json_array_get(mo.batches, json_array_size(mo.batches) - 1), msg, sizeof(msg));
+	}
 	json_object_set_new(j, "passed", json_boolean(!*msg));
 	if (*msg) {
 		s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
@@ -354,10 +431,8 @@ run(kiln_ctx *ctx)
 out:
 	json_decref(j);
 	json_decref(mo.batches);
-	json_decref(mo.mj);
-	free(mo.in);
-	if (mo.m.layers)
-		kp_model_release(&mo.m);
+	scorer_release(&mo.model);
+	scorer_release(&mo.champion);
 	return rc;
 }
 

@@ -60,6 +60,18 @@ import json, sys
 m = json.loads(sys.argv[1])["watch"]
 assert m["batches"] == 3 and m["rows"] == 180, m
 assert m["batch_003_accuracy"] < m["batch_001_accuracy"] and m["accuracy"] == m["batch_003_accuracy"], m' "$out"
+# Champion against challenger: a model does not beat itself; the trigger (below) is the check turned round.
+cat >>Kilnfile <<'K'
+monitor "self" { model = ":iris_softmax", data = "feedback", beat = ":iris_softmax" }
+monitor "fell" { model = ":iris_softmax", data = "feedback/*.csv", below = { accuracy = 0.85 } }
+K
+fails 1 kiln build self
+has "the model does not beat the champion (input 'beat') on the same 180 rows: accuracy"
+ok kiln build fell
+has "1 ran"
+sed -i 's/below = { accuracy = 0.85 }/below = { accuracy = 0.3 }/' Kilnfile
+fails 1 kiln build fell
+has "is not below 0.3: it holds, nothing to retrain"
 # Bad batches are named.
 printf 'species,petal_width\nsetosa,0.2\n' >feedback/2026-04.csv
 fails 1 kiln build watch
