@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "remote.h"
 
 #define PARALLEL 16		/* transfers at once */
@@ -133,6 +134,37 @@ make_headers(void)
 		die("out of memory");
 	return l;
 }
+
+#ifdef KILN_FAULT
+/* With failure injection (fault.h), libcurl's allocations are counted too, as module "libcurl". */
+#define CURL_FAILS() kiln_fault_fail(KILN_FAULT_ALLOC, "libcurl", 0)
+
+static void *
+curl_malloc(size_t n)
+{
+	return CURL_FAILS() ? NULL : malloc(n);
+}
+
+static void *
+curl_calloc(size_t n, size_t size)
+{
+	return CURL_FAILS() ? NULL : calloc(n, size);
+}
+
+static void *
+curl_realloc(void *p, size_t n)
+{
+	return CURL_FAILS() ? NULL : realloc(p, n);
+}
+
+static char *
+curl_strdup(const char *s)
+{
+	return CURL_FAILS() ? NULL : strdup(s);
+}
+
+#define curl_global_init(flags) curl_global_init_mem(flags, curl_malloc, free, curl_realloc, curl_strdup, curl_calloc)
+#endif
 
 struct kiln_remote *
 kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only)
@@ -420,7 +452,7 @@ blob_arrived(struct kiln_remote *r, struct xfer *x)
 	x->hash = NULL;
 	dir = xstrndup(x->path, strrchr(x->path, '/') - x->path);
 	/* Read-only, like every blob of the local cache. */
-	if (chmod(x->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || rename(x->tmp, x->path) < 0) {
+	if (chmod(x->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || fault_rename(x->tmp, x->path) < 0) {
 		snprintf(r->last_error, sizeof(r->last_error), "cannot store %s in %s: %s", what, r->cache->dir,
 		    strerror(errno));
 		unlink(x->tmp);

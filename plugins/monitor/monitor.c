@@ -136,7 +136,7 @@ scorer_release(struct scorer *sc)
 {
 	json_decref(sc->mj);
 	free(sc->in);
-	if (sc->m.layers)
+	if (sc->m.layers || sc->m.forest)
 		kp_model_release(&sc->m);
 }
 
