@@ -41,7 +41,8 @@ static const char general_help[] =
     "and keeps every output in a content-addressed cache.\n"
     "\n"
     "commands:\n"
-    "  build [TARGET...]     bring targets up to date (default: all); -S T.FIELD=VALUE\n"
+    "  build [TARGET...]     bring targets up to date (default: all but side effects,\n"
+    "                        such as deploys); -S T.FIELD=VALUE\n"
     "                        builds as if the Kilnfile set that field\n"
     "  status [TARGET...]    list stale targets and why; --check for CI\n"
     "  why TARGET            which part of a target's action key changed\n"
@@ -77,7 +78,9 @@ static const char general_help[] =
 
 static const struct command commands[] = {
 	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
-	    "Bring the targets (default: every target) and what they depend on up to date.\n"
+	    "Bring the targets (default: every target but the side effects, effect = true,\n"
+	    "such as deploys, and what depends on them) and what they depend on up to date.\n"
+	    "A side effect runs only when named, and then each time.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
 	    "cache, then from the remote cache if there is one, and only when both miss runs\n"
