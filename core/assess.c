@@ -38,6 +38,10 @@ kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struc
 	size_t i, k;
 	int re;
 
+	if (t->effect) {
+		buf_adds(b, "a side effect: it runs each time it is asked for");
+		return b->s;
+	}
 	if (!rec) {
 		buf_adds(b, "never built");
 		return b->s;

@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "cmd_build.h"
 #include "cmd_data.h"
+#include "cmd_deploy.h"
 #include "fs.h"
 #include "key.h"
 #include "lock.h"
@@ -297,7 +298,8 @@ kiln_cmd_build(int argc, char **argv)
 	ws.fetch_sources = !o.dry_run;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
-	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
+	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0 ||
+	    kiln_deploy_prepare_wanted(&ws.graph) < 0) {
 		kiln_workspace_close(&ws);
 		kiln_overrides_release(&ov);
 		return 2;

@@ -32,6 +32,18 @@ serve_binary(void)
 	return xstrdup("kiln-serve");
 }
 
+/* Does t write a model folder (model.safetensors and model.json), as a training script can? */
+static int
+model_files(const struct kiln_target *t)
+{
+	int got = 0;
+	size_t i;
+
+	for (i = 0; i < t->noutputs; i++)
+		got |= strcmp(t->outputs[i], "model.safetensors") == 0 ? 1 : strcmp(t->outputs[i], "model.json") == 0 ? 2 : 0;
+	return got == 3;
+}
+
 /* The model target TARGET names: itself, or a container's model input. */
 static const struct kiln_target *
 model_of(const struct kiln_graph *g, const char *name)
@@ -47,10 +59,10 @@ model_of(const struct kiln_graph *g, const char *name)
 		for (i = 0; i < t->ninputs; i++)
 			if (strcmp(t->inputs[i].name, "model") == 0 && t->inputs[i].dep)
 				return t->inputs[i].dep;
-	/* A select's outputs are its chosen model's files. */
-	if (strcmp(t->plugin, "train") != 0 && strcmp(t->plugin, "select") != 0) {
-		error("'%s' is a '%s' target; kiln serve takes a model (train), select or container target",
-			name, t->plugin);
+	/* A select's outputs are its chosen model's files; a script's (exec) may be a model too. */
+	if (strcmp(t->plugin, "train") != 0 && strcmp(t->plugin, "select") != 0 && !model_files(t)) {
+		error("'%s' is a '%s' target; kiln serve takes a model (train), select or container target, "
+			"or one whose outputs are model.safetensors and model.json", name, t->plugin);
 		return NULL;
 	}
 	return t;
@@ -110,7 +122,8 @@ kiln_cmd_serve(int argc, char **argv)
 		return error("%s: no such folder after the build", dir), 1;
 	bin = serve_binary();
 	fflush(NULL);
-	execlp(bin, "kiln-serve", "--model", dir, "--name", name, "--host", host, "--port", port,
+	/* The URL's name is the target asked for: a container's, not its model's (docs/serve.md). */
+	execlp(bin, "kiln-serve", "--model", dir, "--name", argv[optind], "--host", host, "--port", port,
 		(char *)NULL);
 	error("cannot run %s (is kiln-serve installed beside kiln?):", bin);
 	return 2;

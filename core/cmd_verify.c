@@ -847,6 +847,20 @@ release(struct verify *v)
 	free((char *)v->faketime);
 }
 
+/* A side effect (a push, a commit) is never re-run to compare it: refuse one named. */
+static int
+refuse_effects(const struct kiln_graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->ntargets; i++)
+		if (g->targets[i]->wanted && g->targets[i]->effect)
+			return error("'%s' is a side effect (%s:%d): kiln verify never runs it; "
+			    "name the targets it needs instead", g->targets[i]->name, g->targets[i]->file,
+			    g->targets[i]->line);
+	return 0;
+}
+
 int
 kiln_cmd_verify(int argc, char **argv)
 {
@@ -900,7 +914,7 @@ kiln_cmd_verify(int argc, char **argv)
 		kiln_overrides_release(&v.ov);
 		return 2;
 	}
-	r = run(&v);
+	r = refuse_effects(&ws.graph) < 0 ? 2 : run(&v);
 	if (r == 2 && v.json)
 		report_error(&v);
 	release(&v);

@@ -41,6 +41,9 @@ read_fd(int fd, struct buf *b, size_t max)
  * NULL). Its exit status, or -1 if it could not run.
  */
 static int
+spawn_git(const char *const *pre, const char *const *args, char *const *env, struct buf *out, struct buf *err);
+
+static int
 run_git(const char *const *args, struct buf *out, struct buf *err)
 {
 	static const char *const pre[] = {"git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
@@ -49,6 +52,54 @@ run_git(const char *const *args, struct buf *out, struct buf *err)
 	char *envpath = xasprintf("PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
 	char *env[] = {envpath, "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
 	    "HOME=/nonexistent", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", NULL};
+	int r = spawn_git(pre, args, env, out, err);
+
+	free(envpath);
+	return r;
+}
+
+extern char **environ;
+
+/* Is env entry e one of the variables that would point git at another repository? */
+static int
+repo_var(const char *e)
+{
+	static const char *const vars[] = {"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
+	    "GIT_OBJECT_DIRECTORY=", "GIT_COMMON_DIR=", "GIT_NAMESPACE=", "LC_ALL=", NULL};
+	size_t i;
+
+	for (i = 0; vars[i]; i++)
+		if (strncmp(e, vars[i], strlen(vars[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int
+kiln_git_user(const char *dir, const char *const *args, struct buf *out, struct buf *err)
+{
+	const char *pre[] = {"git", "--no-pager", "-C", dir, NULL};
+	char **env;
+	size_t n = 0, i;
+	int r;
+
+	for (i = 0; environ[i]; i++)
+		;
+	env = xreallocarray(NULL, i + 3, sizeof(*env));
+	for (i = 0; environ[i]; i++)
+		if (!repo_var(environ[i]))
+			env[n++] = environ[i];
+	env[n++] = "LC_ALL=C";
+	env[n++] = "GIT_TERMINAL_PROMPT=0";
+	env[n] = NULL;
+	r = spawn_git(pre, args, env, out, err);
+	free(env);
+	return r;
+}
+
+/* Run pre then args, in env; stdout into out and stderr into err (either may be NULL). */
+static int
+spawn_git(const char *const *pre, const char *const *args, char *const *env, struct buf *out, struct buf *err)
+{
 	const char *argv[32];
 	posix_spawn_file_actions_t fa;
 	int po[2], pe[2], status = -1, rc;
@@ -60,14 +111,11 @@ run_git(const char *const *args, struct buf *out, struct buf *err)
 	for (i = 0; args[i] && n < LEN(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	if (pipe2(po, O_CLOEXEC) < 0) {
-		free(envpath);
+	if (pipe2(po, O_CLOEXEC) < 0)
 		return -1;
-	}
 	if (pipe2(pe, O_CLOEXEC) < 0) {
 		close(po[0]);
 		close(po[1]);
-		free(envpath);
 		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -78,7 +126,6 @@ run_git(const char *const *args, struct buf *out, struct buf *err)
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
-	free(envpath);
 	if (rc == 0) {
 		struct buf sink = BUF_INIT;
 

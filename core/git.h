@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+struct buf;
+
 /*
  * The commit checked out in the current folder's repository (40 hex digits
  * and a NUL into hex) and whether tracked files differ from it (*dirty).
@@ -26,5 +28,13 @@ char *kiln_git_show(const char *rev, const char *path, size_t *len);
  * nothing, outside a repository or without git.
  */
 char *kiln_git_log(const char *path, int n);
+/*
+ * Run `git -C dir ARGS` as the user would, in kiln's own clone (gitops):
+ * the user's environment, configuration and credentials (ssh agent,
+ * credential helpers, identity), less the variables that would point git
+ * at another repository. stdout into out, stderr into err (either may be
+ * NULL). git's exit status, or -1 if it could not run.
+ */
+int kiln_git_user(const char *dir, const char *const *args, struct buf *out, struct buf *err);
 
 #endif

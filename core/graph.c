@@ -171,6 +171,19 @@ kiln_graph_link(struct kiln_graph *g)
 	return 0;
 }
 
+/* Clear `wanted` on t and on everything downstream of it. */
+static void
+unwant(struct kiln_target *t)
+{
+	size_t j;
+
+	if (!t->wanted)
+		return;
+	t->wanted = 0;
+	for (j = 0; j < t->nrdeps; j++)
+		unwant(t->rdeps[j]);
+}
+
 int
 kiln_graph_want(struct kiln_graph *g, char **names, size_t n)
 {
@@ -178,8 +191,12 @@ kiln_graph_want(struct kiln_graph *g, char **names, size_t n)
 	size_t depth = 0, i, j;
 
 	if (n == 0) {
+		/* Declaration order is not dependency order: mark the effects' dependents by a walk. */
 		for (i = 0; i < g->ntargets; i++)
 			g->targets[i]->wanted = 1;
+		for (i = 0; i < g->ntargets; i++)
+			if (g->targets[i]->effect)
+				unwant(g->targets[i]);
 		return 0;
 	}
 	stack = xreallocarray(NULL, g->ntargets + 1, sizeof(*stack));

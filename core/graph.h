@@ -102,6 +102,7 @@ struct kiln_target {
 	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
 	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
 	int checkpoint;		/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
+	int effect;		/* a side effect (a push, a commit): run only when named, never cached */
 
 	/* Edges, unique, filled by kiln_graph_link(). */
 	struct kiln_target **deps;
@@ -150,7 +151,10 @@ struct kiln_target *kiln_graph_find(const struct kiln_graph *g, const char *name
  * with the target's place in the Kilnfile; returns -1 if any.
  */
 int kiln_graph_link(struct kiln_graph *g);
-/* Set `wanted` on the named targets and everything they depend on (all if n == 0). */
+/*
+ * Set `wanted` on the named targets and everything they depend on. With
+ * n == 0, every target but the side effects (`effect`) and what depends on them.
+ */
 int kiln_graph_want(struct kiln_graph *g, char **names, size_t n);
 /* Give every target kiln.config's tools and packages that it does not declare itself. */
 void kiln_graph_merge_tools(struct kiln_graph *g);

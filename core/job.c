@@ -32,7 +32,7 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 	struct kiln_target *t = j->t;
 	json_t *spec = json_object(), *inputs = json_object(), *outputs = json_array();
 	json_t *env = json_object(), *binds = json_array();
-	char *path = xasprintf(KILN_TMP_DIR "/%s/spec.json", t->name);
+	char *path = xasprintf(KILN_TMP_DIR "/%s/spec.json", t->name), *text;
 	size_t i, k;
 
 	json_object_set_new(spec, "target", json_string(t->name));
@@ -89,11 +89,14 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 			json_object_set_new(sb, "cpu", json_integer((json_int_t)(t->res.timeout * t->res.threads) + 1));
 		json_object_set_new(spec, "sandbox", sb);
 	}
-	if (json_dump_file(spec, path, JSON_COMPACT) < 0) {
+	/* 0600: it holds the declared variables' values, a deploy's credentials among them. */
+	text = json_dumps(spec, JSON_COMPACT);
+	if (!text || write_file_atomic(path, text, strlen(text), 0600, 0) < 0) {
 		error("cannot write %s:", path);
 		free(path);
 		path = NULL;
 	}
+	free(text);
 	json_decref(spec);
 	return path;
 }

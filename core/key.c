@@ -104,8 +104,11 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 		const char *v = t->env[i].value ? t->env[i].value : getenv(t->env[i].name);
 
 		buf_reset(&b);
-		/* Unset and empty are different environments. */
-		if (v)
+		/*
+		 * Unset and empty are different environments. A side effect's
+		 * values (credentials, --force) are not: it runs whenever asked.
+		 */
+		if (v && !t->effect)
 			buf_printf(&b, "=%s", v);
 		add_bytes(ki, KILN_C_ENV, t->env[i].name, b.s ? b.s : "", b.len);
 	}

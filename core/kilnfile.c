@@ -883,6 +883,14 @@ read_gpu_key(struct reader *r, struct kiln_target *t)
 	t->gpu_key = strcmp(s, "driver") == 0;
 }
 
+static void
+read_effect(struct reader *r, struct kiln_target *t)
+{
+	if (!lua_isnil(r->L, -1) && !lua_isboolean(r->L, -1))
+		rfail(r, "expected true or false, got %s", luaL_typename(r->L, -1));
+	t->effect = lua_toboolean(r->L, -1);
+}
+
 /* kiln.target's fields after name; each reader takes the field's value on top of the stack. */
 static const struct field {
 	const char *name;
@@ -899,6 +907,7 @@ static const struct field {
 	{"tools", read_tools},
 	{"gpu_key", read_gpu_key},
 	{"checkpoint", read_checkpoint},
+	{"effect", read_effect},
 	{NULL, NULL},
 };
 
@@ -914,11 +923,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, effect)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, effect } */
 static int
 l_target(lua_State *L)
 {

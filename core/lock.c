@@ -131,7 +131,8 @@ kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_record *rec = kiln_state_get(st, sorted[i]->name);
 
-		if (!rec)
+		/* A side effect is not an artifact: its record is the deployment log's. */
+		if (!rec || sorted[i]->effect)
 			continue;
 		/* Plain appends: printf for 100,000 targets costs more than the rest of a rebuild. */
 		buf_adds(b, rec->name);

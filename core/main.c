@@ -42,7 +42,8 @@ static const char general_help[] =
     "and keeps every output in a content-addressed cache.\n"
     "\n"
     "commands:\n"
-    "  build [TARGET...]     bring targets up to date (default: all); -S T.FIELD=VALUE\n"
+    "  build [TARGET...]     bring targets up to date (default: all but side effects,\n"
+    "                        such as deploys); -S T.FIELD=VALUE\n"
     "                        builds as if the Kilnfile set that field\n"
     "  status [TARGET...]    list stale targets and why; --check for CI\n"
     "  why TARGET            which part of a target's action key changed\n"
@@ -83,7 +84,9 @@ static const char general_help[] =
 
 static const struct command commands[] = {
 	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
-	    "Bring the targets (default: every target) and what they depend on up to date.\n"
+	    "Bring the targets (default: every target but the side effects, effect = true,\n"
+	    "such as deploys, and what depends on them) and what they depend on up to date.\n"
+	    "A side effect runs only when named, and then each time.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
 	    "cache, then from the remote cache if there is one, and only when both miss runs\n"
@@ -188,13 +191,18 @@ static const struct command commands[] = {
 	{"graph", kiln_cmd_graph, "[TARGET...]",
 	    "Print the graph of the targets (default: all) and what they depend on as\n"
 	    "Graphviz dot: `kiln graph | dot -Tsvg > graph.svg`.\n"},
-	{"deploy", kiln_cmd_deploy, "[--rollback] TARGET",
-	    "Build the deploy TARGET (which pushes its image to the registry and writes\n"
-	    "Kubernetes manifests pinned to the image's digest), then copy the manifests\n"
-	    "into the folder the rule names and record the deployment in\n"
-	    ".kiln/deployments. The folder must be writable before anything is pushed;\n"
-	    "when the build fails it is left as it was. See docs/deploy.md.\n"
+	{"deploy", kiln_cmd_deploy, "[--force] [--rollback] TARGET",
+	    "Build what the deploy TARGET needs, then run it: push its image to the\n"
+	    "registry and write Kubernetes manifests pinned to the image's digest; copy\n"
+	    "the manifests into the folder the rule names (and commit them to its gitops\n"
+	    "repository) and record the deployment in .kiln/deployments. A deploy is a\n"
+	    "side effect: a plain kiln build and kiln verify never run it. The folder\n"
+	    "must be writable before anything is pushed; when the build fails it is left\n"
+	    "as it was. Credentials: KILN_REGISTRY_TOKEN, or KILN_REGISTRY_USER and\n"
+	    "KILN_REGISTRY_PASSWORD, or podman's, skopeo's or docker's auth file. See\n"
+	    "docs/deploy.md.\n"
 	    "\n"
+	    "  --force      move a tag that already points at another image\n"
 	    "  --rollback   put back the manifests of the digest deployed before the\n"
 	    "               current one (nothing is built or pushed)\n"},
 	{"serve", kiln_cmd_serve, "TARGET [--port N] [--host ADDR]",

@@ -307,12 +307,15 @@ kiln_outputs_keep(struct kiln_workspace *ws, struct kiln_target *t, const struct
 	act.metrics = metrics;
 	act.nmetrics = nmetrics;
 	act.flags = flags;
-	if (kiln_cache_put_action(&ws->cache, &ki->key, &act) < 0) {
+	/* A side effect's outputs are kept in kiln-out/ but never offered for a restore. */
+	if (t->effect)
+		;
+	else if (kiln_cache_put_action(&ws->cache, &ki->key, &act) < 0) {
 		buf_adds(why, "cannot write its cache entry");
 		goto done;
 	}
 	/* Share it; a remote that fails only warns, the step still succeeded. */
-	if (ws->remote)
+	if (ws->remote && !t->effect)
 		kiln_remote_store(ws->remote, &ki->key, &act, t->name);
 	final = gather(t, out);
 	if (!final || install(t, final) < 0) {

@@ -420,6 +420,9 @@ decide(struct run *r, struct kiln_target *t)
 			kiln_inputs_resolve_target(&t->inputs[i]);
 	kiln_key_compute(&r->ki, t, pi);
 	t->key = r->ki.key;
+	/* A side effect is an action: done each time it is asked for, never restored. */
+	if (t->effect)
+		return 1;
 	rec = kiln_state_get(&ws->state, t->name);
 	/* What was built with --sandbox=off does not count for a sandboxed build. */
 	if (rec && r->o->sandbox && (rec->flags & KILN_REC_UNSANDBOXED))

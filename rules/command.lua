@@ -29,7 +29,7 @@
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
   resources = true, network = true, shell = true, params = true, metrics = true,
-  tools = true, gpu_key = true, checkpoint = true,
+  tools = true, gpu_key = true, checkpoint = true, effect = true,
 }
 
 local reserved = { cmd = true, shell = true, metrics = true }
@@ -100,6 +100,7 @@ function command(name)
       tools = args.tools,
       gpu_key = args.gpu_key,
       checkpoint = args.checkpoint,
+      effect = args.effect,
     }
   end
 end

@@ -10,6 +10,16 @@
 -- plus group_test.npy with a group, w_train.npy with reweigh = true, and
 -- X_val.npy, y_val.npy with split.validation (a share held out of training
 -- for choosing among models; the test rows stay those without it).
+--
+-- New data through the training features' fitted transform:
+--
+--   features "fresh_feat" { data = ":fresh", transform = ":train_feat" }
+--
+-- fits nothing: the columns, one-hot vocabularies, classes and scaling are
+-- train_feat's (a new category or a missing column is an error naming it);
+-- every row is a test row. Outputs X_test.npy, y_test.npy, transform.json
+-- (train_feat's, unchanged) and group_test.npy with group. Only label, group
+-- (checked against the transform's), where and dropna may be given.
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -31,10 +41,37 @@ local spec = {
   where = { function(v) return type(v) == "table" end, "a table of column = value" },
   reweigh = { check.bool, "a boolean" },
   resources = { function(v) return type(v) == "table" end, "a table" },
+  transform = { check.target, 'a ":features" target whose fitted transform to apply' },
 }
+
+-- What a fitted transform decides, so a features target that applies one may not set it.
+local fitted = { "features", "drop", "onehot", "scale", "split", "task", "reweigh" }
+
+local function applied(name, args)
+  for _, k in ipairs(fitted) do
+    if args[k] ~= nil then
+      kiln.fail(string.format("features '%s': field '%s': the transform's is used (transform = %q)",
+        name, k, args.transform))
+    end
+  end
+  local outputs = { "X_test.npy", "y_test.npy", "transform.json" }
+  if args.group then outputs[#outputs + 1] = "group_test.npy" end
+  kiln.target {
+    name = name,
+    plugin = "featurize",
+    inputs = { data = args.data, transform = args.transform },
+    params = { label = args.label, group = args.group, where = args.where, dropna = args.dropna },
+    outputs = outputs,
+    resources = args.resources,
+  }
+end
 
 function features(name)
   return function(args)
+    if type(args) == "table" and args.transform ~= nil then
+      check_args("features", name, args, spec, { "data" })
+      return applied(name, args)
+    end
     check_args("features", name, args, spec, { "data", "label" })
     check_table("features", name, "split", args.split or {}, {
       test = { check.range(0.01, 0.9), "a fraction in [0.01, 0.9]" },

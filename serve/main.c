@@ -40,6 +40,7 @@
 #include "gate.h"
 #include "guard.h"
 #include "predict.h"
+#include "monitor.h"
 #include "../plugins/lib/model.h"
 #include "../plugins/lib/util.h"
 
@@ -101,10 +102,14 @@ usage(FILE *f)
 	      "  POST /v1/models/NAME:predict  {\"instances\": [[...]] or [{\"col\": value}]}\n"
 	      "  GET  /v1/models/NAME          model metadata\n"
 	      "  GET  /healthz                 liveness\n"
-	      "  GET  /metrics                 Prometheus metrics\n"
+	      "  GET  /metrics                 Prometheus metrics (with drift, per-class counts)\n"
+	      "\n"
+	      "Prediction log (off by default): KILN_SERVE_PREDICTION_LOG=FILE, one JSON line\n"
+	      "per instance; KILN_SERVE_LOG_SAMPLE (share, default 1), KILN_SERVE_LOG_MAX_BYTES\n"
+	      "(then FILE becomes FILE.1; default 67108864).\n"
 	      "\n"
 	      "  --name NAME       the model's name in URLs (default: DIR's last component)\n"
-	      "  --host ADDR       IPv4 address to listen on (default 0.0.0.0)\n"
+	      "  --host ADDR       IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
 	      "  --port N          port (default 8080; 0 picks a free one, printed at start)\n"
 	      "  --threads N       worker threads (default: the number of CPUs, at most 16)\n"
 	      "  --max-body BYTES  largest request body accepted (default 1048576)\n"
@@ -195,6 +200,9 @@ reply_error(struct MHD_Connection *c, struct server *s, struct req *r, int code,
 	return reply_json(c, s, r, code, json_pack("{s:s, s:i}", "error", msg, "code", code));
 }
 
+/* Drift, predictions per class and the prediction log (monitor.h). */
+static struct monitor *mon;
+
 static char *
 metrics_text(struct server *s)
 {
@@ -236,6 +244,7 @@ metrics_text(struct server *s)
 	fprintf(f, "kiln_serve_request_duration_seconds_sum %.9f\n",
 		(double)atomic_load(&s->st.sum_ns) / 1e9);
 	fprintf(f, "kiln_serve_request_duration_seconds_count %llu\n", atomic_load(&s->st.count));
+	monitor_metrics(mon, f);
 	fclose(f);
 	return buf;
 }
@@ -302,6 +311,7 @@ route(struct MHD_Connection *c, struct server *s, struct req *r, const char *url
 			return reply_error(c, s, r, status, err);
 		atomic_fetch_add(&s->st.predictions,
 			json_array_size(json_object_get(res, "predictions")));
+		monitor_observe(mon, r->body ? r->body : "", r->len, res);
 		return reply_json(c, s, r, 200, res);
 	}
 }
@@ -520,7 +530,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	static struct server s;
-	const char *dir = NULL, *name = NULL, *host = "0.0.0.0";
+	const char *dir = NULL, *name = NULL, *host = "127.0.0.1";
 	long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
 	char err[KP_ERRLEN], *base, *copy = NULL;
 	struct sockaddr_in addr;
@@ -580,6 +590,8 @@ main(int argc, char **argv)
 	if (predictor_load(&s.p, dir, name, err) < 0)
 		die("%s", err);
 	free(copy);	/* the predictor keeps its own copy of the name */
+	if (!(mon = monitor_new(&s.p, dir, err)))
+		die("%s", err);
 
 	/*
 	 * OpenBLAS starts its threads before main, so blocking signals for a
@@ -625,6 +637,7 @@ main(int argc, char **argv)
 	gate_stop(gate);
 	MHD_stop_daemon(d);
 	guard_stop(s.guard);
+	monitor_free(mon);
 	predictor_release(&s.p);
 	return 0;
 }

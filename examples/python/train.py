@@ -40,9 +40,13 @@ def main():
                       {"format": "kiln-model/1", "kind": "softmax",
                        "task": "classification", "layers": "1",
                        "activations": "softmax"})
+    # The features' transform, as kiln's train plugin keeps it: kiln-serve
+    # then takes raw columns, and test checks features against it.
+    transform = json.load(open(f"{feat}/transform.json"))
     with open(f"{out}/model.json", "w") as f:
         json.dump({"format": "kiln-model/1", "kind": "softmax",
                    "task": "classification", "classes": classes,
+                   "label": transform["label"], "transform": transform,
                    "trainer": "scikit-learn LogisticRegression"},
                   f, sort_keys=True, indent=2)
         f.write("\n")

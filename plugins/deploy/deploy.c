@@ -33,76 +33,9 @@
 #include "../lib/json.h"
 #include "../lib/oci.h"
 #include "../lib/util.h"
+#include "http.h"
 
-static const char *const known_params[] = { "app", "manifests", "registry", "replicas", "tag", NULL };
-
-/* A registry reference parsed from "host[:port]/repo" or "http(s)://host[:port]/repo". */
-struct registry {
-	char scheme[8];		/* "http" or "https" */
-	char host[256];		/* host[:port], as written */
-	char repo[256];
-};
-
-/*
- * Parse a registry param. Without a scheme, loopback hosts get http and
- * every other host https, as docker and podman do. 0, or -1 with why.
- */
-static int
-parse_registry(const char *s, struct registry *r, char *why, size_t whylen)
-{
-	const char *p = s, *slash, *colon;
-	size_t hl, i;
-
-	memset(r, 0, sizeof(*r));
-	if (strncmp(p, "http://", 7) == 0) {
-		strcpy(r->scheme, "http");
-		p += 7;
-	} else if (strncmp(p, "https://", 8) == 0) {
-		strcpy(r->scheme, "https");
-		p += 8;
-	} else if (strstr(p, "://")) {
-		snprintf(why, whylen, "only http:// and https:// registries are supported");
-		return -1;
-	}
-	slash = strchr(p, '/');
-	if (!slash || slash == p) {
-		snprintf(why, whylen, "expected HOST[:PORT]/REPOSITORY, as in 127.0.0.1:5000/iris");
-		return -1;
-	}
-	hl = (size_t)(slash - p);
-	if (hl >= sizeof(r->host)) {
-		snprintf(why, whylen, "host name too long");
-		return -1;
-	}
-	memcpy(r->host, p, hl);
-	colon = strrchr(r->host, ':');
-	for (i = 0; i < (colon ? (size_t)(colon - r->host) : hl); i++)
-		if (!isalnum((unsigned char)r->host[i]) && r->host[i] != '.' && r->host[i] != '-') {
-			snprintf(why, whylen, "'%.200s' is not a host name", r->host);
-			return -1;
-		}
-	if (colon) {
-		char *end;
-		long port = strtol(colon + 1, &end, 10);
-
-		if (end == colon + 1 || *end || port < 1 || port > 65535) {
-			snprintf(why, whylen, "'%s' is not a port from 1 to 65535", colon + 1);
-			return -1;
-		}
-	}
-	if (!kp_oci_valid_name(slash + 1) || strlen(slash + 1) >= sizeof(r->repo)) {
-		snprintf(why, whylen, "'%s' is not a valid repository name", slash + 1);
-		return -1;
-	}
-	strcpy(r->repo, slash + 1);
-	if (!r->scheme[0]) {
-		int loop = strncmp(r->host, "localhost", 9) == 0 || strncmp(r->host, "127.", 4) == 0 ||
-			strncmp(r->host, "[::1]", 5) == 0;
-
-		strcpy(r->scheme, loop ? "http" : "https");
-	}
-	return 0;
-}
+static const char *const known_params[] = { "app", "gitops", "manifests", "registry", "replicas", "tag", NULL };
 
 static int
 check(kiln_ctx *ctx)
@@ -125,7 +58,7 @@ check(kiln_ctx *ctx)
 		return kiln_fail(ctx, "param 'registry' is required");
 	if (parse_registry(reg, &r, why, sizeof(why)) < 0)
 		return kiln_fail(ctx, "param 'registry': '%s': %s", reg, why);
-	if (tag && !kp_oci_valid_tag(tag))
+	if (tag && !strchr(tag, '{') && !kp_oci_valid_tag(tag))
 		return kiln_fail(ctx, "param 'tag': '%s' is not a valid tag", tag);
 	if (rep && (kiln_value_type(rep) != KILN_INT || kiln_value_int(rep, 0) < 0 ||
 	    kiln_value_int(rep, 0) > 1000))
@@ -133,149 +66,6 @@ check(kiln_ctx *ctx)
 	if (!kiln_input(ctx, "image"))
 		return kiln_fail(ctx, "no input 'image'");
 	return 0;
-}
-
-/* ---- HTTP ---- */
-
-struct http {
-	kiln_ctx *ctx;
-	const struct registry *r;
-	char base[600];		/* scheme://host/v2/repo */
-	struct curl_slist *auth;	/* Authorization header, or NULL */
-	const char *user, *password;
-	long status;
-	struct kp_buf body;	/* the answer */
-	char location[2048];
-	char digest[80];	/* Docker-Content-Digest */
-};
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct http *h = arg;
-
-	if (h->body.len < 65536)
-		kp_buf_add(&h->body, p, size * n);
-	return size * n;
-}
-
-static void
-header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
-{
-	size_t nl = strlen(name), v;
-
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	for (v = nl + 1; v < len && (line[v] == ' ' || line[v] == '\t'); v++)
-		;
-	while (len > v && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-		len--;
-	if (len - v < outlen) {
-		memcpy(out, line + v, len - v);
-		out[len - v] = '\0';
-	}
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct http *h = arg;
-
-	header_value(p, size * n, "Location", h->location, sizeof(h->location));
-	header_value(p, size * n, "Docker-Content-Digest", h->digest, sizeof(h->digest));
-	return size * n;
-}
-
-/* The registry's own words for an error answer: errors[0].message, or the status. */
-static const char *
-registry_says(struct http *h, char *buf, size_t len)
-{
-	json_t *j = json_loadb((const char *)h->body.p, h->body.len, 0, NULL);
-	const char *m = json_string_value(json_object_get(json_array_get(json_object_get(j, "errors"), 0),
-		"message"));
-	const char *c = json_string_value(json_object_get(json_array_get(json_object_get(j, "errors"), 0),
-		"code"));
-
-	if (m)
-		snprintf(buf, len, "HTTP %ld: %s%s%s", h->status, c ? c : "", c ? ": " : "", m);
-	else
-		snprintf(buf, len, "HTTP %ld", h->status);
-	json_decref(j);
-	return buf;
-}
-
-/*
- * One request. body/len is sent for PUT and POST; ctype is its
- * Content-Type. Returns 0 with h->status set, or -1 (with the failure
- * reported) when no answer came at all.
- */
-static int
-request(struct http *h, const char *method, const char *url, const void *body, size_t len,
-	const char *ctype, const char *what)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *hd = NULL, *a;
-	char ebuf[CURL_ERROR_SIZE] = "", ct[256];
-	CURLcode rc;
-
-	if (!c)
-		return kiln_fail(h->ctx, "libcurl could not start");
-	h->body.len = 0;
-	h->location[0] = h->digest[0] = '\0';
-	for (a = h->auth; a; a = a->next)
-		hd = curl_slist_append(hd, a->data);
-	hd = curl_slist_append(hd, "Expect:");
-	if (ctype) {
-		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-		hd = curl_slist_append(hd, ct);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	/* A stalled transfer: under 1 kB/s for 30 s. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln-deploy/1.0");
-	if (h->user) {
-		curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
-	}
-	/* Registries on object storage redirect blob reads; writes are never redirected. */
-	if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	}
-	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hd);
-	if (rc != CURLE_OK)
-		return kiln_fail(h->ctx, "registry %s://%s: %s: %s", h->r->scheme, h->r->host, what,
-			ebuf[0] ? ebuf : curl_easy_strerror(rc));
-	return 0;
-}
-
-/* Refused: say what the registry said. */
-static int
-refused(struct http *h, const char *what)
-{
-	char buf[512];
-
-	return kiln_fail(h->ctx, "registry %s://%s refused %s: %s", h->r->scheme, h->r->host, what,
-		registry_says(h, buf, sizeof(buf)));
 }
 
 /* ---- the push ---- */
@@ -318,18 +108,18 @@ push_blob(struct http *h, const struct blob *b, int *sent)
 	*sent = 0;
 	snprintf(url, sizeof(url), "%s/blobs/%s", h->base, b->digest);
 	snprintf(what, sizeof(what), "HEAD blob %.19s…", b->digest);
-	if (request(h, "HEAD", url, NULL, 0, NULL, what) < 0)
+	if (http_call(h, "HEAD", url, NULL, 0, NULL, NULL, what) < 0)
 		return -1;
 	if (h->status == 200)
 		return 0;
 	if (h->status != 404)
-		return refused(h, what);
+		return http_refused(h, what);
 	snprintf(url, sizeof(url), "%s/blobs/uploads/", h->base);
 	snprintf(what, sizeof(what), "starting the upload of blob %.19s…", b->digest);
-	if (request(h, "POST", url, "", 0, NULL, what) < 0)
+	if (http_call(h, "POST", url, "", 0, NULL, NULL, what) < 0)
 		return -1;
 	if (h->status != 202 || !h->location[0])
-		return refused(h, what);
+		return http_refused(h, what);
 	if (h->location[0] == '/')
 		snprintf(url, sizeof(url), "%s://%s%s%cdigest=%s", h->r->scheme, h->r->host, h->location,
 			strchr(h->location, '?') ? '&' : '?', b->digest);
@@ -337,10 +127,10 @@ push_blob(struct http *h, const struct blob *b, int *sent)
 		snprintf(url, sizeof(url), "%s%cdigest=%s", h->location,
 			strchr(h->location, '?') ? '&' : '?', b->digest);
 	snprintf(what, sizeof(what), "blob %.19s… (%zu bytes)", b->digest, b->size);
-	if (request(h, "PUT", url, b->data, b->size, "application/octet-stream", what) < 0)
+	if (http_call(h, "PUT", url, b->data, b->size, "application/octet-stream", NULL, what) < 0)
 		return -1;
 	if (h->status != 201)
-		return refused(h, what);
+		return http_refused(h, what);
 	*sent = 1;
 	return 0;
 }
@@ -461,7 +251,7 @@ out:
 struct push {
 	json_t *info;		/* the image input's image.json */
 	const char *mdigest;	/* the manifest's digest, from info */
-	const char *tag;	/* what to push under: the param, or the image's tag */
+	char tag[200];		/* what to push under: the param (expanded), or the image's tag */
 	char *oci;		/* the image input's oci/ layout */
 	char *mtext;		/* the manifest's bytes */
 	size_t mlen;
@@ -487,11 +277,43 @@ push_release(struct push *ps)
 	free(ps->oci);
 }
 
+/*
+ * The tag from a template: {version} is the image's own tag, {digest12}
+ * and {digest} the manifest digest's first 12 and all 64 hex digits, so a
+ * new image gets a new tag and no tag ever has to move.
+ */
+static int
+expand_tag(kiln_ctx *ctx, const char *tmpl, const char *version, const char *digest, char *out, size_t len)
+{
+	static const char *const names[] = { "{version}", "{digest12}", "{digest}", NULL };
+	size_t n = 0, i, k;
+
+	for (i = 0; tmpl[i] && n + 1 < len;) {
+		for (k = 0; names[k] && strncmp(tmpl + i, names[k], strlen(names[k])) != 0; k++)
+			;
+		if (!names[k] && tmpl[i] == '{')
+			return kiln_fail(ctx, "param 'tag': '%s': unknown placeholder (known: {version}, {digest12}, "
+				"{digest})", tmpl);
+		if (!names[k]) {
+			out[n++] = tmpl[i++];
+			continue;
+		}
+		n += (size_t)snprintf(out + n, len - n, "%.*s", k == 0 ? (int)strlen(version) : k == 1 ? 12 : 64,
+			k == 0 ? version : digest + 7);
+		i += strlen(names[k]);
+	}
+	out[n < len ? n : len - 1] = '\0';
+	if (!kp_oci_valid_tag(out))
+		return kiln_fail(ctx, "param 'tag': '%s' gives '%s', which is not a valid tag", tmpl, out);
+	return 0;
+}
+
 /* image.json of the image input: the manifest's digest and the tag. */
 static int
 read_info(kiln_ctx *ctx, const char *imgdir, struct push *ps)
 {
 	char err[KP_ERRLEN], *p = kp_join(imgdir, "image.json");
+	const char *version, *tmpl;
 
 	ps->info = kp_json_read(p, err);
 	free(p);
@@ -499,12 +321,11 @@ read_info(kiln_ctx *ctx, const char *imgdir, struct push *ps)
 		return kiln_fail(ctx, "input 'image' is not a container target's output (no image.json "
 			"with a digest): %s", ps->info ? "no digest" : err);
 	ps->mdigest = json_string_value(json_object_get(ps->info, "digest"));
-	ps->tag = kiln_param_string(ctx, "tag", NULL);
-	if (!ps->tag)
-		ps->tag = json_string_value(json_object_get(ps->info, "tag"));
-	if (!ps->tag || !kp_oci_valid_tag(ps->tag))
+	version = json_string_value(json_object_get(ps->info, "tag"));
+	tmpl = kiln_param_string(ctx, "tag", version);
+	if (!tmpl || strlen(ps->mdigest) != 71)
 		return kiln_fail(ctx, "no valid tag to push under");
-	return 0;
+	return expand_tag(ctx, tmpl, version ? version : "", ps->mdigest, ps->tag, sizeof(ps->tag));
 }
 
 /* The manifest, checked against image.json's digest. */
@@ -553,38 +374,36 @@ read_blobs(kiln_ctx *ctx, struct push *ps)
 	return 0;
 }
 
-/* The credentials from the environment, and the registry's API check. */
+/*
+ * A tag that already names another image is not moved without --force
+ * (KILN_DEPLOY_FORCE=1, which kiln deploy sets): a tag someone pulls by
+ * would change under them.
+ */
 static int
-connect_registry(struct http *h)
+check_tag(struct http *h, const struct push *ps)
 {
-	const struct registry *r = h->r;
-	const char *token = getenv("KILN_REGISTRY_TOKEN");
-	char url[4096], auth[4200];
+	const char *force = getenv("KILN_DEPLOY_FORCE");
+	char url[4096], what[300];
 
-	snprintf(h->base, sizeof(h->base), "%s://%s/v2/%s", r->scheme, r->host, r->repo);
-	if (token && *token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h->auth = curl_slist_append(NULL, auth);
-	} else if (getenv("KILN_REGISTRY_USER") && *getenv("KILN_REGISTRY_USER")) {
-		h->user = getenv("KILN_REGISTRY_USER");
-		h->password = getenv("KILN_REGISTRY_PASSWORD");
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(url, sizeof(url), "%s://%s/v2/", r->scheme, r->host);
-	if (request(h, "GET", url, NULL, 0, NULL, "API check (GET /v2/)") < 0)
+	snprintf(url, sizeof(url), "%s/manifests/%s", h->base, ps->tag);
+	snprintf(what, sizeof(what), "HEAD manifest %s", ps->tag);
+	if (http_call(h, "HEAD", url, NULL, 0, NULL, OCI_MANIFEST ", application/vnd.oci.image.index.v1+json, "
+	    "application/vnd.docker.distribution.manifest.v2+json", what) < 0)
 		return -1;
-	if (h->status == 401 && (h->user || h->auth))
-		return kiln_fail(h->ctx, "registry %s://%s refused the credentials in %s (HTTP 401)",
-			r->scheme, r->host,
-			h->auth ? "KILN_REGISTRY_TOKEN" : "KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD");
-	if (h->status == 401)
-		return kiln_fail(h->ctx, "registry %s://%s wants credentials: set KILN_REGISTRY_TOKEN, or "
-			"KILN_REGISTRY_USER and KILN_REGISTRY_PASSWORD", r->scheme, r->host);
-	if (h->status != 200) {
-		refused(h, "the API check (GET /v2/)");
-		return -1;
+	if (h->status == 404)
+		return 0;
+	if (h->status != 200)
+		return http_refused(h, what);
+	if (!h->digest[0] || strcmp(h->digest, ps->mdigest) == 0)
+		return 0;
+	if (force && strcmp(force, "1") == 0) {
+		kiln_log(h->ctx, "moving tag %s from %s to %s (--force)", ps->tag, h->digest, ps->mdigest);
+		return 0;
 	}
-	return 0;
+	return kiln_fail(h->ctx, "registry %s://%s: tag '%s' of %s already points at %s, not at this "
+		"image (%s); nothing was moved (kiln deploy --force moves it, or derive the tag from the "
+		"content: tag = \"{version}-{digest12}\")", h->r->scheme, h->r->host, ps->tag, h->r->repo,
+		h->digest, ps->mdigest);
 }
 
 /* Each blob the registry lacks, then the manifest under the tag. */
@@ -609,13 +428,13 @@ push_image(struct http *h, struct push *ps)
 			kiln_log(ctx, "registry has %s already", ps->blobs[i].digest);
 		}
 	}
+	if (check_tag(h, ps) < 0)
+		return -1;
 	snprintf(url, sizeof(url), "%s/manifests/%s", h->base, ps->tag);
-	if (request(h, "PUT", url, ps->mtext, ps->mlen, OCI_MANIFEST, "manifest PUT") < 0)
+	if (http_call(h, "PUT", url, ps->mtext, ps->mlen, OCI_MANIFEST, NULL, "manifest PUT") < 0)
 		return -1;
-	if (h->status != 201) {
-		refused(h, "the manifest");
-		return -1;
-	}
+	if (h->status != 201)
+		return http_refused(h, "the manifest");
 	if (h->digest[0] && strcmp(h->digest, ps->mdigest) != 0)
 		return kiln_fail(ctx, "registry stored the manifest as %s, not %s", h->digest, ps->mdigest);
 	kiln_progress(ctx, (double)ps->nblobs + 1, (double)ps->nblobs + 1, "blob");
@@ -627,7 +446,7 @@ static int
 write_outputs(kiln_ctx *ctx, const struct registry *r, struct push *ps)
 {
 	json_int_t port = json_integer_value(json_object_get(ps->info, "port"));
-	char app[64], ref[700], err[KP_ERRLEN], *p;
+	char app[64], ref[800], err[KP_ERRLEN], *p;
 	json_t *j;
 	int rc;
 
@@ -672,7 +491,8 @@ run(kiln_ctx *ctx)
 	h.r = &r;
 	if (read_info(ctx, imgdir, &ps) < 0 || read_manifest(ctx, &ps) < 0 || read_blobs(ctx, &ps) < 0)
 		goto out;
-	if (connect_registry(&h) < 0 || push_image(&h, &ps) < 0 || write_outputs(ctx, &r, &ps) < 0)
+	h.ca = kiln_input(ctx, "ca");
+	if (http_connect(&h) < 0 || push_image(&h, &ps) < 0 || write_outputs(ctx, &r, &ps) < 0)
 		goto out;
 	kiln_metric(ctx, "blobs_sent", (double)ps.sent);
 	kiln_metric(ctx, "blobs_skipped", (double)ps.skipped);
@@ -680,8 +500,7 @@ run(kiln_ctx *ctx)
 		ps.bytes, ps.skipped);
 	rc = 0;
 out:
-	curl_slist_free_all(h.auth);
-	kp_buf_release(&h.body);
+	http_release(&h);
 	push_release(&ps);
 	return rc;
 }

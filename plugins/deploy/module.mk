@@ -2,6 +2,6 @@
 
 PLUGINS += $(O)/plugins/deploy.so
 
-$(O)/plugins/deploy.so: $(O)/plugins/deploy/deploy.o $(O)/libkilnplug.a
+$(O)/plugins/deploy.so: $(O)/plugins/deploy/deploy.o $(O)/plugins/deploy/http.o $(O)/libkilnplug.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $< $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -lcurl -lcrypto
+	$(CC) $(LDFLAGS) -shared -o $@ $(filter %.o,$^) $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -lcurl -lcrypto

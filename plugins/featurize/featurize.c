@@ -2,6 +2,12 @@
  * The featurize plugin: a CSV table to NPY matrices. Selects columns,
  * one-hot encodes categories, splits rows with a seeded (optionally
  * stratified) shuffle, and scales with statistics of the training rows only.
+ *
+ * With an input `transform` (another features target's outputs) it fits
+ * nothing: new data gets the training features' columns, one-hot
+ * vocabularies, classes and scaling, every row becomes a test row, and
+ * transform.json is the training one, byte for byte (so `test` can tell a
+ * model and features of the same fit from those of another).
  */
 #include <jansson.h>
 #include <kiln/plugin.h>
@@ -17,6 +23,8 @@
 
 static const char *const params[] = { "drop", "dropna", "features", "group", "label",
 	"onehot", "reweigh", "scale", "split", "task", "where", NULL };
+/* With a transform, what the transform does not decide: which rows, and checks against it. */
+static const char *const apply_params[] = { "dropna", "group", "label", "where", NULL };
 static const char *const scales[] = { "standard", "minmax", "none", NULL };
 static const char *const tasks[] = { "classification", "regression", NULL };
 
@@ -110,6 +118,16 @@ check(kiln_ctx *ctx)
 	const kiln_value *l;
 	const char *s;
 
+	if (kiln_input(ctx, "transform")) {
+		if (kp_known(ctx, apply_params) < 0 || kp_string(ctx, "label", NULL, NULL, &s) < 0 ||
+		    kp_string(ctx, "group", NULL, NULL, &s) < 0)
+			return -1;
+		if (kiln_param(ctx, "dropna") && kiln_value_type(kiln_param(ctx, "dropna")) != KILN_BOOL)
+			return kiln_fail(ctx, "param 'dropna': expected a boolean");
+		if (kiln_param(ctx, "where") && kiln_value_type(kiln_param(ctx, "where")) != KILN_MAP)
+			return kiln_fail(ctx, "param 'where': expected a table of column = value");
+		return kiln_input(ctx, "data") ? 0 : kiln_fail(ctx, "missing input 'data'");
+	}
 	if (kp_known(ctx, params) < 0 || kp_string(ctx, "scale", "standard", scales, &s) < 0 ||
 	    kp_string(ctx, "task", NULL, tasks, &s) < 0 || kp_string(ctx, "group", NULL, NULL, &s) < 0 ||
 	    kp_strings(ctx, "features", &l) < 0 || kp_strings(ctx, "drop", &l) < 0 ||
@@ -595,8 +613,93 @@ onehot_json(struct feat *f)
 	return o;
 }
 
+#define DRIFT_BINS 10
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The training rows' distribution of numeric source column src, for drift
+ * (kiln-serve's PSI): DRIFT_BINS - 1 cut points at the deciles (repeats
+ * removed, so a column of few values has fewer bins) and the share of the
+ * training rows in each bin (x <= edge[0], edge[i-1] < x <= edge[i], above).
+ */
 static json_t *
-transform_json(struct feat *f)
+numeric_distribution(struct feat *f, size_t src)
+{
+	double *v = kp_xmallocarray(f->ntrain, sizeof(double)), *edges = kp_xcalloc(DRIFT_BINS, sizeof(double));
+	size_t *n = kp_xcalloc(DRIFT_BINS, sizeof(size_t)), ne = 0, i, b;
+	json_t *je = json_array(), *jt = json_array();
+
+	for (i = 0; i < f->ntrain; i++)
+		v[i] = f->num[f->train[i] * f->t.ncols + src];
+	qsort(v, f->ntrain, sizeof(double), cmp_double);
+	for (b = 1; b < DRIFT_BINS; b++) {
+		double e = v[(b * (f->ntrain - 1)) / DRIFT_BINS];
+
+		if ((ne == 0 || e > edges[ne - 1]) && e < v[f->ntrain - 1])
+			edges[ne++] = e;
+	}
+	for (i = 0; i < f->ntrain; i++) {
+		for (b = 0; b < ne && v[i] > edges[b]; b++)
+			;
+		n[b]++;
+	}
+	for (b = 0; b < ne; b++)
+		json_array_append_new(je, json_real(edges[b]));	/* exact: a value on an edge stays in its bin */
+	for (b = 0; b <= ne; b++)
+		json_array_append_new(jt, kp_json_real((double)n[b] / (double)f->ntrain));
+	free(v);
+	free(edges);
+	free(n);
+	return json_pack("{s:s, s:o, s:o}", "kind", "numeric", "edges", je, "train", jt);
+}
+
+/* The training rows' share of each category of one-hot source column src, in vocabulary order. */
+static json_t *
+category_distribution(struct feat *f, size_t src, char **vocab, size_t nvocab)
+{
+	size_t *n = kp_xcalloc(nvocab + 1, sizeof(size_t)), i;
+	json_t *jv = json_array(), *jt = json_array();
+
+	for (i = 0; i < f->ntrain; i++) {
+		long k = find(vocab, nvocab, kp_csv_cell(&f->t, f->rows[f->train[i]], src));
+
+		n[k < 0 ? nvocab : (size_t)k]++;
+	}
+	for (i = 0; i < nvocab; i++) {
+		json_array_append_new(jv, json_string(vocab[i]));
+		json_array_append_new(jt, kp_json_real((double)n[i] / (double)f->ntrain));
+	}
+	free(n);
+	return json_pack("{s:s, s:o, s:o}", "kind", "onehot", "values", jv, "train", jt);
+}
+
+/* Each source column's training distribution, by name: what drift is measured against. */
+static json_t *
+distribution_json(struct feat *f, char ***vocab, size_t *nvocab)
+{
+	json_t *o = json_object();
+	size_t k;
+
+	for (k = 0; k < f->ncols; k++) {
+		size_t src = f->cols[k].src;
+
+		if (json_object_get(o, f->t.header[src]))
+			continue;
+		json_object_set_new(o, f->t.header[src], f->cols[k].value ?
+			category_distribution(f, src, vocab[src], nvocab[src]) : numeric_distribution(f, src));
+	}
+	return o;
+}
+
+static json_t *
+transform_json(struct feat *f, char ***vocab, size_t *nvocab)
 {
 	const kiln_value *s = kiln_param(f->ctx, "split");
 	json_t *j = json_object();
@@ -607,6 +710,7 @@ transform_json(struct feat *f)
 	json_object_set_new(j, "scale", json_string(kiln_param_string(f->ctx, "scale", "standard")));
 	json_object_set_new(j, "columns", columns_json(f));
 	json_object_set_new(j, "onehot", onehot_json(f));
+	json_object_set_new(j, "distribution", distribution_json(f, vocab, nvocab));
 	if (!f->regression)
 		json_object_set_new(j, "classes", strings_json(f->classes, f->nclasses));
 	if (f->group >= 0) {
@@ -641,7 +745,7 @@ write_array(struct feat *f, const char *name, struct kp_array *a)
 }
 
 static int
-write_outputs(struct feat *f)
+write_outputs(struct feat *f, char ***vocab, size_t *nvocab)
 {
 	char err[KP_ERRLEN], *p;
 	struct kp_array a;
@@ -679,7 +783,7 @@ write_outputs(struct feat *f)
 			return -1;
 	}
 	p = kp_join(kiln_output_dir(f->ctx), "transform.json");
-	t = transform_json(f);
+	t = transform_json(f, vocab, nvocab);
 	rc = kp_json_write(p, t, err);
 	json_decref(t);
 	free(p);
@@ -731,7 +835,197 @@ featurize(struct feat *f, char ****vocab, size_t **nvocab)
 	if (f->valfrac > 0)
 		kiln_metric(f->ctx, "validation_rows", (double)f->nval);
 	kiln_metric(f->ctx, "features", (double)f->ncols);
-	return write_outputs(f);
+	return write_outputs(f, *vocab, *nvocab);
+}
+
+/* ---- applying a fitted transform to new data ---- */
+
+/* The training features' name, for messages: the transform input's folder name. */
+static const char *
+fitted_by(struct feat *f)
+{
+	const char *d = kiln_input(f->ctx, "transform"), *slash = strrchr(d, '/');
+
+	return slash ? slash + 1 : d;
+}
+
+/* The output columns from transform.json's "columns", each found in the new CSV. */
+static int
+apply_columns(struct feat *f, const json_t *cols)
+{
+	const json_t *c;
+	size_t k, r;
+
+	if (!json_is_array(cols) || json_array_size(cols) == 0)
+		return fail(f, "the transform of '%s' has no columns", fitted_by(f));
+	f->num = kp_xcalloc(f->nrows * f->t.ncols, sizeof(double));
+	json_array_foreach(cols, k, c) {
+		const char *src = json_string_value(json_object_get(c, "source"));
+		const char *kind = json_string_value(json_object_get(c, "kind"));
+		long col = src ? kp_csv_col(&f->t, src) : -1;
+
+		if (!src || !kind)
+			return fail(f, "the transform of '%s': column %zu has no source or kind", fitted_by(f), k + 1);
+		if (col < 0)
+			return fail(f, "missing column '%s', which the transform of '%s' needs", src, fitted_by(f));
+		if (strcmp(kind, "onehot") == 0) {
+			add_column(f, (size_t)col, json_string_value(json_object_get(c, "value")));
+			continue;
+		}
+		add_column(f, (size_t)col, NULL);
+		f->cols[f->ncols - 1].center = json_number_value(json_object_get(c, "center"));
+		f->cols[f->ncols - 1].scale = json_number_value(json_object_get(c, "scale"));
+		if (!(f->cols[f->ncols - 1].scale != 0))
+			f->cols[f->ncols - 1].scale = 1;
+		for (r = 0; r < f->nrows; r++)
+			if (number(f, f->rows[r], (size_t)col, &f->num[r * f->t.ncols + (size_t)col]) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Every one-hot column's values must be in the training vocabulary: a new category is an error. */
+static int
+apply_vocabularies(struct feat *f, const json_t *onehot)
+{
+	const char *src;
+	const json_t *vals;
+	size_t r, i;
+
+	json_object_foreach((json_t *)onehot, src, vals) {
+		long c = kp_csv_col(&f->t, src);
+
+		for (r = 0; c >= 0 && r < f->nrows; r++) {
+			const char *cell = kp_csv_cell(&f->t, f->rows[r], (size_t)c);
+			const json_t *v;
+
+			json_array_foreach(vals, i, v)
+				if (strcmp(json_string_value(v) ? json_string_value(v) : "", cell) == 0)
+					break;
+			if (i == json_array_size(vals))
+				return fail(f, "column '%s' row %zu: category '%s' was not seen when '%s' was "
+					"fitted (it knows %zu: the model has no input for a new one)", src,
+					f->rows[r] + 1, cell, fitted_by(f), json_array_size(vals));
+		}
+	}
+	return 0;
+}
+
+/* The label: its classes are the transform's; a class it does not know is an error. */
+static int
+apply_label(struct feat *f, const json_t *t)
+{
+	const char *label = json_string_value(json_object_get(t, "label"));
+	const char *want = kiln_param_string(f->ctx, "label", label);
+	char err[KP_ERRLEN];
+	size_t r;
+
+	if (!label)
+		return fail(f, "the transform of '%s' names no label", fitted_by(f));
+	if (strcmp(want, label) != 0)
+		return fail(f, "label '%s' is not the label '%s' that '%s' was fitted for", want, label, fitted_by(f));
+	if ((f->label = column(f, label, "label")) < 0)
+		return -1;
+	f->regression = strcmp(json_string_value(json_object_get(t, "task")) ?
+		json_string_value(json_object_get(t, "task")) : "", "regression") == 0;
+	if (f->regression)
+		return 0;
+	if (kp_json_strings(t, "classes", &f->classes, &f->nclasses, "transform.json", err) < 0)
+		return kiln_fail(f->ctx, "%s", err);
+	f->cls = kp_xmallocarray(f->nrows, sizeof(int64_t));
+	for (r = 0; r < f->nrows; r++) {
+		const char *cell = kp_csv_cell(&f->t, f->rows[r], (size_t)f->label);
+
+		if ((f->cls[r] = find(f->classes, f->nclasses, cell)) < 0)
+			return fail(f, "label column '%s' row %zu: class '%s' is not one of the %zu that '%s' "
+				"was fitted on", label, f->rows[r] + 1, cell, f->nclasses, fitted_by(f));
+	}
+	return 0;
+}
+
+/* The group, when asked for: the transform's groups, so indices mean the same. */
+static int
+apply_group(struct feat *f, const json_t *t)
+{
+	const char *g = kiln_param_string(f->ctx, "group", NULL), *tg = json_string_value(json_object_get(t, "group"));
+	char err[KP_ERRLEN];
+	size_t r;
+
+	if (!g)
+		return 0;
+	if (!tg || strcmp(g, tg) != 0)
+		return fail(f, "group '%s' is not the group '%s' was fitted with (%s)", g, fitted_by(f),
+			tg ? tg : "none");
+	if ((f->group = column(f, g, "group")) < 0 ||
+	    kp_json_strings(t, "groups", &f->groups, &f->ngroups, "transform.json", err) < 0)
+		return f->group < 0 ? -1 : kiln_fail(f->ctx, "%s", err);
+	for (r = 0; r < f->nrows; r++)
+		if (find(f->groups, f->ngroups, kp_csv_cell(&f->t, f->rows[r], (size_t)f->group)) < 0)
+			return fail(f, "group column '%s' row %zu: group '%s' was not seen when '%s' was fitted",
+				g, f->rows[r] + 1, kp_csv_cell(&f->t, f->rows[r], (size_t)f->group), fitted_by(f));
+	return 0;
+}
+
+/* X_test, y_test (and group_test) of every row, and the training transform.json as it is. */
+static int
+apply_outputs(struct feat *f, const char *tpath)
+{
+	char err[KP_ERRLEN], *text, *p;
+	struct kp_array a;
+	size_t len, r;
+	int rc;
+
+	f->test = kp_xmallocarray(f->nrows, sizeof(size_t));
+	for (r = 0; r < f->nrows; r++)
+		f->test[r] = r;
+	f->ntest = f->nrows;
+	fill_x(f, f->test, f->ntest, &a);
+	if (write_array(f, "X_test.npy", &a) < 0)
+		return -1;
+	fill_y(f, f->test, f->ntest, &a);
+	if (write_array(f, "y_test.npy", &a) < 0)
+		return -1;
+	if (f->group >= 0) {
+		fill_group(f, &a);
+		if (write_array(f, "group_test.npy", &a) < 0)
+			return -1;
+	}
+	if (kp_read_file(tpath, &text, &len, err) < 0)
+		return kiln_fail(f->ctx, "%s", err);
+	p = kp_join(kiln_output_dir(f->ctx), "transform.json");
+	rc = kp_write_file(p, text, len, err);
+	free(p);
+	free(text);
+	return rc < 0 ? kiln_fail(f->ctx, "%s", err) : 0;
+}
+
+static int
+apply(struct feat *f)
+{
+	char err[KP_ERRLEN], *tpath = kp_join(kiln_input(f->ctx, "transform"), "transform.json");
+	json_t *t = NULL;
+	int rc = -1;
+
+	f->label = f->group = -1;
+	if (!(t = kp_json_read(tpath, err))) {
+		kiln_fail(f->ctx, "input 'transform' is not a features target's output: %s", err);
+		goto out;
+	}
+	if (kp_csv_read(&f->t, f->path, err) < 0) {
+		kiln_fail(f->ctx, "%s", err);
+		goto out;
+	}
+	if (filter_rows(f) < 0 || apply_label(f, t) < 0 || apply_group(f, t) < 0 ||
+	    apply_columns(f, json_object_get(t, "columns")) < 0 ||
+	    apply_vocabularies(f, json_object_get(t, "onehot")) < 0)
+		goto out;
+	kiln_metric(f->ctx, "test_rows", (double)f->nrows);
+	kiln_metric(f->ctx, "features", (double)f->ncols);
+	rc = apply_outputs(f, tpath);
+out:
+	json_decref(t);
+	free(tpath);
+	return rc;
 }
 
 static int
@@ -749,7 +1043,7 @@ run(kiln_ctx *ctx)
 	f.ctx = ctx;
 	path = kp_csv_path(kiln_input(ctx, "data"));
 	f.path = path;
-	rc = featurize(&f, &vocab, &nvocab);
+	rc = kiln_input(ctx, "transform") ? apply(&f) : featurize(&f, &vocab, &nvocab);
 	feat_release(&f, vocab, nvocab);
 	free(path);
 	return rc;

@@ -226,6 +226,19 @@ read_model(kiln_ctx *ctx, const char *dir, char **st, size_t *stlen, char **js, 
 }
 
 /* Labels: the rule's own, the model's digest and kind, and the metrics input's numbers. */
+/* A label dev.kiln.metric.NAME for a number v, if it is one. */
+static void
+metric_label(json_t *l, const char *name, const json_t *v)
+{
+	char key[256], buf[64];
+
+	if (!json_is_number(v))
+		return;
+	snprintf(key, sizeof(key), "dev.kiln.metric.%s", name);
+	snprintf(buf, sizeof(buf), "%.6g", json_number_value(v));
+	json_object_set_new(l, key, json_string(buf));
+}
+
 static json_t *
 make_labels(kiln_ctx *ctx, const char *model_digest, const char *model_json, size_t jslen,
 	const char *name, const char *tag, long long port, json_t *metrics)
@@ -247,15 +260,13 @@ make_labels(kiln_ctx *ctx, const char *model_digest, const char *model_json, siz
 		json_object_set(l, "dev.kiln.model.task", json_object_get(mj, "task"));
 	snprintf(buf, sizeof(buf), "%lld", port);
 	json_object_set_new(l, "dev.kiln.serve.port", json_string(buf));
-	json_object_foreach(json_object_get(metrics, "metrics"), k, v) {
-		char key[256];
-
-		if (!json_is_number(v))
-			continue;
-		snprintf(key, sizeof(key), "dev.kiln.metric.%s", k);
-		snprintf(buf, sizeof(buf), "%.6g", json_number_value(v));
-		json_object_set_new(l, key, json_string(buf));
-	}
+	json_object_foreach(json_object_get(metrics, "metrics"), k, v)
+		metric_label(l, k, v);
+	/* The fairness measures, under the names the test records them by (kiln metrics). */
+	v = json_object_get(metrics, "fairness");
+	metric_label(l, "accuracy_gap", json_object_get(json_object_get(v, "max_gap"), "accuracy"));
+	metric_label(l, "demographic_parity_diff", json_object_get(v, "demographic_parity_diff"));
+	metric_label(l, "equal_opportunity_diff", json_object_get(v, "equal_opportunity_diff"));
 	for (i = 0; i < kiln_value_len(user); i++)
 		json_object_set_new(l, kiln_value_key(user, i),
 			json_string(kiln_value_string(kiln_value_at(user, i), "")));
@@ -414,11 +425,13 @@ make_config(kiln_ctx *ctx, struct image *im)
 	snprintf(portarg, sizeof(portarg), "%lld", im->port);
 	snprintf(exposed, sizeof(exposed), "%lld/tcp", im->port);
 	/* The server needs no privilege: it runs as nobody (numeric, so no /etc/passwd is needed). */
-	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
+	/* --host 0.0.0.0: in a container the server must take connections from outside it. */
+	j = json_pack("{s:s, s:s, s:s, s:{s:[s,s,s,s,s,s,s,s,s], s:[s,s], s:{s:{}}, s:o, s:s, s:s},"
 		" s:{s:s, s:[s,s]}, s:[{s:s, s:s}, {s:s, s:s}]}",
 		"architecture", im->ec.arch, "os", "linux", "created", FIXED_DATE,
 		"config",
-		"Entrypoint", "/bin/kiln-serve", "--model", "/model", "--name", short_name, "--port", portarg,
+		"Entrypoint", "/bin/kiln-serve", "--model", "/model", "--name", short_name, "--host", "0.0.0.0",
+		"--port", portarg,
 		"Env", "LD_LIBRARY_PATH=/" LIBDIR, "PATH=/bin",
 		"ExposedPorts", exposed,
 		"Labels", make_labels(ctx, im->mdigest, im->js, im->jslen, im->name, im->tag, im->port,

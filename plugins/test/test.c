@@ -446,6 +446,77 @@ log_failed(kiln_ctx *ctx, json_t *j, json_t *cv)
 	free(c);
 }
 
+/* The target behind input dir, for messages: the folder's name. */
+static const char *
+input_name(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+
+	return slash ? slash + 1 : dir;
+}
+
+/* What differs between two transforms, first difference only, into buf. */
+static void
+transform_diff(const json_t *a, const json_t *b, char *buf, size_t len)
+{
+	static const char *const keys[] = { "label", "task", "classes", NULL };
+	const json_t *ca = json_object_get(a, "columns"), *cb = json_object_get(b, "columns");
+	size_t i;
+
+	for (i = 0; keys[i]; i++)
+		if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i]))) {
+			snprintf(buf, len, "their %s differ", keys[i]);
+			return;
+		}
+	if (json_array_size(ca) != json_array_size(cb)) {
+		snprintf(buf, len, "%zu input columns against %zu", json_array_size(ca), json_array_size(cb));
+		return;
+	}
+	for (i = 0; i < json_array_size(ca); i++) {
+		const json_t *x = json_array_get(ca, i), *y = json_array_get(cb, i);
+
+		if (json_equal(x, y))
+			continue;
+		snprintf(buf, len, "input column %zu ('%s'): center %.6g, scale %.6g in the model's; center %.6g, "
+			"scale %.6g in the features'", i + 1, json_string_value(json_object_get(x, "source")),
+			json_number_value(json_object_get(x, "center")), json_number_value(json_object_get(x, "scale")),
+			json_number_value(json_object_get(y, "center")), json_number_value(json_object_get(y, "scale")));
+		return;
+	}
+	snprintf(buf, len, "they differ");
+}
+
+/*
+ * The model is scored only on features made with the transform it was
+ * trained with (the same columns, vocabularies, scaling and classes):
+ * features refitted on other data would score it, silently, on inputs it
+ * never saw. A model trained without a transform is not checked.
+ */
+static int
+same_transform(kiln_ctx *ctx)
+{
+	const char *mdir = kiln_input(ctx, "model"), *fdir = kiln_input(ctx, "features");
+	char err[KP_ERRLEN], why[512], *mp = kp_join(mdir, "model.json"), *fp = kp_join(fdir, "transform.json");
+	json_t *mj = kp_json_read(mp, err), *ft = access(fp, F_OK) == 0 ? kp_json_read(fp, err) : NULL;
+	const json_t *mt = json_object_get(mj, "transform");
+	int rc = 0;
+
+	if (json_is_object(mt) && json_is_object(ft) && (!json_equal(json_object_get(mt, "columns"),
+	    json_object_get(ft, "columns")) || !json_equal(json_object_get(mt, "classes"),
+	    json_object_get(ft, "classes")) || !json_equal(json_object_get(mt, "label"), json_object_get(ft, "label")))) {
+		transform_diff(mt, ft, why, sizeof(why));
+		rc = kiln_fail(ctx, "the model '%s' and the features '%s' were made with different transforms (%s): "
+			"score new data with the transform the model was trained with, "
+			"features { data = ..., transform = \":TRAINING_FEATURES\" }", input_name(mdir),
+			input_name(fdir), why);
+	}
+	json_decref(mj);
+	json_decref(ft);
+	free(mp);
+	free(fp);
+	return rc;
+}
+
 static int
 run(kiln_ctx *ctx)
 {
@@ -453,7 +524,7 @@ run(kiln_ctx *ctx)
 	json_t *j, *cv = NULL, *checks;
 	int rc;
 
-	if (check(ctx) < 0)
+	if (check(ctx) < 0 || same_transform(ctx) < 0)
 		return -1;
 	/* One thread: OpenBLAS's threads would change the last bits of the
 	 * probabilities, and so metrics.json, with the thread count. */

@@ -4,6 +4,8 @@
 #
 #	start_registry [readonly|auth]   sets $reg_port, $reg_pid, $reg_data;
 #	                                 auth: htpasswd user kiln, password s3cret
+#	REG_LOG=info start_registry      the log ($reg_data.log) has a line per request
+#	REG_EXTRA=YAML start_registry    more top-level config (tls, token auth)
 command -v docker-registry >/dev/null || fail "docker-registry is not installed (bootstrap.sh installs it)"
 
 start_registry() {
@@ -20,7 +22,7 @@ start_registry() {
 	cat >"$reg_data.yml" <<Y
 version: 0.1
 log:
-  level: error
+  level: ${REG_LOG:-error}
 storage:
   filesystem:
     rootdirectory: $reg_data
@@ -31,17 +33,24 @@ storage:
       enabled: false
 http:
   addr: 127.0.0.1:$reg_port
+${REG_TLS:-}
 $auth
+${REG_EXTRA:-}
 Y
 	docker-registry serve "$reg_data.yml" >"$reg_data.log" 2>&1 &
 	reg_pid=$!
 	at_exit "kill $reg_pid 2>/dev/null; wait $reg_pid 2>/dev/null"
 	for i in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$reg_port/v2/" 2>/dev/null && return 0
+		curl -s -o /dev/null ${REG_CURL:-} "${REG_SCHEME:-http}://127.0.0.1:$reg_port/v2/" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	cat "$reg_data.log" >&2
 	fail "docker-registry did not start on port $reg_port"
+}
+
+# reg_puts: how many PUT requests the registry's log shows (REG_LOG=info).
+reg_puts() {
+	grep -c 'http.request.method=PUT' "$reg_data.log" || true
 }
 
 # blob_files: how many blobs the registry stores (each once: content-addressed).
@@ -52,4 +61,24 @@ blob_files() {
 # json_get FILE KEY: a top-level value of a JSON file.
 json_get() {
 	/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# make_tls DIR: a CA (DIR/ca.pem) made here, and a server certificate for
+# 127.0.0.1 signed by it (DIR/server.pem, DIR/server.key).
+make_tls() {
+	mkdir -p "$1"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" -days 2 \
+		-subj /CN=kiln-test-ca >/dev/null 2>&1 || fail "openssl could not make a CA"
+	openssl req -newkey rsa:2048 -nodes -keyout "$1/server.key" -out "$1/server.csr" \
+		-subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a request"
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$1/ext"
+	openssl x509 -req -in "$1/server.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial \
+		-days 2 -extfile "$1/ext" -out "$1/server.pem" >/dev/null 2>&1 || fail "openssl could not sign"
+}
+
+# start_tls_registry DIR [auth]: start_registry over TLS with make_tls DIR's certificate.
+start_tls_registry() {
+	make_tls "$1"
+	REG_TLS="  tls: { certificate: $1/server.pem, key: $1/server.key }" REG_SCHEME=https \
+		REG_CURL="--cacert $1/ca.pem" start_registry "${2:-}"
 }

@@ -23,7 +23,7 @@ ok pm run -d --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
 	-p "127.0.0.1:$cport:8080" localhost/kiln-test/iris:1
 cid=$(printf '%s\n' "$out" | tail -1)
 sport=$(free_port)
-# kiln serve takes the container target and serves its model (iris_softmax).
+# kiln serve takes the container target and serves its model under the target's name.
 "$KILN_BIN" serve iris_image --port "$sport" >serve.log 2>&1 &
 spid=$!
 at_exit "kill $spid 2>/dev/null"
@@ -42,7 +42,7 @@ wait_up "$sport"
 body='{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5],
   {"sepal_length": 6.3, "sepal_width": 2.8, "petal_length": 5.1, "petal_width": 1.5}]}'
 a=$(curl -sf -X POST "http://127.0.0.1:$cport/v1/models/iris:predict" -d "$body") || fail "container predict failed"
-b=$(curl -sf -X POST "http://127.0.0.1:$sport/v1/models/iris_softmax:predict" -d "$body") || fail "kiln serve predict failed"
+b=$(curl -sf -X POST "http://127.0.0.1:$sport/v1/models/iris_image:predict" -d "$body") || fail "kiln serve predict failed"
 [ "$a" = "$b" ] || fail "the container and kiln serve disagree:
 $a
 $b"

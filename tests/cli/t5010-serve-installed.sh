@@ -21,6 +21,6 @@ for i in $(seq 100); do
 	kill -0 $pid 2>/dev/null || { cat serve.log; fail "kiln serve exited"; }
 	sleep 0.1
 done
-ok curl -sf -X POST "http://127.0.0.1:$port/v1/models/iris_model:predict" -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+ok curl -sf -X POST "http://127.0.0.1:$port/v1/models/iris_image:predict" -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 has '"class":"setosa"'
 [ "$(readlink /proc/$pid/exe)" = "$scratch/prefix/bin/kiln-serve" ] || fail "kiln serve ran $(readlink /proc/$pid/exe), not the installed kiln-serve"

@@ -1,8 +1,9 @@
 # Every example's pipeline, training and packaging included, is
 # reproducible: kiln verify rebuilds each one elsewhere, without the cache,
 # with another umask, time zone, locale and clock, and finds every output
-# identical to its lock. (loans with its README's fairness fix; iris_deploy's deployment needs a registry; its
-# image, the last thing before it, is verified with everything under it.)
+# identical to its lock. (loans with its README's fairness fix. iris_deploy's
+# deployment is a side effect: a plain build and verify leave it out, so
+# verify passes on the project as it is.)
 . "$(dirname "$0")/lib.sh"
 for ex in "$top"/examples/*/; do
 	name=$(basename "$ex")
@@ -13,7 +14,6 @@ for ex in "$top"/examples/*/; do
 	rm -rf kiln-out .kiln Kilnfile.lock plugins
 	[ -f Makefile ] && ok make -s KILN_INCLUDE="$top/include"
 	targets=
-	[ "$name" = iris_deploy ] && targets=iris_image
 	# loans' fairness gate fails until the README's fix (as t4004 shows).
 	[ "$name" = loans ] && sed -i -e '/onehot = { "group" }/d' -e 's/-- reweigh = true,.*/reweigh = true,/' Kilnfile
 	ok kiln build -q $targets
@@ -23,4 +23,5 @@ for ex in "$top"/examples/*/; do
 	n=$(grep -c " out " Kilnfile.lock)
 	has "all $n outputs"
 	echo "$name: $n outputs identical"
+	[ "$name" != iris_deploy ] || [ ! -e kiln-out/iris_prod ] || fail "a plain build of iris_deploy ran its deployment"
 done
