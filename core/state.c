@@ -662,9 +662,20 @@ tree_walk(struct walk *w, const char *dir)
 	return r;
 }
 
+/* "relpath TAB digest" of a file beneath dir (whose walk named it path_join(dir, …)). */
+static void
+list_file(struct buf *list, const char *dir, const char *path, const struct kiln_digest *d)
+{
+	char hex[KILN_DIGEST_HEX];
+	size_t n = strlen(dir);
+
+	if (n && strcmp(dir, ".") != 0)
+		path += n + (dir[n - 1] != '/');
+	buf_printf(list, "%s\t%s\n", path, kiln_digest_hex(d, hex));
+}
+
 int
-kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out,
-	struct buf *list)
+kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
 {
 	struct walk w = {0};
 	struct kiln_digest *d;
@@ -686,13 +697,9 @@ kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_diges
 		else {
 			kiln_hasher_add(h, &t->mark, 1);
 			kiln_hasher_add_digest(h, &d[t->file]);
+			if (list)
+				list_file(list, dir, w.paths[t->file], &d[t->file]);
 		}
-	}
-	for (i = 0; r == 0 && list && i < w.nfiles; i++) {
-		char hex[KILN_DIGEST_HEX];
-
-		buf_printf(list, "%s\t%s\n", w.paths[i] + strlen(dir) + (dir[strlen(dir) - 1] != '/'),
-			kiln_digest_hex(&d[i], hex));
 	}
 	kiln_hasher_digest(h, out);
 	kiln_hasher_free(h);
