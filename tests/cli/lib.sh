@@ -99,3 +99,21 @@ copy_data() {
 
 # skip WHY: this test cannot run here (tests/run.sh counts it as skipped).
 skip() { echo "$*"; exit 77; }
+
+# serve_target TARGET: start `kiln serve TARGET` on a free port (the binary,
+# so $pid is its own), stopped when the script ends; waits for /healthz.
+# Sets $port and $pid; its output goes to serve.log.
+serve_target() {
+	port=$(free_port)
+	"$KILN_BIN" serve "$1" --port "$port" >serve.log 2>&1 &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null"
+	local i
+	for i in $(seq 100); do
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+		kill -0 $pid 2>/dev/null || { cat serve.log; fail "kiln serve $1 exited"; }
+		sleep 0.1
+	done
+	cat serve.log
+	fail "kiln serve $1 did not answer /healthz"
+}

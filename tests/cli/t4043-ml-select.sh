@@ -74,15 +74,7 @@ grep -q "^\* 2 strong (t_strong): accuracy" .kiln/logs/best.log || fail "best's 
 [ -f kiln-out/final/metrics.json ] || fail "a test of the select's output did not run"
 
 # kiln serve takes a select: it serves the chosen model.
-port=$(free_port)
-"$KILN_BIN" serve best --port "$port" >serve.log 2>&1 &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-for i in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	kill -0 $pid 2>/dev/null || { cat serve.log; fail "kiln serve exited"; }
-	sleep 0.1
-done
+serve_target best
 ok curl -sf "http://127.0.0.1:$port/v1/models/best"
 has "sha256:$(sha256sum kiln-out/strong/model.safetensors | cut -c1-64)"
 kill $pid

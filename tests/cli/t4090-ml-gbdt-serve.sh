@@ -19,15 +19,7 @@ K
 ok kiln build bc_gbdt_test
 grep -q "trained .* 60 trees (best round 60 of 60)" .kiln/logs/bc_gbdt.log ||
 	fail "no trees in the log: $(cat .kiln/logs/bc_gbdt.log)"
-port=$(free_port)
-"$KILN_BIN" serve bc_gbdt --port "$port" >serve.log 2>&1 &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-for i in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	kill -0 $pid 2>/dev/null || { cat serve.log; fail "kiln serve exited"; }
-	sleep 0.1
-done
+serve_target bc_gbdt
 ok curl -sf "http://127.0.0.1:$port/v1/models/bc_gbdt"
 has '"kind":"gbdt"'
 has '"classes":["benign","malignant"]'

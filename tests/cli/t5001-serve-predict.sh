@@ -4,16 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 cp -r "$top/examples/iris/." .
 rm -rf kiln-out .kiln Kilnfile.lock
-port=$(free_port)
-# The binary itself, not the kiln shell function, so $! is its pid.
-"$KILN_BIN" serve iris_softmax --port "$port" >serve.log 2>&1 &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-for i in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	kill -0 $pid 2>/dev/null || { cat serve.log; fail "kiln serve exited"; }
-	sleep 0.1
-done
+serve_target iris_softmax
 ok curl -sf "http://127.0.0.1:$port/healthz"
 has '"status":"ok"'
 ok curl -sf "http://127.0.0.1:$port/v1/models/iris_softmax"
