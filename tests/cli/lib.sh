@@ -100,6 +100,27 @@ copy_data() {
 # skip WHY: this test cannot run here (tests/run.sh counts it as skipped).
 skip() { echo "$*"; exit 77; }
 
+# serve_model MODEL LOG [ARG…]: start kiln-serve on MODEL (a built model
+# folder) at an ephemeral port, stderr to LOG, stopped when the script ends;
+# waits until it prints its address. Sets $port and $pid.
+serve_model() {
+	local model=$1 log=$2 i
+	shift 2
+	: >"$log"	# exists before the child opens it, so the poll below can read it
+	"$build/kiln-serve" --model "$model" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null"
+	port=
+	for i in $(seq 100); do
+		port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$log")
+		[ -n "$port" ] && return 0
+		kill -0 $pid 2>/dev/null || { cat "$log" >&2; fail "kiln-serve $model exited"; }
+		sleep 0.1
+	done
+	cat "$log" >&2
+	fail "kiln-serve $model did not print its address"
+}
+
 # serve_target TARGET: start `kiln serve TARGET` on a free port (the binary,
 # so $pid is its own), stopped when the script ends; waits for /healthz.
 # Sets $port and $pid; its output goes to serve.log.

@@ -12,18 +12,7 @@ features "amount_feat" {
 model "amount_ridge" { features = ":amount_feat", algorithm = "ridge" }
 K
 ok kiln build loans_lr amount_ridge
-start() {
-	"$build/kiln-serve" --model "kiln-out/$1" --host 127.0.0.1 --port 0 --threads 2 2>"$1.log" &
-	at_exit "kill $! 2>/dev/null"
-	local i
-	for i in $(seq 100); do
-		port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' "$1.log")
-		[ -n "$port" ] && return 0
-		sleep 0.1
-	done
-	cat "$1.log" >&2
-	fail "kiln-serve did not start for $1"
-}
+start() { serve_model "kiln-out/$1" "$1.log" --threads 2; }
 start loans_lr
 lport=$port
 start amount_ridge

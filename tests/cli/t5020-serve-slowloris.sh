@@ -7,16 +7,8 @@
 cp -r "$top/examples/iris/." .
 rm -rf kiln-out .kiln Kilnfile.lock
 ok kiln build iris_softmax
-"$build/kiln-serve" --model kiln-out/iris_softmax --host 127.0.0.1 --port 0 --threads 2 \
-	--max-per-address 40 --header-timeout 3 2>serve.log &
-pid=$!
-at_exit "kill $pid 2>/dev/null"
-for i in $(seq 100); do
-	port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/.*/\1/p' serve.log)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { cat serve.log; fail "kiln-serve did not start"; }
+serve_model kiln-out/iris_softmax serve.log --threads 2 \
+	--max-per-address 40 --header-timeout 3
 
 ok /usr/bin/python3 - "$port" <<'P'
 import resource, select, socket, sys, time, urllib.request
