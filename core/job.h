@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "executor.h"
+#include "gpu.h"
 #include "key.h"
 #include "util.h"
 
@@ -37,6 +38,9 @@ struct kiln_job {
 	double done, total;		/* its last progress report */
 	char unit[32];			/* and that report's unit */
 	int timed_out;			/* kiln stopped it at its timeout */
+	char *checkpoint;		/* checkpoint = true: its folder (checkpoint.h), malloc'd */
+	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
+	size_t ngpus;
 };
 
 /* A job for target t with (a copy of) its key ki; not started. */
