@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/graph.sh [SIZES…] — kiln against ninja and make on one generated graph.
+# bench/graph.sh [SIZES…] — kiln against ninja, make and Snakemake on one generated graph.
 #
 # Each target is a small command over one source file and one upstream target
 # (a binary tree: target i depends on target (i-1)/2). For each size (default
@@ -8,7 +8,9 @@
 # "overhead" is the rebuild's time less the time of the one command that must run.
 #
 #   KILN=path/to/kiln   (default: ./build/kiln)   MAKE_MAX=N skip make above N targets (default 100000)
-#   TOOLS="ninja make kiln"   which tools to run
+#   SNAKEMAKE_MAX=N skip Snakemake above N targets (default 10000: it plans its DAG in Python)
+#   TOOLS="ninja make snakemake kiln"   which tools to run (Snakemake is skipped, with a line
+#   saying so, when Debian's snakemake is not installed)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
@@ -53,6 +55,19 @@ generate() {
 		done
 	} > "$d/Makefile"
 	{
+		# One wildcard rule, as a Snakemake user writes it: the upstream target from the number.
+		echo 'wildcard_constraints: i = r"\d+"'
+		echo 'def ins(w):'
+		echo '    i = int(w.i)'
+		echo '    return ["src/%d.txt" % i] + (["out/%d.out" % ((i - 1) // 2)] if i else [])'
+		echo 'rule all:'
+		echo "    input: expand(\"out/{i}.out\", i=range($n))"
+		echo 'rule cat:'
+		echo '    input: ins'
+		echo '    output: "out/{i}.out"'
+		echo '    shell: "cat {input} > {output}"'
+	} > "$d/Snakefile"
+	{
 		echo 'command "t0" { inputs = { s = "src/0.txt" }, cmd = "cat {in.s} > {out}/o", outputs = { "o" } }'
 		for ((i = 1; i < n; i++)); do
 			p=$(((i - 1) / 2))
@@ -61,15 +76,22 @@ generate() {
 	} > "$d/Kilnfile"
 }
 
-printf '%-8s %-6s %12s %12s %12s %14s %12s\n' targets tool full_s noop_s noop_MiB rebuild_s overhead_s
+printf '%-8s %-9s %12s %12s %12s %14s %12s\n' targets tool full_s noop_s noop_MiB rebuild_s overhead_s
 for n in $sizes; do
 	base=$work/g$n
 	generate "$n" "$base"
 	leaf=$((n - 1))
 	# The one command a rebuild must run, timed alone.
 	one=$( { /usr/bin/time -f "%e" sh -c "cat $base/src/0.txt $base/src/0.txt > /dev/null" ; } 2>&1 )
-	for tool in ${TOOLS:-ninja make kiln}; do
+	for tool in ${TOOLS:-ninja make snakemake kiln}; do
 		if [ "$tool" = make ] && [ "$n" -gt "${MAKE_MAX:-100000}" ]; then continue; fi
+		if [ "$tool" = snakemake ]; then
+			if ! command -v snakemake >/dev/null; then
+				echo "(snakemake is not installed: apt-get install snakemake; skipped)"
+				continue
+			fi
+			[ "$n" -gt "${SNAKEMAKE_MAX:-10000}" ] && continue
+		fi
 		d=$work/$tool$n
 		rm -rf "$d" "$KILN_CACHE_DIR"
 		cp -r "$base" "$d"
@@ -77,6 +99,7 @@ for n in $sizes; do
 		case $tool in
 		ninja) build=(ninja -j"$jobs") ;;
 		make) build=(make -s -j"$jobs") ;;
+		snakemake) build=(snakemake -q all -j"$jobs") ;;
 		kiln) build=("$KILN" build -q -j"$jobs") ;;
 		esac
 		read -r full _ < <(secs_rss "${build[@]}")
@@ -90,7 +113,7 @@ for n in $sizes; do
 		echo "changed $RANDOM" >> src/$leaf.txt
 		read -r rebuild _ < <(secs_rss "${build[@]}")
 		over=$(awk -v a="$rebuild" -v b="$one" 'BEGIN { printf "%.3f", a - b }')
-		printf '%-8s %-6s %12s %12s %12.1f %14s %12s\n' "$n" "$tool" "$full" "$noop" "$(awk -v k="$mem" 'BEGIN{print k/1024}')" "$rebuild" "$over"
+		printf '%-8s %-9s %12s %12s %12.1f %14s %12s\n' "$n" "$tool" "$full" "$noop" "$(awk -v k="$mem" 'BEGIN{print k/1024}')" "$rebuild" "$over"
 		cd "$top"
 		rm -rf "$d"
 	done

@@ -43,6 +43,42 @@ platform(void)
 	return tag;
 }
 
+/* Append one component as the key hashes it: kind, name length, name, digest. */
+static void
+put_comp(struct buf *b, const struct kiln_component *c)
+{
+	uint32_t len = strlen(c->name);
+	char *p;
+
+	buf_grow(b, 1 + 4 + len + 16);
+	p = b->s + b->len;
+	*p++ = (char)c->kind;
+	memcpy(p, &len, 4);
+	memcpy(p + 4, c->name, len);
+	memcpy(p + 4 + len, c->digest.b, 16);
+	b->len += 1 + 4 + len + 16;
+	b->s[b->len] = '\0';
+}
+
+/* v in decimal into out (at least 12 bytes), as "%d" writes it; its length. */
+static int
+decimal(char *out, int v)
+{
+	char tmp[12];
+	unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+	int n = 0, len = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = tmp[--n];
+	out[len] = '\0';
+	return len;
+}
+
 /* A GPU step's driver and CUDA versions, read once per run. */
 static void
 add_gpu(struct kiln_keyinfo *ki)
@@ -83,6 +119,8 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	static struct kiln_digest schema, plat;
 	static int fixed;
 
+	buf_grow(&b, 1024);	/* most keys fit: no regrowth per target */
+
 	/* What is the same for every target is hashed once per run. */
 	if (!fixed) {
 		kiln_digest_buf(KILN_KEY_SCHEMA, strlen(KILN_KEY_SCHEMA), &schema);
@@ -114,7 +152,7 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	}
 	for (i = 0; i < t->noutputs; i++)
 		add_bytes(ki, KILN_C_OUTPUT, t->outputs[i], t->outputs[i], strlen(t->outputs[i]));
-	n = snprintf(num, sizeof(num), "%d", t->res.threads);
+	n = decimal(num, t->res.threads);
 	add_bytes(ki, KILN_C_RESOURCE, "threads", num, n);
 	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
 	for (i = 0; i < t->tools.ntools; i++)
@@ -128,16 +166,10 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	/* One buffer, one hash: this runs for every target of every build. */
 	buf_reset(&b);
 	for (i = 0; i < ki->ncomps; i++) {
-		unsigned char kind = ki->comps[i].kind;
-		uint32_t len = strlen(ki->comps[i].name);
-
 		/* The driver is recorded, for `kiln why`, but in the key only when the target says so. */
-		if (kind == KILN_C_GPU && !t->gpu_key)
+		if (ki->comps[i].kind == KILN_C_GPU && !t->gpu_key)
 			continue;
-		buf_add(&b, &kind, 1);
-		buf_add(&b, &len, 4);
-		buf_add(&b, ki->comps[i].name, len);
-		buf_add(&b, ki->comps[i].digest.b, 16);
+		put_comp(&b, &ki->comps[i]);
 	}
 	kiln_digest_buf(b.s, b.len, &ki->key);
 	buf_release(&b);

@@ -45,35 +45,6 @@ wire_digest(struct buf *b, const struct kiln_digest *d)
 	buf_add(b, d->b, 16);
 }
 
-const unsigned char *
-wire_take(struct wire *w, size_t n)
-{
-	const unsigned char *p = w->p;
-
-	if (w->bad || (size_t)(w->end - w->p) < n) {
-		w->bad = 1;
-		return NULL;
-	}
-	w->p += n;
-	return p;
-}
-
-uint32_t
-wire_get_u32(struct wire *w)
-{
-	const unsigned char *c = wire_take(w, 4);
-
-	return c ? (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24 : 0;
-}
-
-uint64_t
-wire_get_u64(struct wire *w)
-{
-	uint64_t lo = wire_get_u32(w);
-
-	return lo | (uint64_t)wire_get_u32(w) << 32;
-}
-
 double
 wire_get_f64(struct wire *w)
 {

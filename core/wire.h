@@ -6,6 +6,7 @@
 #ifndef KILN_WIRE_H
 #define KILN_WIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "digest.h"
@@ -23,9 +24,39 @@ struct wire {
 	int bad;		/* set once anything was short or out of range */
 };
 
-const unsigned char *wire_take(struct wire *w, size_t n);
-uint32_t wire_get_u32(struct wire *w);
-uint64_t wire_get_u64(struct wire *w);
+/*
+ * The readers every record field goes through: inline, because a no-op
+ * build decodes the whole state and graph cache with them.
+ */
+static inline const unsigned char *
+wire_take(struct wire *w, size_t n)
+{
+	const unsigned char *p = w->p;
+
+	if (w->bad || (size_t)(w->end - w->p) < n) {
+		w->bad = 1;
+		return NULL;
+	}
+	w->p += n;
+	return p;
+}
+
+static inline uint32_t
+wire_get_u32(struct wire *w)
+{
+	const unsigned char *c = wire_take(w, 4);
+
+	return c ? (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24 : 0;
+}
+
+static inline uint64_t
+wire_get_u64(struct wire *w)
+{
+	uint64_t lo = wire_get_u32(w);
+
+	return lo | (uint64_t)wire_get_u32(w) << 32;
+}
+
 double wire_get_f64(struct wire *w);
 /* A string copied into the arena ("" when bad). */
 const char *wire_get_str(struct wire *w, struct arena *a);
