@@ -177,12 +177,13 @@ kiln_cmd_build(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"remote", required_argument, NULL, 'R'},
 		{"remote-read-only", no_argument, NULL, 'O'},
+		{"download", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_build_opts o = {.jobs = kiln_cmd_default_jobs(), .sandbox = 1};
 	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
-	const char *remote = NULL;
+	const char *remote = NULL, *download = NULL;
 	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
 
 	while ((c = getopt_long(argc, argv, "j:knvqS:", longopts, NULL)) != -1) {
@@ -232,6 +233,11 @@ kiln_cmd_build(int argc, char **argv)
 		case 'O':
 			remote_ro = 1;
 			break;
+		case 'D':
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "minimal") != 0)
+				return error("--download: expected all or minimal, got '%s'", optarg), 2;
+			download = optarg;
+			break;
 		default:
 			kiln_overrides_release(&ov);
 			return KILN_CMD_USAGE;
@@ -247,6 +253,9 @@ kiln_cmd_build(int argc, char **argv)
 		return 2;
 	}
 	ws.cache.link = link;
+	if (!download)
+		download = ws.graph.config.download;
+	o.download_minimal = download && strcmp(download, "minimal") == 0 && ws.remote;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
 	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0) {
