@@ -38,6 +38,10 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 	if (blocker) {
 		printf("%-24s stale: after %s is rebuilt\n", t->name, blocker->name);
 		s->stale++;
+	} else if (t->state == KILN_T_DONE && t->mark == 2) {
+		/* Not stale: built, its outputs left in the remote cache (--download=minimal). */
+		printf("%-24s remote-only: its outputs are in the remote cache, not in " KILN_OUT_DIR "/ (kiln pull %s)\n",
+		    t->name, t->name);
 	} else if (t->state == KILN_T_DONE && t->mark) {
 		printf("%-24s stale: its outputs are in the cache (kiln build restores them)\n", t->name);
 		s->stale++;
@@ -95,7 +99,10 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 		return;
 	}
 	if (kiln_digest_eq(&rec->key, &ki->key)) {
-		if (kiln_outputs_intact(rec, &re))
+		if (rec->flags & KILN_REC_REMOTE)
+			printf("%s: up to date, remote-only (key %s): its outputs are in the remote cache; kiln pull %s fetches them\n",
+			    t->name, kiln_digest_hex(&ki->key, h1), t->name);
+		else if (kiln_outputs_intact(rec, &re))
 			printf("%s: up to date (key %s)\n", t->name, kiln_digest_hex(&ki->key, h1));
 		else
 			printf("%s: its key is unchanged (%s), but its outputs in " KILN_OUT_DIR "/%s were changed or removed%s\n",

@@ -118,6 +118,10 @@ push_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 	int got;
 
 	(void)ki;
+	if (!blocker && t->state == KILN_T_DONE && t->mark == 2) {
+		/* Remote-only: the remote it came from has it. */
+		return;
+	}
 	if (blocker || t->state != KILN_T_DONE) {
 		printf("%-24s not pushed: not built (run kiln build first)\n", t->name);
 		m->missing++;
@@ -135,6 +139,23 @@ push_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 	arena_release(&a);
 }
 
+/* A remote-only target (--download=minimal): fetched, and its outputs put in kiln-out/ now. */
+static void
+pull_remote_only(struct move *m, struct kiln_target *t)
+{
+	struct kiln_record *rec = kiln_outputs_remote_only(m->ws, t);
+
+	if (rec && kiln_outputs_materialize(m->ws, t, rec) == 1) {
+		m->moved++;
+	} else if (rec && kiln_remote_fetch(m->r, &t->key, t->name) == 1 && kiln_outputs_materialize(m->ws, t, rec) == 1) {
+		m->moved++;
+	} else {
+		printf("%-24s not pulled: remote-only, and %s\n", t->name,
+		    kiln_remote_is_down(m->r) ? "the remote cache is unreachable" : "not in the remote cache");
+		m->missing++;
+	}
+}
+
 static void
 pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
 {
@@ -147,6 +168,10 @@ pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 		printf("%-24s not pulled: its key depends on the outputs of %s, which neither cache has\n", t->name,
 		    blocker->name);
 		m->missing++;
+		return;
+	}
+	if (t->state == KILN_T_DONE && t->mark == 2) {
+		pull_remote_only(m, t);
 		return;
 	}
 	if (t->state == KILN_T_DONE) {
@@ -213,7 +238,8 @@ move_main(int argc, char **argv, int push)
 		else
 			return fprintf(stderr, "usage: kiln %s [--remote URL] [-j N] [TARGET...]\n", argv[0]), 2;
 	}
-	if (kiln_workspace_open(&ws, 0) < 0 || kiln_workspace_attach_remote(&ws, url, 0) < 0) {
+	/* pull takes the workspace lock: it puts remote-only targets' outputs in kiln-out/ and records them. */
+	if (kiln_workspace_open(&ws, !push) < 0 || kiln_workspace_attach_remote(&ws, url, 0) < 0) {
 		kiln_workspace_close(&ws);
 		return 2;
 	}

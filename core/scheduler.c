@@ -779,10 +779,10 @@ summary(struct run *r)
 		return;
 	}
 	/* Every wanted target is in exactly one of these, so they add up to the total. */
-	printf("kiln: %zu targets: %zu ran, %zu restored from the cache, %zu up to date", r->total,
-	    r->ran, r->restored, r->uptodate);
+	printf("kiln: %zu targets: %zu ran, %zu restored from the cache", r->total, r->ran, r->restored);
 	if (r->remote_only)
 		printf(" (%zu left in the remote cache: --download=minimal)", r->remote_only);
+	printf(", %zu up to date", r->uptodate);
 	if (r->failed)
 		printf(", %zu failed", r->failed);
 	if (r->skipped)
