@@ -290,9 +290,15 @@ blob_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct kiln_xfer *x = arg;
 
+	long code = 0;
+
 	(void)size;
 	x->wire += n;
 	x->st->eng->st.bytes_in += n;
+	/* An error page (a 404's body) is not the blob: it goes nowhere. */
+	curl_easy_getinfo(x->st->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code / 100 != 2)
+		return n;
 	if (x->st->dz ? blob_unzstd(x, data, n) < 0 : blob_bytes(x, data, n) < 0)
 		return 0;
 	return n;
