@@ -315,46 +315,81 @@ file_read(char *dest, size_t size, size_t n, void *arg)
 	return k;
 }
 
+/* Compress in to out as one zstd frame, a buffer at a time: bounded memory for any size. -1 on an error. */
+static int
+zstd_stream(FILE *in, int out, const char **why)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t inlen = ZSTD_CStreamInSize(), outlen = ZSTD_CStreamOutSize(), n, left;
+	char *ib = xmalloc(inlen), *ob = xmalloc(outlen);
+	int ret = 0, last;
+
+	if (!cc)
+		die("out of memory");
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+	do {
+		n = fread(ib, 1, inlen, in);
+		last = n < inlen;
+		ZSTD_inBuffer zi = {ib, n, 0};
+		do {
+			ZSTD_outBuffer zo = {ob, outlen, 0};
+
+			left = ZSTD_compressStream2(cc, &zo, &zi, last ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(left)) {
+				*why = ZSTD_getErrorName(left);
+				ret = -1;
+			} else if (write_all(out, ob, zo.pos) < 0) {
+				*why = strerror(errno);
+				ret = -1;
+			}
+		} while (ret == 0 && (last ? left != 0 : zi.pos < zi.size));
+	} while (ret == 0 && !last);
+	if (ret == 0 && ferror(in)) {
+		*why = strerror(errno);
+		ret = -1;
+	}
+	ZSTD_freeCCtx(cc);
+	free(ib);
+	free(ob);
+	return ret;
+}
+
 /*
- * The zstd-compressed copy of x->path, made once in the cache's tmp/; its
- * size in *size. -1 with last_error set.
+ * The zstd-compressed copy of x->path, made once in the cache's tmp/ (so a
+ * retry sends it again without compressing again); its size in *size. -1
+ * with last_error set.
  */
 static int
 compress_file(struct kiln_transfer *t, struct kiln_xfer *x, uint64_t *size)
 {
 	struct kiln_xfer_state *s = x->st;
-	size_t len;
-	char *data, *z;
-	size_t zcap, zlen;
-	int fd, ret = -1;
+	const char *why = "";
 	struct stat sb;
+	FILE *in;
+	int fd, ret = -1;
 
 	if (s->ztmp && stat(s->ztmp, &sb) == 0) {
 		*size = (uint64_t)sb.st_size;
 		return 0;
 	}
-	/* NEEDSWORK: whole in memory, like the cache's own blob checks; a streaming frame would bound it. */
-	data = read_file(x->path, &len);
-	if (!data) {
+	in = fopen(x->path, "rbe");
+	if (!in) {
 		snprintf(t->last_error, sizeof(t->last_error), "cannot read %s: %s", x->path, strerror(errno));
 		return -1;
 	}
-	zcap = ZSTD_compressBound(len);
-	z = xmalloc(zcap ? zcap : 1);
-	zlen = ZSTD_compress(z, zcap, data, len, 3);
 	free(s->ztmp);
 	s->ztmp = kiln_cache_tmp_path(t->cache, "zstd");
-	fd = ZSTD_isError(zlen) ? -1 : open(s->ztmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0 && write_all(fd, z, zlen) == 0)
+	fd = open(s->ztmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		why = strerror(errno);
+	else if (zstd_stream(in, fd, &why) == 0 && fstat(fd, &sb) == 0)
 		ret = 0;
 	if (ret < 0)
-		snprintf(t->last_error, sizeof(t->last_error), "cannot compress %s into %s: %s", x->path, s->ztmp,
-		    ZSTD_isError(zlen) ? ZSTD_getErrorName(zlen) : strerror(errno));
+		snprintf(t->last_error, sizeof(t->last_error), "cannot compress %s into %s: %s", x->path, s->ztmp, why);
+	*size = ret == 0 ? (uint64_t)sb.st_size : 0;
 	if (fd >= 0)
 		close(fd);
-	*size = zlen;
-	free(z);
-	free(data);
+	fclose(in);
 	return ret;
 }
 
