@@ -76,7 +76,7 @@ static const char general_help[] =
     "stale), 2 a usage or Kilnfile error.\n";
 
 static const struct command commands[] = {
-	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
+	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--download all|minimal] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target) and what they depend on up to date.\n"
 	    "A target is up to date when its action key is the one recorded and its outputs\n"
 	    "in kiln-out/TARGET/ are unchanged; else kiln restores its outputs from the local\n"
@@ -103,7 +103,15 @@ static const struct command commands[] = {
 	    "  --remote URL        the shared remote cache (wins over KILN_REMOTE and the\n"
 	    "                      Kilnfile's kiln.config { remote = ... }); off for none.\n"
 	    "                      A remote that is down or broken only slows the build\n"
-	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"
+	    "  --remote-read-only  fetch from the remote cache, never upload to it (Slurm\n"
+	    "                      jobs too; the same as KILN_REMOTE_READ_ONLY=1)\n"
+	    "  --download all|minimal\n"
+	    "                      minimal: download a target's outputs from the remote only\n"
+	    "                      when a step here needs them or the target is named (with\n"
+	    "                      none named: a final target); the others are recorded\n"
+	    "                      remote-only (kiln status shows them, kiln pull fetches\n"
+	    "                      them). Default: kiln.config { remote = { download = ... } },\n"
+	    "                      else all\n"
 	    "  --executor NAME     where steps run: local, or slurm (each step a Slurm job;\n"
 	    "                      see docs/slurm.md). Default: kiln.config's executor,\n"
 	    "                      else local\n"},
