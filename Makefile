@@ -5,6 +5,8 @@
 #   make test SAN=0       the same suite against the plain build
 #   make install PREFIX=… bin/kiln, lib/kiln/{kiln-run,plugins/}, include/kiln/plugin.h
 #   make fuzz             build the fuzz targets (clang, libFuzzer) and run each briefly
+#   make FAULT=1          a plain build with failure injection (core/fault.h) into build-fault/;
+#                         the sanitizer build always has it, the release build never
 #
 # Each component adds itself through a module.mk beside its sources.
 
@@ -30,6 +32,15 @@ O = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CFLAGS += $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
+# The test build has failure injection (core/fault.h): KILN_FAULT=KIND:N.
+FAULT = 1
+endif
+# `make FAULT=1`: a plain build with failure injection, in build-fault/.
+ifeq ($(FAULT),1)
+CPPFLAGS += -DKILN_FAULT
+ifneq ($(SAN),1)
+O = build-fault
+endif
 endif
 
 $(O)/core/%.o $(O)/tests/unit/%.o: CPPFLAGS += -Icore
@@ -73,7 +84,7 @@ test: all $(UNIT_TESTS)
 endif
 
 clean:
-	rm -rf build build-san kiln
+	rm -rf build build-san build-fault kiln
 
 # Keep intermediate objects (the unit tests'), so make deletes nothing after the suite's last line.
 .SECONDARY:

@@ -191,7 +191,7 @@ latency_part() {
 	awk -v s="$shim" -v o="$work/curlgot" '$1 == "GET" { n++; printf "url = \"%s%s\"\noutput = \"%s/%d\"\n", s, $2, o, n }' "$work/shim.log" > "$work/lat.cfg"
 	rm -rf "$work/curlgot"; mkdir "$work/curlgot"
 	s=$(now)
-	curl -s --parallel --parallel-max 16 -K "$work/lat.cfg" || fail "curl failed"
+	curl -s --no-progress-meter --parallel --parallel-max 16 -K "$work/lat.cfg" || fail "curl failed"
 	cs=$(since "$s")
 	row "kiln build ($lookups lookups, $blobs blob GETs)" "$ks" "$(ratio "$ks" "$cs")"
 	row "curl --parallel-max 16, the same $((lookups + blobs)) GETs" "$cs"

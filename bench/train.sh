@@ -2,7 +2,10 @@
 # bench/train.sh — kiln's train plugin against scikit-learn on the same NPY
 # splits: accuracy and training wall time side by side, on digits and on a
 # generated 200,000 x 100 classification set, plus kiln's training GFLOP/s
-# next to OpenBLAS's sgemm peak on this machine.
+# next to OpenBLAS's sgemm peak on this machine; then, with every default
+# left alone, accuracy on each example's data beside scikit-learn's default
+# LogisticRegression and MLPClassifier. (Gradient-boosted trees against
+# XGBoost: bench/gbdt.sh.)
 #
 #   bench/train.sh              (after `make`)
 #   KILN_BENCH_ROWS=50000       a smaller generated set
@@ -112,7 +115,7 @@ kiln_models() {
 		[ "$dir" = digits ] && echo 'features "feat" { data = "digits.csv", label = "digit", split = { test = 0.2, seed = 42, stratify = true } }'
 		cat <<K
 model "ridge" { features = "$feat", algorithm = "ridge", l2 = 1.0, threads = $th }
-model "linear" { features = "$feat", algorithm = "$linear", epochs = $el, batch_size = $batch, lr = 0.01, threads = $th }
+model "linear" { features = "$feat", algorithm = "$linear", epochs = $el, threads = $th }
 model "mlp" { features = "$feat", algorithm = "mlp", hidden = { 64 }, epochs = $em, batch_size = $batch, lr = $mlp_lr, threads = $th }
 test "ridge_test" { model = ":ridge", features = "$feat" }
 test "linear_test" { model = ":linear", features = "$feat" }
@@ -176,7 +179,7 @@ compare() {
 	local title=$1 dir=$2 feat=$3 linear=$4 th=$5 el=$6 em=$7 batch=$8 mlp_lr=$9 m
 	kiln_models "$dir" "$feat" "$linear" "$th" "$el" "$em" "$batch" "$mlp_lr"
 	echo "$title"
-	echo "  kiln: $th thread(s); $linear $el epochs, mlp $em epochs, Adam, batch $batch"
+	echo "  kiln: $th thread(s); $linear by L-BFGS (at most $el iterations, l2 1/n), mlp $em epochs, Adam, batch $batch"
 	echo "  scikit-learn: RidgeClassifier(alpha=1), LogisticRegression (lbfgs to convergence),"
 	echo "    MLPClassifier((64,), adam, $em epochs, batch $batch, lr $mlp_lr); OpenBLAS's default threads"
 	printf '  %-20s %8s %8s %9s %9s %8s %8s %8s %8s\n' model "kiln acc" "skl acc" \
@@ -194,8 +197,46 @@ compare() {
 # digits reads its split from the featurize target's folder.
 cp -r digits/kiln-out/feat digits/feat_npy
 compare "digits (1,438 x 64 train, 359 test, 10 classes; the example's settings)" \
-	digits feat_npy softmax 2 100 100 32 0.01
+	digits feat_npy softmax 2 1000 100 32 0.01
 compare "generated ($((rows * 4 / 5)) x 100 train, $((rows / 5)) test, 2 classes)" \
-	. large logistic 2 3 10 256 0.001
+	. large logistic 2 1000 10 256 0.001
 echo "fit: training time alone; kiln all: the whole kiln build step; GFLOP/s: kiln's count"
 echo "of training floating-point operations (history.json) over its fit time; peak: sgemm above."
+echo
+
+# Every default left alone, on every example's data through its own
+# features target: kiln's logistic (two classes) or softmax and its MLP
+# beside scikit-learn's LogisticRegression() and MLPClassifier(random_state=0).
+echo "defaults: kiln logistic/softmax and mlp with no params, scikit-learn's estimators with none"
+printf '  %-24s %-9s %9s %9s %9s %9s\n' "example (features)" linear "kiln lin" "skl LR" "kiln mlp" "skl MLP"
+for ex in iris:iris_feat python:iris_feat breast_cancer:bc_feat digits:digits_feat loans:loans_feat; do
+	d=defaults-${ex%%:*}
+	f=${ex#*:}
+	cp -r "$top/examples/${ex%%:*}" "$d"
+	rm -rf "$d/kiln-out" "$d/.kiln" "$d/Kilnfile.lock"
+	"$kiln" -C "$d" build "$f" >/dev/null
+	k=$($py -c "import numpy as np; print(int(np.load('$d/kiln-out/$f/y_train.npy').max()) + 1)")
+	lin=softmax
+	[ "$k" = 2 ] && lin=logistic
+	cat >> "$d/Kilnfile" <<K
+model "bench_lin" { features = ":$f", algorithm = "$lin" }
+model "bench_mlp" { features = ":$f", algorithm = "mlp" }
+test "bench_lin_test" { model = ":bench_lin", features = ":$f" }
+test "bench_mlp_test" { model = ":bench_mlp", features = ":$f" }
+K
+	"$kiln" -C "$d" build bench_lin_test bench_mlp_test >/dev/null
+	read -r kl km < <($py -c "import json; print(*(json.load(open('$d/kiln-out/bench_%s_test/metrics.json' % m))['metrics']['accuracy'] for m in ('lin', 'mlp')))")
+	read -r sl sm < <($py - "$d/kiln-out/$f" <<'P'
+import sys, warnings
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+warnings.filterwarnings("ignore")
+d = sys.argv[1]
+X, y, Xt, yt = (np.load(d + "/%s.npy" % n) for n in ("X_train", "y_train", "X_test", "y_test"))
+print((LogisticRegression().fit(X, y).predict(Xt) == yt).mean(),
+      (MLPClassifier(random_state=0).fit(X, y).predict(Xt) == yt).mean())
+P
+)
+	printf '  %-24s %-9s %9.4f %9.4f %9.4f %9.4f\n' "${ex%%:*} ($f)" "$lin" "$kl" "$sl" "$km" "$sm"
+done

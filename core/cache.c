@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "fs.h"
 
 char *
@@ -163,14 +164,14 @@ kiln_cache_sweep_tmp(struct kiln_cache *c)
 static int
 install(const char *tmp, const char *dest)
 {
-	if (rename(tmp, dest) == 0)
+	if (fault_rename(tmp, dest) == 0)
 		return 0;
 	if (errno == ENOENT) {
 		char *dir = xstrndup(dest, strrchr(dest, '/') - dest);
 		int r = mkdir_p(dir, 0755);
 
 		free(dir);
-		if (r == 0 && rename(tmp, dest) == 0)
+		if (r == 0 && fault_rename(tmp, dest) == 0)
 			return 0;
 	}
 	return -1;
@@ -243,7 +244,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		int n = 0;
 
 		if (!nl)
-			return -1;
+			goto truncated;	/* the last line unended: a short read */
 		line = xstrndup(p, nl - p);
 		p = nl + 1;
 		if (first) {
@@ -255,7 +256,9 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 			struct kiln_file *f;
 
 			rest = line + n;
-			if (!path_is_safe_relative(rest) || (mode != 0644 && mode != 0755))
+			/* As kiln_action_format writes it: a space after the size, paths sorted and unique. */
+			if (line[n - 1] != ' ' || !path_is_safe_relative(rest) || (mode != 0644 && mode != 0755) ||
+			    (nf && strcmp(act->files[nf - 1].path, rest) >= 0))
 				goto bad;
 			if (nf == cf)
 				act->files = xreallocarray(act->files, cf = cf ? cf * 2 : 8, sizeof(*act->files));
@@ -269,7 +272,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		} else if (strncmp(line, "metric ", 7) == 0) {
 			double v;
 
-			if (sscanf(line, "metric %lg %n", &v, &n) != 1 || n == 0 || !line[n])
+			if (sscanf(line, "metric %lg %n", &v, &n) != 1 || n == 0 || line[n - 1] != ' ' || !line[n])
 				goto bad;
 			if (nm == cm)
 				act->metrics = xreallocarray(act->metrics, cm = cm ? cm * 2 : 8, sizeof(*act->metrics));
@@ -282,6 +285,7 @@ kiln_action_parse(const char *text, size_t len, struct kiln_action *act, struct 
 		continue;
 bad:
 		free(line);
+truncated:
 		free(act->files);
 		free(act->metrics);
 		memset(act, 0, sizeof(*act));
@@ -335,7 +339,7 @@ quarantine(struct kiln_cache *c, const char *path)
 	const char *base = strrchr(path, '/');
 	char *dest = xasprintf("%s/quarantine/%s", c->dir, base ? base + 1 : path);
 
-	if (rename(path, dest) < 0)
+	if (fault_rename(path, dest) < 0)
 		unlink(path);
 	free(dest);
 }

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define KILN_FAULT_INSIDE
+#include "fault.h"
 #include "fs.h"
 #include "util.h"
 
@@ -258,7 +260,7 @@ kiln_fs_renameat(int fromfd, const char *from, int tofd, const char *to)
 		return -1;
 	tp = parent(tofd, to, 1, &tcopy, &tname);
 	if (tp >= 0) {
-		r = renameat(fp, fname, tp, tname);
+		r = fault_renameat(fp, fname, tp, tname);
 		saved = errno;
 		close(tp);
 		free(tcopy);

@@ -36,4 +36,15 @@ int kiln_fs_create(int dirfd, const char *rel, mode_t mode);
  */
 int kiln_fs_linked(int dirfd, const char *rel, char **where);
 
+/* Failure injection (fault.h, util.h): a call into fs counts for its caller's module. */
+#if defined(KILN_FAULT) && !defined(KILN_FAULT_INSIDE)
+#include "fault.h"
+#define kiln_fs_openat(dirfd, rel, flags, mode) KILN_FAULT_AT(kiln_fs_openat(dirfd, rel, flags, mode))
+#define kiln_fs_mkdirsat(dirfd, rel, mode) KILN_FAULT_AT(kiln_fs_mkdirsat(dirfd, rel, mode))
+#define kiln_fs_removeat(dirfd, rel) KILN_FAULT_AT(kiln_fs_removeat(dirfd, rel))
+#define kiln_fs_renameat(fromfd, from, tofd, to) KILN_FAULT_AT(kiln_fs_renameat(fromfd, from, tofd, to))
+#define kiln_fs_create(dirfd, rel, mode) KILN_FAULT_AT(kiln_fs_create(dirfd, rel, mode))
+#define kiln_fs_linked(dirfd, rel, where) KILN_FAULT_AT(kiln_fs_linked(dirfd, rel, where))
+#endif
+
 #endif

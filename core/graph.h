@@ -50,6 +50,7 @@ struct kiln_resources {
 	int threads;		/* threads it may use, default cpus; part of the key */
 	int gpus;
 	long long mem;		/* bytes, 0 unlimited */
+	long long disk;		/* bytes its outputs and /tmp may hold, 0: the sandbox's default */
 	double timeout;		/* seconds, 0 none: the target's, else kiln.config's; the CPU limit and Slurm's */
 	double wall;		/* seconds, 0 none: the wall-clock limit the local executor enforces,
 				   timeout or else KILN_STEP_TIMEOUT (unless "none" was declared) */

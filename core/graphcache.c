@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 5	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout */
+#define VERSION 6	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -80,6 +80,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->res.threads);
 	wire_u32(b, t->res.gpus);
 	wire_u64(b, (uint64_t)t->res.mem);
+	wire_u64(b, (uint64_t)t->res.disk);
 	wire_f64(b, t->res.timeout);
 	wire_f64(b, t->res.wall);
 	wire_u32(b, t->network);
@@ -189,6 +190,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.threads = wire_get_u32(w);
 	t->res.gpus = wire_get_u32(w);
 	t->res.mem = (long long)wire_get_u64(w);
+	t->res.disk = (long long)wire_get_u64(w);
 	t->res.timeout = wire_get_f64(w);
 	t->res.wall = wire_get_f64(w);
 	t->network = wire_get_u32(w);
@@ -245,30 +247,13 @@ save(struct kiln_graph *g, struct kiln_state *st)
 	buf_release(&b);
 }
 
-/* Read .kiln/graph into g if it is current; 0 done, -1 not usable (g left empty). */
-static int
-load(struct kiln_graph *g, struct kiln_state *st)
+int
+kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *p, size_t len)
 {
-	size_t len, i, n;
-	char *data = read_file(GRAPH_FILE, &len);
-	struct wire w;
+	struct wire w = {p, (const unsigned char *)p + len, 0};
 	struct kiln_digest want, got;
-	uint64_t sum;
+	size_t i, n;
 
-	if (!data)
-		return -1;
-	if (len < 8 + 4 + 16 + 8 || memcmp(data, MAGIC, 8) != 0)
-		goto stale;
-	memcpy(&sum, data + len - 8, 8);
-	if (XXH3_64bits(data, len - 8) != le64toh(sum))
-		goto stale;
-	w = (struct wire){(unsigned char *)data + 8, (unsigned char *)data + len - 8, 0};
-	if (wire_get_u32(&w) != VERSION)
-		goto stale;
-	fingerprint(&want);
-	wire_get_digest(&w, &got);
-	if (!kiln_digest_eq(&want, &got))
-		goto stale;
 	n = wire_get_count(&w, 20);
 	g->sources = xreallocarray(NULL, n + 1, sizeof(*g->sources));
 	for (i = 0; i < n; i++) {
@@ -295,13 +280,42 @@ load(struct kiln_graph *g, struct kiln_state *st)
 			goto stale;
 	if (w.bad || w.p != w.end)
 		goto stale;
-	free(data);
 	return 0;
 stale:
-	free(data);
 	kiln_graph_release(g);
 	kiln_graph_init(g);
 	return -1;
+}
+
+/* Read .kiln/graph into g if it is current; 0 done, -1 not usable (g left empty). */
+static int
+load(struct kiln_graph *g, struct kiln_state *st)
+{
+	size_t len;
+	char *data = read_file(GRAPH_FILE, &len);
+	struct wire w;
+	struct kiln_digest want, got;
+	uint64_t sum;
+	int rc = -1;
+
+	if (!data)
+		return -1;
+	if (len < 8 + 4 + 16 + 8 || memcmp(data, MAGIC, 8) != 0)
+		goto out;
+	memcpy(&sum, data + len - 8, 8);
+	if (XXH3_64bits(data, len - 8) != le64toh(sum))
+		goto out;
+	w = (struct wire){(unsigned char *)data + 8, (unsigned char *)data + len - 8, 0};
+	if (wire_get_u32(&w) != VERSION)
+		goto out;
+	fingerprint(&want);
+	wire_get_digest(&w, &got);
+	if (w.bad || !kiln_digest_eq(&want, &got))
+		goto out;
+	rc = kiln_graphcache_decode(g, st, w.p, (size_t)(w.end - w.p));
+out:
+	free(data);
+	return rc;
 }
 
 int

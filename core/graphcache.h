@@ -9,6 +9,8 @@
 #ifndef KILN_GRAPHCACHE_H
 #define KILN_GRAPHCACHE_H
 
+#include <stddef.h>
+
 struct kiln_graph;
 struct kiln_state;
 
@@ -18,5 +20,12 @@ struct kiln_state;
  * an error in the Kilnfile.
  */
 int kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *st);
+/*
+ * Fill the empty g from .kiln/graph's body: what follows its header
+ * (magic, version, fingerprint) up to its checksum, p[0..len), which kiln
+ * wrote but a damaged disk or another tool may have changed. 0 done; -1
+ * when it does not decode or a source changed since (g left empty).
+ */
+int kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *p, size_t len);
 
 #endif

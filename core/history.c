@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fs.h"
 #include "history.h"
 #include "lock.h"
@@ -312,11 +313,17 @@ kiln_history_keep(const char *path, size_t keep)
 	/* A new file renamed over the old: a reader sees all of one or the other. */
 	tmp = xasprintf("%s.tmp", path);
 	fd = kiln_fs_create(AT_FDCWD, tmp, 0644);
-	r = fd < 0 || write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0 ? -1 : 0;
+	r = fd < 0 || write_all(fd, out.s, out.len) < 0 || fault_fsync(fd) < 0 ? -1 : 0;
 	if (fd >= 0 && close(fd) < 0)
 		r = -1;
 	if (r == 0)
 		r = kiln_fs_renameat(AT_FDCWD, tmp, AT_FDCWD, path);
+	if (r < 0) {
+		int saved = errno;
+
+		kiln_fs_removeat(AT_FDCWD, tmp);
+		errno = saved;
+	}
 	free(tmp);
 	buf_release(&out);
 	if (r < 0)

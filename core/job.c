@@ -68,6 +68,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 		json_object_set_new(sb, "network", json_boolean(t->network));
 		if (t->res.mem)
 			json_object_set_new(sb, "mem", json_integer(t->res.mem));
+		if (t->res.disk)
+			json_object_set_new(sb, "disk", json_integer(t->res.disk));
 		if (t->res.timeout)
 			json_object_set_new(sb, "cpu", json_integer((json_int_t)(t->res.timeout * t->res.threads) + 1));
 		json_object_set_new(spec, "sandbox", sb);
@@ -202,7 +204,9 @@ status_line(void *arg, char *line)
 			j->metrics[j->nmetrics++].name = arena_strdup(&j->arena, m.name);
 		}
 		j->metrics[i].value = m.value;
-	} else if (m.type == KILN_MSG_FAIL && !j->failure) {
+	} else if (m.type == KILN_MSG_FAIL && (!j->failure || m.kind == KILN_FAIL_LIMIT)) {
+		/* The sandbox's word on a limit comes last and explains the step's own ("Killed"). */
+		free(j->failure);
 		j->failure = xstrdup(m.text);
 	} else if (m.type == KILN_MSG_WARN && j->warnings.len < 65536) {
 		for (i = 0; m.text[i]; i++)

@@ -662,13 +662,27 @@ res_duration(struct reader *r)
 	return d;
 }
 
-/* One resource: cpus, threads, gpus, mem or timeout. */
+/* A size resource (mem, disk): "2G", "512M", or bytes; 0 after a failure. */
+static long long
+res_size(struct reader *r)
+{
+	const char *s = cstring(r->L, -1);
+	long long n = s ? parse_size(s) : lua_isinteger(r->L, -1) ? lua_tointeger(r->L, -1) : -1;
+
+	if (n <= 0) {
+		rfail(r, "expected a size such as \"2G\" or \"512M\"");
+		return 0;
+	}
+	return n;
+}
+
+/* One resource: cpus, threads, gpus, mem, disk or timeout. */
 static void
 read_resource(struct reader *r, size_t i, void *ud)
 {
 	struct kiln_target *t = ud;
 	lua_State *L = r->L;
-	const char *key = cstring(L, -2), *s = cstring(L, -1);
+	const char *key = cstring(L, -2);
 
 	(void)i;
 	if (!key) {
@@ -683,14 +697,14 @@ read_resource(struct reader *r, size_t i, void *ud)
 	} else if (strcmp(key, "gpus") == 0) {
 		t->res.gpus = res_int(r, 0);
 	} else if (strcmp(key, "mem") == 0) {
-		t->res.mem = s ? parse_size(s) : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
-		if (t->res.mem <= 0)
-			rfail(r, "expected a size such as \"2G\" or \"512M\"");
+		t->res.mem = res_size(r);
+	} else if (strcmp(key, "disk") == 0) {
+		t->res.disk = res_size(r);
 	} else if (strcmp(key, "timeout") == 0) {
 		t->res.timeout = res_duration(r);
 	} else {
 		r->what = "field 'resources'";
-		rfail(r, "unknown resource '%s' (cpus, threads, gpus, mem, timeout)", shown(L, key, strlen(key)));
+		rfail(r, "unknown resource '%s' (cpus, threads, gpus, mem, disk, timeout)", shown(L, key, strlen(key)));
 	}
 	r->what = "field 'resources'";
 }

@@ -310,6 +310,9 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("kiln %s (plugin ABI %d)\n", KILN_VERSION, KILN_PLUGIN_ABI);
+#ifdef KILN_FAULT
+			printf("built with failure injection (KILN_FAULT, core/fault.h)\n");
+#endif
 			return 0;
 		} else {
 			fprintf(stderr, "kiln: unknown option '%s'\n%s", argv[i], general_help);

@@ -323,12 +323,13 @@ gather(struct kiln_target *t, const char *out)
 		char *from = path_join(out, t->outputs[i]), *to = path_join(final, t->outputs[i]);
 		int r = kiln_fs_renameat(AT_FDCWD, from, AT_FDCWD, to);
 
-		free(from);
-		free(to);
 		if (r < 0) {
+			error("cannot move %s to %s:", from, to);
 			free(final);
 			final = NULL;
 		}
+		free(from);
+		free(to);
 	}
 	return final;
 }

@@ -22,6 +22,7 @@
 
 #include "rootfs.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define WS KILN_SANDBOX_WS
 
@@ -74,22 +75,8 @@ static const struct {
 
 static const char *const devices[] = {"null", "zero", "full", "random", "urandom"};
 
-/* Say what failed in err and return -1. A format ending in ':' gets strerror(errno) appended. */
-__attribute__((format(printf, 3, 4))) static int
-fail(char *err, size_t len, const char *fmt, ...)
-{
-	int saved = errno;
-	size_t n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	n = strlen(err);
-	if (n > 0 && err[n - 1] == ':')
-		snprintf(err + n, len - n, " %s", strerror(saved));
-	return -1;
-}
+/* Say what failed in err and return -1 (util.h). */
+#define fail errf
 
 /* snprintf that says when the result did not fit. */
 __attribute__((format(printf, 3, 4))) static int
@@ -594,42 +581,76 @@ kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, cha
 	return 0;
 }
 
-/* ---- once the step ended ---- */
+/* ---- while and once the step runs ---- */
 
-static int
-big_file(const char *dir, unsigned long long limit, int depth)
+/* Deepest folder a measure looks into; each level holds a descriptor. */
+#define MAXDEPTH 64
+
+/* What a walk of the output folders found. */
+struct usage {
+	unsigned long long bytes;	/* blocks in use, as du counts them */
+	unsigned long long largest;	/* the largest file's size */
+};
+
+/*
+ * Add what folder dfd holds to u, following no link; closes dfd. Init,
+ * which measures, keeps its capabilities in the step's user namespace (the
+ * step drops them), so a folder the step made unreadable (chmod 000)
+ * hides nothing; should opening one fail all the same, the folder is the
+ * step's own (only its uid is mapped), and its owner's bits are set again.
+ */
+static void
+walk(int dfd, struct usage *u, int depth)
 {
-	DIR *d = opendir(dir);
+	DIR *d = fdopendir(dfd);
 	struct dirent *e;
 	struct stat st;
-	char path[PATH_MAX];
-	int found = 0;
 
-	while (!found && d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size >= limit)
-			found = 1;
-		else if (S_ISDIR(st.st_mode) && depth < 8)
-			found = big_file(path, limit, depth + 1);
+	if (!d) {
+		close(dfd);
+		return;
 	}
-	if (d)
-		closedir(d);
-	return found;
+	while ((e = readdir(d))) {
+		int fd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		u->bytes += (unsigned long long)st.st_blocks * 512;
+		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > u->largest)
+			u->largest = (unsigned long long)st.st_size;
+		if (!S_ISDIR(st.st_mode) || depth >= MAXDEPTH)
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == EACCES && fchmodat(dirfd(d), e->d_name, (st.st_mode & 07777) | S_IRWXU, 0) == 0)
+			fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			walk(fd, u, depth + 1);
+	}
+	closedir(d);
 }
 
-int
-kiln_rootfs_output_reaches(const struct kiln_rootfs *r, unsigned long long limit)
+void
+kiln_rootfs_usage(const struct kiln_rootfs *r, unsigned long long *used, unsigned long long *largest,
+    unsigned long long *tmp_free)
 {
+	struct usage u = {0, 0};
+	struct statvfs vfs;
 	size_t i;
 
 	for (i = 0; i < r->nm; i++)
-		if (r->m[i].kind == RW && big_file(r->m[i].dst, limit, 0))
-			return 1;
-	return 0;
+		if (r->m[i].kind == RW)
+			walk(open(r->m[i].dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), &u, 0);
+	/* /tmp is the sandbox's own tmpfs: what it holds is what the file system says is used. */
+	if (tmp_free)
+		*tmp_free = ULLONG_MAX;
+	if (statvfs("/tmp", &vfs) == 0) {
+		u.bytes += (unsigned long long)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+		if (tmp_free)
+			*tmp_free = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	}
+	*used = u.bytes;
+	*largest = u.largest;
 }
 
 /* As root, the outputs were nobody's while the step ran: give them back. */

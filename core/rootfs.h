@@ -30,8 +30,13 @@ void kiln_rootfs_close(struct kiln_rootfs *r);
  * enter KILN_SANDBOX_WS.
  */
 int kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, char *err, size_t len);
-/* Inside: does an output folder hold a file of `limit` bytes or more? */
-int kiln_rootfs_output_reaches(const struct kiln_rootfs *r, unsigned long long limit);
+/*
+ * Inside: the bytes the output folders and /tmp hold (blocks, as du counts
+ * them; no link followed) in *used, the largest output file's size in
+ * *largest, and what /tmp has free in *tmp_free (NULL: not wanted).
+ */
+void kiln_rootfs_usage(const struct kiln_rootfs *r, unsigned long long *used, unsigned long long *largest,
+    unsigned long long *tmp_free);
 /* Outside, as root, once the step ended: give the output folders back to their owners. */
 void kiln_rootfs_give_back(const struct kiln_rootfs *r);
 /* Close and free r (NULL is fine). */

@@ -46,7 +46,7 @@ struct spec {
 	struct kiln_ctx ctx;
 	int sandbox, network;
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
-	unsigned long long mem, fsize;
+	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
 };
 
@@ -162,6 +162,7 @@ read_spec(struct spec *sp, const char *path)
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->mem = jnum(sb, "mem");
+		sp->disk = jnum(sb, "disk");
 		sp->fsize = jnum(sb, "fsize");
 		sp->cpu = jnum(sb, "cpu");
 		sp->nproc = jnum(sb, "nproc");
@@ -222,6 +223,8 @@ enter_sandbox(struct spec *sp)
 	sb.fsize_bytes = sp->fsize;
 	sb.cpu_seconds = sp->cpu;
 	sb.nproc = sp->nproc;
+	sb.disk_bytes = sp->disk;
+	sb.status_fd = STATUS_FD;
 	if (kiln_sandbox_enter(&sb, err, sizeof(err)) < 0)
 		startfail("sandbox: %s", err);
 }

@@ -41,13 +41,17 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "cgroup.h"
 #include "rootfs.h"
 #include "sandbox.h"
+#include "statuspipe.h"
 #include "syscalls.h"
 #include "util.h"
 
@@ -61,13 +65,22 @@
 #define DEF_CPU (24UL * 3600)
 #define DEF_FSIZE (16ULL << 30)
 #define DEF_NPROC 1024UL
+#define DEF_DISK (10ULL << 30)
+/* Tasks in the step's cgroup that are not the step's: setup and init. */
+#define OWN_TASKS 2
+/* How often init measures the disk a step uses, at the most (ms). */
+#define DISK_POLL_MS 250
 
 /* What the caller works out before forking; the children only read it. */
 struct plan {
 	struct kiln_rootfs *root;	/* what the step sees */
 	int network;
-	unsigned long long mem, fsize;
+	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
+	struct kiln_cgroup cg;	/* the caller's: the step's group, removed by the caller only */
+	int whole;		/* memory is limited for the step as a whole (a cgroup), not by RLIMIT_AS */
+	int whole_pids;		/* and so are processes (pids), which RLIMIT_NPROC only backs up */
+	int status_fd;		/* where the caller says which limit stopped the step; 0: nowhere */
 	uid_t hostuid;		/* the step's uid outside */
 	gid_t hostgid;
 	int asroot;		/* kiln runs as root: the step runs as NOBODY */
@@ -81,6 +94,8 @@ struct plan {
 struct report {
 	int kind;
 	int status;		/* wait status of the step */
+	int disk_full;		/* init stopped the step at its disk limit */
+	unsigned long long used;	/* then: the bytes its outputs and /tmp held */
 	char msg[500];
 };
 enum { REPORT_ERROR = 1, REPORT_STATUS };
@@ -174,6 +189,22 @@ envlimit(const char *name, unsigned long long def)
 	return n > 0 ? (unsigned long long)n : def;
 }
 
+/*
+ * Disk for a step that sets none: 10 GiB, but never more than half of what
+ * is free where the workspace is, so that one step alone cannot fill it.
+ */
+static unsigned long long
+default_disk(const char *workspace)
+{
+	struct statvfs vfs;
+	unsigned long long half;
+
+	if (!workspace || statvfs(workspace, &vfs) < 0)
+		return DEF_DISK;
+	half = (unsigned long long)vfs.f_bavail * vfs.f_frsize / 2;
+	return half > 0 && half < DEF_DISK ? half : DEF_DISK;
+}
+
 static int
 plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 {
@@ -192,15 +223,18 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	p->fsize = sb->fsize_bytes ? sb->fsize_bytes : envlimit("KILN_SANDBOX_FSIZE", DEF_FSIZE);
 	p->cpu = sb->cpu_seconds ? sb->cpu_seconds : (unsigned long)envlimit("KILN_SANDBOX_CPU", DEF_CPU);
 	p->nproc = sb->nproc ? sb->nproc : (unsigned long)envlimit("KILN_SANDBOX_NPROC", DEF_NPROC);
+	p->disk = sb->disk_bytes ? sb->disk_bytes : envlimit("KILN_SANDBOX_DISK", default_disk(sb->workspace));
+	p->status_fd = sb->status_fd;
 	p->caller = getpid();
 	p->root = kiln_rootfs_plan(sb, p->asroot, err, len);
 	return p->root ? 0 : -1;
 }
 
-/* Free the plan and its root's; the processes that need none of it. */
+/* Free the plan and its root's (in the caller, remove the step's cgroup); the processes that need none of it. */
 static void
 plan_free(struct plan *p)
 {
+	kiln_cgroup_remove(&p->cg);
 	kiln_rootfs_free(p->root);
 	free(p);
 }
@@ -259,11 +293,15 @@ limits(const struct plan *p)
 {
 	unsigned long long as = vmsize() + p->mem;
 
-	setlimit(p, RLIMIT_AS, as, as, "memory");
+	/* A cgroup limits resident memory, which is what runs out; RLIMIT_AS only stands in for it. */
+	if (!p->whole)
+		setlimit(p, RLIMIT_AS, as, as, "memory");
 	/* The soft limit sends SIGXCPU, which a step may catch; the hard one kills. */
 	setlimit(p, RLIMIT_CPU, p->cpu, p->cpu + 2, "CPU time");
 	setlimit(p, RLIMIT_FSIZE, p->fsize, p->fsize, "file size");
-	setlimit(p, RLIMIT_NPROC, p->nproc, p->nproc, "processes");
+	/* Above the cgroup's, which counts exactly and says how many forks it refused. */
+	setlimit(p, RLIMIT_NPROC, p->nproc + (p->whole_pids ? 2 * OWN_TASKS : 0),
+	    p->nproc + (p->whole_pids ? 2 * OWN_TASKS : 0), "processes");
 	setlimit(p, RLIMIT_CORE, 0, 0, "core dumps");
 }
 
@@ -421,7 +459,7 @@ explain_end(const struct plan *p, int status, const struct rusage *ru)
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	double cpu = (double)ru->ru_utime.tv_sec + (double)ru->ru_stime.tv_sec +
 		     (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
-	unsigned long long peak = (unsigned long long)ru->ru_maxrss * 1024;
+	unsigned long long peak = (unsigned long long)ru->ru_maxrss * 1024, used, largest;
 	char a[32], b[32];
 
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -433,24 +471,64 @@ explain_end(const struct plan *p, int status, const struct rusage *ru)
 	 */
 	if (sig == SIGXCPU || cpu * 2 >= (double)p->cpu)
 		fprintf(stderr, "kiln: sandbox: the step reached its CPU time limit (%lu s)\n", p->cpu);
-	if (sig == SIGXFSZ || kiln_rootfs_output_reaches(p->root, p->fsize))
+	kiln_rootfs_usage(p->root, &used, &largest, NULL);
+	if (sig == SIGXFSZ || largest >= p->fsize)
 		fprintf(stderr, "kiln: sandbox: the step reached its file size limit (%s)\n",
 		    size_text(a, sizeof(a), p->fsize));
 	/*
 	 * The kernel counts no refused forks, so judge by what is left: a step
 	 * that ended with most of its process quota still alive ran into it.
 	 */
-	if (tasks_alive() * 4 >= p->nproc * 3)
+	if (!p->whole_pids && tasks_alive() * 4 >= p->nproc * 3)
 		fprintf(stderr, "kiln: sandbox: the step reached its process limit (%lu)\n", p->nproc);
-	if (peak >= p->mem / 2)
+	/* With a cgroup, the caller reports the peak of all the step's processes. */
+	if (!p->whole && peak >= p->mem / 2)
 		fprintf(stderr, "kiln: sandbox: the step used %s of its memory limit (%s)\n",
 		    size_text(a, sizeof(a), peak), size_text(b, sizeof(b), p->mem));
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * Wait for the step, reaping whatever else ends (init inherits orphans) and
- * answering refused calls, then report how the step ended. When init exits
- * the kernel kills everything left in the namespace.
+ * Measure what the step's outputs and /tmp hold; past the disk limit, stop
+ * everything in the namespace and note it in r. Returns how long to wait
+ * before the next measure: DISK_POLL_MS, or ten times what this one took,
+ * so a huge output tree does not keep init measuring all the time.
+ */
+static int
+watch_disk(const struct plan *p, struct report *r)
+{
+	long long start = now_ms(), took;
+	unsigned long long largest, tmp_free = 0;
+
+	if (r->disk_full)
+		return -1;
+	kiln_rootfs_usage(p->root, &r->used, &largest, &tmp_free);
+	/*
+	 * /tmp, as large as the disk limit when that is the smaller, can refuse
+	 * a write (ENOSPC) a few pages short of full: that is the limit too.
+	 */
+	if (r->used >= p->disk || (p->disk <= p->mem && tmp_free < p->disk / 64)) {
+		r->disk_full = 1;
+		kill(-1, SIGKILL);
+		return -1;
+	}
+	took = now_ms() - start;
+	return took * 10 > DISK_POLL_MS ? (int)(took * 10) : DISK_POLL_MS;
+}
+
+/*
+ * Wait for the step, reaping whatever else ends (init inherits orphans),
+ * answering refused calls and watching the disk it uses, then report how
+ * the step ended. When init exits the kernel kills everything left in the
+ * namespace.
  */
 static void
 serve(const struct plan *p, pid_t step, int sfd, struct kiln_syscall_listener *l)
@@ -458,14 +536,19 @@ serve(const struct plan *p, pid_t step, int sfd, struct kiln_syscall_listener *l
 	struct report r = {.kind = REPORT_STATUS};
 	struct pollfd fds[2] = {{sfd, POLLIN, 0}, {l->fd, POLLIN, 0}};
 	struct rusage ru, stepru = {0};
-	int done = 0, st;
+	int done = 0, st, wait = DISK_POLL_MS;
+	long long next = now_ms() + wait;
 	pid_t pid;
 
 	while (!done) {
 		struct signalfd_siginfo si;
 
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		if (poll(fds, 2, wait < 0 ? -1 : (int)(next > now_ms() ? next - now_ms() : 0)) < 0 && errno != EINTR)
 			break;
+		if (wait >= 0 && now_ms() >= next) {
+			wait = watch_disk(p, &r);
+			next = now_ms() + wait;
+		}
 		if (fds[1].revents & POLLIN)
 			kiln_syscalls_answer(l);
 		else if (fds[1].revents)
@@ -484,7 +567,10 @@ serve(const struct plan *p, pid_t step, int sfd, struct kiln_syscall_listener *l
 	kiln_syscalls_listener_release(l);
 	if (!done)
 		childfail(p, "init lost sight of the step:");
-	explain_end(p, r.status, &stepru);
+	/* What it wrote between the last measure and its end counts too. */
+	watch_disk(p, &r);
+	if (!r.disk_full)
+		explain_end(p, r.status, &stepru);
 	/* What the step left running dies now, so the caller need not wait for our exit. */
 	kill(-1, SIGKILL);
 	while (wait4(-1, NULL, 0, NULL) > 0 || errno == EINTR)
@@ -559,7 +645,8 @@ run_init(struct plan *p, int life)
 	}
 	close(sv[1]);
 	close(p->sync);
-	if (kiln_rootfs_build(p->root, p->mem, msg, sizeof(msg)) < 0)
+	/* /tmp is memory: it gets the smaller of the two limits. */
+	if (kiln_rootfs_build(p->root, p->mem < p->disk ? p->mem : p->disk, msg, sizeof(msg)) < 0)
 		childfail(p, "%s", msg);
 	kiln_rootfs_close(p->root);
 	join_net(p, step, sv[0]);
@@ -637,6 +724,21 @@ become(struct plan *p)
 
 
 /*
+ * The first child, still one thread and still the caller's user: into the
+ * step's cgroup, so that init and the step are born in it. The group
+ * stays the caller's to remove.
+ */
+static void
+enter_cgroup(struct plan *p)
+{
+	char msg[sizeof(((struct report *)0)->msg)];
+
+	if (p->whole && kiln_cgroup_enter(&p->cg, msg, sizeof(msg)) < 0)
+		childfail(p, "%s", msg);
+	p->cg.kind = KILN_CGROUP_NONE;
+}
+
+/*
  * Setup: the first child. Makes the namespaces and waits for init. Returns
  * only in the step.
  */
@@ -650,6 +752,7 @@ run_setup(struct plan *p, int sync)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != p->caller)
 		_exit(1);
+	enter_cgroup(p);
 	/* Root's other groups would still open group-readable files; drop them. */
 	if (p->asroot && setgroups(0, NULL) < 0)
 		childfail(p, "setgroups:");
@@ -690,6 +793,7 @@ run_direct(struct plan *p, int sync)
 	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	enter_cgroup(p);
 	/* The caller writes our id maps; if it died, we see EOF. */
 	if (recv(sync, &c, 1, 0) != 1)
 		_exit(1);
@@ -753,6 +857,63 @@ handshake(struct plan *p, pid_t setup, int sync, int direct, char *why, size_t l
 		why[0] = '\0';	/* the step is gone; the report says why */
 }
 
+/* A limit as a Kilnfile would write it ("200M"), for messages that name the user's own setting. */
+static const char *
+limit_text(char *buf, size_t len, unsigned long long n)
+{
+	static const char units[] = "MGT";
+	int u = 0;
+
+	/* A limit no one wrote, such as the machine's memory, reads better as size_text's. */
+	if (n == 0 || n % (1 << 20) != 0)
+		return size_text(buf, len, n);
+	n >>= 20;
+	while (u < 2 && n % 1024 == 0) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%llu%c", n, units[u]);
+	return buf;
+}
+
+/*
+ * In the caller, once the step ended: its memory peak to the log, then,
+ * when the kernel killed one of its processes at the cgroup's memory limit
+ * or init stopped it at the disk limit (disk_used bytes, 0 if not), say so
+ * in the log and on the status pipe and exit 1, whatever the step's own
+ * status: a step that lost a process to a limit did not build. Removes the
+ * cgroup.
+ */
+static void
+end_of_limits(struct plan *p, unsigned long long disk_used)
+{
+	unsigned long ooms = kiln_cgroup_oom_kills(&p->cg), forks = kiln_cgroup_forks_refused(&p->cg);
+	char a[32], b[32], msg[300] = "";
+
+	if (p->whole && p->status_fd > 0)
+		fprintf(stderr, "kiln: sandbox: memory peak %s of %s, all the step's processes together (%s)\n",
+		    size_text(a, sizeof(a), kiln_cgroup_peak(&p->cg)), size_text(b, sizeof(b), p->mem),
+		    kiln_cgroup_describe(&p->cg));
+	if (forks > 0)
+		fprintf(stderr, "kiln: sandbox: the step reached its process limit (%lu): the kernel refused %lu "
+		    "fork%s (%s)\n", p->nproc, forks, forks == 1 ? "" : "s", kiln_cgroup_describe(&p->cg));
+	kiln_cgroup_remove(&p->cg);
+	if (ooms > 0)
+		snprintf(msg, sizeof(msg), "memory limit %s reached by the step's processes together: the kernel "
+		    "killed %lu of them", limit_text(a, sizeof(a), p->mem), ooms);
+	else if (disk_used > 0)
+		snprintf(msg, sizeof(msg), "disk limit %s reached: its output folder and /tmp held %s when it "
+		    "was stopped", limit_text(a, sizeof(a), p->disk), size_text(b, sizeof(b), disk_used));
+	if (!msg[0])
+		return;
+	fprintf(stderr, "kiln: sandbox: %s\n", msg);
+	if (p->status_fd > 0)
+		(void)kiln_statuspipe_send(p->status_fd, NULL,
+		    &(struct kiln_status_msg){.type = KILN_MSG_FAIL, .kind = KILN_FAIL_LIMIT, .text = msg});
+	plan_free(p);
+	exit(1);
+}
+
 /*
  * The caller: set up, wait for init's report, then end as the step did.
  * Returns only when the sandbox could not be made.
@@ -762,6 +923,7 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, int direct, char *err,
 {
 	struct report r = {0};
 	char why[sizeof(r.msg)] = "";
+	unsigned long long disk = 0;
 	ssize_t n;
 	int st = 0;
 
@@ -777,6 +939,9 @@ supervise(struct plan *p, pid_t setup, int rfd, int sync, int direct, char *err,
 	while (waitpid(setup, &st, n == (ssize_t)sizeof(r) ? WNOHANG : 0) < 0 && errno == EINTR)
 		;
 	kiln_rootfs_give_back(p->root);
+	if (n == (ssize_t)sizeof(r) && r.kind == REPORT_STATUS)
+		disk = r.disk_full ? r.used : 0;
+	end_of_limits(p, disk);
 	if (n == (ssize_t)sizeof(r) && r.kind == REPORT_ERROR)
 		n = seterr(err, len, "%s", r.msg);
 	else if (why[0])
@@ -832,6 +997,31 @@ enter_direct(struct plan *p, int rep[2], int sync[2], char *err, size_t len)
 	return supervise(p, (pid_t)pid, rep[0], sync[0], 1, err, len);
 }
 
+/*
+ * Make the step's cgroup, in the caller, before any of its processes
+ * exists; and say in a build step's log what limits the step, with a
+ * warning when no cgroup could be had.
+ */
+static void
+limit_whole(struct plan *p)
+{
+	char a[32], b[32];
+
+	p->whole = kiln_cgroup_make(&p->cg, p->mem, p->nproc + OWN_TASKS) != KILN_CGROUP_NONE;
+	p->whole_pids = kiln_cgroup_has_pids(&p->cg);
+	if (p->status_fd <= 0)
+		return;
+	if (p->whole)
+		fprintf(stderr, "kiln: sandbox: limits: memory %s and %lu processes for all the step's processes "
+		    "together (%s); disk %s for its outputs and /tmp\n", limit_text(a, sizeof(a), p->mem), p->nproc,
+		    kiln_cgroup_describe(&p->cg), limit_text(b, sizeof(b), p->disk));
+	else
+		fprintf(stderr, "kiln: sandbox: limits: warning: memory %s for each process (RLIMIT_AS), not for "
+		    "the step as a whole: a step that forks may use that much in each process, since no cgroup "
+		    "could be made (%s); disk %s for its outputs and /tmp\n", limit_text(a, sizeof(a), p->mem),
+		    p->cg.why, limit_text(b, sizeof(b), p->disk));
+}
+
 int
 kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 {
@@ -845,6 +1035,7 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 		plan_free(p);
 		return -1;
 	}
+	limit_whole(p);
 	if (pipe2(rep, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
 		plan_free(p);
 		return seterr(err, errlen, "pipe: %s", strerror(errno));

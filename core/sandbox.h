@@ -34,13 +34,17 @@ struct kiln_sandbox {
 	unsigned long long fsize_bytes;	/* 0: default */
 	unsigned long cpu_seconds;	/* 0: default */
 	unsigned long nproc;		/* 0: default */
+	unsigned long long disk_bytes;	/* output folders and /tmp together; 0: default */
+	int status_fd;		/* >0: a build step's status pipe, for the sandbox's word on a limit */
 };
 
 /*
  * Enter the sandbox described by `sb`. On success returns 0 in the confined
  * process, whose working folder is the workspace as seen inside. It may fork:
  * the process that called it then waits for the confined one and exits with
- * its status, never returning. On failure returns -1 with a message in `err`.
+ * its status, never returning; or, when a memory or disk limit stopped the
+ * step, says so on stderr and (fail:limit) on sb->status_fd and exits 1.
+ * On failure returns -1 with a message in `err`.
  */
 int kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen);
 

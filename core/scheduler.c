@@ -1010,9 +1010,12 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	summary(&r);
 	if (!o->dry_run)
 		record_run(&r);
-	if (!o->dry_run && !r.signal)
-		kiln_lock_write(&ws->graph, &ws->state, 0);
-	kiln_state_compact(&ws->state, 0);
+	/* What the build did is kept, or the build fails: a full disk must not pass as a success. */
+	status = 0;
+	if (!o->dry_run && !r.signal && kiln_lock_write(&ws->graph, &ws->state, 0) < 0)
+		status = 1;
+	if (kiln_state_compact(&ws->state, 0) < 0)
+		status = 1;
 	kiln_keyinfo_release(&r.ki);
 	kiln_executor_free(r.ex);
 	for (i = 0; i < r.nrunnable; i++)
@@ -1035,7 +1038,6 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	}
 	if (r.failed > r.left_out)
 		return 1;
-	status = 0;
 	return status;
 }
 

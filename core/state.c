@@ -162,6 +162,18 @@ dec_stat(struct wire *r, struct arena *a)
 	return r->bad ? NULL : s;
 }
 
+/*
+ * A target recorded after Kilnfile.lock was last written makes the lock's
+ * recorded stat stale, in memory and, by the order of records, in the file:
+ * a build that died (or failed to write the lock) after recording a target
+ * but before writing the lock leaves a lock that the next build rewrites.
+ */
+static void
+lock_stale(struct kiln_state *st)
+{
+	st->lock.path = NULL;
+}
+
 static int
 apply(struct kiln_state *st, int type, struct wire *r)
 {
@@ -173,9 +185,11 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		if (!(rec = dec_target(r, &st->arena)))
 			return -1;
 		map_put(&st->targets, rec->name, rec);
+		lock_stale(st);
 		return 0;
 	case R_FORGET:
 		map_put(&st->targets, wire_get_ref(r), NULL);
+		lock_stale(st);
 		return r->bad ? -1 : 0;
 	case R_STAT:
 		if (!(s = dec_stat(r, &st->arena)))
@@ -269,7 +283,7 @@ live(const struct kiln_state *st)
 	return n + st->files.len + (st->lock.path != NULL);
 }
 
-/* Write every live record to a new file and rename it over the log. */
+/* Write every live record to a new file and rename it over the log; -1 with errno. */
 static int
 rewrite(struct kiln_state *st)
 {
@@ -306,10 +320,9 @@ rewrite(struct kiln_state *st)
 		close(st->fd);
 		st->fd = -1;
 	}
+	/* On failure st->rewrite stays set: the next record, or the run's end, tries again. */
 	r = write_file_atomic(st->path, out.s, out.len, 0644, 0);
-	if (r < 0)
-		error("cannot write %s:", st->path);
-	else
+	if (r == 0)
 		st->rewrite = 0;
 	st->nrecords = st->nlive = live(st);
 	buf_release(&out);
@@ -336,10 +349,17 @@ append(struct kiln_state *st, int type, const struct buf *payload)
 	wire_frame(&out, type, payload->s, payload->len);
 	/* One write per record: a crash leaves at most one torn record at the end. */
 	r = write_all(st->fd, out.s, out.len);
-	if (r < 0)
-		error("cannot append to %s:", st->path);
 	buf_release(&out);
 	st->nrecords++;
+	if (r < 0) {
+		/*
+		 * The record is in memory, and part of it may be in the file:
+		 * write the whole log anew, now or, if that fails too, when the
+		 * run ends (kiln_state_compact), rather than append after a tear.
+		 */
+		st->rewrite = 1;
+		return rewrite(st);
+	}
 	return r;
 }
 
@@ -377,6 +397,7 @@ kiln_state_put(struct kiln_state *st, const struct kiln_record *rec)
 	struct buf payload = BUF_INIT;
 	int ret;
 
+	lock_stale(st);
 	map_put(&st->targets, r->name, r);
 	enc_target(&payload, r);
 	ret = append(st, R_TARGET, &payload);
@@ -392,6 +413,7 @@ kiln_state_forget(struct kiln_state *st, const char *name)
 
 	if (!kiln_state_get(st, name))
 		return 0;
+	lock_stale(st);
 	map_put(&st->targets, arena_strdup(&st->arena, name), NULL);
 	wire_str(&payload, name);
 	ret = append(st, R_FORGET, &payload);
@@ -473,7 +495,8 @@ kiln_state_compact(struct kiln_state *st, int force)
 
 	if (st->readonly)
 		return 0;
-	if (force || st->rewrite || st->nrecords > 2 * n + 1024)
-		return rewrite(st);
+	if ((force || st->rewrite || st->nrecords > 2 * n + 1024) && rewrite(st) < 0)
+		return error("cannot write %s: %s; the next build checks again what this one did", st->path,
+		    strerror(errno));
 	return 0;
 }

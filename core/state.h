@@ -126,7 +126,11 @@ int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb);
 int kiln_state_file_digest(struct kiln_state *st, const char *path, const struct stat *sb,
     struct kiln_digest *out);
 
-/* Rewrite the log with only the live records, if that is worth it. */
+/*
+ * Rewrite the log with only the live records, if that is worth it or a
+ * write of this run failed (records are then in memory only). -1 (said) if
+ * it cannot be written.
+ */
 int kiln_state_compact(struct kiln_state *st, int force);
 
 /* The coarse realtime clock that file timestamps are taken from, in ns. */

@@ -34,6 +34,7 @@ static const char *const kinds[] = {
 	[KILN_FAIL_OUTPUT_MISSING] = "missing-output",
 	[KILN_FAIL_TIMEOUT] = "timeout",
 	[KILN_FAIL_STOPPED] = "stopped",
+	[KILN_FAIL_LIMIT] = "limit",
 };
 
 /* Append s as a word: blanks and control characters become '_', at most max bytes, `none` if empty. */

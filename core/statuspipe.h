@@ -40,6 +40,7 @@ enum kiln_fail_kind {
 	KILN_FAIL_OUTPUT_MISSING,	/* the step did not write a declared output */
 	KILN_FAIL_TIMEOUT,	/* the step ran past its timeout and was stopped */
 	KILN_FAIL_STOPPED,	/* the step was stopped by a signal to kiln */
+	KILN_FAIL_LIMIT,	/* the sandbox stopped the step at a limit (memory, disk): says more than the step's own */
 };
 
 /* One status line, parsed, or to be written. Strings point into the line read. */

@@ -16,6 +16,7 @@
 #include <linux/seccomp.h>
 
 #include "syscalls.h"
+#include "util.h"
 
 /* Refused calls logged; after that only a count. */
 #define MAXREFUSALS 20
@@ -39,22 +40,8 @@ static const unsigned long nsflags[] = {
 	CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, 0x80 /* CLONE_NEWTIME */,
 };
 
-/* Say what failed in err and return -1. A format ending in ':' gets strerror(errno) appended. */
-__attribute__((format(printf, 3, 4))) static int
-fail(char *err, size_t len, const char *fmt, ...)
-{
-	int saved = errno;
-	size_t n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	n = strlen(err);
-	if (n > 0 && err[n - 1] == ':')
-		snprintf(err + n, len - n, " %s", strerror(saved));
-	return -1;
-}
+/* Say what failed in err and return -1 (util.h). */
+#define fail errf
 
 static int
 add_rules(scmp_filter_ctx ctx, uint32_t act)

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "cache.h"
+#include "fault.h"
 #include "transfer.h"
 
 #define PARALLEL 16		/* transfers at once */
@@ -69,6 +70,37 @@ struct kiln_transfer {
 	struct rate_sample rs[8];
 	size_t nrs;
 };
+
+#ifdef KILN_FAULT
+/* With failure injection (fault.h), libcurl's allocations are counted too, as module "libcurl". */
+#define CURL_FAILS() kiln_fault_fail(KILN_FAULT_ALLOC, "libcurl", 0)
+
+static void *
+curl_malloc(size_t n)
+{
+	return CURL_FAILS() ? NULL : malloc(n);
+}
+
+static void *
+curl_calloc(size_t n, size_t size)
+{
+	return CURL_FAILS() ? NULL : calloc(n, size);
+}
+
+static void *
+curl_realloc(void *p, size_t n)
+{
+	return CURL_FAILS() ? NULL : realloc(p, n);
+}
+
+static char *
+curl_strdup(const char *s)
+{
+	return CURL_FAILS() ? NULL : strdup(s);
+}
+
+#define curl_global_init(flags) curl_global_init_mem(flags, curl_malloc, free, curl_realloc, curl_strdup, curl_calloc)
+#endif
 
 static long
 env_long(const char *name, long def)
@@ -564,7 +596,7 @@ blob_arrived(struct kiln_transfer *t, struct kiln_xfer *x)
 	s->hash = NULL;
 	dir = xstrndup(x->path, strrchr(x->path, '/') - x->path);
 	/* Read-only, like every blob of the local cache. */
-	if (chmod(s->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || rename(s->tmp, x->path) < 0) {
+	if (chmod(s->tmp, 0444) < 0 || mkdir_p(dir, 0755) < 0 || fault_rename(s->tmp, x->path) < 0) {
 		snprintf(t->last_error, sizeof(t->last_error), "cannot store %s: %s", x->path, strerror(errno));
 		unlink(s->tmp);
 		free(dir);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
+#define KILN_FAULT_INSIDE
+#include "fault.h"
 #include "util.h"
 
 const char *kiln_argv0 = "kiln";
@@ -79,10 +81,26 @@ warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+errf(char *err, size_t len, const char *fmt, ...)
+{
+	int saved = errno;
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	if (n > 0 && err[n - 1] == ':')
+		snprintf(err + n, len - n, " %s", strerror(saved));
+	return -1;
+}
+
 void *
 xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = fault_alloc() ? NULL : malloc(n ? n : 1);
 
 	if (!p)
 		die("out of memory");
@@ -92,7 +110,7 @@ xmalloc(size_t n)
 void *
 xcalloc(size_t n, size_t size)
 {
-	void *p = calloc(n ? n : 1, size ? size : 1);
+	void *p = fault_alloc() ? NULL : calloc(n ? n : 1, size ? size : 1);
 
 	if (!p)
 		die("out of memory");
@@ -105,7 +123,7 @@ xreallocarray(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		die("allocation of %zu x %zu bytes overflows", n, size);
 	n *= size;
-	p = realloc(p, n ? n : 1);
+	p = fault_alloc() ? NULL : realloc(p, n ? n : 1);
 	if (!p)
 		die("out of memory");
 	return p;
@@ -134,7 +152,7 @@ xasprintf(const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
+	if (fault_alloc() || vasprintf(&s, fmt, ap) < 0)
 		die("out of memory");
 	va_end(ap);
 	return s;
@@ -319,7 +337,7 @@ write_all(int fd, const void *data, size_t len)
 	const char *p = data;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = fault_write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -343,13 +361,13 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode, int 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
-	if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
+	if (write_all(fd, data, len) < 0 || (sync && fault_fsync(fd) < 0)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		goto fail;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0)
+	if (close(fd) < 0 || fault_rename(tmp, path) < 0)
 		goto fail;
 	free(tmp);
 	return 0;

@@ -30,6 +30,13 @@ void set_error_hook(void (*hook)(const char *msg));
 /* Print "kiln: warning: message". */
 __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
 
+/*
+ * Say what failed into err (len bytes) and return -1, for code that reports
+ * to its caller rather than to stderr. A format ending in ':' gets
+ * ": strerror(errno)" appended.
+ */
+__attribute__((format(printf, 3, 4))) int errf(char *err, size_t len, const char *fmt, ...);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 /* realloc to n*size bytes, dying on overflow. */
@@ -120,5 +127,37 @@ const char *format_size(char *buf, size_t len, unsigned long long n);
 int pending_signal(void);
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void strv_free(char **v);
+
+/*
+ * With failure injection built in (fault.h), a call into util counts for
+ * the module that makes it: each notes its file and line first. util.c and
+ * fs.c, which define these and call each other, set KILN_FAULT_INSIDE.
+ */
+#if defined(KILN_FAULT) && !defined(KILN_FAULT_INSIDE)
+#include "fault.h"
+#define xmalloc(n) KILN_FAULT_AT(xmalloc(n))
+#define xcalloc(n, size) KILN_FAULT_AT(xcalloc(n, size))
+#define xreallocarray(p, n, size) KILN_FAULT_AT(xreallocarray(p, n, size))
+#define xstrdup(s) KILN_FAULT_AT(xstrdup(s))
+#define xstrndup(s, n) KILN_FAULT_AT(xstrndup(s, n))
+#define xasprintf(...) KILN_FAULT_AT(xasprintf(__VA_ARGS__))
+#define buf_grow(b, extra) KILN_FAULT_AT(buf_grow(b, extra))
+#define buf_add(b, p, n) KILN_FAULT_AT(buf_add(b, p, n))
+#define buf_adds(b, s) KILN_FAULT_AT(buf_adds(b, s))
+#define buf_addc(b, c) KILN_FAULT_AT(buf_addc(b, c))
+#define buf_printf(...) KILN_FAULT_AT(buf_printf(__VA_ARGS__))
+#define buf_detach(b) KILN_FAULT_AT(buf_detach(b))
+#define arena_alloc(a, n) KILN_FAULT_AT(arena_alloc(a, n))
+#define arena_strdup(a, s) KILN_FAULT_AT(arena_strdup(a, s))
+#define arena_strndup(a, s, n) KILN_FAULT_AT(arena_strndup(a, s, n))
+#define read_file(path, len) KILN_FAULT_AT(read_file(path, len))
+#define write_file_atomic(path, data, len, mode, sync) KILN_FAULT_AT(write_file_atomic(path, data, len, mode, sync))
+#define write_all(fd, data, len) KILN_FAULT_AT(write_all(fd, data, len))
+#define mkdir_p(path, mode) KILN_FAULT_AT(mkdir_p(path, mode))
+#define remove_tree(path) KILN_FAULT_AT(remove_tree(path))
+#define copy_file(from, to, mode) KILN_FAULT_AT(copy_file(from, to, mode))
+#define copy_fd(in, to, mode) KILN_FAULT_AT(copy_fd(in, to, mode))
+#define path_join(dir, name) KILN_FAULT_AT(path_join(dir, name))
+#endif
 
 #endif

@@ -2,7 +2,8 @@
  * kiln-serve: an HTTP model server for a model folder kiln built.
  *
  *	kiln-serve --model DIR [--name NAME] [--host ADDR] [--port N]
- *	           [--threads N] [--max-body BYTES]
+ *	           [--threads N] [--max-body BYTES] [--max-connections N]
+ *	           [--max-per-address N] [--header-timeout S] [--body-timeout S]
  *
  * Routes (the request shapes of TensorFlow Serving and KServe v1):
  *	POST /v1/models/NAME:predict	{"instances": [[...], ...] or [{col: v}, ...]}
@@ -12,7 +13,9 @@
  *
  * libmicrohttpd runs a pool of threads, each with its own epoll loop; the
  * model is read-only once loaded, so requests share it without locks.
- * Counters are atomics. The main thread waits for SIGTERM or SIGINT, then
+ * Counters are atomics. libmicrohttpd bounds the connections, in all and
+ * per client address; the guard (guard.c) gives the headers and the body
+ * absolute deadlines, which libmicrohttpd's idle timeout is not. The main thread waits for SIGTERM or SIGINT, then
  * stops the daemon (which finishes the requests in flight) and exits 0.
  */
 #include <arpa/inet.h>
@@ -26,12 +29,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "gate.h"
+#include "guard.h"
 #include "predict.h"
 #include "../plugins/lib/model.h"
 #include "../plugins/lib/util.h"
@@ -56,15 +63,27 @@ struct stats {
 	atomic_ullong count;
 };
 
+/* The limits a client cannot pass; flags, else KILN_SERVE_* variables, else defaults. */
+struct limits {
+	size_t max_body;	/* bytes */
+	long max_conns;		/* connections open at once, all clients */
+	long per_addr;		/* connections open at once from one address */
+	double header_s;	/* from a request's first byte (or the last answer) to its headers' end */
+	double body_s;		/* from the headers' end to the answer */
+	double idle_s;		/* libmicrohttpd's timeout: no byte in either direction */
+};
+
 struct server {
 	struct predictor p;
-	size_t max_body;
+	struct limits lim;
+	struct guard *guard;
 	struct stats st;
 };
 
 /* Per-request state, kept in MHD's con_cls between calls. */
 struct req {
 	struct timespec start;
+	struct gconn *conn;	/* the guard's record of its connection */
 	char *body;
 	size_t len, cap;
 	int too_big;
@@ -74,7 +93,8 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: kiln-serve --model DIR [--name NAME] [--host ADDR] [--port N]\n"
-	      "                  [--threads N] [--max-body BYTES]\n"
+	      "                  [--threads N] [--max-body BYTES] [--max-connections N]\n"
+	      "                  [--max-per-address N] [--header-timeout S] [--body-timeout S]\n"
 	      "\n"
 	      "Serve the model in DIR (model.safetensors and model.json, as kiln's train\n"
 	      "plugin writes them) over HTTP:\n"
@@ -87,7 +107,15 @@ usage(FILE *f)
 	      "  --host ADDR       IPv4 address to listen on (default 0.0.0.0)\n"
 	      "  --port N          port (default 8080; 0 picks a free one, printed at start)\n"
 	      "  --threads N       worker threads (default: the number of CPUs, at most 16)\n"
-	      "  --max-body BYTES  largest request body accepted (default 1048576)\n", f);
+	      "  --max-body BYTES  largest request body accepted (default 1048576)\n"
+	      "  --max-connections N  connections open at once (default 1024)\n"
+	      "  --max-per-address N  connections open at once from one address (default 64)\n"
+	      "  --header-timeout S   seconds a request's headers may take, in all (default 10)\n"
+	      "  --body-timeout S     seconds from the headers to the answer (default 30)\n"
+	      "\n"
+	      "Each default can also be set in the environment: KILN_SERVE_MAX_BODY,\n"
+	      "KILN_SERVE_MAX_CONNECTIONS, KILN_SERVE_MAX_PER_ADDRESS,\n"
+	      "KILN_SERVE_HEADER_TIMEOUT, KILN_SERVE_BODY_TIMEOUT; a flag wins.\n", f);
 }
 
 static __attribute__((noreturn, format(printf, 1, 2))) void
@@ -142,6 +170,8 @@ reply(struct MHD_Connection *c, struct server *s, struct req *r, int code,
 		return MHD_NO;
 	}
 	MHD_add_response_header(res, "Content-Type", type);
+	if (r->conn)
+		guard_answer(s->guard, r->conn);
 	ret = MHD_queue_response(c, (unsigned)code, res);
 	MHD_destroy_response(res);
 	count(s, code, &r->start);
@@ -256,8 +286,13 @@ route(struct MHD_Connection *c, struct server *s, struct req *r, const char *url
 	if (!post)
 		return reply_error(c, s, r, 405, "use POST");
 	if (r->too_big) {
-		snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->max_body);
+		snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->lim.max_body);
 		return reply_error(c, s, r, 413, err);
+	}
+	if (r->body && memchr(r->body, '\0', r->len)) {
+		snprintf(err, sizeof(err), "request body has a NUL byte at offset %zu: "
+			"a JSON body is text", (size_t)((char *)memchr(r->body, '\0', r->len) - r->body));
+		return reply_error(c, s, r, 400, err);
 	}
 	{
 		int status;
@@ -271,34 +306,53 @@ route(struct MHD_Connection *c, struct server *s, struct req *r, const char *url
 	}
 }
 
+/* The first call, headers in: refuse what the headers alone condemn. */
+static enum MHD_Result
+start(struct MHD_Connection *c, struct server *s, struct req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const char *cl, *te;
+	char err[160];
+
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	if (ci && ci->socket_context) {
+		r->conn = ci->socket_context;
+		guard_body(s->guard, r->conn);
+	}
+	/* libmicrohttpd knows only chunked; any other coding would be read until the client closes. */
+	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked") != 0) {
+		snprintf(err, sizeof(err), "Transfer-Encoding '%.40s' is not supported: "
+			"send the body as it is, or chunked", te);
+		return reply_error(c, s, r, 400, err);
+	}
+	/* A declared length over the limit is refused before the body is read. */
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > s->lim.max_body) {
+		snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->lim.max_body);
+		return reply_error(c, s, r, 413, err);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
-	const char *cl;
 
 	(void)version;
 	if (!r) {
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		*con_cls = r;
-		/* A declared length over the limit is refused before the body is read. */
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > s->max_body) {
-			char err[128];
-
-			snprintf(err, sizeof(err), "request body over the limit of %zu bytes", s->max_body);
-			return reply_error(c, s, r, 413, err);
-		}
-		return MHD_YES;
+		return start(c, s, r);
 	}
 	if (*upload_size) {
 		/* Past the limit the rest is read and dropped, then refused whole. */
-		if (!r->too_big && r->len + *upload_size > s->max_body) {
+		if (!r->too_big && r->len + *upload_size > s->lim.max_body) {
 			r->too_big = 1;
 			free(r->body);
 			r->body = NULL;
@@ -326,15 +380,49 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 static void
 done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct server *s = cls;
 	struct req *r = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (r) {
+		if (r->conn)
+			guard_idle(s->guard, r->conn);
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
+	}
+}
+
+/* The listening socket, bound; the gate accepts on it. */
+static int
+listen_on(const struct sockaddr_in *addr, const char *host, long port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 || listen(fd, SOMAXCONN) < 0)
+		die("cannot listen on %s:%ld: %s", host, port, strerror(errno));
+	return fd;
+}
+
+/* A connection opened or closed: the guard follows it. */
+static void
+notify(void *cls, struct MHD_Connection *c, void **socket_context,
+	enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *s = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			*socket_context = guard_open(s->guard, ci->connect_fd);
+	} else if (*socket_context) {
+		guard_close(s->guard, *socket_context);
+		*socket_context = NULL;
 	}
 }
 
@@ -364,6 +452,59 @@ number_arg(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
+static double
+seconds_arg(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.01 && v <= 86400))
+		die("%s: expected seconds from 0.01 to 86400, got '%s'", opt, s);
+	return v;
+}
+
+/* The defaults, changed by KILN_SERVE_* variables (checked as the flags are). */
+static void
+limits_init(struct limits *l)
+{
+	const char *v;
+
+	l->max_body = (v = getenv("KILN_SERVE_MAX_BODY")) && *v ?
+		(size_t)number_arg("KILN_SERVE_MAX_BODY", v, 1, 1L << 30) : 1 << 20;
+	l->max_conns = (v = getenv("KILN_SERVE_MAX_CONNECTIONS")) && *v ?
+		number_arg("KILN_SERVE_MAX_CONNECTIONS", v, 1, 1 << 20) : 1024;
+	l->per_addr = (v = getenv("KILN_SERVE_MAX_PER_ADDRESS")) && *v ?
+		number_arg("KILN_SERVE_MAX_PER_ADDRESS", v, 1, 1 << 20) : 64;
+	l->header_s = (v = getenv("KILN_SERVE_HEADER_TIMEOUT")) && *v ?
+		seconds_arg("KILN_SERVE_HEADER_TIMEOUT", v) : 10;
+	l->body_s = (v = getenv("KILN_SERVE_BODY_TIMEOUT")) && *v ?
+		seconds_arg("KILN_SERVE_BODY_TIMEOUT", v) : 30;
+	l->idle_s = 30;
+}
+
+/*
+ * Room for max_conns descriptors: raise the soft RLIMIT_NOFILE toward the
+ * hard one, and lower the limit, with a warning, where even that is short.
+ */
+static void
+fit_fd_limit(struct limits *l)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)l->max_conns + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want) {
+		l->max_conns = (long)rl.rlim_cur - 64 > 16 ? (long)rl.rlim_cur - 64 : 16;
+		fprintf(stderr, "kiln-serve: warning: the file descriptor limit is %llu; "
+			"--max-connections lowered to %ld\n", (unsigned long long)rl.rlim_cur, l->max_conns);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,20 +512,25 @@ main(int argc, char **argv)
 		{"model", required_argument, NULL, 'm'}, {"name", required_argument, NULL, 'n'},
 		{"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
 		{"threads", required_argument, NULL, 't'}, {"max-body", required_argument, NULL, 'b'},
+		{"max-connections", required_argument, NULL, 'C'},
+		{"max-per-address", required_argument, NULL, 'A'},
+		{"header-timeout", required_argument, NULL, 'T'},
+		{"body-timeout", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct server s;
 	const char *dir = NULL, *name = NULL, *host = "0.0.0.0";
 	long port = 8080, threads = sysconf(_SC_NPROCESSORS_ONLN);
-	char err[KP_ERRLEN], *base;
+	char err[KP_ERRLEN], *base, *copy = NULL;
 	struct sockaddr_in addr;
 	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
+	struct gate *gate;
+	socklen_t alen = sizeof(addr);
 	struct sigaction sa;
-	int o, sig = SIGTERM;
+	int o, sig = SIGTERM, lfd;
 
-	s.max_body = 1 << 20;
+	limits_init(&s.lim);
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm': dir = optarg; break;
@@ -392,7 +538,11 @@ main(int argc, char **argv)
 		case 'H': host = optarg; break;
 		case 'p': port = number_arg("--port", optarg, 0, 65535); break;
 		case 't': threads = number_arg("--threads", optarg, 1, 256); break;
-		case 'b': s.max_body = (size_t)number_arg("--max-body", optarg, 1, 1L << 30); break;
+		case 'b': s.lim.max_body = (size_t)number_arg("--max-body", optarg, 1, 1L << 30); break;
+		case 'C': s.lim.max_conns = number_arg("--max-connections", optarg, 1, 1 << 20); break;
+		case 'A': s.lim.per_addr = number_arg("--max-per-address", optarg, 1, 1 << 20); break;
+		case 'T': s.lim.header_s = seconds_arg("--header-timeout", optarg); break;
+		case 'B': s.lim.body_s = seconds_arg("--body-timeout", optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': puts("kiln-serve " SERVE_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -413,8 +563,10 @@ main(int argc, char **argv)
 		die("--host: '%s' is not an IPv4 address", host);
 	if (!name) {
 		/* The folder's last component: "kiln-out/iris_model/" serves iris_model. */
-		char *copy = strdup(dir);
-		size_t n = strlen(copy);
+		size_t n;
+
+		copy = kp_xstrdup(dir);
+		n = strlen(copy);
 
 		while (n > 1 && copy[n - 1] == '/')
 			copy[--n] = '\0';
@@ -427,6 +579,7 @@ main(int argc, char **argv)
 	openblas_set_num_threads(1);
 	if (predictor_load(&s.p, dir, name, err) < 0)
 		die("%s", err);
+	free(copy);	/* the predictor keeps its own copy of the name */
 
 	/*
 	 * OpenBLAS starts its threads before main, so blocking signals for a
@@ -440,25 +593,38 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	fit_fd_limit(&s.lim);
+	if ((long)threads > s.lim.max_conns)
+		threads = s.lim.max_conns;	/* libmicrohttpd shares the limit among its threads */
+	if (!(s.guard = guard_start(s.lim.header_s, s.lim.body_s)))
+		die("cannot start the connection guard's thread");
+	lfd = listen_on(&addr, host, port);
+	/* The gate accepts; libmicrohttpd gets each connection once its first head is checked. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
 		0, NULL, NULL, handle, &s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-		MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_NOTIFY_COMPLETED, done, &s,
+		MHD_OPTION_NOTIFY_CONNECTION, notify, &s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s.lim.max_conns,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s.lim.per_addr,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s.lim.idle_s,
 		MHD_OPTION_END);
 	if (!d)
-		die("cannot listen on %s:%ld: %s", host, port, errno ? strerror(errno) : "libmicrohttpd refused");
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		die("cannot start libmicrohttpd: %s", errno ? strerror(errno) : "it refused the options");
+	if (!(gate = gate_start(lfd, d, s.lim.max_conns, s.lim.per_addr, s.lim.header_s)))
+		die("cannot start the gate's thread");
+	getsockname(lfd, (struct sockaddr *)&addr, &alen);
 	fprintf(stderr, "kiln-serve: model '%s' (%s, %zu features) on http://%s:%u/v1/models/%s:predict\n",
 		s.p.name, kp_kind_name(s.p.m.kind), s.p.ninputs, host,
-		info ? info->port : (unsigned)port, s.p.name);
+		(unsigned)ntohs(addr.sin_port), s.p.name);
 	fflush(stderr);
 	while (read(stop_pipe[0], &sig, sizeof(sig)) < 0 && errno == EINTR)
 		;
 	fprintf(stderr, "kiln-serve: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	gate_stop(gate);
 	MHD_stop_daemon(d);
+	guard_stop(s.guard);
 	predictor_release(&s.p);
 	return 0;
 }

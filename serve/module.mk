@@ -1,6 +1,6 @@
 # kiln-serve: the model server the package plugin puts into images.
 
-SERVE_OBJS = $(O)/serve/main.o $(O)/serve/predict.o
+SERVE_OBJS = $(O)/serve/main.o $(O)/serve/gate.o $(O)/serve/guard.o $(O)/serve/predict.o
 LDLIBS_SERVE = $(O)/libkilnplug.a $(LDLIBS_PLUGLIB) -lmicrohttpd -lcrypto -lpthread
 
 PROGRAMS += $(O)/kiln-serve

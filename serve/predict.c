@@ -177,7 +177,7 @@ predictor_release(struct predictor *p)
 {
 	size_t i;
 
-	if (p->m.layers)
+	if (p->m.layers || p->m.forest)
 		kp_model_release(&p->m);
 	for (i = 0; i < p->nsrc; i++)
 		free(p->src[i].name);
@@ -334,7 +334,7 @@ predictor_run(const struct predictor *p, const char *body, size_t len, int *stat
 	const json_t *v;
 	float *x = NULL, *probs = NULL;
 	int64_t *pred = NULL;
-	size_t n, i;
+	size_t n, i, k;
 
 	*status = 400;
 	req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
@@ -359,6 +359,14 @@ predictor_run(const struct predictor *p, const char *body, size_t len, int *stat
 	pred = kp_xcalloc(n, sizeof(*pred));
 	probs = kp_xcalloc(n, (p->m.nclasses ? p->m.nclasses : 1) * sizeof(float));
 	kp_model_predict(&p->m, x, n, pred, probs);
+	k = n * (p->m.nclasses ? p->m.nclasses : 1);
+	if ((i = kp_first_nonfinite(probs, k)) < k) {
+		/* JSON has no infinity: the answer would be nulls, or a class picked from NaNs. */
+		kp_errf(err, "instance %zu: the model's output is not a finite number for these "
+			"inputs (a value far outside the training data's range?)",
+			i / (p->m.nclasses ? p->m.nclasses : 1));
+		goto out;
+	}
 	res = answer(p, n, pred, probs);
 	*status = 200;
 out:

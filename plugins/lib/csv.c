@@ -1,8 +1,12 @@
 /*
  * CSV tables through libcsv: a header row, then data rows with the same
- * number of fields.
+ * number of fields. Every cell is checked as it is read (UTF-8, no NUL),
+ * and the header's names go into a hash table, so reading is linear in
+ * the file's size whatever its shape (200,000 columns included).
  */
 #include <csv.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,13 +26,49 @@ struct reader {
 	size_t rowcap;
 };
 
+/* Where the current field is, for a message: "header, column 3" or "row 2, column 3 ('x')". */
+static void
+where(const struct reader *r, char *buf, size_t size)
+{
+	const struct kp_csv *t = r->t;
+
+	if (!t->header)
+		snprintf(buf, size, "header, column %zu", r->nfield + 1);
+	else if (r->nfield < t->ncols)
+		snprintf(buf, size, "row %zu, column %zu ('%.64s')", t->nrows + 1, r->nfield + 1,
+			t->header[r->nfield]);
+	else
+		snprintf(buf, size, "row %zu, column %zu", t->nrows + 1, r->nfield + 1);
+}
+
+/* A cell must be text: no NUL (C strings would cut it short) and UTF-8 (JSON reports carry it). */
+static int
+check_cell(struct reader *r, const char *s, size_t len)
+{
+	const char *nul = len ? memchr(s, '\0', len) : NULL;
+	char at[160];
+	size_t bad = 0;
+
+	if (!nul && (bad = kp_utf8_check(s, len)) == len)
+		return 0;
+	where(r, at, sizeof(at));
+	if (nul)
+		kp_errf(r->err, "%s: %s: a NUL byte at offset %zu of the cell", r->name, at,
+			(size_t)(nul - s));
+	else
+		kp_errf(r->err, "%s: %s: not valid UTF-8 (byte 0x%02x at offset %zu of the cell)",
+			r->name, at, (unsigned char)s[bad], bad);
+	r->failed = 1;
+	return -1;
+}
+
 static void
 field(void *s, size_t len, void *data)
 {
 	struct reader *r = data;
 	char *v;
 
-	if (r->failed)
+	if (r->failed || check_cell(r, s, len) < 0)
 		return;
 	v = kp_xmalloc(len + 1);
 	if (len)	/* libcsv may pass NULL for an empty field */
@@ -51,25 +91,53 @@ drop_row(struct reader *r)
 	r->nfield = 0;
 }
 
+/* FNV-1a: the header's hash table needs no more. */
+static size_t
+hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot of name in t's table: its column's, or the empty one where it would go. */
+static size_t
+slot(const struct kp_csv *t, const char *name)
+{
+	size_t mask = t->nindex - 1, i = hash(name) & mask;
+
+	while (t->index[i] != SIZE_MAX && strcmp(t->header[t->index[i]], name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
 static void
 header_row(struct reader *r)
 {
 	struct kp_csv *t = r->t;
-	size_t i, j;
+	size_t i, k;
 
-	for (i = 0; i < r->nfield; i++)
-		for (j = 0; j < i; j++)
-			if (strcmp(r->row[i], r->row[j]) == 0) {
-				kp_errf(r->err, "%s: header: column '%s' appears twice",
-					r->name, r->row[i]);
-				r->failed = 1;
-				drop_row(r);
-				return;
-			}
 	t->ncols = r->nfield;
-	t->header = kp_xmallocarray(t->ncols, sizeof(char *));
+	t->header = kp_xmallocarray(t->ncols ? t->ncols : 1, sizeof(char *));
 	memcpy(t->header, r->row, t->ncols * sizeof(char *));
 	r->nfield = 0;
+	/* At most half full: a power of two at least twice the columns. */
+	for (t->nindex = 16; t->nindex < 2 * t->ncols; t->nindex *= 2)
+		;
+	t->index = kp_xmallocarray(t->nindex, sizeof(*t->index));
+	memset(t->index, 0xff, t->nindex * sizeof(*t->index));
+	for (i = 0; i < t->ncols; i++) {
+		k = slot(t, t->header[i]);
+		if (t->index[k] != SIZE_MAX) {
+			kp_errf(r->err, "%s: header: column '%s' appears twice",
+				r->name, t->header[i]);
+			r->failed = 1;
+			return;
+		}
+		t->index[k] = i;
+	}
 }
 
 static void
@@ -176,18 +244,19 @@ kp_csv_release(struct kp_csv *t)
 			free(t->cells[i]);
 	free(t->header);
 	free(t->cells);
+	free(t->index);
 	memset(t, 0, sizeof(*t));
 }
 
 long
 kp_csv_col(const struct kp_csv *t, const char *name)
 {
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < t->ncols; i++)
-		if (strcmp(t->header[i], name) == 0)
-			return (long)i;
-	return -1;
+	if (!t->index)
+		return -1;
+	k = slot(t, name);
+	return t->index[k] == SIZE_MAX ? -1 : (long)t->index[k];
 }
 
 char *

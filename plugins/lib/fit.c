@@ -1,6 +1,6 @@
 /*
- * Training: ridge regression in closed form, and logistic, softmax and MLP
- * models by mini-batch Adam, all on OpenBLAS.
+ * Training: ridge regression in closed form, logistic and softmax models by
+ * L-BFGS or mini-batch Adam, and MLPs by Adam, all on OpenBLAS.
  *
  * Determinism: every random choice comes from one seeded generator, and
  * every sum runs in an order that depends on the data and the params only.
@@ -17,11 +17,15 @@
 #include <string.h>
 
 #include "fit.h"
+#include "lbfgs.h"
 #include "model.h"
+#include "pool.h"
 #include "util.h"
 
 /* Rows per block when ridge accumulates X^T X. */
 #define RIDGE_BLOCK 4096
+/* Rows per block of the L-BFGS objective: fixed, as SUB is. */
+#define LBFGS_BLOCK 4096
 /* Rows per sub-batch: the unit of work of one thread, fixed so that the
  * order of the gradient's sums does not depend on the thread count. */
 #define SUB 128
@@ -37,6 +41,12 @@ kp_fit_opts_init(struct kp_fit_opts *o)
 	o->batch = 32;
 	o->patience = 10;
 	o->seed = 1;
+	o->trees = 100;
+	o->depth = 6;
+	o->min_child_weight = 1;
+	o->subsample = 1;
+	o->colsample = 1;
+	o->bins = 256;
 }
 
 void
@@ -47,8 +57,8 @@ kp_history_release(struct kp_history *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static void
-history_add(struct kp_history *h, double loss, double val)
+void
+kp_history_add(struct kp_history *h, double loss, double val)
 {
 	h->loss = kp_xrealloc(h->loss, h->n + 1, sizeof(double));
 	h->val = kp_xrealloc(h->val, h->n + 1, sizeof(double));
@@ -211,7 +221,7 @@ train_ridge(struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	h->flops = (double)n * d * d + 2.0 * n * d * k + (double)d * d * d / 3;
 	h->best_epoch = 1;
-	history_add(h, NAN, NAN);
+	kp_history_add(h, NAN, NAN);
 out:
 	free(mx);
 	free(mt);
@@ -758,7 +768,7 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 				since++;
 			}
 		}
-		history_add(h, loss, val);
+		kp_history_add(h, loss, val);
 		if (!isfinite(loss)) {
 			pool_release(&pool);
 			kp_model_release(&best);
@@ -777,16 +787,221 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	return 0;
 }
 
+/* ---- L-BFGS for the convex models ---- */
+
+/*
+ * The objective of logistic and softmax regression, as scikit-learn's
+ * LogisticRegression states it: the weighted mean cross-entropy plus
+ * l2/2 |W|^2 (biases not penalised). theta is W (d x k, row-major) then
+ * the k biases.
+ */
+struct convex {
+	const float *X, *w;
+	const int64_t *y;
+	size_t n, d, k, nblocks;
+	double wsum, l2, flops;
+	float *W;		/* theta as floats for sgemm */
+	float *z;		/* n x k: logits, then the loss's derivative */
+	float *part;		/* per block: its gradient, d x k then k */
+	double *loss;		/* per block: its summed loss */
+	struct kp_pool *pool;
+	struct kp_history *h;
+	int max_iter;
+	kp_fit_progress_fn progress;
+	void *arg;
+};
+
+/* Block b's loss and gradient at c->W. */
+static void
+convex_block(void *arg, size_t b)
+{
+	struct convex *c = arg;
+	size_t r0 = b * LBFGS_BLOCK, rows = c->n - r0 < LBFGS_BLOCK ? c->n - r0 : LBFGS_BLOCK;
+	size_t d = c->d, k = c->k, i, j;
+	const float *X = c->X + r0 * d, *bias = c->W + d * k;
+	float *z = c->z + r0 * k, *gw = c->part + b * (d * k + k);
+	double loss = 0;
+
+	for (i = 0; i < rows; i++)
+		memcpy(z + i * k, bias, k * sizeof(float));
+	if (k == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows, (int)d, 1.0f, X, (int)d,
+			c->W, 1, 1.0f, z, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)d,
+			1.0f, X, (int)d, c->W, (int)k, 1.0f, z, (int)k);
+	for (i = 0; i < rows; i++) {
+		float *zi = z + i * k;
+		double w = c->w ? c->w[r0 + i] : 1, mx = zi[0], s = 0;
+		size_t y = (size_t)c->y[r0 + i];
+
+		if (k == 1) {
+			double q = 1 / (1 + exp(-(double)zi[0]));
+
+			loss += w * (log1p(exp(-fabs(zi[0]))) + (zi[0] > 0 ? zi[0] * (1.0 - y) : -zi[0] * (double)y));
+			zi[0] = (float)(w * (q - (double)y));
+			continue;
+		}
+		for (j = 1; j < k; j++)
+			mx = zi[j] > mx ? zi[j] : mx;
+		for (j = 0; j < k; j++)
+			s += exp(zi[j] - mx);
+		loss += w * (mx + log(s) - zi[y]);
+		for (j = 0; j < k; j++)
+			zi[j] = (float)(w * (exp(zi[j] - mx) / s - (j == y)));
+	}
+	if (k == 1)
+		cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, (int)d, 1.0f, X, (int)d, z, 1,
+			0.0f, gw, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)rows,
+			1.0f, X, (int)d, z, (int)k, 0.0f, gw, (int)k);
+	for (j = 0; j < k; j++) {
+		double s = 0;
+
+		for (i = 0; i < rows; i++)
+			s += z[i * k + j];
+		gw[d * k + j] = (float)s;
+	}
+	c->loss[b] = loss;
+}
+
+/* The objective at theta, its gradient into g: blocks summed in block order. */
+static double
+convex_eval(void *arg, const double *theta, double *g)
+{
+	struct convex *c = arg;
+	size_t nt = c->d * c->k + c->k, nw = c->d * c->k, b, i;
+	double f = 0, pen = 0;
+
+	for (i = 0; i < nt; i++)
+		c->W[i] = (float)theta[i];
+	kp_pool_run(c->pool, convex_block, c, c->nblocks);
+	memset(g, 0, nt * sizeof(double));
+	for (b = 0; b < c->nblocks; b++) {
+		const float *p = c->part + b * nt;
+
+		f += c->loss[b];
+		for (i = 0; i < nt; i++)
+			g[i] += p[i];
+	}
+	for (i = 0; i < nt; i++)
+		g[i] /= c->wsum;
+	for (i = 0; i < nw; i++) {
+		pen += theta[i] * theta[i];
+		g[i] += c->l2 * theta[i];
+	}
+	c->flops += 4.0 * (double)c->n * (double)nw;
+	return f / c->wsum + 0.5 * c->l2 * pen;
+}
+
+static int
+convex_step(void *arg, int iter, double f)
+{
+	struct convex *c = arg;
+
+	kp_history_add(c->h, f, NAN);
+	return c->progress ? c->progress(c->arg, iter, c->max_iter, f) : 0;
+}
+
+static int
+train_lbfgs(struct kp_model *m, const struct kp_fit_opts *o,
+	const float *X, size_t n, size_t d, const int64_t *y, size_t nclasses,
+	struct kp_history *h, kp_fit_progress_fn progress, void *arg, char *err)
+{
+	size_t sizes[10], nt, i;
+	struct kp_lbfgs_opts lo;
+	struct convex c;
+	double *theta, fx;
+	int ns = layer_sizes(o, d, nclasses, sizes, err), iters, why;
+
+	if (ns < 0)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.X = X;
+	c.w = o->weights;
+	c.y = y;
+	c.n = n;
+	c.d = d;
+	c.k = sizes[1];
+	c.l2 = o->l2;
+	c.h = h;
+	c.max_iter = o->epochs;
+	c.progress = progress;
+	c.arg = arg;
+	c.nblocks = (n + LBFGS_BLOCK - 1) / LBFGS_BLOCK;
+	for (i = 0; i < n; i++)
+		c.wsum += o->weights ? o->weights[i] : 1;
+	if (!(c.wsum > 0))
+		return kp_errf(err, "every row's weight is 0: nothing to learn");
+	nt = d * c.k + c.k;
+	theta = kp_xcalloc(nt, sizeof(double));
+	c.W = kp_xcalloc(nt, sizeof(float));
+	c.z = kp_xmallocarray(n * c.k, sizeof(float));
+	c.part = kp_xmallocarray(c.nblocks * nt, sizeof(float));
+	c.loss = kp_xmallocarray(c.nblocks, sizeof(double));
+	c.pool = kp_pool_new(o->threads);
+	kp_lbfgs_opts_init(&lo);
+	lo.max_iter = o->epochs;
+	why = kp_lbfgs(convex_eval, convex_step, &c, theta, nt, &lo, &fx, &iters);
+	kp_model_init(m, o->kind, 1, sizes, (size_t)ns);
+	for (i = 0; i < d * c.k; i++)
+		m->layers[0].w[i] = (float)theta[i];
+	for (i = 0; i < c.k; i++)
+		m->layers[0].b[i] = (float)theta[d * c.k + i];
+	if (h->n == 0)
+		kp_history_add(h, fx, NAN);
+	h->best_epoch = (int)h->n;
+	h->flops = c.flops;
+	h->converged = why == KP_LBFGS_GTOL || why == KP_LBFGS_FTOL || why == KP_LBFGS_STALLED;
+	kp_pool_free(c.pool);
+	free(theta);
+	free(c.W);
+	free(c.z);
+	free(c.part);
+	free(c.loss);
+	if (!isfinite(fx)) {
+		kp_model_release(m);
+		return kp_errf(err, "L-BFGS diverged (loss %g)", fx);
+	}
+	return 0;
+}
+
 int
 kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
 	size_t nclasses, struct kp_history *h, kp_fit_progress_fn progress,
 	void *arg, char *err)
 {
-	size_t i;
-
 	memset(h, 0, sizeof(*h));
 	memset(m, 0, sizeof(*m));
+	if (kp_fit_check(o, n, d, y, nclasses, err) < 0)
+		return -1;
+	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1)
+		return kp_errf(err, "bad training options");
+	if (o->kind == KP_RIDGE && o->weights)
+		return kp_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
+	/* See the comment at the top: products on one thread, for determinism. */
+	openblas_set_num_threads(1);
+	if (o->kind == KP_RIDGE)
+		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
+	if (o->solver == KP_SOLVER_LBFGS) {
+		if (o->kind != KP_LOGISTIC && o->kind != KP_SOFTMAX)
+			return kp_errf(err, "the lbfgs solver fits logistic and softmax models only");
+		if (!y)
+			return kp_errf(err, "%s needs a classification task; use ridge or mlp for regression",
+				kp_kind_name(o->kind));
+		return train_lbfgs(m, o, X, n, d, y, nclasses, h, progress, arg, err);
+	}
+	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
+}
+
+int
+kp_fit_check(const struct kp_fit_opts *o, size_t n, size_t d, const int64_t *y,
+	size_t nclasses, char *err)
+{
+	size_t i;
+
 	if (n < 2 || d < 1)
 		return kp_errf(err, "need at least 2 training rows and 1 feature, got %zu x %zu", n, d);
 	if (nclasses == 1)
@@ -795,17 +1010,11 @@ kp_fit(struct kp_model *m, const struct kp_fit_opts *o,
 		if (y[i] < 0 || (size_t)y[i] >= nclasses)
 			return kp_errf(err, "label %lld of row %zu is not a class index below %zu",
 				(long long)y[i], i + 1, nclasses);
-	if (o->nhidden > 8 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
-		return kp_errf(err, "bad training options");
+	if (!(o->lr > 0))
+		return kp_errf(err, "bad training options: lr must be > 0");
 	for (i = 0; o->weights && i < n; i++)
 		if (!(o->weights[i] >= 0) || !isfinite(o->weights[i]))
 			return kp_errf(err, "weight of row %zu is %g: weights must be finite and >= 0",
 				i + 1, o->weights[i]);
-	if (o->kind == KP_RIDGE && o->weights)
-		return kp_errf(err, "ridge does not take sample weights; use logistic, softmax or mlp");
-	/* See the comment at the top: products on one thread, for determinism. */
-	openblas_set_num_threads(1);
-	if (o->kind == KP_RIDGE)
-		return train_ridge(m, o, X, n, d, y, yf, nclasses, h, err);
-	return train_adam(m, o, X, n, d, y, yf, nclasses, h, progress, arg, err);
+	return 0;
 }

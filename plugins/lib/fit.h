@@ -10,9 +10,16 @@
 
 struct kp_model;
 
+/* How logistic and softmax models are fitted. */
+enum kp_solver {
+	KP_SOLVER_ADAM,		/* mini-batch Adam for epochs, as the MLP */
+	KP_SOLVER_LBFGS,	/* full-batch L-BFGS to convergence (at most epochs iterations) */
+};
+
 /* How to train; kp_fit_opts_init fills in the defaults. */
 struct kp_fit_opts {
 	int kind;		/* enum kp_kind */
+	int solver;		/* enum kp_solver: logistic and softmax only */
 	size_t hidden[8];	/* MLP hidden layer sizes */
 	size_t nhidden;		/* of them in use */
 	int epochs;		/* passes over the training rows, at most */
@@ -24,9 +31,18 @@ struct kp_fit_opts {
 	uint64_t seed;		/* of every random choice: weights, split, order */
 	const float *weights;	/* per-row loss weights (n), or NULL for 1 */
 	int threads;		/* threads computing sub-batches; results do not depend on it */
+	/* gbdt only (gbdt.h); l2 is the leaves' L2 penalty there, lr their shrinkage. */
+	int trees;		/* boosting rounds, at most */
+	int depth;		/* of each tree */
+	double min_child_weight;	/* least hessian sum in a child */
+	double subsample;	/* fraction of rows each tree sees */
+	double colsample;	/* fraction of features each tree may split on */
+	int bins;		/* per feature, 2..256 */
 };
 
-/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32. */
+/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32;
+ * for gbdt 100 trees of depth 6, min_child_weight 1, all rows and
+ * features, 256 bins. */
 void kp_fit_opts_init(struct kp_fit_opts *o);
 
 /* Per-epoch record: training loss and the validation metric. */
@@ -36,10 +52,20 @@ struct kp_history {
 	double *val;		/* n validation metrics; NaN when there is no validation split */
 	int best_epoch;		/* 1-based epoch whose weights were kept */
 	double flops;		/* floating-point operations of the training */
+	int converged;		/* L-BFGS: 1 when the gradient or the loss stopped changing */
 };
 
 /* Free h's records. */
 void kp_history_release(struct kp_history *h);
+/* Append an epoch's (or a boosting round's) loss and validation metric. */
+void kp_history_add(struct kp_history *h, double loss, double val);
+
+/*
+ * Check what every trainer needs: 2 rows and a feature, labels below
+ * nclasses (not 1), finite weights >= 0, sane options. -1 with err.
+ */
+int kp_fit_check(const struct kp_fit_opts *o, size_t n, size_t d, const int64_t *y,
+	size_t nclasses, char *err);
 
 /* Called after each epoch; return nonzero to stop. */
 typedef int (*kp_fit_progress_fn)(void *arg, int epoch, int epochs, double loss);

@@ -1,5 +1,6 @@
 /*
- * Models as stacks of dense layers: saving, loading and the forward pass.
+ * Models as stacks of dense layers or as forests: saving, loading and the
+ * forward pass.
  */
 #include <cblas.h>
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "forest.h"
 #include "json.h"
 #include "npy.h"
 #include "safetensors.h"
@@ -17,7 +19,7 @@
 /* Rows per block of the forward pass: bounds memory, keeps sgemm efficient. */
 #define BLOCK 1024
 
-static const char *const kinds[] = { "ridge", "logistic", "softmax", "mlp" };
+static const char *const kinds[] = { "ridge", "logistic", "softmax", "mlp", "gbdt" };
 static const char *const acts[] = { "linear", "relu", "sigmoid", "softmax" };
 
 const char *
@@ -31,7 +33,7 @@ kp_kind_parse(const char *s)
 {
 	int i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (strcmp(s, kinds[i]) == 0)
 			return i;
 	return -1;
@@ -88,9 +90,25 @@ kp_model_init(struct kp_model *m, int kind, int classification,
 }
 
 void
+kp_model_init_forest(struct kp_model *m, int classification, struct kp_forest *f)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = KP_GBDT;
+	m->classification = classification;
+	m->forest = kp_xmalloc(sizeof(*m->forest));
+	*m->forest = *f;
+	memset(f, 0, sizeof(*f));
+}
+
+void
 kp_model_release(struct kp_model *m)
 {
 	size_t i;
+
+	if (m->forest) {
+		kp_forest_release(m->forest);
+		free(m->forest);
+	}
 
 	/* A load that failed half-way may have counted layers it never allocated. */
 	for (i = 0; m->layers && i < m->nlayers; i++) {
@@ -105,21 +123,48 @@ kp_model_release(struct kp_model *m)
 size_t
 kp_model_inputs(const struct kp_model *m)
 {
-	return m->layers[0].in;
+	return m->forest ? m->forest->inputs : m->layers[0].in;
 }
 
 size_t
 kp_model_outputs(const struct kp_model *m)
 {
-	return m->layers[m->nlayers - 1].out;
+	return m->forest ? m->forest->outputs : m->layers[m->nlayers - 1].out;
+}
+
+/* The activation on a forest's raw scores. */
+static int
+forest_act(const struct kp_model *m)
+{
+	if (!m->classification)
+		return KP_LINEAR;
+	return m->forest->outputs == 1 ? KP_SIGMOID : KP_SOFTMAX_ACT;
 }
 
 int
 kp_model_probabilistic(const struct kp_model *m)
 {
-	int a = m->layers[m->nlayers - 1].act;
+	int a;
+
+	if (m->forest)
+		return m->classification;
+	a = m->layers[m->nlayers - 1].act;
 
 	return m->classification && (a == KP_SIGMOID || a == KP_SOFTMAX_ACT);
+}
+
+/* A forest's: its rows' width, which no tensor shape gives. */
+static json_t *
+forest_metadata(const struct kp_model *m)
+{
+	char in[32], out[32];
+
+	snprintf(in, sizeof(in), "%zu", m->forest->inputs);
+	snprintf(out, sizeof(out), "%zu", m->forest->outputs);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", "kiln-model/1",
+		"kind", kinds[m->kind], "task",
+		m->classification ? "classification" : "regression",
+		"inputs", in, "outputs", out);
 }
 
 static json_t *
@@ -128,6 +173,8 @@ metadata(const struct kp_model *m)
 	char buf[256] = "", n[32];
 	size_t i, len = 0;
 
+	if (m->forest)
+		return forest_metadata(m);
 	for (i = 0; i < m->nlayers && len < sizeof(buf) - 16; i++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
 			i ? "," : "", acts[m->layers[i].act]);
@@ -146,6 +193,8 @@ kp_model_tensors(const struct kp_model *m, struct kp_tensors *ts)
 	size_t i;
 
 	kp_tensors_init(ts);
+	if (m->forest)
+		kp_forest_tensors(m->forest, ts);
 	for (i = 0; i < m->nlayers; i++) {
 		const struct kp_layer *l = &m->layers[i];
 
@@ -239,6 +288,27 @@ take_layer(struct kp_model *m, size_t i, const struct kp_tensors *ts,
 	return 0;
 }
 
+/* A gbdt model's forest from ts, for the rows' width in the metadata. */
+static int
+load_forest(struct kp_model *m, const struct kp_tensors *ts, const char *name, char *err)
+{
+	const char *task = meta(ts, "task"), *in = meta(ts, "inputs");
+	struct kp_forest f;
+	char *end = NULL;
+	unsigned long long d = in ? strtoull(in, &end, 10) : 0;
+
+	if (!task || !in || *end || d < 1 || d > (1u << 24))
+		return kp_errf(err, "%s: gbdt model metadata: needs task and inputs (a row width)", name);
+	if (kp_forest_load(&f, ts, (size_t)d, name, err) < 0)
+		return -1;
+	kp_model_init_forest(m, strcmp(task, "classification") == 0, &f);
+	if (!m->classification && m->forest->outputs != 1) {
+		kp_model_release(m);
+		return kp_errf(err, "%s: a gbdt regression has 1 output", name);
+	}
+	return 0;
+}
+
 int
 kp_model_load(struct kp_model *m, const char *path, char *err)
 {
@@ -249,6 +319,12 @@ kp_model_load(struct kp_model *m, const char *path, char *err)
 	memset(m, 0, sizeof(*m));
 	if (kp_safetensors_read(path, &ts, err) < 0)
 		return -1;
+	if (meta(&ts, "kind") && strcmp(meta(&ts, "kind"), "gbdt") == 0) {
+		int rc = load_forest(m, &ts, path, err);
+
+		kp_tensors_release(&ts);
+		return rc;
+	}
 	if (parse_meta(m, &ts, act, path, err) < 0)
 		goto fail;
 	m->layers = kp_xcalloc(m->nlayers, sizeof(*m->layers));
@@ -280,8 +356,8 @@ kp_model_load_dir(struct kp_model *m, const char *dir, char *err)
 	if (m->classification) {
 		if (kp_json_strings(j, "classes", &m->classes, &m->nclasses, js, err) < 0)
 			goto out;
-		if (m->nclasses < 2 || (m->layers[m->nlayers - 1].out != m->nclasses &&
-		    !(m->nclasses == 2 && m->layers[m->nlayers - 1].out == 1))) {
+		if (m->nclasses < 2 || (kp_model_outputs(m) != m->nclasses &&
+		    !(m->nclasses == 2 && kp_model_outputs(m) == 1))) {
 			kp_errf(err, "%s: %zu classes do not match the model's %zu outputs",
 				js, m->nclasses, kp_model_outputs(m));
 			goto out;
@@ -289,7 +365,7 @@ kp_model_load_dir(struct kp_model *m, const char *dir, char *err)
 	}
 	rc = 0;
 out:
-	if (rc < 0 && m->layers)
+	if (rc < 0)
 		kp_model_release(m);
 	json_decref(j);
 	free(st);
@@ -370,10 +446,18 @@ void
 kp_model_forward(const struct kp_model *m, const float *X, size_t n,
 	float *out)
 {
-	size_t w = widest(m), in = kp_model_inputs(m), k = kp_model_outputs(m);
-	float *a = kp_xmallocarray(BLOCK * w, sizeof(float));
-	float *b = kp_xmallocarray(BLOCK * w, sizeof(float));
+	size_t w, in = kp_model_inputs(m), k = kp_model_outputs(m);
+	float *a, *b;
 	size_t r, i;
+
+	if (m->forest) {
+		kp_forest_raw(m->forest, X, n, out);
+		kp_activate(forest_act(m), out, n, k);
+		return;
+	}
+	w = widest(m);
+	a = kp_xmallocarray(BLOCK * w, sizeof(float));
+	b = kp_xmallocarray(BLOCK * w, sizeof(float));
 
 	for (r = 0; r < n; r += BLOCK) {
 		size_t rows = n - r < BLOCK ? n - r : BLOCK;

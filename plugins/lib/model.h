@@ -1,6 +1,7 @@
 /*
- * model: the models kiln trains, stacks of dense layers, with their
- * model.safetensors files and their forward pass (OpenBLAS sgemm).
+ * model: the models kiln trains, stacks of dense layers or boosted trees,
+ * with their model.safetensors files and their forward pass (OpenBLAS
+ * sgemm for layers, forest.h for trees).
  */
 #ifndef KILN_PLUGLIB_MODEL_H
 #define KILN_PLUGLIB_MODEL_H
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct kp_forest;
 struct kp_tensors;
 
 /* What a model is. */
@@ -16,6 +18,7 @@ enum kp_kind {
 	KP_LOGISTIC,	/* one sigmoid unit: two classes */
 	KP_SOFTMAX,	/* one softmax layer */
 	KP_MLP,		/* ReLU hidden layers under a softmax or linear one */
+	KP_GBDT,	/* gradient-boosted trees (forest.h), no layers */
 };
 
 /* A layer's activation. */
@@ -36,20 +39,23 @@ struct kp_layer {
 };
 
 /*
- * Every model kiln trains is a stack of dense layers: ridge is one linear
- * layer, logistic one sigmoid unit, softmax one softmax layer, an MLP ReLU
- * layers under a softmax (classification) or linear (regression) one.
+ * Every model kiln trains but one is a stack of dense layers: ridge is one
+ * linear layer, logistic one sigmoid unit, softmax one softmax layer, an
+ * MLP ReLU layers under a softmax (classification) or linear (regression)
+ * one. A gbdt model has no layers but a forest, whose raw scores go
+ * through a sigmoid (two classes), a softmax (more) or nothing (regression).
  */
 struct kp_model {
 	int kind;		/* enum kp_kind */
 	int classification;	/* 1: outputs are classes, 0: a regression */
 	size_t nlayers;		/* layers in layers */
 	struct kp_layer *layers;	/* input side first */
+	struct kp_forest *forest;	/* a gbdt model's trees (owned), else NULL */
 	size_t nclasses;	/* 0 for regression */
 	char **classes;		/* class names, index = class label */
 };
 
-/* The name of a kind ("ridge", "logistic", "softmax", "mlp"). */
+/* The name of a kind ("ridge", "logistic", "softmax", "mlp", "gbdt"). */
 const char *kp_kind_name(int kind);
 /* The kind called s, or -1 when unknown. */
 int kp_kind_parse(const char *s);
@@ -59,14 +65,17 @@ const char *kp_act_name(int act);
 /* Allocate layers for sizes[0] -> sizes[1] -> ... -> sizes[n-1]. */
 void kp_model_init(struct kp_model *m, int kind, int classification,
 	const size_t *sizes, size_t nsizes);
-/* Free m's layers and class names. */
+/* Make m a gbdt model owning the forest *f (whose contents it takes). */
+void kp_model_init_forest(struct kp_model *m, int classification, struct kp_forest *f);
+/* Free m's layers or forest and class names; a zeroed m is allowed. */
 void kp_model_release(struct kp_model *m);
 /* The width of the model's input rows. */
 size_t kp_model_inputs(const struct kp_model *m);
 /* The width of its output rows. */
 size_t kp_model_outputs(const struct kp_model *m);
 
-/* Weights as layerN.weight [in, out] and layerN.bias [out], with metadata. */
+/* Weights as layerN.weight [in, out] and layerN.bias [out] (a gbdt
+ * model's as forest.h says), with metadata. */
 void kp_model_tensors(const struct kp_model *m, struct kp_tensors *ts);
 /* Write m's tensors to path (model.safetensors). -1 with err. */
 int kp_model_save(const struct kp_model *m, const char *path, char *err);

@@ -23,7 +23,8 @@ $(O)/tests/unit/test_ml_plugins: $(O)/tests/unit/test_ml_plugins.o $(O)/tests/un
 		$(O)/libkilnplug.a $(O)/plugins/train.so $(O)/plugins/featurize.so $(O)/plugins/test.so
 	$(CC) $(LDFLAGS) -o $@ $(O)/tests/unit/test_ml_plugins.o $(O)/tests/unit/ml_host.o $(PLUGLIB_TEST_LIBS)
 
-UNIT_TESTS += $(O)/tests/unit/test_ml_formats $(O)/tests/unit/test_ml_train $(O)/tests/unit/test_ml_curves
+UNIT_TESTS += $(O)/tests/unit/test_ml_formats $(O)/tests/unit/test_ml_train $(O)/tests/unit/test_ml_curves \
+	$(O)/tests/unit/test_ml_gbdt
 
 $(O)/tests/unit/test_ml_%: $(O)/tests/unit/test_ml_%.o $(O)/libkilnplug.a
 	$(CC) $(LDFLAGS) -o $@ $< $(PLUGLIB_TEST_LIBS)

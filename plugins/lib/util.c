@@ -300,3 +300,38 @@ kp_first_nonfinite(const float *x, size_t n)
 	}
 	return n;
 }
+
+size_t
+kp_utf8_check(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, len;
+	uint32_t c, min;
+
+	while (i < n) {
+		c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, c &= 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, c &= 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, c &= 0x07, min = 0x10000;
+		else
+			return i;
+		if (n - i < len)
+			return i;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return i;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return i;
+		i += len;
+	}
+	return n;
+}

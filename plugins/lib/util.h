@@ -38,6 +38,13 @@ char *kp_xstrdup(const char *s);
  */
 int kp_parse_number(const char *s, double *out);
 
+/*
+ * Offset of the first byte of s[0..n) that does not belong to a well-formed
+ * UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), or n when all of it is UTF-8.
+ */
+size_t kp_utf8_check(const char *s, size_t n);
+
 /* Index of the first NaN or infinity in x[0..n), or n when all are finite. */
 size_t kp_first_nonfinite(const float *x, size_t n);
 

@@ -108,7 +108,7 @@ struct eval {
 static void
 eval_release(struct eval *e)
 {
-	if (e->m.layers)
+	if (e->m.layers || e->m.forest)
 		kp_model_release(&e->m);
 	kp_array_release(&e->X);
 	kp_array_release(&e->y);

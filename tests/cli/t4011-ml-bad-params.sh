@@ -18,7 +18,7 @@ K
 kilnfile_error 'algorithm = "softmax", lr = -0.1' "model 'm': field 'lr': expected a positive number, got -0.1"
 kilnfile_error 'algorithm = "softmax", epochs = 0' "model 'm': field 'epochs': expected a positive integer, got 0"
 kilnfile_error 'algorithm = "softmax", epochs = 2.5' "model 'm': field 'epochs': expected a positive integer, got 2.5"
-kilnfile_error 'algorithm = "svm"' "model 'm': field 'algorithm': expected \"ridge\", \"logistic\", \"softmax\" or \"mlp\", got \"svm\""
+kilnfile_error 'algorithm = "svm"' "model 'm': field 'algorithm': expected \"ridge\", \"logistic\", \"softmax\", \"mlp\" or \"gbdt\", got \"svm\""
 kilnfile_error 'algorithm = "mlp", hidden = { 0 }' "model 'm': field 'hidden': expected a list of 1 to 8 positive layer sizes"
 kilnfile_error 'algorithm = "softmax", hidden = { 8 }' "model 'm': field 'hidden': only algorithm \"mlp\" has hidden layers"
 kilnfile_error 'algorithm = "softmax", epoch = 3' "model 'm': unknown field 'epoch'"

@@ -117,11 +117,10 @@ grep -c '</script><script>alert' kiln-out/report.html | grep -qx 0 || fail "the 
 grep -q 'u003c/script>u003cscript>alert' kiln-out/report.html || grep -q '\\u003c/script>\\u003cscript>alert' kiln-out/report.html ||
 	fail "the column name is not in the page's data"
 
-# Under a second for the example.
-start=$(date +%s%N)
-ok kiln report
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$ms" -lt 1000 ] || fail "kiln report took ${ms} ms"
+# Under a second for the example: its CPU time (user and system; a loaded
+# machine's wall clock says more about the load than about kiln).
+cpu=$( { TIMEFORMAT='%U %S'; time kiln report >/dev/null 2>&1; } 2>&1 )
+awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN { exit !(u + s < 1) }' || fail "kiln report took $cpu s of CPU"
 
 # A link where the report goes is not written through.
 ln -sf /tmp/elsewhere-$$ kiln-out/report.html

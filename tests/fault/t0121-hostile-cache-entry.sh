@@ -32,7 +32,8 @@ K
 	e=$(entry extra)
 	[ -f "$e" ] || fail "no cache entry $e"
 	chmod u+w "$e"
-	printf 'file 755 %s %s extra/evil.sh\n' "$dig" "$size" >>"$e"
+	# In path order, as kiln writes entries (one out of order is refused as damaged).
+	sed -i "/^flags /a file 755 $dig $size extra/evil.sh" "$e"
 	e=$(entry some)
 	chmod u+w "$e"
 	sed -i '/ q$/d' "$e"

@@ -9,8 +9,12 @@ command "a" { cmd = "sleep 1; echo a > {out}/a", outputs = { "a" } }
 command "b" { inputs = { a = ":a" }, cmd = "sleep 1; cat {in.a}/a > {out}/b; echo b >> {out}/b", outputs = { "b" } }
 command "c" { inputs = { b = ":b" }, cmd = "sleep 1; cat {in.b}/b > {out}/c; echo c >> {out}/c", outputs = { "c" } }
 K
-# Stop nginx (by its pid) while b runs.
-(sleep 1.5; kill "$nginx_pid") &
+# Stop nginx (by its pid) while b runs: once a's entry is on the server
+# (a loaded machine may take longer than a's one second), and b has begun.
+(for i in $(seq 300); do
+	[ -n "$(ls "$scratch/srv/data/ac" 2>/dev/null)" ] && [ -e .kiln/logs/b.log ] && break
+	sleep 0.05
+done; kill "$nginx_pid") &
 stopper=$!
 ok kiln build -j1 --remote "$remote"
 wait $stopper || true

@@ -94,6 +94,12 @@ each_user() {
 	fi
 }
 
+# whole TARGET: did TARGET's step get a cgroup, limiting memory for all its
+# processes together (docs/sandbox.md)? Its log's first line says.
+whole() {
+	grep -q "^kiln: sandbox: limits: memory .* for all the step's processes together" ".kiln/logs/$1.log"
+}
+
 # log_of TARGET: the step's log.
 log_of() {
 	cat ".kiln/logs/$1.log"

@@ -51,6 +51,14 @@ rejects_bad_entries(void **state)
 		"kiln-action 1\nmetric notanumber x\n",
 		"kiln-action 1\nfile 644 00000000000000000000000000000000 1 a",	/* torn: no newline */
 		"kiln-action 1\nsurprise\n",
+		/* Found by fuzz_core_action: what kiln_action_format never writes. */
+		"kiln-action 1\nmetric 1 m\nmetric 2 n",	/* torn after a metric: leaked the array */
+		"kiln-action 1\nfile 644 00000000000000000000000000000000 10d\n",	/* no space after the size */
+		"kiln-action 1\nmetric 1x\n",
+		"kiln-action 1\nfile 644 00000000000000000000000000000000 1 b\n"
+		"file 644 00000000000000000000000000000000 1 a\n",	/* out of order */
+		"kiln-action 1\nfile 644 00000000000000000000000000000000 1 a\n"
+		"file 755 00000000000000000000000000000000 2 a\n",	/* the same path twice */
 	};
 	struct kiln_action act;
 	struct arena a = {0};

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../plugins/lib/fit.h"
+#include "../../plugins/lib/lbfgs.h"
 #include "../../plugins/lib/model.h"
 #include "../../plugins/lib/util.h"
 
@@ -192,6 +193,100 @@ logistic_and_softmax_learn(void **state)
 	free(yf);
 }
 
+static double
+rosenbrock(void *arg, const double *x, double *g)
+{
+	(void)arg;
+	g[0] = -2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] * x[0]);
+	g[1] = 200 * (x[1] - x[0] * x[0]);
+	return (1 - x[0]) * (1 - x[0]) + 100 * (x[1] - x[0] * x[0]) * (x[1] - x[0] * x[0]);
+}
+
+static void
+lbfgs_minimises(void **state)
+{
+	struct kp_lbfgs_opts lo;
+	double x[2] = { -1.2, 1 }, f;
+	int it, why;
+
+	(void)state;
+	kp_lbfgs_opts_init(&lo);
+	why = kp_lbfgs(rosenbrock, NULL, NULL, x, 2, &lo, &f, &it);
+	assert_true(why == KP_LBFGS_GTOL || why == KP_LBFGS_FTOL);
+	if (fabs(x[0] - 1) > 1e-4 || fabs(x[1] - 1) > 1e-4 || it > 100)
+		fail_msg("rosenbrock: (%g, %g) after %d iterations", x[0], x[1], it);
+	lo.max_iter = 3;
+	x[0] = -1.2;
+	x[1] = 1;
+	assert_int_equal(kp_lbfgs(rosenbrock, NULL, NULL, x, 2, &lo, &f, &it), KP_LBFGS_MAXITER);
+	assert_int_equal(it, 3);
+}
+
+/*
+ * Softmax by L-BFGS reaches the optimum of mean cross-entropy + l2/2 |W|^2:
+ * the gradient there, recomputed in double from the saved float weights,
+ * is ~0. The same bytes on 1 and 3 threads (blocks summed in order).
+ */
+static void
+lbfgs_softmax_optimum(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	double g[D * 3] = { 0 }, gmax = 0;
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_model m, b;
+	char err[KP_ERRLEN];
+	size_t i, j, c;
+
+	(void)state;
+	make_data(X, y, yf, 3);
+	kp_fit_opts_init(&o);
+	o.kind = KP_SOFTMAX;
+	o.solver = KP_SOLVER_LBFGS;
+	o.epochs = 1000;
+	o.l2 = 1.0 / N;
+	o.threads = 1;
+	assert_int_equal(kp_fit(&m, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
+	assert_true(h.converged && h.n > 5 && h.n < 1000);
+	kp_history_release(&h);
+	for (i = 0; i < N; i++) {
+		double z[3], mx, s = 0;
+
+		for (c = 0; c < 3; c++) {
+			z[c] = m.layers[0].b[c];
+			for (j = 0; j < D; j++)
+				z[c] += (double)X[i * D + j] * m.layers[0].w[j * 3 + c];
+		}
+		mx = fmax(z[0], fmax(z[1], z[2]));
+		for (c = 0; c < 3; c++)
+			s += exp(z[c] - mx);
+		for (c = 0; c < 3; c++)
+			for (j = 0; j < D; j++)
+				g[j * 3 + c] += X[i * D + j] * (exp(z[c] - mx) / s - ((size_t)y[i] == c)) / N;
+	}
+	for (j = 0; j < D * 3; j++)
+		gmax = fmax(gmax, fabs(g[j] + o.l2 * m.layers[0].w[j]));
+	if (gmax > 1e-4)
+		fail_msg("gradient at the solution: %g", gmax);
+	assert_true(accuracy(&m, X, y) > 0.9);
+	o.threads = 3;
+	assert_int_equal(kp_fit(&b, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
+	assert_true(same_weights(&m, &b));
+	kp_history_release(&h);
+	kp_model_release(&b);
+	/* Regression or an MLP: not for this solver. */
+	o.kind = KP_MLP;
+	o.nhidden = 1;
+	o.hidden[0] = 4;
+	assert_int_equal(kp_fit(&b, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), -1);
+	assert_non_null(strstr(err, "lbfgs solver fits logistic and softmax models only"));
+	kp_model_release(&m);
+	free(X);
+	free(y);
+	free(yf);
+}
+
 static void
 early_stopping_keeps_best(void **state)
 {
@@ -262,6 +357,8 @@ main(void)
 		cmocka_unit_test(ridge_recovers_linear_rule),
 		cmocka_unit_test(logistic_and_softmax_learn),
 		cmocka_unit_test(early_stopping_keeps_best),
+		cmocka_unit_test(lbfgs_minimises),
+		cmocka_unit_test(lbfgs_softmax_optimum),
 		cmocka_unit_test(bad_training_input),
 	};
 

@@ -1,0 +1,456 @@
+/*
+ * cgroup: a control group per sandboxed step. See cgroup.h, and
+ * docs/sandbox.md for which kind applies where.
+ *
+ * kiln never enables a controller itself (that would change the machine's
+ * setup for everyone): a v2 group is made only under a group whose
+ * cgroup.subtree_control already lists memory and pids.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+
+#define PREFIX "kiln-"
+
+/* Read file `name` of folder dir into buf (NUL-terminated); -1 with errno. */
+static int
+get(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[600];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Write text to file `name` of folder dir in one write; -1 with errno. */
+static int
+put(const char *dir, const char *name, const char *text)
+{
+	char path[600];
+	size_t n = strlen(text);
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, n) == (ssize_t)n;
+	if (!ok) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+/* The number after `key` in a "key value" file of dir (memory.events and the like); 0 if none. */
+static unsigned long long
+keyed(const char *dir, const char *name, const char *key)
+{
+	char buf[4096], *s;
+	size_t n = strlen(key);
+
+	if (get(dir, name, buf, sizeof(buf)) < 0)
+		return 0;
+	for (s = buf; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+		if (strncmp(s, key, n) == 0 && s[n] == ' ')
+			return strtoull(s + n + 1, NULL, 10);
+	return 0;
+}
+
+/* Does a space-separated list hold word? */
+static int
+has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *s = list;
+
+	while ((s = strstr(s, word))) {
+		if ((s == list || s[-1] == ' ' || s[-1] == ',') && (s[n] == '\0' || s[n] == ' ' || s[n] == ',' ||
+		    s[n] == '\n'))
+			return 1;
+		s += n;
+	}
+	return 0;
+}
+
+/* Where a hierarchy is mounted: type "cgroup2", or "cgroup" with option opt. */
+static int
+mounted_at(const char *type, const char *opt, char *out, size_t len)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent *m;
+	int found = 0;
+
+	while (f && !found && (m = getmntent(f)))
+		if (strcmp(m->mnt_type, type) == 0 && (!opt || hasmntopt(m, opt))) {
+			snprintf(out, len, "%s", m->mnt_dir);
+			found = 1;
+		}
+	if (f)
+		endmntent(f);
+	return found ? 0 : -1;
+}
+
+/* This process's group in a hierarchy, from /proc/self/cgroup: v2's line when ctrl is NULL. */
+static int
+own_group(const char *ctrl, char *out, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *list = strchr(line, ':'), *path = list ? strchr(list + 1, ':') : NULL;
+
+		if (!path)
+			continue;
+		*path++ = '\0';
+		*list++ = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		if (ctrl ? has_word(list, ctrl) : strcmp(line, "0") == 0 && *list == '\0') {
+			snprintf(out, len, "%s", path);
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
+/*
+ * The folder of this process's group: the mount point and its path there,
+ * or the mount point alone where the mount shows a part of the hierarchy
+ * that does not hold that path (a container's).
+ */
+static int
+group_folder(const char *type, const char *ctrl, char *out, size_t len, int *top)
+{
+	char mnt[256], own[256];
+	struct stat st;
+
+	if (mounted_at(type, ctrl, mnt, sizeof(mnt)) < 0 || own_group(ctrl, own, sizeof(own)) < 0)
+		return -1;
+	snprintf(out, len, "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+	if (stat(out, &st) < 0)
+		snprintf(out, len, "%s", mnt);
+	*top = strcmp(out, mnt) == 0;
+	return 0;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Kill every task in the group at dir and remove it, trying `tries` times a
+ * millisecond apart while they die. 0 once it is gone, -1 if it is not.
+ */
+static int
+try_remove(const char *dir, int tries)
+{
+	char buf[8192];
+
+	while (tries-- > 0) {
+		if (get(dir, "cgroup.procs", buf, sizeof(buf)) == 0)
+			for (char *s = buf; *s; s += strcspn(s, "\n"), s += *s == '\n') {
+				long pid = strtol(s, NULL, 10);
+
+				/* 0: a task in another pid namespace, which is not ours to kill. */
+				if (pid > 0)
+					kill((pid_t)pid, SIGKILL);
+			}
+		if (rmdir(dir) == 0 || errno != EBUSY)
+			return 0;
+		if (tries > 0)
+			pause_ms(1);
+	}
+	return -1;
+}
+
+/* Remove the group at dir, waiting up to 10 s for its tasks to die. */
+static void
+remove_group(const char *dir)
+{
+	try_remove(dir, 10000);
+}
+
+/* When process pid started (clock ticks after boot, /proc/PID/stat's 22nd field); 0 if it is gone. */
+static unsigned long long
+started(long pid)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long t = 0;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	s = strrchr(buf, ')');
+	if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	    &t) != 1)
+		return 0;
+	return t;
+}
+
+/*
+ * Remove the groups under parent that kiln-runs now gone left (killed
+ * before they could remove their own): a name's pid is dead, or is another
+ * process's now. Only empty ones: the sandbox's processes die with their
+ * kiln-run (PR_SET_PDEATHSIG), and a group with tasks in it may be another
+ * pid namespace's kiln-run's, whose pid means another process here.
+ */
+static void
+remove_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char path[600];
+
+	while (d && (e = readdir(d))) {
+		unsigned long long start;
+		long pid;
+		int n = 0;
+
+		if (sscanf(e->d_name, PREFIX "%ld-%llu%n", &pid, &start, &n) != 2 || e->d_name[n] || pid <= 0 ||
+		    started(pid) == start)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Make this kiln-run's group under parent, in out, named by its pid and
+ * start time (a pid alone could be another pid namespace's too); -1 with a
+ * reason in why.
+ */
+static int
+make_group(const char *parent, char *out, size_t len, char *why, size_t wlen)
+{
+	remove_stale(parent);
+	snprintf(out, len, "%s/" PREFIX "%d-%llu", parent, (int)getpid(), started(getpid()));
+	if (mkdir(out, 0755) < 0) {
+		snprintf(why, wlen, "cannot make %s: %s", out, strerror(errno));
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* Write a limit; on failure remove the group and say why. */
+static int
+limit(char *dir, const char *file, unsigned long long n, char *why, size_t wlen)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu", n);
+	if (put(dir, file, text) == 0)
+		return 0;
+	snprintf(why, wlen, "cannot write %s/%s: %s", dir, file, strerror(errno));
+	remove_group(dir);
+	dir[0] = '\0';
+	return -1;
+}
+
+/* Does dir's cgroup.subtree_control give its children memory and pids? */
+static int
+delegates(const char *dir)
+{
+	char buf[512];
+
+	return get(dir, "cgroup.subtree_control", buf, sizeof(buf)) == 0 && has_word(buf, "memory") &&
+	       has_word(buf, "pids");
+}
+
+/*
+ * v2: the step's group goes under this process's own group when that gives
+ * its children the controllers (only the root can, holding processes), else
+ * beside it, under a parent that does (a delegated subtree).
+ */
+static int
+make_v2(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, char *why, size_t wlen)
+{
+	char dir[512];
+	int top;
+
+	if (group_folder("cgroup2", NULL, dir, sizeof(dir), &top) < 0)
+		return snprintf(why, wlen, "no cgroup v2 hierarchy is mounted"), -1;
+	if (!delegates(dir) && !top)
+		*strrchr(dir, '/') = '\0';
+	if (!delegates(dir))
+		return snprintf(why, wlen, "cgroup v2 at %s gives kiln no memory and pids controllers "
+				"(cgroup.subtree_control)", dir), -1;
+	if (make_group(dir, cg->mem, sizeof(cg->mem), why, wlen) < 0 ||
+	    limit(cg->mem, "memory.max", mem, why, wlen) < 0 || limit(cg->mem, "pids.max", nproc, why, wlen) < 0)
+		return -1;
+	/* No swapping past the limit, and one OOM kill ends the whole step. Older kernels lack them. */
+	put(cg->mem, "memory.swap.max", "0");
+	put(cg->mem, "memory.oom.group", "1");
+	return 0;
+}
+
+/* v1: a memory group, and a pids group where that hierarchy is mounted and writable. */
+static int
+make_v1(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, char *why, size_t wlen)
+{
+	char dir[512], ignored[256], text[32];
+	int top;
+
+	if (group_folder("cgroup", "memory", dir, sizeof(dir), &top) < 0)
+		return snprintf(why, wlen, "no cgroup v1 memory hierarchy is mounted"), -1;
+	if (make_group(dir, cg->mem, sizeof(cg->mem), why, wlen) < 0 ||
+	    limit(cg->mem, "memory.limit_in_bytes", mem, why, wlen) < 0)
+		return -1;
+	/* Memory and swap together, where swap is accounted. */
+	snprintf(text, sizeof(text), "%llu", mem);
+	put(cg->mem, "memory.memsw.limit_in_bytes", text);
+	if (group_folder("cgroup", "pids", dir, sizeof(dir), &top) < 0 ||
+	    make_group(dir, cg->pids, sizeof(cg->pids), ignored, sizeof(ignored)) < 0 ||
+	    limit(cg->pids, "pids.max", nproc, ignored, sizeof(ignored)) < 0)
+		cg->pids[0] = '\0';
+	return 0;
+}
+
+int
+kiln_cgroup_make(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc)
+{
+	char v2[1024], v1[1024];
+
+	memset(cg, 0, sizeof(*cg));
+	if (make_v2(cg, mem, nproc, v2, sizeof(v2)) == 0)
+		return cg->kind = KILN_CGROUP_V2;
+	if (make_v1(cg, mem, nproc, v1, sizeof(v1)) == 0)
+		return cg->kind = KILN_CGROUP_V1;
+	snprintf(cg->why, sizeof(cg->why), "%s; %s", v2, v1);
+	return cg->kind = KILN_CGROUP_NONE;
+}
+
+/*
+ * A process moved by its pid (cgroup.procs) makes the kernel wait for an
+ * RCU grace period (15 ms on a loaded machine, a third of a trivial step);
+ * a thread that moves itself by writing "0" to v1's `tasks` does not. v2
+ * moves only whole processes, so there the wait stays. NEEDSWORK: v2
+ * could spare it with clone3(CLONE_INTO_CGROUP).
+ */
+int
+kiln_cgroup_enter(const struct kiln_cgroup *cg, char *err, size_t len)
+{
+	const char *dirs[2] = {cg->mem, cg->pids};
+	const char *file = cg->kind == KILN_CGROUP_V1 ? "tasks" : "cgroup.procs";
+
+	for (int i = 0; i < 2; i++)
+		if (cg->kind != KILN_CGROUP_NONE && dirs[i][0] && put(dirs[i], file, "0") < 0) {
+			snprintf(err, len, "cannot move the step into %s: %s", dirs[i], strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+unsigned long long
+kiln_cgroup_peak(const struct kiln_cgroup *cg)
+{
+	char buf[64];
+	const char *file = cg->kind == KILN_CGROUP_V2 ? "memory.peak" : "memory.max_usage_in_bytes";
+
+	if (cg->kind == KILN_CGROUP_NONE || get(cg->mem, file, buf, sizeof(buf)) < 0)
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
+unsigned long
+kiln_cgroup_oom_kills(const struct kiln_cgroup *cg)
+{
+	if (cg->kind == KILN_CGROUP_NONE)
+		return 0;
+	return (unsigned long)keyed(cg->mem, cg->kind == KILN_CGROUP_V2 ? "memory.events" : "memory.oom_control",
+	    "oom_kill");
+}
+
+unsigned long
+kiln_cgroup_forks_refused(const struct kiln_cgroup *cg)
+{
+	if (!kiln_cgroup_has_pids(cg))
+		return 0;
+	return (unsigned long)keyed(cg->kind == KILN_CGROUP_V2 ? cg->mem : cg->pids, "pids.events", "max");
+}
+
+int
+kiln_cgroup_has_pids(const struct kiln_cgroup *cg)
+{
+	return cg->kind == KILN_CGROUP_V2 || (cg->kind == KILN_CGROUP_V1 && cg->pids[0]);
+}
+
+const char *
+kiln_cgroup_describe(const struct kiln_cgroup *cg)
+{
+	switch (cg->kind) {
+	case KILN_CGROUP_V2:
+		return "cgroup v2: memory.max, pids.max";
+	case KILN_CGROUP_V1:
+		return cg->pids[0] ? "cgroup v1: memory, pids" : "cgroup v1: memory; processes by RLIMIT_NPROC";
+	default:
+		return "none";
+	}
+}
+
+/*
+ * A killed task leaves its group only at the end of its exit, after the
+ * kernel has torn down the namespaces it held; for the sandbox's init that
+ * takes milliseconds that kiln-run need not wait. So when the group is not
+ * empty at once, a child of its own removes it, holding none of kiln-run's
+ * descriptors (kiln reads the step's pipes until every writer is gone).
+ */
+void
+kiln_cgroup_remove(struct kiln_cgroup *cg)
+{
+	const char *dirs[2] = {cg->pids, cg->mem};
+	int left = 0, i;
+
+	if (cg->kind == KILN_CGROUP_NONE)
+		return;
+	cg->kind = KILN_CGROUP_NONE;
+	for (i = 0; i < 2; i++)
+		left |= dirs[i][0] && try_remove(dirs[i], 1) < 0;
+	if (!left || fork() != 0)
+		return;
+	closefrom(0);
+	for (i = 0; i < 2; i++)
+		if (dirs[i][0])
+			remove_group(dirs[i]);
+	_exit(0);
+}
