@@ -59,7 +59,6 @@ struct kiln_transfer {
 	struct kiln_cache *cache;
 	CURLM *multi;
 	struct curl_slist *headers;
-	char *sigv4, *userpwd;
 	int parallel, active;
 	long connect_ms, stall_s;
 	struct queue fg, bg, retry;
@@ -152,15 +151,6 @@ kiln_transfer_header(struct kiln_transfer *t, const char *line)
 }
 
 void
-kiln_transfer_sigv4(struct kiln_transfer *t, const char *provider, const char *userpwd)
-{
-	free(t->sigv4);
-	free(t->userpwd);
-	t->sigv4 = xstrdup(provider);
-	t->userpwd = xstrdup(userpwd);
-}
-
-void
 kiln_transfer_free(struct kiln_transfer *t)
 {
 	if (!t)
@@ -168,8 +158,6 @@ kiln_transfer_free(struct kiln_transfer *t)
 	kiln_transfer_abandon(t);
 	curl_multi_cleanup(t->multi);
 	curl_slist_free_all(t->headers);
-	free(t->sigv4);
-	free(t->userpwd);
 	free(t->base);
 	free(t);
 }
@@ -529,10 +517,6 @@ attempt(struct kiln_transfer *t, struct kiln_xfer *x)
 	if (getenv("KILN_REMOTE_NETRC"))
 		curl_easy_setopt(e, CURLOPT_NETRC_FILE, getenv("KILN_REMOTE_NETRC"));
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	if (t->sigv4) {
-		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, t->sigv4);
-		curl_easy_setopt(e, CURLOPT_USERPWD, t->userpwd);
-	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 	if (setup_kind(t, x, e) < 0)
 		return -1;

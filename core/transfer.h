@@ -77,8 +77,6 @@ struct kiln_transfer *kiln_transfer_new(const char *base, struct kiln_cache *cac
 void kiln_transfer_free(struct kiln_transfer *t);
 /* Extra request headers for every transfer ("Name: value"); not kept. */
 void kiln_transfer_header(struct kiln_transfer *t, const char *line);
-/* libcurl's AWS SigV4 signing for every transfer ("aws:amz:REGION:s3") with "KEY:SECRET". */
-void kiln_transfer_sigv4(struct kiln_transfer *t, const char *provider, const char *userpwd);
 
 /* A new transfer of `kind` for url (taken over). */
 struct kiln_xfer *kiln_xfer_new(int kind, char *url, kiln_xfer_fn *done, void *arg);
