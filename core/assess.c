@@ -12,6 +12,24 @@
 #include "paths.h"
 #include "workspace.h"
 
+void
+kiln_assess_change(struct buf *b, const struct kiln_component *was, const struct kiln_component *now)
+{
+	kiln_component_describe(b, now->kind, now->name);
+	if (now->kind == KILN_C_GPU) {
+		buf_printf(b, " changed from %s to %s", strchr(was->name, ' ') + 1, strchr(now->name, ' ') + 1);
+		return;
+	}
+	if (now->kind == KILN_C_TOOL) {
+		buf_adds(b, ": ");
+		if (kiln_tools_explain(&was->digest, &now->digest, b) == 0)
+			return;
+		b->len -= 2;
+		b->s[b->len] = '\0';
+	}
+	buf_adds(b, " changed");
+}
+
 /* Why a target must run: the first difference from what the state recorded. */
 const char *
 kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki, struct buf *b)
@@ -37,8 +55,10 @@ kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struc
 	for (i = 0; i < ki->ncomps; i++) {
 		const struct kiln_component *c = &ki->comps[i];
 
+		if (c->kind == KILN_C_GPU && !t->gpu_key)
+			continue;
 		for (k = 0; k < rec->ncomps; k++)
-			if (rec->comps[k].kind == c->kind && strcmp(rec->comps[k].name, c->name) == 0)
+			if (kiln_component_same(&rec->comps[k], c))
 				break;
 		if (k == rec->ncomps) {
 			kiln_component_describe(b, c->kind, c->name);
@@ -46,14 +66,15 @@ kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struc
 			return b->s;
 		}
 		if (!kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			kiln_component_describe(b, c->kind, c->name);
-			buf_adds(b, " changed");
+			kiln_assess_change(b, &rec->comps[k], c);
 			return b->s;
 		}
 	}
 	for (k = 0; k < rec->ncomps; k++) {
+		if (rec->comps[k].kind == KILN_C_GPU && !t->gpu_key)
+			continue;
 		for (i = 0; i < ki->ncomps; i++)
-			if (rec->comps[k].kind == ki->comps[i].kind && strcmp(rec->comps[k].name, ki->comps[i].name) == 0)
+			if (kiln_component_same(&rec->comps[k], &ki->comps[i]))
 				break;
 		if (i == ki->ncomps) {
 			kiln_component_describe(b, rec->comps[k].kind, rec->comps[k].name);

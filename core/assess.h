@@ -7,6 +7,7 @@
 #define KILN_ASSESS_H
 
 struct buf;
+struct kiln_component;
 struct kiln_keyinfo;
 struct kiln_target;
 struct kiln_workspace;
@@ -27,5 +28,8 @@ int kiln_assess_walk(struct kiln_workspace *ws, kiln_assess_fn *fn, void *arg);
 /* Why t must run, in b (and returned): the first component of its key ki that changed. */
 const char *kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
     struct buf *b);
+
+/* "param 'x' changed", "tool 'site': numpy/version.py changed": how component was became now, in b. */
+void kiln_assess_change(struct buf *b, const struct kiln_component *was, const struct kiln_component *now);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "assess.h"
+#include "checkpoint.h"
 #include "cmd.h"
 #include "cmd_build.h"
 #include "fs.h"
@@ -49,7 +50,12 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 		if (s->all)
 			printf("%-24s up to date\n", t->name);
 	} else {
-		printf("%-24s stale: %s\n", t->name, kiln_assess_reason(s->ws, t, ki, &b));
+		double epoch;
+
+		printf("%-24s stale: %s", t->name, kiln_assess_reason(s->ws, t, ki, &b));
+		if (t->checkpoint && kiln_checkpoint_find(t->name, &ki->key, &epoch))
+			epoch >= 0 ? printf("; resumable (epoch %g)", epoch) : printf("; resumable");
+		printf("\n");
 		s->stale++;
 	}
 	buf_release(&b);
@@ -71,6 +77,24 @@ struct why_ctx {
 	struct kiln_target *target;
 	int found;
 };
+
+/* A GPU step's driver or CUDA version that changed although it is not in the key (no gpu_key). */
+static void
+gpu_notes(const struct kiln_target *t, const struct kiln_record *rec, const struct kiln_keyinfo *ki)
+{
+	struct buf b = BUF_INIT;
+	size_t i, k;
+
+	for (i = 0; i < ki->ncomps && !t->gpu_key; i++)
+		for (k = 0; k < rec->ncomps; k++)
+			if (ki->comps[i].kind == KILN_C_GPU && kiln_component_same(&rec->comps[k], &ki->comps[i]) &&
+			    strcmp(rec->comps[k].name, ki->comps[i].name) != 0) {
+				buf_reset(&b);
+				kiln_assess_change(&b, &rec->comps[k], &ki->comps[i]);
+				printf("  note: %s since it was built (not in its key; gpu_key = \"driver\" puts it there)\n", b.s);
+			}
+	buf_release(&b);
+}
 
 static void
 why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
@@ -108,17 +132,21 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 			printf("%s: its key is unchanged (%s), but its outputs in " KILN_OUT_DIR "/%s were changed or removed%s\n",
 			    t->name, kiln_digest_hex(&ki->key, h1), t->name,
 			    t->mark ? "; kiln build restores them from the cache" : "");
+		gpu_notes(t, rec, ki);
 		return;
 	}
 	printf("%s: the action key changed\n  was %s\n  now %s\n", t->name, kiln_digest_hex(&rec->key, h1),
 	    kiln_digest_hex(&ki->key, h2));
+	gpu_notes(t, rec, ki);
 	for (i = 0; i < ki->ncomps; i++) {
 		const struct kiln_component *c = &ki->comps[i];
 
+		if (c->kind == KILN_C_GPU && !t->gpu_key)
+			continue;	/* said by gpu_notes */
 		buf_reset(&b);
 		kiln_component_describe(&b, c->kind, c->name);
 		for (k = 0; k < rec->ncomps; k++)
-			if (rec->comps[k].kind == c->kind && strcmp(rec->comps[k].name, c->name) == 0)
+			if (kiln_component_same(&rec->comps[k], c))
 				break;
 		if (k == rec->ncomps) {
 			printf("  %s: added (%s)\n", b.s, kiln_digest_hex(&c->digest, h2));
@@ -127,7 +155,9 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 			const char *set = c->kind == KILN_C_PARAM ?
 			    kiln_overrides_find(w->ws->graph.overrides, t->name, c->name) : NULL;
 
-			printf("  %s changed%s%s%s: %s -> %s\n", b.s, set ? " (override -S " : "", set ? set : "",
+			buf_reset(&b);
+			kiln_assess_change(&b, &rec->comps[k], c);
+			printf("  %s%s%s%s: %s -> %s\n", b.s, set ? " (override -S " : "", set ? set : "",
 			    set ? ")" : "", kiln_digest_hex(&rec->comps[k].digest, h1), kiln_digest_hex(&c->digest, h2));
 			changes++;
 		}
@@ -142,7 +172,7 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 	}
 	for (k = 0; k < rec->ncomps; k++) {
 		for (i = 0; i < ki->ncomps; i++)
-			if (rec->comps[k].kind == ki->comps[i].kind && strcmp(rec->comps[k].name, ki->comps[i].name) == 0)
+			if (kiln_component_same(&rec->comps[k], &ki->comps[i]))
 				break;
 		if (i == ki->ncomps) {
 			buf_reset(&b);

@@ -1,11 +1,13 @@
 /*
  * context: kiln's side of the plugin ABI. See context.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "context.h"
 #include "statuspipe.h"
 #include "util.h"
@@ -131,6 +133,24 @@ h_vwarn(kiln_ctx *ctx, const char *fmt, va_list ap)
 	free(msg);
 }
 
+static const char *
+h_checkpoint_dir(kiln_ctx *ctx)
+{
+	return ctx->checkpoint_data;
+}
+
+static int
+h_checkpoint_saved(kiln_ctx *ctx, double epoch)
+{
+	if (!ctx->checkpoint)
+		return -1;
+	if (kiln_checkpoint_seal(ctx->checkpoint, epoch) < 0) {
+		fprintf(stderr, "kiln: cannot seal the checkpoint in %s: %s\n", ctx->checkpoint, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static const struct kiln_host host = {
 	.size = sizeof(struct kiln_host),
 	.params = h_params,
@@ -147,6 +167,8 @@ static const struct kiln_host host = {
 	.vlog = h_vlog,
 	.vfail = h_vfail,
 	.vwarn = h_vwarn,
+	.checkpoint_dir = h_checkpoint_dir,
+	.checkpoint_saved = h_checkpoint_saved,
 };
 
 void

@@ -26,6 +26,8 @@ struct kiln_ctx {
 	int status_fd;			/* -1: no status pipe (check) */
 	double last_progress;		/* when progress was last sent */
 	char *failure;			/* the first failure's message, malloc'd */
+	const char *checkpoint;		/* the checkpoint's folder (checkpoint.h), NULL: none */
+	const char *checkpoint_data;	/* its data/, what the step writes */
 };
 
 /* Fill ctx's head and defaults; the caller sets the rest. */

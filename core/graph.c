@@ -261,3 +261,43 @@ kiln_graph_dot(const struct kiln_graph *g, FILE *f)
 	}
 	fputs("}\n", f);
 }
+
+static int
+cmp_tool(const void *a, const void *b)
+{
+	return strcmp(((const struct kiln_tool *)a)->name, ((const struct kiln_tool *)b)->name);
+}
+
+/* Add to *own (n of them, sorted) those of cfg (m) whose names it lacks; keep it sorted. */
+static void
+merge(struct arena *a, struct kiln_tool **own, size_t *n, const struct kiln_tool *cfg, size_t m)
+{
+	struct kiln_tool *all;
+	size_t i, k = *n;
+
+	if (!m)
+		return;
+	all = arena_alloc(a, (*n + m) * sizeof(*all));
+	if (*n)
+		memcpy(all, *own, *n * sizeof(*all));
+	for (i = 0; i < m; i++)
+		if (!*n || !bsearch(&cfg[i], *own, *n, sizeof(**own), cmp_tool))
+			all[k++] = cfg[i];
+	sort(all, k, sizeof(*all), cmp_tool);
+	*own = all;
+	*n = k;
+}
+
+void
+kiln_graph_merge_tools(struct kiln_graph *g)
+{
+	const struct kiln_toolset *c = &g->config.tools;
+	size_t i;
+
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_toolset *ts = &g->targets[i]->tools;
+
+		merge(&g->arena, &ts->tools, &ts->ntools, c->tools, c->ntools);
+		merge(&g->arena, &ts->packages, &ts->npackages, c->packages, c->npackages);
+	}
+}

@@ -42,6 +42,25 @@ struct kiln_env {
 	const char *value;	/* fixed in the Kilnfile, or NULL: taken from kiln's environment */
 };
 
+/*
+ * A tool a step runs with (tools = { NAME = "/abs/path" }): a host file or
+ * folder, in the key by its digest and bound read-only; or, in `packages`,
+ * an installed Debian package, in the key by its version (path NULL).
+ */
+struct kiln_tool {
+	const char *name;	/* NAME, or the package's name */
+	const char *path;	/* absolute host path; NULL for a package */
+	struct kiln_digest digest;	/* filled when resolved during a build */
+};
+
+/* What a target declares it runs with: its own tools and kiln.config's. */
+struct kiln_toolset {
+	struct kiln_tool *tools;	/* sorted by name */
+	size_t ntools;
+	struct kiln_tool *packages;	/* sorted by name */
+	size_t npackages;
+};
+
 /* A step's wall-clock limit when neither its target nor kiln.config sets one (docs/guide.md). */
 #define KILN_STEP_TIMEOUT (6 * 3600.0)
 
@@ -81,6 +100,9 @@ struct kiln_target {
 	size_t nenv;
 	struct kiln_resources res;
 	int network;
+	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
+	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
+	int checkpoint;		/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
 
 	/* Edges, unique, filled by kiln_graph_link(). */
 	struct kiln_target **deps;
@@ -105,6 +127,7 @@ struct kiln_config {
 	const char *download;	/* remote = { download = "all" | "minimal" }, or NULL */
 	const char *executor;
 	const kiln_value *slurm;	/* the slurm executor's options (a KILN_MAP), or NULL */
+	struct kiln_toolset tools;	/* every target's tools; a target's own of the same name win */
 	const char *file;	/* where kiln.config was called */
 	int line;
 };
@@ -132,6 +155,8 @@ struct kiln_target *kiln_graph_find(const struct kiln_graph *g, const char *name
 int kiln_graph_link(struct kiln_graph *g);
 /* Set `wanted` on the named targets and everything they depend on (all if n == 0). */
 int kiln_graph_want(struct kiln_graph *g, char **names, size_t n);
+/* Give every target kiln.config's tools and packages that it does not declare itself. */
+void kiln_graph_merge_tools(struct kiln_graph *g);
 /* Write the wanted part of the graph as Graphviz dot. */
 void kiln_graph_dot(const struct kiln_graph *g, FILE *f);
 

@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 6	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk */
+#define VERSION 7	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk; 7: tools, gpu_key, checkpoint */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -47,6 +47,41 @@ source_digest(struct kiln_state *st, const char *path, struct kiln_digest *d)
 	if (stat(path, &sb) < 0)
 		return -1;
 	return kiln_state_file_digest(st, path, &sb, d);
+}
+
+/* A target's tools (kiln.config's merged in) and packages. */
+static void
+enc_tools(struct buf *b, const struct kiln_toolset *ts)
+{
+	size_t i;
+
+	wire_u32(b, ts->ntools);
+	for (i = 0; i < ts->ntools; i++) {
+		wire_str(b, ts->tools[i].name);
+		wire_str(b, ts->tools[i].path);
+	}
+	wire_u32(b, ts->npackages);
+	for (i = 0; i < ts->npackages; i++)
+		wire_str(b, ts->packages[i].name);
+}
+
+static void
+dec_tools(struct wire *w, struct arena *a, struct kiln_toolset *ts)
+{
+	size_t i;
+
+	ts->ntools = wire_get_count(w, 8);
+	ts->tools = arena_alloc(a, ts->ntools * sizeof(*ts->tools));
+	memset(ts->tools, 0, ts->ntools * sizeof(*ts->tools));
+	for (i = 0; i < ts->ntools; i++) {
+		ts->tools[i].name = wire_get_str(w, a);
+		ts->tools[i].path = wire_get_str(w, a);
+	}
+	ts->npackages = wire_get_count(w, 4);
+	ts->packages = arena_alloc(a, ts->npackages * sizeof(*ts->packages));
+	memset(ts->packages, 0, ts->npackages * sizeof(*ts->packages));
+	for (i = 0; i < ts->npackages; i++)
+		ts->packages[i].name = wire_get_str(w, a);
 }
 
 static void
@@ -84,6 +119,9 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_f64(b, t->res.timeout);
 	wire_f64(b, t->res.wall);
 	wire_u32(b, t->network);
+	enc_tools(b, &t->tools);
+	wire_u32(b, t->gpu_key);
+	wire_u32(b, t->checkpoint);
 }
 
 /* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
@@ -194,6 +232,9 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->res.timeout = wire_get_f64(w);
 	t->res.wall = wire_get_f64(w);
 	t->network = wire_get_u32(w);
+	dec_tools(w, a, &t->tools);
+	t->gpu_key = wire_get_u32(w) != 0;
+	t->checkpoint = wire_get_u32(w) != 0;
 	return w->bad ? -1 : 0;
 }
 

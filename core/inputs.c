@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "inputs.h"
 #include "paths.h"
@@ -19,10 +20,11 @@ cmp_strp(const void *a, const void *b)
 
 /*
  * Digest of a folder: of its sorted (relative path, executable bit, digest)
- * entries, so that one changed file costs one file's hashing.
+ * entries, so that one changed file costs one file's hashing. With `list`,
+ * also "relpath\tdigest\n" per file (under `prefix`), for naming what changed.
  */
 static int
-dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h)
+dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h, struct buf *list, const char *prefix)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -41,26 +43,30 @@ dir_digest(struct kiln_state *st, const char *dir, struct kiln_hasher *h)
 	closedir(d);
 	sort(names, n, sizeof(*names), cmp_strp);
 	for (i = 0; i < n; i++) {
-		char *p = path_join(dir, names[i]);
+		char *p = path_join(dir, names[i]), *rel = list ? path_join(prefix, names[i]) : NULL;
 		struct stat sb;
 		struct kiln_digest fd;
+		char hex[KILN_DIGEST_HEX];
 
 		if (r == 0 && stat(p, &sb) == 0) {
 			kiln_hasher_adds(h, names[i]);
 			if (S_ISDIR(sb.st_mode)) {
 				kiln_hasher_add(h, "d", 1);
-				r = dir_digest(st, p, h);
+				r = dir_digest(st, p, h, list, rel);
 				kiln_hasher_add(h, "/", 1);
 			} else if (S_ISREG(sb.st_mode)) {
 				kiln_hasher_add(h, sb.st_mode & 0111 ? "x" : "f", 1);
 				if (kiln_state_file_digest(st, p, &sb, &fd) < 0)
 					r = -1;
 				kiln_hasher_add_digest(h, &fd);
+				if (list)
+					buf_printf(list, "%s\t%s\n", rel, kiln_digest_hex(&fd, hex));
 			}
 		} else if (r == 0) {
 			r = -1;
 		}
 		free(p);
+		free(rel);
 		free(names[i]);
 	}
 	free(names);
@@ -115,7 +121,7 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 			    in->name, in->spec);
 		if (S_ISDIR(sb.st_mode)) {
 			h = kiln_hasher_new();
-			if (dir_digest(&ws->state, in->spec, h) < 0) {
+			if (dir_digest(&ws->state, in->spec, h, NULL, NULL) < 0) {
 				kiln_hasher_free(h);
 				return error("%s:%d: target '%s': input '%s': cannot read folder %s:", t->file,
 				    t->line, t->name, in->name, in->spec);
@@ -180,6 +186,217 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 	return 0;
 }
 
+/* ---- tools: the host files and folders, and the Debian packages, a step runs with ---- */
+
+/* Keep a folder tool's file list as .kiln/tools/<digest>, once per digest, for `kiln why`. */
+static void
+keep_list(const struct kiln_digest *d, const struct buf *list)
+{
+	char hex[KILN_DIGEST_HEX], *path = xasprintf(KILN_TOOLS_DIR "/%s", kiln_digest_hex(d, hex));
+
+	if (access(path, F_OK) < 0 && mkdir_p(KILN_TOOLS_DIR, 0755) == 0)
+		(void)write_file_atomic(path, list->s ? list->s : "", list->len, 0644, 0);
+	free(path);
+}
+
+/* The digest of a tool (a file or a folder of the host). */
+static int
+tool_digest(struct kiln_state *st, const char *path, struct kiln_digest *out)
+{
+	struct stat sb;
+	struct kiln_hasher *h;
+	struct buf list = BUF_INIT;
+	int r;
+
+	if (stat(path, &sb) < 0)
+		return -1;
+	if (!S_ISDIR(sb.st_mode))
+		return kiln_state_file_digest(st, path, &sb, out);
+	h = kiln_hasher_new();
+	r = dir_digest(st, path, h, &list, "");
+	kiln_hasher_digest(h, out);
+	kiln_hasher_free(h);
+	if (r == 0)
+		keep_list(out, &list);
+	buf_release(&list);
+	return r;
+}
+
+/*
+ * dpkg's database (/var/lib/dpkg/status; KILN_TEST_DPKG_STATUS in tests),
+ * read once per build: "name" -> "version arch" of each installed package.
+ */
+struct dpkg {
+	int loaded;
+	char *text;
+	struct map installed;
+};
+
+/* One stanza of the status file: Package, Status, Version and Architecture are all kiln reads. */
+static void
+dpkg_stanza(struct dpkg *pk, char *s)
+{
+	char *pkg = NULL, *ver = NULL, *arch = "", *line;
+	int installed = 0;
+
+	for (line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "Package: ", 9) == 0)
+			pkg = line + 9;
+		else if (strncmp(line, "Version: ", 9) == 0)
+			ver = line + 9;
+		else if (strncmp(line, "Architecture: ", 14) == 0)
+			arch = line + 14;
+		else if (strncmp(line, "Status: ", 8) == 0)
+			installed = strstr(line, " installed") != NULL && strncmp(line + 8, "install ", 8) == 0;
+	}
+	if (pkg && ver && installed) {
+		/* Two architectures of one package: both versions count. */
+		char *had = map_get(&pk->installed, pkg);
+		char *v = had ? xasprintf("%s %s %s", had, ver, arch) : xasprintf("%s %s", ver, arch);
+
+		free(map_put(&pk->installed, pkg, v));
+	}
+}
+
+static int
+dpkg_load(struct dpkg *pk)
+{
+	const char *path = getenv("KILN_TEST_DPKG_STATUS") ? getenv("KILN_TEST_DPKG_STATUS") : "/var/lib/dpkg/status";
+	size_t len;
+	char *s, *next;
+
+	if (pk->loaded)
+		return pk->text ? 0 : -1;
+	pk->loaded = 1;
+	pk->text = read_file(path, &len);
+	if (!pk->text)
+		return error("cannot read dpkg's database %s:", path);
+	for (s = pk->text; s && *s; s = next) {
+		next = strstr(s, "\n\n");
+		if (next) {
+			*next = '\0';
+			next += 2;
+		}
+		dpkg_stanza(pk, s);
+	}
+	return 0;
+}
+
+static void
+dpkg_release(struct dpkg *pk)
+{
+	size_t i;
+
+	for (i = 0; i < pk->installed.cap; i++)
+		if (pk->installed.slots[i].key)
+			free(pk->installed.slots[i].value);
+	map_release(&pk->installed);
+	free(pk->text);
+}
+
+/* Digest t's tools (memo: path -> digest, shared by the targets of a build) and packages. */
+static int
+resolve_tools(struct kiln_workspace *ws, struct kiln_target *t, struct map *memo, struct arena *a, struct dpkg *pk)
+{
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < t->tools.ntools; i++) {
+		struct kiln_tool *tl = &t->tools.tools[i];
+		struct kiln_digest *d = map_get(memo, tl->path);
+
+		if (!d) {
+			d = arena_alloc(a, sizeof(*d));
+			if (tool_digest(&ws->state, tl->path, d) < 0) {
+				bad = error("%s:%d: target '%s': tool '%s': cannot read %s:", t->file, t->line, t->name,
+				    tl->name, tl->path);
+				continue;
+			}
+			map_put(memo, tl->path, d);
+		}
+		tl->digest = *d;
+	}
+	for (i = 0; i < t->tools.npackages; i++) {
+		struct kiln_tool *p = &t->tools.packages[i];
+		const char *v;
+
+		if (dpkg_load(pk) < 0)
+			return -1;
+		v = map_get(&pk->installed, p->name);
+		if (!v) {
+			bad = error("%s:%d: target '%s': package '%s' is not installed (dpkg knows no installed version of it)",
+			    t->file, t->line, t->name, p->name);
+			continue;
+		}
+		kiln_digest_buf(v, strlen(v), &p->digest);
+	}
+	return bad;
+}
+
+/* Read .kiln/tools/<d> into a map path -> digest hex (pointing into *text). */
+static int
+load_list(const struct kiln_digest *d, char **text, struct map *m)
+{
+	char hex[KILN_DIGEST_HEX], *path = xasprintf(KILN_TOOLS_DIR "/%s", kiln_digest_hex(d, hex)), *line, *tab;
+	size_t len;
+
+	*text = read_file(path, &len);
+	free(path);
+	if (!*text)
+		return -1;
+	for (line = strtok(*text, "\n"); line; line = strtok(NULL, "\n"))
+		if ((tab = strchr(line, '\t'))) {
+			*tab = '\0';
+			map_put(m, line, tab + 1);
+		}
+	return 0;
+}
+
+/* The first path, in order, that is in a and differs in (or is missing from) b. */
+static const char *
+first_difference(const struct map *a, const struct map *b)
+{
+	const char *best = NULL;
+	size_t i;
+
+	for (i = 0; i < a->cap; i++) {
+		const char *k = a->slots[i].key, *v;
+
+		if (!k)
+			continue;
+		v = map_get(b, k);
+		if ((!v || strcmp(v, a->slots[i].value) != 0) && (!best || strcmp(k, best) < 0))
+			best = k;
+	}
+	return best;
+}
+
+int
+kiln_tools_explain(const struct kiln_digest *was, const struct kiln_digest *now, struct buf *b)
+{
+	struct map old = MAP_INIT, cur = MAP_INIT;
+	char *ot = NULL, *ct = NULL;
+	const char *p, *q;
+	int r = -1;
+
+	if (load_list(was, &ot, &old) == 0 && load_list(now, &ct, &cur) == 0) {
+		p = first_difference(&cur, &old);
+		q = first_difference(&old, &cur);
+		if (p && (!q || strcmp(p, q) <= 0)) {
+			buf_printf(b, "%s %s", p, map_get(&old, p) ? "changed" : "was added");
+			r = 0;
+		} else if (q) {
+			buf_printf(b, "%s was removed", q);
+			r = 0;
+		}
+	}
+	map_release(&old);
+	map_release(&cur);
+	free(ot);
+	free(ct);
+	return r;
+}
+
 /* A target input: the folder of the dependency's outputs, and their digest. */
 void
 kiln_inputs_resolve_target(struct kiln_input *in)
@@ -212,6 +429,9 @@ int
 kiln_inputs_prepare(struct kiln_workspace *ws)
 {
 	struct kiln_graph *g = &ws->graph;
+	struct map memo = MAP_INIT;
+	struct arena a = {0};
+	struct dpkg pk = {0};
 	size_t i, j;
 	int bad = 0;
 
@@ -230,8 +450,13 @@ kiln_inputs_prepare(struct kiln_workspace *ws)
 			if (t->inputs[j].kind != KILN_INPUT_TARGET && !t->inputs[j].path &&
 			    resolve_source(ws, t, &t->inputs[j]) < 0)
 				bad = 1;
+		if (resolve_tools(ws, t, &memo, &a, &pk) < 0)
+			bad = 1;
 		if (kiln_plugin_check(&ws->plugins, pi, t) < 0)
 			bad = 1;
 	}
+	map_release(&memo);
+	arena_release(&a);
+	dpkg_release(&pk);
 	return bad ? -1 : 0;
 }

@@ -6,13 +6,16 @@
 #ifndef KILN_INPUTS_H
 #define KILN_INPUTS_H
 
+struct buf;
+struct kiln_digest;
 struct kiln_input;
 struct kiln_workspace;
 
 /*
  * Before anything runs: load every wanted target's plugin, check its params,
  * and resolve its source inputs, so that a mistake fails in milliseconds
- * rather than after an hour of training. -1 after reporting every problem.
+ * rather than after an hour of training; digest its tools (and read dpkg's
+ * database once, if a target lists packages). -1 after reporting every problem.
  */
 int kiln_inputs_prepare(struct kiln_workspace *ws);
 /*
@@ -21,5 +24,12 @@ int kiln_inputs_prepare(struct kiln_workspace *ws);
  * files and a fixed digest of its own.
  */
 void kiln_inputs_resolve_target(struct kiln_input *in);
+
+/*
+ * What changed in a folder tool between digests `was` and `now`, from the
+ * file lists kept in .kiln/tools: "numpy/version.py changed" in b; -1 when
+ * a list is missing (b untouched).
+ */
+int kiln_tools_explain(const struct kiln_digest *was, const struct kiln_digest *now, struct buf *b);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "context.h"
 #include "fs.h"
 #include "job.h"
@@ -50,6 +51,9 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 		for (k = 0; k < t->inputs[i].nfiles; k++)
 			json_array_append_new(binds, json_string(t->inputs[i].files[k]));
 	}
+	/* Tools are host paths, bound read-only where they are (those under /usr are there already). */
+	for (i = 0; i < t->tools.ntools; i++)
+		json_array_append_new(binds, json_string(t->tools.tools[i].path));
 	json_object_set_new(spec, "inputs", inputs);
 	json_object_set_new(spec, "binds", binds);
 	for (i = 0; i < t->noutputs; i++)
@@ -62,6 +66,17 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 			json_object_set_new(env, t->env[i].name, json_string(v));
 	}
 	json_object_set_new(spec, "env", env);
+	if (j->checkpoint)
+		json_object_set_new(spec, "checkpoint", json_string(j->checkpoint));
+	if (t->res.gpus) {
+		json_t *gpus = json_array();
+
+		/* The count for a cluster node, which binds its own allocation; the devices for here. */
+		json_object_set_new(spec, "gpu_count", json_integer(t->res.gpus));
+		for (i = 0; i < j->ngpus; i++)
+			json_array_append_new(gpus, json_integer(j->gpus[i]));
+		json_object_set_new(spec, "gpus", gpus);
+	}
 	if (sandbox) {
 		json_t *sb = json_object();
 
@@ -91,6 +106,7 @@ kiln_job_free(struct kiln_job *j)
 	buf_release(&j->partial);
 	buf_release(&j->warnings);
 	free(j->failure);
+	free(j->checkpoint);
 	free(j->metrics);
 	arena_release(&j->arena);
 	kiln_keyinfo_release(&j->ki);
@@ -125,6 +141,23 @@ open_log(const struct kiln_target *t)
 	return fd;
 }
 
+/* checkpoint = true: the folder kept across interrupted runs of this key; say when the step resumes. */
+static int
+open_checkpoint(struct kiln_job *j)
+{
+	double epoch;
+	int r = kiln_checkpoint_prepare(j->t->name, &j->ki.key, &epoch);
+
+	if (r < 0)
+		return -1;
+	j->checkpoint = kiln_checkpoint_path(j->t->name, &j->ki.key);
+	if (r == 1 && epoch >= 0)
+		fprintf(stderr, "kiln: %s: resuming from its checkpoint at epoch %g\n", j->t->name, epoch);
+	else if (r == 1)
+		fprintf(stderr, "kiln: %s: resuming from its checkpoint\n", j->t->name);
+	return 0;
+}
+
 int
 kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int sandbox)
 {
@@ -137,6 +170,11 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	char **argv;
 
 	outdir = kiln_outputs_scratch(t->name, "out");
+	/* NEEDSWORK: a cluster node does not see .kiln/checkpoints; its steps start clean. */
+	if (t->checkpoint && !ex->outputs_in_cache && !j->checkpoint && open_checkpoint(j) < 0) {
+		free(outdir);
+		return -1;
+	}
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, outdir);
 	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -333,9 +371,11 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 			buf_printf(why, "the plugin exited with status %d without saying why", WEXITSTATUS(wstatus));
 	} else if (ex->outputs_in_cache) {
 		return keep_from_cache(j, ws, ex, why);
-	} else {
-		return kiln_outputs_keep(ws, j->t, &j->ki, j->metrics, j->nmetrics, sandbox ? 0 : KILN_REC_UNSANDBOXED,
-		    why);
+	} else if (kiln_outputs_keep(ws, j->t, &j->ki, j->metrics, j->nmetrics, sandbox ? 0 : KILN_REC_UNSANDBOXED,
+	    why) == 0) {
+		if (j->checkpoint)
+			kiln_checkpoint_remove(j->t->name, &j->ki.key);
+		return 0;
 	}
 	return -1;
 }

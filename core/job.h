@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "executor.h"
+#include "gpu.h"
 #include "key.h"
 #include "util.h"
 
@@ -39,6 +40,9 @@ struct kiln_job {
 	int timed_out;			/* kiln stopped it at its timeout */
 	size_t waiting;			/* remote-only inputs still being fetched (--download=minimal) */
 	struct kiln_target *input_failed;	/* one that could not be fetched, or NULL */
+	char *checkpoint;		/* checkpoint = true: its folder (checkpoint.h), malloc'd */
+	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
+	size_t ngpus;
 };
 
 /* A job for target t with (a copy of) its key ki; not started. */

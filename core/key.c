@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "gpu.h"
 #include "key.h"
 #include "value.h"
 
@@ -40,6 +41,34 @@ platform(void)
 		snprintf(tag, sizeof(tag), "%s-%s", u.machine, "linux");
 	}
 	return tag;
+}
+
+/* A GPU step's driver and CUDA versions, read once per run. */
+static void
+add_gpu(struct kiln_keyinfo *ki)
+{
+	static char driver[80], cuda[80];
+	static struct kiln_digest dd, cd;
+
+	if (!driver[0]) {
+		snprintf(driver, sizeof(driver), "driver %s", kiln_gpu_driver_version());
+		snprintf(cuda, sizeof(cuda), "cuda %s", kiln_gpu_cuda_version());
+		kiln_digest_buf(driver, strlen(driver), &dd);
+		kiln_digest_buf(cuda, strlen(cuda), &cd);
+	}
+	add(ki, KILN_C_GPU, driver, &dd);
+	add(ki, KILN_C_GPU, cuda, &cd);
+}
+
+int
+kiln_component_same(const struct kiln_component *a, const struct kiln_component *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	/* "driver 550.54.14" is the same component as "driver 555.42.02": the version is its value. */
+	if (a->kind == KILN_C_GPU)
+		return strcspn(a->name, " ") == strcspn(b->name, " ") && strncmp(a->name, b->name, strcspn(a->name, " ")) == 0;
+	return strcmp(a->name, b->name) == 0;
 }
 
 void
@@ -85,6 +114,13 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	n = snprintf(num, sizeof(num), "%d", t->res.threads);
 	add_bytes(ki, KILN_C_RESOURCE, "threads", num, n);
 	add_bytes(ki, KILN_C_NETWORK, "network", t->network ? "1" : "0", 1);
+	for (i = 0; i < t->tools.ntools; i++)
+		add(ki, KILN_C_TOOL, t->tools.tools[i].name, &t->tools.tools[i].digest);
+	for (i = 0; i < t->tools.npackages; i++)
+		add(ki, KILN_C_PACKAGE, t->tools.packages[i].name, &t->tools.packages[i].digest);
+
+	if (t->res.gpus)
+		add_gpu(ki);
 
 	/* One buffer, one hash: this runs for every target of every build. */
 	buf_reset(&b);
@@ -92,6 +128,9 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 		unsigned char kind = ki->comps[i].kind;
 		uint32_t len = strlen(ki->comps[i].name);
 
+		/* The driver is recorded, for `kiln why`, but in the key only when the target says so. */
+		if (kind == KILN_C_GPU && !t->gpu_key)
+			continue;
 		buf_add(&b, &kind, 1);
 		buf_add(&b, &len, 4);
 		buf_add(&b, ki->comps[i].name, len);
@@ -149,6 +188,15 @@ kiln_component_describe(struct buf *b, int kind, const char *name)
 		break;
 	case KILN_C_NETWORK:
 		buf_printf(b, "network");
+		break;
+	case KILN_C_TOOL:
+		buf_printf(b, "tool '%s'", name);
+		break;
+	case KILN_C_PACKAGE:
+		buf_printf(b, "package '%s'", name);
+		break;
+	case KILN_C_GPU:
+		buf_printf(b, "GPU %.*s", (int)strcspn(name, " "), name);
 		break;
 	default:
 		buf_printf(b, "component %d '%s'", kind, name);

@@ -3,7 +3,8 @@
  * encoding of its components: the plugin (name, version, ABI, digest of its
  * shared object), each param, each input's digest, each declared
  * environment variable, the output names, the thread count, the network
- * flag and a platform tag. Never a time or an absolute path.
+ * flag, a platform tag, and the declared tools' digests and packages'
+ * versions. Never a time or an absolute path.
  */
 #ifndef KILN_KEY_H
 #define KILN_KEY_H
@@ -32,6 +33,8 @@ void kiln_keyinfo_release(struct kiln_keyinfo *ki);
 /* Set pi->keydigest, the plugin's key component (name, version, ABI, digest), once per load. */
 void kiln_key_plugin_digest(struct kiln_plugin_info *pi);
 
+/* Are a and b the same component (kind and name; a GPU's name without its version)? */
+int kiln_component_same(const struct kiln_component *a, const struct kiln_component *b);
 /* "param 'epochs'", "input 'data'", … for messages. */
 void kiln_component_describe(struct buf *b, int kind, const char *name);
 

@@ -747,12 +747,107 @@ read_params(struct reader *r, struct kiln_target *t)
 		rfail(r, "expected named params");
 }
 
-static void
-read_network(struct reader *r, struct kiln_target *t)
+static int
+rbool(struct reader *r)
 {
 	if (!lua_isnil(r->L, -1) && !lua_isboolean(r->L, -1))
 		rfail(r, "expected true or false, got %s", luaL_typename(r->L, -1));
-	t->network = lua_toboolean(r->L, -1);
+	return lua_toboolean(r->L, -1);
+}
+
+static void
+read_network(struct reader *r, struct kiln_target *t)
+{
+	t->network = rbool(r);
+}
+
+static void
+read_checkpoint(struct reader *r, struct kiln_target *t)
+{
+	t->checkpoint = rbool(r);
+}
+
+static int
+cmp_tool(const void *a, const void *b)
+{
+	return strcmp(((const struct kiln_tool *)a)->name, ((const struct kiln_tool *)b)->name);
+}
+
+/* One of tools.packages: a Debian package name. */
+static void
+read_package(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_toolset *ts = ud;
+	const char *s = rstring(r, -1, "a package name");
+
+	if (lua_type(r->L, -2) != LUA_TNUMBER || !*s || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+-.") != strlen(s))
+		rfail(r, "'%s' is not a Debian package name", shownat(r->L, -1));
+	ts->packages[i] = (struct kiln_tool){arena_strdup(&r->g->arena, s), NULL, {{0}}};
+}
+
+/* One tool: NAME = "/absolute/host/path", or packages = { "name", … }. */
+static void
+read_tool(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_toolset *ts = ud;
+	const char *k = cstring(r->L, -2), *p;
+	size_t n;
+
+	(void)i;
+	if (!k || !valid_name(k)) {
+		rfail(r, "expected NAME = \"/absolute/path\" or packages = { … }");
+		return;
+	}
+	setwhat(r, "tool '%s'", k);
+	if (strcmp(k, "packages") == 0) {
+		if (!lua_istable(r->L, -1))
+			rfail(r, "expected a list of Debian package names");
+		n = walk(r, NULL, NULL);
+		ts->packages = arena_alloc(&r->g->arena, n * sizeof(*ts->packages));
+		walk(r, read_package, ts);
+		ts->npackages = n;
+		sort(ts->packages, n, sizeof(*ts->packages), cmp_tool);
+		return;
+	}
+	p = rstring(r, -1, "an absolute path");
+	if (p[0] != '/' || strstr(p, "/../") || (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
+		rfail(r, "'%s' is not an absolute path without '..' (a tool is a file or folder of the host)",
+		    shownat(r->L, -1));
+	ts->tools[ts->ntools++] = (struct kiln_tool){arena_strdup(&r->g->arena, k), arena_strdup(&r->g->arena, p), {{0}}};
+}
+
+/* tools = { … } of a target or of kiln.config into ts. */
+static void
+read_toolset(struct reader *r, struct kiln_toolset *ts)
+{
+	size_t n, i;
+
+	memset(ts, 0, sizeof(*ts));
+	if (!opttable(r, "a table of tools"))
+		return;
+	n = walk(r, NULL, NULL);
+	ts->tools = arena_alloc(&r->g->arena, n * sizeof(*ts->tools));
+	walk(r, read_tool, ts);
+	sort(ts->tools, ts->ntools, sizeof(*ts->tools), cmp_tool);
+	for (i = 1; i < ts->npackages; i++)
+		if (strcmp(ts->packages[i - 1].name, ts->packages[i].name) == 0)
+			rfail(r, "package '%s' is listed twice", ts->packages[i].name);
+}
+
+static void
+read_tools(struct reader *r, struct kiln_target *t)
+{
+	read_toolset(r, &t->tools);
+}
+
+static void
+read_gpu_key(struct reader *r, struct kiln_target *t)
+{
+	const char *s = lua_isnil(r->L, -1) ? "none" : rstring(r, -1, "\"driver\" or \"none\"");
+
+	if (strcmp(s, "driver") != 0 && strcmp(s, "none") != 0)
+		rfail(r, "expected \"driver\" or \"none\", got '%s'", shownat(r->L, -1));
+	t->gpu_key = strcmp(s, "driver") == 0;
 }
 
 /* kiln.target's fields after name; each reader takes the field's value on top of the stack. */
@@ -768,6 +863,9 @@ static const struct field {
 	{"env", read_env},
 	{"resources", read_resources},
 	{"network", read_network},
+	{"tools", read_tools},
+	{"gpu_key", read_gpu_key},
+	{"checkpoint", read_checkpoint},
 	{NULL, NULL},
 };
 
@@ -783,11 +881,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint } */
 static int
 l_target(lua_State *L)
 {
@@ -913,8 +1011,10 @@ config_field(struct reader *r, size_t i, void *ud)
 			rfail(r, "expected a table");
 		tovalue(r, v, 0);
 		c->slurm = v;
+	} else if (k && strcmp(k, "tools") == 0) {
+		read_toolset(r, &c->tools);
 	} else {
-		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm, timeout, eval_instructions, eval_memory)",
+		fail(L, "kiln.config: unknown field '%s' (remote, executor, slurm, timeout, eval_instructions, eval_memory, tools)",
 		    shownat(L, -2));
 	}
 }
@@ -1242,5 +1342,7 @@ kiln_kilnfile_load(struct kiln_graph *g, const char *path)
 		apply_timeouts(g, e.timeout);
 	lua_close(L);
 	free(e.root);
+	if (r == LUA_OK)
+		kiln_graph_merge_tools(g);
 	return r == LUA_OK ? kiln_overrides_check_used(g->overrides) : -1;
 }

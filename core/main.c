@@ -67,6 +67,7 @@ static const char general_help[] =
     "\n"
     "environment:\n"
     "  KILN_CACHE_DIR        the local cache (default $XDG_CACHE_HOME/kiln or ~/.cache/kiln)\n"
+    "  KILN_GPUS             the GPUs steps may use, as indices (0,1) or none (default: /dev/nvidia*)\n"
     "  KILN_PLUGIN_PATH      folders searched for plugins before the repository's plugins/\n"
     "  KILN_REMOTE           the remote cache's URL (--remote wins; off for none)\n"
     "  KILN_REMOTE_HEADER    a header sent to it, such as \"Authorization: Bearer ...\"\n"

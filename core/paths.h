@@ -18,6 +18,7 @@
 #define KILN_LOG_DIR ".kiln/logs"		/* .kiln/logs/<target>.log: each step's output */
 #define KILN_VERIFY_DIR ".kiln/verify"		/* what kiln verify keeps of differing files */
 #define KILN_DEPLOY_DIR ".kiln/deployments"	/* kiln deploy's history */
+#define KILN_TOOLS_DIR ".kiln/tools"		/* .kiln/tools/<digest>: a tool folder's file list, for kiln why */
 #define KILN_HISTORY_PATH ".kiln/history"	/* the run history: one record per build with metrics (history.h) */
 
 /* The absolute path of the running kiln executable (static storage); dies if it cannot be found. */

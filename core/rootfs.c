@@ -217,6 +217,21 @@ plan_system(struct kiln_rootfs *r, char *err, size_t len)
 	return 0;
 }
 
+/* Is dst inside one of the system folders, which every sandbox shows read-only? */
+static int
+in_system(const char *dst)
+{
+	char dir[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(sysdirs) / sizeof(*sysdirs); i++) {
+		snprintf(dir, sizeof(dir), "/%s", sysdirs[i]);
+		if (under(dst, dir))
+			return 1;
+	}
+	return 0;
+}
+
 /* Places a declared path may not cover: the sandbox's own furniture. */
 static int
 reserved(const char *dst)
@@ -238,6 +253,8 @@ reserved(const char *dst)
  * A relative path must stay inside the workspace once symlinks are followed,
  * or an output that is a symlink could smuggle a host file into a later step.
  */
+static void give_back(const char *dir, uid_t uid, gid_t gid, int depth);
+
 static int
 plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind *b, char *err, size_t len)
 {
@@ -247,6 +264,9 @@ plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind 
 	if (b->path[0] == '/' && !under(b->path, ws)) {
 		if (fmt(host, sizeof(host), "/%s", rel) < 0 || fmt(dst, sizeof(dst), "%s", host) < 0)
 			return fail(err, len, "'%s': path too long", b->path);
+		/* A tool under /usr, /lib, … is in the sandbox already, read-only. */
+		if (!b->writable && in_system(dst))
+			return 0;
 		if (reserved(dst))
 			return fail(err, len, "'%s' would cover the sandbox's %s", b->path, dst);
 	} else {
@@ -269,7 +289,22 @@ plan_bind(struct kiln_rootfs *r, const char *ws, const struct kiln_sandbox_bind 
 	if (b->writable && r->asroot && chown(real, KILN_SANDBOX_NOBODY, KILN_SANDBOX_NOBODY) < 0)
 		return fail(err, len, "cannot hand output folder %s to the sandbox: %s", b->path,
 		    strerror(errno));
+	/* A checkpoint folder holds the files of an earlier run: they are handed over too. */
+	if (b->writable && r->asroot)
+		give_back(real, KILN_SANDBOX_NOBODY, KILN_SANDBOX_NOBODY, 0);
 	return 0;
+}
+
+/* A device node (a GPU's) or a folder of them, shown as /dev/<its name>. */
+static int
+plan_device(struct kiln_rootfs *r, const char *src, char *err, size_t len)
+{
+	const char *name = strrchr(src, '/');
+	char dst[PATH_MAX];
+
+	if (!name || !name[1] || fmt(dst, sizeof(dst), "/dev/%s", name + 1) < 0)
+		return fail(err, len, "device '%s': expected an absolute path", src);
+	return addmount(r, src, dst, DEV, err, len);
 }
 
 static int
@@ -300,6 +335,9 @@ kiln_rootfs_plan(const struct kiln_sandbox *sb, int asroot, char *err, size_t le
 		goto bad;
 	for (i = 0; i < sb->nbinds; i++)
 		if (plan_bind(r, ws, &sb->binds[i], err, len) < 0)
+			goto bad;
+	for (i = 0; sb->devices && sb->devices[i]; i++)
+		if (plan_device(r, sb->devices[i], err, len) < 0)
 			goto bad;
 	/* Parents before children, so a nested bind lands on its parent's mount. */
 	qsort(r->m, r->nm, sizeof(*r->m), mntcmp);

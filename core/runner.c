@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "gpu.h"
 #include "sandbox.h"
 #include "statuspipe.h"
 #include "value.h"
@@ -48,6 +49,10 @@ struct spec {
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
+	int gpus[KILN_GPU_MAX];	/* the GPUs the step holds (gpu.h) */
+	size_t ngpus;
+	int gpu_step;		/* it asked for GPUs: their variables are set */
+	char **gpu_nodes, **gpu_libs;	/* what the sandbox shows of them */
 };
 
 static struct kiln_ctx *failctx;
@@ -157,6 +162,17 @@ read_spec(struct spec *sp, const char *path)
 	json_array_foreach(outputs, i, v)
 		((const char **)sp->ctx.outputs)[i] = json_string_value(v);
 	sp->untrusted = json_is_true(json_object_get(j, "untrusted"));
+	sp->gpu_step = jnum(j, "gpu_count") > 0;
+	if (json_is_string(json_object_get(j, "checkpoint"))) {
+		char *data = xasprintf("%s/data", json_string_value(json_object_get(j, "checkpoint")));
+
+		sp->ctx.checkpoint = json_string_value(json_object_get(j, "checkpoint"));
+		sp->ctx.checkpoint_data = arena_strdup(&sp->arena, data);
+		free(data);
+	}
+	json_array_foreach(json_object_get(j, "gpus"), i, v)
+		if (json_is_integer(v) && sp->ngpus < KILN_GPU_MAX)
+			sp->gpus[sp->ngpus++] = (int)json_integer_value(v);
 	sb = json_object_get(j, "sandbox");
 	sp->sandbox = json_is_object(sb);
 	if (sp->sandbox) {
@@ -206,8 +222,20 @@ enter_sandbox(struct spec *sp)
 	char err[1024];
 	size_t i, n = 0;
 
+	/* A GPU step: its devices, and the driver's libraries where they are not under /usr already. */
+	if (sp->ngpus) {
+		sp->gpu_nodes = kiln_gpu_nodes(sp->gpus, sp->ngpus);
+		sp->gpu_libs = kiln_gpu_libraries();
+	}
+	for (i = 0; sp->gpu_libs && sp->gpu_libs[i]; i++)
+		;
 	/* Every file the inputs cover (a glob's matches one by one), read-only; the output folder writable. */
-	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 2) * sizeof(*binds));
+	binds = arena_alloc(&sp->arena, (json_array_size(paths) + 3 + i) * sizeof(*binds));
+	if (sp->ctx.checkpoint)
+		binds[n++] = (struct kiln_sandbox_bind){sp->ctx.checkpoint, 1};
+	for (i = 0; sp->gpu_libs && sp->gpu_libs[i]; i++)
+		binds[n++] = (struct kiln_sandbox_bind){sp->gpu_libs[i], 0};
+	sb.devices = sp->gpu_nodes;
 	if (sp->untrusted)
 		binds[n++] = (struct kiln_sandbox_bind){sp->plugin, 0};
 	json_array_foreach(paths, i, v)
@@ -266,6 +294,10 @@ fix_environment(struct spec *sp)
 	setenv("PYTHONHASHSEED", "0", 1);
 	setenv("PYTHONDONTWRITEBYTECODE", "1", 1);
 	setenv("KILN_TARGET", sp->target, 1);
+	if (sp->gpu_step)
+		kiln_gpu_setenv(sp->gpus, sp->ngpus);
+	if (sp->ctx.checkpoint_data)
+		setenv("KILN_CHECKPOINT", sp->ctx.checkpoint_data, 1);
 	json_object_foreach(env, key, v)
 		if (json_is_string(v))
 			setenv(key, json_string_value(v), 1);
@@ -390,6 +422,8 @@ main(int argc, char **argv)
 	if (r != 0 && !sp.ctx.failure)
 		kiln_fail(&sp.ctx, "plugin '%s' failed without saying why", plugin->name);
 	kiln_ctx_release(&sp.ctx);
+	strv_free(sp.gpu_nodes);
+	strv_free(sp.gpu_libs);
 	json_decref(sp.json);
 	arena_release(&sp.arena);
 	return r != 0;

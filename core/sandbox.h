@@ -36,6 +36,7 @@ struct kiln_sandbox {
 	unsigned long nproc;		/* 0: default */
 	unsigned long long disk_bytes;	/* output folders and /tmp together; 0: default */
 	int status_fd;		/* >0: a build step's status pipe, for the sandbox's word on a limit */
+	char *const *devices;		/* NULL-terminated host device nodes (or folders of them) shown as /dev/<last component>; NULL: none */
 };
 
 /*

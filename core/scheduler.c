@@ -21,6 +21,7 @@
 #include "git.h"
 #include "history.h"
 #include "inputs.h"
+#include "gpu.h"
 #include "job.h"
 #include "lock.h"
 #include "outputs.h"
@@ -68,6 +69,10 @@ struct run {
 	double start;
 	struct kiln_keyinfo ki;	/* scratch for deciding */
 	struct kiln_executor *ex;
+	struct kiln_gpus gpus;	/* this machine's, when steps run here */
+	int local;		/* steps run on this machine: GPUs are counted */
+	unsigned char gpu_busy[KILN_GPU_MAX];	/* by position in gpus.idx */
+	size_t kept;		/* stopped steps whose checkpoints stay for the next build */
 };
 
 /* Output. */
@@ -294,11 +299,70 @@ slots(struct run *r, const struct kiln_target *t)
 	return t->res.cpus < r->o->jobs ? t->res.cpus : r->o->jobs;
 }
 
+/* Give j the GPUs it asks for, all or none: 0 when too few are free now. */
+static int
+take_gpus(struct run *r, struct kiln_job *j)
+{
+	size_t i, free = 0;
+
+	if (!r->local || !j->t->res.gpus)
+		return 1;
+	for (i = 0; i < r->gpus.n; i++)
+		free += !r->gpu_busy[i];
+	if (free < (size_t)j->t->res.gpus)
+		return 0;
+	j->ngpus = 0;
+	for (i = 0; i < r->gpus.n && j->ngpus < (size_t)j->t->res.gpus; i++)
+		if (!r->gpu_busy[i]) {
+			r->gpu_busy[i] = 1;
+			j->gpus[j->ngpus++] = r->gpus.idx[i];
+		}
+	return 1;
+}
+
+static void
+give_back_gpus(struct run *r, struct kiln_job *j)
+{
+	size_t i, k;
+
+	for (k = 0; k < j->ngpus; k++)
+		for (i = 0; i < r->gpus.n; i++)
+			if (r->gpus.idx[i] == j->gpus[k])
+				r->gpu_busy[i] = 0;
+	j->ngpus = 0;
+}
+
+/* A step that asks for more GPUs than this machine has can never start: say so before anything runs. */
+static int
+check_gpus(struct run *r)
+{
+	struct kiln_graph *g = &r->ws->graph;
+	size_t i;
+	int bad = 0, want = 0;
+
+	for (i = 0; i < g->ntargets; i++)
+		want |= g->targets[i]->wanted && g->targets[i]->res.gpus;
+	if (!r->local || !want)
+		return 0;
+	if (kiln_gpu_find(&r->gpus) < 0)
+		return -1;
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_target *t = g->targets[i];
+
+		if (t->wanted && (size_t)t->res.gpus > r->gpus.n)
+			bad = error("%s:%d: target '%s' asks for %d GPU%s; this machine has %zu (found in %s)",
+			    t->file, t->line, t->name, t->res.gpus, t->res.gpus == 1 ? "" : "s", r->gpus.n, r->gpus.from);
+	}
+	return bad;
+}
+
 static int
 start(struct run *r, struct kiln_job *j)
 {
-	if (kiln_job_start(j, r->ws, r->ex, r->o->sandbox) < 0)
+	if (kiln_job_start(j, r->ws, r->ex, r->o->sandbox) < 0) {
+		give_back_gpus(r, j);
 		return -1;
+	}
 	j->t->state = KILN_T_RUNNING;
 	j->t->job = j;
 	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
@@ -319,6 +383,7 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 		;
 	r->jobs[i] = r->jobs[--r->njobs];
 	r->free_slots += slots(r, j->t);
+	give_back_gpus(r, j);
 	j->t->job = NULL;
 	if (kiln_job_end(j, r->ws, r->ex, wstatus, r->o->sandbox, &why) == 0) {
 		if (j->warnings.len) {
@@ -705,6 +770,8 @@ kill_all(struct run *r)
 				;
 			if (i < r->njobs) {
 				struct kiln_job *j = r->jobs[i];
+
+				r->kept += j->checkpoint != NULL;
 				r->jobs[i] = r->jobs[--r->njobs];
 				remove_scratch(j->t);
 				kiln_job_free(j);
@@ -922,7 +989,8 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	if (!r.ex)
 		return 2;
 	kiln_fs_removeat(AT_FDCWD, KILN_TMP_DIR);
-	if (kiln_inputs_prepare(ws) < 0) {
+	r.local = strcmp(r.ex->name, "local") == 0;
+	if (check_gpus(&r) < 0 || kiln_inputs_prepare(ws) < 0) {
 		kiln_executor_free(r.ex);
 		return 2;
 	}
@@ -968,11 +1036,15 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 			struct kiln_job *j = r.runnable[0];
 			int need = slots(&r, j->t);
 
-			if (r.free_slots < need)
+			/* In order: a step waiting for GPUs or slots holds back those after it. */
+			if (r.free_slots < need || !take_gpus(&r, j))
 				break;
 			memmove(r.runnable, r.runnable + 1, --r.nrunnable * sizeof(*r.runnable));
-			if (fetch_inputs(&r, j))
+			if (fetch_inputs(&r, j)) {
+				/* Held until its remote-only inputs are here: its GPUs wait for it no longer. */
+				give_back_gpus(&r, j);
 				continue;
+			}
 			if (start(&r, j) < 0) {
 				r.failed++;
 				r.stop = !o->keep_going;
@@ -1034,6 +1106,9 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	if (r.signal) {
 		fprintf(stderr, "kiln: interrupted by %s; stopped every step, nothing partial was kept\n",
 		    strsignal(r.signal));
+		if (r.kept)
+			fprintf(stderr, "kiln: the checkpoints of %zu step%s are kept: the next build resumes them\n", r.kept,
+			    r.kept == 1 ? "" : "s");
 		return 128 + r.signal;
 	}
 	if (r.failed > r.left_out)

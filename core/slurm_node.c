@@ -19,6 +19,7 @@
 #include "cache.h"
 #include "context.h"
 #include "fs.h"
+#include "gpu.h"
 #include "paths.h"
 #include "remote.h"
 #include "slurmjob.h"
@@ -113,6 +114,28 @@ fetch_inputs(struct node *nd, struct kiln_cache *c, struct kiln_remote *rem, con
 	return ret;
 }
 
+/* The GPUs this job was allocated (SLURM_JOB_GPUS) are the ones the step holds. */
+static int
+node_gpus(json_t *spec)
+{
+	json_int_t want = json_integer_value(json_object_get(spec, "gpu_count"));
+	struct kiln_gpus g;
+	json_t *list;
+	size_t i;
+
+	if (want <= 0)
+		return 0;
+	if (kiln_gpu_find(&g) < 0 || (size_t)want > g.n) {
+		node_fail("the step asks for %lld GPUs; this job was given %zu (%s)", (long long)want, g.n, g.from ? g.from : "?");
+		return -1;
+	}
+	list = json_array();
+	for (i = 0; i < (size_t)want; i++)
+		json_array_append_new(list, json_integer(g.idx[i]));
+	json_object_set_new(spec, "gpus", list);
+	return 0;
+}
+
 /* Point the spec at the scratch workspace; its path there, or NULL. */
 static char *
 node_spec(const char *scratch, json_t **specp)
@@ -138,6 +161,11 @@ node_spec(const char *scratch, json_t **specp)
 		arena_release(&a);
 	}
 	out = json_string_value(json_object_get(spec, "out"));
+	if (node_gpus(spec) < 0) {
+		json_decref(spec);
+		free(to);
+		return NULL;
+	}
 	if (!out || !path_is_safe_relative(out) || json_dump_file(spec, to, JSON_COMPACT) < 0) {
 		node_fail("the step's spec cannot be used here");
 		json_decref(spec);

@@ -32,6 +32,9 @@ enum kiln_component_kind {
 	KILN_C_OUTPUT,
 	KILN_C_RESOURCE,
 	KILN_C_NETWORK,
+	KILN_C_TOOL,		/* a host file or folder the step runs with (tools = {…}) */
+	KILN_C_PACKAGE,		/* an installed Debian package's version (tools.packages) */
+	KILN_C_GPU,		/* "driver 550.54.14", "cuda 12.4.1": recorded for a GPU step; in its key only with gpu_key */
 };
 
 struct kiln_component {

@@ -6,6 +6,12 @@
 --     outputs = { "shout.txt" },
 --   }
 --
+-- tools = { python = "/usr/bin/python3", site = "/usr/lib/python3/dist-packages",
+-- packages = { "python3-numpy" } } puts what the command runs with in its key.
+--
+-- checkpoint = true gives the command $KILN_CHECKPOINT, a folder kiln keeps
+-- across an interrupted run of the same key (see docs/guide.md).
+--
 -- {in.NAME} is input NAME's path (a target input: the folder of its
 -- outputs), {out} the output folder; also $KILN_IN_<NAME> and $KILN_OUT.
 --
@@ -23,6 +29,7 @@
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
   resources = true, network = true, shell = true, params = true, metrics = true,
+  tools = true, gpu_key = true, checkpoint = true,
 }
 
 local reserved = { cmd = true, shell = true, metrics = true }
@@ -90,6 +97,9 @@ function command(name)
       env = args.env,
       resources = args.resources,
       network = args.network,
+      tools = args.tools,
+      gpu_key = args.gpu_key,
+      checkpoint = args.checkpoint,
     }
   end
 end

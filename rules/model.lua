@@ -7,7 +7,9 @@
 -- "mlp" or "gbdt" (gradient-
 -- boosted trees: trees, depth, lr, l2, min_child_weight, subsample,
 -- colsample, seed, validation/patience for early stopping). Outputs
--- model.safetensors, model.json and history.json.
+-- model.safetensors, model.json and history.json. checkpoint = true keeps a
+-- checkpoint every checkpoint_every epochs (default a twentieth of them), so
+-- an interrupted Adam training resumes, to the same bytes.
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -35,6 +37,8 @@ local spec = {
   colsample = { function(v) return check.number(v) and v > 0 and v <= 1 end, "a fraction in (0, 1]" },
   threads = { check.positive_int, "a positive integer" },
   resources = { function(v) return type(v) == "table" end, "a table" },
+  checkpoint = { check.bool, "true or false" },
+  checkpoint_every = { check.positive_int, "a positive integer" },
 }
 
 function model(name)
@@ -64,7 +68,7 @@ function model(name)
     end
     local params, resources = {}, {}
     for k, v in pairs(args) do
-      if k ~= "features" and k ~= "resources" and k ~= "threads" then params[k] = v end
+      if k ~= "features" and k ~= "resources" and k ~= "threads" and k ~= "checkpoint" then params[k] = v end
     end
     for k, v in pairs(args.resources or {}) do resources[k] = v end
     resources.threads = args.threads or resources.threads or 1
@@ -76,6 +80,7 @@ function model(name)
       params = params,
       outputs = { "model.safetensors", "model.json", "history.json" },
       resources = resources,
+      checkpoint = args.checkpoint,
       -- OpenBLAS picks its kernels from this variable, and the kernels
       -- decide the last bits of every product: the key must see it.
       env = { "OPENBLAS_CORETYPE" },

@@ -107,6 +107,20 @@ struct kiln_host {
 	 * which falls back to the log on a kiln that lacks it.
 	 */
 	void (*vwarn)(kiln_ctx *ctx, const char *fmt, va_list ap);
+	/*
+	 * checkpoint = true: the folder where the step keeps what it needs to
+	 * resume; kiln keeps it across an interrupted run of the same action
+	 * key and removes it once the step built. NULL without checkpoint = true.
+	 * Newer, like vwarn: reach both through kiln_checkpoint_dir and
+	 * kiln_checkpoint_saved, which know a kiln that lacks them.
+	 */
+	const char *(*checkpoint_dir)(kiln_ctx *ctx);
+	/*
+	 * The folder now holds a whole checkpoint, at `epoch`: kiln seals it
+	 * (every file's checksum), so a resumed run can trust it, and `kiln
+	 * status` shows "resumable (epoch N)". 0, or -1 (the step goes on).
+	 */
+	int (*checkpoint_saved)(kiln_ctx *ctx, double epoch);
 };
 
 /* The first member of every context; the rest is kiln's. */
@@ -243,6 +257,26 @@ kiln_warn(kiln_ctx *ctx, const char *fmt, ...)
 	else
 		h->vlog(ctx, fmt, ap);
 	va_end(ap);
+}
+
+#define KILN__HAS(h, f) ((h)->size >= offsetof(struct kiln_host, f) + sizeof((h)->f) && (h)->f)
+
+/* The step's checkpoint folder, or NULL (none declared, or an older kiln); see kiln_host.checkpoint_dir. */
+static inline const char *
+kiln_checkpoint_dir(kiln_ctx *ctx)
+{
+	const struct kiln_host *h = KILN__HOST(ctx);
+
+	return KILN__HAS(h, checkpoint_dir) ? h->checkpoint_dir(ctx) : NULL;
+}
+
+/* The checkpoint folder holds a whole checkpoint at `epoch`; see kiln_host.checkpoint_saved. */
+static inline int
+kiln_checkpoint_saved(kiln_ctx *ctx, double epoch)
+{
+	const struct kiln_host *h = KILN__HOST(ctx);
+
+	return KILN__HAS(h, checkpoint_saved) ? h->checkpoint_saved(ctx, epoch) : -1;
 }
 
 /* Values. A NULL value reads as KILN_NIL. */

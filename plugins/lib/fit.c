@@ -725,6 +725,170 @@ split_validation(const struct kp_fit_opts *o, size_t n, size_t *idx,
 	return nval;
 }
 
+/* ---- checkpoints: the state of train_adam between epochs ---- */
+
+#define CKPT_MAGIC "kiln-fit-state 1"
+
+/* What train_adam carries from one epoch to the next, besides the model. */
+struct adam_state {
+	int epoch, since;
+	double best_val;
+	struct kp_rng *rng;
+	size_t *idx, n;
+	struct kp_model *best;
+	struct net *main;
+	struct kp_history *h;
+};
+
+/* Every float array of the state, in a fixed order: weights, best weights, moments. */
+static void
+each_array(struct adam_state *s, void (*fn)(void *arg, float *p, size_t n), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < s->main->m->nlayers; i++) {
+		struct kp_layer *l = &s->main->m->layers[i], *b = &s->best->layers[i];
+		size_t nw = l->in * l->out;
+
+		fn(arg, l->w, nw);
+		fn(arg, l->b, l->out);
+		fn(arg, b->w, nw);
+		fn(arg, b->b, l->out);
+		fn(arg, s->main->mw[i], nw);
+		fn(arg, s->main->vw[i], nw);
+		fn(arg, s->main->mb[i], l->out);
+		fn(arg, s->main->vb[i], l->out);
+	}
+}
+
+struct bytes {
+	unsigned char *p;
+	size_t len, cap, at;
+	int bad;
+};
+
+static void
+put(struct bytes *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = kp_xrealloc(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void
+get(struct bytes *b, void *p, size_t n)
+{
+	if (b->bad || b->at + n > b->len) {
+		b->bad = 1;
+		memset(p, 0, n);
+		return;
+	}
+	memcpy(p, b->p + b->at, n);
+	b->at += n;
+}
+
+static void
+put_array(void *arg, float *p, size_t n)
+{
+	put(arg, p, n * sizeof(float));
+}
+
+static void
+get_array(void *arg, float *p, size_t n)
+{
+	get(arg, p, n * sizeof(float));
+}
+
+/* The layer shapes, so that a state is never loaded into another network. */
+static uint64_t
+shape_sum(const struct kp_model *m, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL ^ n;
+	size_t i;
+
+	for (i = 0; i < m->nlayers; i++)
+		h = (h ^ m->layers[i].in ^ (m->layers[i].out << 24)) * 1099511628211ULL;
+	return h;
+}
+
+static void
+state_save(struct adam_state *s, struct bytes *b)
+{
+	uint64_t shape = shape_sum(s->main->m, s->n), hn = s->h->n;
+
+	put(b, CKPT_MAGIC, sizeof(CKPT_MAGIC));
+	put(b, &shape, sizeof(shape));
+	put(b, &s->epoch, sizeof(s->epoch));
+	put(b, &s->since, sizeof(s->since));
+	put(b, &s->best_val, sizeof(s->best_val));
+	put(b, &s->main->step, sizeof(s->main->step));
+	put(b, s->rng->s, sizeof(s->rng->s));
+	put(b, s->idx, s->n * sizeof(*s->idx));
+	put(b, &s->h->best_epoch, sizeof(s->h->best_epoch));
+	put(b, &s->h->flops, sizeof(s->h->flops));
+	put(b, &hn, sizeof(hn));
+	put(b, s->h->loss, hn * sizeof(double));
+	put(b, s->h->val, hn * sizeof(double));
+	each_array(s, put_array, b);
+}
+
+/* Load a saved state into s; -1 if it is not one of this training. */
+static int
+state_load(struct adam_state *s, const void *data, size_t len)
+{
+	struct bytes b = {(unsigned char *)data, len, len, 0, 0};
+	char magic[sizeof(CKPT_MAGIC)];
+	uint64_t shape, hn, i;
+	double *loss, *val;
+
+	get(&b, magic, sizeof(magic));
+	get(&b, &shape, sizeof(shape));
+	if (b.bad || memcmp(magic, CKPT_MAGIC, sizeof(magic)) != 0 || shape != shape_sum(s->main->m, s->n))
+		return -1;
+	get(&b, &s->epoch, sizeof(s->epoch));
+	get(&b, &s->since, sizeof(s->since));
+	get(&b, &s->best_val, sizeof(s->best_val));
+	get(&b, &s->main->step, sizeof(s->main->step));
+	get(&b, s->rng->s, sizeof(s->rng->s));
+	get(&b, s->idx, s->n * sizeof(*s->idx));
+	get(&b, &s->h->best_epoch, sizeof(s->h->best_epoch));
+	get(&b, &s->h->flops, sizeof(s->h->flops));
+	get(&b, &hn, sizeof(hn));
+	if (b.bad || hn > (uint64_t)s->epoch || hn > len)
+		return -1;
+	loss = kp_xmallocarray(hn ? hn : 1, sizeof(double));
+	val = kp_xmallocarray(hn ? hn : 1, sizeof(double));
+	get(&b, loss, hn * sizeof(double));
+	get(&b, val, hn * sizeof(double));
+	for (i = 0; i < hn && !b.bad; i++)
+		kp_history_add(s->h, loss[i], val[i]);
+	free(loss);
+	free(val);
+	each_array(s, get_array, &b);
+	for (i = 0; i < s->n && !b.bad; i++)
+		if (s->idx[i] >= s->n)
+			b.bad = 1;
+	return b.bad || b.at != len ? -1 : 0;
+}
+
+/* Save a checkpoint after epoch e, every `every` epochs but not after the last; nonzero: stop. */
+static int
+checkpoint(const struct kp_fit_opts *o, struct adam_state *s)
+{
+	struct bytes b = {0};
+	int r;
+
+	if (!o->ckpt || o->ckpt->every <= 0 || s->epoch % o->ckpt->every != 0 || s->epoch >= o->epochs)
+		return 0;
+	state_save(s, &b);
+	r = o->ckpt->save(o->ckpt->arg, s->epoch, b.p, b.len);
+	free(b.p);
+	return r;
+}
+
 static int
 train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
@@ -735,6 +899,7 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	struct kp_model best;
 	struct kp_rng rng;
 	struct pool pool;
+	struct adam_state st;
 	double best_val = NAN;
 	int ns = layer_sizes(o, d, nclasses, sizes, err), e, since = 0;
 
@@ -750,7 +915,20 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	ntrain = n - nval;
 	pool_init(&pool, m, o, o->batch < ntrain ? o->batch : ntrain);
 	h->best_epoch = o->epochs;
-	for (e = 1; e <= o->epochs; e++) {
+	st = (struct adam_state){0, 0, best_val, &rng, idx, n, &best, &pool.main, h};
+	if (o->ckpt && o->ckpt->resume) {
+		if (state_load(&st, o->ckpt->resume, o->ckpt->resume_len) < 0) {
+			pool_release(&pool);
+			kp_model_release(&best);
+			kp_model_release(m);
+			free(idx);
+			return kp_errf(err, "the checkpoint is not one of this training (another model or data)");
+		}
+		since = st.since;
+		best_val = st.best_val;
+		o->ckpt->resumed_epoch = st.epoch;
+	}
+	for (e = st.epoch + 1; e <= o->epochs; e++) {
 		double loss, val = NAN;
 
 		kp_rng_shuffle(&rng, idx + nval, ntrain);
@@ -777,6 +955,11 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 			return kp_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
 		}
 		if ((progress && progress(arg, e, o->epochs, loss)) || (nval && since >= o->patience))
+			break;
+		st.epoch = e;
+		st.since = since;
+		st.best_val = best_val;
+		if (checkpoint(o, &st))
 			break;
 	}
 	if (nval)

@@ -16,6 +16,22 @@ enum kp_solver {
 	KP_SOLVER_LBFGS,	/* full-batch L-BFGS to convergence (at most epochs iterations) */
 };
 
+/*
+ * Checkpoints of an Adam training: every `every` epochs, the whole state
+ * (weights, the best weights so far, Adam's moments and step, the RNG, the
+ * row order, the epoch and the history) as bytes for save(); a training
+ * given those bytes as `resume` goes on from there to the same result as
+ * one never interrupted.
+ */
+struct kp_fit_ckpt {
+	int every;		/* epochs between saves; 0: none */
+	int (*save)(void *arg, int epoch, const void *data, size_t len);	/* nonzero: stop */
+	void *arg;
+	const void *resume;	/* a saved state to go on from, or NULL */
+	size_t resume_len;
+	int resumed_epoch;	/* set by kp_fit: the epoch resume held, 0 when none */
+};
+
 /* How to train; kp_fit_opts_init fills in the defaults. */
 struct kp_fit_opts {
 	int kind;		/* enum kp_kind */
@@ -38,6 +54,7 @@ struct kp_fit_opts {
 	double subsample;	/* fraction of rows each tree sees */
 	double colsample;	/* fraction of features each tree may split on */
 	int bins;		/* per feature, 2..256 */
+	struct kp_fit_ckpt *ckpt;	/* checkpoints, or NULL; ridge has none */
 };
 
 /* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32;

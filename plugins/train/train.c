@@ -21,8 +21,8 @@
 #include "../lib/param.h"
 #include "../lib/util.h"
 
-static const char *const params[] = { "algorithm", "batch_size", "colsample", "depth",
-	"epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "solver",
+static const char *const params[] = { "algorithm", "batch_size", "checkpoint_every", "colsample",
+	"depth", "epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "solver",
 	"subsample", "trees", "validation", NULL };
 static const char *const solvers[] = { "adam", "lbfgs", NULL };
 /* Params only the Adam solver takes. */
@@ -142,6 +142,8 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;
 	o->validation = x;
+	if (kp_int(ctx, "checkpoint_every", o->epochs / 20 > 0 ? o->epochs / 20 : 1, 1, 1000000, &v) < 0)
+		return -1;
 	if (hidden && o->kind != KP_MLP)
 		return kiln_fail(ctx, "param 'hidden': only the mlp algorithm has hidden layers");
 	if (o->kind == KP_MLP && !hidden) {
@@ -483,6 +485,55 @@ seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* The training's state file in the checkpoint folder. */
+#define STATE_FILE "train.state"
+
+struct resume {
+	kiln_ctx *ctx;
+	char *path;		/* the state file, or NULL: no checkpoints */
+	char *data;		/* what it held when the step started */
+	struct kp_fit_ckpt ck;
+};
+
+static int
+save_state(void *arg, int epoch, const void *data, size_t len)
+{
+	struct resume *r = arg;
+	char err[KP_ERRLEN];
+
+	/* A checkpoint that cannot be written costs a resume, not the training. */
+	if (kp_write_file(r->path, data, len, err) < 0)
+		kiln_warn(r->ctx, "cannot write the checkpoint: %s", err);
+	else
+		kiln_checkpoint_saved(r->ctx, epoch);
+	return 0;
+}
+
+/* checkpoint = true: save every checkpoint_every epochs (default a twentieth), and resume what is there. */
+static int
+open_checkpoint(kiln_ctx *ctx, struct kp_fit_opts *o, struct resume *r)
+{
+	const char *dir = kiln_checkpoint_dir(ctx);
+	long long every;
+	char err[KP_ERRLEN];
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	if (kp_int(ctx, "checkpoint_every", o->epochs / 20 > 0 ? o->epochs / 20 : 1, 1, 1000000, &every) < 0)
+		return -1;
+	if (!dir || o->kind == KP_RIDGE)
+		return 0;
+	r->path = kp_join(dir, STATE_FILE);
+	r->ck = (struct kp_fit_ckpt){(int)every, save_state, r, NULL, 0, 0};
+	if (access(r->path, F_OK) == 0) {
+		if (kp_read_file(r->path, &r->data, &r->ck.resume_len, err) < 0)
+			return kiln_fail(ctx, "checkpoint: %s", err);
+		r->ck.resume = r->data;
+	}
+	o->ckpt = &r->ck;
+	return 0;
+}
+
 /* Train the algorithm o names on d. */
 static int
 fit(struct kp_model *m, const struct kp_fit_opts *o, const struct data *d,
@@ -503,6 +554,7 @@ fit(struct kp_model *m, const struct kp_fit_opts *o, const struct data *d,
 static int
 run(kiln_ctx *ctx)
 {
+	struct resume res;
 	char err[KP_ERRLEN];
 	struct kp_fit_opts o;
 	struct kp_history h;
@@ -512,7 +564,7 @@ run(kiln_ctx *ctx)
 	double t0;
 	int rc;
 
-	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0)
+	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0 || open_checkpoint(ctx, &o, &res) < 0)
 		return -1;
 	o.threads = kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1;
 	kiln_log(ctx, "OpenBLAS %s kernels, %d training thread(s)", openblas_get_corename(),
@@ -529,6 +581,10 @@ run(kiln_ctx *ctx)
 	t0 = seconds();
 	rc = fit(&m, &o, &d, &h, ctx, err);
 	t0 = seconds() - t0;
+	if (res.ck.resumed_epoch)
+		kiln_log(ctx, "resumed from the checkpoint at epoch %d of %d", res.ck.resumed_epoch, o.epochs);
+	free(res.path);
+	free(res.data);
 	/* The log is not an output, so the clock may appear in it. */
 	if (rc == 0 && m.forest)
 		kiln_log(ctx, "trained %zu x %zu in %.3f s: %zu trees (best round %d of %zu)%s",

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/tools.sh [FILES] — what declaring the environment costs, and what
+# checkpoints save:
+#  1. a no-op build of 10 targets with tools = { site = FOLDER } (FOLDER:
+#     FILES files, default 5,000, in 50 folders), beside the same no-op
+#     without it; the median of 5 each, and the first (hashing) build;
+#  2. the time lost to an interruption at 80 % of a training (kill -9 of
+#     kiln, then a build), with and without checkpoint = true, beside an
+#     uninterrupted training.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+KILN=${KILN:-$top/build/kiln}
+files=${1:-5000}
+work=$(mktemp -d /tmp/kiln-bench-tools.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export KILN_CACHE_DIR=$work/cache
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# 1. the tools' digests on a no-op
+site=$work/site
+for d in $(seq 50); do
+	mkdir -p "$site/pkg$d"
+	for f in $(seq $((files / 50))); do echo "v = $d.$f" > "$site/pkg$d/m$f.py"; done
+done
+for ws in with without; do
+	mkdir -p "$work/$ws"
+	for i in $(seq 10); do
+		if [ $ws = with ]; then t=", tools = { site = \"$site\" }"; else t=""; fi
+		echo "command \"t$i\" { cmd = \"echo $i > {out}/o\", outputs = { \"o\" }$t }"
+	done > "$work/$ws/Kilnfile"
+	(cd "$work/$ws" && first=$(secs "$KILN" build -q) &&
+		noop=$(for r in 1 2 3 4 5; do secs "$KILN" build -q; echo; done | median) &&
+		printf '%-34s first build %6s s   no-op %6s s\n' "$ws site ($files files)" "$first" "$noop")
+done
+(cd "$work/with" && command -v strace >/dev/null &&
+	strace -f -c -e trace=newfstatat,statx,openat -o "$work/trace" "$KILN" build -q >/dev/null 2>&1 &&
+	awk '$NF ~ /stat|openat/ { printf "  no-op with site: %s %s calls\n", $4, $NF }' "$work/trace") || true
+
+# 2. an interruption at 80 % of a training
+mkdir -p "$work/train" && cp -r "$top/examples/digits/data" "$work/train/"
+cd "$work/train"
+model() {
+	cat > Kilnfile <<K
+dataset "digits" { source = "data/digits.csv" }
+features "feat" { data = ":digits", label = "digit", scale = "standard", split = { test = 0.2, seed = 42 } }
+model "mlp" { features = ":feat", algorithm = "mlp", hidden = { 256, 256 }, epochs = 100, checkpoint = $1, checkpoint_every = 5 }
+K
+}
+fresh() { rm -rf kiln-out .kiln "$KILN_CACHE_DIR"; "$KILN" build -q feat >/dev/null 2>&1; }
+model false
+fresh
+full=$(secs "$KILN" build -q)
+# kill -9 kiln once 80 % of the uninterrupted training time has passed
+interrupted() {
+	fresh
+	local s e
+	s=$(date +%s.%N)
+	"$KILN" build -q >/dev/null 2>&1 &
+	local pid=$!
+	sleep "$(awk -v f="$full" 'BEGIN { print f * 0.8 }')"
+	kill -9 $pid; wait $pid 2>/dev/null || true
+	"$KILN" build -q >/dev/null 2>&1
+	e=$(date +%s.%N)
+	awk -v s="$s" -v e="$e" -v f="$full" 'BEGIN { printf "%.3f s in all, %.3f s lost", e - s, e - s - f }'
+}
+echo "training (mlp 256x256, 100 epochs on digits), uninterrupted: $full s"
+echo "  kill -9 at 80 %, then a build, without checkpoints: $(interrupted)"
+model true
+echo "  kill -9 at 80 %, then a build, checkpoint_every = 5:  $(interrupted)"
+echo "(wall-clock seconds from date +%s.%N; the lost time is beside the uninterrupted run)"
