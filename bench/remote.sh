@@ -213,7 +213,7 @@ zstd_part() {
 	local ex z t up down
 	echo
 	echo "zstd on the wire (nginx on loopback, no shim): the examples' outputs, one run each"
-	for ex in digits loans; do
+	for ex in ${EXAMPLES:-digits loans}; do
 		for z in off 4096; do
 			rm -rf "$work/z" "$work/zc" "$work/zcache" "$work/zcache2" "$work/srv/data/"*
 			cp -r "$top/examples/$ex" "$work/z"

@@ -49,7 +49,7 @@ sed 's/seq 1 7000/seq 1 5000/' Kilnfile > ../v1/Kilnfile
 	{ cat "$scratch/v1.log"; fail "the kept version did not build"; }
 grep -q "0 ran, 2 restored" "$scratch/v1.log" || { cat "$scratch/v1.log"; fail "the kept version ran steps"; }
 
-# --keep-last 2: the two newest entries stay.
+# --keep-last 2: the two newest entries stay (which two, among entries of the same second, is the server's order).
 ok kiln gc --remote="$remote" --keep-last 2 --grace 0
 has "deleted 2 of 4 entries"
 [ "$(ls "$srv/ac" | wc -l)" -eq 2 ] || fail "--keep-last 2 left $(ls "$srv/ac" | wc -l) entries"
@@ -66,9 +66,9 @@ fails 1 kiln fsck --remote="$remote"
 has "cas-zstd/$za: its bytes are not its digest"
 has "ac/$(basename "$entry"): names blob $sb, which the server lacks"
 has "ac/$(basename "$entry"): names blob $za, which the server has damaged"
-has "2 bad entries, 1 bad blobs"
+matches "[12] bad entries, 1 bad blobs"
 ok kiln fsck --remote="$remote" --repair
-has "removed 2 entries and 1 blobs"
+matches "removed [12] entries and 1 blobs"
 [ ! -e "$entry" ] && [ ! -e "$srv/cas-zstd/$za" ] || fail "--repair left the bad entry or blob"
 ok kiln fsck --remote="$remote"
 has "0 bad entries, 0 bad blobs"
