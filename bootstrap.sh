@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 PACKAGES="
 build-essential pkg-config
 liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
-libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev
+libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev libzstd-dev zstd
 libcmocka-dev
 ninja-build hyperfine time python3 python3-numpy python3-sklearn
 nginx-light faketime diffoscope-minimal

@@ -12,6 +12,20 @@
 #
 # Each figure is the best of 5 runs (RUNS=N to change), kiln's and curl's
 # interleaved, each after a sync; seconds of wall clock, ms resolution.
+# (These transfers are sent uncompressed: KILN_REMOTE_ZSTD_MIN=off.)
+#
+# Then, through a latency shim that holds each request 50 ms (tests/cli/shim.py,
+# in front of the same nginx), a clean clone with Kilnfile.lock building
+# TARGETS targets (default 1,000: 50 chains of 20), all hits:
+#   kiln build beside `curl --parallel --parallel-max 16` fetching the same
+#   entries and blobs (the URLs the shim saw kiln ask for), and beside the
+#   kiln of KILN_OLD (default /work/main/build/kiln, if there: one lookup
+#   after another) when OLD=1; requests counted in the shim's log;
+#   --download=minimal naming one final target: bytes on the wire against all;
+# and zstd: bytes on the wire and time for the digits and loans examples'
+# outputs, uploaded and downloaded compressed and not.
+#
+# WHAT=transfer|latency|zstd runs one part (default: all three).
 # Benchmarks print numbers; they are not tests. Needs nginx and curl.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +82,9 @@ row() { printf '%-44s %9.3f s  %s\n' "$1" "$2" "${3:-}"; }
 ratio() { awk -v k="$1" -v c="$2" 'BEGIN { printf "kiln/curl %.2fx", k / c }'; }
 clear_server() { rm -rf "$work/srv/data/"*; }
 
+what=${WHAT:-all}
+transfer_part() {
+export KILN_REMOTE_ZSTD_MIN=off
 mkdir ws
 cd ws
 export KILN_CACHE_DIR=$work/cache
@@ -127,3 +144,96 @@ pair kiln curl -- pull many -- curl -sf --parallel --parallel-max 16 -K "$work/g
 kls=$ta cls=$tb
 row "pull: kiln pull (GET, hash, rename each)" "$kls" "$(ratio "$kls" "$cls")"
 row "pull: curl --parallel (GET each)" "$cls"
+unset KILN_REMOTE_ZSTD_MIN
+cd "$work"
+}
+
+# start_shim DELAY_MS LOG: the latency shim in front of nginx; sets $shim.
+start_shim() {
+	local port i
+	port=$(free_port)
+	python3 "$top/tests/cli/shim.py" "$port" "$remote" "$1" "$2" &
+	at_exit "kill $! 2>/dev/null"
+	shim=http://127.0.0.1:$port
+	for i in $(seq 100); do curl -s -o /dev/null "$shim/" && return 0; sleep 0.05; done
+	fail "the shim did not start"
+}
+# wire LOG: the "N down" figure of kiln's remote line in a build's output.
+wire() { sed -n 's/.*; \(.*\) down, .* up on the wire.*/\1/p' "$1"; }
+
+latency_part() {
+	local n=${TARGETS:-1000} chains len c i ks cs lookups blobs
+	chains=50
+	len=$((n / chains))
+	mkdir -p "$work/lat" && cd "$work/lat"
+	export KILN_CACHE_DIR=$work/latcache
+	{
+		for c in $(seq 1 $chains); do
+			echo "command \"c${c}_0\" { cmd = \"seq $c $((c + 300)) > {out}/v\", outputs = { \"v\" } }"
+			for i in $(seq 1 $((len - 1))); do
+				echo "command \"c${c}_$i\" { inputs = { p = \":c${c}_$((i - 1))\" }, cmd = \"sed 1d {in.p}/v > {out}/v; echo $i >> {out}/v\", outputs = { \"v\" } }"
+			done
+		done
+	} > Kilnfile
+	"$KILN" build -q -j2 --remote "$remote" || fail "the first build failed"
+	start_shim 50 "$work/shim.log"
+	clone() { rm -rf "$work/latc" "$work/latc-cache"; mkdir "$work/latc"; cp Kilnfile Kilnfile.lock "$work/latc/"; }
+	echo
+	echo "$n targets ($chains chains of $len), all hits, through a 50 ms round-trip shim; one run each"
+	clone
+	: > "$work/shim.log"
+	s=$(now)
+	(cd "$work/latc" && KILN_CACHE_DIR=$work/latc-cache "$KILN" build --remote "$shim" > "$work/lat.out" 2>&1) || fail "the build through the shim failed"
+	ks=$(since "$s")
+	grep -q " 0 ran, $n restored" "$work/lat.out" || fail "not all hits: $(tail -2 "$work/lat.out")"
+	lookups=$(grep -c '^GET /ac/' "$work/shim.log")
+	blobs=$(grep -c '^GET /cas' "$work/shim.log")
+	awk -v s="$shim" -v o="$work/curlgot" '$1 == "GET" { n++; printf "url = \"%s%s\"\noutput = \"%s/%d\"\n", s, $2, o, n }' "$work/shim.log" > "$work/lat.cfg"
+	rm -rf "$work/curlgot"; mkdir "$work/curlgot"
+	s=$(now)
+	curl -s --no-progress-meter --parallel --parallel-max 16 -K "$work/lat.cfg" || fail "curl failed"
+	cs=$(since "$s")
+	row "kiln build ($lookups lookups, $blobs blob GETs)" "$ks" "$(ratio "$ks" "$cs")"
+	row "curl --parallel-max 16, the same $((lookups + blobs)) GETs" "$cs"
+	if [ "${OLD:-0}" = 1 ] && [ -x "${KILN_OLD:-/work/main/build/kiln}" ]; then
+		clone
+		: > "$work/shim.log"
+		s=$(now)
+		(cd "$work/latc" && KILN_CACHE_DIR=$work/latc-cache "${KILN_OLD:-/work/main/build/kiln}" build --remote "$shim" > "$work/old.out" 2>&1) || fail "the old kiln failed"
+		row "before (${KILN_OLD:-/work/main/build/kiln}: $(grep -c . "$work/shim.log") requests, one at a time)" "$(since "$s")"
+	fi
+	# --download=minimal against all: the whole graph (the 50 chains' last targets are the final ones), and one final target named.
+	minimal() { clone; (cd "$work/latc" && KILN_CACHE_DIR=$work/latc-cache "$KILN" build --remote "$shim" "$@" > "$work/min.out" 2>&1) || fail "the build $* failed"; wire "$work/min.out"; }
+	echo "every target: --download=minimal $(minimal --download=minimal) on the wire, --download=all $(wire "$work/lat.out")"
+	echo "one final target (c1_$((len - 1))): --download=minimal $(minimal --download=minimal "c1_$((len - 1))"), --download=all $(minimal --download=all "c1_$((len - 1))")"
+	cd "$work"
+}
+
+zstd_part() {
+	local ex z t up down
+	echo
+	echo "zstd on the wire (nginx on loopback, no shim): the examples' outputs, one run each"
+	for ex in ${EXAMPLES:-digits loans}; do
+		for z in off 4096; do
+			rm -rf "$work/z" "$work/zc" "$work/zcache" "$work/zcache2" "$work/srv/data/"*
+			cp -r "$top/examples/$ex" "$work/z"
+			rm -rf "$work/z/kiln-out" "$work/z/.kiln" "$work/z/Kilnfile.lock"
+			(cd "$work/z" && KILN_REMOTE_ZSTD_MIN=$z KILN_CACHE_DIR=$work/zcache "$KILN" build -q && KILN_REMOTE_ZSTD_MIN=$z KILN_CACHE_DIR=$work/zcache "$KILN" push --remote "$remote" > "$work/zpush.out" 2>&1) || fail "$ex: build or push failed"
+			up=$(du -sb "$work/srv/data" | cut -f1)
+			cp -r "$work/z" "$work/zc"
+			rm -rf "$work/zc/kiln-out" "$work/zc/.kiln"
+			s=$(now)
+			(cd "$work/zc" && KILN_REMOTE_ZSTD_MIN=$z KILN_CACHE_DIR=$work/zcache2 "$KILN" build --remote "$remote" > "$work/zbuild.out" 2>&1) || fail "$ex: the clone failed"
+			t=$(since "$s")
+			printf '%-8s zstd %-5s  on the server %10s bytes; a clone: %s on the wire, %s s\n' "$ex" "$([ $z = off ] && echo off || echo on)" "$up" "$(wire "$work/zbuild.out")" "$t"
+		done
+	done
+}
+
+case $what in
+all) transfer_part; latency_part; zstd_part ;;
+transfer) transfer_part ;;
+latency) latency_part ;;
+zstd) zstd_part ;;
+*) fail "WHAT: expected transfer, latency or zstd, got '$what'" ;;
+esac

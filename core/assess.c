@@ -48,7 +48,9 @@ kiln_assess_reason(struct kiln_workspace *ws, struct kiln_target *t, const struc
 	}
 	kiln_state_comps(&ws->state, rec);
 	if (kiln_digest_eq(&rec->key, &ki->key)) {
-		if (!kiln_outputs_intact(rec, &re))
+		if (rec->flags & KILN_REC_REMOTE)
+			buf_adds(b, "remote-only: its outputs are in the remote cache, not here (kiln pull fetches them)");
+		else if (!kiln_outputs_intact(rec, &re))
 			buf_adds(b, "its outputs in " KILN_OUT_DIR "/ were changed or removed, and the cache lacks them");
 		else
 			buf_adds(b, "up to date");
@@ -132,6 +134,10 @@ kiln_assess_walk(struct kiln_workspace *ws, kiln_assess_fn *fn, void *arg)
 			if (rec && kiln_digest_eq(&rec->key, &t->key) && kiln_outputs_intact(rec, &re)) {
 				kiln_outputs_digest(rec->files, rec->nfiles, &t->outdigest);
 				t->state = KILN_T_DONE;
+			} else if (rec && kiln_digest_eq(&rec->key, &t->key) && (rec->flags & KILN_REC_REMOTE)) {
+				kiln_outputs_digest(rec->files, rec->nfiles, &t->outdigest);
+				t->state = KILN_T_DONE;
+				t->mark = 2;	/* remote-only */
 			} else if (kiln_cache_get_action(&ws->cache, &t->key, &act, &a)) {
 				kiln_outputs_digest(act.files, act.nfiles, &t->outdigest);
 				t->state = KILN_T_DONE;

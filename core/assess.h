@@ -16,7 +16,8 @@ struct kiln_workspace;
  * Called for each wanted target in dependency order: ki is its current key
  * (NULL when it cannot be known: `blocker`, a dependency, would have to be
  * built first). t->state is KILN_T_DONE when it is up to date or the local
- * cache has it (t->mark set then). fn may set a target KILN_T_DONE (with
+ * cache has it (t->mark 1 then), or when it is recorded remote-only with
+ * its current key (--download=minimal; t->mark 2). fn may set a target KILN_T_DONE (with
  * t->outdigest) itself.
  */
 typedef void kiln_assess_fn(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki,

@@ -42,6 +42,10 @@ status_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, stru
 	if (blocker) {
 		printf("%-24s stale: after %s is rebuilt\n", t->name, blocker->name);
 		s->stale++;
+	} else if (t->state == KILN_T_DONE && t->mark == 2) {
+		/* Not stale: built, its outputs left in the remote cache (--download=minimal). */
+		printf("%-24s remote-only: its outputs are in the remote cache, not in " KILN_OUT_DIR "/ (kiln pull %s)\n",
+		    t->name, t->name);
 	} else if (t->state == KILN_T_DONE && t->mark) {
 		printf("%-24s stale: its outputs are in the cache (kiln build restores them)\n", t->name);
 		s->stale++;
@@ -137,7 +141,10 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 		return;
 	}
 	if (kiln_digest_eq(&rec->key, &ki->key)) {
-		if (kiln_outputs_intact(rec, &re))
+		if (rec->flags & KILN_REC_REMOTE)
+			printf("%s: up to date, remote-only (key %s): its outputs are in the remote cache; kiln pull %s fetches them\n",
+			    t->name, kiln_digest_hex(&ki->key, h1), t->name);
+		else if (kiln_outputs_intact(rec, &re))
 			printf("%s: up to date (key %s)\n", t->name, kiln_digest_hex(&ki->key, h1));
 		else
 			printf("%s: its key is unchanged (%s), but its outputs in " KILN_OUT_DIR "/%s were changed or removed%s\n",
@@ -225,12 +232,13 @@ kiln_cmd_build(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"remote", required_argument, NULL, 'R'},
 		{"remote-read-only", no_argument, NULL, 'O'},
+		{"download", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kiln_build_opts o = {.jobs = kiln_cmd_default_jobs(), .sandbox = 1};
 	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
-	const char *remote = NULL;
+	const char *remote = NULL, *download = NULL;
 	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
 
 	while ((c = getopt_long(argc, argv, "j:knvqS:", longopts, NULL)) != -1) {
@@ -280,6 +288,11 @@ kiln_cmd_build(int argc, char **argv)
 		case 'O':
 			remote_ro = 1;
 			break;
+		case 'D':
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "minimal") != 0)
+				return error("--download: expected all or minimal, got '%s'", optarg), 2;
+			download = optarg;
+			break;
 		default:
 			kiln_overrides_release(&ov);
 			return KILN_CMD_USAGE;
@@ -296,6 +309,9 @@ kiln_cmd_build(int argc, char **argv)
 	}
 	ws.cache.link = link;
 	ws.fetch_sources = !o.dry_run;
+	if (!download)
+		download = ws.graph.config.download;
+	o.download_minimal = download && strcmp(download, "minimal") == 0 && ws.remote;
 	if (!o.sandbox && !o.dry_run)
 		warn("--sandbox=off: steps run without the sandbox; their outputs are marked unsandboxed in Kilnfile.lock");
 	if (kiln_graph_want(&ws.graph, argv + optind, argc - optind) < 0 ||

@@ -15,30 +15,119 @@
 #include "outputs.h"
 #include "paths.h"
 #include "remote.h"
+#include "remoteadmin.h"
 #include "sources.h"
 #include "workspace.h"
+
+/*
+ * The remote for gc --remote and fsck --remote: --remote=URL, else
+ * $KILN_REMOTE, else the Kilnfile's (read when there is one here).
+ */
+static struct kiln_remote *
+admin_remote(const char *opt, struct kiln_cache *cache)
+{
+	struct kiln_workspace ws;
+	const char *url = kiln_remote_url(opt, NULL);
+	struct kiln_remote *r = NULL;
+
+	if (!url && access("Kilnfile", F_OK) == 0 && kiln_workspace_open(&ws, 0) == 0) {
+		url = kiln_remote_url(NULL, ws.graph.config.remote);
+		if (url)
+			r = kiln_remote_new(url, cache, 0);
+		kiln_workspace_close(&ws);
+		if (url)
+			return r;
+	}
+	if (!url) {
+		error("no remote cache: give --remote=URL, set KILN_REMOTE, or add kiln.config { remote = \"…\" } to the Kilnfile");
+		return NULL;
+	}
+	return kiln_remote_new(url, cache, 0);
+}
+
+static int
+open_default_cache(struct kiln_cache *cache)
+{
+	char *dir = kiln_cache_default_dir();
+	int r = kiln_cache_open(cache, dir);
+
+	free(dir);
+	return r;
+}
+
+/* kiln gc --remote[=URL] [--keep-last N] [--keep LOCKFILE]... [--grace SECONDS] [--dry-run] */
+static int
+gc_remote(const char *url, struct kiln_remote_gc_opts *o)
+{
+	struct kiln_cache cache;
+	struct kiln_remote *r;
+	int ret;
+
+	if (!o->nkeep && o->keep_last < 0 && access(KILN_LOCKFILE, F_OK) == 0) {
+		static char *lock[] = {KILN_LOCKFILE};
+
+		o->keep = lock;
+		o->nkeep = 1;
+	}
+	if (!o->nkeep && o->keep_last < 0)
+		return error("kiln gc --remote: say what to keep (--keep LOCKFILE, --keep-last N); there is no " KILN_LOCKFILE " here"), 2;
+	if (open_default_cache(&cache) < 0)
+		return 2;
+	r = admin_remote(url, &cache);
+	ret = !r ? 2 : kiln_remoteadmin_gc(r, o) < 0 ? 1 : 0;
+	kiln_remote_free(r);
+	kiln_cache_release(&cache);
+	return ret;
+}
 
 int
 kiln_cmd_gc(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"max-size", required_argument, NULL, 'm'},
+		{"remote", optional_argument, NULL, 'r'},
+		{"keep", required_argument, NULL, 'k'},
+		{"keep-last", required_argument, NULL, 'n'},
+		{"grace", required_argument, NULL, 'g'},
+		{"dry-run", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
+	struct kiln_remote_gc_opts o = {NULL, 0, -1, 3600, 0};
 	struct kiln_cache cache;
 	long long max = -1;
+	const char *url = NULL;
+	int c, r, remote = 0, n;
 	char *dir;
-	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'm')
+		if (c == 'm') {
+			max = parse_size(optarg);
+			if (max < 0)
+				return error("--max-size: expected a size such as 10G or 500M, got '%s'", optarg), 2;
+		} else if (c == 'r') {
+			remote = 1;
+			url = optarg;
+		} else if (c == 'k') {
+			o.keep = xreallocarray(o.keep, o.nkeep + 1, sizeof(*o.keep));
+			o.keep[o.nkeep++] = optarg;
+		} else if (c == 'n' || c == 'g') {
+			if (kiln_cmd_parse_int(optarg, 0, &n) < 0)
+				return error("--%s: expected a number, got '%s'", c == 'n' ? "keep-last" : "grace", optarg), 2;
+			*(c == 'n' ? &o.keep_last : &o.grace) = n;
+		} else if (c == 'd') {
+			o.dry_run = 1;
+		} else {
 			return KILN_CMD_USAGE;
-		max = parse_size(optarg);
-		if (max < 0)
-			return error("--max-size: expected a size such as 10G or 500M, got '%s'", optarg), 2;
+		}
 	}
-	if (max < 0 || optind != argc)
-		return KILN_CMD_USAGE;
+	if (optind != argc || (remote ? max >= 0 : (max < 0 || o.nkeep || o.keep_last >= 0 || o.dry_run)))
+		return free(o.keep), KILN_CMD_USAGE;
+	if (remote) {
+		r = gc_remote(url, &o);
+		if (o.nkeep && strcmp(o.keep[0], KILN_LOCKFILE) != 0)
+			free(o.keep);
+		return r;
+	}
 	dir = kiln_cache_default_dir();
 	if (kiln_cache_open(&cache, dir) < 0) {
 		free(dir);
@@ -53,21 +142,40 @@ kiln_cmd_gc(int argc, char **argv)
 int
 kiln_cmd_fsck(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"remote", optional_argument, NULL, 'r'},
+		{"repair", no_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
 	struct kiln_cache cache;
-	char *dir;
+	struct kiln_remote *rem;
+	const char *url = NULL;
+	int c, remote = 0, repair = 0;
 	long bad;
 
-	(void)argv;
-	if (argc != 1)
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'r') {
+			remote = 1;
+			url = optarg;
+		} else if (c == 'p') {
+			repair = 1;
+		} else {
+			return KILN_CMD_USAGE;
+		}
+	}
+	if (optind != argc || (repair && !remote))
 		return KILN_CMD_USAGE;
-	dir = kiln_cache_default_dir();
-	if (kiln_cache_open(&cache, dir) < 0) {
-		free(dir);
+	if (open_default_cache(&cache) < 0)
 		return 2;
+	if (remote) {
+		rem = admin_remote(url, &cache);
+		bad = rem ? kiln_remoteadmin_fsck(rem, &cache, repair) : -1;
+		kiln_remote_free(rem);
+		kiln_cache_release(&cache);
+		return bad < 0 ? 2 : bad ? 1 : 0;
 	}
 	bad = kiln_cache_fsck(&cache, 1);
 	kiln_cache_release(&cache);
-	free(dir);
 	return bad ? 1 : 0;
 }
 
@@ -120,6 +228,10 @@ push_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 	int got;
 
 	(void)ki;
+	if (!blocker && t->state == KILN_T_DONE && t->mark == 2) {
+		/* Remote-only: the remote it came from has it. */
+		return;
+	}
 	if (blocker || t->state != KILN_T_DONE) {
 		printf("%-24s not pushed: not built (run kiln build first)\n", t->name);
 		m->missing++;
@@ -137,6 +249,23 @@ push_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 	arena_release(&a);
 }
 
+/* A remote-only target (--download=minimal): fetched, and its outputs put in kiln-out/ now. */
+static void
+pull_remote_only(struct move *m, struct kiln_target *t)
+{
+	struct kiln_record *rec = kiln_outputs_remote_only(m->ws, t);
+
+	if (rec && kiln_outputs_materialize(m->ws, t, rec) == 1) {
+		m->moved++;
+	} else if (rec && kiln_remote_fetch(m->r, &t->key, t->name) == 1 && kiln_outputs_materialize(m->ws, t, rec) == 1) {
+		m->moved++;
+	} else {
+		printf("%-24s not pulled: remote-only, and %s\n", t->name,
+		    kiln_remote_is_down(m->r) ? "the remote cache is unreachable" : "not in the remote cache");
+		m->missing++;
+	}
+}
+
 static void
 pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct kiln_target *blocker)
 {
@@ -149,6 +278,10 @@ pull_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct
 		printf("%-24s not pulled: its key depends on the outputs of %s, which neither cache has\n", t->name,
 		    blocker->name);
 		m->missing++;
+		return;
+	}
+	if (t->state == KILN_T_DONE && t->mark == 2) {
+		pull_remote_only(m, t);
 		return;
 	}
 	if (t->state == KILN_T_DONE) {
@@ -236,7 +369,8 @@ move_main(int argc, char **argv, int push)
 		else
 			return fprintf(stderr, "usage: kiln %s [--remote URL] [-j N] [TARGET...]\n", argv[0]), 2;
 	}
-	if (kiln_workspace_open(&ws, 0) < 0 || kiln_workspace_attach_remote(&ws, url, 0) < 0) {
+	/* pull takes the workspace lock: it puts remote-only targets' outputs in kiln-out/ and records them. */
+	if (kiln_workspace_open(&ws, !push) < 0 || kiln_workspace_attach_remote(&ws, url, 0) < 0) {
 		kiln_workspace_close(&ws);
 		return 2;
 	}

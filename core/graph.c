@@ -207,6 +207,7 @@ kiln_graph_want(struct kiln_graph *g, char **names, size_t n)
 			free(stack);
 			return error("no target named '%s' in the Kilnfile", names[i]);
 		}
+		t->named = 1;
 		if (!t->wanted) {
 			t->wanted = 1;
 			stack[depth++] = t;

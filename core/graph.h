@@ -80,6 +80,7 @@ enum kiln_target_state {
 	KILN_T_IDLE,		/* not wanted, or not yet looked at */
 	KILN_T_WAITING,		/* wanted; waiting for its dependencies */
 	KILN_T_RUNNING,
+	KILN_T_LOOKUP,		/* its key is being looked up in the remote cache */
 	KILN_T_DONE,		/* up to date; outdigest is valid */
 	KILN_T_FAILED,
 	KILN_T_SKIPPED,		/* a dependency failed */
@@ -113,6 +114,7 @@ struct kiln_target {
 	/* Build bookkeeping, owned by the scheduler. */
 	int state;		/* enum kiln_target_state */
 	int wanted;
+	int named;		/* named on the command line (kiln_graph_want) */
 	size_t pending;		/* dependencies not yet done */
 	struct kiln_digest key;
 	struct kiln_digest outdigest;	/* digest of all outputs' names and digests */
@@ -123,6 +125,7 @@ struct kiln_target {
 
 struct kiln_config {
 	const char *remote;
+	const char *download;	/* remote = { download = "all" | "minimal" }, or NULL */
 	const char *executor;
 	const kiln_value *slurm;	/* the slurm executor's options (a KILN_MAP), or NULL */
 	struct kiln_toolset tools;	/* every target's tools; a target's own of the same name win */

@@ -38,6 +38,8 @@ struct kiln_job {
 	double done, total;		/* its last progress report */
 	char unit[32];			/* and that report's unit */
 	int timed_out;			/* kiln stopped it at its timeout */
+	size_t waiting;			/* remote-only inputs still being fetched (--download=minimal) */
+	struct kiln_target *input_failed;	/* one that could not be fetched, or NULL */
 	char *checkpoint;		/* checkpoint = true: its folder (checkpoint.h), malloc'd */
 	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
 	size_t ngpus;

@@ -1005,6 +1005,29 @@ config_budget(struct reader *r, const char *k)
 	return 1;
 }
 
+/* One field of kiln.config's remote = { url = URL, download = "all" | "minimal" }. */
+static void
+remote_field(struct reader *r, size_t i, void *ud)
+{
+	struct kiln_config *c = ud;
+	lua_State *L = r->L;
+	const char *k = cstring(L, -2);
+
+	(void)i;
+	setwhat(r, "remote field '%s'", k ? k : "?");
+	if (k && strcmp(k, "url") == 0) {
+		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
+	} else if (k && strcmp(k, "download") == 0) {
+		const char *d = rstring(r, -1, "\"all\" or \"minimal\"");
+
+		if (strcmp(d, "all") != 0 && strcmp(d, "minimal") != 0)
+			rfail(r, "expected \"all\" or \"minimal\"");
+		c->download = arena_strdup(&r->g->arena, d);
+	} else {
+		fail(L, "kiln.config: remote: unknown field '%s' (url, download)", shownat(L, -2));
+	}
+}
+
 /* One field of kiln.config's table. */
 static void
 config_field(struct reader *r, size_t i, void *ud)
@@ -1017,8 +1040,10 @@ config_field(struct reader *r, size_t i, void *ud)
 	setwhat(r, "field '%s'", k ? k : "?");
 	if (k && config_budget(r, k)) {
 		return;
+	} else if (k && strcmp(k, "remote") == 0 && lua_type(L, -1) == LUA_TTABLE) {
+		walk(r, remote_field, c);
 	} else if (k && strcmp(k, "remote") == 0) {
-		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
+		c->remote = arena_strdup(&r->g->arena, rstring(r, -1, "a string or a table { url = …, download = … }"));
 	} else if (k && strcmp(k, "executor") == 0) {
 		c->executor = arena_strdup(&r->g->arena, rstring(r, -1, "a string"));
 	} else if (k && strcmp(k, "slurm") == 0) {
@@ -1036,7 +1061,7 @@ config_field(struct reader *r, size_t i, void *ud)
 	}
 }
 
-/* kiln.config { remote = URL, executor = NAME, slurm = { … } } */
+/* kiln.config { remote = URL or { url = URL, download = … }, executor = NAME, slurm = { … } } */
 static int
 l_config(lua_State *L)
 {

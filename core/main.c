@@ -83,7 +83,7 @@ static const char general_help[] =
     "stale), 2 a usage or Kilnfile error.\n";
 
 static const struct command commands[] = {
-	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--executor NAME] [TARGET...]",
+	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--download all|minimal] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target but the side effects, effect = true,\n"
 	    "such as deploys, and what depends on them) and what they depend on up to date.\n"
 	    "A side effect runs only when named, and then each time.\n"
@@ -112,7 +112,15 @@ static const struct command commands[] = {
 	    "  --remote URL        the shared remote cache (wins over KILN_REMOTE and the\n"
 	    "                      Kilnfile's kiln.config { remote = ... }); off for none.\n"
 	    "                      A remote that is down or broken only slows the build\n"
-	    "  --remote-read-only  fetch from the remote cache, never upload to it\n"
+	    "  --remote-read-only  fetch from the remote cache, never upload to it (Slurm\n"
+	    "                      jobs too; the same as KILN_REMOTE_READ_ONLY=1)\n"
+	    "  --download all|minimal\n"
+	    "                      minimal: download a target's outputs from the remote only\n"
+	    "                      when a step here needs them or the target is named (with\n"
+	    "                      none named: a final target); the others are recorded\n"
+	    "                      remote-only (kiln status shows them, kiln pull fetches\n"
+	    "                      them). Default: kiln.config { remote = { download = ... } },\n"
+	    "                      else all\n"
 	    "  --executor NAME     where steps run: local, or slurm (each step a Slurm job;\n"
 	    "                      see docs/slurm.md). Default: kiln.config's executor,\n"
 	    "                      else local\n"},
@@ -263,12 +271,24 @@ static const struct command commands[] = {
 	{"clean", kiln_cmd_clean, "",
 	    "Remove kiln-out/. The cache keeps every output, so the next build restores\n"
 	    "them without running anything.\n"},
-	{"gc", kiln_cmd_gc, "--max-size SIZE",
+	{"gc", kiln_cmd_gc, "--max-size SIZE | --remote[=URL] [--keep LOCKFILE]... [--keep-last N] [--grace SECONDS] [--dry-run]",
 	    "Trim the local cache to SIZE (such as 10G or 500M), removing the least\n"
-	    "recently used blobs first, and the entries that needed them.\n"},
-	{"fsck", kiln_cmd_fsck, "",
+	    "recently used blobs first, and the entries that needed them.\n"
+	    "\n"
+	    "With --remote (URL, else KILN_REMOTE, else the Kilnfile's): delete from the\n"
+	    "remote cache every entry that no --keep lock file names (default:\n"
+	    "./Kilnfile.lock) and that is not among the --keep-last N newest, then every\n"
+	    "blob that no remaining entry names and that is older than --grace seconds\n"
+	    "(default 3600: an upload under way keeps its blobs). Entries go first, so no\n"
+	    "entry is ever left naming a deleted blob. The server must list folders as\n"
+	    "JSON and accept DELETE (docs/remote-cache.md).\n"},
+	{"fsck", kiln_cmd_fsck, "[--remote[=URL] [--repair]]",
 	    "Re-hash every blob of the local cache and check every entry. Bad ones are\n"
-	    "moved to the cache's quarantine/ folder and listed. Exit 1 if any was found.\n"},
+	    "moved to the cache's quarantine/ folder and listed. Exit 1 if any was found.\n"
+	    "\n"
+	    "With --remote: check the remote cache instead: entries that do not parse or\n"
+	    "name a blob the server lacks, blobs whose bytes (decompressed, for\n"
+	    "cas-zstd/) are not their digest. --repair deletes them (entries first).\n"},
 	{"help", help, "[COMMAND]", "Print kiln's help, or a command's.\n"},
 	{"slurm-step", kiln_cmd_slurm_step, "submit|node OPTIONS",
 	    "Run one build step as a Slurm job: started by `kiln build --executor slurm`\n"

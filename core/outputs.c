@@ -271,6 +271,54 @@ kiln_outputs_restore(struct kiln_workspace *ws, struct kiln_target *t, const str
 	return ret;
 }
 
+int
+kiln_outputs_record_remote(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    const struct kiln_action *act)
+{
+	char *dest = xasprintf(KILN_OUT_DIR "/%s", t->name);
+	struct kiln_file *files = xreallocarray(NULL, act->nfiles + 1, sizeof(*files));
+	size_t i;
+	int r;
+
+	kiln_fs_removeat(AT_FDCWD, dest);
+	memcpy(files, act->files, act->nfiles * sizeof(*files));
+	/* No stat: there is no file here to compare with. */
+	for (i = 0; i < act->nfiles; i++)
+		files[i].ino = files[i].mtime_ns = files[i].ctime_ns = 0;
+	r = kiln_outputs_record(ws, t, ki, files, act->nfiles, act->metrics, act->nmetrics, act->flags | KILN_REC_REMOTE);
+	free(files);
+	free(dest);
+	return r;
+}
+
+struct kiln_record *
+kiln_outputs_remote_only(struct kiln_workspace *ws, const struct kiln_target *t)
+{
+	struct kiln_record *rec = kiln_state_get(&ws->state, t->name);
+
+	return rec && (rec->flags & KILN_REC_REMOTE) && kiln_digest_eq(&rec->key, &t->key) ? rec : NULL;
+}
+
+int
+kiln_outputs_materialize(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_record *rec)
+{
+	struct kiln_keyinfo ki = {0};
+	struct kiln_action act;
+	struct arena a = {0};
+	int ret = 0;
+
+	kiln_state_comps(&ws->state, rec);
+	ki.comps = rec->comps;
+	ki.ncomps = rec->ncomps;
+	ki.key = rec->key;
+	if (kiln_cache_get_action(&ws->cache, &rec->key, &act, &a)) {
+		act.flags &= ~KILN_REC_REMOTE;
+		ret = kiln_outputs_restore(ws, t, &ki, &act);
+	}
+	arena_release(&a);
+	return ret;
+}
+
 /* Move the declared outputs from out/ to a fresh final/ folder: only they go into kiln-out. */
 static char *
 gather(struct kiln_target *t, const char *out)
@@ -321,9 +369,9 @@ kiln_outputs_keep(struct kiln_workspace *ws, struct kiln_target *t, const struct
 		buf_adds(why, "cannot write its cache entry");
 		goto done;
 	}
-	/* Share it; a remote that fails only warns, the step still succeeded. */
+	/* Share it, in the background; a remote that fails only warns, the step still succeeded. */
 	if (ws->remote && !t->effect)
-		kiln_remote_store(ws->remote, &ki->key, &act, t->name);
+		kiln_remote_upload(ws->remote, &ki->key, &act, t->name);
 	final = gather(t, out);
 	if (!final || install(t, final) < 0) {
 		buf_adds(why, "cannot put its outputs in place");

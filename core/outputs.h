@@ -50,6 +50,23 @@ char *kiln_outputs_scratch(const char *name, const char *sub);
 int kiln_outputs_restore(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
     const struct kiln_action *act);
 /*
+ * --download=minimal: record t as built from the remote's entry act, its
+ * outputs left in the remote (KILN_REC_REMOTE): kiln-out/<name>/ is
+ * removed, so nothing stale stays there. -1 if the state cannot be written.
+ */
+int kiln_outputs_record_remote(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln_keyinfo *ki,
+    const struct kiln_action *act);
+/*
+ * Is t recorded remote-only with the key it has now? Then its record, else NULL.
+ */
+struct kiln_record *kiln_outputs_remote_only(struct kiln_workspace *ws, const struct kiln_target *t);
+/*
+ * Put a remote-only target's outputs in place from the local cache (whose
+ * entry for rec's key must have every blob by now) and record them as here.
+ * 1 done; 0 the local cache lacks them; -1 on other errors (reported).
+ */
+int kiln_outputs_materialize(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_record *rec);
+/*
  * A step for t succeeded: store its declared outputs from .kiln/tmp/<name>/out
  * in the cache under ki's key with the metrics and flags (and on the remote),
  * put them in place and record them. 0 done; -1 with the reason in why.

@@ -21,6 +21,7 @@ struct kiln_action;
 struct kiln_cache;
 struct kiln_digest;
 struct kiln_remote;
+struct kiln_transfer;
 
 struct kiln_remote_stats {
 	unsigned long long blobs_down, bytes_down;	/* blobs fetched into the local cache */
@@ -30,6 +31,8 @@ struct kiln_remote_stats {
 	unsigned long long misses;			/* action keys the server did not have */
 	unsigned long long bad;		/* blobs or entries that failed their check: dropped */
 	unsigned long long failed;	/* transfers that failed after their retries */
+	unsigned long long wire_down, wire_up;	/* bytes on the wire (compressed where they were) */
+	unsigned long long lookups;	/* action entries asked for */
 };
 
 /*
@@ -57,12 +60,37 @@ int kiln_remote_can_upload(const struct kiln_remote *r);
 
 
 /*
- * On a local miss: fetch the action entry for `key` and every blob it names
- * that the local cache lacks, each checked, then store the entry locally.
- * 1 when the local cache now has it all, 0 when not (a miss, or a transfer
- * or check failed: reported, and the caller builds the target). `target`
- * names it in messages.
+ * The engine under the client, for a caller that drives it from its own
+ * event loop (kiln_transfer_perform and kiln_transfer_wait, transfer.h).
  */
+struct kiln_transfer *kiln_remote_transfer(const struct kiln_remote *r);
+
+/*
+ * Ask for the action entry of `key` now, without waiting: a later
+ * kiln_remote_get or _peek for it finds the answer there or on its way.
+ * Lookups of many keys share the wire: every one is in flight at once.
+ */
+void kiln_remote_prefetch(struct kiln_remote *r, const struct kiln_digest *key);
+
+/* The end of a kiln_remote_get: ok 1 with the entry (valid during the call only), 0 without. */
+typedef void kiln_remote_fn(void *arg, int ok, const struct kiln_action *act);
+
+#define KILN_REMOTE_BLOBS 1	/* kiln_remote_get: fetch the blobs too, and store the entry locally */
+#define KILN_REMOTE_FRESH 2	/* kiln_remote_get: a miss remembered from earlier in the run is asked again */
+
+/*
+ * On a local miss, without waiting: look up `key` (one round trip, or none
+ * when a prefetch already has the answer) and, with KILN_REMOTE_BLOBS,
+ * fetch every blob it names that the local cache lacks, each checked, then
+ * store the entry locally. `done` is called once, from kiln_transfer_perform
+ * (or at once, when the answer is already here): ok when the entry was
+ * found (and with the flag, the local cache now has it all); 0 when not (a
+ * miss, or a transfer or check failed: reported). `target` names it in messages.
+ */
+void kiln_remote_get(struct kiln_remote *r, const struct kiln_digest *key, const char *target, int flags,
+    kiln_remote_fn *done, void *arg);
+
+/* kiln_remote_get with KILN_REMOTE_BLOBS and _FRESH, waiting for it: 1 when the local cache now has it all, 0 not. */
 int kiln_remote_fetch(struct kiln_remote *r, const struct kiln_digest *key, const char *target);
 
 /*
@@ -80,15 +108,22 @@ int kiln_remote_peek(struct kiln_remote *r, const struct kiln_digest *key, struc
     struct arena *a);
 
 /*
- * After a step: upload the blobs of `act` that the server lacks (asked with
- * HEAD; blobs under 64 KiB are sent without asking), reading them from the
- * local cache, then the entry itself, so that a reader never finds an entry
- * whose blobs are missing. Nothing when the server already has the entry. 0 done (or nothing to
- * do: read-only, or the server is down), -1 when something was not uploaded
- * (reported). Never fatal to a build.
+ * After a step, without waiting: upload the blobs of `act` that the server
+ * lacks (asked with HEAD; blobs under 64 KiB are sent without asking;
+ * blobs of KILN_REMOTE_ZSTD_MIN bytes or more compressed, under cas-zstd/),
+ * reading them from the local cache, then the entry itself once every blob
+ * is there, so that a reader never finds an entry whose blobs are missing,
+ * not even after a crash. Nothing when the server already has the entry;
+ * nothing when read-only or the server is down. Failures warn. The uploads
+ * run in the background, behind lookups and downloads.
  */
+void kiln_remote_upload(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
+    const char *target);
+/* kiln_remote_upload, waiting for it: 0 done (or nothing to do), -1 something was not uploaded (reported). */
 int kiln_remote_store(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
     const char *target);
+/* Wait for every transfer still under way (the build's last uploads), with a progress line. */
+void kiln_remote_drain(struct kiln_remote *r);
 
 /* One line on stdout saying what the remote did in this run, if it did anything. */
 void kiln_remote_report(const struct kiln_remote *r);

@@ -29,6 +29,7 @@
 #include "remote.h"
 #include "overrides.h"
 #include "scheduler.h"
+#include "transfer.h"
 #include "value.h"
 #include "workspace.h"
 
@@ -49,6 +50,12 @@ struct run {
 	size_t nrunnable;
 	struct kiln_job **jobs;
 	size_t njobs;
+	struct kiln_job **held;	/* waiting for remote-only inputs to be fetched */
+	size_t nheld;
+	size_t looking;		/* targets being looked up in the remote cache */
+	size_t remote_only;	/* restored targets left in the remote (--download=minimal) */
+	int any_named;		/* a target was named on the command line */
+	int woke;		/* a lookup or fetch ended: there may be something to decide or start */
 	int free_slots;
 	size_t total, finished, ran, restored, uptodate, failed, skipped, would, unstarted;
 	size_t left_out;	/* failures only soft inputs depended on (counted in failed too) */
@@ -100,9 +107,18 @@ show_status(struct run *r)
 	char line[512];
 	size_t i, n = 0;
 
-	if (!r->tty || r->o->quiet || !r->njobs)
+	struct kiln_transfer *tr = r->ws->remote ? kiln_remote_transfer(r->ws->remote) : NULL;
+	size_t busy = tr ? kiln_transfer_busy(tr) : 0;
+
+	if (!r->tty || r->o->quiet || (!r->njobs && !busy))
 		return;
 	n += snprintf(line + n, sizeof(line) - n, "[%zu/%zu] ", r->finished, r->total);
+	if (busy) {
+		char rate[32];
+
+		n += snprintf(line + n, sizeof(line) - n, "remote: %zu transfers, %s/s; ", busy,
+		    format_size(rate, sizeof(rate), (unsigned long long)kiln_transfer_rate(tr)));
+	}
 	if (r->ex->state) {
 		size_t pending = 0;
 
@@ -401,8 +417,43 @@ job_done(struct run *r, struct kiln_job *j, int wstatus)
 /* Deciding. */
 
 /*
+ * Must t's outputs be here (--download=minimal)? When it is named on the
+ * command line, or, with none named, when no wanted target takes it.
+ */
+static int
+needed_here(const struct run *r, const struct kiln_target *t)
+{
+	return t->named || (!r->any_named && !consumed(t));
+}
+
+static void
+restored(struct run *r, struct kiln_target *t)
+{
+	if (r->o->verbose)
+		say(r, "restored %s from the cache\n", t->name);
+	outcome(r, t, "restored", NULL, 0);
+	r->restored++;
+	finish(r, t, KILN_T_DONE);
+}
+
+/* Ask early for the entry of t's predicted key, unless the local cache has it. */
+static void
+predict(struct run *r, struct kiln_target *t, const struct kiln_digest *key)
+{
+	char *ac = kiln_cache_ac_path(&r->ws->cache, key);
+
+	(void)t;
+	if (access(ac, F_OK) != 0)
+		kiln_remote_prefetch(r->ws->remote, key);
+	free(ac);
+}
+
+static void lookup(struct run *r, struct kiln_target *t);
+
+/*
  * Decide what to do with a target whose dependencies are done: nothing (up
- * to date), restore it from the cache, or run it (returns 1: to run).
+ * to date), restore it from the local cache (0), run it (returns 1), or ask
+ * the remote cache first (2: looked_up decides when the answer comes).
  */
 static int
 decide(struct run *r, struct kiln_target *t)
@@ -435,12 +486,17 @@ decide(struct run *r, struct kiln_target *t)
 		finish(r, t, KILN_T_DONE);
 		return 0;
 	}
+	/* --download=minimal: a remote-only target that no step here and no user asks for stays there. */
+	if (r->o->download_minimal && !needed_here(r, t) && (rec = kiln_outputs_remote_only(ws, t))) {
+		kiln_outputs_digest(rec->files, rec->nfiles, &t->outdigest);
+		r->uptodate++;
+		finish(r, t, KILN_T_DONE);
+		return 0;
+	}
 	got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
-	/* A local miss: the remote cache may have it (fetched into the local cache, checked; -n only looks). */
+	/* -n only looks at the remote's entry; a build asks for it without waiting (lookup). */
 	if (!got && ws->remote && r->o->dry_run)
 		got = kiln_remote_peek(ws->remote, &t->key, &act, &a);
-	else if (!got && ws->remote && kiln_remote_fetch(ws->remote, &t->key, t->name) == 1)
-		got = kiln_cache_get_action(&ws->cache, &t->key, &act, &a);
 	if (got && r->o->sandbox && (act.flags & KILN_REC_UNSANDBOXED))
 		got = 0;
 	if (got && r->o->dry_run) {
@@ -451,18 +507,193 @@ decide(struct run *r, struct kiln_target *t)
 		finish(r, t, KILN_T_DONE);
 		return 0;
 	}
-	/* A local blob that was damaged (now quarantined) or gone: the remote may have a sound copy. */
-	if (got && (kiln_outputs_restore(ws, t, &r->ki, &act) == 1 || (ws->remote && !r->o->dry_run &&
-	    kiln_remote_fetch(ws->remote, &t->key, t->name) == 1 && kiln_outputs_restore(ws, t, &r->ki, &act) == 1))) {
+	if (got && kiln_outputs_restore(ws, t, &r->ki, &act) == 1) {
 		arena_release(&a);
-		if (r->o->verbose)
-			say(r, "restored %s from the cache\n", t->name);
-		outcome(r, t, "restored", NULL, 0);
-		r->restored++;
-		finish(r, t, KILN_T_DONE);
+		restored(r, t);
 		return 0;
 	}
 	arena_release(&a);
+	/* A local miss, or a local blob damaged (now quarantined) or gone: the remote may have a sound copy. */
+	if (ws->remote && !r->o->dry_run && !kiln_remote_is_down(ws->remote)) {
+		lookup(r, t);
+		return 2;
+	}
+	return 1;
+}
+
+/* Remote lookups. */
+
+struct looking {
+	struct run *r;
+	struct kiln_target *t;
+	struct kiln_job *j;	/* the step, in case the remote has nothing */
+	int flags;
+};
+
+/* t's lookup ended: restore it, leave it in the remote, or run it. */
+static void
+looked_up(void *arg, int ok, const struct kiln_action *act)
+{
+	struct looking *l = arg;
+	struct run *r = l->r;
+	struct kiln_target *t = l->t;
+	struct kiln_job *j = l->j;
+	int blobs = l->flags & KILN_REMOTE_BLOBS;
+
+	free(l);
+	r->looking--;
+	r->woke = 1;
+	t->state = KILN_T_WAITING;
+	if (r->stop) {
+		kiln_job_free(j);
+		return;
+	}
+	if (ok && r->o->sandbox && (act->flags & KILN_REC_UNSANDBOXED))
+		ok = 0;
+	if (ok && !blobs)
+		ok = kiln_outputs_record_remote(r->ws, t, &j->ki, act) == 0;
+	else if (ok)
+		ok = kiln_outputs_restore(r->ws, t, &j->ki, act) == 1;
+	if (!ok) {
+		r->runnable[r->nrunnable++] = j;
+		return;
+	}
+	r->remote_only += !blobs;
+	kiln_job_free(j);
+	restored(r, t);
+}
+
+/* Ask the remote for t's entry (and, unless it may stay there, its blobs). */
+static void
+lookup(struct run *r, struct kiln_target *t)
+{
+	struct looking *l = xcalloc(1, sizeof(*l));
+
+	l->r = r;
+	l->t = t;
+	l->j = kiln_job_new(r->ws, t, &r->ki);
+	l->flags = KILN_REMOTE_BLOBS | KILN_REMOTE_FRESH;
+	if (r->o->download_minimal && !needed_here(r, t))
+		l->flags = 0;
+	t->state = KILN_T_LOOKUP;
+	r->looking++;
+	kiln_remote_get(r->ws->remote, &t->key, t->name, l->flags, looked_up, l);
+}
+
+/*
+ * Ask now for the entries of the keys the state or Kilnfile.lock predict,
+ * all at once, so that decide finds each answer there or on its way: for a
+ * graph whose keys are known up front, every lookup is in the first round
+ * trip. A target whose outputs are intact, or whose entry the local cache
+ * has, is not asked for.
+ */
+static void
+prefetch(struct run *r)
+{
+	struct kiln_workspace *ws = r->ws;
+	struct kiln_lockfile lf = {0};
+	size_t i;
+
+	if (!ws->remote || kiln_lock_read(&lf, KILN_LOCKFILE) < 0)
+		lf.n = 0;
+	for (i = 0; i < lf.n; i++) {
+		struct kiln_target *t = kiln_graph_find(&ws->graph, lf.v[i].target);
+
+		if (t && t->wanted && lf.v[i].kind == KILN_LOCK_KEY && !kiln_state_get(&ws->state, t->name))
+			predict(r, t, &lf.v[i].d);
+	}
+	kiln_lockfile_release(&lf);
+	for (i = 0; ws->remote && i < ws->graph.ntargets; i++) {
+		struct kiln_target *t = ws->graph.targets[i];
+		struct kiln_record *rec = t->wanted ? kiln_state_get(&ws->state, t->name) : NULL;
+		int re;
+
+		if (rec && !((rec->flags & KILN_REC_REMOTE) && r->o->download_minimal && !needed_here(r, t)) &&
+		    !kiln_outputs_intact(rec, &re))
+			predict(r, t, &rec->key);
+	}
+}
+
+/* Remote-only inputs (--download=minimal): fetched before the step that needs them starts. */
+
+struct input_fetch {
+	struct run *r;
+	struct kiln_job *j;
+	struct kiln_target *dep;
+};
+
+static void
+unhold(struct run *r, struct kiln_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < r->nheld && r->held[i] != j; i++)
+		;
+	r->held[i] = r->held[--r->nheld];
+	r->woke = 1;
+	if (!j->input_failed) {
+		r->runnable[r->nrunnable++] = j;
+		return;
+	}
+	clear_status(r);
+	error("%s:%d: target '%s' failed: the outputs of its input '%s' are only in the remote cache, which did not give them",
+	    j->t->file, j->t->line, j->t->name, j->input_failed->name);
+	outcome(r, j->t, "failed", NULL, 0);
+	r->failed++;
+	if (!finish(r, j->t, KILN_T_FAILED) && !r->o->keep_going)
+		r->stop = 1;
+	kiln_job_free(j);
+}
+
+static void
+input_fetched(void *arg, int ok, const struct kiln_action *act)
+{
+	struct input_fetch *f = arg;
+	struct kiln_record *rec = kiln_outputs_remote_only(f->r->ws, f->dep);
+
+	(void)act;
+	if (rec && (!ok || kiln_outputs_materialize(f->r->ws, f->dep, rec) != 1) && !f->j->input_failed)
+		f->j->input_failed = f->dep;
+	if (--f->j->waiting == 0)
+		unhold(f->r, f->j);
+	free(f);
+}
+
+/*
+ * Put in place the outputs of j's dependencies that are only in the remote:
+ * from the local cache when it has them, else fetched, without waiting
+ * (then j is held and 1 is returned: unhold puts it back when they are here).
+ */
+static int
+fetch_inputs(struct run *r, struct kiln_job *j)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < j->t->ndeps; i++) {
+		struct kiln_record *rec = kiln_outputs_remote_only(r->ws, j->t->deps[i]);
+
+		if (rec && kiln_outputs_materialize(r->ws, j->t->deps[i], rec) != 1)
+			any = 1;
+	}
+	if (!any)
+		return 0;
+	/* One more than asked for until every fetch is: one that fails at once must not unhold j early. */
+	j->waiting = 1;
+	r->held[r->nheld++] = j;
+	for (i = 0; i < j->t->ndeps; i++) {
+		struct kiln_target *d = j->t->deps[i];
+		struct input_fetch *f;
+
+		if (!kiln_outputs_remote_only(r->ws, d))
+			continue;
+		f = xcalloc(1, sizeof(*f));
+		*f = (struct input_fetch){r, j, d};
+		j->waiting++;
+		kiln_remote_get(r->ws->remote, &d->key, d->name, KILN_REMOTE_BLOBS | KILN_REMOTE_FRESH, input_fetched, f);
+	}
+	if (--j->waiting == 0)
+		unhold(r, j);
 	return 1;
 }
 
@@ -574,12 +805,19 @@ wait_events(struct run *r)
 			next = r->jobs[i]->deadline;
 	}
 	ms = next > now ? (int)((next - now) * 1000) + 1 : 0;
-	if (poll(fds, r->njobs + 1, ms) > 0) {
-		for (i = 0; i < r->njobs; i++)
-			if (fds[i + 1].revents)
-				kiln_job_read(r->jobs[i]);
-	}
+	for (i = 0; i <= r->njobs; i++)
+		fds[i].revents = 0;
+	/* Transfers and steps share the wait: an upload's bytes move while a step runs. */
+	if (r->ws->remote)
+		kiln_transfer_wait(kiln_remote_transfer(r->ws->remote), fds, r->njobs + 1, ms);
+	else
+		poll(fds, r->njobs + 1, ms);
+	for (i = 0; i < r->njobs; i++)
+		if (fds[i + 1].revents)
+			kiln_job_read(r->jobs[i]);
 	free(fds);
+	if (r->ws->remote)
+		kiln_transfer_perform(kiln_remote_transfer(r->ws->remote));
 	now = now_seconds();
 	for (i = 0; i < r->njobs; i++) {
 		struct kiln_job *j = r->jobs[i];
@@ -611,8 +849,10 @@ summary(struct run *r)
 		return;
 	}
 	/* Every wanted target is in exactly one of these, so they add up to the total. */
-	printf("kiln: %zu targets: %zu ran, %zu restored from the cache, %zu up to date", r->total,
-	    r->ran, r->restored, r->uptodate);
+	printf("kiln: %zu targets: %zu ran, %zu restored from the cache", r->total, r->ran, r->restored);
+	if (r->remote_only)
+		printf(" (%zu left in the remote cache: --download=minimal)", r->remote_only);
+	printf(", %zu up to date", r->uptodate);
 	if (r->failed)
 		printf(", %zu failed", r->failed);
 	if (r->skipped)
@@ -631,7 +871,7 @@ count_unstarted(const struct kiln_graph *g)
 
 	for (i = 0; i < g->ntargets; i++)
 		n += g->targets[i]->wanted && (g->targets[i]->state == KILN_T_WAITING ||
-		    g->targets[i]->state == KILN_T_RUNNING);
+		    g->targets[i]->state == KILN_T_RUNNING || g->targets[i]->state == KILN_T_LOOKUP);
 	return n;
 }
 
@@ -773,13 +1013,18 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 		if (!t->pending)
 			push_ready(&r, t);
 	}
+	for (i = 0; i < g->ntargets; i++)
+		r.any_named |= g->targets[i]->named;
+	r.held = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.held));
+	prefetch(&r);
 	block_signals(&old);
 	for (;;) {
 		/* Decide every ready target, then start as many steps as the slots allow. */
 		while (r.nready && !r.stop) {
 			struct kiln_target *t = r.ready[--r.nready];
+			int d = decide(&r, t);
 
-			if (!decide(&r, t))
+			if (d != 1)
 				continue;
 			if (o->dry_run) {
 				struct buf b = BUF_INIT;
@@ -798,6 +1043,11 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 			if (r.free_slots < need || !take_gpus(&r, j))
 				break;
 			memmove(r.runnable, r.runnable + 1, --r.nrunnable * sizeof(*r.runnable));
+			if (fetch_inputs(&r, j)) {
+				/* Held until its remote-only inputs are here: its GPUs wait for it no longer. */
+				give_back_gpus(&r, j);
+				continue;
+			}
 			if (start(&r, j) < 0) {
 				r.failed++;
 				r.stop = !o->keep_going;
@@ -807,12 +1057,27 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 		}
 		if (r.stop && r.signal)
 			break;
-		if (!r.njobs && (r.stop || (!r.nready && !r.nrunnable)))
+		if (!r.njobs && (r.stop || (!r.nready && !r.nrunnable)) && !r.looking && !r.nheld)
 			break;
+		/* Lookups answered at once (remembered from a prefetch) may have made targets ready. */
+		if (ws->remote) {
+			r.woke = 0;
+			kiln_transfer_perform(kiln_remote_transfer(ws->remote));
+			if (r.woke)
+				continue;
+		}
 		wait_events(&r);
 	}
 	if (r.njobs)
 		kill_all(&r);
+	/* The last uploads finish; on a signal, every transfer stops (no entry is sent before its blobs). */
+	if (ws->remote && r.signal)
+		kiln_transfer_abandon(kiln_remote_transfer(ws->remote));
+	else if (ws->remote)
+		kiln_remote_drain(ws->remote);
+	for (i = 0; i < r.nheld; i++)
+		kiln_job_free(r.held[i]);
+	free(r.held);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sigfd);
 	sigfd = -1;

@@ -21,6 +21,7 @@ struct kiln_build_opts {
 	const char *executor;	/* --executor; NULL: kiln.config's, else "local" */
 	int verbose;		/* say what is restored */
 	int quiet;		/* no progress, no summary */
+	int download_minimal;	/* --download=minimal: leave in the remote what no step here needs */
 };
 
 /*

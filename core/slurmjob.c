@@ -127,9 +127,7 @@ read_lines(int fd, struct buf *partial, void (*fn)(void *, char *), void *arg)
 
 /*
  * The remote, read-only under KILN_REMOTE_READ_ONLY as in kiln (srun passes
- * the environment on). NEEDSWORK: the step carries the remote's URL but not
- * --remote-read-only, so with that flag both sides still upload (the server
- * may refuse, which warns); remote.h has no accessor for it yet.
+ * the environment on; kiln sets it for --remote-read-only too).
  */
 struct kiln_remote *
 kiln_slurmjob_remote(const char *url, struct kiln_cache *c)

@@ -60,6 +60,7 @@ struct kiln_metric {
 };
 
 #define KILN_REC_UNSANDBOXED 1	/* built with --sandbox=off */
+#define KILN_REC_REMOTE 2	/* remote-only: the outputs are in the remote cache, not in kiln-out/ (--download=minimal) */
 
 struct kiln_record {
 	const char *name;

@@ -199,6 +199,9 @@ kiln_workspace_attach_remote(struct kiln_workspace *ws, const char *opt, int rea
 		return 0;
 	if (ro && *ro && strcmp(ro, "0") != 0)
 		read_only = 1;
+	/* So that what kiln starts (a Slurm job's node side) is read-only too: srun passes the environment on. */
+	if (read_only && setenv("KILN_REMOTE_READ_ONLY", "1", 1) < 0)
+		die("out of memory");
 	ws->remote = kiln_remote_new(url, &ws->cache, read_only);
 	return ws->remote ? 0 : -1;
 }

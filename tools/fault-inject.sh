@@ -17,7 +17,7 @@
 #
 #   KILN_BUILD=DIR     a build with failure injection (default build-san/)
 #   FAULT_KINDS="…"    what to fail (default: write write+ rename fsync, and
-#                      alloc@M for M in state cache lock graphcache remote
+#                      alloc@M for M in state cache lock graphcache remote transfer
 #                      libcurl); "+" keeps failing from the Nth call on (a
 #                      full disk), "@M" counts only the calls of module M
 #   FAULT_MAX=K        try at most about K values of N per scenario and kind,
@@ -37,7 +37,7 @@ set +e
 "$KILN_BIN" --version | grep -q 'failure injection' ||
 	{ echo "skip: $KILN_BIN was built without failure injection (make SAN=1 or make FAULT=1)"; exit 0; }
 
-kinds=${FAULT_KINDS:-"write write+ rename fsync alloc@state alloc@cache alloc@lock alloc@graphcache alloc@remote alloc@libcurl"}
+kinds=${FAULT_KINDS:-"write write+ rename fsync alloc@state alloc@cache alloc@lock alloc@graphcache alloc@remote alloc@transfer alloc@libcurl"}
 max=${FAULT_MAX:-0}
 scenarios=${*:-"fresh restore incremental push pull fsck gc"}
 points=$scratch/points

@@ -3,7 +3,8 @@
 #
 #	start_nginx DIR [TOKEN]
 #
-# serves DIR/data over WebDAV on a free loopback port and sets $remote to its
+# serves DIR/data over WebDAV (PUT and DELETE; folders listed as JSON by
+# autoindex, for kiln gc/fsck --remote) on a free loopback port and sets $remote to its
 # URL and $nginx_pid. With TOKEN, PUT needs "Authorization: Bearer TOKEN"
 # (or basic authentication as user ci, password TOKEN, as a netrc file gives)
 # and GET/HEAD stay open to all: the set-up docs/remote-cache.md recommends.
@@ -41,8 +42,10 @@ http {
 		client_max_body_size 0;
 		location / {
 			$( [ -n "$token" ] && echo 'if ($kiln_deny) { return 403; }' )
-			dav_methods PUT;
+			dav_methods PUT DELETE;
 			create_full_put_path on;
+			autoindex on;
+			autoindex_format json;
 			dav_access user:rw group:r all:r;
 		}
 	}

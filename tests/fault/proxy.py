@@ -43,7 +43,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                   headers={k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-length")})
         r = c.getresponse()
         data = r.read()
-        blob = self.command == "GET" and "/cas/" in self.path and r.status == 200
+        blob = self.command == "GET" and ("/cas/" in self.path or "/cas-zstd/" in self.path) and r.status == 200
         self.send_response(r.status)
         length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
         self.send_header("Content-Length", length or "0")

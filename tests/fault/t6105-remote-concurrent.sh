@@ -17,9 +17,9 @@ pb=$!
 wait $pa || { cat ../a.log; fail "the first concurrent build failed"; }
 wait $pb || { cat ../b.log; fail "the second concurrent build failed"; }
 grep -q warning ../a.log ../b.log && { cat ../a.log ../b.log; fail "a concurrent build warned"; } || true
-# Every blob on the server is what its name says; every entry parses.
+# Every blob on the server is what its name says (decompressed, for a cas-zstd/ copy); every entry parses.
 /usr/bin/python3 - "$scratch/srv/data" <<'P' || fail "a file on the server is damaged"
-import os, sys
+import os, subprocess, sys
 d = sys.argv[1]
 for f in os.listdir(os.path.join(d, "ac")):
     t = open(os.path.join(d, "ac", f)).read()
@@ -28,7 +28,12 @@ for f in os.listdir(os.path.join(d, "ac")):
         if line.startswith("file "):
             _, mode, digest, size, path = line.split(" ", 4)
             p = os.path.join(d, "cas", digest)
-            assert os.path.getsize(p) == int(size), (p, size)
+            z = os.path.join(d, "cas-zstd", digest)
+            if os.path.exists(z):  # a compressed copy: its bytes after decompression
+                n = len(subprocess.run(["zstd", "-dc", z], capture_output=True, check=True).stdout)
+            else:
+                n = os.path.getsize(p)
+            assert n == int(size), (p, size)
 P
 cd ../c
 export KILN_CACHE_DIR=$scratch/cc
