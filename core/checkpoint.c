@@ -110,9 +110,8 @@ kiln_checkpoint_seal(const char *dir, double epoch)
 	return r;
 }
 
-/* Read dir's seal: 1 with *epoch and *files (into the seal's text, *text to free), 0 when there is none, -1 damaged. */
-static int
-read_seal(const char *dir, double *epoch, char **text, const char **files)
+int
+kiln_checkpoint_read_seal(const char *dir, double *epoch, char **text, const char **files)
 {
 	char *path = path_join(dir, "seal"), *f;
 	size_t len;
@@ -156,7 +155,7 @@ kiln_checkpoint_find(const char *name, const struct kiln_digest *key, double *ep
 	*epoch = -1;
 	if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		r = 1;
-		if (read_seal(dir, epoch, &text, &files) != 1)
+		if (kiln_checkpoint_read_seal(dir, epoch, &text, &files) != 1)
 			*epoch = -1;
 	}
 	free(text);
@@ -194,7 +193,7 @@ check(const char *dir, double *epoch, char *what, size_t len)
 	struct buf now = BUF_INIT;
 	char *text = NULL;
 	const char *files = NULL;
-	int r = read_seal(dir, epoch, &text, &files);
+	int r = kiln_checkpoint_read_seal(dir, epoch, &text, &files);
 
 	if (r < 0)
 		snprintf(what, len, "its seal is unreadable");

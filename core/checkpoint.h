@@ -22,6 +22,11 @@ char *kiln_checkpoint_path(const char *name, const struct kiln_digest *key);
  */
 int kiln_checkpoint_seal(const char *dir, double epoch);
 /*
+ * Read dir's seal: 1 with *epoch and *files (its "relpath\tdigest\n" lines,
+ * inside the seal's text, *text, to free), 0 when there is none, -1 damaged.
+ */
+int kiln_checkpoint_read_seal(const char *dir, double *epoch, char **text, const char **files);
+/*
  * Before a step with a checkpoint starts: remove the target's checkpoints
  * of other keys, check this key's against its seal, and make dir/data.
  * Returns 1 when the step resumes (*epoch: the sealed progress, or -1 when

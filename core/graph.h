@@ -103,6 +103,7 @@ struct kiln_target {
 	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
 	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
 	int checkpoint;		/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
+	double checkpoint_upload;	/* seconds between uploads of that checkpoint to the remote cache; 0: none */
 	int effect;		/* a side effect (a push, a commit): run only when named, never cached */
 
 	/* Edges, unique, filled by kiln_graph_link(). */

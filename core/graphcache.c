@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 8	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk; 7: tools, gpu_key, checkpoint; 8: effect */
+#define VERSION 9	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk; 7: tools, gpu_key, checkpoint; 8: effect; 9: checkpoint_upload */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -122,6 +122,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	enc_tools(b, &t->tools);
 	wire_u32(b, t->gpu_key);
 	wire_u32(b, t->checkpoint);
+	wire_f64(b, t->checkpoint_upload);
 	wire_u32(b, t->effect);
 }
 
@@ -236,6 +237,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	dec_tools(w, a, &t->tools);
 	t->gpu_key = wire_get_u32(w) != 0;
 	t->checkpoint = wire_get_u32(w) != 0;
+	t->checkpoint_upload = wire_get_f64(w);
 	t->effect = wire_get_u32(w);
 	return w->bad ? -1 : 0;
 }

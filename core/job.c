@@ -378,6 +378,9 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 	    why) == 0) {
 		if (j->checkpoint)
 			kiln_checkpoint_remove(j->t->name, &j->ki.key);
+		/* Built: the checkpoint it sent or resumed from is of no more use to anyone. */
+		if (j->ckpt_fetched || !kiln_digest_iszero(&j->ckpt_sent))
+			kiln_remote_drop_checkpoint(ws->remote, &j->ki.key);
 		return 0;
 	}
 	return -1;

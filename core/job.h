@@ -41,6 +41,10 @@ struct kiln_job {
 	size_t waiting;			/* remote-only inputs still being fetched (--download=minimal) */
 	struct kiln_target *input_failed;	/* one that could not be fetched, or NULL */
 	char *checkpoint;		/* checkpoint = true: its folder (checkpoint.h), malloc'd */
+	double ckpt_next;		/* checkpoint_upload: when its checkpoint is next sent (monotonic); 0 never */
+	struct kiln_digest ckpt_sent;	/* the mark of the last one sent (ckptshare.h), zero before */
+	int ckpt_asked;			/* the remote cache was asked for its checkpoint */
+	int ckpt_fetched;		/* and it gave one */
 	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
 	size_t ngpus;
 };

@@ -800,6 +800,23 @@ read_checkpoint(struct reader *r, struct kiln_target *t)
 	t->checkpoint = rbool(r);
 }
 
+/* checkpoint_upload = "10m": how often a running step's checkpoint goes to the remote cache. */
+static void
+read_checkpoint_upload(struct reader *r, struct kiln_target *t)
+{
+	const char *s = cstring(r->L, -1);
+	double d;
+
+	if (lua_isnil(r->L, -1))
+		return;
+	d = s ? parse_duration(s) : -1;
+	if (!(d > 0 && d <= MAX_TIMEOUT))
+		rfail(r, "expected a duration such as \"10m\", \"30s\" or \"1h\" (at most 365d); got %s", shownat(r->L, -1));
+	if (!t->checkpoint)
+		rfail(r, "needs checkpoint = true: only a step's checkpoint is uploaded");
+	t->checkpoint_upload = d;
+}
+
 static int
 cmp_tool(const void *a, const void *b)
 {
@@ -907,6 +924,7 @@ static const struct field {
 	{"tools", read_tools},
 	{"gpu_key", read_gpu_key},
 	{"checkpoint", read_checkpoint},
+	{"checkpoint_upload", read_checkpoint_upload},
 	{"effect", read_effect},
 	{NULL, NULL},
 };
@@ -923,11 +941,11 @@ known_field(struct reader *r, size_t i, void *ud)
 	for (f = target_fields; k && f->name && strcmp(k, f->name) != 0; f++)
 		;
 	if (!k || (!f->name && strcmp(k, "name") != 0))
-		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, effect)",
+		fail(r->L, "target '%s': unknown field '%s' (expected one of name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, checkpoint_upload, effect)",
 		    r->target, shownat(r->L, -2));
 }
 
-/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, effect } */
+/* kiln.target { name, plugin, inputs, soft, params, outputs, env, resources, network, tools, gpu_key, checkpoint, checkpoint_upload, effect } */
 static int
 l_target(lua_State *L)
 {

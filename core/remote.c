@@ -25,6 +25,7 @@
 #define ZSTD_MIN 4096		/* blobs at least this large travel compressed (KILN_REMOTE_ZSTD_MIN) */
 #define BAD_WARNINGS 5		/* bad blobs named one by one before the rest are only counted */
 #define QUIET 0x100		/* a get's flag: a failure is not said (peek) */
+#define CKPT 0x200		/* a get's flag: a checkpoint (ckpt/), kept out of the lookups and the local cache */
 
 enum lstate { L_ASKING, L_FOUND, L_MISSING, L_FAILED };
 
@@ -33,6 +34,7 @@ struct get;
 /* One key's lookup, for the whole run. */
 struct lookup {
 	char hex[KILN_DIGEST_HEX];	/* the map's key */
+	const char *kind;	/* "ac", or "ckpt" for a checkpoint's entry */
 	struct kiln_digest key;
 	int state;		/* enum lstate */
 	struct buf text;	/* L_FOUND: the entry */
@@ -46,6 +48,7 @@ struct kiln_remote {
 	int read_only;
 	long zstd_min;		/* 0: no compression */
 	struct map lookups;	/* hex key -> struct lookup */
+	struct map ckpts;	/* hex key -> struct ckpt: checkpoints uploaded in this run */
 	struct kiln_remote_stats st;
 	unsigned long long bad_entries;	/* entries that do not parse */
 	const char *verb;	/* progress line's verb, or NULL */
@@ -68,7 +71,15 @@ struct get {
 	struct get *next;	/* in its lookup's waiting list */
 };
 
-/* One kiln_remote_upload. */
+/* A key's checkpoint on the server, as this run has sent it. */
+struct ckpt {
+	char hex[KILN_DIGEST_HEX];	/* the map's key */
+	struct kiln_digest key;
+	int busy;		/* an upload is under way */
+	int dropped;		/* dropped during an upload: the entry goes when it ends, and no upload puts it back */
+};
+
+/* One kiln_remote_upload, or one upload of a checkpoint. */
 struct put {
 	struct kiln_remote *r;
 	struct kiln_digest key;
@@ -77,6 +88,7 @@ struct put {
 	struct kiln_file *files;	/* each digest once (paths not kept) */
 	size_t nfiles, pending, failed;
 	int *result;		/* for kiln_remote_store: 0 or -1 here when finished */
+	struct ckpt *ckpt;	/* a checkpoint's upload: its entry goes to ckpt/, replacing the last */
 };
 
 const char *
@@ -162,6 +174,10 @@ kiln_remote_free(struct kiln_remote *r)
 		}
 	}
 	map_release(&r->lookups);
+	for (i = 0; i < r->ckpts.cap; i++)
+		if (r->ckpts.slots[i].key)
+			free(r->ckpts.slots[i].value);
+	map_release(&r->ckpts);
 	free(r->base);
 	free(r);
 }
@@ -308,7 +324,7 @@ ask(struct kiln_remote *r, struct lookup *l)
 {
 	l->state = L_ASKING;
 	r->st.lookups++;
-	kiln_transfer_add(r->tr, kiln_xfer_new(KILN_X_GET_MEM, url_of(r, "ac", &l->key), lookup_done, l));
+	kiln_transfer_add(r->tr, kiln_xfer_new(KILN_X_GET_MEM, url_of(r, l->kind, &l->key), lookup_done, l));
 }
 
 /* The lookup of key, asked for now if it was not yet. */
@@ -322,6 +338,7 @@ lookup(struct kiln_remote *r, const struct kiln_digest *key)
 		return l;
 	l = xcalloc(1, sizeof(*l));
 	memcpy(l->hex, hex, sizeof(hex));
+	l->kind = "ac";
 	l->key = *key;
 	map_put(&r->lookups, l->hex, l);
 	ask(r, l);
@@ -341,6 +358,11 @@ static void
 get_end(struct get *g, int ok)
 {
 	g->done(g->arg, ok, ok ? &g->act : NULL);
+	if (g->flags & CKPT) {
+		/* A checkpoint's lookup is its get's own: the next one must ask the server again. */
+		buf_release(&g->l->text);
+		free(g->l);
+	}
 	arena_release(&g->a);
 	free(g->target);
 	free(g);
@@ -359,7 +381,13 @@ blobs_arrived(struct get *g)
 		else if (!kiln_transfer_is_down(r->tr))
 			warn("remote cache %s: could not fetch the outputs of '%s' (%s)%s", r->base,
 			    g->target, kiln_transfer_last_error(r->tr), g->then);
+		if (g->bad && (g->flags & CKPT))
+			kiln_remote_drop_checkpoint(r, &g->l->key);
 		get_end(g, 0);
+		return;
+	}
+	if (g->flags & CKPT) {
+		get_end(g, 1);
 		return;
 	}
 	if (kiln_cache_put_action(r->cache, &g->l->key, &g->act) < 0) {
@@ -467,7 +495,7 @@ entry_answered(struct get *g)
 	struct lookup *l = g->l;
 
 	if (l->state == L_MISSING) {
-		r->st.misses++;
+		r->st.misses += !(g->flags & CKPT);
 		get_end(g, 0);
 		return;
 	}
@@ -484,7 +512,9 @@ entry_answered(struct get *g)
 			return;
 		}
 		r->bad_entries++;
-		warn("remote cache %s: the entry ac/%s for '%s' is damaged%s", r->base, l->hex, g->target, g->then);
+		warn("remote cache %s: the entry %s/%s for '%s' is damaged%s", r->base, l->kind, l->hex, g->target, g->then);
+		if (g->flags & CKPT)
+			kiln_remote_drop_checkpoint(r, &l->key);
 		get_end(g, 0);
 		return;
 	}
@@ -512,7 +542,15 @@ get_start(struct kiln_remote *r, const struct kiln_digest *key, const char *targ
 	g->flags = flags;
 	g->done = done;
 	g->arg = arg;
-	g->l = lookup(r, key);
+	if (flags & CKPT) {
+		g->l = xcalloc(1, sizeof(*g->l));
+		g->l->kind = "ckpt";
+		g->l->key = *key;
+		kiln_digest_hex(key, g->l->hex);
+		ask(r, g->l);
+	} else {
+		g->l = lookup(r, key);
+	}
 	if ((flags & KILN_REMOTE_FRESH) && (g->l->state == L_MISSING || g->l->state == L_FAILED))
 		ask(r, g->l);
 	if (g->l->state == L_ASKING) {
@@ -598,6 +636,12 @@ put_end(struct put *p, int ok)
 {
 	if (p->result)
 		*p->result = ok ? 0 : -1;
+	if (p->ckpt) {
+		p->ckpt->busy = 0;
+		/* The step built while its checkpoint was on its way: the entry just sent goes too. */
+		if (p->ckpt->dropped)
+			kiln_remote_drop_checkpoint(p->r, &p->ckpt->key);
+	}
 	buf_release(&p->entry);
 	free(p->files);
 	free(p->target);
@@ -627,7 +671,10 @@ entry_put(struct kiln_xfer *x, void *arg)
 		put_failed(p, "the entry for");
 		return;
 	}
-	p->r->st.entries_up++;
+	if (p->ckpt)
+		p->r->st.checkpoints_up++;
+	else
+		p->r->st.entries_up++;
 	put_end(p, 1);
 }
 
@@ -635,7 +682,13 @@ entry_put(struct kiln_xfer *x, void *arg)
 static void
 put_entry(struct put *p)
 {
-	struct kiln_xfer *x = kiln_xfer_new(KILN_X_PUT_MEM, url_of(p->r, "ac", &p->key), entry_put, p);
+	struct kiln_xfer *x;
+
+	if (p->ckpt && p->ckpt->dropped) {
+		put_end(p, 1);
+		return;
+	}
+	x = kiln_xfer_new(KILN_X_PUT_MEM, url_of(p->r, p->ckpt ? "ckpt" : "ac", &p->key), entry_put, p);
 
 	x->background = 1;
 	x->body = p->entry;
@@ -755,6 +808,22 @@ entry_headed(struct kiln_xfer *x, void *arg)
 		put_failed(p, "the outputs of");
 }
 
+/* A new upload of act under key (its entry formatted, its blobs each once). */
+static struct put *
+put_new(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act, const char *target)
+{
+	struct put *p = xcalloc(1, sizeof(*p));
+
+	p->r = r;
+	p->key = *key;
+	p->target = xstrdup(target);
+	kiln_action_format(&p->entry, act);
+	p->files = unique_blobs(act, &p->nfiles);
+	for (size_t i = 0; i < p->nfiles; i++)
+		p->files[i].path = NULL;
+	return p;
+}
+
 static void
 upload(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act, const char *target,
     int *result)
@@ -767,15 +836,8 @@ upload(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_a
 			*result = 0;
 		return;
 	}
-	p = xcalloc(1, sizeof(*p));
-	p->r = r;
-	p->key = *key;
-	p->target = xstrdup(target);
+	p = put_new(r, key, act, target);
 	p->result = result;
-	kiln_action_format(&p->entry, act);
-	p->files = unique_blobs(act, &p->nfiles);
-	for (size_t i = 0; i < p->nfiles; i++)
-		p->files[i].path = NULL;
 	x = kiln_xfer_new(KILN_X_HEAD, url_of(r, "ac", key), entry_headed, p);
 	x->background = 1;
 	kiln_transfer_add(r->tr, x);
@@ -810,6 +872,86 @@ kiln_remote_store(struct kiln_remote *r, const struct kiln_digest *key, const st
 	return result == 1 ? -1 : result;
 }
 
+/* Checkpoints. */
+
+/* key's checkpoint as this run knows it, made when `make`. */
+static struct ckpt *
+ckpt_of(struct kiln_remote *r, const struct kiln_digest *key, int make)
+{
+	char hex[KILN_DIGEST_HEX];
+	struct ckpt *c = map_get(&r->ckpts, kiln_digest_hex(key, hex));
+
+	if (c || !make)
+		return c;
+	c = xcalloc(1, sizeof(*c));
+	memcpy(c->hex, hex, sizeof(hex));
+	c->key = *key;
+	map_put(&r->ckpts, c->hex, c);
+	return c;
+}
+
+int
+kiln_remote_put_checkpoint(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
+    const char *target)
+{
+	struct ckpt *c;
+	struct put *p;
+
+	if (!r || !kiln_remote_can_upload(r))
+		return 0;
+	c = ckpt_of(r, key, 1);
+	if (c->busy || c->dropped)
+		return 0;
+	p = put_new(r, key, act, target);
+	p->ckpt = c;
+	c->busy = 1;
+	/* No HEAD of the entry: a newer checkpoint replaces the one there. */
+	put_blobs(p);
+	return 1;
+}
+
+int
+kiln_remote_checkpoint_busy(struct kiln_remote *r, const struct kiln_digest *key)
+{
+	struct ckpt *c = r ? ckpt_of(r, key, 0) : NULL;
+
+	return c && c->busy;
+}
+
+static void
+ckpt_deleted(struct kiln_xfer *x, void *arg)
+{
+	(void)arg;
+	kiln_xfer_free(x);
+}
+
+void
+kiln_remote_drop_checkpoint(struct kiln_remote *r, const struct kiln_digest *key)
+{
+	struct ckpt *c;
+	struct kiln_xfer *x;
+
+	if (!r || !kiln_remote_can_upload(r))
+		return;
+	c = ckpt_of(r, key, 1);
+	if (c->busy) {
+		c->dropped = 1;	/* put_end drops it once the upload is over, and no later one is sent */
+		return;
+	}
+	/* Only the entry: its blobs are left to kiln gc --remote, as an entry's are when it goes. */
+	x = kiln_xfer_new(KILN_X_DELETE, url_of(r, "ckpt", key), ckpt_deleted, NULL);
+	x->background = 1;
+	kiln_transfer_add(r->tr, x);
+}
+
+void
+kiln_remote_get_checkpoint(struct kiln_remote *r, const struct kiln_digest *key, const char *target,
+    kiln_remote_fn *done, void *arg)
+{
+	get_start(r, key, target, KILN_REMOTE_BLOBS | CKPT, "; its checkpoint there is not taken: it starts clean",
+	    done, arg);
+}
+
 void
 kiln_remote_drain(struct kiln_remote *r)
 {
@@ -828,11 +970,18 @@ kiln_remote_report(const struct kiln_remote *r)
 	s = kiln_remote_stats(r);
 	if (!s->entries_down && !s->entries_up && !s->bad && !s->failed && !s->blobs_up && !s->blobs_down)
 		return;
+	if (s->checkpoints_up && !s->entries_down && !s->entries_up && !s->bad && !s->failed) {
+		printf("kiln: remote cache %s: uploaded %llu checkpoints (%llu blobs, %s)\n", r->base, s->checkpoints_up,
+		    s->blobs_up, format_size(a, sizeof(a), s->bytes_up));
+		return;
+	}
 	printf("kiln: remote cache %s: fetched %llu targets (%llu blobs, %s), uploaded %llu targets (%llu blobs, %s)",
 	    r->base, s->entries_down, s->blobs_down, format_size(a, sizeof(a), s->bytes_down), s->entries_up,
 	    s->blobs_up, format_size(b, sizeof(b), s->bytes_up));
 	printf("; %s down, %s up on the wire", format_size(c, sizeof(c), s->wire_down),
 	    format_size(d, sizeof(d), s->wire_up));
+	if (s->checkpoints_up)
+		printf(", %llu checkpoints uploaded", s->checkpoints_up);
 	if (s->bad)
 		printf(", %llu bad blobs dropped", s->bad);
 	if (s->failed)

@@ -3,6 +3,7 @@
  *
  *	GET/HEAD/PUT <base>/cas/<digest>	a blob's bytes
  *	GET/PUT <base>/ac/<key>			an action entry, in the local cache's text format
+ *	GET/PUT/DELETE <base>/ckpt/<key>	a running step's checkpoint, in the same format
  *
  * 404 is a miss. Any server that accepts PUT serves (nginx with WebDAV is the
  * reference); a static file server serves read-only clients.
@@ -33,6 +34,7 @@ struct kiln_remote_stats {
 	unsigned long long failed;	/* transfers that failed after their retries */
 	unsigned long long wire_down, wire_up;	/* bytes on the wire (compressed where they were) */
 	unsigned long long lookups;	/* action entries asked for */
+	unsigned long long checkpoints_up;	/* checkpoint entries uploaded (ckpt/) */
 };
 
 /*
@@ -122,6 +124,38 @@ void kiln_remote_upload(struct kiln_remote *r, const struct kiln_digest *key, co
 /* kiln_remote_upload, waiting for it: 0 done (or nothing to do), -1 something was not uploaded (reported). */
 int kiln_remote_store(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
     const char *target);
+/*
+ * Checkpoints (checkpoint = true, checkpoint_upload): ckpt/<key> is an
+ * action entry naming the files of a running step's checkpoint folder
+ * (relative to its data/), with the metric "epoch" when the checkpoint was
+ * sealed at that progress; its blobs are in cas/ as outputs' are.
+ *
+ * Upload act as key's checkpoint, without waiting: every blob first, then
+ * the entry, replacing the one there, so that a reader finds the last whole
+ * checkpoint or the one before, never a half-sent one. 0 when nothing was
+ * started: read-only, the server down, key's last upload still under way,
+ * or its checkpoint dropped in this run. Failures warn.
+ */
+int kiln_remote_put_checkpoint(struct kiln_remote *r, const struct kiln_digest *key, const struct kiln_action *act,
+    const char *target);
+/* Is an upload of key's checkpoint under way? */
+int kiln_remote_checkpoint_busy(struct kiln_remote *r, const struct kiln_digest *key);
+/*
+ * Remove key's checkpoint entry from the server (the step built, or the
+ * checkpoint there is damaged), in the background; during an upload, once
+ * it ends, and no later upload of key is sent in this run.
+ */
+void kiln_remote_drop_checkpoint(struct kiln_remote *r, const struct kiln_digest *key);
+/*
+ * Fetch key's checkpoint, without waiting: its entry, then every blob it
+ * names into the local cache, each checked. `done` gets the entry (files
+ * and the "epoch" metric) when it is all here; 0 when there is none, or a
+ * blob or the entry failed its check (warned, naming target, and the
+ * damaged entry dropped from the server).
+ */
+void kiln_remote_get_checkpoint(struct kiln_remote *r, const struct kiln_digest *key, const char *target,
+    kiln_remote_fn *done, void *arg);
+
 /* Wait for every transfer still under way (the build's last uploads), with a progress line. */
 void kiln_remote_drain(struct kiln_remote *r);
 

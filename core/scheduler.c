@@ -17,6 +17,8 @@
 #include <jansson.h>
 
 #include "assess.h"
+#include "checkpoint.h"
+#include "ckptshare.h"
 #include "fs.h"
 #include "git.h"
 #include "history.h"
@@ -363,6 +365,8 @@ start(struct run *r, struct kiln_job *j)
 		give_back_gpus(r, j);
 		return -1;
 	}
+	if (j->t->checkpoint_upload && j->checkpoint && r->ws->remote)
+		j->ckpt_next = now_seconds() + j->t->checkpoint_upload;
 	j->t->state = KILN_T_RUNNING;
 	j->t->job = j;
 	r->jobs = xreallocarray(r->jobs, r->njobs + 1, sizeof(*r->jobs));
@@ -697,6 +701,74 @@ fetch_inputs(struct run *r, struct kiln_job *j)
 	return 1;
 }
 
+struct checkpoint_fetch {
+	struct run *r;
+	struct kiln_job *j;
+};
+
+static void
+checkpoint_fetched(void *arg, int ok, const struct kiln_action *act)
+{
+	struct checkpoint_fetch *f = arg;
+	struct kiln_job *j = f->j;
+	double epoch;
+
+	if (ok && kiln_ckptshare_unpack(&f->r->ws->cache, j->t->name, &j->ki.key, act, &epoch) == 0) {
+		j->ckpt_fetched = 1;
+		clear_status(f->r);
+		if (epoch >= 0)
+			fprintf(stderr, "kiln: %s: fetched its checkpoint at epoch %g from the remote cache\n", j->t->name, epoch);
+		else
+			fprintf(stderr, "kiln: %s: fetched its checkpoint from the remote cache\n", j->t->name);
+	}
+	if (--j->waiting == 0)
+		unhold(f->r, j);
+	free(f);
+}
+
+/*
+ * checkpoint_upload: with no checkpoint of its key here, ask the remote for
+ * one another machine sent, without waiting (j is held, as by fetch_inputs).
+ * A checkpoint here wins: it is this machine's own, kept by an interrupted run.
+ */
+static int
+fetch_checkpoint(struct run *r, struct kiln_job *j)
+{
+	struct checkpoint_fetch *f;
+	double epoch;
+
+	if (!j->t->checkpoint_upload || !r->ws->remote || r->ex->outputs_in_cache || j->ckpt_asked)
+		return 0;
+	j->ckpt_asked = 1;
+	if (kiln_checkpoint_find(j->t->name, &j->ki.key, &epoch))
+		return 0;
+	f = xcalloc(1, sizeof(*f));
+	*f = (struct checkpoint_fetch){r, j};
+	j->waiting = 1;
+	r->held[r->nheld++] = j;
+	kiln_remote_get_checkpoint(r->ws->remote, &j->ki.key, j->t->name, checkpoint_fetched, f);
+	return 1;
+}
+
+/* checkpoint_upload: send the checkpoints of running steps that are due, in the background. */
+static void
+send_checkpoints(struct run *r, double now)
+{
+	size_t i;
+
+	for (i = 0; i < r->njobs; i++) {
+		struct kiln_job *j = r->jobs[i];
+		double every = j->t->checkpoint_upload;
+		int s;
+
+		if (!j->ckpt_next || now < j->ckpt_next)
+			continue;
+		s = kiln_ckptshare_send(r->ws->remote, &r->ws->cache, j->t->name, &j->ki.key, &j->ckpt_sent);
+		/* A step writing its checkpoint is asked again in a second, not at the next period. */
+		j->ckpt_next = s == KILN_CKPT_FAILED ? 0 : now + (s == KILN_CKPT_PARTIAL && every > 1 ? 1 : every);
+	}
+}
+
 /* Event loop. */
 
 static int sigfd = -1;
@@ -803,6 +875,8 @@ wait_events(struct run *r)
 		fds[i + 1] = (struct pollfd){r->jobs[i]->statusfd, POLLIN, 0};
 		if (r->jobs[i]->deadline && r->jobs[i]->deadline < next)
 			next = r->jobs[i]->deadline;
+		if (r->jobs[i]->ckpt_next && r->jobs[i]->ckpt_next < next)
+			next = r->jobs[i]->ckpt_next;
 	}
 	ms = next > now ? (int)((next - now) * 1000) + 1 : 0;
 	for (i = 0; i <= r->njobs; i++)
@@ -819,6 +893,8 @@ wait_events(struct run *r)
 	if (r->ws->remote)
 		kiln_transfer_perform(kiln_remote_transfer(r->ws->remote));
 	now = now_seconds();
+	if (r->ws->remote)
+		send_checkpoints(r, now);
 	for (i = 0; i < r->njobs; i++) {
 		struct kiln_job *j = r->jobs[i];
 
@@ -1043,7 +1119,7 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 			if (r.free_slots < need || !take_gpus(&r, j))
 				break;
 			memmove(r.runnable, r.runnable + 1, --r.nrunnable * sizeof(*r.runnable));
-			if (fetch_inputs(&r, j)) {
+			if (fetch_inputs(&r, j) || fetch_checkpoint(&r, j)) {
 				/* Held until its remote-only inputs are here: its GPUs wait for it no longer. */
 				give_back_gpus(&r, j);
 				continue;

@@ -10,7 +10,8 @@
 -- packages = { "python3-numpy" } } puts what the command runs with in its key.
 --
 -- checkpoint = true gives the command $KILN_CHECKPOINT, a folder kiln keeps
--- across an interrupted run of the same key (see docs/guide.md).
+-- across an interrupted run of the same key (see docs/guide.md);
+-- checkpoint_upload = "10m" also sends it to the remote cache that often.
 --
 -- {in.NAME} is input NAME's path (a target input: the folder of its
 -- outputs), {out} the output folder; also $KILN_IN_<NAME> and $KILN_OUT.
@@ -29,7 +30,7 @@
 local fields = {
   inputs = true, cmd = true, outputs = true, env = true,
   resources = true, network = true, shell = true, params = true, metrics = true,
-  tools = true, gpu_key = true, checkpoint = true, effect = true,
+  tools = true, gpu_key = true, checkpoint = true, checkpoint_upload = true, effect = true,
 }
 
 local reserved = { cmd = true, shell = true, metrics = true }
@@ -100,6 +101,7 @@ function command(name)
       tools = args.tools,
       gpu_key = args.gpu_key,
       checkpoint = args.checkpoint,
+      checkpoint_upload = args.checkpoint_upload,
       effect = args.effect,
     }
   end

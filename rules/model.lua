@@ -9,7 +9,8 @@
 -- colsample, seed, validation/patience for early stopping). Outputs
 -- model.safetensors, model.json and history.json. checkpoint = true keeps a
 -- checkpoint every checkpoint_every epochs (default a twentieth of them), so
--- an interrupted Adam training resumes, to the same bytes.
+-- an interrupted Adam training resumes, to the same bytes; checkpoint_upload
+-- = "10m" sends the checkpoint to the remote cache that often.
 
 -- The shared argument checks (rules/_args.lua).
 local describe, check, check_args, check_table =
@@ -39,6 +40,7 @@ local spec = {
   resources = { function(v) return type(v) == "table" end, "a table" },
   checkpoint = { check.bool, "true or false" },
   checkpoint_every = { check.positive_int, "a positive integer" },
+  checkpoint_upload = { check.string, 'a duration such as "10m"' },
 }
 
 function model(name)
@@ -68,7 +70,8 @@ function model(name)
     end
     local params, resources = {}, {}
     for k, v in pairs(args) do
-      if k ~= "features" and k ~= "resources" and k ~= "threads" and k ~= "checkpoint" then params[k] = v end
+      if k ~= "features" and k ~= "resources" and k ~= "threads" and k ~= "checkpoint"
+        and k ~= "checkpoint_upload" then params[k] = v end
     end
     for k, v in pairs(args.resources or {}) do resources[k] = v end
     resources.threads = args.threads or resources.threads or 1
@@ -81,6 +84,7 @@ function model(name)
       outputs = { "model.safetensors", "model.json", "history.json" },
       resources = resources,
       checkpoint = args.checkpoint,
+      checkpoint_upload = args.checkpoint_upload,
       -- OpenBLAS picks its kernels from this variable, and the kernels
       -- decide the last bits of every product: the key must see it.
       env = { "OPENBLAS_CORETYPE" },
