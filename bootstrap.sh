@@ -10,7 +10,7 @@ build-essential pkg-config
 liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
 libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev libzstd-dev zstd
 libcmocka-dev
-ninja-build hyperfine time python3 python3-numpy python3-sklearn
+ninja-build hyperfine time python3 python3-numpy python3-sklearn python3-torch
 nginx-light faketime diffoscope-minimal
 podman runc skopeo umoci docker-registry wrk python3-yaml apache2-utils
 slurm-wlm munge

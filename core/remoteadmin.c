@@ -152,16 +152,16 @@ list(struct kiln_remote *r, const char *dir, struct listing *out)
 	return 0;
 }
 
-/* GET every entry of l (its body into the item). The number that did not answer 2xx. */
+/* GET every entry of l, listed in dir/ (its body into the item). The number that did not answer 2xx. */
 static size_t
-fetch_entries(struct kiln_remote *r, struct listing *l, size_t from)
+fetch_entries(struct kiln_remote *r, const char *dir, struct listing *l, size_t from)
 {
 	struct answer *a = xreallocarray(NULL, l->n + 1, sizeof(*a));
 	size_t i, failed = 0;
 
 	for (i = from; i < l->n; i++) {
 		a[i] = (struct answer){0, &l->v[i].body, NULL};
-		queue(r, KILN_X_GET_MEM, xasprintf("%s/ac/%s", kiln_remote_base(r), l->v[i].name), &a[i]);
+		queue(r, KILN_X_GET_MEM, xasprintf("%s/%s/%s", kiln_remote_base(r), dir, l->v[i].name), &a[i]);
 	}
 	run_all(r);
 	for (i = from; i < l->n; i++) {
@@ -264,7 +264,7 @@ unkept_entries(const struct kiln_remote_gc_opts *o, struct listing *ac, struct m
 int
 kiln_remoteadmin_gc(struct kiln_remote *r, const struct kiln_remote_gc_opts *o)
 {
-	struct listing ac = {0}, again = {0}, blobs = {0};
+	struct listing ac = {0}, again = {0}, blobs = {0}, ckpts = {0};
 	struct map keep = MAP_INIT, names = MAP_INIT;
 	struct arena ar = {0};
 	char *del = NULL;
@@ -283,7 +283,10 @@ kiln_remoteadmin_gc(struct kiln_remote *r, const struct kiln_remote_gc_opts *o)
 	/* Listed again: an entry written since (another machine's upload) keeps its blobs too. */
 	if (list(r, "ac", &again) < 0)
 		goto out;
-	if (fetch_entries(r, &again, 0)) {
+	/* A running step's checkpoint (ckpt/) keeps its blobs too: its step is resumed from them. */
+	if (list(r, "ckpt", &ckpts) < 0)
+		goto out;
+	if (fetch_entries(r, "ac", &again, 0) || fetch_entries(r, "ckpt", &ckpts, 0)) {
 		error("remote cache %s: cannot read every entry (%s); no blob was deleted", kiln_remote_base(r),
 		    kiln_transfer_last_error(kiln_remote_transfer(r)));
 		goto out;
@@ -300,6 +303,9 @@ kiln_remoteadmin_gc(struct kiln_remote *r, const struct kiln_remote_gc_opts *o)
 			warn("remote cache %s: the entry ac/%s is damaged (kiln fsck --remote --repair removes it)",
 			    kiln_remote_base(r), again.v[i].name);
 	}
+	for (i = 0; i < ckpts.n; i++)
+		if (ckpts.v[i].got)
+			(void)entry_blobs(&ckpts.v[i], &names, &ar);
 	if (list(r, "cas", &blobs) < 0 || list(r, "cas-zstd", &blobs) < 0)
 		goto out;
 	free(del);
@@ -319,6 +325,7 @@ out:
 	free(del);
 	listing_release(&ac);
 	listing_release(&again);
+	listing_release(&ckpts);
 	listing_release(&blobs);
 	map_release(&keep);
 	map_release(&names);
@@ -435,7 +442,7 @@ kiln_remoteadmin_fsck(struct kiln_remote *r, struct kiln_cache *cache, int repai
 
 	if (list(r, "ac", &ac) < 0 || list(r, "cas", &blobs) < 0 || list(r, "cas-zstd", &blobs) < 0)
 		goto out;
-	if (fetch_entries(r, &ac, 0)) {
+	if (fetch_entries(r, "ac", &ac, 0)) {
 		error("remote cache %s: cannot read every entry (%s)", kiln_remote_base(r),
 		    kiln_transfer_last_error(kiln_remote_transfer(r)));
 		goto out;

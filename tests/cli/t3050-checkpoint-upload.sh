@@ -4,7 +4,8 @@
 # remote) fetches the last uploaded checkpoint, resumes from it (the log says
 # which epoch) and writes the bytes of a training never interrupted. Once
 # built, the checkpoint entry leaves the server. A damaged checkpoint on the
-# server is discarded with a warning and the step starts clean. A bad
+# server is discarded with a warning and the step starts clean. gc --remote
+# keeps a checkpoint's blobs. A bad
 # checkpoint_upload names the Kilnfile's line.
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/cli/nginx.sh"
@@ -42,6 +43,8 @@ wait $pid 2>/dev/null || true
 at=$(uploaded)
 [ -n "$at" ] || fail "no checkpoint was uploaded while the step ran: $(cat build.out)"
 [ ! -e kiln-out/mlp/model.safetensors ] || fail "the training finished before it was interrupted"
+# kiln gc --remote keeps the blobs a checkpoint entry names.
+ok kiln gc --remote="$remote" --keep-last 1 --grace 0
 # The entry names its blobs, which are on the server: an entry is sent after them.
 grep '^file ' "$scratch"/srv/data/ckpt/* | while read -r _ _ digest _ path; do
 	[ -e "$scratch/srv/data/cas/$digest" ] || [ -e "$scratch/srv/data/cas-zstd/$digest" ] ||
