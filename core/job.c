@@ -68,6 +68,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 	json_object_set_new(spec, "env", env);
 	if (j->checkpoint)
 		json_object_set_new(spec, "checkpoint", json_string(j->checkpoint));
+	if (j->checkpoint && t->checkpoint_upload)
+		json_object_set_new(spec, "checkpoint_upload", json_real(t->checkpoint_upload));
 	if (t->res.gpus) {
 		json_t *gpus = json_array();
 
@@ -173,7 +175,13 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	char **argv;
 
 	outdir = kiln_outputs_scratch(t->name, "out");
-	/* NEEDSWORK: a cluster node does not see .kiln/checkpoints; its steps start clean. */
+	/*
+	 * A cluster node does not see .kiln/checkpoints: with checkpoint_upload
+	 * and a remote, the node keeps the checkpoint beneath its scratch
+	 * workspace, fetching and sending it through the remote (slurm_node.c).
+	 */
+	if (t->checkpoint && ex->outputs_in_cache && t->checkpoint_upload && ws->remote && !j->checkpoint)
+		j->checkpoint = kiln_checkpoint_path(t->name, &j->ki.key);
 	if (t->checkpoint && !ex->outputs_in_cache && !j->checkpoint && open_checkpoint(j) < 0) {
 		free(outdir);
 		return -1;

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "checkpoint.h"
+#include "ckptshare.h"
 #include "context.h"
 #include "fs.h"
 #include "gpu.h"
@@ -25,10 +27,18 @@
 #include "slurmjob.h"
 #include "slurm_node.h"
 #include "statuspipe.h"
+#include "transfer.h"
 
 struct node {
 	const char *key, *inputs, *runner, *cachedir, *remote;
 	double timeout;
+	const char *target;	/* the step's, from its spec */
+	struct kiln_digest keyd;	/* key, parsed */
+	double ckpt_every;	/* checkpoint_upload: seconds between sends of its checkpoint; 0 none */
+	double ckpt_next;	/* when it is next sent */
+	struct kiln_digest ckpt_sent;	/* the last one sent (ckptshare.h) */
+	struct kiln_cache *cache;
+	struct kiln_remote *rem;
 	char *failure;		/* the first fail line, escaped */
 	struct kiln_metric *metrics;
 	size_t nmetrics;
@@ -192,11 +202,27 @@ watch_line(void *arg, char *line)
 	node_line(((struct watch *)arg)->nd, line);
 }
 
+/* While the step runs: its checkpoint to the remote when due, and the transfers on. */
+static void
+send_checkpoint(struct node *nd)
+{
+	double now = now_seconds();
+	int r;
+
+	kiln_transfer_perform(kiln_remote_transfer(nd->rem));
+	if (now < nd->ckpt_next)
+		return;
+	r = kiln_ckptshare_send(nd->rem, nd->cache, nd->target, &nd->keyd, &nd->ckpt_sent);
+	nd->ckpt_next = r == KILN_CKPT_FAILED ? 1e300 : now + (r == KILN_CKPT_PARTIAL && nd->ckpt_every > 1 ? 1 : nd->ckpt_every);
+}
+
 static void
 watch_tick(void *arg, int sig)
 {
 	struct watch *w = arg;
 
+	if (w->nd->ckpt_every)
+		send_checkpoint(w->nd);
 	if (sig && !w->stopped) {
 		w->stopped = sig;
 		kill(-w->pid, SIGKILL);
@@ -282,6 +308,72 @@ out:
 	return ret;
 }
 
+struct node_fetch {
+	struct node *nd;
+	int finished;
+};
+
+static void
+checkpoint_fetched(void *arg, int ok, const struct kiln_action *act)
+{
+	struct node_fetch *f = arg;
+	double epoch;
+
+	f->finished = 1;
+	if (ok && kiln_ckptshare_unpack(f->nd->cache, f->nd->target, &f->nd->keyd, act, &epoch) == 0) {
+		if (epoch >= 0)
+			printf("kiln: %s: fetched its checkpoint at epoch %g from the remote cache\n", f->nd->target, epoch);
+		else
+			printf("kiln: %s: fetched its checkpoint from the remote cache\n", f->nd->target);
+	}
+}
+
+/*
+ * checkpoint_upload on a node: the step's checkpoint folder lies beneath the
+ * scratch workspace (the working folder from here on, where the spec's
+ * relative path leads), filled from the remote's checkpoint of the key when
+ * there is one. 0, or 1 after reporting.
+ */
+static int
+node_checkpoint(struct node *nd, const char *scratch, json_t *spec)
+{
+	struct node_fetch f = {nd, 0};
+	struct kiln_transfer *tr = kiln_remote_transfer(nd->rem);
+	double epoch;
+	int r;
+
+	nd->target = json_string_value(json_object_get(spec, "target"));
+	if (!nd->target || kiln_digest_parse(nd->key, &nd->keyd) < 0)
+		return node_fail("the step's spec cannot be used here");
+	if (chdir(scratch) < 0)
+		return node_fail("cannot enter %s: %s", scratch, strerror(errno));
+	kiln_remote_get_checkpoint(nd->rem, &nd->keyd, nd->target, checkpoint_fetched, &f);
+	while (!f.finished && kiln_transfer_perform(tr))
+		kiln_transfer_wait(tr, NULL, 0, 200);
+	r = kiln_checkpoint_prepare(nd->target, &nd->keyd, &epoch);
+	if (r < 0)
+		return node_fail("cannot make its checkpoint folder beneath %s", scratch);
+	if (r == 1 && epoch >= 0)
+		printf("kiln: %s: resuming from its checkpoint at epoch %g\n", nd->target, epoch);
+	else if (r == 1)
+		printf("kiln: %s: resuming from its checkpoint\n", nd->target);
+	fflush(stdout);
+	nd->ckpt_next = now_seconds() + nd->ckpt_every;
+	return 0;
+}
+
+/* Paths that must hold once the node works in its scratch folder: made absolute. */
+static void
+absolute(char **path)
+{
+	char *real = realpath(*path, NULL);
+
+	if (real) {
+		free(*path);
+		*path = real;
+	}
+}
+
 static int
 node_main(struct node *nd)
 {
@@ -304,8 +396,19 @@ node_main(struct node *nd)
 		ret = node_fail("cannot create a scratch folder %s: %s", scratch, strerror(errno));
 		goto out;
 	}
+	absolute(&scratch);
+	absolute(&cache.dir);
+	nd->cache = &cache;
+	nd->rem = rem;
 	if (fetch_inputs(nd, &cache, rem, scratch) == 0 && (spec = node_spec(scratch, &sp)) &&
+	    (!rem || !(nd->ckpt_every = json_number_value(json_object_get(sp, "checkpoint_upload"))) ||
+	    node_checkpoint(nd, scratch, sp) == 0) &&
 	    run_step(nd, spec) == 0 && store_outputs(nd, &cache, rem, scratch, sp) == 0) {
+		/* Built: the checkpoint it sent or resumed from goes (kiln_remote_store waited for the rest). */
+		if (nd->ckpt_every) {
+			kiln_remote_drop_checkpoint(rem, &nd->keyd);
+			kiln_remote_drain(rem);
+		}
 		fflush(stderr);
 		(void)kiln_statuspipe_send(STDERR_FILENO, KILN_SLURM_MARK, &(struct kiln_status_msg){.type = KILN_MSG_DONE});
 		ret = 0;
