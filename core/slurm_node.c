@@ -329,8 +329,8 @@ checkpoint_fetched(void *arg, int ok, const struct kiln_action *act)
 }
 
 /*
- * checkpoint_upload on a node: the step's checkpoint folder lies beneath the
- * scratch workspace (the working folder from here on, where the spec's
+ * checkpoint_upload on a node (nothing without it, or without a remote):
+ * the step's checkpoint folder lies beneath the scratch workspace (the working folder from here on, where the spec's
  * relative path leads), filled from the remote's checkpoint of the key when
  * there is one. 0, or 1 after reporting.
  */
@@ -338,15 +338,19 @@ static int
 node_checkpoint(struct node *nd, const char *scratch, json_t *spec)
 {
 	struct node_fetch f = {nd, 0};
-	struct kiln_transfer *tr = kiln_remote_transfer(nd->rem);
+	struct kiln_transfer *tr;
 	double epoch;
 	int r;
 
+	nd->ckpt_every = nd->rem ? json_number_value(json_object_get(spec, "checkpoint_upload")) : 0;
+	if (!nd->ckpt_every)
+		return 0;
 	nd->target = json_string_value(json_object_get(spec, "target"));
 	if (!nd->target || kiln_digest_parse(nd->key, &nd->keyd) < 0)
 		return node_fail("the step's spec cannot be used here");
 	if (chdir(scratch) < 0)
 		return node_fail("cannot enter %s: %s", scratch, strerror(errno));
+	tr = kiln_remote_transfer(nd->rem);
 	kiln_remote_get_checkpoint(nd->rem, &nd->keyd, nd->target, checkpoint_fetched, &f);
 	while (!f.finished && kiln_transfer_perform(tr))
 		kiln_transfer_wait(tr, NULL, 0, 200);
@@ -401,8 +405,7 @@ node_main(struct node *nd)
 	nd->cache = &cache;
 	nd->rem = rem;
 	if (fetch_inputs(nd, &cache, rem, scratch) == 0 && (spec = node_spec(scratch, &sp)) &&
-	    (!rem || !(nd->ckpt_every = json_number_value(json_object_get(sp, "checkpoint_upload"))) ||
-	    node_checkpoint(nd, scratch, sp) == 0) &&
+	    node_checkpoint(nd, scratch, sp) == 0 &&
 	    run_step(nd, spec) == 0 && store_outputs(nd, &cache, rem, scratch, sp) == 0) {
 		/* Built: the checkpoint it sent or resumed from goes (kiln_remote_store waited for the rest). */
 		if (nd->ckpt_every) {
