@@ -20,6 +20,7 @@ struct parts {
 	uint64_t sent, part;	/* the size of what is sent; a part's */
 	size_t nparts, pending, failed;
 	char (*etag)[128];
+	char *why;		/* what failed, before the abort's own answer */
 	kiln_s3_parts_fn *done;
 	void *arg;
 };
@@ -53,6 +54,7 @@ parts_end(struct parts *p, int ok)
 	free(p->path);
 	free(p->id);
 	free(p->etag);
+	free(p->why);
 	free(p);
 }
 
@@ -68,14 +70,25 @@ request(struct parts *p, int kind, char *url, kiln_xfer_fn *fn)
 static void
 aborted(struct kiln_xfer *x, void *arg)
 {
+	struct parts *p = arg;
+	char *why;
+
+	/* The upload's failure is what the caller reports; a failed abort is said beside it. */
+	if (x->result == KILN_XR_OK)
+		why = xstrdup(p->why);
+	else
+		why = xasprintf("%s; AbortMultipartUpload failed too: %s", p->why, kiln_transfer_last_error(p->t));
+	kiln_transfer_note(p->t, why);
+	free(why);
 	kiln_xfer_free(x);
-	parts_end(arg, 0);
+	parts_end(p, 0);
 }
 
 /* Something failed: drop the parts already on the server. */
 static void
 abort_upload(struct parts *p)
 {
+	p->why = xstrdup(kiln_transfer_last_error(p->t));
 	kiln_transfer_add(p->t, request(p, KILN_X_DELETE, xasprintf("%s?uploadId=%s", p->url, p->id), aborted));
 }
 
