@@ -45,6 +45,7 @@ struct kiln_xfer_state {
 	uint64_t left;		/* PUT_FILE with range: bytes still to send */
 	struct buf err;		/* a response's body that is not the transfer's (an S3 error document) */
 	struct buf post;	/* POST_MEM: the request's body, kept for a retry */
+	int posted;		/* POST_MEM: post holds it (x->body is the response from then on) */
 	char s3why[64 + 256 + 8];	/* S3: " (Code: Message)" of the last error document */
 	int toolong;		/* the server sent more than was promised */
 	int broken;		/* a compressed body that does not decompress */
@@ -541,9 +542,10 @@ setup_kind(struct kiln_transfer *t, struct kiln_xfer *x, CURL *e)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
 		break;
 	case KILN_X_POST_MEM:
-		if (!s->post.len && x->body.len) {
+		if (!s->posted) {
 			s->post = x->body;
 			x->body = (struct buf)BUF_INIT;
+			s->posted = 1;
 		}
 		buf_reset(&x->body);
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
