@@ -5,14 +5,18 @@
 . "$(dirname "$0")/../cli/lib.sh"
 . "$top/tests/cli/s3.sh"
 start_s3 "$scratch/s3" kiln-cache
-port=$(free_port)
-/usr/bin/python3 "$top/tests/fault/s3proxy.py" "$port" "$s3_endpoint" "partNumber=3&" > "$scratch/proxy.log" 2>&1 &
-proxy_pid=$!
-at_exit "kill $proxy_pid 2>/dev/null"
-for i in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-	sleep 0.05
-done
+# proxy PATTERN [once]: start the proxy in front of the S3 server; sets $port, logs to $scratch/proxy.log.
+proxy() {
+	port=$(free_port)
+	/usr/bin/python3 "$top/tests/fault/s3proxy.py" "$port" "$s3_endpoint" "$@" > "$scratch/proxy.log" 2>&1 &
+	at_exit "kill $! 2>/dev/null"
+	for i in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+		sleep 0.05
+	done
+	fail "the proxy did not start"
+}
+proxy "partNumber=3&"
 url=s3://kiln-cache/ab
 export KILN_S3_MULTIPART_MIN=1M KILN_S3_PART_SIZE=256K
 cat > Kilnfile <<'K'
@@ -34,9 +38,12 @@ grep '^POST' "$scratch/proxy.log" | grep -q 'uploadId=' && fail "the upload was 
 s3curl "$s3_endpoint/kiln-cache?list-type=2&prefix=ab%2F" > "$scratch/list.xml"
 grep -q '<KeyCount>0</KeyCount>' "$scratch/list.xml" || fail "an object or entry appeared: $(cat "$scratch/list.xml")"
 
-# Straight to the server, the next push uploads it whole.
-ok kiln push --remote "$url"
+# A CompleteMultipartUpload refused once is sent again, with its list of parts: the upload completes.
+proxy "?uploadId=" once
+AWS_ENDPOINT_URL=http://127.0.0.1:$port ok kiln push --remote "$url"
 has "pushed 1 targets"
+hasnt "warning"
+[ "$(grep -c '^POST .*?uploadId=' "$scratch/proxy.log")" -eq 2 ] || fail "expected the completion twice: $(cat "$scratch/proxy.log")"
 s3curl "$s3_endpoint/kiln-cache?list-type=2&prefix=ab%2F" > "$scratch/list.xml"
 grep -q '<Key>ab/ac/' "$scratch/list.xml" && grep -q '<Key>ab/cas-zstd/' "$scratch/list.xml" ||
 	fail "the push did not upload: $(cat "$scratch/list.xml")"
