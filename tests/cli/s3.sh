@@ -1,6 +1,6 @@
 # An S3-API server (tests/s3: s3rver, which checks Signature V4) as the remote
-# cache for kiln's S3 tests. Source it after lib.sh (it uses free_port-less
-# port 0, at_exit and fail).
+# cache for kiln's S3 tests. Source it after lib.sh (it uses at_exit and
+# fail; the server picks its own free port).
 #
 #	start_s3 DIR BUCKET
 #
