@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 PACKAGES="
 build-essential pkg-config
 liblua5.4-dev libxxhash-dev libjansson-dev libcsv-dev libopenblas-dev
-libseccomp-dev libcurl4-openssl-dev libarchive-dev libmicrohttpd-dev libssl-dev libzstd-dev zstd
+libseccomp-dev libcurl4-openssl-dev libexpat1-dev libarchive-dev libmicrohttpd-dev libssl-dev libzstd-dev zstd
 libcmocka-dev
 ninja-build hyperfine time python3 python3-numpy python3-sklearn python3-torch
 nginx-light faketime diffoscope-minimal
@@ -42,6 +42,13 @@ if ! cmp -s report/package-lock.json report/node_modules/.kiln-installed 2>/dev/
 	echo "bootstrap: npm ci in report/"
 	npm ci --prefix report --no-audit --no-fund --loglevel=error
 	cp report/package-lock.json report/node_modules/.kiln-installed
+fi
+# The tests' S3-API server (s3rver, which checks Signature V4 signatures),
+# pinned by tests/s3/package-lock.json, installed the same way.
+if ! cmp -s tests/s3/package-lock.json tests/s3/node_modules/.kiln-installed 2>/dev/null; then
+	echo "bootstrap: npm ci in tests/s3/"
+	npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error
+	cp tests/s3/package-lock.json tests/s3/node_modules/.kiln-installed
 fi
 
 make -j"$(nproc)"

@@ -25,7 +25,10 @@
 # and zstd: bytes on the wire and time for the digits and loans examples'
 # outputs, uploaded and downloaded compressed and not.
 #
-# WHAT=transfer|latency|zstd runs one part (default: all three).
+# Then the same all-hit clean clone (TARGETS) from nginx and from the tests'
+# S3 server (tests/s3), beside each other, on loopback without the shim.
+#
+# WHAT=transfer|latency|zstd|s3 runs one part (default: all four).
 # Benchmarks print numbers; they are not tests. Needs nginx and curl.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -161,20 +164,24 @@ start_shim() {
 # wire LOG: the "N down" figure of kiln's remote line in a build's output.
 wire() { sed -n 's/.*; \(.*\) down, .* up on the wire.*/\1/p' "$1"; }
 
+# chains_kilnfile N: a Kilnfile of N targets, 50 chains of N/50, in the current folder.
+chains_kilnfile() {
+	local chains=50 len=$(($1 / 50)) c i
+	for c in $(seq 1 $chains); do
+		echo "command \"c${c}_0\" { cmd = \"seq $c $((c + 300)) > {out}/v\", outputs = { \"v\" } }"
+		for i in $(seq 1 $((len - 1))); do
+			echo "command \"c${c}_$i\" { inputs = { p = \":c${c}_$((i - 1))\" }, cmd = \"sed 1d {in.p}/v > {out}/v; echo $i >> {out}/v\", outputs = { \"v\" } }"
+		done
+	done > Kilnfile
+}
+
 latency_part() {
-	local n=${TARGETS:-1000} chains len c i ks cs lookups blobs
+	local n=${TARGETS:-1000} chains len ks cs lookups blobs
 	chains=50
 	len=$((n / chains))
 	mkdir -p "$work/lat" && cd "$work/lat"
 	export KILN_CACHE_DIR=$work/latcache
-	{
-		for c in $(seq 1 $chains); do
-			echo "command \"c${c}_0\" { cmd = \"seq $c $((c + 300)) > {out}/v\", outputs = { \"v\" } }"
-			for i in $(seq 1 $((len - 1))); do
-				echo "command \"c${c}_$i\" { inputs = { p = \":c${c}_$((i - 1))\" }, cmd = \"sed 1d {in.p}/v > {out}/v; echo $i >> {out}/v\", outputs = { \"v\" } }"
-			done
-		done
-	} > Kilnfile
+	chains_kilnfile "$n"
 	"$KILN" build -q -j2 --remote "$remote" || fail "the first build failed"
 	start_shim 50 "$work/shim.log"
 	clone() { rm -rf "$work/latc" "$work/latc-cache"; mkdir "$work/latc"; cp Kilnfile Kilnfile.lock "$work/latc/"; }
@@ -230,10 +237,34 @@ zstd_part() {
 	done
 }
 
+# The same all-hit clean clone from nginx and from the tests' S3 server
+# (tests/s3: s3rver, every request signed and checked), on loopback, no shim.
+s3_part() {
+	local n=${TARGETS:-1000}
+	scratch=$work
+	. "$top/tests/cli/s3.sh"
+	start_s3 "$work/s3" kiln-bench
+	rm -rf "$work/s3b" && mkdir -p "$work/s3b" && cd "$work/s3b"
+	chains_kilnfile "$n"
+	KILN_CACHE_DIR=$work/s3cache "$KILN" build -q -j2 || fail "the first build failed"
+	KILN_CACHE_DIR=$work/s3cache "$KILN" push --remote "$remote" >/dev/null 2>&1 || fail "the push to nginx failed"
+	KILN_CACHE_DIR=$work/s3cache "$KILN" push --remote s3://kiln-bench/b >/dev/null 2>&1 || fail "the push to S3 failed"
+	echo
+	echo "$n targets, all hits, a clean clone with Kilnfile.lock, on loopback; best of $runs, interleaved"
+	reset() { rm -rf "$work/s3c" "$work/s3c-cache"; mkdir "$work/s3c"; cp Kilnfile Kilnfile.lock "$work/s3c/"; }
+	clone_from() { cd "$work/s3c" && KILN_CACHE_DIR=$work/s3c-cache "$KILN" build --remote "$1" > "$work/s3c.out" 2>&1 &&
+		grep -q " 0 ran, $n restored" "$work/s3c.out"; }
+	pair nginx s3 -- clone_from "$remote" -- clone_from s3://kiln-bench/b
+	row "kiln build from nginx" "$ta"
+	row "kiln build from S3 (s3rver, every request signed)" "$tb"
+	cd "$work"
+}
+
 case $what in
-all) transfer_part; latency_part; zstd_part ;;
+all) transfer_part; latency_part; zstd_part; s3_part ;;
 transfer) transfer_part ;;
 latency) latency_part ;;
 zstd) zstd_part ;;
-*) fail "WHAT: expected transfer, latency or zstd, got '$what'" ;;
+s3) s3_part ;;
+*) fail "WHAT: expected transfer, latency, zstd or s3, got '$what'" ;;
 esac

@@ -19,6 +19,8 @@
 #include "cache.h"
 #include "map.h"
 #include "remote.h"
+#include "s3.h"
+#include "s3put.h"
 #include "transfer.h"
 
 #define HEAD_MIN (64 << 10)	/* blobs smaller than this are sent without asking first */
@@ -42,7 +44,10 @@ struct lookup {
 };
 
 struct kiln_remote {
-	char *base;		/* without the trailing slash */
+	char *base;		/* the URL as given, without the trailing slash: for messages */
+	char *http;		/* where ac/ and cas/ are: base itself, or an S3 bucket's URL and prefix */
+	struct kiln_s3 *s3;	/* an s3:// remote's, or NULL */
+	uint64_t multipart_min;	/* S3: blobs sent of at least this many bytes go in parts */
 	struct kiln_cache *cache;
 	struct kiln_transfer *tr;
 	int read_only;
@@ -139,10 +144,14 @@ struct kiln_remote *
 kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only)
 {
 	struct kiln_remote *r;
+	struct kiln_s3 s3;
 	size_t n = strlen(url);
 
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		error("remote cache '%s': expected an http:// or https:// URL", url);
+	if (kiln_s3_is_url(url)) {
+		if (kiln_s3_open(&s3, url) < 0)
+			return NULL;
+	} else if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		error("remote cache '%s': expected an http://, https:// or s3:// URL", url);
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
@@ -153,6 +162,15 @@ kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only)
 	r->read_only = read_only;
 	r->zstd_min = zstd_min();
 	r->tr = kiln_transfer_new(r->base, cache);
+	if (kiln_s3_is_url(url)) {
+		r->s3 = xmalloc(sizeof(*r->s3));
+		*r->s3 = s3;
+		r->http = xstrdup(s3.base);
+		r->multipart_min = kiln_s3_multipart_min();
+		kiln_transfer_s3(r->tr, s3.sigv4, s3.userpwd, s3.token, s3.bucket, s3.cred_from);
+	} else {
+		r->http = xstrdup(r->base);
+	}
 	add_headers(r->tr);
 	return r;
 }
@@ -178,6 +196,10 @@ kiln_remote_free(struct kiln_remote *r)
 		if (r->ckpts.slots[i].key)
 			free(r->ckpts.slots[i].value);
 	map_release(&r->ckpts);
+	if (r->s3)
+		kiln_s3_release(r->s3);
+	free(r->s3);
+	free(r->http);
 	free(r->base);
 	free(r);
 }
@@ -227,12 +249,24 @@ kiln_remote_transfer(const struct kiln_remote *r)
 	return r->tr;
 }
 
+const struct kiln_s3 *
+kiln_remote_s3(const struct kiln_remote *r)
+{
+	return r->s3;
+}
+
+char *
+kiln_remote_path_url(const struct kiln_remote *r, const char *path)
+{
+	return xasprintf("%s/%s", r->http, path);
+}
+
 static char *
 url_of(const struct kiln_remote *r, const char *kind, const struct kiln_digest *d)
 {
 	char hex[KILN_DIGEST_HEX];
 
-	return xasprintf("%s/%s/%s", r->base, kind, kiln_digest_hex(d, hex));
+	return xasprintf("%s/%s/%s", r->http, kind, kiln_digest_hex(d, hex));
 }
 
 /* Does a blob of this size travel compressed? */
@@ -696,18 +730,16 @@ put_entry(struct put *p)
 	kiln_transfer_add(p->r->tr, x);
 }
 
+/* One blob of p is sent (ok) or not. */
 static void
-blob_put(struct kiln_xfer *x, void *arg)
+blob_sent(struct put *p, int ok, uint64_t size)
 {
-	struct put *p = arg;
-
-	if (x->result == KILN_XR_OK) {
+	if (ok) {
 		p->r->st.blobs_up++;
-		p->r->st.bytes_up += x->size;
+		p->r->st.bytes_up += size;
 	} else {
 		p->failed++;
 	}
-	kiln_xfer_free(x);
 	if (--p->pending)
 		return;
 	if (p->failed)
@@ -717,18 +749,43 @@ blob_put(struct kiln_xfer *x, void *arg)
 }
 
 static void
+blob_put(struct kiln_xfer *x, void *arg)
+{
+	struct put *p = arg;
+	int ok = x->result == KILN_XR_OK;
+	uint64_t size = x->size;
+
+	kiln_xfer_free(x);
+	blob_sent(p, ok, size);
+}
+
+static void
+blob_put_parts(void *arg, int ok, uint64_t size)
+{
+	blob_sent(arg, ok, size);
+}
+
+static void
 send_blob(struct put *p, const struct kiln_file *f)
 {
 	struct kiln_remote *r = p->r;
 	int z = zstd_for(r, f->size);
-	struct kiln_xfer *x = kiln_xfer_new(KILN_X_PUT_FILE, url_of(r, z ? "cas-zstd" : "cas", &f->digest), blob_put, p);
+	char *url = url_of(r, z ? "cas-zstd" : "cas", &f->digest), *path = kiln_cache_blob_path(r->cache, &f->digest);
+	struct kiln_xfer *x;
 	struct stat sb;
+	uint64_t size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : f->size;
 
+	p->pending++;
+	if (r->s3 && size >= r->multipart_min) {
+		/* Large: an S3 multipart upload, its parts side by side. */
+		kiln_s3_put_parts(r->tr, url, path, z, size, blob_put_parts, p);
+		return;
+	}
+	x = kiln_xfer_new(KILN_X_PUT_FILE, url, blob_put, p);
 	x->background = 1;
 	x->zstd = z;
-	x->path = kiln_cache_blob_path(r->cache, &f->digest);
-	x->size = stat(x->path, &sb) == 0 ? (uint64_t)sb.st_size : f->size;
-	p->pending++;
+	x->path = path;
+	x->size = size;
 	kiln_transfer_add(r->tr, x);
 }
 

@@ -1,5 +1,6 @@
 /*
- * remote: the shared remote cache, over plain HTTP(S).
+ * remote: the shared remote cache, over plain HTTP(S) or S3 (s3.h: the same
+ * layout under the bucket's prefix, every request signed).
  *
  *	GET/HEAD/PUT <base>/cas/<digest>	a blob's bytes
  *	GET/PUT <base>/ac/<key>			an action entry, in the local cache's text format
@@ -22,6 +23,7 @@ struct kiln_action;
 struct kiln_cache;
 struct kiln_digest;
 struct kiln_remote;
+struct kiln_s3;
 struct kiln_transfer;
 
 struct kiln_remote_stats {
@@ -47,7 +49,7 @@ const char *kiln_remote_url(const char *opt, const char *config);
 /*
  * A client for the remote cache at `url`, storing what it fetches in `cache`
  * (borrowed; it must outlive the client). NULL after reporting, if the URL is
- * not http:// or https://.
+ * not http://, https:// or s3://BUCKET/PREFIX, or an S3 one has no credentials.
  */
 struct kiln_remote *kiln_remote_new(const char *url, struct kiln_cache *cache, int read_only);
 void kiln_remote_free(struct kiln_remote *r);
@@ -66,6 +68,10 @@ int kiln_remote_can_upload(const struct kiln_remote *r);
  * event loop (kiln_transfer_perform and kiln_transfer_wait, transfer.h).
  */
 struct kiln_transfer *kiln_remote_transfer(const struct kiln_remote *r);
+/* An s3:// remote's bucket, prefix and credentials (s3.h), or NULL for an HTTP one. */
+const struct kiln_s3 *kiln_remote_s3(const struct kiln_remote *r);
+/* The HTTP URL of `path` ("ac/KEY", "cas/") under the remote (malloc'd): for an S3 remote, in its bucket and prefix. */
+char *kiln_remote_path_url(const struct kiln_remote *r, const char *path);
 
 /*
  * Ask for the action entry of `key` now, without waiting: a later

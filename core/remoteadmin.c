@@ -18,6 +18,7 @@
 #include "map.h"
 #include "remote.h"
 #include "remoteadmin.h"
+#include "s3.h"
 #include "transfer.h"
 
 /* One file of a listed folder. */
@@ -109,6 +110,81 @@ run_all(struct kiln_remote *r)
 	kiln_transfer_run(kiln_remote_transfer(r));
 }
 
+/* The URL of dir/name (name NULL: the folder dir/). */
+static char *
+url_in(struct kiln_remote *r, const char *dir, const char *name)
+{
+	char *path = name ? xasprintf("%s/%s", dir, name) : xasprintf("%s/", dir);
+	char *url = kiln_remote_path_url(r, path);
+
+	free(path);
+	return url;
+}
+
+static struct item *
+add_item(struct listing *out, const char *dir, const char *name)
+{
+	struct item *it;
+
+	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+	it = &out->v[out->n++];
+	memset(it, 0, sizeof(*it));
+	it->name = xstrdup(name);
+	it->zstd = strcmp(dir, "cas-zstd") == 0;
+	return it;
+}
+
+struct s3_page {
+	struct listing *out;
+	const char *dir, *prefix;
+};
+
+static void
+s3_object(void *arg, const char *key, double mtime, uint64_t size)
+{
+	struct s3_page *pg = arg;
+	size_t n = strlen(pg->prefix);
+	struct item *it;
+
+	/* Only the digest-named objects right under the folder: nothing deeper, nothing else. */
+	if (strncmp(key, pg->prefix, n) != 0 || !is_digest_name(key + n))
+		return;
+	it = add_item(pg->out, pg->dir, key + n);
+	it->mtime = mtime;
+	it->size = size;
+}
+
+/* An S3 remote's folder: ListObjectsV2 of its prefix, a page (1,000 objects) after another. */
+static int
+list_s3(struct kiln_remote *r, const char *dir, struct listing *out)
+{
+	const struct kiln_s3 *s3 = kiln_remote_s3(r);
+	char *prefix = *s3->prefix ? xasprintf("%s/%s/", s3->prefix, dir) : xasprintf("%s/", dir), *token = NULL;
+	struct s3_page pg = {out, dir, prefix};
+	int ret = 0;
+
+	do {
+		struct buf b = BUF_INIT;
+		struct answer a = {0, &b, NULL};
+		char *next = NULL;
+
+		queue(r, KILN_X_GET_MEM, kiln_s3_list_url(s3, prefix, token), &a);
+		run_all(r);
+		if (a.result != KILN_XR_OK)
+			ret = error("remote cache %s: cannot list %s/ with ListObjectsV2 (%s)", kiln_remote_base(r), dir,
+			    kiln_transfer_last_error(kiln_remote_transfer(r)));
+		else if (kiln_s3_list_page(b.s, b.len, s3_object, &pg, &next) < 0)
+			ret = error("remote cache %s: the ListObjectsV2 answer for %s/ is not a ListBucketResult",
+			    kiln_remote_base(r), dir);
+		buf_release(&b);
+		free(token);
+		token = next;
+	} while (ret == 0 && token);
+	free(token);
+	free(prefix);
+	return ret;
+}
+
 /* The digest-named files of <base>/<dir>/ as the server lists them. -1 after reporting. */
 static int
 list(struct kiln_remote *r, const char *dir, struct listing *out)
@@ -119,7 +195,9 @@ list(struct kiln_remote *r, const char *dir, struct listing *out)
 	json_t *j, *e;
 	size_t i;
 
-	queue(r, KILN_X_GET_MEM, xasprintf("%s/%s/", kiln_remote_base(r), dir), &a);
+	if (kiln_remote_s3(r))
+		return list_s3(r, dir, out);
+	queue(r, KILN_X_GET_MEM, url_in(r, dir, NULL), &a);
 	run_all(r);
 	if (a.result == KILN_XR_MISSING)
 		return 0;
@@ -140,13 +218,9 @@ list(struct kiln_remote *r, const char *dir, struct listing *out)
 		if (!name || !is_digest_name(name) || strcmp(json_string_value(json_object_get(e, "type")) ?
 		    json_string_value(json_object_get(e, "type")) : "", "file") != 0)
 			continue;
-		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		it = &out->v[out->n++];
-		memset(it, 0, sizeof(*it));
-		it->name = xstrdup(name);
+		it = add_item(out, dir, name);
 		it->mtime = http_time(json_string_value(json_object_get(e, "mtime")));
 		it->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
-		it->zstd = strcmp(dir, "cas-zstd") == 0;
 	}
 	json_decref(j);
 	return 0;
@@ -161,7 +235,7 @@ fetch_entries(struct kiln_remote *r, const char *dir, struct listing *l, size_t 
 
 	for (i = from; i < l->n; i++) {
 		a[i] = (struct answer){0, &l->v[i].body, NULL};
-		queue(r, KILN_X_GET_MEM, xasprintf("%s/%s/%s", kiln_remote_base(r), dir, l->v[i].name), &a[i]);
+		queue(r, KILN_X_GET_MEM, url_in(r, dir, l->v[i].name), &a[i]);
 	}
 	run_all(r);
 	for (i = from; i < l->n; i++) {
@@ -182,8 +256,7 @@ delete_items(struct kiln_remote *r, const char *dir, struct listing *l, const ch
 	for (i = 0; i < l->n; i++) {
 		a[i] = (struct answer){KILN_XR_OK, NULL, &n};
 		if (del[i])
-			queue(r, KILN_X_DELETE, xasprintf("%s/%s/%s", kiln_remote_base(r), l->v[i].zstd ? "cas-zstd" : dir,
-			    l->v[i].name), &a[i]);
+			queue(r, KILN_X_DELETE, url_in(r, l->v[i].zstd ? "cas-zstd" : dir, l->v[i].name), &a[i]);
 	}
 	run_all(r);
 	free(a);
@@ -368,8 +441,7 @@ check_blobs(struct kiln_remote *r, struct kiln_cache *cache, struct listing *blo
 
 		c->it = it;
 		c->bad = &bad;
-		x = kiln_xfer_new(KILN_X_GET_BLOB, xasprintf("%s/%s/%s", kiln_remote_base(r), it->zstd ? "cas-zstd" : "cas",
-		    it->name), blob_checked, c);
+		x = kiln_xfer_new(KILN_X_GET_BLOB, url_in(r, it->zstd ? "cas-zstd" : "cas", it->name), blob_checked, c);
 		x->zstd = it->zstd;
 		kiln_digest_parse(it->name, &x->digest);
 		x->path = kiln_cache_tmp_path(cache, "fsck");

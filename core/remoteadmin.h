@@ -4,8 +4,9 @@
  *
  * Both list the server's ac/, cas/ and cas-zstd/ folders with a GET of the
  * folder that answers a JSON array of {"name", "type", "mtime", "size"}
- * (nginx: `autoindex on; autoindex_format json;`), fetch entries with GET
- * and remove with DELETE (nginx: `dav_methods PUT DELETE;`).
+ * (nginx: `autoindex on; autoindex_format json;`), or on an S3 remote with
+ * ListObjectsV2 of PREFIX/ac/ and so on, fetch entries with GET and remove
+ * with DELETE (nginx: `dav_methods PUT DELETE;`).
  */
 #ifndef KILN_REMOTEADMIN_H
 #define KILN_REMOTEADMIN_H

@@ -18,6 +18,7 @@
 
 #include "cache.h"
 #include "fault.h"
+#include "s3.h"
 #include "transfer.h"
 
 #define PARALLEL 16		/* transfers at once */
@@ -27,6 +28,7 @@
 #define MEM_MAX (64 << 20)	/* a response held in memory larger than this is garbage */
 #define XFER_BUF (512 << 10)	/* curl's buffer for blob bodies: fewer, larger writes */
 #define RATE_SPAN 3.0		/* seconds the bytes/s figure looks back */
+#define ERR_MAX (16 << 10)	/* an error response's body kept for its message */
 
 /* One attempt's state: what is open while it runs. */
 struct kiln_xfer_state {
@@ -40,6 +42,11 @@ struct kiln_xfer_state {
 	size_t zleft;		/* the decompressor's last hint: 0 at a frame's end */
 	uint64_t got;		/* bytes of the blob itself (decompressed) */
 	size_t off;		/* PUT_MEM: bytes sent */
+	uint64_t left;		/* PUT_FILE with range: bytes still to send */
+	struct buf err;		/* a response's body that is not the transfer's (an S3 error document) */
+	struct buf post;	/* POST_MEM: the request's body, kept for a retry */
+	int posted;		/* POST_MEM: post holds it (x->body is the response from then on) */
+	char s3why[64 + 256 + 8];	/* S3: " (Code: Message)" of the last error document */
 	int toolong;		/* the server sent more than was promised */
 	int broken;		/* a compressed body that does not decompress */
 	struct kiln_transfer *eng;	/* while it runs: for the wire counters */
@@ -68,6 +75,8 @@ struct kiln_transfer {
 	struct kiln_transfer_stats st;
 	struct rate_sample rs[8];
 	size_t nrs;
+	char *sigv4, *userpwd;	/* S3: libcurl's Signature V4 settings */
+	char *bucket, *cred_from;	/* S3: for messages */
 };
 
 #ifdef KILN_FAULT
@@ -151,6 +160,27 @@ kiln_transfer_header(struct kiln_transfer *t, const char *line)
 }
 
 void
+kiln_transfer_s3(struct kiln_transfer *t, const char *sigv4, const char *userpwd, const char *token,
+    const char *bucket, const char *cred_from)
+{
+	/*
+	 * libcurl 7.88 signs an empty "Expect:" (which only removes a header)
+	 * as if it were sent: the signature would not match. Without it an
+	 * upload waits at most a millisecond for "100 Continue" (attempt()).
+	 * The payload is not hashed: the blob's digest is checked by readers.
+	 */
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+	kiln_transfer_header(t, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	if (token)
+		kiln_transfer_header(t, token);
+	t->sigv4 = xstrdup(sigv4);
+	t->userpwd = xstrdup(userpwd);
+	t->bucket = xstrdup(bucket);
+	t->cred_from = xstrdup(cred_from);
+}
+
+void
 kiln_transfer_free(struct kiln_transfer *t)
 {
 	if (!t)
@@ -159,6 +189,12 @@ kiln_transfer_free(struct kiln_transfer *t)
 	curl_multi_cleanup(t->multi);
 	curl_slist_free_all(t->headers);
 	free(t->base);
+	free(t->sigv4);
+	if (t->userpwd)
+		memset(t->userpwd, 0, strlen(t->userpwd));
+	free(t->userpwd);
+	free(t->bucket);
+	free(t->cred_from);
 	free(t);
 }
 
@@ -202,6 +238,8 @@ kiln_xfer_free(struct kiln_xfer *x)
 		unlink(x->st->ztmp);
 	free(x->st->ztmp);
 	free(x->st->tmp);
+	buf_release(&x->st->err);
+	buf_release(&x->st->post);
 	free(x->st);
 	free(x->url);
 	free(x->path);
@@ -315,20 +353,62 @@ blob_write(char *data, size_t size, size_t n, void *arg)
 	(void)size;
 	x->wire += n;
 	x->st->eng->st.bytes_in += n;
-	/* An error page (a 404's body) is not the blob: it goes nowhere. */
+	/* An error page (a 404's body) is not the blob: it is kept only for its message. */
 	curl_easy_getinfo(x->st->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (code / 100 != 2)
+	if (code / 100 != 2) {
+		if (x->st->err.len + n <= ERR_MAX)
+			buf_add(&x->st->err, data, n);
 		return n;
+	}
 	if (x->st->dz ? blob_unzstd(x, data, n) < 0 : blob_bytes(x, data, n) < 0)
 		return 0;
 	return n;
+}
+
+/* The body of a response that is not the transfer's own (a PUT's, a DELETE's): kept for an error's message. */
+static size_t
+err_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct kiln_xfer *x = arg;
+
+	(void)size;
+	x->st->eng->st.bytes_in += n;
+	if (x->st->err.len + n <= ERR_MAX)
+		buf_add(&x->st->err, data, n);
+	return n;
+}
+
+/* A response header: the ETag of an uploaded part. */
+static size_t
+header_line(char *data, size_t size, size_t n, void *arg)
+{
+	struct kiln_xfer *x = arg;
+	size_t len = size * n;
+
+	if (len > 5 && strncasecmp(data, "etag:", 5) == 0) {
+		size_t i = 5, e = len;
+
+		while (i < e && (data[i] == ' ' || data[i] == '\t'))
+			i++;
+		while (e > i && (data[e - 1] == '\r' || data[e - 1] == '\n' || data[e - 1] == ' '))
+			e--;
+		if (e - i < sizeof(x->etag))
+			snprintf(x->etag, sizeof(x->etag), "%.*s", (int)(e - i), data + i);
+	}
+	return len;
 }
 
 static size_t
 file_read(char *dest, size_t size, size_t n, void *arg)
 {
 	struct kiln_xfer *x = arg;
-	size_t k = fread(dest, size, n, x->st->in);
+	size_t k;
+
+	if (x->range && (uint64_t)n * size > x->st->left)
+		n = (size_t)x->st->left / size;
+	k = fread(dest, size, n, x->st->in);
+	if (x->range)
+		x->st->left -= k * size;
 
 	x->wire += k * size;
 	x->st->eng->st.bytes_out += k * size;
@@ -379,38 +459,47 @@ zstd_stream(FILE *in, int out, const char **why)
  * retry sends it again without compressing again); its size in *size. -1
  * with last_error set.
  */
-static int
-compress_file(struct kiln_transfer *t, struct kiln_xfer *x, uint64_t *size)
+int
+kiln_transfer_compress(struct kiln_transfer *t, const char *path, char **out, uint64_t *size)
 {
-	struct kiln_xfer_state *s = x->st;
 	const char *why = "";
 	struct stat sb;
 	FILE *in;
 	int fd, ret = -1;
 
-	if (s->ztmp && stat(s->ztmp, &sb) == 0) {
-		*size = (uint64_t)sb.st_size;
-		return 0;
-	}
-	in = fopen(x->path, "rbe");
+	in = fopen(path, "rbe");
 	if (!in) {
-		snprintf(t->last_error, sizeof(t->last_error), "cannot read %s: %s", x->path, strerror(errno));
+		snprintf(t->last_error, sizeof(t->last_error), "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	free(s->ztmp);
-	s->ztmp = kiln_cache_tmp_path(t->cache, "zstd");
-	fd = open(s->ztmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	*out = kiln_cache_tmp_path(t->cache, "zstd");
+	fd = open(*out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		why = strerror(errno);
 	else if (zstd_stream(in, fd, &why) == 0 && fstat(fd, &sb) == 0)
 		ret = 0;
 	if (ret < 0)
-		snprintf(t->last_error, sizeof(t->last_error), "cannot compress %s into %s: %s", x->path, s->ztmp, why);
+		snprintf(t->last_error, sizeof(t->last_error), "cannot compress %s into %s: %s", path, *out, why);
 	*size = ret == 0 ? (uint64_t)sb.st_size : 0;
 	if (fd >= 0)
 		close(fd);
 	fclose(in);
 	return ret;
+}
+
+static int
+compress_file(struct kiln_transfer *t, struct kiln_xfer *x, uint64_t *size)
+{
+	struct kiln_xfer_state *s = x->st;
+	struct stat sb;
+
+	if (s->ztmp && stat(s->ztmp, &sb) == 0) {
+		*size = (uint64_t)sb.st_size;
+		return 0;
+	}
+	free(s->ztmp);
+	s->ztmp = NULL;
+	return kiln_transfer_compress(t, x->path, &s->ztmp, size);
 }
 
 static void
@@ -439,13 +528,31 @@ setup_kind(struct kiln_transfer *t, struct kiln_xfer *x, CURL *e)
 	struct kiln_xfer_state *s = x->st;
 	uint64_t size = x->size;
 
+	buf_reset(&s->err);
+	if (x->kind != KILN_X_GET_MEM && x->kind != KILN_X_GET_BLOB && x->kind != KILN_X_POST_MEM) {
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, err_write);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	}
 	switch (x->kind) {
 	case KILN_X_HEAD:
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 		break;
 	case KILN_X_DELETE:
+		/* A body, if any, is an S3 error document: err_write keeps it. */
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		break;
+	case KILN_X_POST_MEM:
+		if (!s->posted) {
+			s->post = x->body;
+			x->body = (struct buf)BUF_INIT;
+			s->posted = 1;
+		}
+		buf_reset(&x->body);
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->post.s ? s->post.s : "");
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, mem_write);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 		break;
 	case KILN_X_GET_MEM:
 		buf_reset(&x->body);
@@ -471,6 +578,16 @@ setup_kind(struct kiln_transfer *t, struct kiln_xfer *x, CURL *e)
 			return -1;
 		}
 		setvbuf(s->in, NULL, _IOFBF, XFER_BUF);
+		if (x->range) {
+			if (fseeko(s->in, (off_t)x->offset, SEEK_SET) < 0) {
+				snprintf(t->last_error, sizeof(t->last_error), "cannot read %s: %s", x->path, strerror(errno));
+				return -1;
+			}
+			s->left = size;
+		}
+		x->etag[0] = 0;
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_line);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, file_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, x);
@@ -518,6 +635,12 @@ attempt(struct kiln_transfer *t, struct kiln_xfer *x)
 		curl_easy_setopt(e, CURLOPT_NETRC_FILE, getenv("KILN_REMOTE_NETRC"));
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	if (t->sigv4) {
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, t->sigv4);
+		curl_easy_setopt(e, CURLOPT_USERPWD, t->userpwd);
+		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+		curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
+	}
 	if (setup_kind(t, x, e) < 0)
 		return -1;
 	t->st.requests++;
@@ -604,7 +727,42 @@ give_up(struct kiln_transfer *t)
 static int
 is_put(const struct kiln_xfer *x)
 {
-	return x->kind == KILN_X_PUT_FILE || x->kind == KILN_X_PUT_MEM;
+	return x->kind == KILN_X_PUT_FILE || x->kind == KILN_X_PUT_MEM || x->kind == KILN_X_POST_MEM;
+}
+
+/*
+ * S3: read a failed attempt's error document. 1 when it decides x's result
+ * (into *res): the credentials or the bucket are wrong (the server is left
+ * alone at once, said once, naming the bucket), or a 403 on a read, which
+ * S3 answers for a missing key to a client without s3:ListBucket (a HEAD
+ * has no body to tell why: a miss too; a wrong secret is then found by the
+ * GETs and PUTs around it).
+ */
+static int
+s3_answer(struct kiln_transfer *t, struct kiln_xfer *x, int *res)
+{
+	const struct buf *b = x->kind == KILN_X_GET_MEM || x->kind == KILN_X_POST_MEM ? &x->body : &x->st->err;
+	char code[64], msg[256];
+
+	x->st->s3why[0] = 0;
+	if (!t->sigv4)
+		return 0;
+	kiln_s3_error(b->s, b->len, code, sizeof(code), msg, sizeof(msg));
+	if (*code)
+		snprintf(x->st->s3why, sizeof(x->st->s3why), " (%s: %s)", code, msg);
+	if (kiln_s3_error_is_fatal(code)) {
+		snprintf(t->last_error, sizeof(t->last_error), "S3 bucket '%s' refuses the request: %s: %s (credentials from %s)",
+		    t->bucket, code, msg, t->cred_from);
+		give_up(t);
+		*res = KILN_XR_FAILED;
+		return 1;
+	}
+	if (x->code == 403 && !is_put(x) && x->kind != KILN_X_DELETE &&
+	    (x->kind == KILN_X_HEAD || strcmp(code, "AccessDenied") == 0)) {
+		*res = KILN_XR_MISSING;
+		return 1;
+	}
+	return 0;
 }
 
 /* An attempt that got no 2xx and no 404: the result, or PENDING to try again. */
@@ -612,7 +770,7 @@ static int
 attempt_failed(struct kiln_transfer *t, struct kiln_xfer *x, CURLcode cc, double now)
 {
 	if (cc == CURLE_OK)
-		snprintf(t->last_error, sizeof(t->last_error), "%s: HTTP %ld", x->url, x->code);
+		snprintf(t->last_error, sizeof(t->last_error), "%s: HTTP %ld%s", x->url, x->code, x->st->s3why);
 	else
 		snprintf(t->last_error, sizeof(t->last_error), "%s: %s", x->url, curl_easy_strerror(cc));
 	if (cc == CURLE_OK && x->code / 100 == 4 && x->code != 408 && x->code != 429) {
@@ -664,6 +822,10 @@ attempt_done(struct kiln_transfer *t, struct kiln_xfer *x, CURLcode cc)
 	if (x->st->toolong || x->st->broken) {
 		/* More bytes than the entry promised, or a copy that does not decompress: not the blob. */
 		finish(t, x, KILN_XR_BAD);
+		return;
+	}
+	if (cc == CURLE_OK && s3_answer(t, x, &res)) {
+		finish(t, x, res);
 		return;
 	}
 	res = attempt_failed(t, x, cc, now_seconds());
@@ -885,4 +1047,10 @@ int
 kiln_transfer_refuses_uploads(const struct kiln_transfer *t)
 {
 	return t->no_upload;
+}
+
+void
+kiln_transfer_note(struct kiln_transfer *t, const char *msg)
+{
+	snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
 }

@@ -34,6 +34,7 @@ enum kiln_xfer_kind {
 	KILN_X_PUT_FILE,	/* x->path's bytes (zstd-compressed first, with x->zstd) */
 	KILN_X_PUT_MEM,		/* x->body */
 	KILN_X_DELETE,
+	KILN_X_POST_MEM,	/* x->body sent, the response into x->body */
 };
 
 enum kiln_xfer_result { KILN_XR_PENDING, KILN_XR_OK, KILN_XR_MISSING, KILN_XR_BAD, KILN_XR_FAILED };
@@ -49,7 +50,10 @@ struct kiln_xfer {
 	int zstd;		/* GET_BLOB: the body is zstd-compressed; PUT_FILE: compress it */
 	char *url;		/* malloc'd */
 	struct kiln_digest digest;	/* GET_BLOB: what the bytes must hash to */
-	uint64_t size;		/* GET_BLOB: the size promised (0: any); PUT_FILE: the file's */
+	uint64_t size;		/* GET_BLOB: the size promised (0: any); PUT_FILE: the file's, or the range's */
+	uint64_t offset;	/* PUT_FILE with range: where its bytes start in the file */
+	int range;		/* PUT_FILE: only size bytes from offset (an S3 multipart part; no zstd) */
+	char etag[128];		/* PUT_FILE: the response's ETag header (S3 names a part by it) */
 	uint64_t wire;		/* bytes that crossed the wire, either way */
 	char *path;		/* GET_BLOB: the final cas/ path; PUT_FILE: the file (malloc'd) */
 	struct buf body;	/* GET_MEM: the response; PUT_MEM: what to send */
@@ -77,6 +81,19 @@ struct kiln_transfer *kiln_transfer_new(const char *base, struct kiln_cache *cac
 void kiln_transfer_free(struct kiln_transfer *t);
 /* Extra request headers for every transfer ("Name: value"); not kept. */
 void kiln_transfer_header(struct kiln_transfer *t, const char *line);
+/*
+ * Sign every request with AWS Signature V4 (libcurl's CURLOPT_AWS_SIGV4:
+ * `sigv4` is "aws:amz:REGION:s3", userpwd "KEY:SECRET"; token, a session
+ * token's header line, or NULL) and read S3's XML error documents: a code
+ * that says the credentials or the bucket are wrong gives up on the server
+ * at once, naming `bucket` and where the credentials came from; a 403
+ * AccessDenied on a read is a miss (what S3 answers for a missing key to a
+ * client without s3:ListBucket). Before any other header.
+ */
+void kiln_transfer_s3(struct kiln_transfer *t, const char *sigv4, const char *userpwd, const char *token,
+    const char *bucket, const char *cred_from);
+/* Compress path as one zstd frame into a new file of the cache's tmp/ (*out, malloc'd; its size in *size). -1 with last_error set. */
+int kiln_transfer_compress(struct kiln_transfer *t, const char *path, char **out, uint64_t *size);
 
 /* A new transfer of `kind` for url (taken over). */
 struct kiln_xfer *kiln_xfer_new(int kind, char *url, kiln_xfer_fn *done, void *arg);
@@ -105,6 +122,8 @@ int kiln_transfer_is_down(const struct kiln_transfer *t);
 const char *kiln_transfer_last_error(const struct kiln_transfer *t);
 /* Has the server refused an upload (4xx on PUT)? Then uploads stop for the run. */
 int kiln_transfer_refuses_uploads(const struct kiln_transfer *t);
+/* Set the last error's text: a caller's protocol failed on an answer the engine took for a success. */
+void kiln_transfer_note(struct kiln_transfer *t, const char *msg);
 /* Stop every transfer at once (failed, their done functions called): the caller is going away. */
 void kiln_transfer_abandon(struct kiln_transfer *t);
 

@@ -56,4 +56,4 @@ has "not in the remote cache"
 KILN_REMOTE_READ_ONLY=1 fails 2 kiln push --remote "$remote"
 has "read-only"
 fails 2 kiln pull --remote ftp://example.org/cache
-has "expected an http:// or https:// URL"
+has "expected an http://, https:// or s3:// URL"
