@@ -27,6 +27,7 @@ local spec = {
   batch_size = { check.positive_int, "a positive integer" },
   validation = { check.range(0, 0.9), "a fraction in [0, 0.9]" },
   patience = { check.positive_int, "a positive integer" },
+  tol = { check.nonneg, "a number >= 0" },
   seed = { check.nonneg_int, "a non-negative integer" },
   solver = { check.one_of("lbfgs", "adam"), '"lbfgs" or "adam"' },
   trees = { check.positive_int, "a positive integer" },
@@ -52,15 +53,15 @@ function model(name)
     end
     -- lbfgs unless said, or unless a field only Adam takes is given.
     if args.solver == "lbfgs" then
-      for _, f in ipairs({ "lr", "batch_size", "validation", "patience" }) do
+      for _, f in ipairs({ "lr", "batch_size", "validation", "patience", "tol" }) do
         if args[f] ~= nil then
           kiln.fail(string.format("model '%s': field '%s': the lbfgs solver runs on all rows to convergence; %s is Adam's", name, f, f))
         end
       end
     end
     local gbdt = args.algorithm == "gbdt"
-    for _, f in ipairs({ "trees", "depth", "min_child_weight", "subsample", "colsample", "epochs", "batch_size" }) do
-      local only = f ~= "epochs" and f ~= "batch_size"
+    for _, f in ipairs({ "trees", "depth", "min_child_weight", "subsample", "colsample", "epochs", "batch_size", "tol" }) do
+      local only = f ~= "epochs" and f ~= "batch_size" and f ~= "tol"
       if args[f] ~= nil and only ~= gbdt then
         kiln.fail(string.format("model '%s': field '%s': %s", name, f, only and
           'only algorithm "gbdt" grows trees' or 'algorithm "gbdt" has no ' .. f .. ' (use trees)'))

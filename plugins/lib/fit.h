@@ -44,6 +44,7 @@ struct kp_fit_opts {
 	size_t batch;		/* mini-batch rows */
 	double validation;	/* fraction held out for early stopping; 0: none */
 	int patience;		/* epochs without improvement before stopping */
+	double tol;		/* Adam, no validation: least fall of the training loss that counts as one; 0: run every epoch */
 	uint64_t seed;		/* of every random choice: weights, split, order */
 	const float *weights;	/* per-row loss weights (n), or NULL for 1 */
 	int threads;		/* threads computing sub-batches; results do not depend on it */
@@ -57,7 +58,7 @@ struct kp_fit_opts {
 	struct kp_fit_ckpt *ckpt;	/* checkpoints, or NULL; ridge has none */
 };
 
-/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32;
+/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32, tol 1e-4;
  * for gbdt 100 trees of depth 6, min_child_weight 1, all rows and
  * features, 256 bins. */
 void kp_fit_opts_init(struct kp_fit_opts *o);
