@@ -50,7 +50,8 @@ struct kp_fit_opts {
 	int threads;		/* threads computing sub-batches; results do not depend on it */
 	/* gbdt only (gbdt.h); l2 is the leaves' L2 penalty there, lr their shrinkage. */
 	int trees;		/* boosting rounds, at most */
-	int depth;		/* of each tree */
+	int depth;		/* of each tree; with leaves, at most */
+	int leaves;		/* > 0: grow each tree leaf-wise to this many leaves; 0: depth-wise */
 	double min_child_weight;	/* least hessian sum in a child */
 	double subsample;	/* fraction of rows each tree sees */
 	double colsample;	/* fraction of features each tree may split on */

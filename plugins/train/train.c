@@ -22,14 +22,14 @@
 #include "../lib/util.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "checkpoint_every", "colsample",
-	"depth", "epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "solver",
+	"depth", "epochs", "hidden", "l2", "leaves", "lr", "min_child_weight", "patience", "seed", "solver",
 	"subsample", "tol", "trees", "validation", NULL };
 static const char *const solvers[] = { "adam", "lbfgs", NULL };
 /* Params only the Adam solver takes. */
 static const char *const adam_params[] = { "batch_size", "lr", "patience", "tol", "validation", NULL };
 static const char *const algorithms[] = { "ridge", "logistic", "softmax", "mlp", "gbdt", NULL };
 /* Params of one family only: the trees', and the gradient-trained networks'. */
-static const char *const tree_params[] = { "colsample", "depth", "min_child_weight",
+static const char *const tree_params[] = { "colsample", "depth", "leaves", "min_child_weight",
 	"subsample", "trees", NULL };
 static const char *const net_params[] = { "batch_size", "epochs", "hidden", "tol", NULL };
 
@@ -82,7 +82,11 @@ tree_options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	if (kp_int(ctx, "trees", 100, 1, 1000000, &v) < 0)
 		return -1;
 	o->trees = (int)v;
-	if (kp_int(ctx, "depth", 6, 1, 16, &v) < 0)
+	if (kp_int(ctx, "leaves", 0, 2, KP_GBDT_LEAVES, &v) < 0)
+		return -1;
+	o->leaves = (int)v;
+	/* Leaf-wise trees are bounded by their leaves; depth caps them only when given. */
+	if (kp_int(ctx, "depth", o->leaves ? 16 : 6, 1, 16, &v) < 0)
 		return -1;
 	o->depth = (int)v;
 	if (kp_number(ctx, "lr", 0.1, 0, 10, &o->lr) < 0 ||
@@ -385,8 +389,9 @@ hyper_json(const struct kp_fit_opts *o)
 
 	if (o->kind == KP_GBDT) {
 		json_decref(h);
-		return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I}",
+		return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I}",
 			"algorithm", "gbdt", "trees", (json_int_t)o->trees, "depth", (json_int_t)o->depth,
+			"leaves", (json_int_t)o->leaves,
 			"lr", kp_json_real(o->lr), "l2", kp_json_real(o->l2),
 			"min_child_weight", kp_json_real(o->min_child_weight),
 			"subsample", kp_json_real(o->subsample), "colsample", kp_json_real(o->colsample),
