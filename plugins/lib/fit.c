@@ -40,7 +40,6 @@ kp_fit_opts_init(struct kp_fit_opts *o)
 	o->l2 = 1e-4;
 	o->batch = 32;
 	o->patience = 10;
-	o->tol = 1e-4;
 	o->seed = 1;
 	o->trees = 100;
 	o->depth = 6;

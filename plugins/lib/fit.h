@@ -59,7 +59,7 @@ struct kp_fit_opts {
 	struct kp_fit_ckpt *ckpt;	/* checkpoints, or NULL; ridge has none */
 };
 
-/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32, tol 1e-4;
+/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32, tol 0;
  * for gbdt 100 trees of depth 6, min_child_weight 1, all rows and
  * features, 256 bins. */
 void kp_fit_opts_init(struct kp_fit_opts *o);

@@ -136,7 +136,8 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	if (kp_int(ctx, "patience", 10, 1, 1000000, &v) < 0)
 		return -1;
 	o->patience = (int)v;
-	if (kp_number(ctx, "tol", 1e-4, 0, 1e6, &o->tol) < 0)
+	/* The MLP stops as scikit-learn's does; Adam's logistic and softmax run every epoch. */
+	if (kp_number(ctx, "tol", mlp ? 1e-4 : 0, 0, 1e6, &o->tol) < 0)
 		return -1;
 	if (kp_int(ctx, "seed", 1, 0, LLONG_MAX, &v) < 0)
 		return -1;
