@@ -9,12 +9,15 @@
 # throughput: kiln-serve over HTTP (JSON batches of up to 1,000 rows, as
 # many as fit its 1 MiB body limit, one keep-alive connection), and kiln's
 # forest in process (kp_model_predict, one thread, what kiln-serve calls),
-# beside xgboost's inplace_predict in process (2 threads).
+# beside xgboost's inplace_predict in process (2 threads). Then leaf-wise
+# trees (leaves = KILN_BENCH_LEAVES) beside XGBoost's lossguide policy with
+# as many max_leaves: accuracy and training time.
 #
 #   bench/gbdt.sh                (after `make`; installs nothing)
 #   KILN_BENCH_ROWS=50000        a smaller generated set
 #   KILN_BENCH_RUNS=5            runs per median
 #   KILN_BENCH_TREES=100 KILN_BENCH_DEPTH=6 KILN_BENCH_LR=0.1
+#   KILN_BENCH_LEAVES=31         leaves of the leaf-wise trees (LightGBM's default)
 #
 # Needs Debian's python3-xgboost and python3-sklearn (apt-get install
 # python3-xgboost python3-sklearn); it says so and stops without them.
@@ -28,6 +31,7 @@ runs=${KILN_BENCH_RUNS:-5}
 trees=${KILN_BENCH_TREES:-100}
 depth=${KILN_BENCH_DEPTH:-6}
 lr=${KILN_BENCH_LR:-0.1}
+leaves=${KILN_BENCH_LEAVES:-31}
 [ -x "$top/build/kiln" ] && [ -x "$top/build/kiln-serve" ] || { echo "build kiln first: make" >&2; exit 1; }
 if ! $py -c 'import xgboost, sklearn' 2>/dev/null; then
 	echo "skipped: needs python3-xgboost and python3-sklearn (apt-get install python3-xgboost python3-sklearn)"
@@ -104,11 +108,13 @@ mkdir -p large/feat && mv large/*.npy large/*.json large/feat/
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# kiln_side DIR: "accuracy fit-median build-median" of the gbdt model on DIR/feat.
+# kiln_side DIR [LEAVES]: "accuracy fit-median build-median" of the gbdt
+# model on DIR/feat, depth-wise, or leaf-wise to LEAVES leaves.
 kiln_side() {
-	local dir=$1 i t0 t1
+	local dir=$1 grow="depth = $depth" i t0 t1
+	[ -n "${2:-}" ] && grow="leaves = $2"
 	cat > "$dir/Kilnfile.gbdt" <<K
-model "gb" { features = "feat", algorithm = "gbdt", trees = $trees, depth = $depth, lr = $lr, threads = 2 }
+model "gb" { features = "feat", algorithm = "gbdt", trees = $trees, $grow, lr = $lr, threads = 2 }
 test "gb_test" { model = ":gb", features = "feat" }
 K
 	mv "$dir/Kilnfile.gbdt" "$dir/Kilnfile"
@@ -126,18 +132,21 @@ K
 	echo "$($py -c "import json; print(json.load(open('$dir/kiln-out/gb_test/metrics.json'))['metrics']['accuracy'])") $(median < "$dir/fit.txt") $(median < "$dir/build.txt")"
 }
 
-# xgb_side DIR: "accuracy fit-median inplace_predict-rows/s".
+# xgb_side DIR [LEAVES]: "accuracy fit-median inplace_predict-rows/s";
+# with LEAVES, grow_policy "lossguide" with max_leaves (kiln's depth cap, 16).
 xgb_side() {
-	$py - "$1/feat" "$runs" "$trees" "$depth" "$lr" <<'P'
+	$py - "$1/feat" "$runs" "$trees" "$depth" "$lr" "${2:-0}" <<'P'
 import statistics, sys, time
 import numpy as np, xgboost as xgb
 d, runs, trees, depth, lr = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+leaves = int(sys.argv[6])
+grow = dict(grow_policy="lossguide", max_leaves=leaves, max_depth=16) if leaves else dict(max_depth=depth)
 X, y = np.load(d + "/X_train.npy"), np.load(d + "/y_train.npy")
 Xt, yt = np.load(d + "/X_test.npy"), np.load(d + "/y_test.npy")
 k = int(y.max()) + 1
 times = []
 for _ in range(runs):
-    clf = xgb.XGBClassifier(tree_method="hist", n_estimators=trees, max_depth=depth, learning_rate=lr,
+    clf = xgb.XGBClassifier(tree_method="hist", n_estimators=trees, **grow, learning_rate=lr,
                             n_jobs=2, max_bin=256, reg_lambda=1.0, min_child_weight=1,
                             objective="binary:logistic" if k == 2 else "multi:softprob")
     t = time.perf_counter()
@@ -206,6 +215,15 @@ for d in digits breast_cancer loans large; do
 	kr=$(./predict "$d/kiln-out/gb" "$d/feat/X_test.npy" "$runs")
 	printf '%-30s %8.4f %8.4f %7.3fs %7.3fs %6.2fx %8.3fs %6.2fx %11s %11s %11.0f\n' "$d ($shape)" "$ka" "$xa" \
 		"$kf" "$xf" "$(echo "$xf / $kf" | bc -l)" "$kb" "$(echo "$xf / $kb" | bc -l)" "$sr" "$kr" "$xr"
+done
+echo
+echo "leaf-wise: kiln leaves = $leaves (depth at most 16) beside xgboost grow_policy=\"lossguide\", max_leaves=$leaves, max_depth=16"
+printf '%-30s %8s %8s %8s %8s %7s\n' "data (train rows x features)" "kiln acc" "xgb acc" "kiln fit" "xgb fit" speedup
+for d in digits breast_cancer loans large; do
+	read -r ka kf kb < <(kiln_side "$d" "$leaves")
+	read -r xa xf xr < <(xgb_side "$d" "$leaves")
+	shape=$($py -c "import numpy as np; print('%d x %d' % np.load('$d/feat/X_train.npy', mmap_mode='r').shape)")
+	printf '%-30s %8.4f %8.4f %7.3fs %7.3fs %6.2fx\n' "$d ($shape)" "$ka" "$xa" "$kf" "$xf" "$(echo "$xf / $kf" | bc -l)"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "fit: training alone (kiln: the train step's log; xgboost: fit()); kiln all: the whole kiln build"

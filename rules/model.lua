@@ -2,10 +2,11 @@
 --
 --   model "digits_mlp" { features = ":digits_feat", algorithm = "mlp", hidden = {64} }
 --   model "loans_gbdt" { features = ":loans_feat", algorithm = "gbdt", trees = 200, depth = 4 }
+--   model "loans_lgb" { features = ":loans_feat", algorithm = "gbdt", leaves = 31 }
 --
 -- algorithm: "ridge", "logistic", "softmax" (by L-BFGS, or solver = "adam"),
 -- "mlp" or "gbdt" (gradient-
--- boosted trees: trees, depth, lr, l2, min_child_weight, subsample,
+-- boosted trees: trees, depth or leaves (leaf-wise growth), lr, l2, min_child_weight, subsample,
 -- colsample, seed, validation/patience for early stopping). Outputs
 -- model.safetensors, model.json and history.json. checkpoint = true keeps a
 -- checkpoint every checkpoint_every epochs (default a twentieth of them), so
@@ -28,11 +29,14 @@ local spec = {
   batch_size = { check.positive_int, "a positive integer" },
   validation = { check.range(0, 0.9), "a fraction in [0, 0.9]" },
   patience = { check.positive_int, "a positive integer" },
+  tol = { check.nonneg, "a number >= 0" },
   seed = { check.nonneg_int, "a non-negative integer" },
   solver = { check.one_of("lbfgs", "adam"), '"lbfgs" or "adam"' },
   trees = { check.positive_int, "a positive integer" },
   depth = { function(v) return math.type(v) == "integer" and v >= 1 and v <= 16 end,
     "an integer in [1, 16]" },
+  leaves = { function(v) return math.type(v) == "integer" and v >= 2 and v <= 65536 end,
+    "an integer in [2, 65536]" },
   min_child_weight = { check.nonneg, "a number >= 0" },
   subsample = { function(v) return check.number(v) and v > 0 and v <= 1 end, "a fraction in (0, 1]" },
   colsample = { function(v) return check.number(v) and v > 0 and v <= 1 end, "a fraction in (0, 1]" },
@@ -54,15 +58,15 @@ function model(name)
     end
     -- lbfgs unless said, or unless a field only Adam takes is given.
     if args.solver == "lbfgs" then
-      for _, f in ipairs({ "lr", "batch_size", "validation", "patience" }) do
+      for _, f in ipairs({ "lr", "batch_size", "validation", "patience", "tol" }) do
         if args[f] ~= nil then
           kiln.fail(string.format("model '%s': field '%s': the lbfgs solver runs on all rows to convergence; %s is Adam's", name, f, f))
         end
       end
     end
     local gbdt = args.algorithm == "gbdt"
-    for _, f in ipairs({ "trees", "depth", "min_child_weight", "subsample", "colsample", "epochs", "batch_size" }) do
-      local only = f ~= "epochs" and f ~= "batch_size"
+    for _, f in ipairs({ "trees", "depth", "leaves", "min_child_weight", "subsample", "colsample", "epochs", "batch_size", "tol" }) do
+      local only = f ~= "epochs" and f ~= "batch_size" and f ~= "tol"
       if args[f] ~= nil and only ~= gbdt then
         kiln.fail(string.format("model '%s': field '%s': %s", name, f, only and
           'only algorithm "gbdt" grows trees' or 'algorithm "gbdt" has no ' .. f .. ' (use trees)'))

@@ -889,6 +889,22 @@ checkpoint(const struct kp_fit_opts *o, struct adam_state *s)
 	return r;
 }
 
+/*
+ * Early stopping on the training loss, as scikit-learn's MLP without a
+ * validation split: an epoch whose loss is not below the best by more than
+ * tol adds one to since (returned), any other sets it to 0; *best (NaN at
+ * first) follows the lowest loss.
+ */
+static int
+loss_stalled(double loss, double tol, double *best, int since)
+{
+	int stalled = !isnan(*best) && !(loss < *best - tol);
+
+	if (isnan(*best) || loss < *best)
+		*best = loss;
+	return stalled ? since + 1 : 0;
+}
+
 static int
 train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	const float *X, size_t n, size_t d, const int64_t *y, const float *yf,
@@ -946,6 +962,8 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 				since++;
 			}
 		}
+		else if (o->tol > 0)
+			since = loss_stalled(loss, o->tol, &best_val, since);
 		kp_history_add(h, loss, val);
 		if (!isfinite(loss)) {
 			pool_release(&pool);
@@ -954,7 +972,8 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 			free(idx);
 			return kp_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
 		}
-		if ((progress && progress(arg, e, o->epochs, loss)) || (nval && since >= o->patience))
+		if ((progress && progress(arg, e, o->epochs, loss)) ||
+		    ((nval || o->tol > 0) && since >= o->patience))
 			break;
 		st.epoch = e;
 		st.since = since;
@@ -964,6 +983,8 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	if (nval)
 		copy_weights(m, &best);
+	else
+		h->best_epoch = (int)h->n;
 	pool_release(&pool);
 	kp_model_release(&best);
 	free(idx);

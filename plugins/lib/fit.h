@@ -44,12 +44,14 @@ struct kp_fit_opts {
 	size_t batch;		/* mini-batch rows */
 	double validation;	/* fraction held out for early stopping; 0: none */
 	int patience;		/* epochs without improvement before stopping */
+	double tol;		/* Adam, no validation: least fall of the training loss that counts as one; 0: run every epoch */
 	uint64_t seed;		/* of every random choice: weights, split, order */
 	const float *weights;	/* per-row loss weights (n), or NULL for 1 */
 	int threads;		/* threads computing sub-batches; results do not depend on it */
 	/* gbdt only (gbdt.h); l2 is the leaves' L2 penalty there, lr their shrinkage. */
 	int trees;		/* boosting rounds, at most */
-	int depth;		/* of each tree */
+	int depth;		/* of each tree; with leaves, at most */
+	int leaves;		/* > 0: grow each tree leaf-wise to this many leaves; 0: depth-wise */
 	double min_child_weight;	/* least hessian sum in a child */
 	double subsample;	/* fraction of rows each tree sees */
 	double colsample;	/* fraction of features each tree may split on */
@@ -57,7 +59,7 @@ struct kp_fit_opts {
 	struct kp_fit_ckpt *ckpt;	/* checkpoints, or NULL; ridge has none */
 };
 
-/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32;
+/* The defaults: softmax, 100 epochs, lr 0.01, l2 1e-4, batches of 32, tol 0;
  * for gbdt 100 trees of depth 6, min_child_weight 1, all rows and
  * features, 256 bins. */
 void kp_fit_opts_init(struct kp_fit_opts *o);

@@ -599,6 +599,75 @@ root_task(void *arg, size_t fi)
 }
 
 /*
+ * The open leaf (a node with a split found and not taken) of the largest
+ * gain, the lowest node index among equals; -1 when none is left. open
+ * holds nopen node indexes; the one returned is taken out.
+ */
+static long
+best_leaf(const struct grower *g, size_t *open, size_t *nopen)
+{
+	size_t i, at = 0;
+	long best = -1;
+
+	for (i = 0; i < *nopen; i++) {
+		const struct tnode *t = &g->nodes[open[i]];
+
+		if (best < 0 || t->split.gain > g->nodes[best].split.gain ||
+		    (t->split.gain == g->nodes[best].split.gain && open[i] < (size_t)best)) {
+			best = (long)open[i];
+			at = i;
+		}
+	}
+	if (best >= 0)
+		open[at] = open[--*nopen];
+	return best;
+}
+
+/*
+ * Leaf-wise (best-first) growth, as LightGBM's: split the open leaf whose
+ * split gains most, find its children's best splits, and go on until the
+ * tree has o->leaves leaves or no leaf has a split left (the depth cap
+ * and min_child_weight still apply through may_split). The root's
+ * histogram is in the level on entry.
+ */
+static void
+grow_leaves(struct grower *g)
+{
+	size_t *open = kp_xmallocarray(2 * (size_t)g->o->leaves, sizeof(size_t));
+	size_t nopen = 0, nleaves = 1, i;
+	long best;
+
+	for (;;) {
+		/* The level: the nodes just made that may split, histograms built. */
+		if (g->nlevel)
+			find_splits(g);
+		for (i = 0; i < g->nlevel; i++)
+			if (g->nodes[g->level[i]].split.feature >= 0)
+				open[nopen++] = g->level[i];
+			else {
+				hist_put(g, g->nodes[g->level[i]].hist);
+				g->nodes[g->level[i]].hist = NULL;
+			}
+		g->nlevel = 0;
+		if (nleaves >= (size_t)g->o->leaves || (best = best_leaf(g, open, &nopen)) < 0)
+			break;
+		g->level[0] = (size_t)best;
+		g->nlevel = 1;
+		grow_level(g);
+		nleaves++;
+	}
+	/* The leaves left open stay leaves. */
+	for (i = 0; i < nopen; i++) {
+		struct tnode *t = &g->nodes[open[i]];
+
+		t->split.feature = -1;
+		hist_put(g, t->hist);
+		t->hist = NULL;
+	}
+	free(open);
+}
+
+/*
  * Grow one tree on the rows idx[0..m) (already in g->idx, their gradient
  * pairs in g->ord) and append it to the forest, leaves scaled by lr.
  */
@@ -620,10 +689,13 @@ grow_tree(struct grower *g, size_t m, struct kp_forest *f)
 		kp_pool_run(g->pool, root_task, g, g->nfeats);
 		g->level[g->nlevel++] = 0;
 	}
-	while (g->nlevel) {
-		find_splits(g);
-		grow_level(g);
-	}
+	if (g->o->leaves > 0)
+		grow_leaves(g);
+	else
+		while (g->nlevel) {
+			find_splits(g);
+			grow_level(g);
+		}
 	kp_forest_tree(f);
 	base = f->nnodes;
 	for (i = 0; i < g->nnodes; i++) {
@@ -912,6 +984,8 @@ check_opts(const struct kp_fit_opts *o, size_t nclasses, char *err)
 		return kp_errf(err, "gbdt: trees must be >= 1, got %d", o->trees);
 	if (o->depth < 1 || o->depth > 16)
 		return kp_errf(err, "gbdt: depth must be in [1, 16], got %d", o->depth);
+	if (o->leaves != 0 && (o->leaves < 2 || o->leaves > KP_GBDT_LEAVES))
+		return kp_errf(err, "gbdt: leaves must be in [2, %d], got %d", KP_GBDT_LEAVES, o->leaves);
 	if (!(o->min_child_weight >= 0) || !(o->l2 >= 0))
 		return kp_errf(err, "gbdt: min_child_weight and l2 must be >= 0");
 	if (!(o->subsample > 0 && o->subsample <= 1) || !(o->colsample > 0 && o->colsample <= 1))

@@ -2,8 +2,8 @@
  * gbdt: training gradient-boosted trees (forest.h) on binned features, as
  * XGBoost's "hist" method does: each feature's values fall into at most
  * 256 quantile bins, a node's split comes from per-bin sums of gradients
- * and hessians, and trees grow depth-wise. The same bytes for any number
- * of threads.
+ * and hessians, and trees grow depth-wise (or leaf-wise, best split first,
+ * as LightGBM's). The same bytes for any number of threads.
  */
 #ifndef KILN_PLUGLIB_GBDT_H
 #define KILN_PLUGLIB_GBDT_H
@@ -18,6 +18,8 @@ struct kp_pool;
 
 /* Most bins a feature has. */
 #define KP_GBDT_BINS 256
+/* Most leaves a leaf-wise tree has (those of a tree of depth 16). */
+#define KP_GBDT_LEAVES 65536
 
 /* The losses, picked by the task. */
 enum kp_gbdt_loss {
@@ -84,7 +86,8 @@ struct kp_rows {
 };
 
 /*
- * Boost o->trees rounds of trees of depth o->depth on X (n x d) with y
+ * Boost o->trees rounds of trees of depth o->depth (or, with o->leaves,
+ * of that many leaves grown best-first, depth o->depth at most) on X (n x d) with y
  * (nclasses >= 2) or yf (nclasses 0), into a gbdt model m. With val (or
  * o->validation > 0, a seeded hold-out of the rows) it stops after
  * o->patience rounds without a lower validation loss and keeps the best

@@ -478,7 +478,7 @@ void
 kp_model_predict(const struct kp_model *m, const float *X, size_t n,
 	int64_t *pred, float *probs)
 {
-	size_t k = kp_model_outputs(m), i, j, nc = m->nclasses;
+	size_t k = kp_model_outputs(m), i, j;
 	float *out = kp_xmallocarray(n * k, sizeof(float));
 
 	kp_model_forward(m, X, n, out);
@@ -502,8 +502,9 @@ kp_model_predict(const struct kp_model *m, const float *X, size_t n,
 		for (j = 1; j < k; j++)
 			if (r[j] > r[pred[i]])
 				pred[i] = (int64_t)j;
+		/* k, not m->nclasses: a model just trained has no class names. */
 		if (probs)
-			memcpy(probs + i * nc, r, nc * sizeof(float));
+			memcpy(probs + i * k, r, k * sizeof(float));
 	}
 	free(out);
 }

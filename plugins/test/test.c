@@ -455,6 +455,13 @@ input_name(const char *dir)
 	return slash ? slash + 1 : dir;
 }
 
+/* json_equal, but a key absent from both (NULL, NULL) is the same. */
+static int
+same_json(const json_t *a, const json_t *b)
+{
+	return (!a && !b) || json_equal(a, b);
+}
+
 /* What differs between two transforms, first difference only, into buf. */
 static void
 transform_diff(const json_t *a, const json_t *b, char *buf, size_t len)
@@ -464,7 +471,7 @@ transform_diff(const json_t *a, const json_t *b, char *buf, size_t len)
 	size_t i;
 
 	for (i = 0; keys[i]; i++)
-		if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i]))) {
+		if (!same_json(json_object_get(a, keys[i]), json_object_get(b, keys[i]))) {
 			snprintf(buf, len, "their %s differ", keys[i]);
 			return;
 		}
@@ -501,9 +508,9 @@ same_transform(kiln_ctx *ctx)
 	const json_t *mt = json_object_get(mj, "transform");
 	int rc = 0;
 
-	if (json_is_object(mt) && json_is_object(ft) && (!json_equal(json_object_get(mt, "columns"),
-	    json_object_get(ft, "columns")) || !json_equal(json_object_get(mt, "classes"),
-	    json_object_get(ft, "classes")) || !json_equal(json_object_get(mt, "label"), json_object_get(ft, "label")))) {
+	if (json_is_object(mt) && json_is_object(ft) && (!same_json(json_object_get(mt, "columns"),
+	    json_object_get(ft, "columns")) || !same_json(json_object_get(mt, "classes"),
+	    json_object_get(ft, "classes")) || !same_json(json_object_get(mt, "label"), json_object_get(ft, "label")))) {
 		transform_diff(mt, ft, why, sizeof(why));
 		rc = kiln_fail(ctx, "the model '%s' and the features '%s' were made with different transforms (%s): "
 			"score new data with the transform the model was trained with, "

@@ -22,16 +22,16 @@
 #include "../lib/util.h"
 
 static const char *const params[] = { "algorithm", "batch_size", "checkpoint_every", "colsample",
-	"depth", "epochs", "hidden", "l2", "lr", "min_child_weight", "patience", "seed", "solver",
-	"subsample", "trees", "validation", NULL };
+	"depth", "epochs", "hidden", "l2", "leaves", "lr", "min_child_weight", "patience", "seed", "solver",
+	"subsample", "tol", "trees", "validation", NULL };
 static const char *const solvers[] = { "adam", "lbfgs", NULL };
 /* Params only the Adam solver takes. */
-static const char *const adam_params[] = { "batch_size", "lr", "patience", "validation", NULL };
+static const char *const adam_params[] = { "batch_size", "lr", "patience", "tol", "validation", NULL };
 static const char *const algorithms[] = { "ridge", "logistic", "softmax", "mlp", "gbdt", NULL };
 /* Params of one family only: the trees', and the gradient-trained networks'. */
-static const char *const tree_params[] = { "colsample", "depth", "min_child_weight",
+static const char *const tree_params[] = { "colsample", "depth", "leaves", "min_child_weight",
 	"subsample", "trees", NULL };
-static const char *const net_params[] = { "batch_size", "epochs", "hidden", NULL };
+static const char *const net_params[] = { "batch_size", "epochs", "hidden", "tol", NULL };
 
 /* A param of the other family than the algorithm's is a mistake: say so. */
 static int
@@ -82,7 +82,11 @@ tree_options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	if (kp_int(ctx, "trees", 100, 1, 1000000, &v) < 0)
 		return -1;
 	o->trees = (int)v;
-	if (kp_int(ctx, "depth", 6, 1, 16, &v) < 0)
+	if (kp_int(ctx, "leaves", 0, 2, KP_GBDT_LEAVES, &v) < 0)
+		return -1;
+	o->leaves = (int)v;
+	/* Leaf-wise trees are bounded by their leaves; depth caps them only when given. */
+	if (kp_int(ctx, "depth", o->leaves ? 16 : 6, 1, 16, &v) < 0)
 		return -1;
 	o->depth = (int)v;
 	if (kp_number(ctx, "lr", 0.1, 0, 10, &o->lr) < 0 ||
@@ -107,37 +111,45 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	long long v;
 	double x = 0;
 	size_t i;
+	int mlp;
 
 	kp_fit_opts_init(o);
 	if (kp_known(ctx, params) < 0 || kp_string(ctx, "algorithm", "softmax", algorithms, &alg) < 0)
 		return -1;
 	o->kind = kp_kind_parse(alg);
+	mlp = o->kind == KP_MLP;
 	if (family(ctx, o->kind == KP_GBDT) < 0)
 		return -1;
 	if (o->kind == KP_GBDT && tree_options(ctx, o) < 0)
 		return -1;
 	if (solver_option(ctx, o) < 0)
 		return -1;
-	/* Epochs, or for lbfgs iterations at most: it stops when converged. */
-	if (kp_int(ctx, "epochs", o->solver == KP_SOLVER_LBFGS ? 1000 : 100, 1, 1000000, &v) < 0)
+	/* Epochs, or for lbfgs iterations at most: it stops when converged. The
+	 * MLP's defaults are scikit-learn's MLPClassifier's (docs/rules.md). */
+	if (kp_int(ctx, "epochs", o->solver == KP_SOLVER_LBFGS ? 1000 : mlp ? 200 : 100, 1,
+	    1000000, &v) < 0)
 		return -1;
 	o->epochs = (int)v;
-	if (kp_int(ctx, "batch_size", 32, 1, 1 << 24, &v) < 0)
+	if (kp_int(ctx, "batch_size", mlp ? 200 : 32, 1, 1 << 24, &v) < 0)
 		return -1;
 	o->batch = (size_t)v;
 	if (kp_int(ctx, "patience", 10, 1, 1000000, &v) < 0)
 		return -1;
 	o->patience = (int)v;
+	/* The MLP stops as scikit-learn's does; Adam's logistic and softmax run every epoch. */
+	if (kp_number(ctx, "tol", mlp ? 1e-4 : 0, 0, 1e6, &o->tol) < 0)
+		return -1;
 	if (kp_int(ctx, "seed", 1, 0, LLONG_MAX, &v) < 0)
 		return -1;
 	o->seed = (uint64_t)v;
-	if (o->kind != KP_GBDT && kp_number(ctx, "lr", 0.01, 0, 10, &o->lr) < 0)
+	if (o->kind != KP_GBDT && kp_number(ctx, "lr", mlp ? 1e-3 : 0.01, 0, 10, &o->lr) < 0)
 		return -1;
 	if (!(o->lr > 0))
 		return kiln_fail(ctx, "param 'lr': expected a positive number, got 0");
-	/* NaN: 1/n, n the training rows (scikit-learn's C = 1), set by run. */
+	/* NaN: 1/n, n the training rows (scikit-learn's C = 1), set by run. The
+	 * MLP's 1e-3 was chosen on the examples over seeds (docs/rules.md). */
 	if (o->kind != KP_GBDT && kp_number(ctx, "l2", o->kind == KP_RIDGE ? 1.0 :
-	    o->solver == KP_SOLVER_LBFGS ? NAN : 1e-4, 0, 1e6, &o->l2) < 0)
+	    o->solver == KP_SOLVER_LBFGS ? NAN : mlp ? 1e-3 : 1e-4, 0, 1e6, &o->l2) < 0)
 		return -1;
 	if (kp_number(ctx, "validation", 0, 0, 0.9, &x) < 0)
 		return -1;
@@ -147,7 +159,7 @@ options(kiln_ctx *ctx, struct kp_fit_opts *o)
 	if (hidden && o->kind != KP_MLP)
 		return kiln_fail(ctx, "param 'hidden': only the mlp algorithm has hidden layers");
 	if (o->kind == KP_MLP && !hidden) {
-		o->hidden[0] = 64;
+		o->hidden[0] = 100;
 		o->nhidden = 1;
 	}
 	if (hidden && (kiln_value_type(hidden) != KILN_LIST || kiln_value_len(hidden) > 8))
@@ -378,8 +390,9 @@ hyper_json(const struct kp_fit_opts *o)
 
 	if (o->kind == KP_GBDT) {
 		json_decref(h);
-		return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I}",
+		return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I}",
 			"algorithm", "gbdt", "trees", (json_int_t)o->trees, "depth", (json_int_t)o->depth,
+			"leaves", (json_int_t)o->leaves,
 			"lr", kp_json_real(o->lr), "l2", kp_json_real(o->l2),
 			"min_child_weight", kp_json_real(o->min_child_weight),
 			"subsample", kp_json_real(o->subsample), "colsample", kp_json_real(o->colsample),
@@ -396,11 +409,11 @@ hyper_json(const struct kp_fit_opts *o)
 				"l2", kp_json_real(o->l2));
 		h = NULL;
 	}
-	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:o, s:I, s:o, s:I}",
+	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:o, s:I, s:o, s:o, s:I}",
 		"algorithm", kp_kind_name(o->kind), "epochs", (json_int_t)o->epochs,
 		"lr", kp_json_real(o->lr), "l2", kp_json_real(o->l2),
 		"batch_size", (json_int_t)o->batch, "validation", kp_json_real(o->validation),
-		"patience", (json_int_t)o->patience, "hidden", h ? h : json_array(), "seed", (json_int_t)o->seed);
+		"patience", (json_int_t)o->patience, "tol", kp_json_real(o->tol), "hidden", h ? h : json_array(), "seed", (json_int_t)o->seed);
 }
 
 static json_t *

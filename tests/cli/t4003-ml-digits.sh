@@ -20,7 +20,8 @@ done
 ok /usr/bin/python3 - <<'P'
 import json
 h = json.load(open("kiln-out/digits_mlp/history.json"))
-assert len(h["epochs"]) == 100 and h["flops"] > 0
+# at most 200 epochs, fewer when the training loss stops falling
+assert 10 < len(h["epochs"]) <= 200 and h["best_epoch"] == len(h["epochs"]) and h["flops"] > 0
 losses = [e["loss"] for e in h["epochs"]]
 assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
 m = json.load(open("kiln-out/digits_mlp/model.json"))

@@ -1,7 +1,8 @@
 /*
  * Gradient-boosted trees: binning, split finding and the losses against
  * cases worked by hand; training that learns what a linear model cannot,
- * the same bytes for any thread count, early stopping, and a forest that
+ * the same bytes for any thread count, early stopping, leaf-wise growth
+ * taking the best-gain leaf first, and a forest that
  * survives its safetensors file or is refused when it is damaged.
  */
 #include <setjmp.h>
@@ -358,6 +359,125 @@ file_round_trip_and_damage(void **state)
 	free(c2);
 }
 
+/*
+ * Leaf-wise growth on 8 rows worked by hand (squared error, so g = s - y
+ * and h = 1; lr 1, l2 0). x0 parts the rows {0, 0, 1, 1} | {10, 10, 20,
+ * 20}, x1 parts each half in two. From the base 7.75 the root's gain on
+ * x0 is 29^2/4 + 29^2/4 = 420.5 (on x1: 60.5); then the left half's best
+ * split (x1) gains 15.5^2/2 + 13.5^2/2 - 29^2/4 = 1 and the right half's
+ * 4.5^2/2 + 24.5^2/2 - 29^2/4 = 100. With 3 leaves the right one, made
+ * after the left, is split, and the left stays a leaf of -29/4.
+ */
+static void
+leafwise_best_gain_first(void **state)
+{
+	const float X[] = { 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1 };
+	const float yf[] = { 0, 0, 1, 1, 10, 10, 20, 20 };
+	const float row[][2] = { { 0, 1 }, { 1, 0 }, { 1, 1 } };
+	const float want[] = { 0.5f, 10, 20 };
+	const struct kp_node *nd;
+	struct kp_model m;
+	struct kp_history h;
+	struct kp_fit_opts o;
+	char err[KP_ERRLEN];
+	size_t i;
+
+	(void)state;
+	kp_fit_opts_init(&o);
+	o.kind = KP_GBDT;
+	o.trees = 1;
+	o.lr = 1;
+	o.l2 = 0;
+	o.min_child_weight = 0;
+	o.leaves = 3;
+	if (kp_gbdt_fit(&m, &o, X, 8, 2, NULL, yf, 0, NULL, &h, NULL, NULL, err) != 0)
+		fail_msg("fit: %s", err);
+	nd = m.forest->nodes;
+	assert_true(m.forest->base[0] == 7.75f);
+	assert_int_equal(m.forest->nnodes, 5);
+	assert_int_equal(nd[0].feature, 0);
+	assert_true(nd[0].threshold == 0.5f);
+	assert_int_equal(nd[nd[0].left].feature, -1);
+	assert_true(nd[nd[0].left].value == -7.25f);
+	assert_int_equal(nd[nd[0].right].feature, 1);
+	assert_true(nd[nd[nd[0].right].left].value == 2.25f);
+	assert_true(nd[nd[nd[0].right].right].value == 12.25f);
+	for (i = 0; i < 3; i++)
+		assert_true(kp_forest_tree_value(m.forest, 0, row[i]) + 7.75f == want[i]);
+	kp_model_release(&m);
+	kp_history_release(&h);
+	/* 2 leaves: the root's split only; 4: both halves split. */
+	for (o.leaves = 2; o.leaves <= 4; o.leaves += 2) {
+		if (kp_gbdt_fit(&m, &o, X, 8, 2, NULL, yf, 0, NULL, &h, NULL, NULL, err) != 0)
+			fail_msg("fit: %s", err);
+		assert_int_equal(m.forest->nnodes, o.leaves == 2 ? 3 : 7);
+		kp_model_release(&m);
+		kp_history_release(&h);
+	}
+	/* A depth cap of 1 stops it at the root's split whatever the leaves. */
+	o.leaves = 4;
+	o.depth = 1;
+	if (kp_gbdt_fit(&m, &o, X, 8, 2, NULL, yf, 0, NULL, &h, NULL, NULL, err) != 0)
+		fail_msg("fit: %s", err);
+	assert_int_equal(m.forest->nnodes, 3);
+	kp_model_release(&m);
+	kp_history_release(&h);
+}
+
+/* Leaves of tree t (its nodes run from its root to the next tree's). */
+static size_t
+tree_leaves(const struct kp_forest *f, size_t t)
+{
+	size_t end = t + 1 < f->ntrees ? f->roots[t + 1] : f->nnodes, i, n = 0;
+
+	for (i = f->roots[t]; i < end; i++)
+		n += f->nodes[i].feature < 0;
+	return n;
+}
+
+/* Leaf-wise trees on the XOR data: at most `leaves` leaves, some deeper
+ * than a depth-wise tree of as many leaves, the same for any thread count. */
+static void
+leafwise_learns_and_is_deterministic(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kp_model a, b;
+	struct kp_history h;
+	struct kp_fit_opts o;
+	size_t t, full = 0;
+
+	(void)state;
+	make_data(X, y, yf, 2, 0.05);
+	kp_fit_opts_init(&o);
+	o.kind = KP_GBDT;
+	o.lr = 0.3;
+	o.trees = 20;
+	o.leaves = 7;
+	o.depth = 16;
+	o.subsample = 0.8;
+	o.threads = 1;
+	fit(&o, X, y, NULL, 2, &a, &h);
+	for (t = 0; t < a.forest->ntrees; t++) {
+		assert_true(tree_leaves(a.forest, t) <= 7);
+		full += tree_leaves(a.forest, t) == 7;
+	}
+	assert_true(full > 0);
+	if (accuracy(&a, X, y) < 0.9)
+		fail_msg("leaf-wise accuracy %g", accuracy(&a, X, y));
+	kp_history_release(&h);
+	for (o.threads = 2; o.threads <= 4; o.threads++) {
+		fit(&o, X, y, NULL, 2, &b, &h);
+		assert_true(same_forest(&a, &b));
+		kp_model_release(&b);
+		kp_history_release(&h);
+	}
+	kp_model_release(&a);
+	free(X);
+	free(y);
+	free(yf);
+}
+
 static void
 bad_options(void **state)
 {
@@ -384,6 +504,10 @@ bad_options(void **state)
 	expect_error(kp_gbdt_fit(&m, &o, X, N, D, y, NULL, 2, NULL, &h, NULL, NULL, err), err,
 		"lr must be > 0");
 	o.lr = 0.1;
+	o.leaves = 1;
+	expect_error(kp_gbdt_fit(&m, &o, X, N, D, y, NULL, 2, NULL, &h, NULL, NULL, err), err,
+		"leaves must be in [2, 65536], got 1");
+	o.leaves = 0;
 	y[3] = 2;
 	expect_error(kp_gbdt_fit(&m, &o, X, N, D, y, NULL, 2, NULL, &h, NULL, NULL, err), err,
 		"label 2 of row 4 is not a class index below 2");
@@ -399,6 +523,8 @@ main(void)
 		cmocka_unit_test(learns_and_is_deterministic),
 		cmocka_unit_test(regression_and_early_stopping),
 		cmocka_unit_test(file_round_trip_and_damage),
+		cmocka_unit_test(leafwise_best_gain_first),
+		cmocka_unit_test(leafwise_learns_and_is_deterministic),
 		cmocka_unit_test(bad_options),
 	};
 

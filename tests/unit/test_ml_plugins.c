@@ -125,7 +125,7 @@ static void
 regression_ridge_and_mlp(void **state)
 {
 	const char *algs[] = { "{\"algorithm\": \"ridge\"}",
-		"{\"algorithm\": \"mlp\", \"hidden\": [16], \"epochs\": 60}" };
+		"{\"algorithm\": \"mlp\", \"hidden\": [16], \"epochs\": 60, \"lr\": 0.01, \"batch_size\": 32}" };
 	struct kp_rng r;
 	char csv[4200], line[128];
 	struct run run;
