@@ -443,8 +443,9 @@ remove_tree(const char *path)
 	return r;
 }
 
-int
-copy_fd(int in, const char *to, int mode)
+/* Copy in's bytes to a new file `to` (a reflink if it can); only a reflink when clone_only. */
+static int
+copy_or_clone(int in, const char *to, int mode, int clone_only)
 {
 	int out, saved;
 	char buf[1 << 16];
@@ -458,6 +459,8 @@ copy_fd(int in, const char *to, int mode)
 		return -1;
 	if (ioctl(out, FICLONE, in) == 0)
 		goto done;
+	if (clone_only)
+		goto fail;
 	for (;;) {
 		n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -482,6 +485,26 @@ fail:
 	unlink(to);
 	errno = saved;
 	return -1;
+}
+
+int
+copy_fd(int in, const char *to, int mode)
+{
+	return copy_or_clone(in, to, mode, 0);
+}
+
+int
+clone_file(const char *from, const char *to, int mode)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), r, saved;
+
+	if (in < 0)
+		return -1;
+	r = copy_or_clone(in, to, mode, 1);
+	saved = errno;
+	close(in);
+	errno = saved;
+	return r;
 }
 
 int
