@@ -526,9 +526,18 @@ path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir);
 
+	size_t slash, m = strlen(name);
+	char *p;
+
 	if (n == 0 || strcmp(dir, ".") == 0)
 		return xstrdup(name);
-	return xasprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", name);
+	/* By hand: a folder walk joins once per file, and xasprintf cost a third of a no-op status. */
+	slash = dir[n - 1] != '/';
+	p = xmalloc(n + slash + m + 1);
+	memcpy(p, dir, n);
+	p[n] = '/';
+	memcpy(p + n + slash, name, m + 1);
+	return p;
 }
 
 int
