@@ -294,6 +294,23 @@ kiln_fs_create(int dirfd, const char *rel, mode_t mode)
 	return fd;
 }
 
+char *
+kiln_fs_read(int dirfd, const char *rel, size_t *len)
+{
+	int fd = kiln_fs_openat(dirfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0), saved;
+	struct stat st;
+	char *text = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (errno = EINVAL, 0)))
+		text = read_all(fd, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return text;
+}
+
 int
 kiln_fs_linked(int dirfd, const char *rel, char **where)
 {
