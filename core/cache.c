@@ -539,8 +539,12 @@ store_fd(struct kiln_cache *c, int fd, const struct kiln_file *f, const char *de
 	}
 	if (r < 0)
 		r = copy_fd(fd, tmp, 0444) < 0 ? -1 : install(tmp, dest);
-	if (r < 0)
+	if (r < 0) {
+		int saved = errno;	/* the cause, for the message; not unlink's */
+
 		unlink(tmp);
+		errno = saved;
+	}
 	free(tmp);
 	return r;
 }
