@@ -297,18 +297,9 @@ kiln_fs_create(int dirfd, const char *rel, mode_t mode)
 char *
 kiln_fs_read(int dirfd, const char *rel, size_t *len)
 {
-	int fd = kiln_fs_openat(dirfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0), saved;
-	struct stat st;
-	char *text = NULL;
+	int fd = kiln_fs_openat(dirfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (errno = EINVAL, 0)))
-		text = read_all(fd, len);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return text;
+	return fd < 0 ? NULL : read_regular(fd, len);
 }
 
 int

@@ -1113,22 +1113,6 @@ open_plain(const char *rel)
 	return fd;
 }
 
-/* Read all of fd, which must be a regular file, and close it. NULL with errno set. */
-static char *
-read_regular(int fd, size_t *len)
-{
-	struct stat st;
-	char *text = NULL;
-	int saved;
-
-	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (errno = EINVAL, 0)))
-		text = read_all(fd, len);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return text;
-}
-
 /*
  * Read the repository file `path` for evaluation. Symlinks are followed
  * only while they stay in the repository (root): a lib.lua that links to

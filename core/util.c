@@ -327,6 +327,21 @@ read_all(int fd, size_t *len)
 }
 
 char *
+read_regular(int fd, size_t *len)
+{
+	struct stat st;
+	char *text = NULL;
+	int saved;
+
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (errno = EINVAL, 0)))
+		text = read_all(fd, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return text;
+}
+
+char *
 read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
