@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/data.sh [FILE_MiB] [NFILES] [JOIN_MiB] — data that does not live in
+# bench/data.sh [FILE_MiB] [NFILES] [JOIN_MiB] [CSV_MiB] — data that does not live in
 # git, each figure beside its peer in the same run:
 #   kiln add of one large file (default 2048 MiB) beside xxh128sum of it and
 #     git add of it into a fresh repository;
@@ -7,16 +7,19 @@
 #     git add of the same folder and xxh128sum run over every file;
 #   a no-op kiln status over a target reading that folder beside git status
 #     (with its untracked cache) on the same folder;
-#   disk bytes after kiln add and a build over the large file;
+#   disk bytes after kiln add and a build over the large file (hardlinks
+#     counted once), and after a dataset (validate) build over a CSV of
+#     CSV_MiB (default 512: validate holds the table in memory);
 #   a join with a JOIN_MiB (default 1024) generated left side: seconds and
 #     peak memory.
-# On a small shared machine run it with smaller sizes: bench/data.sh 512 100000 256.
+# On a small shared machine run it with smaller sizes: bench/data.sh 512 100000 256 128.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
 mib=${1:-2048}
 nfiles=${2:-1000000}
 jmib=${3:-1024}
+cmib=${4:-512}
 work=$(mktemp -d /tmp/kiln-bench-data.XXXXXX)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
 export KILN_CACHE_DIR=$work/cache
@@ -24,7 +27,9 @@ export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@b GIT_COMMITTER_NAME=b GIT_COMMITTER
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }'; }
 row() { printf '%-46s %9s s\n' "$1" "$2"; }
 kb() { du -sk --apparent-size "$@" 2>/dev/null | awk '{ s += $1 } END { print s }'; }
-disk() { du -skx "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f MiB", s / 1024 }'; }
+# One du over every path: a hardlinked file (kiln-out beside its cache blob) counts once.
+disk() { du -skxc "$@" 2>/dev/null | tail -1 | awk '{ printf "%.0f MiB", $1 / 1024 }'; }
+cpu() { /usr/bin/time -o "$work/cpu" -f '%U %S' "$@" >/dev/null 2>&1; awk '{ printf "%.2f", $1 + $2 }' "$work/cpu"; }
 
 cd "$work"
 echo "== one file of $mib MiB (from the page cache)"
@@ -37,9 +42,23 @@ row "kiln add big.bin (hash + store in the cache)" "$(secs "$KILN" add big.bin)"
 row "kiln add big.bin again (unchanged)" "$(secs "$KILN" add big.bin)"
 (mkdir ../g && cd ../g && git init -q && cp --reflink=auto ../ws/big.bin . && row "git add big.bin (fresh repository)" "$(secs git add big.bin)")
 rm -rf ../g
-echo "disk after kiln add: workspace $(disk big.bin), cache $(disk "$KILN_CACHE_DIR")"
+echo "disk after kiln add: workspace $(disk big.bin), cache $(disk "$KILN_CACHE_DIR"), both $(disk . "$KILN_CACHE_DIR") (goal: 2 copies)"
 row "kiln build (reads the file in place)" "$(secs "$KILN" build -q)"
-echo "disk after a build: workspace $(disk .), cache $(disk "$KILN_CACHE_DIR") (one copy in the cache, none for the build)"
+echo "disk after a build: both $(disk . "$KILN_CACHE_DIR") (goal: no more than after kiln add)"
+cd .. && rm -rf ws "$KILN_CACHE_DIR"
+
+echo "== dataset over a CSV of $cmib MiB tracked by kiln add"
+mkdir ws && cd ws
+awk -v n=$((cmib * 1024 * 1024 / 32)) 'BEGIN { print "id,a,b"; srand(1); for (i = 0; i < n; i++) printf "%d,%d,%.9f\n", i, i % 977, rand() }' > t.csv
+echo 'dataset "t" { source = "t.csv" }' > Kilnfile
+echo "t.csv: $(disk t.csv)"
+row "kiln add t.csv" "$(secs "$KILN" add t.csv)"
+echo "disk after kiln add: both $(disk . "$KILN_CACHE_DIR") (workspace file + cache)"
+row "kiln build (dataset: validate, output = the source's blob)" "$(secs "$KILN" build -q)"
+echo "disk after a build: both $(disk . "$KILN_CACHE_DIR"); kiln-out/t/data.csv links: $(stat -c %h kiln-out/t/data.csv)"
+rm -rf kiln-out
+row "kiln build after rm -rf kiln-out (restore)" "$(secs "$KILN" build -q)"
+echo "disk after the restore: both $(disk . "$KILN_CACHE_DIR")"
 cd .. && rm -rf ws "$KILN_CACHE_DIR"
 
 echo "== a folder of $nfiles files of 1 KiB"
@@ -63,11 +82,13 @@ row "kiln add imgs again (unchanged: stat only)" "$(secs "$KILN" add imgs)"
 (mkdir ../g && cd ../g && git init -q && git config core.untrackedCache true && cp -r ../ws/imgs . &&
 	row "git add imgs (fresh repository)" "$(secs git add imgs)" &&
 	git commit -qm x && git status >/dev/null &&
-	row "git status (no-op, untracked cache)" "$(secs git status)")
+	row "git status (no-op, untracked cache)" "$(secs git status)" &&
+	row "  its CPU (user + sys)" "$(cpu git status)")
 rm -rf ../g
 "$KILN" build -q >/dev/null 2>&1 || true
 "$KILN" status >/dev/null 2>&1 || true
 row "kiln status (no-op)" "$(secs "$KILN" status)"
+row "  its CPU (user + sys)" "$(cpu "$KILN" status)"
 cd .. && rm -rf ws "$KILN_CACHE_DIR"
 
 echo "== join: a $jmib MiB left side, a 50,000-row right side"

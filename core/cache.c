@@ -383,8 +383,39 @@ kiln_cache_get_action(struct kiln_cache *c, const struct kiln_digest *key,
 	return 1;
 }
 
+/*
+ * Put blob at dest for f by `how` (enum kiln_link_mode). A hardlink is the
+ * blob itself, 0444: kiln writes a step's outputs only into a fresh folder
+ * and replaces, never writes through, a file it restores, so only a hand
+ * that chmods it can change the blob, and the re-hash on the next restore
+ * (or kiln fsck) catches that. An executable keeps its own copy: the blob
+ * has no execute bit.
+ */
+static int
+place(const char *blob, const struct kiln_file *f, const char *dest, int how)
+{
+	if (how == KILN_LINK_HARD)
+		return link(blob, dest);
+	if (how == KILN_LINK_AUTO && f->mode == 0644 && f->size >= KILN_LINK_MIN) {
+		if (clone_file(blob, dest, f->mode) == 0)
+			return 0;
+		if (errno == ENOENT)
+			return -1;
+		if (link(blob, dest) == 0)
+			return 0;
+		/* Another file system (EXDEV), or too many links: a copy. */
+	}
+	return copy_file(blob, dest, f->mode);
+}
+
 int
 kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest)
+{
+	return kiln_cache_restore_as(c, f, dest, c->link);
+}
+
+int
+kiln_cache_restore_as(struct kiln_cache *c, const struct kiln_file *f, const char *dest, int how)
 {
 	char *blob = kiln_cache_blob_path(c, &f->digest);
 	struct kiln_digest got;
@@ -392,10 +423,7 @@ kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *
 	int r;
 
 	unlink(dest);
-	if (c->link == KILN_LINK_HARD)
-		r = link(blob, dest);
-	else
-		r = copy_file(blob, dest, f->mode);
+	r = place(blob, f, dest, how);
 	if (r < 0) {
 		r = errno == ENOENT ? 1 : error("cannot restore %s from the cache:", dest);
 		free(blob);
@@ -469,32 +497,91 @@ kiln_cache_put_path(struct kiln_cache *c, struct kiln_filelist *fl, const char *
 	return ret;
 }
 
-/* Store the open regular file fd (named rel) as a blob; its mode fixed so no umask reaches a digest. */
+/* May an output of f's kind be a hardlink to its blob, in c's mode? */
 static int
-put_fd(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const struct stat *sb, const char *rel,
-    struct buf *why)
+linkable(const struct kiln_cache *c, const struct kiln_file *f)
+{
+	return c->link == KILN_LINK_AUTO && f->mode == 0644 && f->size >= KILN_LINK_MIN;
+}
+
+/*
+ * The output `name` in dfd becomes a link to the stored blob (a copy of it
+ * the step wrote, or an input it passed on): the bytes are the blob's,
+ * so the copy is given back. A failure leaves the output as it was.
+ */
+static void
+share_blob(struct kiln_cache *c, int dfd, const char *name, const char *blob)
+{
+	/* The link is made in the cache's tmp/: the folder being read gains no name. */
+	char *tmp = tmp_path(c);
+
+	if (link(blob, tmp) == 0 && renameat(AT_FDCWD, tmp, dfd, name) < 0)
+		unlink(tmp);
+	free(tmp);
+}
+
+/*
+ * Store the open output fd as the blob dest, by making the file itself the
+ * blob (0444, linked in through /proc) where it may be, else by a copy.
+ */
+static int
+store_fd(struct kiln_cache *c, int fd, const struct kiln_file *f, const char *dest)
+{
+	char *tmp = tmp_path(c), proc[64];
+	int r = -1;
+
+	if (linkable(c, f) && fchmod(fd, 0444) == 0) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
+			r = install(tmp, dest);
+		if (r < 0)
+			(void)fchmod(fd, f->mode);
+	}
+	if (r < 0)
+		r = copy_fd(fd, tmp, 0444) < 0 ? -1 : install(tmp, dest);
+	if (r < 0) {
+		int saved = errno;	/* the cause, for the message; not unlink's */
+
+		unlink(tmp);
+		errno = saved;
+	}
+	free(tmp);
+	return r;
+}
+
+/*
+ * Store the open regular file fd (named rel; `name` in dfd) as a blob; its
+ * mode fixed so no umask reaches a digest, unless it is the blob itself.
+ */
+static int
+put_fd(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const struct stat *sb, int dfd, const char *name,
+    const char *rel, struct buf *why)
 {
 	struct kiln_file *f = add_file(fl, rel, sb);
-	char *dest, *tmp;
+	struct stat bs;
+	char *dest;
 	int r = 0;
 
-	if ((int)(sb->st_mode & 07777) != (int)f->mode)
-		(void)fchmod(fd, f->mode);
 	if (kiln_digest_fd(fd, &f->digest) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 		buf_printf(why, "cannot read the output '%s'", rel);
 		return KILN_PUT_IO;
 	}
 	dest = kiln_cache_blob_path(c, &f->digest);
-	if (access(dest, F_OK) != 0) {
-		tmp = tmp_path(c);
-		if (copy_fd(fd, tmp, 0444) < 0 || install(tmp, dest) < 0) {
-			buf_printf(why, "cannot store the output '%s' in the cache %s: %s", rel, c->dir, strerror(errno));
-			unlink(tmp);
-			r = KILN_PUT_IO;
-		} else {
-			c->stored++;
-		}
-		free(tmp);
+	if (stat(dest, &bs) == 0) {
+		if (bs.st_dev == sb->st_dev && bs.st_ino == sb->st_ino)
+			;	/* the blob itself, linked here: it stays 0444 */
+		else if (linkable(c, f))
+			share_blob(c, dfd, name, dest);
+		else if ((int)(sb->st_mode & 07777) != (int)f->mode)
+			(void)fchmod(fd, f->mode);
+	} else if ((int)(sb->st_mode & 07777) != (int)f->mode && !linkable(c, f) && fchmod(fd, f->mode) < 0) {
+		buf_printf(why, "cannot set the mode of the output '%s': %s", rel, strerror(errno));
+		r = KILN_PUT_IO;
+	} else if (store_fd(c, fd, f, dest) < 0) {
+		buf_printf(why, "cannot store the output '%s' in the cache %s: %s", rel, c->dir, strerror(errno));
+		r = KILN_PUT_IO;
+	} else {
+		c->stored++;
 	}
 	free(dest);
 	return r;
@@ -502,7 +589,8 @@ put_fd(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const struct stat
 
 /* Store what fd (named rel, opened without following a link) is: a file, or a folder of files. */
 static int
-put_open(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const char *rel, struct buf *why)
+put_open(struct kiln_cache *c, struct kiln_filelist *fl, int fd, int dfd, const char *name, const char *rel,
+    struct buf *why)
 {
 	struct stat sb;
 	struct dirent *e;
@@ -514,7 +602,7 @@ put_open(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const char *rel
 		return KILN_PUT_IO;
 	}
 	if (S_ISREG(sb.st_mode))
-		return put_fd(c, fl, fd, &sb, rel, why);
+		return put_fd(c, fl, fd, &sb, dfd, name, rel, why);
 	if (!S_ISDIR(sb.st_mode)) {
 		buf_printf(why, "the output '%s' is not a regular file or folder (kiln keeps files and folders)", rel);
 		return KILN_PUT_KIND;
@@ -543,7 +631,7 @@ put_open(struct kiln_cache *c, struct kiln_filelist *fl, int fd, const char *rel
 				r = KILN_PUT_IO;
 			}
 		} else {
-			r = put_open(c, fl, cfd, child, why);
+			r = put_open(c, fl, cfd, dirfd(d), e->d_name, child, why);
 			close(cfd);
 		}
 		free(child);
@@ -563,7 +651,7 @@ kiln_cache_put_outputs(struct kiln_cache *c, struct kiln_filelist *fl, int dirfd
 		int fd = kiln_fs_openat(dirfd, outputs[i], O_RDONLY | O_NONBLOCK, 0);
 
 		if (fd >= 0) {
-			r = put_open(c, fl, fd, outputs[i], why);
+			r = put_open(c, fl, fd, dirfd, outputs[i], outputs[i], why);
 			close(fd);
 		} else if (errno == ENOENT) {
 			buf_printf(why, "it did not write the declared output '%s'", outputs[i]);

@@ -16,9 +16,16 @@
 #include "state.h"
 
 enum kiln_link_mode {
+	KILN_LINK_AUTO,		/* reflink; else a hardlink for a plain file of KILN_LINK_MIN bytes or more; else copy */
 	KILN_LINK_COPY,		/* reflink where the file system can, else copy */
 	KILN_LINK_HARD,		/* hardlink: fast, but an output edited in place corrupts the cache */
 };
+
+/*
+ * From this size on (1 MiB) a file that cannot be reflinked is hardlinked
+ * to its read-only (0444) blob rather than copied, in KILN_LINK_AUTO.
+ */
+#define KILN_LINK_MIN (1u << 20)
 
 struct kiln_cache {
 	char *dir;
@@ -78,6 +85,8 @@ void kiln_action_format(struct buf *b, const struct kiln_action *act);
  * one is quarantined); -1 on other errors.
  */
 int kiln_cache_restore(struct kiln_cache *c, const struct kiln_file *f, const char *dest);
+/* The same with the link mode `link` rather than c's: a workspace file kiln add tracks is never a link. */
+int kiln_cache_restore_as(struct kiln_cache *c, const struct kiln_file *f, const char *dest, int link);
 /* Is the action entry for key there? */
 int kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key);
 /* Is the blob there? */

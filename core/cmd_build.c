@@ -239,7 +239,7 @@ kiln_cmd_build(int argc, char **argv)
 	struct kiln_overrides ov = {0};
 	struct kiln_workspace ws;
 	const char *remote = NULL, *download = NULL;
-	int c, link = KILN_LINK_COPY, r, remote_ro = 0;
+	int c, link = KILN_LINK_AUTO, r, remote_ro = 0;
 
 	while ((c = getopt_long(argc, argv, "j:knvqS:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -258,8 +258,10 @@ kiln_cmd_build(int argc, char **argv)
 				link = KILN_LINK_HARD;
 			else if (strcmp(optarg, "copy") == 0 || strcmp(optarg, "reflink") == 0)
 				link = KILN_LINK_COPY;
+			else if (strcmp(optarg, "auto") == 0)
+				link = KILN_LINK_AUTO;
 			else
-				return error("--link: expected copy or hardlink, got '%s'", optarg), 2;
+				return error("--link: expected auto, copy or hardlink, got '%s'", optarg), 2;
 			break;
 		case 'S':
 			if (kiln_overrides_add(&ov, optarg) < 0)

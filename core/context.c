@@ -151,6 +151,21 @@ h_checkpoint_saved(kiln_ctx *ctx, double epoch)
 	return 0;
 }
 
+/* Ask kiln to put the input file `path` at `output`; only a kiln that reads the line says so in the spec. */
+static int
+h_output_same(kiln_ctx *ctx, const char *output, const char *path)
+{
+	const char *p;
+
+	if (!ctx->same || ctx->status_fd < 0 || !output || !path || !*output || !*path || strlen(output) > 255)
+		return -1;
+	for (p = output; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return -1;
+	status(ctx, &(struct kiln_status_msg){.type = KILN_MSG_SAME, .name = output, .text = path});
+	return 0;
+}
+
 static const struct kiln_host host = {
 	.size = sizeof(struct kiln_host),
 	.params = h_params,
@@ -169,6 +184,7 @@ static const struct kiln_host host = {
 	.vwarn = h_vwarn,
 	.checkpoint_dir = h_checkpoint_dir,
 	.checkpoint_saved = h_checkpoint_saved,
+	.output_same = h_output_same,
 };
 
 void

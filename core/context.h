@@ -28,6 +28,7 @@ struct kiln_ctx {
 	char *failure;			/* the first failure's message, malloc'd */
 	const char *checkpoint;		/* the checkpoint's folder (checkpoint.h), NULL: none */
 	const char *checkpoint_data;	/* its data/, what the step writes */
+	int same;			/* kiln reads "same" lines (kiln_output_same) from this step */
 };
 
 /* Fill ctx's head and defaults; the caller sets the rest. */

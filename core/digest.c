@@ -193,8 +193,15 @@ kiln_digest_iszero(const struct kiln_digest *d)
 	return kiln_digest_eq(d, &zero);
 }
 
+/*
+ * Small updates (a folder's names, a key's fields) are gathered in `pend`
+ * and given to XXH3 a block at a time: one update call per few bytes cost
+ * more than the hashing. The digest is the same, XXH3 streams.
+ */
 struct kiln_hasher {
 	XXH3_state_t *st;
+	size_t npend;
+	unsigned char pend[4096];
 };
 
 struct kiln_hasher *
@@ -206,13 +213,29 @@ kiln_hasher_new(void)
 	if (!h->st)
 		die("out of memory");
 	XXH3_128bits_reset(h->st);
+	h->npend = 0;
 	return h;
+}
+
+static void
+flush(struct kiln_hasher *h)
+{
+	if (h->npend)
+		XXH3_128bits_update(h->st, h->pend, h->npend);
+	h->npend = 0;
 }
 
 void
 kiln_hasher_add(struct kiln_hasher *h, const void *data, size_t len)
 {
-	XXH3_128bits_update(h->st, data, len);
+	if (h->npend + len > sizeof(h->pend))
+		flush(h);
+	if (len >= sizeof(h->pend)) {
+		XXH3_128bits_update(h->st, data, len);
+		return;
+	}
+	memcpy(h->pend + h->npend, data, len);
+	h->npend += len;
 }
 
 void
@@ -244,6 +267,7 @@ kiln_hasher_add_digest(struct kiln_hasher *h, const struct kiln_digest *d)
 void
 kiln_hasher_digest(struct kiln_hasher *h, struct kiln_digest *out)
 {
+	flush(h);
 	from_xxh(XXH3_128bits_digest(h->st), out);
 }
 

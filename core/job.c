@@ -27,7 +27,7 @@
 extern char **environ;
 
 static char *
-write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const char *outdir)
+write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same, const char *outdir)
 {
 	struct kiln_target *t = j->t;
 	json_t *spec = json_object(), *inputs = json_object(), *outputs = json_array();
@@ -43,6 +43,9 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 	json_object_set_new(spec, "workspace", json_string(ws->root));
 	json_object_set_new(spec, "out", json_string(outdir));
 	json_object_set_new(spec, "threads", json_integer(t->res.threads));
+	/* kiln_output_same: this kiln reads the step's "same" lines (a cluster node does not). */
+	if (same)
+		json_object_set_new(spec, "same", json_true());
 	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
 	for (i = 0; i < t->ninputs; i++) {
 		if (!t->inputs[i].path)
@@ -113,6 +116,7 @@ kiln_job_free(struct kiln_job *j)
 	free(j->failure);
 	free(j->checkpoint);
 	free(j->metrics);
+	free(j->same);
 	arena_release(&j->arena);
 	kiln_keyinfo_release(&j->ki);
 	free(j);
@@ -187,7 +191,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		return -1;
 	}
 	if (outdir)
-		spec = write_spec(j, ws, sandbox, outdir);
+		spec = write_spec(j, ws, sandbox, !ex->outputs_in_cache, outdir);
 	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
 		error("cannot prepare the step for '%s':", t->name);
 		if (logfd >= 0)
@@ -257,6 +261,10 @@ status_line(void *arg, char *line)
 		/* The sandbox's word on a limit comes last and explains the step's own ("Killed"). */
 		free(j->failure);
 		j->failure = xstrdup(m.text);
+	} else if (m.type == KILN_MSG_SAME) {
+		j->same = xreallocarray(j->same, j->nsame + 1, sizeof(*j->same));
+		j->same[j->nsame].output = arena_strdup(&j->arena, m.name);
+		j->same[j->nsame++].path = arena_strdup(&j->arena, m.text);
 	} else if (m.type == KILN_MSG_WARN && j->warnings.len < 65536) {
 		for (i = 0; m.text[i]; i++)
 			buf_addc(&j->warnings, m.text[i] == '\n' ? ' ' : m.text[i]);
@@ -382,7 +390,8 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 			buf_printf(why, "the plugin exited with status %d without saying why", WEXITSTATUS(wstatus));
 	} else if (ex->outputs_in_cache) {
 		return keep_from_cache(j, ws, ex, why);
-	} else if (kiln_outputs_keep(ws, j->t, &j->ki, j->metrics, j->nmetrics, sandbox ? 0 : KILN_REC_UNSANDBOXED,
+	} else if (kiln_outputs_same(ws, j->t, j->same, j->nsame, why) == 0 &&
+	    kiln_outputs_keep(ws, j->t, &j->ki, j->metrics, j->nmetrics, sandbox ? 0 : KILN_REC_UNSANDBOXED,
 	    why) == 0) {
 		if (j->checkpoint)
 			kiln_checkpoint_remove(j->t->name, &j->ki.key);

@@ -32,7 +32,9 @@ struct kiln_job {
 	struct buf warnings;		/* the warnings it sent, each ending in a newline */
 	struct kiln_metric *metrics;	/* the metrics it reported, in order of first report */
 	size_t nmetrics;
-	struct arena arena;		/* the metrics' names */
+	struct kiln_same *same;		/* outputs it said are input files unchanged (outputs.h) */
+	size_t nsame;
+	struct arena arena;		/* the metrics' names, the same list's paths */
 	struct kiln_step step;		/* the step as the executor sees it */
 	double started, deadline;	/* monotonic seconds; deadline 0: none */
 	double done, total;		/* its last progress report */

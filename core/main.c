@@ -88,7 +88,7 @@ static const char general_help[] =
     "stale), 2 a usage or Kilnfile error.\n";
 
 static const struct command commands[] = {
-	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--download all|minimal] [--executor NAME] [TARGET...]",
+	{"build", kiln_cmd_build, "[-j N] [-k] [-n] [-v] [-q] [-S TARGET.FIELD=VALUE]... [--link auto|copy|hardlink] [--sandbox on|off] [--remote URL] [--remote-read-only] [--download all|minimal] [--executor NAME] [TARGET...]",
 	    "Bring the targets (default: every target but the side effects, effect = true,\n"
 	    "such as deploys, and what depends on them) and what they depend on up to date.\n"
 	    "A side effect runs only when named, and then each time.\n"
@@ -109,9 +109,11 @@ static const struct command commands[] = {
 	    "                      FIELD such as params.lr reaches into a table). Repeatable.\n"
 	    "                      The rule checks it as it checks the file; it is part of the\n"
 	    "                      key like any param, and the run history records it\n"
-	    "  --link MODE         how outputs are restored from the cache: copy (reflink\n"
-	    "                      where the file system can; the default) or hardlink (fast,\n"
-	    "                      but editing a restored output in place corrupts the cache)\n"
+	    "  --link MODE         how outputs are kept from the cache: auto (the default: a\n"
+	    "                      reflink where the file system can, else a read-only\n"
+	    "                      hardlink to the blob for a file of 1 MiB or more, else a\n"
+	    "                      copy), copy (reflink or copy) or hardlink (every file;\n"
+	    "                      editing one in place corrupts the cache)\n"
 	    "  --sandbox on|off    run steps in the sandbox (default on); off prints a warning\n"
 	    "                      and marks the outputs unsandboxed in Kilnfile.lock\n"
 	    "  --remote URL        the shared remote cache, http(s)://... or s3://BUCKET/PREFIX\n"

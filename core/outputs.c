@@ -319,6 +319,106 @@ kiln_outputs_materialize(struct kiln_workspace *ws, struct kiln_target *t, struc
 	return ret;
 }
 
+/*
+ * The file `path` of one of t's inputs, as the step named it: its digest
+ * and size, from the dependency's record or the stat cache. 0, or -1 when
+ * no input holds it (or it is not a plain file), the reason in why.
+ */
+static int
+input_file(struct kiln_workspace *ws, const struct kiln_target *t, const char *path, struct kiln_file *f,
+    struct buf *why)
+{
+	struct stat sb;
+	size_t i, k;
+	int fd;
+
+	for (i = 0; i < t->ninputs; i++) {
+		const struct kiln_input *in = &t->inputs[i];
+		struct kiln_record *rec;
+
+		if (in->kind == KILN_INPUT_TARGET && in->path && within(path, in->path) &&
+		    (rec = kiln_state_get(&ws->state, in->dep->name))) {
+			for (k = 0; k < rec->nfiles; k++)
+				if (strcmp(rec->files[k].path, path + strlen(in->path) + 1) == 0) {
+					*f = rec->files[k];
+					return 0;
+				}
+		}
+		for (k = 0; in->kind != KILN_INPUT_TARGET && k < in->nfiles && !within(path, in->files[k]); k++)
+			;
+		if (in->kind == KILN_INPUT_TARGET || k == in->nfiles)
+			continue;
+		fd = kiln_fs_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
+		if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    kiln_state_file_digest(&ws->state, path, &sb, &f->digest) == 0) {
+			close(fd);
+			f->size = sb.st_size;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	buf_printf(why, "it named '%s' as an unchanged input, which is not a file of its inputs", path);
+	return -1;
+}
+
+/* Put the input file `path` at the output `output` in dir: from its blob (a link where it may), else a copy. */
+static int
+same_one(struct kiln_workspace *ws, const struct kiln_target *t, const char *dir, const struct kiln_same *sm,
+    struct buf *why)
+{
+	struct kiln_file f = {0};
+	char *dest, *slash;
+	size_t k;
+	int fd, r = -1;
+
+	for (k = 0; k < t->noutputs && !within(sm->output, t->outputs[k]); k++)
+		;
+	if (k == t->noutputs || !path_is_safe_relative(sm->output)) {
+		buf_printf(why, "it named '%s' as an unchanged output, which is not one of its declared outputs",
+		    sm->output);
+		return -1;
+	}
+	if ((*sm->path == '/' ? !path_is_safe_relative(sm->path + 1) : !path_is_safe_relative(sm->path)) ||
+	    input_file(ws, t, sm->path, &f, why) < 0) {
+		if (!why->len)
+			buf_printf(why, "it named '%s' as an unchanged input, which kiln refuses", sm->path);
+		return -1;
+	}
+	f.mode = 0644;
+	dest = path_join(dir, sm->output);
+	slash = strrchr(dest, '/');
+	*slash = '\0';
+	fd = kiln_fs_mkdirsat(AT_FDCWD, dest, 0755);
+	*slash = '/';
+	if (fd >= 0) {
+		close(fd);
+		if (kiln_cache_has_blob(&ws->cache, &f.digest) && kiln_cache_restore(&ws->cache, &f, dest) == 0)
+			r = 0;
+		else
+			r = copy_file(sm->path, dest, 0644);
+	}
+	if (r < 0)
+		buf_printf(why, "cannot put its input %s at its output %s: %s", sm->path, sm->output, strerror(errno));
+	free(dest);
+	return r;
+}
+
+int
+kiln_outputs_same(struct kiln_workspace *ws, const struct kiln_target *t, const struct kiln_same *same, size_t n,
+    struct buf *why)
+{
+	char *dir = xasprintf(KILN_TMP_DIR "/%s/out", t->name);
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++)
+		r = same_one(ws, t, dir, &same[i], why);
+	free(dir);
+	return r;
+}
+
 /* Move the declared outputs from out/ to a fresh final/ folder: only they go into kiln-out. */
 static char *
 gather(struct kiln_target *t, const char *out)

@@ -66,6 +66,20 @@ struct kiln_record *kiln_outputs_remote_only(struct kiln_workspace *ws, const st
  * 1 done; 0 the local cache lacks them; -1 on other errors (reported).
  */
 int kiln_outputs_materialize(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_record *rec);
+/* An output the step said is one of its input files unchanged (kiln_output_same). */
+struct kiln_same {
+	const char *output;	/* the declared output (or a file within one) */
+	const char *path;	/* the input file, as the step named it */
+};
+
+/*
+ * Before kiln_outputs_keep: put each of the n input files at its output in
+ * .kiln/tmp/<name>/out, from the cache where the blob is (a reflink or a
+ * read-only hardlink), else by a copy. 0; -1 with the reason in why (a
+ * path that is not an input's file, an output that is not declared).
+ */
+int kiln_outputs_same(struct kiln_workspace *ws, const struct kiln_target *t, const struct kiln_same *same, size_t n,
+    struct buf *why);
 /*
  * A step for t succeeded: store its declared outputs from .kiln/tmp/<name>/out
  * in the cache under ki's key with the metrics and flags (and on the remote),

@@ -152,6 +152,7 @@ read_spec(struct spec *sp, const char *path)
 	sp->ctx.target = sp->target;
 	sp->ctx.outdir = sp->out;
 	sp->ctx.threads = (int)jnum(j, "threads");
+	sp->ctx.same = json_is_true(json_object_get(j, "same"));
 	sp->ctx.params = kiln_value_from_json(&sp->arena, json_object_get(j, "params"), err, sizeof(err));
 	if (!sp->ctx.params || sp->ctx.params->type != KILN_MAP)
 		startfail("spec: params: %s", sp->ctx.params ? "not a map" : err);

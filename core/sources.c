@@ -345,7 +345,10 @@ kiln_sources_entry(struct kiln_workspace *ws, const struct kiln_pointer *p, stru
 	return kiln_cache_get_action(&ws->cache, &p->entry, act, a);
 }
 
-/* Put act's files beneath tmp (the file itself, for a tracked file). 0, or 1 when a blob is missing or damaged. */
+/*
+ * Put act's files beneath tmp (the file itself, for a tracked file). 0, or 1
+ * when a blob is missing or damaged. Copies, never links: the user edits these.
+ */
 static int
 restore_files(struct kiln_workspace *ws, const struct kiln_action *act, const char *tmp, int folder)
 {
@@ -353,7 +356,7 @@ restore_files(struct kiln_workspace *ws, const struct kiln_action *act, const ch
 	int r = 0;
 
 	if (!folder)
-		return act->nfiles == 1 ? kiln_cache_restore(&ws->cache, &act->files[0], tmp) : 1;
+		return act->nfiles == 1 ? kiln_cache_restore_as(&ws->cache, &act->files[0], tmp, KILN_LINK_COPY) : 1;
 	if (mkdir_p(tmp, 0755) < 0)
 		return error("cannot create %s:", tmp);
 	for (i = 0; i < act->nfiles && r == 0; i++) {
@@ -363,7 +366,7 @@ restore_files(struct kiln_workspace *ws, const struct kiln_action *act, const ch
 		r = mkdir_p(dest, 0755) < 0 ? error("cannot create %s:", dest) : 0;
 		*slash = '/';
 		if (r == 0)
-			r = kiln_cache_restore(&ws->cache, &act->files[i], dest);
+			r = kiln_cache_restore_as(&ws->cache, &act->files[i], dest, KILN_LINK_COPY);
 		free(dest);
 	}
 	return r;

@@ -573,12 +573,6 @@ kiln_state_compact(struct kiln_state *st, int force)
 	return 0;
 }
 
-static int
-cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * Digest of a folder: of its sorted (relative path, executable bit, digest)
  * entries, so that one changed file costs one file's hashing.
@@ -587,15 +581,18 @@ cmp_name(const void *a, const void *b)
  * A folder's digest is over a token stream in sorted order: per entry its
  * name, then "d" + the folder's entries + "/", or "x"/"f" + the file's
  * digest. The walk records the stream and the files; their digests come
- * in one batch (several threads), then the stream is replayed.
+ * in one batch (several threads), then the stream is replayed. An entry
+ * readdir says is a plain file is stat'ed in a batch too, on several
+ * threads, as git's index preload does.
  */
 struct token {
 	char *name;		/* an entry's name, or NULL */
-	char mark;		/* 'd', '/', 'x' or 'f' (with file) */
+	char mark;		/* 'd', '/', 'x' or 'f' (with file); '?' a file not yet stat'ed */
 	size_t file;		/* index into the walk's files */
 };
 
 struct walk {
+	struct arena a;		/* the names and paths, freed with the walk */
 	struct token *tok;
 	size_t ntok, ctok;
 	char **paths;
@@ -611,55 +608,134 @@ tok(struct walk *w, char *name, char mark, size_t file)
 	w->tok[w->ntok++] = (struct token){name, mark, file};
 }
 
+/* A folder's entry: its name and readdir's word on its type. */
+struct entry {
+	char *name;
+	unsigned char type;	/* DT_REG, DT_DIR, DT_UNKNOWN, … */
+};
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+/* The entries of d but . and .., sorted by name; *n their number. */
+static struct entry *
+dir_entries(struct walk *w, DIR *d, size_t *n)
+{
+	struct dirent *e;
+	struct entry *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (*n == cap)
+			v = xreallocarray(v, cap = cap ? 2 * cap : 64, sizeof(*v));
+		v[(*n)++] = (struct entry){arena_strdup(&w->a, e->d_name), e->d_type};
+	}
+	sort(v, *n, sizeof(*v), cmp_entry);
+	return v;
+}
+
+/* A file at path, stat'ed as sb, or (sb NULL) to be stat'ed in walk_stat. */
+static void
+walk_file(struct walk *w, const struct stat *sb, char *path)
+{
+	if (w->nfiles == w->cfiles) {
+		w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
+		w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
+		w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
+	}
+	tok(w, NULL, !sb ? '?' : sb->st_mode & 0111 ? 'x' : 'f', w->nfiles);
+	if (sb)
+		w->sb[w->nfiles] = *sb;
+	else
+		w->sb[w->nfiles].st_mode = 0;
+	w->paths[w->nfiles++] = path;
+}
+
+/* dir/name in w's arena. */
+static char *
+walk_path(struct walk *w, const char *dir, const char *name)
+{
+	size_t n = strlen(dir), m = strlen(name);
+	char *p;
+
+	if (n == 0 || strcmp(dir, ".") == 0)
+		return arena_strdup(&w->a, name);
+	p = arena_alloc(&w->a, n + 1 + m + 1);
+	memcpy(p, dir, n);
+	p[n] = '/';
+	memcpy(p + n + (dir[n - 1] == '/' ? 0 : 1), name, m + 1);
+	return p;
+}
+
+/*
+ * An entry readdir calls a plain file waits for walk_stat; the others are
+ * stat'ed (following a link, as a step sees them) by name in their open
+ * folder.
+ */
 static int
 tree_walk(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
+	struct entry *v;
 	size_t n = 0, i;
 	int r = 0;
 
 	if (!d)
 		return -1;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(e->d_name);
-	}
-	closedir(d);
-	sort(names, n, sizeof(*names), cmp_name);
-	for (i = 0; i < n; i++) {
-		char *p = path_join(dir, names[i]);
+	v = dir_entries(w, d, &n);
+	for (i = 0; i < n && r == 0; i++) {
 		struct stat sb;
 
-		if (r == 0 && stat(p, &sb) == 0) {
-			tok(w, names[i], 0, 0);
-			names[i] = NULL;
-			if (S_ISDIR(sb.st_mode)) {
-				tok(w, NULL, 'd', 0);
-				r = tree_walk(w, p);
-				tok(w, NULL, '/', 0);
-			} else if (S_ISREG(sb.st_mode)) {
-				if (w->nfiles == w->cfiles) {
-					w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
-					w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
-					w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
-				}
-				tok(w, NULL, sb.st_mode & 0111 ? 'x' : 'f', w->nfiles);
-				w->sb[w->nfiles] = sb;
-				w->paths[w->nfiles++] = p;
-				p = NULL;
-			}
-		} else if (r == 0) {
+		if (v[i].type == DT_REG) {
+			tok(w, v[i].name, 0, 0);
+			walk_file(w, NULL, walk_path(w, dir, v[i].name));
+		} else if (fstatat(dirfd(d), v[i].name, &sb, 0) < 0) {
 			r = -1;
+		} else if (S_ISDIR(sb.st_mode)) {
+			tok(w, v[i].name, 0, 0);
+			tok(w, NULL, 'd', 0);
+			r = tree_walk(w, walk_path(w, dir, v[i].name));
+			tok(w, NULL, '/', 0);
+		} else {
+			tok(w, v[i].name, 0, 0);
+			if (S_ISREG(sb.st_mode))
+				walk_file(w, &sb, walk_path(w, dir, v[i].name));
 		}
-		free(p);
-		free(names[i]);
 	}
-	free(names);
+	closedir(d);
+	free(v);
 	return r;
+}
+
+static void
+stat_one(void *arg, size_t i)
+{
+	struct walk *w = arg;
+
+	if (!w->sb[i].st_mode && (stat(w->paths[i], &w->sb[i]) < 0 || !S_ISREG(w->sb[i].st_mode)))
+		w->sb[i].st_mode = 0;
+}
+
+/* Stat the files tree_walk left for later, on several threads; -1 if one is gone or no longer a file. */
+static int
+walk_stat(struct walk *w)
+{
+	size_t i;
+
+	parallel_for(w->nfiles, stat_one, w);
+	for (i = 0; i < w->nfiles; i++)
+		if (!w->sb[i].st_mode)
+			return -1;
+	for (i = 0; i < w->ntok; i++)
+		if (w->tok[i].mark == '?')
+			w->tok[i].mark = w->sb[w->tok[i].file].st_mode & 0111 ? 'x' : 'f';
+	return 0;
 }
 
 /* "relpath TAB digest" of a file beneath dir (whose walk named it path_join(dir, …)). */
@@ -683,6 +759,8 @@ kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_diges
 	size_t i, bad;
 	int r = tree_walk(&w, dir);
 
+	if (r == 0)
+		r = walk_stat(&w);
 	d = xreallocarray(NULL, w.nfiles + 1, sizeof(*d));
 	if (r == 0)
 		r = kiln_state_digest_files(st, (const char *const *)w.paths, w.sb, w.nfiles, d, &bad);
@@ -703,10 +781,7 @@ kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_diges
 	}
 	kiln_hasher_digest(h, out);
 	kiln_hasher_free(h);
-	for (i = 0; i < w.ntok; i++)
-		free(w.tok[i].name);
-	for (i = 0; i < w.nfiles; i++)
-		free(w.paths[i]);
+	arena_release(&w.a);
 	free(w.tok);
 	free(w.paths);
 	free(w.sb);

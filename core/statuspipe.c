@@ -25,6 +25,7 @@ static const char *const words[] = {
 	[KILN_MSG_JOB] = "slurm-job",
 	[KILN_MSG_DONE] = "slurm-done",
 	[KILN_MSG_WARN] = "warn",
+	[KILN_MSG_SAME] = "same",
 };
 
 /* What follows "fail:" for each kind; KILN_FAIL_STEP is a plain "fail". */
@@ -112,6 +113,12 @@ kiln_statuspipe_format(struct buf *b, const struct kiln_status_msg *m)
 		break;
 	case KILN_MSG_WARN:
 		buf_printf(b, "%s ", words[m->type]);
+		escape(b, m->text);
+		break;
+	case KILN_MSG_SAME:
+		buf_printf(b, "%s ", words[m->type]);
+		addword(b, m->name, MAXNAME, "_");
+		buf_addc(b, ' ');
 		escape(b, m->text);
 		break;
 	case KILN_MSG_NONE:
@@ -208,6 +215,13 @@ parse_rest(struct kiln_status_msg *m, const char *kind, char *rest)
 		return rest ? -1 : 0;
 	case KILN_MSG_WARN:
 		if (!rest)
+			return -1;
+		unescape(rest);
+		m->text = rest;
+		return 0;
+	case KILN_MSG_SAME:
+		m->name = field(&rest);
+		if (!m->name || !rest || !*rest)
 			return -1;
 		unescape(rest);
 		m->text = rest;

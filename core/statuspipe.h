@@ -9,6 +9,8 @@
  *	fail:KIND MESSAGE		a failure kiln knows by its kind
  *	slurm-job ID NODE		the step runs as Slurm job ID on NODE
  *	slurm-done			the step's outputs are in the cache
+ *	same OUTPUT PATH		the output OUTPUT is the input file PATH unchanged
+ *					(kiln_output_same); PATH escaped like a MESSAGE
  *
  * A MESSAGE is escaped: a newline as "\n", a backslash as "\\". NAME and
  * UNIT are words (no blanks or control characters) that the writer makes
@@ -30,6 +32,7 @@ enum kiln_msg_type {
 	KILN_MSG_JOB,		/* slurm-job */
 	KILN_MSG_DONE,		/* slurm-done */
 	KILN_MSG_WARN,		/* warn */
+	KILN_MSG_SAME,		/* same */
 };
 
 /* What failed, for a reader that must act on it; the message is for people. */
@@ -48,10 +51,10 @@ struct kiln_status_msg {
 	enum kiln_msg_type type;	/* which line */
 	double done, total;		/* progress: how far, out of how much */
 	const char *unit;		/* progress: what is counted; "" or NULL for nothing */
-	const char *name;		/* metric: its name */
+	const char *name;		/* metric: its name; same: the output */
 	double value;			/* metric: its value */
 	enum kiln_fail_kind kind;	/* fail: what failed */
-	const char *text;		/* fail, warn: the message, unescaped */
+	const char *text;		/* fail, warn: the message, unescaped; same: the input file */
 	long job;			/* job: the batch system's job id */
 	const char *node;		/* job: the node it runs on; "" or NULL if unknown */
 };

@@ -467,8 +467,9 @@ remove_tree(const char *path)
 	return r;
 }
 
-int
-copy_fd(int in, const char *to, int mode)
+/* Copy in's bytes to a new file `to` (a reflink if it can); only a reflink when clone_only. */
+static int
+copy_or_clone(int in, const char *to, int mode, int clone_only)
 {
 	int out, saved;
 	char buf[1 << 16];
@@ -482,6 +483,8 @@ copy_fd(int in, const char *to, int mode)
 		return -1;
 	if (ioctl(out, FICLONE, in) == 0)
 		goto done;
+	if (clone_only)
+		goto fail;
 	for (;;) {
 		n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -509,6 +512,26 @@ fail:
 }
 
 int
+copy_fd(int in, const char *to, int mode)
+{
+	return copy_or_clone(in, to, mode, 0);
+}
+
+int
+clone_file(const char *from, const char *to, int mode)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), r, saved;
+
+	if (in < 0)
+		return -1;
+	r = copy_or_clone(in, to, mode, 1);
+	saved = errno;
+	close(in);
+	errno = saved;
+	return r;
+}
+
+int
 copy_file(const char *from, const char *to, int mode)
 {
 	int in = open(from, O_RDONLY | O_CLOEXEC), r, saved;
@@ -527,9 +550,18 @@ path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir);
 
+	size_t slash, m = strlen(name);
+	char *p;
+
 	if (n == 0 || strcmp(dir, ".") == 0)
 		return xstrdup(name);
-	return xasprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", name);
+	/* By hand: a folder walk joins once per file, and xasprintf cost a third of a no-op status. */
+	slash = dir[n - 1] != '/';
+	p = xmalloc(n + slash + m + 1);
+	memcpy(p, dir, n);
+	p[n] = '/';
+	memcpy(p + n + slash, name, m + 1);
+	return p;
 }
 
 int

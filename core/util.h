@@ -99,6 +99,8 @@ int remove_tree(const char *path);
 int copy_file(const char *from, const char *to, int mode);
 /* The same from an open file, read from its current offset. */
 int copy_fd(int in, const char *to, int mode);
+/* Like copy_file, but only by reflink (FICLONE): -1 (nothing left at `to`) where the file system cannot. */
+int clone_file(const char *from, const char *to, int mode);
 /* path joined with name; a new string. */
 char *path_join(const char *dir, const char *name);
 /*

@@ -121,6 +121,16 @@ struct kiln_host {
 	 * status` shows "resumable (epoch N)". 0, or -1 (the step goes on).
 	 */
 	int (*checkpoint_saved)(kiln_ctx *ctx, double epoch);
+	/*
+	 * The declared output `output` (a path relative to output_dir) is the
+	 * file `path` the step read from one of its inputs, byte for byte:
+	 * kiln puts it there from the input's blob in the cache (a reflink or
+	 * a read-only hardlink, no copy), and the plugin writes nothing at
+	 * `output`. kiln checks that `path` is an input's file. 0, or -1 when
+	 * this kiln (or executor) cannot: the plugin writes the file itself.
+	 * Newer: reach it through kiln_output_same.
+	 */
+	int (*output_same)(kiln_ctx *ctx, const char *output, const char *path);
 };
 
 /* The first member of every context; the rest is kiln's. */
@@ -277,6 +287,15 @@ kiln_checkpoint_saved(kiln_ctx *ctx, double epoch)
 	const struct kiln_host *h = KILN__HOST(ctx);
 
 	return KILN__HAS(h, checkpoint_saved) ? h->checkpoint_saved(ctx, epoch) : -1;
+}
+
+/* Output `output` is the input file `path` unchanged; -1: write it yourself. See kiln_host.output_same. */
+static inline int
+kiln_output_same(kiln_ctx *ctx, const char *output, const char *path)
+{
+	const struct kiln_host *h = KILN__HOST(ctx);
+
+	return KILN__HAS(h, output_same) ? h->output_same(ctx, output, path) : -1;
 }
 
 /* Values. A NULL value reads as KILN_NIL. */

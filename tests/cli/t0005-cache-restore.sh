@@ -32,12 +32,12 @@ cd ../ws
 rm -rf kiln-out
 ok kiln build
 same kiln-out/twice/t 1001000
-# Hardlinks only when asked.
+# Hardlinks for small files only when asked.
 rm -rf kiln-out
 ok kiln build --link hardlink
 [ "$(stat -c %h kiln-out/twice/t)" -ge 2 ] || fail "--link hardlink did not hardlink"
 rm -rf kiln-out
 ok kiln build
-[ "$(stat -c %h kiln-out/twice/t)" -eq 1 ] || fail "default restore must not hardlink"
+[ "$(stat -c %h kiln-out/twice/t)" -eq 1 ] || fail "default restore must not hardlink a small file"
 fails 2 kiln build --link sideways
-has "--link: expected copy or hardlink"
+has "--link: expected auto, copy or hardlink"

@@ -85,6 +85,28 @@ test_warn(void **state)
 	buf_release(&b);
 }
 
+/* "same": the output is a word, the input file the escaped rest (a blank, a newline and all). */
+static void
+test_same(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct kiln_status_msg m = {.type = KILN_MSG_SAME, .name = "data.csv", .text = "data/raw table\n.csv"}, r;
+	char none[] = "same data.csv", nothing[] = "same data.csv ";
+
+	(void)state;
+	round_trip(&m, &b, &r);
+	assert_string_equal(r.name, "data.csv");
+	assert_string_equal(r.text, m.text);
+	m.text = "kiln-out/raw/x\ny.csv";
+	round_trip(&m, &b, &r);
+	assert_string_equal(r.text, m.text);
+	/* Both fields are required. */
+	assert_int_equal(kiln_statuspipe_parse(none, &r), -1);
+	assert_int_equal(r.type, KILN_MSG_NONE);
+	assert_int_equal(kiln_statuspipe_parse(nothing, &r), -1);
+	buf_release(&b);
+}
+
 static void
 test_fail_escaping(void **state)
 {
@@ -230,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_metric),
 		cmocka_unit_test(test_warn),
+		cmocka_unit_test(test_same),
 		cmocka_unit_test(test_fail_escaping),
 		cmocka_unit_test(test_fail_kinds),
 		cmocka_unit_test(test_job_and_done),
