@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "remote.h"
 #include "statuspipe.h"
+#include "userns.h"
 #include "value.h"
 #include "workspace.h"
 
@@ -81,6 +82,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 		json_t *sb = json_object();
 
 		json_object_set_new(sb, "network", json_boolean(t->network));
+		if (j->ns.user >= 0)
+			json_object_set_new(sb, "netns", json_true());
 		if (t->res.mem)
 			json_object_set_new(sb, "mem", json_integer(t->res.mem));
 		if (t->res.disk)
@@ -104,6 +107,7 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 void
 kiln_job_free(struct kiln_job *j)
 {
+	kiln_netns_give(&j->ns, j->ns_reusable);
 	if (j->statusfd >= 0)
 		close(j->statusfd);
 	buf_release(&j->partial);
@@ -123,6 +127,7 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 
 	j->t = t;
 	j->statusfd = -1;
+	j->ns.user = j->ns.net = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
 	memcpy(j->ki.comps, ki->comps, ki->ncomps * sizeof(*j->ki.comps));
@@ -178,6 +183,9 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		free(outdir);
 		return -1;
 	}
+	/* A sandboxed step without the network joins namespaces kept for it rather than making its own. */
+	if (sandbox && !t->network && ex->local && j->ns.user < 0 && !getenv("XXNOPOOL"))
+		(void)kiln_netns_take(&j->ns);
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, outdir);
 	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -193,6 +201,10 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
 	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
+	if (j->ns.user >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, j->ns.user, KILN_USERNS_FD);
+		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
+	}
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -358,6 +370,8 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 {
 	while (kiln_job_read(j) > 0)
 		;
+	/* kiln-run exits once the sandbox's init has killed and reaped all the step's processes. */
+	j->ns_reusable = !j->timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) <= 1;
 	if (j->timed_out) {
 		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.wall);
 	} else if (WIFSIGNALED(wstatus)) {

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "gpu.h"
 #include "sandbox.h"
 #include "statuspipe.h"
+#include "userns.h"
 #include "value.h"
 
 #define STATUS_FD 3
@@ -46,6 +48,7 @@ struct spec {
 	const char *target, *plugin, *workspace, *out;
 	struct kiln_ctx ctx;
 	int sandbox, network;
+	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
@@ -177,6 +180,7 @@ read_spec(struct spec *sp, const char *path)
 	sp->sandbox = json_is_object(sb);
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
+		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
 		sp->fsize = jnum(sb, "fsize");
@@ -247,6 +251,12 @@ enter_sandbox(struct spec *sp)
 	sb.binds = binds;
 	sb.nbinds = i;
 	sb.network = sp->network;
+	if (sp->netns) {
+		if (!kiln_userns_is(KILN_USERNS_FD, CLONE_NEWUSER) || !kiln_userns_is(KILN_NETNS_FD, CLONE_NEWNET))
+			startfail("spec: no namespaces on fds %d and %d", KILN_USERNS_FD, KILN_NETNS_FD);
+		sb.userns_fd = KILN_USERNS_FD;
+		sb.netns_fd = KILN_NETNS_FD;
+	}
 	sb.mem_bytes = sp->mem;
 	sb.fsize_bytes = sp->fsize;
 	sb.cpu_seconds = sp->cpu;
@@ -405,6 +415,11 @@ main(int argc, char **argv)
 	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
 	read_spec(&sp, argv[1]);
 	failctx = &sp.ctx;
+	/* The plugin and what it runs get no handle on them (the sandbox's step closes them anyway). */
+	if (sp.netns) {
+		fcntl(KILN_USERNS_FD, F_SETFD, FD_CLOEXEC);
+		fcntl(KILN_NETNS_FD, F_SETFD, FD_CLOEXEC);
+	}
 	if (chdir(sp.workspace) < 0)
 		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
 	if (!sp.untrusted || !sp.sandbox)
