@@ -184,7 +184,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		return -1;
 	}
 	/* A sandboxed step without the network joins namespaces kept for it rather than making its own. */
-	if (sandbox && !t->network && ex->local && j->ns.user < 0 && !getenv("XXNOPOOL"))
+	if (sandbox && !t->network && ex->local && j->ns.user < 0)
 		(void)kiln_netns_take(&j->ns);
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, outdir);
