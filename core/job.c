@@ -21,11 +21,34 @@
 #include "paths.h"
 #include "remote.h"
 #include "statuspipe.h"
+#include "syscalls.h"
 #include "userns.h"
 #include "value.h"
 #include "workspace.h"
 
 extern char **environ;
+
+/*
+ * The sandbox's seccomp filter, compiled once for all the build's local
+ * steps, in a sealed memfd above the descriptors a step starts with; -1
+ * where it cannot be had (each kiln-run then compiles its own, and says
+ * why it cannot).
+ */
+static int
+filter_fd(void)
+{
+	static int fd = -2;
+	char err[256];
+
+	if (fd == -2) {
+		int memfd = kiln_syscalls_memfd(err, sizeof(err));
+
+		fd = memfd < 0 ? -1 : fcntl(memfd, F_DUPFD_CLOEXEC, 10);
+		if (memfd >= 0)
+			close(memfd);
+	}
+	return fd;
+}
 
 static char *
 write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const char *outdir)
@@ -84,6 +107,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, const cha
 		json_object_set_new(sb, "network", json_boolean(t->network));
 		if (j->ns.user >= 0)
 			json_object_set_new(sb, "netns", json_true());
+		if (j->filter_fd >= 0)
+			json_object_set_new(sb, "filter", json_true());
 		if (t->res.mem)
 			json_object_set_new(sb, "mem", json_integer(t->res.mem));
 		if (t->res.disk)
@@ -128,6 +153,7 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 	j->t = t;
 	j->statusfd = -1;
 	j->ns.user = j->ns.net = -1;
+	j->filter_fd = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
 	memcpy(j->ki.comps, ki->comps, ki->ncomps * sizeof(*j->ki.comps));
@@ -186,6 +212,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	/* A sandboxed step without the network joins namespaces kept for it rather than making its own. */
 	if (sandbox && !t->network && ex->local && j->ns.user < 0)
 		(void)kiln_netns_take(&j->ns);
+	j->filter_fd = sandbox && ex->local ? filter_fd() : -1;
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, outdir);
 	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -205,6 +232,8 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		posix_spawn_file_actions_adddup2(&fa, j->ns.user, KILN_USERNS_FD);
 		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
 	}
+	if (j->filter_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, j->filter_fd, KILN_FILTER_FD);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);

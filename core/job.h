@@ -46,6 +46,7 @@ struct kiln_job {
 	size_t ngpus;
 	struct kiln_netns ns;		/* the namespaces lent to its sandbox; -1: none */
 	int ns_reusable;		/* it ended as a step does, leaving nothing running in them */
+	int filter_fd;			/* the compiled seccomp filter lent to its sandbox (syscalls.h); -1: none */
 };
 
 /* A job for target t with (a copy of) its key ki; not started. */

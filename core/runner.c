@@ -49,6 +49,7 @@ struct spec {
 	struct kiln_ctx ctx;
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
+	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
@@ -181,6 +182,7 @@ read_spec(struct spec *sp, const char *path)
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
+		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
 		sp->fsize = jnum(sb, "fsize");
@@ -257,6 +259,7 @@ enter_sandbox(struct spec *sp)
 		sb.userns_fd = KILN_USERNS_FD;
 		sb.netns_fd = KILN_NETNS_FD;
 	}
+	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
 	sb.fsize_bytes = sp->fsize;
 	sb.cpu_seconds = sp->cpu;
@@ -420,6 +423,8 @@ main(int argc, char **argv)
 		fcntl(KILN_USERNS_FD, F_SETFD, FD_CLOEXEC);
 		fcntl(KILN_NETNS_FD, F_SETFD, FD_CLOEXEC);
 	}
+	if (sp.filter)
+		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)
 		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
 	if (!sp.untrusted || !sp.sandbox)

@@ -90,6 +90,7 @@ struct plan {
 	int pooled;		/* kiln lent a user and a network namespace to join (netns.h) */
 	int userns_fd, netns_fd;	/* those, until setup has joined them; else -1 */
 	int make_net;		/* the step makes a network namespace of its own */
+	int filter_fd;		/* >0: kiln compiled the filter, to read from there */
 };
 
 /* What init tells the caller: a setup failure, or how the step ended. */
@@ -198,6 +199,7 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	p->userns_fd = p->pooled ? sb->userns_fd : -1;
 	p->netns_fd = p->pooled ? sb->netns_fd : -1;
 	p->make_net = !sb->network && !p->pooled;
+	p->filter_fd = sb->filter_fd;
 	p->mem = sb->mem_bytes ? sb->mem_bytes
 			       : envlimit("KILN_SANDBOX_MEM", (unsigned long long)sysconf(_SC_PHYS_PAGES) *
 						  (unsigned long long)sysconf(_SC_PAGESIZE));
@@ -823,6 +825,15 @@ end_like(int status)
 	exit(128 + sig);
 }
 
+/* The filter kiln compiled, or one compiled now. */
+static int
+get_filter(struct plan *p, char *err, size_t len)
+{
+	if (p->filter_fd > 0)
+		return kiln_syscalls_from_fd(&p->filter, p->filter_fd, err, len);
+	return kiln_syscalls_compile(&p->filter, err, len);
+}
+
 /*
  * The caller's part of setting up: once setup has unshared (init made
  * directly has), write the id maps, let the children go on, and compile and
@@ -839,7 +850,7 @@ handshake(struct plan *p, pid_t setup, int sync, int direct, char *why, size_t l
 	if (!p->pooled && !direct && read(sync, &c, 1) != 1)
 		return;	/* setup failed; its report says why */
 	if ((!p->pooled && (kiln_userns_map(setup, p->hostuid, p->hostgid, why, len) < 0 ||
-	    send(sync, &c, 1, MSG_NOSIGNAL) != 1)) || kiln_syscalls_compile(&p->filter, why, len) < 0) {
+	    send(sync, &c, 1, MSG_NOSIGNAL) != 1)) || get_filter(p, why, len) < 0) {
 		kill(setup, SIGKILL);
 		return;
 	}

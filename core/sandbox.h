@@ -43,6 +43,8 @@ struct kiln_sandbox {
 	 * rather than make (network = false only); 0: make them.
 	 */
 	int userns_fd, netns_fd;
+	/* >0: the seccomp filter, compiled by kiln (syscalls.h); 0: compile it. */
+	int filter_fd;
 };
 
 /*

@@ -12,6 +12,8 @@
 /* Where kiln-run finds the namespaces kiln lends a step ("netns" in its spec's sandbox). */
 #define KILN_USERNS_FD 4
 #define KILN_NETNS_FD 5
+/* And the seccomp filter kiln compiled ("filter" in the spec's sandbox; syscalls.h). */
+#define KILN_FILTER_FD 6
 
 /*
  * Who a step runs as on the host: the caller's ids, or NOBODY's when the
