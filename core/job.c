@@ -211,7 +211,7 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	}
 	/* A sandboxed step without the network joins namespaces kept for it rather than making its own. */
 	if (sandbox && !t->network && ex->local && j->ns.user < 0)
-		(void)kiln_netns_take(&j->ns);
+		(void)kiln_netns_take(&j->ns, ws->plugins.runner);
 	j->filter_fd = sandbox && ex->local ? filter_fd() : -1;
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, outdir);

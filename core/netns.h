@@ -15,8 +15,13 @@ struct kiln_netns {
 	int user, net;
 };
 
-/* A pair for one step: a kept one, else a new one. -1 when none can be made (the step then makes its own). */
-int kiln_netns_take(struct kiln_netns *ns);
+/*
+ * A pair for one step: a kept one, else a new one, made by `runner
+ * --netns` (kiln-run). -1 when none can be made (the step then makes its own).
+ */
+int kiln_netns_take(struct kiln_netns *ns, const char *runner);
+/* Up to n steps will run at once: the first take() makes that many pairs together. */
+void kiln_netns_expect(size_t n);
 /* The step is done with ns: kept for the next when `reusable` (everything of the step is gone), else closed. */
 void kiln_netns_give(struct kiln_netns *ns, int reusable);
 

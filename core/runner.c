@@ -395,6 +395,29 @@ describe(const char *path)
 	return 0;
 }
 
+/*
+ * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
+ * network namespace, wait while kiln maps our ids, bring the loopback up,
+ * say so, and stay until kiln has opened them (EOF).
+ */
+static int
+make_netns(void)
+{
+	char c = 'u', err[256];
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write(STATUS_FD, &c, 1) != 1 || read(STATUS_FD, &c, 1) != 1)
+		return 1;
+	if (kiln_userns_loopback_up(err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln-run: %s\n", err);
+		return 1;
+	}
+	if (write(STATUS_FD, &c, 1) != 1)
+		return 1;
+	while (read(STATUS_FD, &c, 1) > 0)
+		;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -407,6 +430,8 @@ main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		startfail("kiln exited before the step started");
+	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
+		return make_netns();
 	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
 		return describe(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "--check") == 0)
