@@ -4,6 +4,7 @@
  *	kiln-run SPEC.json
  *	kiln-run --describe PLUGIN.so
  *	kiln-run --check SPEC.json
+ *	kiln-run --netns
  *
  * kiln starts it with the step's log as stdout and stderr and a status pipe
  * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
@@ -17,6 +18,8 @@
  * --describe loads one in the sandbox and prints its descriptor as a JSON
  * line, and --check runs its check() on a target's params there and prints
  * its refusal, for kiln, which never loads such a plugin itself.
+ * --netns makes the user and network namespaces kiln lends its steps
+ * (netns.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
