@@ -294,6 +294,14 @@ kiln_fs_create(int dirfd, const char *rel, mode_t mode)
 	return fd;
 }
 
+char *
+kiln_fs_read(int dirfd, const char *rel, size_t *len)
+{
+	int fd = kiln_fs_openat(dirfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+
+	return fd < 0 ? NULL : read_regular(fd, len);
+}
+
 int
 kiln_fs_linked(int dirfd, const char *rel, char **where)
 {

@@ -30,6 +30,12 @@ int kiln_fs_renameat(int fromfd, const char *from, int tofd, const char *to);
  */
 int kiln_fs_create(int dirfd, const char *rel, mode_t mode);
 /*
+ * Read the whole file rel beneath dirfd, following no link (ELOOP if one is
+ * on the way, EINVAL if it is not a regular file); NUL-terminated, *len its
+ * size. NULL with errno.
+ */
+char *kiln_fs_read(int dirfd, const char *rel, size_t *len);
+/*
  * Is rel beneath dirfd a symbolic link, or does it run through one? 1 yes
  * (*where gets the first component that is one, a new string), 0 no or it
  * does not exist, -1 on other errors.
@@ -45,6 +51,7 @@ int kiln_fs_linked(int dirfd, const char *rel, char **where);
 #define kiln_fs_renameat(fromfd, from, tofd, to) KILN_FAULT_AT(kiln_fs_renameat(fromfd, from, tofd, to))
 #define kiln_fs_create(dirfd, rel, mode) KILN_FAULT_AT(kiln_fs_create(dirfd, rel, mode))
 #define kiln_fs_linked(dirfd, rel, where) KILN_FAULT_AT(kiln_fs_linked(dirfd, rel, where))
+#define kiln_fs_read(dirfd, rel, len) KILN_FAULT_AT(kiln_fs_read(dirfd, rel, len))
 #endif
 
 #endif

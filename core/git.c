@@ -1,9 +1,13 @@
 /*
  * git: a subprocess with a clean environment; see git.h.
  *
- * NEEDSWORK: a filter driver named in the repository's own .git/config
- * (filter.NAME.clean) could still run in `git status` when a file's stat
- * changed; a cloned repository has no such config, a copied one might.
+ * A copied repository's own .git/config (and what it includes) may name
+ * commands git would run: a filter driver's clean or process command runs
+ * in `git status` for any file whose stat changed, gpg.program in `git log`
+ * with log.showSignature. Before the first command kiln lists the keys the
+ * repository sets (`git config --list --name-only`, which runs nothing) and
+ * overrides every filter's commands with empty ones through
+ * GIT_CONFIG_COUNT, which outranks the repository's config.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,18 +47,121 @@ read_fd(int fd, struct buf *b, size_t max)
 static int
 spawn_git(const char *const *pre, const char *const *args, char *const *env, struct buf *out, struct buf *err);
 
+/* The GIT_CONFIG_COUNT entries that disarm the repository's own commands. */
+struct overrides {
+	char **env;		/* "GIT_CONFIG_KEY_n=…", "GIT_CONFIG_VALUE_n=…", then COUNT */
+	size_t n;
+};
+
+static void
+override(struct overrides *o, size_t *count, const char *key, const char *value)
+{
+	o->env = xreallocarray(o->env, o->n + 2, sizeof(*o->env));
+	o->env[o->n++] = xasprintf("GIT_CONFIG_KEY_%zu=%s", *count, key);
+	o->env[o->n++] = xasprintf("GIT_CONFIG_VALUE_%zu=%s", *count, value);
+	++*count;
+}
+
+/* Is key (as git config lists it, lower-case section and name) filter.NAME.clean, .smudge or .process? */
+static int
+filter_command(const char *key)
+{
+	static const char *const names[] = {".clean", ".smudge", ".process", NULL};
+	size_t n = strlen(key), i;
+
+	if (strncmp(key, "filter.", 7) != 0)
+		return 0;
+	for (i = 0; names[i]; i++) {
+		size_t k = strlen(names[i]);
+
+		if (n > 7 + k && strcmp(key + n - k, names[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static char *const *base_env(void);
+
+/*
+ * The overrides for the repository kiln is in, worked out once: every
+ * filter the repository's config names gets empty commands and is not
+ * required; signatures are not checked.
+ */
+static const struct overrides *
+repo_overrides(void)
+{
+	static struct overrides o;
+	static int done;
+	static const char *const list[] = {"config", "--list", "--name-only", "--includes", "-z", NULL};
+	static const char *const pre[] = {"git", NULL};
+	struct buf out = BUF_INIT;
+	size_t count = 0, at = 0;
+
+	if (done)
+		return &o;
+	done = 1;
+	override(&o, &count, "log.showSignature", "false");
+	if (spawn_git(pre, list, base_env(), &out, NULL) == 0) {
+		while (at < out.len) {
+			const char *key = out.s + at;
+			char *name;
+
+			at += strlen(key) + 1;
+			if (!filter_command(key))
+				continue;
+			override(&o, &count, key, "");
+			name = xasprintf("%.*srequired", (int)(strlen(key) - strlen(strrchr(key, '.') + 1)), key);
+			override(&o, &count, name, "false");
+			free(name);
+		}
+	}
+	buf_release(&out);
+	o.env = xreallocarray(o.env, o.n + 1, sizeof(*o.env));
+	o.env[o.n++] = xasprintf("GIT_CONFIG_COUNT=%zu", count);
+	return &o;
+}
+
+/* PATH, and what keeps git from reading the user's or the system's config or asking anything. */
+static char *const *
+base_env(void)
+{
+	static char *env[8];
+
+	if (!env[0]) {
+		const char *path = getenv("PATH");
+
+		env[0] = xasprintf("PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+		env[1] = "LC_ALL=C";
+		env[2] = "GIT_CONFIG_NOSYSTEM=1";
+		env[3] = "GIT_CONFIG_GLOBAL=/dev/null";
+		env[4] = "HOME=/nonexistent";
+		env[5] = "GIT_TERMINAL_PROMPT=0";
+		env[6] = "GIT_OPTIONAL_LOCKS=0";
+	}
+	return env;
+}
+
 static int
 run_git(const char *const *args, struct buf *out, struct buf *err)
 {
 	static const char *const pre[] = {"git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
 	    "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false", NULL};
-	const char *path = getenv("PATH");
-	char *envpath = xasprintf("PATH=%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	char *env[] = {envpath, "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-	    "HOME=/nonexistent", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", NULL};
-	int r = spawn_git(pre, args, env, out, err);
+	const struct overrides *o = repo_overrides();
+	char *const *base = base_env();
+	char **env;
+	size_t n = 0, i;
+	int r;
 
-	free(envpath);
+	for (i = 0; base[i]; i++)
+		;
+	env = xreallocarray(NULL, i + o->n + 1, sizeof(*env));
+	for (i = 0; base[i]; i++)
+		env[n++] = base[i];
+	for (i = 0; i < o->n; i++)
+		env[n++] = o->env[i];
+	env[n] = NULL;
+	r = spawn_git(pre, args, env, out, err);
+	free(env);
 	return r;
 }
 

@@ -1,7 +1,8 @@
 /*
  * git: what kiln asks of the git repository a workspace is in, by running
  * `git` as a subprocess: never a library, never anything of the
- * repository's own (no hooks, no fsmonitor, no user or system config).
+ * repository's own (no hooks, no fsmonitor, no filter driver or signature
+ * program its config names, no user or system config).
  */
 #ifndef KILN_GIT_H
 #define KILN_GIT_H

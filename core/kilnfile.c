@@ -1113,37 +1113,6 @@ open_plain(const char *rel)
 	return fd;
 }
 
-/* Read all of fd, which must be a regular file, and close it. NULL with errno set. */
-static char *
-read_all(int fd, size_t *len)
-{
-	struct buf b = BUF_INIT;
-	struct stat st;
-	ssize_t n = -1;
-	int saved;
-
-	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && (errno = EINVAL)))
-		goto out;
-	buf_grow(&b, (size_t)st.st_size + 1);
-	do {
-		if (b.cap - b.len - 1 == 0)
-			buf_grow(&b, 65536);
-		n = read(fd, b.s + b.len, b.cap - b.len - 1);
-		b.len += n > 0 ? n : 0;
-	} while (n > 0 || (n < 0 && errno == EINTR));
-out:
-	saved = errno;
-	close(fd);
-	if (n < 0) {
-		buf_release(&b);
-		errno = saved;
-		return NULL;
-	}
-	*len = b.len;
-	b.s[b.len] = '\0';
-	return buf_detach(&b);
-}
-
 /*
  * Read the repository file `path` for evaluation. Symlinks are followed
  * only while they stay in the repository (root): a lib.lua that links to
@@ -1169,7 +1138,7 @@ read_source(lua_State *L, const char *root, const char *path, const char *who, s
 	}
 	fd = open_plain(rel);
 	free(real);
-	text = fd < 0 ? NULL : read_all(fd, len);
+	text = fd < 0 ? NULL : read_regular(fd, len);
 	if (!text && errno == ELOOP)
 		fail(L, "%s'%s' changed into a symlink while kiln read it", who, path);
 	if (!text)

@@ -20,6 +20,7 @@
  * line, starts after the first space.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "fs.h"
 #include "graph.h"
 #include "lock.h"
 #include "paths.h"
@@ -170,21 +172,21 @@ kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 }
 
 /*
- * A Kilnfile.lock that is a symlink came with the repository (kiln never
- * makes one): reading it would show a line of whatever it points at in
- * `kiln status --check`, so it is refused, naming it. -1 if it is one.
- * NEEDSWORK: util's read_file() follows links; this lstat() and the read
- * after it should be one open with O_NOFOLLOW once util reads from a
- * descriptor.
+ * Kilnfile.lock, read through no link: one that is a symlink came with the
+ * repository (kiln never makes one), and reading it would show a line of
+ * whatever it points at in `kiln status --check`. NULL with errno; a link
+ * is refused here, naming it (errno ELOOP).
  */
-static int
-refuse_link(void)
+static char *
+read_lock(size_t *len)
 {
-	struct stat sb;
+	char *text = kiln_fs_read(AT_FDCWD, LOCK_FILE, len);
 
-	if (lstat(LOCK_FILE, &sb) == 0 && S_ISLNK(sb.st_mode))
-		return error(LOCK_FILE " is a symlink, which kiln never makes: remove it (kiln neither reads nor replaces it)");
-	return 0;
+	if (!text && errno == ELOOP) {
+		error(LOCK_FILE " is a symlink, which kiln never makes: remove it (kiln neither reads nor replaces it)");
+		errno = ELOOP;
+	}
+	return text;
 }
 
 int
@@ -201,10 +203,9 @@ kiln_lock_write(struct kiln_graph *g, struct kiln_state *st, int force)
 	    st->lock.ino == (uint64_t)sb.st_ino && st->lock.size == (uint64_t)sb.st_size &&
 	    st->lock.mtime_ns == ns_of(&sb.st_mtim))
 		return 0;
-	if (refuse_link() < 0)
+	if (!(old = read_lock(&len)) && errno == ELOOP)
 		return -1;
 	kiln_lock_text(g, st, &b);
-	old = read_file(LOCK_FILE, &len);
 	if (!old || len != b.len || memcmp(old, b.s, len) != 0) {
 		if (write_file_atomic(LOCK_FILE, b.s, b.len, 0644, 0) < 0)
 			r = error("cannot write " LOCK_FILE ":");
@@ -224,10 +225,9 @@ kiln_lock_matches(struct kiln_graph *g, struct kiln_state *st)
 	char *old;
 	int same;
 
-	if (refuse_link() < 0)
-		return 0;
-	old = read_file(LOCK_FILE, &len);
-	if (!old) {
+	if (!(old = read_lock(&len))) {
+		if (errno == ELOOP)
+			return 0;
 		printf("Kilnfile.lock: %s\n", errno == ENOENT ? "missing (run kiln build)" : strerror(errno));
 		return 0;
 	}

@@ -295,16 +295,12 @@ arena_release(struct arena *a)
 }
 
 char *
-read_file(const char *path, size_t *len)
+read_all(int fd, size_t *len)
 {
 	struct buf b = BUF_INIT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	ssize_t n;
 
-	struct stat st;
-
-	if (fd < 0)
-		return NULL;
 	/* One allocation of the right size for regular files; grow for the rest. */
 	buf_grow(&b, fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096);
 	for (;;) {
@@ -316,7 +312,6 @@ read_file(const char *path, size_t *len)
 		if (n < 0) {
 			int saved = errno;
 
-			close(fd);
 			buf_release(&b);
 			errno = saved;
 			return NULL;
@@ -325,11 +320,40 @@ read_file(const char *path, size_t *len)
 			break;
 		b.len += n;
 	}
-	close(fd);
 	b.s[b.len] = '\0';
 	if (len)
 		*len = b.len;
 	return b.s;
+}
+
+char *
+read_regular(int fd, size_t *len)
+{
+	struct stat st;
+	char *text = NULL;
+	int saved;
+
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (errno = EINVAL, 0)))
+		text = read_all(fd, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return text;
+}
+
+char *
+read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+	char *s;
+
+	if (fd < 0)
+		return NULL;
+	s = read_all(fd, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return s;
 }
 
 int

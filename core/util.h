@@ -77,6 +77,10 @@ void arena_release(struct arena *a);
 
 /* Read a whole file; *len gets its size. The result is NUL-terminated. */
 char *read_file(const char *path, size_t *len);
+/* Read fd to its end, as read_file does; fd stays open. */
+char *read_all(int fd, size_t *len);
+/* Read fd, which must be a regular file (EINVAL if not), to its end, and close it. */
+char *read_regular(int fd, size_t *len);
 /*
  * Write a file atomically: a temporary file in the same folder, fsync'd if
  * `sync`, then renamed over `path`. A reader sees the old or the new bytes.
@@ -158,6 +162,8 @@ void strv_free(char **v);
 #define arena_strdup(a, s) KILN_FAULT_AT(arena_strdup(a, s))
 #define arena_strndup(a, s, n) KILN_FAULT_AT(arena_strndup(a, s, n))
 #define read_file(path, len) KILN_FAULT_AT(read_file(path, len))
+#define read_all(fd, len) KILN_FAULT_AT(read_all(fd, len))
+#define read_regular(fd, len) KILN_FAULT_AT(read_regular(fd, len))
 #define write_file_atomic(path, data, len, mode, sync) KILN_FAULT_AT(write_file_atomic(path, data, len, mode, sync))
 #define write_all(fd, data, len) KILN_FAULT_AT(write_all(fd, data, len))
 #define mkdir_p(path, mode) KILN_FAULT_AT(mkdir_p(path, mode))

@@ -60,15 +60,17 @@ entry=$(grep -l "$(xxh128sum kiln-out/a/a | cut -d' ' -f1)" "$srv"/ac/* | head -
 za=$(xxh128sum kiln-out/a/a | cut -d' ' -f1)
 sb=$(xxh128sum kiln-out/a/s | cut -d' ' -f1)
 [ -f "$srv/cas-zstd/$za" ] && [ -f "$srv/cas/$sb" ] || fail "expected a's blobs on the server"
+# Every entry that names either blob is bad (which entries --keep-last kept decides how many).
+nbad=$(grep -l -e "$sb" -e "$za" "$srv"/ac/* | wc -l)
 rm "$srv/cas/$sb"
 printf 'not zstd' > "$srv/cas-zstd/$za"
 fails 1 kiln fsck --remote="$remote"
 has "cas-zstd/$za: its bytes are not its digest"
 has "ac/$(basename "$entry"): names blob $sb, which the server lacks"
 has "ac/$(basename "$entry"): names blob $za, which the server has damaged"
-matches "[12] bad entries, 1 bad blobs"
+has "$nbad bad entries, 1 bad blobs"
 ok kiln fsck --remote="$remote" --repair
-matches "removed [12] entries and 1 blobs"
+has "removed $nbad entries and 1 blobs"
 [ ! -e "$entry" ] && [ ! -e "$srv/cas-zstd/$za" ] || fail "--repair left the bad entry or blob"
 ok kiln fsck --remote="$remote"
 has "0 bad entries, 0 bad blobs"
