@@ -96,11 +96,38 @@ has_word(const char *list, const char *word)
 	return 0;
 }
 
+/*
+ * The mount table, read once per process: each read of it takes the
+ * kernel's namespace lock, which the sandboxes of other steps keep busy
+ * (0.2 to 1.5 ms a read here), and making a group looks in it three times.
+ */
+static FILE *
+mount_table(void)
+{
+	static char text[65536];
+	static size_t n;
+	static int read_once;
+
+	if (!read_once) {
+		int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+		ssize_t r = 0;
+
+		while (fd >= 0 && n < sizeof(text) - 1 && (r = read(fd, text + n, sizeof(text) - 1 - n)) > 0)
+			n += (size_t)r;
+		if (fd >= 0)
+			close(fd);
+		read_once = fd >= 0 && r >= 0;
+		if (!read_once)
+			n = 0;
+	}
+	return read_once && n > 0 ? fmemopen(text, n, "r") : NULL;
+}
+
 /* Where a hierarchy is mounted: type "cgroup2", or "cgroup" with option opt. */
 static int
 mounted_at(const char *type, const char *opt, char *out, size_t len)
 {
-	FILE *f = setmntent("/proc/self/mounts", "re");
+	FILE *f = mount_table();
 	struct mntent *m;
 	int found = 0;
 

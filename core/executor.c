@@ -38,6 +38,7 @@ local_new(const struct kiln_config *cfg)
 	ex->name = "local";
 	ex->command = local_command;
 	ex->cancel = group_kill;
+	ex->local = 1;
 	return ex;
 }
 

@@ -53,6 +53,8 @@ struct kiln_executor {
 	int outputs_in_cache;
 	/* The executor stops a step at resources.timeout itself, counted from when it runs, not queues. */
 	int own_timeout;
+	/* kiln-run runs here as kiln's child, inheriting what kiln hands it (netns.h). */
+	int local;
 	void *data;
 };
 

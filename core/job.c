@@ -21,10 +21,34 @@
 #include "paths.h"
 #include "remote.h"
 #include "statuspipe.h"
+#include "syscalls.h"
+#include "userns.h"
 #include "value.h"
 #include "workspace.h"
 
 extern char **environ;
+
+/*
+ * The sandbox's seccomp filter, compiled once for all the build's local
+ * steps, in a sealed memfd above the descriptors a step starts with; -1
+ * where it cannot be had (each kiln-run then compiles its own, and says
+ * why it cannot).
+ */
+static int
+filter_fd(void)
+{
+	static int fd = -2;
+	char err[256];
+
+	if (fd == -2) {
+		int memfd = kiln_syscalls_memfd(err, sizeof(err));
+
+		fd = memfd < 0 ? -1 : fcntl(memfd, F_DUPFD_CLOEXEC, 10);
+		if (memfd >= 0)
+			close(memfd);
+	}
+	return fd;
+}
 
 static char *
 write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same, const char *outdir)
@@ -86,6 +110,10 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 		json_t *sb = json_object();
 
 		json_object_set_new(sb, "network", json_boolean(t->network));
+		if (j->ns.user >= 0)
+			json_object_set_new(sb, "netns", json_true());
+		if (j->filter_fd >= 0)
+			json_object_set_new(sb, "filter", json_true());
 		if (t->res.mem)
 			json_object_set_new(sb, "mem", json_integer(t->res.mem));
 		if (t->res.disk)
@@ -109,6 +137,7 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 void
 kiln_job_free(struct kiln_job *j)
 {
+	kiln_netns_give(&j->ns, j->ns_reusable);
 	if (j->statusfd >= 0)
 		close(j->statusfd);
 	buf_release(&j->partial);
@@ -129,6 +158,8 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 
 	j->t = t;
 	j->statusfd = -1;
+	j->ns.user = j->ns.net = -1;
+	j->filter_fd = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
 	memcpy(j->ki.comps, ki->comps, ki->ncomps * sizeof(*j->ki.comps));
@@ -190,6 +221,10 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		free(outdir);
 		return -1;
 	}
+	/* A sandboxed step without the network joins namespaces kept for it rather than making its own. */
+	if (sandbox && !t->network && ex->local && j->ns.user < 0)
+		(void)kiln_netns_take(&j->ns, ws->plugins.runner);
+	j->filter_fd = sandbox && ex->local ? filter_fd() : -1;
 	if (outdir)
 		spec = write_spec(j, ws, sandbox, !ex->outputs_in_cache, outdir);
 	if (!outdir || !spec || (logfd = open_log(t)) < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -205,6 +240,12 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
 	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
+	if (j->ns.user >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, j->ns.user, KILN_USERNS_FD);
+		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
+	}
+	if (j->filter_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, j->filter_fd, KILN_FILTER_FD);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -374,6 +415,8 @@ kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor
 {
 	while (kiln_job_read(j) > 0)
 		;
+	/* kiln-run exits once the sandbox's init has killed and reaped all the step's processes. */
+	j->ns_reusable = !j->timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) <= 1;
 	if (j->timed_out) {
 		buf_printf(why, "it ran past its timeout of %gs and was stopped", j->t->res.wall);
 	} else if (WIFSIGNALED(wstatus)) {

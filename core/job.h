@@ -14,6 +14,7 @@
 #include "executor.h"
 #include "gpu.h"
 #include "key.h"
+#include "netns.h"
 #include "util.h"
 
 struct kiln_metric;
@@ -49,6 +50,9 @@ struct kiln_job {
 	int ckpt_fetched;		/* and it gave one */
 	int gpus[KILN_GPU_MAX];		/* the GPUs the scheduler gave it (gpu.h) */
 	size_t ngpus;
+	struct kiln_netns ns;		/* the namespaces lent to its sandbox; -1: none */
+	int ns_reusable;		/* it ended as a step does, leaving nothing running in them */
+	int filter_fd;			/* the compiled seccomp filter lent to its sandbox (syscalls.h); -1: none */
 };
 
 /* A job for target t with (a copy of) its key ki; not started. */

@@ -4,6 +4,7 @@
  *	kiln-run SPEC.json
  *	kiln-run --describe PLUGIN.so
  *	kiln-run --check SPEC.json
+ *	kiln-run --netns
  *
  * kiln starts it with the step's log as stdout and stderr and a status pipe
  * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
@@ -17,6 +18,8 @@
  * --describe loads one in the sandbox and prints its descriptor as a JSON
  * line, and --check runs its check() on a target's params there and prints
  * its refusal, for kiln, which never loads such a plugin itself.
+ * --netns makes the user and network namespaces kiln lends its steps
+ * (netns.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -33,6 +37,7 @@
 #include "gpu.h"
 #include "sandbox.h"
 #include "statuspipe.h"
+#include "userns.h"
 #include "value.h"
 
 #define STATUS_FD 3
@@ -46,6 +51,8 @@ struct spec {
 	const char *target, *plugin, *workspace, *out;
 	struct kiln_ctx ctx;
 	int sandbox, network;
+	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
+	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
@@ -178,6 +185,8 @@ read_spec(struct spec *sp, const char *path)
 	sp->sandbox = json_is_object(sb);
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
+		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
+		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
 		sp->fsize = jnum(sb, "fsize");
@@ -248,6 +257,13 @@ enter_sandbox(struct spec *sp)
 	sb.binds = binds;
 	sb.nbinds = i;
 	sb.network = sp->network;
+	if (sp->netns) {
+		if (!kiln_userns_is(KILN_USERNS_FD, CLONE_NEWUSER) || !kiln_userns_is(KILN_NETNS_FD, CLONE_NEWNET))
+			startfail("spec: no namespaces on fds %d and %d", KILN_USERNS_FD, KILN_NETNS_FD);
+		sb.userns_fd = KILN_USERNS_FD;
+		sb.netns_fd = KILN_NETNS_FD;
+	}
+	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
 	sb.fsize_bytes = sp->fsize;
 	sb.cpu_seconds = sp->cpu;
@@ -383,6 +399,29 @@ describe(const char *path)
 	return 0;
 }
 
+/*
+ * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
+ * network namespace, wait while kiln maps our ids, bring the loopback up,
+ * say so, and stay until kiln has opened them (EOF).
+ */
+static int
+make_netns(void)
+{
+	char c = 'u', err[256];
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write(STATUS_FD, &c, 1) != 1 || read(STATUS_FD, &c, 1) != 1)
+		return 1;
+	if (kiln_userns_loopback_up(err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln-run: %s\n", err);
+		return 1;
+	}
+	if (write(STATUS_FD, &c, 1) != 1)
+		return 1;
+	while (read(STATUS_FD, &c, 1) > 0)
+		;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -395,6 +434,8 @@ main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		startfail("kiln exited before the step started");
+	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
+		return make_netns();
 	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
 		return describe(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "--check") == 0)
@@ -406,6 +447,13 @@ main(int argc, char **argv)
 	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
 	read_spec(&sp, argv[1]);
 	failctx = &sp.ctx;
+	/* The plugin and what it runs get no handle on them (the sandbox's step closes them anyway). */
+	if (sp.netns) {
+		fcntl(KILN_USERNS_FD, F_SETFD, FD_CLOEXEC);
+		fcntl(KILN_NETNS_FD, F_SETFD, FD_CLOEXEC);
+	}
+	if (sp.filter)
+		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)
 		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
 	if (!sp.untrusted || !sp.sandbox)

@@ -53,13 +53,12 @@
 #include "sandbox.h"
 #include "statuspipe.h"
 #include "syscalls.h"
+#include "userns.h"
 #include "util.h"
 
 #define WS KILN_SANDBOX_WS
 #define IN_UID KILN_SANDBOX_UID
 #define IN_GID KILN_SANDBOX_GID
-/* Who a step runs as on the host when kiln runs as root (see plan_make). */
-#define NOBODY KILN_SANDBOX_NOBODY
 
 /* Defaults when the target sets no limit. */
 #define DEF_CPU (24UL * 3600)
@@ -88,6 +87,10 @@ struct plan {
 	int report;		/* write end of the report pipe */
 	int sync;		/* the children's end of the caller's socket */
 	struct kiln_syscall_filter filter;	/* compiled by the caller, sent to the step */
+	int pooled;		/* kiln lent a user and a network namespace to join (netns.h) */
+	int userns_fd, netns_fd;	/* those, until setup has joined them; else -1 */
+	int make_net;		/* the step makes a network namespace of its own */
+	int filter_fd;		/* >0: kiln compiled the filter, to read from there */
 };
 
 /* What init tells the caller: a setup failure, or how the step ended. */
@@ -159,24 +162,6 @@ no_namespaces(const struct plan *p, int e)
 }
 
 /*
- * Root of the machine, not root of a user namespace: only that root may map
- * NOBODY, and only it escapes RLIMIT_NPROC.
- */
-static int
-init_userns(void)
-{
-	unsigned long a = 1, b = 1, n = 0;
-	FILE *f = fopen("/proc/self/uid_map", "re");
-
-	if (f) {
-		if (fscanf(f, "%lu %lu %lu", &a, &b, &n) != 3)
-			n = 0;
-		fclose(f);
-	}
-	return a == 0 && b == 0 && n == 4294967295UL;
-}
-
-/*
  * A default limit, which the machine's owner may change in the environment
  * (a CI box with less room, say); a target's own resources win.
  */
@@ -209,14 +194,12 @@ static int
 plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 {
 	p->network = sb->network;
-	/*
-	 * As root, the step runs as NOBODY on the host: the kernel does not
-	 * apply RLIMIT_NPROC to uid 0 (a fork bomb would not stop), and root
-	 * would own every root-owned file it can see.
-	 */
-	p->asroot = geteuid() == 0 && init_userns();
-	p->hostuid = p->asroot ? NOBODY : geteuid();
-	p->hostgid = p->asroot ? NOBODY : getegid();
+	kiln_userns_host_ids(&p->hostuid, &p->hostgid, &p->asroot);
+	p->pooled = sb->userns_fd > 0 && sb->netns_fd > 0 && !sb->network;
+	p->userns_fd = p->pooled ? sb->userns_fd : -1;
+	p->netns_fd = p->pooled ? sb->netns_fd : -1;
+	p->make_net = !sb->network && !p->pooled;
+	p->filter_fd = sb->filter_fd;
 	p->mem = sb->mem_bytes ? sb->mem_bytes
 			       : envlimit("KILN_SANDBOX_MEM", (unsigned long long)sysconf(_SC_PHYS_PAGES) *
 						  (unsigned long long)sysconf(_SC_PAGESIZE));
@@ -237,24 +220,6 @@ plan_free(struct plan *p)
 	kiln_cgroup_remove(&p->cg);
 	kiln_rootfs_free(p->root);
 	free(p);
-}
-
-/* A network namespace starts with lo down; bring it up so a step may talk to itself. */
-static void
-loopback_up(const struct plan *p)
-{
-	struct ifreq ifr = {0};
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		childfail(p, "socket:");
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		childfail(p, "cannot read the loopback's flags:");
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		childfail(p, "cannot bring up the loopback:");
-	close(s);
 }
 
 /* ---- the step: last steps before the plugin runs ---- */
@@ -365,10 +330,11 @@ run_step(struct plan *p, int sock)
 {
 	char c, msg[sizeof(((struct report *)0)->msg)];
 
-	if (!p->network && unshare(CLONE_NEWNET) < 0)
+	if (p->make_net && unshare(CLONE_NEWNET) < 0)
 		no_namespaces(p, errno);
-	if (!p->network) {
-		loopback_up(p);
+	if (p->make_net) {
+		if (kiln_userns_loopback_up(msg, sizeof(msg)) < 0)
+			childfail(p, "%s", msg);
 		/* Init joins it: see join_net. */
 		if (send(sock, "n", 1, MSG_NOSIGNAL) != 1)
 			_exit(1);
@@ -592,7 +558,7 @@ join_net(const struct plan *p, pid_t step, int sock)
 	char path[64], c;
 	int fd;
 
-	if (p->network)
+	if (!p->make_net)
 		return;
 	if (recv(sock, &c, 1, 0) != 1)
 		childfail(p, "the step is gone before making its network namespace");
@@ -658,44 +624,6 @@ run_init(struct plan *p, int life)
 	serve(p, step, sfd, &l);
 }
 
-static int
-write_map(pid_t pid, const char *file, const char *text, char *err, size_t len)
-{
-	char path[64];
-	size_t n = strlen(text);
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, n) != (ssize_t)n) {
-		seterr(err, len, "cannot write %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/*
- * The caller maps the step's ids into setup's new user namespace: an
- * ordinary user may map only itself, which it is; root maps NOBODY, which
- * only a process outside the namespace may do.
- */
-static int
-write_maps(const struct plan *p, pid_t setup, char *err, size_t len)
-{
-	char map[64];
-
-	if (write_map(setup, "setgroups", "deny", err, len) < 0)
-		return -1;
-	snprintf(map, sizeof(map), "%d %d 1\n", IN_UID, (int)p->hostuid);
-	if (write_map(setup, "uid_map", map, err, len) < 0)
-		return -1;
-	snprintf(map, sizeof(map), "%d %d 1\n", IN_GID, (int)p->hostgid);
-	return write_map(setup, "gid_map", map, err, len);
-}
-
 /* The network namespace is made by the step itself: see run_init. */
 static int
 ns_flags(void)
@@ -739,6 +667,63 @@ enter_cgroup(struct plan *p)
 }
 
 /*
+ * Does the network namespace we are in hold TCP sockets, an earlier step's
+ * on their way out (TIME_WAIT, FIN_WAIT)? Those are the only state a step
+ * can leave in one: its other sockets close with its processes, and it has
+ * no capability over the namespace to change anything else. sockstat
+ * counts them for this namespace alone (/proc/net/tcp would walk the whole
+ * machine's table: milliseconds).
+ */
+static int
+net_in_use(void)
+{
+	static const char *const tables[][2] = {
+		{"/proc/self/net/sockstat", "TCP: inuse %d orphan %*d tw %d"},
+		{"/proc/self/net/sockstat6", "TCP6: inuse %d"},
+	};
+	char buf[1024], *line;
+	size_t i;
+
+	for (i = 0; i < LEN(tables); i++) {
+		int fd = open(tables[i][0], O_RDONLY | O_CLOEXEC), inuse = 0, tw = 0;
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+		if (fd >= 0)
+			close(fd);
+		/* No IPv6 here: nothing in use there. */
+		if (n < 0 && i > 0)
+			continue;
+		buf[n > 0 ? n : 0] = '\0';
+		line = strstr(buf, i == 0 ? "\nTCP: " : "TCP6: ");
+		if (!line || sscanf(line + (i == 0), tables[i][1], &inuse, &tw) < 1 || inuse > 0 || tw > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * In setup, for a pooled sandbox: join the user and network namespaces kiln
+ * made for this job slot (with the loopback up and the step's ids mapped),
+ * and make the rest. The namespaces are reused step after step, never by two
+ * at once. One that still shows an earlier step's connections is left
+ * alone: the step makes a network namespace of its own, as without a pool.
+ */
+static void
+join_pool(struct plan *p)
+{
+	if (setns(p->userns_fd, CLONE_NEWUSER) < 0)
+		childfail(p, "cannot join the user namespace kiln made:");
+	if (setns(p->netns_fd, CLONE_NEWNET) < 0)
+		childfail(p, "cannot join the network namespace kiln made:");
+	close(p->userns_fd);
+	close(p->netns_fd);
+	p->userns_fd = p->netns_fd = -1;
+	p->make_net = net_in_use();
+	if (unshare(ns_flags() & ~CLONE_NEWUSER) < 0)
+		no_namespaces(p, errno);
+}
+
+/*
  * Setup: the first child. Makes the namespaces and waits for init. Returns
  * only in the step.
  */
@@ -756,13 +741,21 @@ run_setup(struct plan *p, int sync)
 	/* Root's other groups would still open group-readable files; drop them. */
 	if (p->asroot && setgroups(0, NULL) < 0)
 		childfail(p, "setgroups:");
-	if (unshare(ns_flags()) < 0)
-		no_namespaces(p, errno);
-	/* The caller writes our id maps; wait for it. */
-	if (write(sync, &c, 1) != 1 || recv(sync, &c, 1, 0) != 1)
-		_exit(1);
+	if (p->pooled) {
+		join_pool(p);
+	} else {
+		if (unshare(ns_flags()) < 0)
+			no_namespaces(p, errno);
+		/* The caller writes our id maps; wait for it. */
+		if (write(sync, &c, 1) != 1 || recv(sync, &c, 1, 0) != 1)
+			_exit(1);
+	}
 	p->sync = sync;
 	become(p);
+	/* A change of user clears the parent-death signal (as root, become() makes us NOBODY): set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != p->caller)
+		_exit(1);
 	if (pipe2(life, O_CLOEXEC) < 0)
 		childfail(p, "pipe:");
 	init = fork();
@@ -832,6 +825,15 @@ end_like(int status)
 	exit(128 + sig);
 }
 
+/* The filter kiln compiled, or one compiled now. */
+static int
+get_filter(struct plan *p, char *err, size_t len)
+{
+	if (p->filter_fd > 0)
+		return kiln_syscalls_from_fd(&p->filter, p->filter_fd, err, len);
+	return kiln_syscalls_compile(&p->filter, err, len);
+}
+
 /*
  * The caller's part of setting up: once setup has unshared (init made
  * directly has), write the id maps, let the children go on, and compile and
@@ -845,10 +847,10 @@ handshake(struct plan *p, pid_t setup, int sync, int direct, char *why, size_t l
 	char c = 'm';
 	size_t n;
 
-	if (!direct && read(sync, &c, 1) != 1)
+	if (!p->pooled && !direct && read(sync, &c, 1) != 1)
 		return;	/* setup failed; its report says why */
-	if (write_maps(p, setup, why, len) < 0 || send(sync, &c, 1, MSG_NOSIGNAL) != 1 ||
-	    kiln_syscalls_compile(&p->filter, why, len) < 0) {
+	if ((!p->pooled && (kiln_userns_map(setup, p->hostuid, p->hostgid, why, len) < 0 ||
+	    send(sync, &c, 1, MSG_NOSIGNAL) != 1)) || get_filter(p, why, len) < 0) {
 		kill(setup, SIGKILL);
 		return;
 	}
@@ -1042,7 +1044,8 @@ kiln_sandbox_enter(const struct kiln_sandbox *sb, char *err, size_t errlen)
 	}
 	/* Buffered output would be written twice, once by each process. */
 	fflush(NULL);
-	if (single_threaded())
+	/* Joining namespaces kiln lent takes a child of the caller, which must stay outside them. */
+	if (single_threaded() && !p->pooled)
 		return enter_direct(p, rep, sync, err, errlen);
 	setup = fork();
 	if (setup < 0) {

@@ -37,6 +37,14 @@ struct kiln_sandbox {
 	unsigned long long disk_bytes;	/* output folders and /tmp together; 0: default */
 	int status_fd;		/* >0: a build step's status pipe, for the sandbox's word on a limit */
 	char *const *devices;		/* NULL-terminated host device nodes (or folders of them) shown as /dev/<last component>; NULL: none */
+	/*
+	 * >0: a user namespace (the step's ids mapped) and a network namespace
+	 * (its loopback up) that kiln made for the step's job slot, to join
+	 * rather than make (network = false only); 0: make them.
+	 */
+	int userns_fd, netns_fd;
+	/* >0: the seccomp filter, compiled by kiln (syscalls.h); 0: compile it. */
+	int filter_fd;
 };
 
 /*

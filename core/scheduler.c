@@ -25,6 +25,7 @@
 #include "inputs.h"
 #include "gpu.h"
 #include "job.h"
+#include "netns.h"
 #include "lock.h"
 #include "outputs.h"
 #include "paths.h"
@@ -1063,6 +1064,7 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 	r.wall_start = kiln_fs_now_ns() / 1e9;
 	r.tty = isatty(1) && !o->quiet;
 	r.free_slots = o->jobs;
+	kiln_netns_expect((size_t)o->jobs);
 	r.ex = kiln_executor_new(o->executor ? o->executor : ws->graph.config.executor ? ws->graph.config.executor : "local",
 	    &ws->graph.config);
 	if (!r.ex)

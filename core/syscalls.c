@@ -6,10 +6,13 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -108,6 +111,47 @@ kiln_syscalls_compile(struct kiln_syscall_filter *f, char *err, size_t len)
 	if (ctx)
 		seccomp_release(ctx);
 	return r;
+}
+
+/* The seals that make the memfd unchangeable, by kiln as much as by anyone. */
+#define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+int
+kiln_syscalls_memfd(char *err, size_t len)
+{
+	static struct kiln_syscall_filter f;
+	size_t n;
+	int fd;
+
+	if (kiln_syscalls_compile(&f, err, len) < 0)
+		return -1;
+	n = offsetof(struct kiln_syscall_filter, prog) + (size_t)f.n * sizeof(struct sock_filter);
+	fd = memfd_create("kiln-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return fail(err, len, "memfd_create:");
+	if (write(fd, &f, n) != (ssize_t)n || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
+		close(fd);
+		return fail(err, len, "cannot write the seccomp filter:");
+	}
+	return fd;
+}
+
+int
+kiln_syscalls_from_fd(struct kiln_syscall_filter *f, int fd, char *err, size_t len)
+{
+	size_t head = offsetof(struct kiln_syscall_filter, prog);
+	struct stat st;
+	ssize_t n;
+
+	/* Sealed: what kiln wrote is what is read, whoever else holds it. */
+	if (fstat(fd, &st) < 0 || fcntl(fd, F_GET_SEALS) != SEALS || (size_t)st.st_size < head ||
+	    (size_t)st.st_size > sizeof(*f))
+		return fail(err, len, "fd %d holds no seccomp filter of kiln's", fd);
+	n = pread(fd, f, (size_t)st.st_size, 0);
+	if (n != st.st_size || f->n <= 0 || f->n > KILN_SYSCALLS_MAXBPF ||
+	    head + (size_t)f->n * sizeof(struct sock_filter) != (size_t)n)
+		return fail(err, len, "fd %d holds no seccomp filter of kiln's", fd);
+	return 0;
 }
 
 static int

@@ -10,13 +10,15 @@ for sig in INT TERM; do
 	rm -rf kiln-out .kiln
 	"$KILN_BIN" build -j3 > log 2>&1 &
 	pid=$!
-	# Wait until both slow steps are running.
+	# Wait until both slow steps are running and the fast one is done (its start,
+	# third, may come after theirs on a loaded machine).
 	for i in $(seq 100); do
-		n=$(ls .kiln/tmp/*/out/o 2>/dev/null | wc -l)
-		[ "$n" -ge 2 ] && break
+		n=$(ls .kiln/tmp/slow*/out/o 2>/dev/null | wc -l)
+		[ "$n" -ge 2 ] && [ -e kiln-out/fast/o ] && break
 		sleep 0.1
 	done
 	[ "$n" -ge 2 ] || fail "the slow steps did not start"
+	[ -e kiln-out/fast/o ] || fail "the fast step did not finish"
 	kill -$sig $pid
 	rc=0
 	wait $pid || rc=$?
