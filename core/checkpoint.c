@@ -94,19 +94,105 @@ list_data(const char *dir, struct buf *b)
 	return fd < 0 ? -1 : listing(fd, "", b);
 }
 
+/*
+ * Hard-link every file of the folder `from` into the folder `to`
+ * (recursively, folders made): a link is linked as itself, never followed.
+ * Both descriptors are closed. -1 with errno.
+ */
+static int
+link_tree(int from, int to)
+{
+	DIR *d = fdopendir(from);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d) {
+		close(from);
+		close(to);
+		return -1;
+	}
+	while (r == 0 && (e = readdir(d))) {
+		struct stat sb;
+		int f, t;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -1;
+		} else if (!S_ISDIR(sb.st_mode)) {
+			r = linkat(dirfd(d), e->d_name, to, e->d_name, 0);
+		} else if (mkdirat(to, e->d_name, 0755) < 0) {
+			r = -1;
+		} else {
+			f = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			t = f < 0 ? -1 : openat(to, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (f < 0 || t < 0) {
+				if (f >= 0)
+					close(f);
+				r = -1;
+			} else {
+				r = link_tree(f, t);
+			}
+		}
+	}
+	closedir(d);
+	close(to);
+	return r;
+}
+
+/* Make the folder rel (removed first if there) holding hard links of from's files. -1 with errno. */
+static int
+link_copy(const char *from, const char *rel)
+{
+	int f, t;
+
+	if ((kiln_fs_removeat(AT_FDCWD, rel) < 0 && errno != ENOENT) || kiln_fs_mkdirsat(AT_FDCWD, rel, 0755) < 0)
+		return -1;
+	if ((f = kiln_fs_openat(AT_FDCWD, from, O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return -1;
+	if ((t = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY | O_DIRECTORY, 0)) < 0) {
+		close(f);
+		return -1;
+	}
+	return link_tree(f, t);
+}
+
+/*
+ * The seal goes with a snapshot, dir/sealed/ (data/ as hard links, and the
+ * seal): a step writes its next checkpoint by replacing files (a temporary
+ * file renamed), so the snapshot keeps the sealed bytes while data/ moves
+ * on, and a kill at any moment leaves a snapshot that matches its seal.
+ * The snapshot is made as sealed.new/ and swapped in with one rename;
+ * dir/seal, beside data/, is the copy the remote and `kiln status` read.
+ */
 int
 kiln_checkpoint_seal(const char *dir, double epoch)
 {
 	struct buf b = BUF_INIT;
-	char *path = path_join(dir, "seal");
+	char *path = path_join(dir, "seal"), *data = path_join(dir, "data"), *snew = path_join(dir, "sealed.new"),
+	     *sdata = path_join(snew, "data"), *sseal = path_join(snew, "seal"), *snap = path_join(dir, "sealed");
 	int r;
 
 	buf_printf(&b, SEAL_MAGIC "epoch %.17g\nfiles\n", epoch);
 	r = list_data(dir, &b);
+	if (r == 0 && ((kiln_fs_removeat(AT_FDCWD, snew) < 0 && errno != ENOENT) ||
+	    kiln_fs_mkdirsat(AT_FDCWD, snew, 0755) < 0 || link_copy(data, sdata) < 0))
+		r = -1;
+	if (r == 0)
+		r = write_file_atomic(sseal, b.s, b.len, 0644, 1);
+	if (r == 0 && renameat2(AT_FDCWD, snew, AT_FDCWD, snap, RENAME_EXCHANGE) < 0)
+		r = errno == ENOENT ? rename(snew, snap) : -1;
+	if (r == 0)
+		kiln_fs_removeat(AT_FDCWD, snew);	/* the snapshot before, now under the new name */
 	if (r == 0)
 		r = write_file_atomic(path, b.s, b.len, 0644, 1);
 	buf_release(&b);
 	free(path);
+	free(data);
+	free(snew);
+	free(sdata);
+	free(sseal);
+	free(snap);
 	return r;
 }
 
@@ -212,6 +298,40 @@ check(const char *dir, double *epoch, char *what, size_t len)
 	return r;
 }
 
+/*
+ * dir/sealed/ matches its seal where dir does not (the step was killed while
+ * it wrote its next checkpoint): put the snapshot back as data/ and seal.
+ * 1 put back, 0 nothing to put back, -1 on errors.
+ */
+static int
+back_to_seal(const char *dir)
+{
+	char *snap = path_join(dir, "sealed"), *sdata = path_join(snap, "data"), *data = path_join(dir, "data"),
+	     *tmp = path_join(dir, "data.new"), *seal = path_join(dir, "seal"), *text = NULL, what[600];
+	double epoch, now;
+	size_t len;
+	int r = 0;
+
+	if (check(snap, &epoch, what, sizeof(what)) == 1 && check(dir, &now, what, sizeof(what)) != 1) {
+		r = -1;
+		if (link_copy(sdata, tmp) == 0 && kiln_fs_removeat(AT_FDCWD, data) == 0 &&
+		    kiln_fs_renameat(AT_FDCWD, tmp, AT_FDCWD, data) == 0) {
+			char *sseal = path_join(snap, "seal");
+
+			text = read_file(sseal, &len);
+			free(sseal);
+			r = text && write_file_atomic(seal, text, len, 0644, 1) == 0 ? 1 : -1;
+		}
+	}
+	free(text);
+	free(snap);
+	free(sdata);
+	free(data);
+	free(tmp);
+	free(seal);
+	return r;
+}
+
 int
 kiln_checkpoint_prepare(const char *name, const struct kiln_digest *key, double *epoch)
 {
@@ -222,6 +342,9 @@ kiln_checkpoint_prepare(const char *name, const struct kiln_digest *key, double 
 	*epoch = -1;
 	remove_others(name, strrchr(dir, '/') + 1);
 	if (lstat(dir, &sb) == 0) {
+		if (S_ISDIR(sb.st_mode) && back_to_seal(dir) == 1)
+			fprintf(stderr, "kiln: target '%s': its checkpoint was being rewritten when the step stopped; "
+			    "taking its last sealed one\n", name);
 		r = S_ISDIR(sb.st_mode) ? check(dir, epoch, what, sizeof(what)) : -1;
 		if (r < 0) {
 			fprintf(stderr, "kiln: warning: target '%s': its checkpoint is damaged (%s); it starts clean\n", name,

@@ -18,7 +18,8 @@ char *kiln_checkpoint_path(const char *name, const struct kiln_digest *key);
 /*
  * Seal the checkpoint at dir (its data/ as it is now) at `epoch`: written to
  * a temporary file, synced and renamed, so a kill leaves the old seal or the
- * new one. -1 with errno.
+ * new one, with a snapshot of data/ as hard links in dir/sealed/ that
+ * kiln_checkpoint_prepare puts back if data/ moved on unsealed. -1 with errno.
  */
 int kiln_checkpoint_seal(const char *dir, double epoch);
 /*

@@ -61,7 +61,7 @@ has "kiln: mlp: resuming from its checkpoint at epoch"
 # Another key (seed 2) does not resume seed 1's checkpoint, and removes it.
 rm -rf kiln-out .kiln/state "$KILN_CACHE_DIR"
 interrupt
-cp -r .kiln/checkpoints saved
+cp -a .kiln/checkpoints saved   # -a: the seal's snapshot stays hard links of data/
 kilnfile 2
 ok kiln build
 hasnt "resuming"
@@ -71,9 +71,27 @@ ls .kiln/checkpoints/ | grep -q . && fail "the other key's checkpoint was kept"
 # A damaged checkpoint: discarded with a warning naming the file, and the step starts clean.
 kilnfile 1
 rm -rf kiln-out .kiln/state "$KILN_CACHE_DIR" .kiln/checkpoints
-cp -r saved .kiln/checkpoints
+cp -a saved .kiln/checkpoints
 printf 'X' | dd of="$(echo .kiln/checkpoints/mlp.*/data/train.state)" bs=1 seek=100 conv=notrunc 2>/dev/null
 ok kiln build
 has "kiln: warning: target 'mlp': its checkpoint is damaged (data/train.state does not match its checksum); it starts clean"
 hasnt "resuming"
 [ "$(sha256sum < kiln-out/mlp/model.safetensors)" = "$want" ] || fail "after a damaged checkpoint, the clean training differs"
+
+# Killed while it wrote its next checkpoint: a new train.state renamed in
+# (another file), a half-written temporary beside it, the seal not yet
+# written. The snapshot kept with the seal is put back, and the step resumes
+# from the sealed epoch to the same bytes.
+rm -rf kiln-out .kiln/state "$KILN_CACHE_DIR" .kiln/checkpoints
+cp -a saved .kiln/checkpoints
+ck=$(echo .kiln/checkpoints/mlp.*)
+at=$(sed -n 's/^epoch //p' "$ck/seal")
+[ "$(stat -c %i "$ck/data/train.state")" = "$(stat -c %i "$ck/sealed/data/train.state")" ] ||
+	fail "the seal's snapshot is not a hard link of data/"
+head -c 5000 /dev/urandom >"$ck/data/train.state.tmp"
+cp "$ck/data/train.state.tmp" "$ck/data/train.state.new" && mv "$ck/data/train.state.new" "$ck/data/train.state"
+ok kiln build
+has "kiln: target 'mlp': its checkpoint was being rewritten when the step stopped; taking its last sealed one"
+has "kiln: mlp: resuming from its checkpoint at epoch $at"
+hasnt "damaged"
+[ "$(sha256sum < kiln-out/mlp/model.safetensors)" = "$want" ] || fail "resumed from the snapshot, the model differs"
