@@ -35,20 +35,23 @@ have_openat2(void)
 static int
 plain(const char *rel)
 {
-	const char *s = rel;
+	const char *s = rel, *start;
 
 	if (!*rel || *rel == '/')
 		return 0;
-	while (*s) {
-		size_t n = strcspn(s, "/");
+	for (;;) {
+		size_t n;
 
-		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		for (start = s; *s && *s != '/'; s++)	/* one pass, no call per component */
+			;
+		n = (size_t)(s - start);
+		if (n == 0 || (n == 1 && start[0] == '.') || (n == 2 && start[0] == '.' && start[1] == '.'))
 			return 0;
-		s += n;
-		if (*s == '/' && *++s == '\0')
-			return 0;
+		if (!*s)
+			return 1;
+		if (*++s == '\0')
+			return 0;	/* a trailing slash */
 	}
-	return 1;
 }
 
 /* The fallback: one component at a time, each folder opened with O_NOFOLLOW. */
