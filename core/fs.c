@@ -58,8 +58,12 @@ plain(const char *rel)
 static int
 walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 {
-	char *copy = xstrdup(rel), *s = copy, *slash;
+	char room[256], *copy, *s, *slash;
+	size_t len = strlen(rel);
 	int cur = dirfd, fd;
+
+	copy = len < sizeof(room) ? memcpy(room, rel, len + 1) : xstrdup(rel);	/* most paths: no allocation */
+	s = copy;
 
 	while ((slash = strchr(s, '/'))) {
 		*slash = '\0';
@@ -73,7 +77,8 @@ walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 				saved = ELOOP;
 			if (cur != dirfd)
 				close(cur);
-			free(copy);
+			if (copy != room)
+				free(copy);
 			errno = saved;
 			return -1;
 		}
@@ -89,7 +94,8 @@ walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 		close(cur);
 		errno = saved;
 	}
-	free(copy);
+	if (copy != room)
+		free(copy);
 	return fd;
 }
 
