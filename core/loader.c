@@ -403,7 +403,7 @@ int
 kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const struct kiln_target *t)
 {
 	struct kiln_ctx ctx;
-	const char **names, **paths;
+	const char *room[16], **names = room, **paths;
 	size_t i;
 	int r;
 
@@ -412,8 +412,9 @@ kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const str
 	if (!pi->desc->check)
 		return 0;
 	kiln_ctx_init(&ctx);
-	names = xreallocarray(NULL, t->ninputs + 1, sizeof(*names));
-	paths = xreallocarray(NULL, t->ninputs + 1, sizeof(*paths));
+	if (t->ninputs > 8)	/* most targets have a few inputs: no allocation for them */
+		names = xreallocarray(NULL, 2 * t->ninputs, sizeof(*names));
+	paths = names + (names == room ? 8 : t->ninputs);
 	for (i = 0; i < t->ninputs; i++) {
 		names[i] = t->inputs[i].name;
 		paths[i] = t->inputs[i].path ? t->inputs[i].path : t->inputs[i].spec;
@@ -431,8 +432,8 @@ kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const str
 		error("%s:%d: target '%s': %s", t->file, t->line, t->name,
 		    ctx.failure ? ctx.failure : "the plugin refused its params without saying why");
 	kiln_ctx_release(&ctx);
-	free(names);
-	free(paths);
+	if (names != room)
+		free(names);
 	return r != 0 ? -1 : 0;
 }
 
