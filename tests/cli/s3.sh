@@ -19,11 +19,12 @@ start_s3() {
 	[ -d "$top/tests/s3/node_modules/@20minutes/s3rver" ] ||
 		fail "the S3 test server is not installed: run ./bootstrap.sh (it runs npm ci in tests/s3/)"
 	mkdir -p "$dir/data"
+	: >"$dir/log"	# there before the child opens it, so the poll below can read it
 	node "$top/tests/s3/server.js" -d "$dir/data" -a 127.0.0.1 -p 0 --no-vhost-buckets \
 		--configure-bucket "$bucket" >"$dir/log" 2>&1 &
 	s3_pid=$!
 	at_exit "kill $s3_pid 2>/dev/null; wait $s3_pid 2>/dev/null"
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		s3_port=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/log")
 		[ -n "$s3_port" ] && break
 		kill -0 $s3_pid 2>/dev/null || break
