@@ -608,33 +608,41 @@ tok(struct walk *w, char *name, char mark, size_t file)
 	w->tok[w->ntok++] = (struct token){name, mark, file};
 }
 
-/* A folder's entry: its name and readdir's word on its type. */
-struct entry {
-	char *name;
-	unsigned char type;	/* DT_REG, DT_DIR, DT_UNKNOWN, … */
-};
+/*
+ * A folder's entry is its name, with readdir's word on its type (DT_REG,
+ * DT_DIR, DT_UNKNOWN, …) in the byte before it: a pointer is what qsort
+ * moves fastest (glibc's merge sort copies a word, not a 16-byte record).
+ */
+#define ENTRY_TYPE(name) ((unsigned char)(name)[-1])
 
 static int
 cmp_entry(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The entries of d but . and .., sorted by name; *n their number. */
-static struct entry *
+static char **
 dir_entries(struct walk *w, DIR *d, size_t *n)
 {
 	struct dirent *e;
-	struct entry *v = NULL;
+	char **v = NULL;
 	size_t cap = 0;
 
 	*n = 0;
 	while ((e = readdir(d))) {
+		size_t len;
+		char *p;
+
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (*n == cap)
 			v = xreallocarray(v, cap = cap ? 2 * cap : 64, sizeof(*v));
-		v[(*n)++] = (struct entry){arena_strdup(&w->a, e->d_name), e->d_type};
+		len = strlen(e->d_name);
+		p = arena_alloc(&w->a, len + 2);
+		p[0] = (char)e->d_type;
+		memcpy(p + 1, e->d_name, len + 1);
+		v[(*n)++] = p + 1;
 	}
 	sort(v, *n, sizeof(*v), cmp_entry);
 	return v;
@@ -682,7 +690,7 @@ static int
 tree_walk(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
-	struct entry *v;
+	char **v;
 	size_t n = 0, i;
 	int r = 0;
 
@@ -692,20 +700,20 @@ tree_walk(struct walk *w, const char *dir)
 	for (i = 0; i < n && r == 0; i++) {
 		struct stat sb;
 
-		if (v[i].type == DT_REG) {
-			tok(w, v[i].name, 0, 0);
-			walk_file(w, NULL, walk_path(w, dir, v[i].name));
-		} else if (fstatat(dirfd(d), v[i].name, &sb, 0) < 0) {
+		if (ENTRY_TYPE(v[i]) == DT_REG) {
+			tok(w, v[i], 0, 0);
+			walk_file(w, NULL, walk_path(w, dir, v[i]));
+		} else if (fstatat(dirfd(d), v[i], &sb, 0) < 0) {
 			r = -1;
 		} else if (S_ISDIR(sb.st_mode)) {
-			tok(w, v[i].name, 0, 0);
+			tok(w, v[i], 0, 0);
 			tok(w, NULL, 'd', 0);
-			r = tree_walk(w, walk_path(w, dir, v[i].name));
+			r = tree_walk(w, walk_path(w, dir, v[i]));
 			tok(w, NULL, '/', 0);
 		} else {
-			tok(w, v[i].name, 0, 0);
+			tok(w, v[i], 0, 0);
 			if (S_ISREG(sb.st_mode))
-				walk_file(w, &sb, walk_path(w, dir, v[i].name));
+				walk_file(w, &sb, walk_path(w, dir, v[i]));
 		}
 	}
 	closedir(d);
