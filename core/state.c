@@ -16,6 +16,8 @@
 #define VERSION 2
 #define HEADER 16
 #define MAX_RECORD (64u << 20)
+/* The smallest framed stat record: frame 13, path 4 + 1 + NUL, 5 u64s, digest 16. */
+#define STAT_RECORD_MIN 75
 
 enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L' };
 
@@ -237,6 +239,8 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		free(data);
 		return;
 	}
+	/* A stat record takes more than STAT_RECORD_MIN bytes: room for them all at once. */
+	map_reserve(&st->files, (len - HEADER) / STAT_RECORD_MIN);
 	for (off = good = HEADER; off < len; off = good) {
 		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
 		int type;
