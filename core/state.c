@@ -70,8 +70,9 @@ enc_target(struct buf *b, const struct kiln_record *r)
 	wire_str(b, r->params ? r->params : "");
 }
 
+/* A stat record's path and stat, without its digest (a folder record starts so too). */
 static void
-enc_stat(struct buf *b, const struct kiln_statrec *s)
+enc_statfields(struct buf *b, const struct kiln_statrec *s)
 {
 	wire_str(b, s->path);
 	wire_u64(b, s->dev);
@@ -79,6 +80,12 @@ enc_stat(struct buf *b, const struct kiln_statrec *s)
 	wire_u64(b, s->size);
 	wire_u64(b, (uint64_t)s->mtime_ns);
 	wire_u64(b, (uint64_t)s->ctime_ns);
+}
+
+static void
+enc_stat(struct buf *b, const struct kiln_statrec *s)
+{
+	enc_statfields(b, s);
 	wire_digest(b, &s->digest);
 }
 
@@ -162,17 +169,23 @@ kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
 	return rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
 }
 
-static struct kiln_statrec *
-dec_stat(struct wire *r, struct arena *a)
+static void
+dec_statfields(struct wire *r, struct kiln_statrec *s)
 {
-	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
-
 	s->path = wire_get_ref(r);
 	s->dev = wire_get_u64(r);
 	s->ino = wire_get_u64(r);
 	s->size = wire_get_u64(r);
 	s->mtime_ns = (int64_t)wire_get_u64(r);
 	s->ctime_ns = (int64_t)wire_get_u64(r);
+}
+
+static struct kiln_statrec *
+dec_stat(struct wire *r, struct arena *a)
+{
+	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
+
+	dec_statfields(r, s);
 	wire_get_digest(r, &s->digest);
 	return r->bad ? NULL : s;
 }
@@ -182,12 +195,7 @@ enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, size_t 
 {
 	size_t i;
 
-	wire_str(b, s->path);
-	wire_u64(b, s->dev);
-	wire_u64(b, s->ino);
-	wire_u64(b, s->size);
-	wire_u64(b, (uint64_t)s->mtime_ns);
-	wire_u64(b, (uint64_t)s->ctime_ns);
+	enc_statfields(b, s);
 	wire_u32(b, (uint32_t)n);
 	for (i = 0; i < n; i++)
 		wire_str(b, names[i] - 1);
@@ -200,12 +208,7 @@ dec_dir(struct wire *r, struct arena *a)
 	struct kiln_dirrec *d = arena_alloc(a, sizeof(*d));
 	size_t i;
 
-	d->st.path = wire_get_ref(r);
-	d->st.dev = wire_get_u64(r);
-	d->st.ino = wire_get_u64(r);
-	d->st.size = wire_get_u64(r);
-	d->st.mtime_ns = (int64_t)wire_get_u64(r);
-	d->st.ctime_ns = (int64_t)wire_get_u64(r);
+	dec_statfields(r, &d->st);
 	d->n = wire_get_count(r, 6);
 	d->names = arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->names));
 	for (i = 0; i < d->n && !r->bad; i++) {
