@@ -30,18 +30,36 @@ find(const struct map *m, const char *key, size_t h)
 	}
 }
 
+/* Rehash into a table of cap slots (a power of two, more than m holds). */
 static void
-grow(struct map *m)
+rehash(struct map *m, size_t cap)
 {
 	struct map old = *m;
 	size_t i;
 
-	m->cap = m->cap ? m->cap * 2 : 16;
+	m->cap = cap;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	for (i = 0; i < old.cap; i++)
 		if (old.slots[i].key)
 			*find(m, old.slots[i].key, old.slots[i].hash) = old.slots[i];
 	free(old.slots);
+}
+
+static void
+grow(struct map *m)
+{
+	rehash(m, m->cap ? m->cap * 2 : 16);
+}
+
+void
+map_reserve(struct map *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	while ((n + 1) * 4 > cap * 3)
+		cap *= 2;
+	if (cap > m->cap)
+		rehash(m, cap);
 }
 
 void *

@@ -24,6 +24,8 @@ struct map {
 void *map_get(const struct map *m, const char *key);
 /* Set key's value; returns the old value or NULL. */
 void *map_put(struct map *m, const char *key, void *value);
+/* Make room for n keys in all, so that putting them does not rehash. */
+void map_reserve(struct map *m, size_t n);
 void map_release(struct map *m);
 
 #endif

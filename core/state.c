@@ -13,11 +13,25 @@
 #include "wire.h"
 
 #define MAGIC "KILNST\0\0"
-#define VERSION 2
+#define VERSION 3
 #define HEADER 16
 #define MAX_RECORD (64u << 20)
+/* The smallest framed stat record: frame 13, path 4 + 1 + NUL, 5 u64s, digest 16. */
+#define STAT_RECORD_MIN 75
 
-enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L' };
+enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D' };
+
+/*
+ * A folder as a tree walk last read it: its own stat (digest unused) and
+ * its entries' names, sorted, each with readdir's type + 1 in the byte
+ * before it (see dir_entries). Adding, removing or renaming an entry
+ * changes the folder's mtime, so an unchanged stat means the same names.
+ */
+struct kiln_dirrec {
+	struct kiln_statrec st;
+	size_t n;
+	char **names;
+};
 
 static void
 enc_target(struct buf *b, const struct kiln_record *r)
@@ -56,8 +70,9 @@ enc_target(struct buf *b, const struct kiln_record *r)
 	wire_str(b, r->params ? r->params : "");
 }
 
+/* A stat record's path and stat, without its digest (a folder record starts so too). */
 static void
-enc_stat(struct buf *b, const struct kiln_statrec *s)
+enc_statfields(struct buf *b, const struct kiln_statrec *s)
 {
 	wire_str(b, s->path);
 	wire_u64(b, s->dev);
@@ -65,6 +80,12 @@ enc_stat(struct buf *b, const struct kiln_statrec *s)
 	wire_u64(b, s->size);
 	wire_u64(b, (uint64_t)s->mtime_ns);
 	wire_u64(b, (uint64_t)s->ctime_ns);
+}
+
+static void
+enc_stat(struct buf *b, const struct kiln_statrec *s)
+{
+	enc_statfields(b, s);
 	wire_digest(b, &s->digest);
 }
 
@@ -148,19 +169,56 @@ kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
 	return rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
 }
 
-static struct kiln_statrec *
-dec_stat(struct wire *r, struct arena *a)
+static void
+dec_statfields(struct wire *r, struct kiln_statrec *s)
 {
-	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
-
 	s->path = wire_get_ref(r);
 	s->dev = wire_get_u64(r);
 	s->ino = wire_get_u64(r);
 	s->size = wire_get_u64(r);
 	s->mtime_ns = (int64_t)wire_get_u64(r);
 	s->ctime_ns = (int64_t)wire_get_u64(r);
+}
+
+static struct kiln_statrec *
+dec_stat(struct wire *r, struct arena *a)
+{
+	struct kiln_statrec *s = arena_alloc(a, sizeof(*s));
+
+	dec_statfields(r, s);
 	wire_get_digest(r, &s->digest);
 	return r->bad ? NULL : s;
+}
+
+static void
+enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, size_t n)
+{
+	size_t i;
+
+	enc_statfields(b, s);
+	wire_u32(b, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		wire_str(b, names[i] - 1);
+}
+
+/* The names point into the record (type byte first, then the name). */
+static struct kiln_dirrec *
+dec_dir(struct wire *r, struct arena *a)
+{
+	struct kiln_dirrec *d = arena_alloc(a, sizeof(*d));
+	size_t i;
+
+	dec_statfields(r, &d->st);
+	d->n = wire_get_count(r, 6);
+	d->names = arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->names));
+	for (i = 0; i < d->n && !r->bad; i++) {
+		const char *s = wire_get_ref(r);
+
+		if (!s[0] || !s[1])
+			r->bad = 1;
+		d->names[i] = (char *)s + 1;
+	}
+	return r->bad ? NULL : d;
 }
 
 /*
@@ -180,6 +238,7 @@ apply(struct kiln_state *st, int type, struct wire *r)
 {
 	struct kiln_record *rec;
 	struct kiln_statrec *s;
+	struct kiln_dirrec *d;
 
 	switch (type) {
 	case R_TARGET:
@@ -196,6 +255,11 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		if (!(s = dec_stat(r, &st->arena)))
 			return -1;
 		map_put(&st->files, s->path, s);
+		return 0;
+	case R_DIR:
+		if (!(d = dec_dir(r, &st->arena)))
+			return -1;
+		map_put(&st->dirs, d->st.path, d);
 		return 0;
 	case R_LOCK:
 		if (!(s = dec_stat(r, &st->arena)))
@@ -237,6 +301,8 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		free(data);
 		return;
 	}
+	/* A stat record takes more than STAT_RECORD_MIN bytes: room for them all at once. */
+	map_reserve(&st->files, (len - HEADER) / STAT_RECORD_MIN);
 	for (off = good = HEADER; off < len; off = good) {
 		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
 		int type;
@@ -261,6 +327,7 @@ kiln_state_release(struct kiln_state *st)
 		close(st->fd);
 	map_release(&st->targets);
 	map_release(&st->files);
+	map_release(&st->dirs);
 	arena_release(&st->arena);
 	free(st->data);
 	free(st->path);
@@ -281,7 +348,7 @@ live(const struct kiln_state *st)
 
 	for (i = 0; i < st->targets.cap; i++)
 		n += st->targets.slots[i].key && st->targets.slots[i].value;
-	return n + st->files.len + (st->lock.path != NULL);
+	return n + st->files.len + st->dirs.len + (st->lock.path != NULL);
 }
 
 /* Write every live record to a new file and rename it over the log; -1 with errno. */
@@ -311,6 +378,15 @@ rewrite(struct kiln_state *st)
 		buf_reset(&payload);
 		enc_stat(&payload, st->files.slots[i].value);
 		wire_frame(&out, R_STAT, payload.s, payload.len);
+	}
+	for (i = 0; i < st->dirs.cap; i++) {
+		struct kiln_dirrec *d = st->dirs.slots[i].value;
+
+		if (!st->dirs.slots[i].key)
+			continue;
+		buf_reset(&payload);
+		enc_dir(&payload, &d->st, d->names, d->n);
+		wire_frame(&out, R_DIR, payload.s, payload.len);
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
@@ -455,15 +531,24 @@ kiln_fs_now_ns(void)
 	return ns_of(&ts);
 }
 
+/* Whether s records the stat sb. */
+static int
+same_stat(const struct kiln_statrec *s, const struct stat *sb)
+{
+	struct kiln_statrec now;
+
+	fill_stat(&now, sb);
+	return s->dev == now.dev && s->ino == now.ino && s->size == now.size && s->mtime_ns == now.mtime_ns &&
+	    s->ctime_ns == now.ctime_ns;
+}
+
 /* The stat cache's digest for path if its stat is sb's: 1, else 0. */
 static int
 cached(struct kiln_state *st, const char *path, const struct stat *sb, struct kiln_digest *out)
 {
-	struct kiln_statrec *s = map_get(&st->files, path), now;
+	struct kiln_statrec *s = map_get(&st->files, path);
 
-	fill_stat(&now, sb);
-	if (s && s->dev == now.dev && s->ino == now.ino && s->size == now.size &&
-	    s->mtime_ns == now.mtime_ns && s->ctime_ns == now.ctime_ns) {
+	if (s && same_stat(s, sb)) {
 		*out = s->digest;
 		return 1;
 	}
@@ -592,6 +677,7 @@ struct token {
 };
 
 struct walk {
+	struct kiln_state *st;
 	struct arena a;		/* the names and paths, freed with the walk */
 	struct token *tok;
 	size_t ntok, ctok;
@@ -608,35 +694,99 @@ tok(struct walk *w, char *name, char mark, size_t file)
 	w->tok[w->ntok++] = (struct token){name, mark, file};
 }
 
-/* A folder's entry: its name and readdir's word on its type. */
-struct entry {
-	char *name;
-	unsigned char type;	/* DT_REG, DT_DIR, DT_UNKNOWN, … */
-};
+/*
+ * A folder's entry is its name, with readdir's word on its type (DT_REG,
+ * DT_DIR, DT_UNKNOWN, …) + 1 in the byte before it: a pointer is what qsort
+ * moves fastest (glibc's merge sort copies a word, not a 16-byte record).
+ */
+#define ENTRY_TYPE(name) ((unsigned char)(name)[-1] - 1)
 
 static int
 cmp_entry(const void *a, const void *b)
 {
-	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The entries of d but . and .., sorted by name; *n their number. */
-static struct entry *
+static char **
 dir_entries(struct walk *w, DIR *d, size_t *n)
 {
 	struct dirent *e;
-	struct entry *v = NULL;
+	char **v = NULL;
 	size_t cap = 0;
 
 	*n = 0;
 	while ((e = readdir(d))) {
+		size_t len;
+		char *p;
+
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (*n == cap)
 			v = xreallocarray(v, cap = cap ? 2 * cap : 64, sizeof(*v));
-		v[(*n)++] = (struct entry){arena_strdup(&w->a, e->d_name), e->d_type};
+		len = strlen(e->d_name);
+		p = arena_alloc(&w->a, len + 2);
+		p[0] = (char)(e->d_type + 1);	/* never NUL: the state stores it in a string */
+		memcpy(p + 1, e->d_name, len + 1);
+		v[(*n)++] = p + 1;
 	}
 	sort(v, *n, sizeof(*v), cmp_entry);
+	return v;
+}
+
+/*
+ * Record folder dir's names (sorted), read after `before`, unless the
+ * folder changed in that tick: it could change again without its mtime
+ * moving (as remember does for a file).
+ */
+static void
+remember_dir(struct kiln_state *st, const char *dir, const struct stat *sb, char *const *v, size_t n,
+    int64_t before)
+{
+	struct kiln_statrec now;
+	struct buf payload = BUF_INIT;
+	struct kiln_dirrec *d;
+	struct wire r;
+	char *copy;
+
+	fill_stat(&now, sb);
+	if (now.mtime_ns >= before || now.ctime_ns >= before)
+		return;
+	now.path = dir;
+	enc_dir(&payload, &now, v, n);
+	copy = arena_alloc(&st->arena, payload.len);
+	memcpy(copy, payload.s, payload.len);
+	r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload.len, 0};
+	if ((d = dec_dir(&r, &st->arena))) {
+		map_put(&st->dirs, d->st.path, d);
+		append(st, R_DIR, &payload);
+	}
+	buf_release(&payload);
+}
+
+/*
+ * The sorted names in folder d (at path dir): the recorded ones while the
+ * folder's stat is the recorded one, else read and sorted (and recorded).
+ */
+static char **
+folder_names(struct walk *w, const char *dir, DIR *d, size_t *n)
+{
+	struct kiln_dirrec *rec = map_get(&w->st->dirs, dir);
+	struct stat sb;
+	int64_t before;
+	char **v;
+
+	if (fstat(dirfd(d), &sb) < 0)
+		return dir_entries(w, d, n);
+	if (rec && same_stat(&rec->st, &sb)) {
+		*n = rec->n;
+		v = xreallocarray(NULL, rec->n ? rec->n : 1, sizeof(*v));
+		memcpy(v, rec->names, rec->n * sizeof(*v));
+		return v;
+	}
+	before = kiln_fs_now_ns();
+	v = dir_entries(w, d, n);
+	remember_dir(w->st, dir, &sb, v, *n, before);
 	return v;
 }
 
@@ -682,30 +832,30 @@ static int
 tree_walk(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
-	struct entry *v;
+	char **v;
 	size_t n = 0, i;
 	int r = 0;
 
 	if (!d)
 		return -1;
-	v = dir_entries(w, d, &n);
+	v = folder_names(w, dir, d, &n);
 	for (i = 0; i < n && r == 0; i++) {
 		struct stat sb;
 
-		if (v[i].type == DT_REG) {
-			tok(w, v[i].name, 0, 0);
-			walk_file(w, NULL, walk_path(w, dir, v[i].name));
-		} else if (fstatat(dirfd(d), v[i].name, &sb, 0) < 0) {
+		if (ENTRY_TYPE(v[i]) == DT_REG) {
+			tok(w, v[i], 0, 0);
+			walk_file(w, NULL, walk_path(w, dir, v[i]));
+		} else if (fstatat(dirfd(d), v[i], &sb, 0) < 0) {
 			r = -1;
 		} else if (S_ISDIR(sb.st_mode)) {
-			tok(w, v[i].name, 0, 0);
+			tok(w, v[i], 0, 0);
 			tok(w, NULL, 'd', 0);
-			r = tree_walk(w, walk_path(w, dir, v[i].name));
+			r = tree_walk(w, walk_path(w, dir, v[i]));
 			tok(w, NULL, '/', 0);
 		} else {
-			tok(w, v[i].name, 0, 0);
+			tok(w, v[i], 0, 0);
 			if (S_ISREG(sb.st_mode))
-				walk_file(w, &sb, walk_path(w, dir, v[i].name));
+				walk_file(w, &sb, walk_path(w, dir, v[i]));
 		}
 	}
 	closedir(d);
@@ -753,7 +903,7 @@ list_file(struct buf *list, const char *dir, const char *path, const struct kiln
 int
 kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
 {
-	struct walk w = {0};
+	struct walk w = {.st = st};
 	struct kiln_digest *d;
 	struct kiln_hasher *h;
 	size_t i, bad;

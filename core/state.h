@@ -94,6 +94,7 @@ struct kiln_state {
 	struct arena arena;
 	struct map targets;	/* name -> struct kiln_record * */
 	struct map files;	/* path -> struct kiln_statrec * */
+	struct map dirs;	/* folder path -> its stat and sorted names (state.c) */
 	size_t nlive, nrecords;	/* live entries, records in the file */
 	int rewrite;		/* the file must be rewritten before appending */
 	int dirty;		/* anything recorded this run */
