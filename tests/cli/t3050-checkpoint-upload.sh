@@ -16,7 +16,7 @@ kilnfile() {
 dataset "digits" { source = "data/digits.csv" }
 features "feat" { data = ":digits", label = "digit", scale = "standard", split = { test = 0.2, seed = 42 } }
 model "mlp" { features = ":feat", algorithm = "mlp", hidden = { 128, 128 }, epochs = 150,
-  checkpoint = true, checkpoint_every = 5, checkpoint_upload = "${1:-1s}", seed = 1 }
+  batch_size = 32, tol = 0, checkpoint = true, checkpoint_every = 5, checkpoint_upload = "${1:-1s}", seed = 1 }
 K
 }
 # the epoch of the checkpoint entry on the server, or nothing

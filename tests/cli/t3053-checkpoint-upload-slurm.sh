@@ -13,7 +13,7 @@ cp -r "$top/examples/digits/data" .
 body='dataset "digits" { source = "data/digits.csv" }
 features "feat" { data = ":digits", label = "digit", scale = "standard", split = { test = 0.2, seed = 42 } }
 model "mlp" { features = ":feat", algorithm = "mlp", hidden = { 128, 128 }, epochs = 150,
-  checkpoint = true, checkpoint_every = 5, checkpoint_upload = "1s", seed = 1 }'
+  batch_size = 32, tol = 0, checkpoint = true, checkpoint_every = 5, checkpoint_upload = "1s", seed = 1 }'
 uploaded() { cat "$scratch"/srv/data/ckpt/* 2>/dev/null | sed -n 's/^metric \([0-9]*\) epoch$/\1/p' | head -1; }
 
 # The reference: the local executor, never interrupted, no remote.

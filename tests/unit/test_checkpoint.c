@@ -68,8 +68,26 @@ test_fresh_then_sealed(void **state)
 	assert_true(epoch == 17);
 	assert_int_equal(kiln_checkpoint_prepare("t", &k, &epoch), 1);
 	assert_true(epoch == 17);
-	/* A changed file: discarded, and the step starts clean. */
+	/* Replaced after the seal (the next checkpoint, killed before its seal): back to the sealed one. */
 	put(f, "weights at 18, torn");
+	assert_int_equal(kiln_checkpoint_prepare("t", &k, &epoch), 1);
+	assert_true(epoch == 17);
+	{
+		size_t len;
+		char *text = read_file(f, &len);
+
+		assert_non_null(text);
+		assert_string_equal(text, "weights at 17");
+		free(text);
+	}
+	/* Changed in place, so the seal's snapshot changed too: discarded, and the step starts clean. */
+	{
+		FILE *w = fopen(f, "r+");
+
+		assert_non_null(w);
+		assert_int_equal(fputs("W", w) >= 0, 1);
+		assert_int_equal(fclose(w), 0);
+	}
 	assert_int_equal(kiln_checkpoint_prepare("t", &k, &epoch), 0);
 	assert_true(epoch == -1);
 	assert_int_equal(access(f, F_OK), -1);
