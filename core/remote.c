@@ -731,6 +731,18 @@ put_entry(struct put *p)
 }
 
 /* One blob of p is sent (ok) or not. */
+/* One of p's blobs is settled (sent, there already, or failed): after the last, the entry or the failure. */
+static void
+blob_settled(struct put *p)
+{
+	if (--p->pending)
+		return;
+	if (p->failed)
+		put_failed(p, "the outputs of");
+	else
+		put_entry(p);
+}
+
 static void
 blob_sent(struct put *p, int ok, uint64_t size)
 {
@@ -740,12 +752,7 @@ blob_sent(struct put *p, int ok, uint64_t size)
 	} else {
 		p->failed++;
 	}
-	if (--p->pending)
-		return;
-	if (p->failed)
-		put_failed(p, "the outputs of");
-	else
-		put_entry(p);
+	blob_settled(p);
 }
 
 static void
@@ -806,12 +813,7 @@ blob_headed(struct kiln_xfer *x, void *arg)
 		send_blob(p, &f);
 	else
 		p->failed++;
-	if (--p->pending)
-		return;
-	if (p->failed)
-		put_failed(p, "the outputs of");
-	else
-		put_entry(p);
+	blob_settled(p);
 }
 
 /*
@@ -841,12 +843,7 @@ put_blobs(struct put *p)
 		p->pending++;
 		kiln_transfer_add(p->r->tr, x);
 	}
-	if (--p->pending == 0) {
-		if (p->failed)
-			put_failed(p, "the outputs of");
-		else
-			put_entry(p);
-	}
+	blob_settled(p);
 }
 
 static void
