@@ -100,6 +100,27 @@ copy_data() {
 # skip WHY: this test cannot run here (tests/run.sh counts it as skipped).
 skip() { echo "$*"; exit 77; }
 
+# kill_once_uploaded N: run `kiln build --remote "$remote"` in the
+# background (output in build.out) and kill -9 it once the test's own
+# `uploaded` function prints N or more (a checkpoint's progress on the
+# server); then let an upload nginx had wholly received land. Sets $at to
+# what `uploaded` prints after.
+kill_once_uploaded() {
+	local pid i e
+	"$KILN_BIN" build --remote "$remote" > build.out 2>&1 &
+	pid=$!
+	for i in $(seq 1200); do
+		e=$(uploaded)
+		[ -n "$e" ] && [ "$e" -ge "$1" ] && break
+		kill -0 $pid 2>/dev/null || fail "the build ended before a checkpoint was uploaded: $(cat build.out)"
+		sleep 0.05
+	done
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	sleep 0.3
+	at=$(uploaded)
+}
+
 # serve_model MODEL LOG [ARG…]: start kiln-serve on MODEL (a built model
 # folder) at an ephemeral port, stderr to LOG, stopped when the script ends;
 # waits until it prints its address. Sets $port and $pid.

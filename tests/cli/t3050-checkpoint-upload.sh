@@ -30,19 +30,7 @@ want=$(sha256sum < ref/kiln-out/mlp/model.safetensors)
 mkdir clean && cp -r Kilnfile data clean/
 
 # Workspace A: killed once the server holds a checkpoint at epoch >= 20.
-"$KILN_BIN" build --remote "$remote" > build.out 2>&1 &
-pid=$!
-for i in $(seq 1200); do
-	e=$(uploaded)
-	[ -n "$e" ] && [ "$e" -ge 20 ] && break
-	kill -0 $pid 2>/dev/null || fail "the build ended before a checkpoint was uploaded: $(cat build.out)"
-	sleep 0.05
-done
-kill -9 $pid
-wait $pid 2>/dev/null || true
-# An upload nginx had wholly received when kiln died lands: let it.
-sleep 0.3
-at=$(uploaded)
+kill_once_uploaded 20
 [ -n "$at" ] || fail "no checkpoint was uploaded while the step ran: $(cat build.out)"
 [ ! -e kiln-out/mlp/model.safetensors ] || fail "the training finished before it was interrupted"
 # kiln gc --remote keeps the blobs a checkpoint entry names.

@@ -27,19 +27,7 @@ uploaded() {
 	d=$(sed -n 's/^file [0-7]* \([0-9a-f]*\) [0-9]* n$/\1/p' "$scratch"/srv/data/ckpt/* 2>/dev/null | head -1)
 	if [ -n "$d" ]; then cat "$scratch/srv/data/cas/$d" 2>/dev/null || true; fi
 }
-"$KILN_BIN" build --remote "$remote" > build.out 2>&1 &
-pid=$!
-for i in $(seq 1200); do
-	n=$(uploaded)
-	[ -n "$n" ] && [ "$n" -ge 10 ] && break
-	kill -0 $pid 2>/dev/null || fail "the build ended before a checkpoint was uploaded: $(cat build.out)"
-	sleep 0.05
-done
-kill -9 $pid
-wait $pid 2>/dev/null || true
-# An upload nginx had wholly received when kiln died lands: let it.
-sleep 0.3
-at=$(uploaded)
+kill_once_uploaded 10
 [ -n "$at" ] || fail "no checkpoint was uploaded"
 [ "$at" -lt 60 ] || fail "the command finished before it was interrupted"
 grep -q '^metric' "$scratch"/srv/data/ckpt/* && fail "an unsealed checkpoint's entry claims an epoch"
