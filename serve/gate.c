@@ -46,14 +46,6 @@ struct gate {
 	pthread_t thread;
 };
 
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void
 drop(struct gate *g, struct held *h)
@@ -111,7 +103,7 @@ refuse(struct held *h, int code, const char *msg)
 	}
 	shutdown(h->fd, SHUT_WR);
 	h->closing = 1;
-	h->deadline = now() + LINGER_S;
+	h->deadline = kp_now() + LINGER_S;
 }
 
 static int
@@ -362,7 +354,7 @@ accept_all(struct gate *g)
 			free(h);
 			continue;
 		}
-		h->deadline = now() + g->header_s;
+		h->deadline = kp_now() + g->header_s;
 		h->next = g->head;
 		if (g->head)
 			g->head->prev = h;
@@ -378,7 +370,7 @@ static void
 expire(struct gate *g)
 {
 	struct held *h, *next;
-	double t = now();
+	double t = kp_now();
 	char msg[96];
 
 	for (h = g->head; h; h = next) {

@@ -34,14 +34,6 @@ struct guard {
 	int stop;
 };
 
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* Tell the client why, if nothing else is being written, then end the stream. */
 static void
@@ -78,7 +70,7 @@ watch(void *arg)
 		tick = 0.01;
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		t = now();
+		t = kp_now();
 		for (c = g->head; c; c = c->next)
 			if (!c->shut && t >= c->deadline)
 				expire(g, c);
@@ -139,7 +131,7 @@ set(struct guard *g, struct gconn *c, enum phase p, double limit)
 	pthread_mutex_lock(&g->mu);
 	c->phase = p;
 	if (limit > 0)
-		c->deadline = now() + limit;
+		c->deadline = kp_now() + limit;
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -151,7 +143,7 @@ guard_open(struct guard *g, int fd)
 	c->fd = fd;
 	c->phase = HEADERS;
 	pthread_mutex_lock(&g->mu);
-	c->deadline = now() + g->header_s;
+	c->deadline = kp_now() + g->header_s;
 	c->next = g->head;
 	if (g->head)
 		g->head->prev = c;

@@ -78,14 +78,6 @@ parse_registry(const char *s, struct registry *r, char *why, size_t whylen)
 	return 0;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
@@ -345,7 +337,7 @@ take_token(struct http *h)
 	free(h->token);
 	h->token = kp_xstrdup(t);
 	/* Fetched anew a little before it runs out, so no request carries a dying token. */
-	h->token_until = now() + (life > 10 ? life - 5 : life / 2);
+	h->token_until = kp_now() + (life > 10 ? life - 5 : life / 2);
 	json_decref(j);
 	return 0;
 }
@@ -399,7 +391,7 @@ http_call(struct http *h, const char *method, const char *url, const void *body,
 {
 	char scope[512], buf[768];
 
-	if (h->token && !h->fixed_token && now() >= h->token_until) {
+	if (h->token && !h->fixed_token && kp_now() >= h->token_until) {
 		push_scope(h, scope, sizeof(scope));
 		if (fetch_token(h, scope) < 0)
 			return -1;

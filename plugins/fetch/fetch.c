@@ -32,14 +32,6 @@ struct dl {
 	double last;		/* when progress was last reported */
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
@@ -54,7 +46,7 @@ static int
 progress_cb(void *arg, curl_off_t total, curl_off_t now_bytes, curl_off_t ut, curl_off_t un)
 {
 	struct dl *d = arg;
-	double t = now();
+	double t = kp_now();
 
 	(void)ut;
 	(void)un;
@@ -246,7 +238,7 @@ run(kiln_ctx *ctx)
 	const char *url = kiln_param_string(ctx, "url", "");
 	char err[KP_ERRLEN], got[129] = "", *path = kp_join(kiln_output_dir(ctx), kiln_output(ctx, 0));
 	char *from = source_url(ctx);
-	double start = now();
+	double start = kp_now();
 	struct stat st;
 	int rc;
 
@@ -267,7 +259,7 @@ run(kiln_ctx *ctx)
 		    "bytes are the right ones, `kiln fetch --update %s` prints the line to change)", url,
 		    sha ? "sha256" : "xxh3", got, want, kiln_target(ctx));
 	} else if (stat(path, &st) == 0) {
-		double secs = now() - start;
+		double secs = kp_now() - start;
 
 		kiln_log(ctx, "%s: %lld bytes in %.2fs (%.1f MB/s), %s %s", url, (long long)st.st_size, secs,
 		    secs > 0 ? st.st_size / secs / 1e6 : 0.0, sha ? "sha256" : "xxh3", got);

@@ -53,6 +53,8 @@ int kp_read_file(const char *path, char **buf, size_t *len, char *err);
 
 /* Write len bytes to path through a temporary file and a rename. */
 int kp_write_file(const char *path, const void *buf, size_t len, char *err);
+/* Seconds on CLOCK_MONOTONIC: for deadlines and rates, never for dates. */
+double kp_now(void);
 
 /* dir + "/" + name, malloc'd. */
 char *kp_join(const char *dir, const char *name);
