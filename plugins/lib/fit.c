@@ -29,6 +29,9 @@
 /* Rows per sub-batch: the unit of work of one thread, fixed so that the
  * order of the gradient's sums does not depend on the thread count. */
 #define SUB 128
+/* Rows gathered in their shuffled order at a time (rounded to whole batches):
+ * the sub-batches then read them in place, one after the other. */
+#define GATHER_ROWS 8192
 
 void
 kp_fit_opts_init(struct kp_fit_opts *o)
@@ -240,7 +243,6 @@ struct net {
 	float **delta;		/* delta[i]: batch x layers[i].out */
 	float **gw, **gb;	/* gradients */
 	float **mw, **vw, **mb, **vb;	/* Adam moments */
-	float *xb;		/* gathered input rows */
 	long step;
 	struct pool *pool;	/* the pool a working net belongs to */
 };
@@ -280,8 +282,6 @@ net_init(struct net *t, struct kp_model *m, size_t batch)
 	t->a = kp_xcalloc(m->nlayers + 1, sizeof(float *));
 	for (i = 1; i <= m->nlayers; i++)
 		t->a[i] = kp_xcalloc(batch * m->layers[i - 1].out, sizeof(float));
-	t->xb = kp_xcalloc(batch * m->layers[0].in, sizeof(float));
-	t->a[0] = t->xb;
 	t->delta = alloc_per_layer(m, 0, batch);
 	t->gw = alloc_per_layer(m, 1, 1);
 	t->mw = alloc_per_layer(m, 1, 1);
@@ -299,7 +299,6 @@ net_release(struct net *t)
 	for (i = 1; i <= n; i++)
 		free(t->a[i]);
 	free(t->a);
-	free(t->xb);
 	free_per_layer(t->delta, n);
 	free_per_layer(t->gw, n);
 	free_per_layer(t->mw, n);
@@ -339,11 +338,12 @@ net_forward(struct net *t, size_t rows)
 /*
  * Output delta (gradient of the batch's mean loss, over denom rows, by the
  * pre-activation) for cross-entropy on sigmoid/softmax and squared error on
- * a linear output, for the rows rows gathered. Returns their summed loss.
+ * a linear output, for the rows rows gathered, whose labels (or targets) and
+ * weights y, yf and wt hold in the same order. Returns their summed loss.
  */
 static double
-output_delta(struct net *t, size_t rows, size_t denom, const size_t *idx,
-	const int64_t *y, const float *yf, const float *wt)
+output_delta(struct net *t, size_t rows, size_t denom, const int64_t *y,
+	const float *yf, const float *wt)
 {
 	const struct kp_layer *l = &t->m->layers[t->m->nlayers - 1];
 	float *p = t->a[t->m->nlayers], *d = t->delta[t->m->nlayers - 1];
@@ -351,17 +351,17 @@ output_delta(struct net *t, size_t rows, size_t denom, const size_t *idx,
 	double loss = 0;
 
 	for (i = 0; i < rows; i++) {
-		float w = wt ? wt[idx[i]] : 1.0f;
+		float w = wt ? wt[i] : 1.0f;
 
 		for (j = 0; j < k; j++) {
 			float target;
 
 			if (!y)
-				target = yf[idx[i]];
+				target = yf[i];
 			else if (k == 1)
-				target = (float)y[idx[i]];
+				target = (float)y[i];
 			else
-				target = (size_t)y[idx[i]] == j;
+				target = (size_t)y[i] == j;
 			d[i * k + j] = w * (p[i * k + j] - target) / (float)denom;
 			if (!y)
 				loss += w * (double)(p[i * k + j] - target) * (p[i * k + j] - target);
@@ -479,33 +479,31 @@ struct pool {
 	pthread_t *threads;
 	pthread_barrier_t go, done;
 	int quit;
-	/* The current step. */
+	/* The rows of the current chunk of the epoch, gathered in their shuffled order. */
+	float *xs, *yfs, *ws;
+	int64_t *ys;
+	size_t chunk;
+	/* The current step: its rows, their labels or targets and weights. */
 	const struct kp_fit_opts *o;
 	const float *X;
-	const size_t *idx;
 	size_t rows;
 	const int64_t *y;
-	const float *yf;
+	const float *yf, *wt;
 };
 
 /* Gather, forward and backward sub-batch s of the current step on net t. */
 static void
 sub_batch(struct pool *p, struct net *t, size_t s)
 {
-	size_t d = t->m->layers[0].in, r = s * SUB, i;
+	size_t d = t->m->layers[0].in, r = s * SUB;
 	size_t rows = p->rows - r < SUB ? p->rows - r : SUB;
-	const size_t *idx = p->idx + r;
 
-	/* Rows come from all over X: ask for the next ones early. */
-	for (i = 0; i < rows; i++) {
-		if (i + 8 < rows)
-			__builtin_prefetch(p->X + idx[i + 8] * d);
-		memcpy(t->xb + i * d, p->X + idx[i] * d, d * sizeof(float));
-	}
+	t->a[0] = (float *)(uintptr_t)(p->X + r * d);	/* read, never written */
 	t->gw = p->grads[s].gw;
 	t->gb = p->grads[s].gb;
 	net_forward(t, rows);
-	p->grads[s].loss = output_delta(t, rows, p->rows, idx, p->y, p->yf, p->o->weights);
+	p->grads[s].loss = output_delta(t, rows, p->rows, p->y ? p->y + r : NULL,
+		p->yf ? p->yf + r : NULL, p->wt ? p->wt + r : NULL);
 	net_backward(t, rows);
 }
 
@@ -564,10 +562,15 @@ static void
 pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	size_t batch)
 {
-	size_t i, n = o->threads > 1 ? (size_t)o->threads : 1;
+	size_t i, n = o->threads > 1 ? (size_t)o->threads : 1, d = m->layers[0].in;
 
 	memset(p, 0, sizeof(*p));
 	p->o = o;
+	p->chunk = GATHER_ROWS > batch ? GATHER_ROWS / batch * batch : batch;
+	p->xs = kp_xmallocarray(p->chunk * d, sizeof(float));
+	p->ys = kp_xmallocarray(p->chunk, sizeof(int64_t));
+	p->yfs = kp_xmallocarray(p->chunk, sizeof(float));
+	p->ws = kp_xmallocarray(p->chunk, sizeof(float));
 	p->ngrads = (batch + SUB - 1) / SUB;
 	p->nthreads = n < p->ngrads ? n : p->ngrads;
 	net_init(&p->main, m, 1);
@@ -619,7 +622,36 @@ pool_release(struct pool *p)
 	}
 	free(p->nets);
 	free(p->grads);
+	free(p->xs);
+	free(p->ys);
+	free(p->yfs);
+	free(p->ws);
 	net_release(&p->main);
+}
+
+/*
+ * Copy the rows idx[0..n) of X, their labels or targets and weights into
+ * the chunk's buffers, in that order. The rows come from all over X: each
+ * one's cache lines are asked for some rows ahead.
+ */
+static void
+gather(struct pool *p, const float *X, size_t d, const size_t *idx, size_t n,
+	const int64_t *y, const float *yf, const float *wt)
+{
+	size_t i, c;
+
+	for (i = 0; i < n; i++) {
+		if (i + 16 < n)
+			for (c = 0; c < d; c += 16)
+				__builtin_prefetch(X + idx[i + 16] * d + c);
+		memcpy(p->xs + i * d, X + idx[i] * d, d * sizeof(float));
+		if (y)
+			p->ys[i] = y[idx[i]];
+		else
+			p->yfs[i] = yf[idx[i]];
+		if (wt)
+			p->ws[i] = wt[idx[i]];
+	}
 }
 
 /* One epoch over the rows idx[0..n); returns the mean training loss. */
@@ -627,23 +659,28 @@ static double
 epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t *y,
 	const float *yf, size_t batch, double *flops)
 {
+	size_t d = p->main.m->layers[0].in, c, cn, r;
 	double loss = 0;
-	size_t r;
 
-	p->X = X;
-	p->y = y;
-	p->yf = yf;
-	for (r = 0; r < n; r += batch) {
-		p->idx = idx + r;
-		p->rows = n - r < batch ? n - r : batch;
-		if (p->nthreads > 1)
-			pthread_barrier_wait(&p->go);
-		share(p, 0);
-		if (p->nthreads > 1)
-			pthread_barrier_wait(&p->done);
-		loss += reduce(p);
-		net_update(&p->main, p->o);
-		*flops += batch_flops(p->main.m, p->rows);
+	for (c = 0; c < n; c += cn) {
+		cn = n - c < p->chunk ? n - c : p->chunk;
+		gather(p, X, d, idx + c, cn, y, yf, p->o->weights);
+		/* chunk is whole batches, so the batches are those of the epoch's rows. */
+		for (r = 0; r < cn; r += batch) {
+			p->X = p->xs + r * d;
+			p->y = y ? p->ys + r : NULL;
+			p->yf = y ? NULL : p->yfs + r;
+			p->wt = p->o->weights ? p->ws + r : NULL;
+			p->rows = cn - r < batch ? cn - r : batch;
+			if (p->nthreads > 1)
+				pthread_barrier_wait(&p->go);
+			share(p, 0);
+			if (p->nthreads > 1)
+				pthread_barrier_wait(&p->done);
+			loss += reduce(p);
+			net_update(&p->main, p->o);
+			*flops += batch_flops(p->main.m, p->rows);
+		}
 	}
 	return loss / (double)n;
 }
