@@ -308,7 +308,11 @@ net_release(struct net *t)
 	free_per_layer(t->vb, n);
 }
 
-/* Glorot-uniform weights for layers feeding a ReLU; zeros for linear models. */
+/*
+ * Glorot-uniform weights and biases, each layer's weights then its biases
+ * from U(-b, b), b = sqrt(6 / (in + out)), as scikit-learn's MLP starts
+ * (for ReLU units); zeros for linear models.
+ */
 static void
 init_weights(struct kp_model *m, struct kp_rng *r)
 {
@@ -322,6 +326,8 @@ init_weights(struct kp_model *m, struct kp_rng *r)
 
 		for (j = 0; j < l->in * l->out; j++)
 			l->w[j] = (float)((2 * kp_rng_uniform(r) - 1) * lim);
+		for (j = 0; j < l->out; j++)
+			l->b[j] = (float)((2 * kp_rng_uniform(r) - 1) * lim);
 	}
 }
 
@@ -483,6 +489,13 @@ struct pool {
 	float *xs, *yfs, *ws;
 	int64_t *ys;
 	size_t chunk;
+	/* What the threads do next: gather the chunk's rows, or the step's sub-batches. */
+	int gathering;
+	const float *src;
+	const size_t *idx;
+	size_t gn;
+	const int64_t *srcy;
+	const float *srcyf;
 	/* The current step: its rows, their labels or targets and weights. */
 	const struct kp_fit_opts *o;
 	const float *X;
@@ -507,14 +520,57 @@ sub_batch(struct pool *p, struct net *t, size_t s)
 	net_backward(t, rows);
 }
 
-/* Thread w's share of the current step: sub-batches w, w + n, ... */
+/*
+ * Thread w's part of gathering the chunk: copy its share of the rows
+ * idx[0..gn) of X, their labels or targets and weights into the chunk's
+ * buffers, in that order. The rows come from all over X: each one's cache
+ * lines are asked for some rows ahead.
+ */
+static void
+gather(struct pool *p, size_t w)
+{
+	size_t d = p->main.m->layers[0].in, i, c;
+	size_t lo = p->gn * w / p->nthreads, hi = p->gn * (w + 1) / p->nthreads;
+	const float *X = p->src, *wt = p->o->weights;
+	const size_t *idx = p->idx;
+
+	for (i = lo; i < hi; i++) {
+		if (i + 16 < hi)
+			for (c = 0; c < d; c += 16)
+				__builtin_prefetch(X + idx[i + 16] * d + c);
+		memcpy(p->xs + i * d, X + idx[i] * d, d * sizeof(float));
+		if (p->srcy)
+			p->ys[i] = p->srcy[idx[i]];
+		else
+			p->yfs[i] = p->srcyf[idx[i]];
+		if (wt)
+			p->ws[i] = wt[idx[i]];
+	}
+}
+
+/* Thread w's share of what is to do: its rows to gather, or sub-batches w, w + n, ... */
 static void
 share(struct pool *p, size_t w)
 {
 	size_t s;
 
+	if (p->gathering) {
+		gather(p, w);
+		return;
+	}
 	for (s = w; s * SUB < p->rows; s += p->nthreads)
 		sub_batch(p, &p->nets[w], s);
+}
+
+/* Every thread does its share of what p says, the caller thread 0's. */
+static void
+run_all(struct pool *p)
+{
+	if (p->nthreads > 1)
+		pthread_barrier_wait(&p->go);
+	share(p, 0);
+	if (p->nthreads > 1)
+		pthread_barrier_wait(&p->done);
 }
 
 static void *
@@ -629,31 +685,6 @@ pool_release(struct pool *p)
 	net_release(&p->main);
 }
 
-/*
- * Copy the rows idx[0..n) of X, their labels or targets and weights into
- * the chunk's buffers, in that order. The rows come from all over X: each
- * one's cache lines are asked for some rows ahead.
- */
-static void
-gather(struct pool *p, const float *X, size_t d, const size_t *idx, size_t n,
-	const int64_t *y, const float *yf, const float *wt)
-{
-	size_t i, c;
-
-	for (i = 0; i < n; i++) {
-		if (i + 16 < n)
-			for (c = 0; c < d; c += 16)
-				__builtin_prefetch(X + idx[i + 16] * d + c);
-		memcpy(p->xs + i * d, X + idx[i] * d, d * sizeof(float));
-		if (y)
-			p->ys[i] = y[idx[i]];
-		else
-			p->yfs[i] = yf[idx[i]];
-		if (wt)
-			p->ws[i] = wt[idx[i]];
-	}
-}
-
 /* One epoch over the rows idx[0..n); returns the mean training loss. */
 static double
 epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t *y,
@@ -662,9 +693,16 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 	size_t d = p->main.m->layers[0].in, c, cn, r;
 	double loss = 0;
 
+	p->src = X;
+	p->srcy = y;
+	p->srcyf = yf;
 	for (c = 0; c < n; c += cn) {
 		cn = n - c < p->chunk ? n - c : p->chunk;
-		gather(p, X, d, idx + c, cn, y, yf, p->o->weights);
+		p->idx = idx + c;
+		p->gn = cn;
+		p->gathering = 1;
+		run_all(p);
+		p->gathering = 0;
 		/* chunk is whole batches, so the batches are those of the epoch's rows. */
 		for (r = 0; r < cn; r += batch) {
 			p->X = p->xs + r * d;
@@ -672,11 +710,7 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 			p->yf = y ? NULL : p->yfs + r;
 			p->wt = p->o->weights ? p->ws + r : NULL;
 			p->rows = cn - r < batch ? cn - r : batch;
-			if (p->nthreads > 1)
-				pthread_barrier_wait(&p->go);
-			share(p, 0);
-			if (p->nthreads > 1)
-				pthread_barrier_wait(&p->done);
+			run_all(p);
 			loss += reduce(p);
 			net_update(&p->main, p->o);
 			*flops += batch_flops(p->main.m, p->rows);
@@ -930,7 +964,8 @@ checkpoint(const struct kp_fit_opts *o, struct adam_state *s)
  * Early stopping on the training loss, as scikit-learn's MLP without a
  * validation split: an epoch whose loss is not below the best by more than
  * tol adds one to since (returned), any other sets it to 0; *best (NaN at
- * first) follows the lowest loss.
+ * first) follows the lowest loss. The training stops when since exceeds
+ * patience (scikit-learn's n_iter_no_change).
  */
 static int
 loss_stalled(double loss, double tol, double *best, int since)
@@ -1010,7 +1045,7 @@ train_adam(struct kp_model *m, const struct kp_fit_opts *o,
 			return kp_errf(err, "training diverged at epoch %d (loss %g): lower lr", e, loss);
 		}
 		if ((progress && progress(arg, e, o->epochs, loss)) ||
-		    ((nval || o->tol > 0) && since >= o->patience))
+		    (nval && since >= o->patience) || (!nval && o->tol > 0 && since > o->patience))
 			break;
 		st.epoch = e;
 		st.since = since;

@@ -318,6 +318,103 @@ early_stopping_keeps_best(void **state)
 	free(yf);
 }
 
+/*
+ * An epoch gathers its shuffled rows, labels and weights a chunk (8,192
+ * rows, whole batches) at a time: 9,000 rows in batches of 700 fill one
+ * chunk of 7,700 and part of another, with a short last batch. The rows
+ * must meet their own labels (the model learns the rule), weights of 1 must
+ * give the bytes of no weights, and any thread count the same bytes.
+ */
+static void
+mlp_rows_across_chunks(void **state)
+{
+	size_t n = 9000, d = 8, i, j, right = 0;
+	float *X = malloc(n * d * sizeof(float)), *w = malloc(n * sizeof(float));
+	int64_t *y = malloc(n * sizeof(int64_t)), *p = malloc(n * sizeof(int64_t));
+	struct kp_model a, b;
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_rng r;
+	char err[KP_ERRLEN];
+	int th;
+
+	(void)state;
+	kp_rng_seed(&r, 3);
+	for (i = 0; i < n; i++) {
+		double s = 0;
+
+		for (j = 0; j < d; j++) {
+			X[i * d + j] = (float)(2 * kp_rng_uniform(&r) - 1);
+			s += (j % 2 ? -1.0 : 1.0) * X[i * d + j];
+		}
+		y[i] = s > 0;
+		w[i] = 1;
+	}
+	kp_fit_opts_init(&o);
+	o.kind = KP_MLP;
+	o.hidden[0] = 16;
+	o.nhidden = 1;
+	o.epochs = 5;
+	o.batch = 700;
+	o.lr = 0.01;
+	o.threads = 1;
+	assert_int_equal(kp_fit(&a, &o, X, n, d, y, NULL, 2, &h, NULL, NULL, err), 0);
+	kp_history_release(&h);
+	kp_model_predict(&a, X, n, p, NULL);
+	for (i = 0; i < n; i++)
+		right += p[i] == y[i];
+	assert_true((double)right / (double)n > 0.95);
+	o.weights = w;
+	for (th = 1; th <= 3; th++) {
+		o.threads = th;
+		assert_int_equal(kp_fit(&b, &o, X, n, d, y, NULL, 2, &h, NULL, NULL, err), 0);
+		kp_history_release(&h);
+		assert_true(same_weights(&a, &b));
+		kp_model_release(&b);
+	}
+	kp_model_release(&a);
+	free(X);
+	free(w);
+	free(y);
+	free(p);
+}
+
+/*
+ * Without validation, the MLP stops as scikit-learn's does: when more than
+ * patience epochs in a row have not brought the training loss tol below its
+ * best. With a tol no epoch can meet, that is after 1 + patience + 1 epochs.
+ */
+static void
+mlp_tol_stop_after_patience(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_model m;
+	char err[KP_ERRLEN];
+
+	(void)state;
+	make_data(X, y, yf, 3);
+	kp_fit_opts_init(&o);
+	o.kind = KP_MLP;
+	o.hidden[0] = 8;
+	o.nhidden = 1;
+	o.epochs = 50;
+	o.batch = 200;
+	o.lr = 1e-3;
+	o.tol = 1e3;
+	o.patience = 3;
+	assert_int_equal(kp_fit(&m, &o, X, N, D, y, NULL, 3, &h, NULL, NULL, err), 0);
+	assert_int_equal(h.n, 5);
+	assert_int_equal(h.best_epoch, 5);
+	kp_history_release(&h);
+	kp_model_release(&m);
+	free(X);
+	free(y);
+	free(yf);
+}
+
 static void
 bad_training_input(void **state)
 {
@@ -359,6 +456,8 @@ main(void)
 		cmocka_unit_test(early_stopping_keeps_best),
 		cmocka_unit_test(lbfgs_minimises),
 		cmocka_unit_test(lbfgs_softmax_optimum),
+		cmocka_unit_test(mlp_rows_across_chunks),
+		cmocka_unit_test(mlp_tol_stop_after_patience),
 		cmocka_unit_test(bad_training_input),
 	};
 
