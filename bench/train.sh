@@ -37,18 +37,22 @@ cd "$work"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "scikit-learn $($py -c 'import sklearn; print(sklearn.__version__)'), numpy $($py -c 'import numpy; print(numpy.__version__)')"
 
-# OpenBLAS sgemm peak: the best of 5 products of 2048 x 2048 matrices.
+# OpenBLAS sgemm peak: the best of 5 products of 2048 x 2048 matrices;
+# then whether a product at the MLP's shapes (the 128-row sub-batch's
+# forward and weight-gradient sgemm) has the same bits on 1 and 2 OpenBLAS
+# threads, which is why kiln keeps OpenBLAS on one.
 cat > peak.c <<'C'
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 int main(int argc, char **argv) {
 	int n = 2048, th = atoi(argv[1]), r;
 	float *a = malloc(4L * n * n), *b = malloc(4L * n * n), *c = malloc(4L * n * n);
 	double best = 0;
-	for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = (float)(i % 1000) / 1000;
+	for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = (float)((i * 7919) % 1000) / 1000 - 0.5f;
 	openblas_set_num_threads(th);
 	for (r = 0; r < 6; r++) {
 		double t = now(), g;
@@ -57,6 +61,17 @@ int main(int argc, char **argv) {
 		if (r && g > best) best = g;
 	}
 	printf("%s %.1f\n", openblas_get_corename(), best);
+	for (r = 0; r < 2; r++) {
+		int m = r ? 100 : 128, k = r ? 128 : 100, same;
+
+		openblas_set_num_threads(1);
+		cblas_sgemm(CblasRowMajor, r ? CblasTrans : CblasNoTrans, CblasNoTrans, m, 64, k, 1, a, r ? m : k, b, 64, 0, c, 64);
+		openblas_set_num_threads(2);
+		cblas_sgemm(CblasRowMajor, r ? CblasTrans : CblasNoTrans, CblasNoTrans, m, 64, k, 1, a, r ? m : k, b, 64, 0, c + m * 64, 64);
+		same = memcmp(c, c + m * 64, 4L * m * 64) == 0;
+		fprintf(stderr, "sgemm %s %dx64x%d on 1 and 2 OpenBLAS threads: %s\n", r ? "A^T B" : "A B", m, k,
+			same ? "the same bits" : "different bits");
+	}
 	return 0;
 }
 C

@@ -4,8 +4,10 @@
  *
  * Determinism: every random choice comes from one seeded generator, and
  * every sum runs in an order that depends on the data and the params only.
- * OpenBLAS blocks a product differently for each thread count, so it runs
- * on one thread here; training runs on several by splitting each batch into
+ * OpenBLAS blocks a product differently for each thread count (0.3.21's
+ * Zen kernels: a quarter of a 128x64x100 product's elements differ in their
+ * last bits between 1 and 2 threads; bench/train.sh checks), so it runs on
+ * one thread here; training runs on several by splitting each batch into
  * sub-batches of SUB rows, whose gradients are added in sub-batch order
  * whichever thread computed them. The weights are the same bytes run after
  * run and for any number of threads.
