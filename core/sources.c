@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,16 +146,34 @@ adding_release(struct adding *ad)
 	kiln_filelist_release(&ad->fl);
 }
 
-/* Every file beneath the folder path (rel beneath the tracked one, "" at its top). */
+/* The error for path, which is neither a file nor a folder. */
 static int
-add_tree(struct adding *ad, const char *path, const char *rel)
+not_data(const char *path, const struct stat *sb)
 {
-	DIR *d = opendir(path);
+	if (S_ISLNK(sb->st_mode))
+		return error("kiln add: %s is a symbolic link; kiln add stores files and folders and follows no link "
+		    "(add what it points to, or copy it in)", path);
+	return error("kiln add: %s is not a regular file or folder (kiln keeps files and folders)", path);
+}
+
+/*
+ * Every file beneath the folder path, open as dfd (rel beneath the tracked
+ * one, "" at its top; dfd is closed). Nothing is followed: a link in the
+ * folder is refused, and each subfolder is opened from its parent with
+ * O_NOFOLLOW, so no link swapped in during the walk is taken either.
+ */
+static int
+add_tree(struct adding *ad, int dfd, const char *path, const char *rel)
+{
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *e;
 	int r = 0;
 
-	if (!d)
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
 		return error("kiln add: cannot read the folder %s:", path);
+	}
 	while (r == 0 && (e = readdir(d))) {
 		char *p, *q;
 		struct stat sb;
@@ -163,14 +182,14 @@ add_tree(struct adding *ad, const char *path, const char *rel)
 			continue;
 		p = path_join(path, e->d_name);
 		q = *rel ? path_join(rel, e->d_name) : xstrdup(e->d_name);
-		if (stat(p, &sb) < 0)
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			r = error("kiln add: cannot read %s:", p);
 		else if (S_ISDIR(sb.st_mode))
-			r = add_tree(ad, p, q);
+			r = add_tree(ad, openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), p, q);
 		else if (S_ISREG(sb.st_mode))
 			note(ad, p, q, &sb);
 		else
-			r = error("kiln add: %s is not a regular file or folder (kiln keeps files and folders)", p);
+			r = not_data(p, &sb);
 		free(p);
 		free(q);
 	}
@@ -258,11 +277,11 @@ add_path(struct adding *ad, const char *path, struct kiln_pointer *p)
 	struct stat sb;
 	const char *base = strrchr(path, '/');
 
-	if (stat(path, &sb) < 0)
+	if (lstat(path, &sb) < 0)
 		return error("kiln add: %s:", path);
 	p->folder = S_ISDIR(sb.st_mode);
 	if (p->folder) {
-		if (add_tree(ad, path, "") < 0 || store_all(ad) < 0)
+		if (add_tree(ad, open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), path, "") < 0 || store_all(ad) < 0)
 			return -1;
 		/* Every file's digest is in the stat cache now: this stats, it does not read. */
 		if (kiln_state_tree_digest(&ad->ws->state, path, &p->digest, NULL) < 0)
@@ -273,7 +292,7 @@ add_path(struct adding *ad, const char *path, struct kiln_pointer *p)
 			return -1;
 		p->digest = ad->fl.v[0].digest;
 	} else {
-		return error("kiln add: %s is not a regular file or folder", path);
+		return not_data(path, &sb);
 	}
 	p->size = ad->size;
 	p->files = ad->fl.n;
