@@ -19,18 +19,24 @@
 /* The smallest framed stat record: frame 13, path 4 + 1 + NUL, 5 u64s, digest 16. */
 #define STAT_RECORD_MIN 75
 
-enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D' };
+/* R_DIR, a folder's names only, is what kiln before R_FOLDER wrote: still read. */
+enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D', R_FOLDER = 'E' };
 
 /*
  * A folder as a tree walk last read it: its own stat (digest unused) and
  * its entries' names, sorted, each with readdir's type + 1 in the byte
  * before it (see dir_entries). Adding, removing or renaming an entry
  * changes the folder's mtime, so an unchanged stat means the same names.
+ * Beside each name, the stat and digest of the file it was (files[i].path
+ * is the name then, NULL for a subfolder or a file not to be trusted): a
+ * folder's files are looked up by their place in it, not by path, and no
+ * per-file record is loaded for them.
  */
 struct kiln_dirrec {
 	struct kiln_statrec st;
 	size_t n;
 	char **names;
+	struct kiln_statrec *files;	/* n of them; NULL from an R_DIR record */
 };
 
 static void
@@ -191,32 +197,63 @@ dec_stat(struct wire *r, struct arena *a)
 }
 
 static void
-enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, size_t n)
+enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, const struct kiln_statrec *files, size_t n)
 {
 	size_t i;
 
 	enc_statfields(b, s);
 	wire_u32(b, (uint32_t)n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		const struct kiln_statrec *f = files ? &files[i] : NULL;
+
 		wire_str(b, names[i] - 1);
+		buf_addc(b, f && f->path ? 'f' : '-');
+		if (f && f->path) {
+			wire_u64(b, f->dev);
+			wire_u64(b, f->ino);
+			wire_u64(b, f->size);
+			wire_u64(b, (uint64_t)f->mtime_ns);
+			wire_u64(b, (uint64_t)f->ctime_ns);
+			wire_digest(b, &f->digest);
+		}
+	}
 }
 
-/* The names point into the record (type byte first, then the name). */
+/* The names point into the record (type byte first, then the name); so do the files' paths. */
 static struct kiln_dirrec *
-dec_dir(struct wire *r, struct arena *a)
+dec_dir(struct wire *r, struct arena *a, int with_files)
 {
 	struct kiln_dirrec *d = arena_alloc(a, sizeof(*d));
 	size_t i;
 
 	dec_statfields(r, &d->st);
-	d->n = wire_get_count(r, 6);
+	d->n = wire_get_count(r, with_files ? 7 : 6);
 	d->names = arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->names));
+	d->files = with_files ? arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->files)) : NULL;
 	for (i = 0; i < d->n && !r->bad; i++) {
 		const char *s = wire_get_ref(r);
+		const unsigned char *k;
 
 		if (!s[0] || !s[1])
 			r->bad = 1;
 		d->names[i] = (char *)s + 1;
+		if (!with_files)
+			continue;
+		k = wire_take(r, 1);
+		memset(&d->files[i], 0, sizeof(d->files[i]));
+		if (k && *k == 'f') {
+			struct kiln_statrec *f = &d->files[i];
+
+			f->path = d->names[i];
+			f->dev = wire_get_u64(r);
+			f->ino = wire_get_u64(r);
+			f->size = wire_get_u64(r);
+			f->mtime_ns = (int64_t)wire_get_u64(r);
+			f->ctime_ns = (int64_t)wire_get_u64(r);
+			wire_get_digest(r, &f->digest);
+		} else if (!k || *k != '-') {
+			r->bad = 1;
+		}
 	}
 	return r->bad ? NULL : d;
 }
@@ -257,7 +294,8 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		map_put(&st->files, s->path, s);
 		return 0;
 	case R_DIR:
-		if (!(d = dec_dir(r, &st->arena)))
+	case R_FOLDER:
+		if (!(d = dec_dir(r, &st->arena, type == R_FOLDER)))
 			return -1;
 		map_put(&st->dirs, d->st.path, d);
 		return 0;
@@ -385,8 +423,8 @@ rewrite(struct kiln_state *st)
 		if (!st->dirs.slots[i].key)
 			continue;
 		buf_reset(&payload);
-		enc_dir(&payload, &d->st, d->names, d->n);
-		wire_frame(&out, R_DIR, payload.s, payload.len);
+		enc_dir(&payload, &d->st, d->names, d->files, d->n);
+		wire_frame(&out, R_FOLDER, payload.s, payload.len);
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
@@ -676,6 +714,20 @@ struct token {
 	size_t file;		/* index into the walk's files */
 };
 
+#define NO_FILE ((size_t)-1)
+
+/* A folder the walk read, and what its record will be made of. */
+struct wdir {
+	const char *path;
+	struct stat sb;
+	int64_t before;		/* when its names were read; 0: they are its record's */
+	int stated;		/* sb is its stat (else it is not recorded) */
+	char **v;		/* its names, sorted */
+	size_t n;
+	size_t *file;		/* per name: the walk's file, or NO_FILE */
+	const struct kiln_dirrec *rec;
+};
+
 struct walk {
 	struct kiln_state *st;
 	struct arena a;		/* the names and paths, freed with the walk */
@@ -683,7 +735,11 @@ struct walk {
 	size_t ntok, ctok;
 	char **paths;
 	struct stat *sb;
+	const struct kiln_statrec **prev;	/* per file: its folder record's entry, or NULL */
+	char *how;		/* per file: 'p' digest from prev, 'c' from the stat cache, 'h' hashed, 'r' hashed racily */
 	size_t nfiles, cfiles;
+	struct wdir *dirs;
+	size_t ndirs, cdirs;
 };
 
 static void
@@ -735,76 +791,71 @@ dir_entries(struct walk *w, DIR *d, size_t *n)
 }
 
 /*
- * Record folder dir's names (sorted), read after `before`, unless the
- * folder changed in that tick: it could change again without its mtime
- * moving (as remember does for a file).
+ * Read folder d's (at w->dirs[k].path) sorted names: the recorded ones
+ * while the folder's stat is the recorded one, else read and sorted.
  */
 static void
-remember_dir(struct kiln_state *st, const char *dir, const struct stat *sb, char *const *v, size_t n,
-    int64_t before)
+folder_names(struct walk *w, size_t k, DIR *d)
 {
-	struct kiln_statrec now;
-	struct buf payload = BUF_INIT;
-	struct kiln_dirrec *d;
-	struct wire r;
-	char *copy;
+	struct wdir *f = &w->dirs[k];
 
-	fill_stat(&now, sb);
-	if (now.mtime_ns >= before || now.ctime_ns >= before)
+	f->rec = map_get(&w->st->dirs, f->path);
+	f->stated = fstat(dirfd(d), &f->sb) == 0;
+	if (f->stated && f->rec && same_stat(&f->rec->st, &f->sb)) {
+		f->n = f->rec->n;
+		f->v = xreallocarray(NULL, f->n ? f->n : 1, sizeof(*f->v));
+		memcpy(f->v, f->rec->names, f->n * sizeof(*f->v));
+		f->before = 0;
 		return;
-	now.path = dir;
-	enc_dir(&payload, &now, v, n);
-	copy = arena_alloc(&st->arena, payload.len);
-	memcpy(copy, payload.s, payload.len);
-	r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload.len, 0};
-	if ((d = dec_dir(&r, &st->arena))) {
-		map_put(&st->dirs, d->st.path, d);
-		append(st, R_DIR, &payload);
 	}
-	buf_release(&payload);
+	f->before = kiln_fs_now_ns();
+	f->v = dir_entries(w, d, &f->n);
 }
 
-/*
- * The sorted names in folder d (at path dir): the recorded ones while the
- * folder's stat is the recorded one, else read and sorted (and recorded).
- */
-static char **
-folder_names(struct walk *w, const char *dir, DIR *d, size_t *n)
+/* The recorded file of name, the i-th of folder f's names: by place while the names are the record's. */
+static const struct kiln_statrec *
+recorded(const struct wdir *f, size_t i)
 {
-	struct kiln_dirrec *rec = map_get(&w->st->dirs, dir);
-	struct stat sb;
-	int64_t before;
-	char **v;
+	const struct kiln_dirrec *rec = f->rec;
+	size_t lo = 0, hi;
 
-	if (fstat(dirfd(d), &sb) < 0)
-		return dir_entries(w, d, n);
-	if (rec && same_stat(&rec->st, &sb)) {
-		*n = rec->n;
-		v = xreallocarray(NULL, rec->n ? rec->n : 1, sizeof(*v));
-		memcpy(v, rec->names, rec->n * sizeof(*v));
-		return v;
+	if (!rec || !rec->files)
+		return NULL;
+	if (!f->before)
+		return rec->files[i].path ? &rec->files[i] : NULL;
+	for (hi = rec->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(f->v[i], rec->names[mid]);
+
+		if (c == 0)
+			return rec->files[mid].path ? &rec->files[mid] : NULL;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	before = kiln_fs_now_ns();
-	v = dir_entries(w, d, n);
-	remember_dir(w->st, dir, &sb, v, *n, before);
-	return v;
+	return NULL;
 }
 
-/* A file at path, stat'ed as sb, or (sb NULL) to be stat'ed in walk_stat. */
-static void
-walk_file(struct walk *w, const struct stat *sb, char *path)
+/* A file at path, stat'ed as sb, or (sb NULL) to be stat'ed in walk_stat; its index. */
+static size_t
+walk_file(struct walk *w, const struct stat *sb, char *path, const struct kiln_statrec *prev)
 {
 	if (w->nfiles == w->cfiles) {
 		w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
 		w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
 		w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
+		w->prev = xreallocarray(w->prev, w->cfiles, sizeof(*w->prev));
+		w->how = xreallocarray(w->how, w->cfiles, sizeof(*w->how));
 	}
 	tok(w, NULL, !sb ? '?' : sb->st_mode & 0111 ? 'x' : 'f', w->nfiles);
 	if (sb)
 		w->sb[w->nfiles] = *sb;
 	else
 		w->sb[w->nfiles].st_mode = 0;
-	w->paths[w->nfiles++] = path;
+	w->prev[w->nfiles] = prev;
+	w->paths[w->nfiles] = path;
+	return w->nfiles++;
 }
 
 /* dir/name in w's arena. */
@@ -832,34 +883,46 @@ static int
 tree_walk(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
-	char **v;
-	size_t n = 0, i;
+	size_t n, i, k;
 	int r = 0;
 
 	if (!d)
 		return -1;
-	v = folder_names(w, dir, d, &n);
+	if (w->ndirs == w->cdirs)
+		w->dirs = xreallocarray(w->dirs, w->cdirs = w->cdirs ? 2 * w->cdirs : 16, sizeof(*w->dirs));
+	k = w->ndirs++;
+	memset(&w->dirs[k], 0, sizeof(w->dirs[k]));
+	w->dirs[k].path = dir;
+	folder_names(w, k, d);
+	n = w->dirs[k].n;
+	w->dirs[k].file = xreallocarray(NULL, n ? n : 1, sizeof(size_t));
+	/* w->dirs moves as the walk goes down: it is indexed afresh each time. */
 	for (i = 0; i < n && r == 0; i++) {
+		char *name = w->dirs[k].v[i];
+		const struct kiln_statrec *prev = recorded(&w->dirs[k], i);
+		size_t file = NO_FILE;
 		struct stat sb;
 
-		if (ENTRY_TYPE(v[i]) == DT_REG) {
-			tok(w, v[i], 0, 0);
-			walk_file(w, NULL, walk_path(w, dir, v[i]));
-		} else if (fstatat(dirfd(d), v[i], &sb, 0) < 0) {
+		if (ENTRY_TYPE(name) == DT_REG) {
+			tok(w, name, 0, 0);
+			file = walk_file(w, NULL, walk_path(w, dir, name), prev);
+		} else if (fstatat(dirfd(d), name, &sb, 0) < 0) {
 			r = -1;
 		} else if (S_ISDIR(sb.st_mode)) {
-			tok(w, v[i], 0, 0);
+			tok(w, name, 0, 0);
 			tok(w, NULL, 'd', 0);
-			r = tree_walk(w, walk_path(w, dir, v[i]));
+			r = tree_walk(w, walk_path(w, dir, name));
 			tok(w, NULL, '/', 0);
 		} else {
-			tok(w, v[i], 0, 0);
+			tok(w, name, 0, 0);
 			if (S_ISREG(sb.st_mode))
-				walk_file(w, &sb, walk_path(w, dir, v[i]));
+				file = walk_file(w, &sb, walk_path(w, dir, name), prev);
 		}
+		w->dirs[k].file[i] = file;
 	}
+	for (; i < n; i++)
+		w->dirs[k].file[i] = NO_FILE;
 	closedir(d);
-	free(v);
 	return r;
 }
 
@@ -888,6 +951,131 @@ walk_stat(struct walk *w)
 	return 0;
 }
 
+/*
+ * Every walked file's digest into d: from its folder record while its stat
+ * is the recorded one, else from the stat cache, else read (on several
+ * threads). -1 with errno and *bad the file that cannot be read.
+ */
+static int
+walk_digests(struct walk *w, struct kiln_digest *d, size_t *bad)
+{
+	struct batch b = {(const char *const *)w->paths, d, xreallocarray(NULL, w->nfiles + 1, sizeof(size_t)), NULL, NULL};
+	size_t i, k, nmiss = 0;
+	int r = 0;
+
+	for (i = 0; i < w->nfiles; i++) {
+		if (w->prev[i] && same_stat(w->prev[i], &w->sb[i])) {
+			d[i] = w->prev[i]->digest;
+			w->how[i] = 'p';
+		} else if (cached(w->st, w->paths[i], &w->sb[i], &d[i])) {
+			w->how[i] = 'c';
+		} else {
+			b.miss[nmiss++] = i;
+		}
+	}
+	b.before = xreallocarray(NULL, nmiss + 1, sizeof(*b.before));
+	b.err = xreallocarray(NULL, nmiss + 1, sizeof(*b.err));
+	parallel_for(nmiss, hash_one, &b);
+	for (k = 0; k < nmiss; k++) {
+		struct kiln_statrec now;
+
+		i = b.miss[k];
+		if (b.err[k] && r == 0) {
+			*bad = i;
+			errno = b.err[k];
+			r = -1;
+		}
+		/* As remember does: a file changed in the tick it was read in is not to be trusted. */
+		fill_stat(&now, &w->sb[i]);
+		w->how[i] = now.mtime_ns < b.before[k] && now.ctime_ns < b.before[k] ? 'h' : 'r';
+	}
+	free(b.miss);
+	free(b.before);
+	free(b.err);
+	return r;
+}
+
+/* Does folder f's record need writing afresh: its names read again, or a file's stat or kind changed? */
+static int
+dir_changed(const struct walk *w, const struct wdir *f)
+{
+	size_t i;
+
+	if (f->before || !f->rec->files)
+		return 1;
+	for (i = 0; i < f->n; i++)
+		if (f->file[i] == NO_FILE ? f->rec->files[i].path != NULL : w->how[f->file[i]] != 'p')
+			return 1;
+	return 0;
+}
+
+/*
+ * Record each walked folder whose record changed: its stat, names and
+ * files. Not one whose names were read in the tick it changed in (it could
+ * change again without its mtime moving); not a file read so (its entry
+ * says "no file", and the next walk reads it again).
+ */
+static void
+record_dirs(struct walk *w, const struct kiln_digest *d)
+{
+	struct buf payload = BUF_INIT;
+	size_t k, i;
+
+	for (k = 0; k < w->ndirs; k++) {
+		struct wdir *f = &w->dirs[k];
+		struct kiln_statrec dst, *files;
+		struct kiln_dirrec *rec;
+		struct wire r;
+		char *copy;
+
+		if (!f->stated || (f->rec && !dir_changed(w, f)))
+			continue;
+		fill_stat(&dst, &f->sb);
+		if (f->before && (dst.mtime_ns >= f->before || dst.ctime_ns >= f->before))
+			continue;
+		dst.path = f->path;
+		files = xcalloc(f->n ? f->n : 1, sizeof(*files));
+		for (i = 0; i < f->n; i++) {
+			size_t j = f->file[i];
+
+			if (j == NO_FILE || w->how[j] == 'r')
+				continue;
+			fill_stat(&files[i], &w->sb[j]);
+			files[i].path = f->v[i];
+			files[i].digest = d[j];
+		}
+		buf_reset(&payload);
+		enc_dir(&payload, &dst, f->v, files, f->n);
+		free(files);
+		copy = arena_alloc(&w->st->arena, payload.len);
+		memcpy(copy, payload.s, payload.len);
+		r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload.len, 0};
+		if ((rec = dec_dir(&r, &w->st->arena, 1))) {
+			map_put(&w->st->dirs, rec->st.path, rec);
+			append(w->st, R_FOLDER, &payload);
+		}
+	}
+	buf_release(&payload);
+}
+
+static void
+walk_release(struct walk *w)
+{
+	size_t k;
+
+	for (k = 0; k < w->ndirs; k++) {
+		free(w->dirs[k].v);
+		free(w->dirs[k].file);
+	}
+	free(w->dirs);
+	arena_release(&w->a);
+	free(w->tok);
+	free(w->paths);
+	free(w->sb);
+	free(w->prev);
+	free(w->how);
+}
+
 /* "relpath TAB digest" of a file beneath dir (whose walk named it path_join(dir, …)). */
 static void
 list_file(struct buf *list, const char *dir, const char *path, const struct kiln_digest *d)
@@ -901,7 +1089,8 @@ list_file(struct buf *list, const char *dir, const char *path, const struct kiln
 }
 
 int
-kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
+kiln_state_tree_files(struct kiln_state *st, const char *dir, struct kiln_digest *out, kiln_tree_file_fn *fn,
+    void *arg)
 {
 	struct walk w = {.st = st};
 	struct kiln_digest *d;
@@ -913,7 +1102,9 @@ kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_diges
 		r = walk_stat(&w);
 	d = xreallocarray(NULL, w.nfiles + 1, sizeof(*d));
 	if (r == 0)
-		r = kiln_state_digest_files(st, (const char *const *)w.paths, w.sb, w.nfiles, d, &bad);
+		r = walk_digests(&w, d, &bad);
+	if (r == 0)
+		record_dirs(&w, d);
 	h = kiln_hasher_new();
 	for (i = 0; r == 0 && i < w.ntok; i++) {
 		struct token *t = &w.tok[i];
@@ -925,16 +1116,35 @@ kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_diges
 		else {
 			kiln_hasher_add(h, &t->mark, 1);
 			kiln_hasher_add_digest(h, &d[t->file]);
-			if (list)
-				list_file(list, dir, w.paths[t->file], &d[t->file]);
+			if (fn)
+				fn(arg, w.paths[t->file], &w.sb[t->file], &d[t->file]);
 		}
 	}
 	kiln_hasher_digest(h, out);
 	kiln_hasher_free(h);
-	arena_release(&w.a);
-	free(w.tok);
-	free(w.paths);
-	free(w.sb);
+	walk_release(&w);
 	free(d);
 	return r;
+}
+
+struct listing {
+	struct buf *list;
+	const char *dir;
+};
+
+static void
+list_one(void *arg, const char *path, const struct stat *sb, const struct kiln_digest *d)
+{
+	struct listing *l = arg;
+
+	(void)sb;
+	list_file(l->list, l->dir, path, d);
+}
+
+int
+kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
+{
+	struct listing l = {list, dir};
+
+	return kiln_state_tree_files(st, dir, out, list ? list_one : NULL, &l);
 }
