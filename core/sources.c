@@ -124,11 +124,12 @@ store_all(struct adding *ad)
 
 /* A file of the tracked folder's walk (kiln_state_tree_files), with its digest. */
 static void
-walked(void *arg, const char *path, const struct stat *sb, const struct kiln_digest *d)
+walked(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d)
 {
 	struct adding *ad = arg;
+	struct stat sb = {.st_size = (off_t)size, .st_mode = S_IFREG | (exec ? 0755 : 0644)};
 
-	note(ad, path, path + strlen(ad->top) + 1, sb);
+	note(ad, path, path + strlen(ad->top) + 1, &sb);
 	ad->fl.v[ad->fl.n - 1].digest = *d;
 }
 

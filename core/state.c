@@ -36,8 +36,40 @@ struct kiln_dirrec {
 	struct kiln_statrec st;
 	size_t n;
 	char **names;
-	struct kiln_statrec *files;	/* n of them; NULL from an R_DIR record */
+	const unsigned char **files;	/* n entries (ENTRY_BYTES each, in the record), NULL for none; NULL from R_DIR */
 };
+
+/* A folder record's file entry: dev, ino, size, mtime, ctime (u64s), then the digest. */
+#define ENTRY_BYTES (5 * 8 + 16)
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	struct wire w = {p, p + 8, 0};
+
+	return wire_get_u64(&w);
+}
+
+static void
+put_le64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The stat and digest of the entry at p (path left alone). */
+static void
+entry_get(const unsigned char *p, struct kiln_statrec *s)
+{
+	s->dev = le64(p);
+	s->ino = le64(p + 8);
+	s->size = le64(p + 16);
+	s->mtime_ns = (int64_t)le64(p + 24);
+	s->ctime_ns = (int64_t)le64(p + 32);
+	memcpy(s->digest.b, p + 40, 16);
+}
 
 static void
 enc_target(struct buf *b, const struct kiln_record *r)
@@ -197,29 +229,21 @@ dec_stat(struct wire *r, struct arena *a)
 }
 
 static void
-enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, const struct kiln_statrec *files, size_t n)
+enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, const unsigned char *const *files, size_t n)
 {
 	size_t i;
 
 	enc_statfields(b, s);
 	wire_u32(b, (uint32_t)n);
 	for (i = 0; i < n; i++) {
-		const struct kiln_statrec *f = files ? &files[i] : NULL;
-
 		wire_str(b, names[i] - 1);
-		buf_addc(b, f && f->path ? 'f' : '-');
-		if (f && f->path) {
-			wire_u64(b, f->dev);
-			wire_u64(b, f->ino);
-			wire_u64(b, f->size);
-			wire_u64(b, (uint64_t)f->mtime_ns);
-			wire_u64(b, (uint64_t)f->ctime_ns);
-			wire_digest(b, &f->digest);
-		}
+		buf_addc(b, files && files[i] ? 'f' : '-');
+		if (files && files[i])
+			buf_add(b, files[i], ENTRY_BYTES);
 	}
 }
 
-/* The names point into the record (type byte first, then the name); so do the files' paths. */
+/* The names point into the record (type byte first, then the name); so do the file entries. */
 static struct kiln_dirrec *
 dec_dir(struct wire *r, struct arena *a, int with_files)
 {
@@ -240,20 +264,9 @@ dec_dir(struct wire *r, struct arena *a, int with_files)
 		if (!with_files)
 			continue;
 		k = wire_take(r, 1);
-		memset(&d->files[i], 0, sizeof(d->files[i]));
-		if (k && *k == 'f') {
-			struct kiln_statrec *f = &d->files[i];
-
-			f->path = d->names[i];
-			f->dev = wire_get_u64(r);
-			f->ino = wire_get_u64(r);
-			f->size = wire_get_u64(r);
-			f->mtime_ns = (int64_t)wire_get_u64(r);
-			f->ctime_ns = (int64_t)wire_get_u64(r);
-			wire_get_digest(r, &f->digest);
-		} else if (!k || *k != '-') {
+		d->files[i] = k && *k == 'f' ? wire_take(r, ENTRY_BYTES) : NULL;
+		if (!k || (*k != 'f' && *k != '-'))
 			r->bad = 1;
-		}
 	}
 	return r->bad ? NULL : d;
 }
@@ -569,6 +582,14 @@ kiln_fs_now_ns(void)
 	return ns_of(&ts);
 }
 
+/* Whether a and b are the same stat (their paths and digests aside). */
+static int
+same_fields(const struct kiln_statrec *a, const struct kiln_statrec *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_ns == b->ctime_ns;
+}
+
 /* Whether s records the stat sb. */
 static int
 same_stat(const struct kiln_statrec *s, const struct stat *sb)
@@ -576,8 +597,7 @@ same_stat(const struct kiln_statrec *s, const struct stat *sb)
 	struct kiln_statrec now;
 
 	fill_stat(&now, sb);
-	return s->dev == now.dev && s->ino == now.ino && s->size == now.size && s->mtime_ns == now.mtime_ns &&
-	    s->ctime_ns == now.ctime_ns;
+	return same_fields(s, &now);
 }
 
 /* The stat cache's digest for path if its stat is sb's: 1, else 0. */
@@ -708,9 +728,14 @@ kiln_state_compact(struct kiln_state *st, int force)
  * readdir says is a plain file is stat'ed in a batch too, on several
  * threads, as git's index preload does.
  */
+/*
+ * The walk's token stream, hashed in order: a file is its name, its mark
+ * ('f', 'x', or '?' until stat'ed) and its digest; a folder its name, 'd',
+ * its entries and an unnamed '/'; anything else its name alone (mark 0).
+ */
 struct token {
-	char *name;		/* an entry's name, or NULL */
-	char mark;		/* 'd', '/', 'x' or 'f' (with file); '?' a file not yet stat'ed */
+	char *name;
+	char mark;
 	size_t file;		/* index into the walk's files */
 };
 
@@ -728,15 +753,22 @@ struct wdir {
 	const struct kiln_dirrec *rec;
 };
 
+/* A file of the walk: path, stat, then digest; its record entry, how its digest came, its mode. */
+struct wfile {
+	struct kiln_statrec s;
+	const unsigned char *prev;	/* its entry in its folder's record, or NULL */
+	char how;		/* 'p' from prev, 'c' from the stat cache, 'h' read, 'r' read racily, 'e' unreadable */
+	char exec;
+	char stated;
+	int err;		/* errno when unreadable */
+};
+
 struct walk {
 	struct kiln_state *st;
 	struct arena a;		/* the names and paths, freed with the walk */
 	struct token *tok;
 	size_t ntok, ctok;
-	char **paths;
-	struct stat *sb;
-	const struct kiln_statrec **prev;	/* per file: its folder record's entry, or NULL */
-	char *how;		/* per file: 'p' digest from prev, 'c' from the stat cache, 'h' hashed, 'r' hashed racily */
+	struct wfile *f;
 	size_t nfiles, cfiles;
 	struct wdir *dirs;
 	size_t ndirs, cdirs;
@@ -812,8 +844,8 @@ folder_names(struct walk *w, size_t k, DIR *d)
 	f->v = dir_entries(w, d, &f->n);
 }
 
-/* The recorded file of name, the i-th of folder f's names: by place while the names are the record's. */
-static const struct kiln_statrec *
+/* The recorded entry of folder f's i-th name: by place while the names are the record's, else by name. */
+static const unsigned char *
 recorded(const struct wdir *f, size_t i)
 {
 	const struct kiln_dirrec *rec = f->rec;
@@ -822,13 +854,13 @@ recorded(const struct wdir *f, size_t i)
 	if (!rec || !rec->files)
 		return NULL;
 	if (!f->before)
-		return rec->files[i].path ? &rec->files[i] : NULL;
+		return rec->files[i];
 	for (hi = rec->n; lo < hi;) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(f->v[i], rec->names[mid]);
 
 		if (c == 0)
-			return rec->files[mid].path ? &rec->files[mid] : NULL;
+			return rec->files[mid];
 		if (c < 0)
 			hi = mid;
 		else
@@ -837,24 +869,24 @@ recorded(const struct wdir *f, size_t i)
 	return NULL;
 }
 
-/* A file at path, stat'ed as sb, or (sb NULL) to be stat'ed in walk_stat; its index. */
+/* The file `name` at path, stat'ed as sb or (sb NULL) to be stat'ed in walk_stat: its token and index. */
 static size_t
-walk_file(struct walk *w, const struct stat *sb, char *path, const struct kiln_statrec *prev)
+walk_file(struct walk *w, char *name, const struct stat *sb, char *path, const unsigned char *prev)
 {
-	if (w->nfiles == w->cfiles) {
-		w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
-		w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
-		w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
-		w->prev = xreallocarray(w->prev, w->cfiles, sizeof(*w->prev));
-		w->how = xreallocarray(w->how, w->cfiles, sizeof(*w->how));
+	struct wfile *f;
+
+	if (w->nfiles == w->cfiles)
+		w->f = xreallocarray(w->f, w->cfiles = w->cfiles ? 2 * w->cfiles : 256, sizeof(*w->f));
+	f = &w->f[w->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->s.path = path;
+	f->prev = prev;
+	if (sb) {
+		fill_stat(&f->s, sb);
+		f->exec = (sb->st_mode & 0111) != 0;
+		f->stated = 1;
 	}
-	tok(w, NULL, !sb ? '?' : sb->st_mode & 0111 ? 'x' : 'f', w->nfiles);
-	if (sb)
-		w->sb[w->nfiles] = *sb;
-	else
-		w->sb[w->nfiles].st_mode = 0;
-	w->prev[w->nfiles] = prev;
-	w->paths[w->nfiles] = path;
+	tok(w, name, !sb ? '?' : f->exec ? 'x' : 'f', w->nfiles);
 	return w->nfiles++;
 }
 
@@ -896,32 +928,28 @@ tree_walk(struct walk *w, const char *dir)
 	folder_names(w, k, d);
 	n = w->dirs[k].n;
 	w->dirs[k].file = xreallocarray(NULL, n ? n : 1, sizeof(size_t));
+	for (i = 0; i < n; i++)
+		w->dirs[k].file[i] = NO_FILE;
 	/* w->dirs moves as the walk goes down: it is indexed afresh each time. */
 	for (i = 0; i < n && r == 0; i++) {
 		char *name = w->dirs[k].v[i];
-		const struct kiln_statrec *prev = recorded(&w->dirs[k], i);
-		size_t file = NO_FILE;
+		const unsigned char *prev = recorded(&w->dirs[k], i);
 		struct stat sb;
 
 		if (ENTRY_TYPE(name) == DT_REG) {
-			tok(w, name, 0, 0);
-			file = walk_file(w, NULL, walk_path(w, dir, name), prev);
+			w->dirs[k].file[i] = walk_file(w, name, NULL, walk_path(w, dir, name), prev);
 		} else if (fstatat(dirfd(d), name, &sb, 0) < 0) {
 			r = -1;
 		} else if (S_ISDIR(sb.st_mode)) {
-			tok(w, name, 0, 0);
-			tok(w, NULL, 'd', 0);
+			tok(w, name, 'd', 0);
 			r = tree_walk(w, walk_path(w, dir, name));
 			tok(w, NULL, '/', 0);
+		} else if (S_ISREG(sb.st_mode)) {
+			w->dirs[k].file[i] = walk_file(w, name, &sb, walk_path(w, dir, name), prev);
 		} else {
 			tok(w, name, 0, 0);
-			if (S_ISREG(sb.st_mode))
-				file = walk_file(w, &sb, walk_path(w, dir, name), prev);
 		}
-		w->dirs[k].file[i] = file;
 	}
-	for (; i < n; i++)
-		w->dirs[k].file[i] = NO_FILE;
 	closedir(d);
 	return r;
 }
@@ -930,9 +958,16 @@ static void
 stat_one(void *arg, size_t i)
 {
 	struct walk *w = arg;
+	struct wfile *f = &w->f[i];
+	struct stat sb;
 
-	if (!w->sb[i].st_mode && (stat(w->paths[i], &w->sb[i]) < 0 || !S_ISREG(w->sb[i].st_mode)))
-		w->sb[i].st_mode = 0;
+	if (f->stated)
+		return;
+	if (stat(f->s.path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		fill_stat(&f->s, &sb);
+		f->exec = (sb.st_mode & 0111) != 0;
+		f->stated = 1;
+	}
 }
 
 /* Stat the files tree_walk left for later, on several threads; -1 if one is gone or no longer a file. */
@@ -943,56 +978,69 @@ walk_stat(struct walk *w)
 
 	parallel_for(w->nfiles, stat_one, w);
 	for (i = 0; i < w->nfiles; i++)
-		if (!w->sb[i].st_mode)
+		if (!w->f[i].stated)
 			return -1;
 	for (i = 0; i < w->ntok; i++)
 		if (w->tok[i].mark == '?')
-			w->tok[i].mark = w->sb[w->tok[i].file].st_mode & 0111 ? 'x' : 'f';
+			w->tok[i].mark = w->f[w->tok[i].file].exec ? 'x' : 'f';
 	return 0;
 }
 
+/* Read a file the records did not know, noting how far to trust its stat (as remember does). */
+static void
+walk_hash(void *arg, size_t i)
+{
+	struct walk *w = arg;
+	struct wfile *f = &w->f[i];
+	int64_t before;
+
+	if (f->how)
+		return;
+	before = kiln_fs_now_ns();
+	if (kiln_digest_file(f->s.path, &f->s.digest) < 0) {
+		f->how = 'e';
+		f->err = errno ? errno : EIO;
+		return;
+	}
+	/* A file changed in the tick it was read in could change again without its mtime moving. */
+	f->how = f->s.mtime_ns < before && f->s.ctime_ns < before ? 'h' : 'r';
+}
+
 /*
- * Every walked file's digest into d: from its folder record while its stat
- * is the recorded one, else from the stat cache, else read (on several
- * threads). -1 with errno and *bad the file that cannot be read.
+ * Every walked file's digest: from its folder record while its stat is the
+ * recorded one, else from the stat cache, else read (on several threads).
+ * -1 with errno and *bad the file that cannot be read.
  */
 static int
-walk_digests(struct walk *w, struct kiln_digest *d, size_t *bad)
+walk_digests(struct walk *w, size_t *bad)
 {
-	struct batch b = {(const char *const *)w->paths, d, xreallocarray(NULL, w->nfiles + 1, sizeof(size_t)), NULL, NULL};
-	size_t i, k, nmiss = 0;
-	int r = 0;
+	size_t i;
 
 	for (i = 0; i < w->nfiles; i++) {
-		if (w->prev[i] && same_stat(w->prev[i], &w->sb[i])) {
-			d[i] = w->prev[i]->digest;
-			w->how[i] = 'p';
-		} else if (cached(w->st, w->paths[i], &w->sb[i], &d[i])) {
-			w->how[i] = 'c';
-		} else {
-			b.miss[nmiss++] = i;
-		}
-	}
-	b.before = xreallocarray(NULL, nmiss + 1, sizeof(*b.before));
-	b.err = xreallocarray(NULL, nmiss + 1, sizeof(*b.err));
-	parallel_for(nmiss, hash_one, &b);
-	for (k = 0; k < nmiss; k++) {
-		struct kiln_statrec now;
+		struct wfile *f = &w->f[i];
+		struct kiln_statrec e, *c;
 
-		i = b.miss[k];
-		if (b.err[k] && r == 0) {
-			*bad = i;
-			errno = b.err[k];
-			r = -1;
+		if (f->prev) {
+			entry_get(f->prev, &e);
+			if (same_fields(&e, &f->s)) {
+				f->s.digest = e.digest;
+				f->how = 'p';
+				continue;
+			}
 		}
-		/* As remember does: a file changed in the tick it was read in is not to be trusted. */
-		fill_stat(&now, &w->sb[i]);
-		w->how[i] = now.mtime_ns < b.before[k] && now.ctime_ns < b.before[k] ? 'h' : 'r';
+		if ((c = map_get(&w->st->files, f->s.path)) && same_fields(c, &f->s)) {
+			f->s.digest = c->digest;
+			f->how = 'c';
+		}
 	}
-	free(b.miss);
-	free(b.before);
-	free(b.err);
-	return r;
+	parallel_for(w->nfiles, walk_hash, w);
+	for (i = 0; i < w->nfiles; i++)
+		if (w->f[i].how == 'e') {
+			*bad = i;
+			errno = w->f[i].err;
+			return -1;
+		}
+	return 0;
 }
 
 /* Does folder f's record need writing afresh: its names read again, or a file's stat or kind changed? */
@@ -1004,29 +1052,70 @@ dir_changed(const struct walk *w, const struct wdir *f)
 	if (f->before || !f->rec->files)
 		return 1;
 	for (i = 0; i < f->n; i++)
-		if (f->file[i] == NO_FILE ? f->rec->files[i].path != NULL : w->how[f->file[i]] != 'p')
+		if (f->file[i] == NO_FILE ? f->rec->files[i] != NULL : w->f[f->file[i]].how != 'p')
 			return 1;
 	return 0;
 }
 
+/* The record entry of s (stat and digest) at p. */
+static void
+entry_put(unsigned char *p, const struct kiln_statrec *s)
+{
+	put_le64(p, s->dev);
+	put_le64(p + 8, s->ino);
+	put_le64(p + 16, s->size);
+	put_le64(p + 24, (uint64_t)s->mtime_ns);
+	put_le64(p + 32, (uint64_t)s->ctime_ns);
+	memcpy(p + 40, s->digest.b, 16);
+}
+
+/* Append folder f's record (stat dst) and put it in the state's map. */
+static void
+record_dir(struct walk *w, struct wdir *f, const struct kiln_statrec *dst, struct buf *payload)
+{
+	const unsigned char **files = xcalloc(f->n ? f->n : 1, sizeof(*files));
+	unsigned char *entries = xmalloc((f->n ? f->n : 1) * ENTRY_BYTES);
+	struct kiln_dirrec *rec;
+	struct wire r;
+	char *copy;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		size_t j = f->file[i];
+
+		/* A file read racily gets no entry: the next walk reads it again. */
+		if (j == NO_FILE || w->f[j].how == 'r')
+			continue;
+		entry_put(entries + i * ENTRY_BYTES, &w->f[j].s);
+		files[i] = entries + i * ENTRY_BYTES;
+	}
+	buf_reset(payload);
+	enc_dir(payload, dst, f->v, files, f->n);
+	free(files);
+	free(entries);
+	copy = arena_alloc(&w->st->arena, payload->len);
+	memcpy(copy, payload->s, payload->len);
+	r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload->len, 0};
+	if ((rec = dec_dir(&r, &w->st->arena, 1))) {
+		map_put(&w->st->dirs, rec->st.path, rec);
+		append(w->st, R_FOLDER, payload);
+	}
+}
+
 /*
- * Record each walked folder whose record changed: its stat, names and
- * files. Not one whose names were read in the tick it changed in (it could
- * change again without its mtime moving); not a file read so (its entry
- * says "no file", and the next walk reads it again).
+ * Record each walked folder whose record changed. Not one whose names were
+ * read in the tick it changed in: it could change again without its mtime
+ * moving (as remember does for a file).
  */
 static void
-record_dirs(struct walk *w, const struct kiln_digest *d)
+record_dirs(struct walk *w)
 {
 	struct buf payload = BUF_INIT;
-	size_t k, i;
+	size_t k;
 
 	for (k = 0; k < w->ndirs; k++) {
 		struct wdir *f = &w->dirs[k];
-		struct kiln_statrec dst, *files;
-		struct kiln_dirrec *rec;
-		struct wire r;
-		char *copy;
+		struct kiln_statrec dst;
 
 		if (!f->stated || (f->rec && !dir_changed(w, f)))
 			continue;
@@ -1034,26 +1123,7 @@ record_dirs(struct walk *w, const struct kiln_digest *d)
 		if (f->before && (dst.mtime_ns >= f->before || dst.ctime_ns >= f->before))
 			continue;
 		dst.path = f->path;
-		files = xcalloc(f->n ? f->n : 1, sizeof(*files));
-		for (i = 0; i < f->n; i++) {
-			size_t j = f->file[i];
-
-			if (j == NO_FILE || w->how[j] == 'r')
-				continue;
-			fill_stat(&files[i], &w->sb[j]);
-			files[i].path = f->v[i];
-			files[i].digest = d[j];
-		}
-		buf_reset(&payload);
-		enc_dir(&payload, &dst, f->v, files, f->n);
-		free(files);
-		copy = arena_alloc(&w->st->arena, payload.len);
-		memcpy(copy, payload.s, payload.len);
-		r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload.len, 0};
-		if ((rec = dec_dir(&r, &w->st->arena, 1))) {
-			map_put(&w->st->dirs, rec->st.path, rec);
-			append(w->st, R_FOLDER, &payload);
-		}
+		record_dir(w, f, &dst, &payload);
 	}
 	buf_release(&payload);
 }
@@ -1070,10 +1140,7 @@ walk_release(struct walk *w)
 	free(w->dirs);
 	arena_release(&w->a);
 	free(w->tok);
-	free(w->paths);
-	free(w->sb);
-	free(w->prev);
-	free(w->how);
+	free(w->f);
 }
 
 /* "relpath TAB digest" of a file beneath dir (whose walk named it path_join(dir, …)). */
@@ -1093,37 +1160,54 @@ kiln_state_tree_files(struct kiln_state *st, const char *dir, struct kiln_digest
     void *arg)
 {
 	struct walk w = {.st = st};
-	struct kiln_digest *d;
 	struct kiln_hasher *h;
-	size_t i, bad;
+	unsigned char chunk[1 << 16];
+	size_t i, bad, n = 0;
 	int r = tree_walk(&w, dir);
 
 	if (r == 0)
 		r = walk_stat(&w);
-	d = xreallocarray(NULL, w.nfiles + 1, sizeof(*d));
 	if (r == 0)
-		r = walk_digests(&w, d, &bad);
+		r = walk_digests(&w, &bad);
 	if (r == 0)
-		record_dirs(&w, d);
+		record_dirs(&w);
 	h = kiln_hasher_new();
 	for (i = 0; r == 0 && i < w.ntok; i++) {
 		struct token *t = &w.tok[i];
 
-		if (t->name)
-			kiln_hasher_adds(h, t->name);
-		else if (t->mark == 'd' || t->mark == '/')
-			kiln_hasher_add(h, &t->mark, 1);
-		else {
-			kiln_hasher_add(h, &t->mark, 1);
-			kiln_hasher_add_digest(h, &d[t->file]);
+		if (sizeof(chunk) - n < 8 + 4096 + 1 + 16) {
+			kiln_hasher_add(h, chunk, n);
+			n = 0;
+		}
+		/* Bytes as kiln_hasher_adds, _add and _add_digest would give them, a token at a time. */
+		if (t->name) {
+			size_t len = strlen(t->name);
+
+			if (len > 4096) {
+				kiln_hasher_add(h, chunk, n);
+				n = 0;
+				kiln_hasher_adds(h, t->name);
+			} else {
+				put_le64(chunk + n, len);
+				memcpy(chunk + n + 8, t->name, len);
+				n += 8 + len;
+			}
+		}
+		if (t->mark)
+			chunk[n++] = (unsigned char)t->mark;
+		if (t->mark == 'f' || t->mark == 'x') {
+			struct wfile *f = &w.f[t->file];
+
+			memcpy(chunk + n, f->s.digest.b, 16);
+			n += 16;
 			if (fn)
-				fn(arg, w.paths[t->file], &w.sb[t->file], &d[t->file]);
+				fn(arg, f->s.path, f->s.size, f->exec, &f->s.digest);
 		}
 	}
+	kiln_hasher_add(h, chunk, n);
 	kiln_hasher_digest(h, out);
 	kiln_hasher_free(h);
 	walk_release(&w);
-	free(d);
 	return r;
 }
 
@@ -1133,11 +1217,12 @@ struct listing {
 };
 
 static void
-list_one(void *arg, const char *path, const struct stat *sb, const struct kiln_digest *d)
+list_one(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d)
 {
 	struct listing *l = arg;
 
-	(void)sb;
+	(void)size;
+	(void)exec;
 	list_file(l->list, l->dir, path, d);
 }
 
