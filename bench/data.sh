@@ -38,6 +38,8 @@ head -c $((mib * 1024 * 1024)) /dev/urandom > big.bin
 cat big.bin > /dev/null
 echo 'command "use" { inputs = { b = "big.bin" }, cmd = "wc -c < {in.b} > {out}/n", outputs = { "n" } }' > Kilnfile
 row "xxh128sum big.bin" "$(secs xxh128sum big.bin)"
+row "kiln status, first (hashes big.bin)" "$(secs "$KILN" status)"
+rm -rf .kiln
 row "kiln add big.bin (hash + store in the cache)" "$(secs "$KILN" add big.bin)"
 row "kiln add big.bin again (unchanged)" "$(secs "$KILN" add big.bin)"
 (mkdir ../g && cd ../g && git init -q && cp --reflink=auto ../ws/big.bin . && row "git add big.bin (fresh repository)" "$(secs git add big.bin)")
