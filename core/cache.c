@@ -197,24 +197,98 @@ kiln_cache_has_action(const struct kiln_cache *c, const struct kiln_digest *key)
 	return r;
 }
 
+/*
+ * Link the open file fd in as dest (cas/xx/…) through /proc/self/fd, making
+ * dest's folder if it is missing; a blob already there (stored at the same
+ * moment by another thread or process) has the same bytes. Linking straight
+ * in, not renaming from tmp/, keeps a store inside one folder: a rename
+ * across folders takes the file system's rename lock, and with several
+ * threads storing at once that lock and tmp/'s were most of kiln add's time.
+ * -1 with errno; ENOENT where there is no /proc.
+ */
+static int
+link_in(int fd, const char *dest)
+{
+	char proc[64];
+
+	if (FAULT_FAIL(KILN_FAULT_RENAME))
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST)
+		return 0;
+	if (errno == ENOENT) {
+		char *dir = xstrndup(dest, strrchr(dest, '/') - dest);
+		int r = mkdir_p(dir, 0755);
+
+		free(dir);
+		if (r == 0 && (linkat(AT_FDCWD, proc, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Store in's bytes as the blob dest by an unnamed file (O_TMPFILE) in dest's
+ * folder, linked in once whole: a crash leaves nothing behind. 1 where the
+ * file system (or a missing /proc) does not allow it, 0 stored, -1 failed.
+ */
+static int
+store_unnamed(int in, const char *dest)
+{
+	char *dir = xstrndup(dest, strrchr(dest, '/') - dest);
+	int out = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600), r, saved;
+
+	if (out < 0 && errno == ENOENT && mkdir_p(dir, 0755) == 0)
+		out = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	free(dir);
+	if (out < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 1 : -1;
+	r = copy_fd_fd(in, out) < 0 || fchmod(out, 0444) < 0 ? -1 : link_in(out, dest);
+	saved = errno;
+	close(out);
+	errno = saved;
+	return r < 0 && errno == ENOENT ? 1 : r;
+}
+
+/* Store in's bytes (from its offset) as the blob dest: unnamed, else through tmp/. */
+static int
+store_bytes(struct kiln_cache *c, int in, const char *dest)
+{
+	off_t at = lseek(in, 0, SEEK_CUR);
+	char *tmp;
+	int r = store_unnamed(in, dest), saved;
+
+	if (r <= 0)
+		return r;
+	if (at < 0 || lseek(in, at, SEEK_SET) < 0)
+		return -1;
+	tmp = tmp_path(c);
+	r = copy_fd(in, tmp, 0444) < 0 || install(tmp, dest) < 0 ? -1 : 0;
+	saved = errno;
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	errno = saved;
+	return r;
+}
+
 int
 kiln_cache_put_blob(struct kiln_cache *c, const char *path, const struct kiln_digest *d)
 {
-	char *dest = kiln_cache_blob_path(c, d), *tmp;
-	int r = 0;
+	char *dest = kiln_cache_blob_path(c, d);
+	int r = 0, in;
 
 	if (access(dest, F_OK) == 0) {
 		free(dest);
 		return 0;
 	}
-	tmp = tmp_path(c);
-	if (copy_file(path, tmp, 0444) < 0 || install(tmp, dest) < 0) {
+	in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (in < 0 || store_bytes(c, in, dest) < 0)
 		r = error("cannot store %s in the cache %s:", path, c->dir);
-		unlink(tmp);
-	} else {
+	else
 		__atomic_add_fetch(&c->stored, 1, __ATOMIC_RELAXED);
-	}
-	free(tmp);
+	if (in >= 0)
+		close(in);
 	free(dest);
 	return r;
 }
@@ -527,26 +601,12 @@ share_blob(struct kiln_cache *c, int dfd, const char *name, const char *blob)
 static int
 store_fd(struct kiln_cache *c, int fd, const struct kiln_file *f, const char *dest)
 {
-	char *tmp = tmp_path(c), proc[64];
-	int r = -1;
-
 	if (linkable(c, f) && fchmod(fd, 0444) == 0) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
-			r = install(tmp, dest);
-		if (r < 0)
-			(void)fchmod(fd, f->mode);
+		if (link_in(fd, dest) == 0)
+			return 0;
+		(void)fchmod(fd, f->mode);
 	}
-	if (r < 0)
-		r = copy_fd(fd, tmp, 0444) < 0 ? -1 : install(tmp, dest);
-	if (r < 0) {
-		int saved = errno;	/* the cause, for the message; not unlink's */
-
-		unlink(tmp);
-		errno = saved;
-	}
-	free(tmp);
-	return r;
+	return store_bytes(c, fd, dest);
 }
 
 /*

@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,9 @@ struct adding {
 	struct kiln_workspace *ws;
 	struct kiln_filelist fl;
 	char **paths;		/* each entry's file, beside fl.v */
-	struct stat *sb;
 	size_t cap;
 	int *failed;		/* per entry: its blob could not be stored */
+	const char *top;	/* the tracked folder */
 	uint64_t size;
 };
 
@@ -89,10 +90,8 @@ note(struct adding *ad, const char *path, const char *rel, const struct stat *sb
 		ad->cap = ad->cap ? 2 * ad->cap : 64;
 		ad->fl.v = xreallocarray(ad->fl.v, ad->cap, sizeof(*ad->fl.v));
 		ad->paths = xreallocarray(ad->paths, ad->cap, sizeof(*ad->paths));
-		ad->sb = xreallocarray(ad->sb, ad->cap, sizeof(*ad->sb));
 	}
 	ad->paths[ad->fl.n] = xstrdup(path);
-	ad->sb[ad->fl.n] = *sb;
 	f = &ad->fl.v[ad->fl.n++];
 	memset(f, 0, sizeof(*f));
 	f->path = arena_strdup(&ad->fl.arena, rel);
@@ -109,27 +108,29 @@ store_one(void *arg, size_t i)
 	ad->failed[i] = kiln_cache_put_blob(&ad->ws->cache, ad->paths[i], &ad->fl.v[i].digest) < 0;
 }
 
-/* Hash every noted file (through the stat cache) and store its blob: both on several threads. */
+/* Store every noted file's blob, on several threads. */
 static int
 store_all(struct adding *ad)
 {
-	size_t i, bad;
-	struct kiln_digest *d = xreallocarray(NULL, ad->fl.n + 1, sizeof(*d));
-	int r = kiln_state_digest_files(&ad->ws->state, (const char *const *)ad->paths, ad->sb, ad->fl.n, d, &bad);
+	size_t i;
 
-	if (r < 0)
-		error("kiln add: cannot read %s:", ad->paths[bad]);
-	for (i = 0; r == 0 && i < ad->fl.n; i++)
-		ad->fl.v[i].digest = d[i];
-	free(d);
-	if (r < 0)
-		return -1;
 	ad->failed = xcalloc(ad->fl.n + 1, sizeof(*ad->failed));
 	parallel_for(ad->fl.n, store_one, ad);
 	for (i = 0; i < ad->fl.n; i++)
 		if (ad->failed[i])
 			return -1;
 	return 0;
+}
+
+/* A file of the tracked folder's walk (kiln_state_tree_files), with its digest. */
+static void
+walked(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d)
+{
+	struct adding *ad = arg;
+	struct stat sb = {.st_size = (off_t)size, .st_mode = S_IFREG | (exec ? 0755 : 0644)};
+
+	note(ad, path, path + strlen(ad->top) + 1, &sb);
+	ad->fl.v[ad->fl.n - 1].digest = *d;
 }
 
 static void
@@ -140,39 +141,52 @@ adding_release(struct adding *ad)
 	for (i = 0; i < ad->fl.n; i++)
 		free(ad->paths[i]);
 	free(ad->paths);
-	free(ad->sb);
 	free(ad->failed);
 	kiln_filelist_release(&ad->fl);
 }
 
-/* Every file beneath the folder path (rel beneath the tracked one, "" at its top). */
+/* The error for path, which is neither a file nor a folder. */
 static int
-add_tree(struct adding *ad, const char *path, const char *rel)
+not_data(const char *path, const struct stat *sb)
 {
-	DIR *d = opendir(path);
+	if (S_ISLNK(sb->st_mode))
+		return error("kiln add: %s is a symbolic link; kiln add stores files and folders and follows no link "
+		    "(add what it points to, or copy it in)", path);
+	return error("kiln add: %s is not a regular file or folder (kiln keeps files and folders)", path);
+}
+
+/*
+ * Is everything beneath the folder path, open as dfd (closed here), a file
+ * or a folder? Nothing is followed: a link in the folder is refused, and
+ * each subfolder is opened from its parent with O_NOFOLLOW, so no link
+ * swapped in during the check is taken either.
+ */
+static int
+check_tree(int dfd, const char *path)
+{
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *e;
 	int r = 0;
 
-	if (!d)
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
 		return error("kiln add: cannot read the folder %s:", path);
+	}
 	while (r == 0 && (e = readdir(d))) {
-		char *p, *q;
+		char *p;
 		struct stat sb;
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		p = path_join(path, e->d_name);
-		q = *rel ? path_join(rel, e->d_name) : xstrdup(e->d_name);
-		if (stat(p, &sb) < 0)
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			r = error("kiln add: cannot read %s:", p);
 		else if (S_ISDIR(sb.st_mode))
-			r = add_tree(ad, p, q);
-		else if (S_ISREG(sb.st_mode))
-			note(ad, p, q, &sb);
-		else
-			r = error("kiln add: %s is not a regular file or folder (kiln keeps files and folders)", p);
+			r = check_tree(openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), p);
+		else if (!S_ISREG(sb.st_mode))
+			r = not_data(p, &sb);
 		free(p);
-		free(q);
 	}
 	closedir(d);
 	return r;
@@ -258,22 +272,27 @@ add_path(struct adding *ad, const char *path, struct kiln_pointer *p)
 	struct stat sb;
 	const char *base = strrchr(path, '/');
 
-	if (stat(path, &sb) < 0)
+	if (lstat(path, &sb) < 0)
 		return error("kiln add: %s:", path);
 	p->folder = S_ISDIR(sb.st_mode);
 	if (p->folder) {
-		if (add_tree(ad, path, "") < 0 || store_all(ad) < 0)
+		ad->top = path;
+		/* The walk that digests the folder records each of its files in its folder's record. */
+		if (check_tree(open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), path) < 0)
 			return -1;
-		/* Every file's digest is in the stat cache now: this stats, it does not read. */
-		if (kiln_state_tree_digest(&ad->ws->state, path, &p->digest, NULL) < 0)
+		if (kiln_state_tree_files(&ad->ws->state, path, &p->digest, walked, ad) < 0)
 			return error("kiln add: cannot read the folder %s:", path);
+		if (store_all(ad) < 0)
+			return -1;
 	} else if (S_ISREG(sb.st_mode)) {
 		note(ad, path, base ? base + 1 : path, &sb);
+		if (kiln_state_file_digest(&ad->ws->state, path, &sb, &ad->fl.v[0].digest) < 0)
+			return error("kiln add: cannot read %s:", path);
 		if (store_all(ad) < 0)
 			return -1;
 		p->digest = ad->fl.v[0].digest;
 	} else {
-		return error("kiln add: %s is not a regular file or folder", path);
+		return not_data(path, &sb);
 	}
 	p->size = ad->size;
 	p->files = ad->fl.n;

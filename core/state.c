@@ -19,19 +19,57 @@
 /* The smallest framed stat record: frame 13, path 4 + 1 + NUL, 5 u64s, digest 16. */
 #define STAT_RECORD_MIN 75
 
-enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D' };
+/* R_DIR, a folder's names only, is what kiln before R_FOLDER wrote: still read. */
+enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D', R_FOLDER = 'E' };
 
 /*
  * A folder as a tree walk last read it: its own stat (digest unused) and
  * its entries' names, sorted, each with readdir's type + 1 in the byte
  * before it (see dir_entries). Adding, removing or renaming an entry
  * changes the folder's mtime, so an unchanged stat means the same names.
+ * Beside each name, the stat and digest of the file it was (files[i].path
+ * is the name then, NULL for a subfolder or a file not to be trusted): a
+ * folder's files are looked up by their place in it, not by path, and no
+ * per-file record is loaded for them.
  */
 struct kiln_dirrec {
 	struct kiln_statrec st;
 	size_t n;
 	char **names;
+	const unsigned char **files;	/* n entries (ENTRY_BYTES each, in the record), NULL for none; NULL from R_DIR */
 };
+
+/* A folder record's file entry: dev, ino, size, mtime, ctime (u64s), then the digest. */
+#define ENTRY_BYTES (5 * 8 + 16)
+
+static uint64_t
+le64(const unsigned char *p)
+{
+	struct wire w = {p, p + 8, 0};
+
+	return wire_get_u64(&w);
+}
+
+static void
+put_le64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The stat and digest of the entry at p (path left alone). */
+static void
+entry_get(const unsigned char *p, struct kiln_statrec *s)
+{
+	s->dev = le64(p);
+	s->ino = le64(p + 8);
+	s->size = le64(p + 16);
+	s->mtime_ns = (int64_t)le64(p + 24);
+	s->ctime_ns = (int64_t)le64(p + 32);
+	memcpy(s->digest.b, p + 40, 16);
+}
 
 static void
 enc_target(struct buf *b, const struct kiln_record *r)
@@ -191,32 +229,44 @@ dec_stat(struct wire *r, struct arena *a)
 }
 
 static void
-enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, size_t n)
+enc_dir(struct buf *b, const struct kiln_statrec *s, char *const *names, const unsigned char *const *files, size_t n)
 {
 	size_t i;
 
 	enc_statfields(b, s);
 	wire_u32(b, (uint32_t)n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		wire_str(b, names[i] - 1);
+		buf_addc(b, files && files[i] ? 'f' : '-');
+		if (files && files[i])
+			buf_add(b, files[i], ENTRY_BYTES);
+	}
 }
 
-/* The names point into the record (type byte first, then the name). */
+/* The names point into the record (type byte first, then the name); so do the file entries. */
 static struct kiln_dirrec *
-dec_dir(struct wire *r, struct arena *a)
+dec_dir(struct wire *r, struct arena *a, int with_files)
 {
 	struct kiln_dirrec *d = arena_alloc(a, sizeof(*d));
 	size_t i;
 
 	dec_statfields(r, &d->st);
-	d->n = wire_get_count(r, 6);
+	d->n = wire_get_count(r, with_files ? 7 : 6);
 	d->names = arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->names));
+	d->files = with_files ? arena_alloc(a, (d->n ? d->n : 1) * sizeof(*d->files)) : NULL;
 	for (i = 0; i < d->n && !r->bad; i++) {
 		const char *s = wire_get_ref(r);
+		const unsigned char *k;
 
 		if (!s[0] || !s[1])
 			r->bad = 1;
 		d->names[i] = (char *)s + 1;
+		if (!with_files)
+			continue;
+		k = wire_take(r, 1);
+		d->files[i] = k && *k == 'f' ? wire_take(r, ENTRY_BYTES) : NULL;
+		if (!k || (*k != 'f' && *k != '-'))
+			r->bad = 1;
 	}
 	return r->bad ? NULL : d;
 }
@@ -257,7 +307,8 @@ apply(struct kiln_state *st, int type, struct wire *r)
 		map_put(&st->files, s->path, s);
 		return 0;
 	case R_DIR:
-		if (!(d = dec_dir(r, &st->arena)))
+	case R_FOLDER:
+		if (!(d = dec_dir(r, &st->arena, type == R_FOLDER)))
 			return -1;
 		map_put(&st->dirs, d->st.path, d);
 		return 0;
@@ -385,8 +436,8 @@ rewrite(struct kiln_state *st)
 		if (!st->dirs.slots[i].key)
 			continue;
 		buf_reset(&payload);
-		enc_dir(&payload, &d->st, d->names, d->n);
-		wire_frame(&out, R_DIR, payload.s, payload.len);
+		enc_dir(&payload, &d->st, d->names, d->files, d->n);
+		wire_frame(&out, R_FOLDER, payload.s, payload.len);
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
@@ -531,6 +582,14 @@ kiln_fs_now_ns(void)
 	return ns_of(&ts);
 }
 
+/* Whether a and b are the same stat (their paths and digests aside). */
+static int
+same_fields(const struct kiln_statrec *a, const struct kiln_statrec *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_ns == b->ctime_ns;
+}
+
 /* Whether s records the stat sb. */
 static int
 same_stat(const struct kiln_statrec *s, const struct stat *sb)
@@ -538,8 +597,7 @@ same_stat(const struct kiln_statrec *s, const struct stat *sb)
 	struct kiln_statrec now;
 
 	fill_stat(&now, sb);
-	return s->dev == now.dev && s->ino == now.ino && s->size == now.size && s->mtime_ns == now.mtime_ns &&
-	    s->ctime_ns == now.ctime_ns;
+	return same_fields(s, &now);
 }
 
 /* The stat cache's digest for path if its stat is sb's: 1, else 0. */
@@ -670,10 +728,39 @@ kiln_state_compact(struct kiln_state *st, int force)
  * readdir says is a plain file is stat'ed in a batch too, on several
  * threads, as git's index preload does.
  */
+/*
+ * The walk's token stream, hashed in order: a file is its name, its mark
+ * ('f', 'x', or '?' until stat'ed) and its digest; a folder its name, 'd',
+ * its entries and an unnamed '/'; anything else its name alone (mark 0).
+ */
 struct token {
-	char *name;		/* an entry's name, or NULL */
-	char mark;		/* 'd', '/', 'x' or 'f' (with file); '?' a file not yet stat'ed */
+	char *name;
+	char mark;
 	size_t file;		/* index into the walk's files */
+};
+
+#define NO_FILE ((size_t)-1)
+
+/* A folder the walk read, and what its record will be made of. */
+struct wdir {
+	const char *path;
+	struct stat sb;
+	int64_t before;		/* when its names were read; 0: they are its record's */
+	int stated;		/* sb is its stat (else it is not recorded) */
+	char **v;		/* its names, sorted */
+	size_t n;
+	size_t *file;		/* per name: the walk's file, or NO_FILE */
+	const struct kiln_dirrec *rec;
+};
+
+/* A file of the walk: path, stat, then digest; its record entry, how its digest came, its mode. */
+struct wfile {
+	struct kiln_statrec s;
+	const unsigned char *prev;	/* its entry in its folder's record, or NULL */
+	char how;		/* 'p' from prev, 'c' from the stat cache, 'h' read, 'r' read racily, 'e' unreadable */
+	char exec;
+	char stated;
+	int err;		/* errno when unreadable */
 };
 
 struct walk {
@@ -681,9 +768,10 @@ struct walk {
 	struct arena a;		/* the names and paths, freed with the walk */
 	struct token *tok;
 	size_t ntok, ctok;
-	char **paths;
-	struct stat *sb;
+	struct wfile *f;
 	size_t nfiles, cfiles;
+	struct wdir *dirs;
+	size_t ndirs, cdirs;
 };
 
 static void
@@ -735,76 +823,71 @@ dir_entries(struct walk *w, DIR *d, size_t *n)
 }
 
 /*
- * Record folder dir's names (sorted), read after `before`, unless the
- * folder changed in that tick: it could change again without its mtime
- * moving (as remember does for a file).
+ * Read folder d's (at w->dirs[k].path) sorted names: the recorded ones
+ * while the folder's stat is the recorded one, else read and sorted.
  */
 static void
-remember_dir(struct kiln_state *st, const char *dir, const struct stat *sb, char *const *v, size_t n,
-    int64_t before)
+folder_names(struct walk *w, size_t k, DIR *d)
 {
-	struct kiln_statrec now;
-	struct buf payload = BUF_INIT;
-	struct kiln_dirrec *d;
-	struct wire r;
-	char *copy;
+	struct wdir *f = &w->dirs[k];
 
-	fill_stat(&now, sb);
-	if (now.mtime_ns >= before || now.ctime_ns >= before)
+	f->rec = map_get(&w->st->dirs, f->path);
+	f->stated = fstat(dirfd(d), &f->sb) == 0;
+	if (f->stated && f->rec && same_stat(&f->rec->st, &f->sb)) {
+		f->n = f->rec->n;
+		f->v = xreallocarray(NULL, f->n ? f->n : 1, sizeof(*f->v));
+		memcpy(f->v, f->rec->names, f->n * sizeof(*f->v));
+		f->before = 0;
 		return;
-	now.path = dir;
-	enc_dir(&payload, &now, v, n);
-	copy = arena_alloc(&st->arena, payload.len);
-	memcpy(copy, payload.s, payload.len);
-	r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload.len, 0};
-	if ((d = dec_dir(&r, &st->arena))) {
-		map_put(&st->dirs, d->st.path, d);
-		append(st, R_DIR, &payload);
 	}
-	buf_release(&payload);
+	f->before = kiln_fs_now_ns();
+	f->v = dir_entries(w, d, &f->n);
 }
 
-/*
- * The sorted names in folder d (at path dir): the recorded ones while the
- * folder's stat is the recorded one, else read and sorted (and recorded).
- */
-static char **
-folder_names(struct walk *w, const char *dir, DIR *d, size_t *n)
+/* The recorded entry of folder f's i-th name: by place while the names are the record's, else by name. */
+static const unsigned char *
+recorded(const struct wdir *f, size_t i)
 {
-	struct kiln_dirrec *rec = map_get(&w->st->dirs, dir);
-	struct stat sb;
-	int64_t before;
-	char **v;
+	const struct kiln_dirrec *rec = f->rec;
+	size_t lo = 0, hi;
 
-	if (fstat(dirfd(d), &sb) < 0)
-		return dir_entries(w, d, n);
-	if (rec && same_stat(&rec->st, &sb)) {
-		*n = rec->n;
-		v = xreallocarray(NULL, rec->n ? rec->n : 1, sizeof(*v));
-		memcpy(v, rec->names, rec->n * sizeof(*v));
-		return v;
+	if (!rec || !rec->files)
+		return NULL;
+	if (!f->before)
+		return rec->files[i];
+	for (hi = rec->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(f->v[i], rec->names[mid]);
+
+		if (c == 0)
+			return rec->files[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	before = kiln_fs_now_ns();
-	v = dir_entries(w, d, n);
-	remember_dir(w->st, dir, &sb, v, *n, before);
-	return v;
+	return NULL;
 }
 
-/* A file at path, stat'ed as sb, or (sb NULL) to be stat'ed in walk_stat. */
-static void
-walk_file(struct walk *w, const struct stat *sb, char *path)
+/* The file `name` at path, stat'ed as sb or (sb NULL) to be stat'ed in walk_stat: its token and index. */
+static size_t
+walk_file(struct walk *w, char *name, const struct stat *sb, char *path, const unsigned char *prev)
 {
-	if (w->nfiles == w->cfiles) {
-		w->cfiles = w->cfiles ? 2 * w->cfiles : 256;
-		w->paths = xreallocarray(w->paths, w->cfiles, sizeof(*w->paths));
-		w->sb = xreallocarray(w->sb, w->cfiles, sizeof(*w->sb));
+	struct wfile *f;
+
+	if (w->nfiles == w->cfiles)
+		w->f = xreallocarray(w->f, w->cfiles = w->cfiles ? 2 * w->cfiles : 256, sizeof(*w->f));
+	f = &w->f[w->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->s.path = path;
+	f->prev = prev;
+	if (sb) {
+		fill_stat(&f->s, sb);
+		f->exec = (sb->st_mode & 0111) != 0;
+		f->stated = 1;
 	}
-	tok(w, NULL, !sb ? '?' : sb->st_mode & 0111 ? 'x' : 'f', w->nfiles);
-	if (sb)
-		w->sb[w->nfiles] = *sb;
-	else
-		w->sb[w->nfiles].st_mode = 0;
-	w->paths[w->nfiles++] = path;
+	tok(w, name, !sb ? '?' : f->exec ? 'x' : 'f', w->nfiles);
+	return w->nfiles++;
 }
 
 /* dir/name in w's arena. */
@@ -832,34 +915,42 @@ static int
 tree_walk(struct walk *w, const char *dir)
 {
 	DIR *d = opendir(dir);
-	char **v;
-	size_t n = 0, i;
+	size_t n, i, k;
 	int r = 0;
 
 	if (!d)
 		return -1;
-	v = folder_names(w, dir, d, &n);
+	if (w->ndirs == w->cdirs)
+		w->dirs = xreallocarray(w->dirs, w->cdirs = w->cdirs ? 2 * w->cdirs : 16, sizeof(*w->dirs));
+	k = w->ndirs++;
+	memset(&w->dirs[k], 0, sizeof(w->dirs[k]));
+	w->dirs[k].path = dir;
+	folder_names(w, k, d);
+	n = w->dirs[k].n;
+	w->dirs[k].file = xreallocarray(NULL, n ? n : 1, sizeof(size_t));
+	for (i = 0; i < n; i++)
+		w->dirs[k].file[i] = NO_FILE;
+	/* w->dirs moves as the walk goes down: it is indexed afresh each time. */
 	for (i = 0; i < n && r == 0; i++) {
+		char *name = w->dirs[k].v[i];
+		const unsigned char *prev = recorded(&w->dirs[k], i);
 		struct stat sb;
 
-		if (ENTRY_TYPE(v[i]) == DT_REG) {
-			tok(w, v[i], 0, 0);
-			walk_file(w, NULL, walk_path(w, dir, v[i]));
-		} else if (fstatat(dirfd(d), v[i], &sb, 0) < 0) {
+		if (ENTRY_TYPE(name) == DT_REG) {
+			w->dirs[k].file[i] = walk_file(w, name, NULL, walk_path(w, dir, name), prev);
+		} else if (fstatat(dirfd(d), name, &sb, 0) < 0) {
 			r = -1;
 		} else if (S_ISDIR(sb.st_mode)) {
-			tok(w, v[i], 0, 0);
-			tok(w, NULL, 'd', 0);
-			r = tree_walk(w, walk_path(w, dir, v[i]));
+			tok(w, name, 'd', 0);
+			r = tree_walk(w, walk_path(w, dir, name));
 			tok(w, NULL, '/', 0);
+		} else if (S_ISREG(sb.st_mode)) {
+			w->dirs[k].file[i] = walk_file(w, name, &sb, walk_path(w, dir, name), prev);
 		} else {
-			tok(w, v[i], 0, 0);
-			if (S_ISREG(sb.st_mode))
-				walk_file(w, &sb, walk_path(w, dir, v[i]));
+			tok(w, name, 0, 0);
 		}
 	}
 	closedir(d);
-	free(v);
 	return r;
 }
 
@@ -867,9 +958,16 @@ static void
 stat_one(void *arg, size_t i)
 {
 	struct walk *w = arg;
+	struct wfile *f = &w->f[i];
+	struct stat sb;
 
-	if (!w->sb[i].st_mode && (stat(w->paths[i], &w->sb[i]) < 0 || !S_ISREG(w->sb[i].st_mode)))
-		w->sb[i].st_mode = 0;
+	if (f->stated)
+		return;
+	if (stat(f->s.path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		fill_stat(&f->s, &sb);
+		f->exec = (sb.st_mode & 0111) != 0;
+		f->stated = 1;
+	}
 }
 
 /* Stat the files tree_walk left for later, on several threads; -1 if one is gone or no longer a file. */
@@ -880,12 +978,169 @@ walk_stat(struct walk *w)
 
 	parallel_for(w->nfiles, stat_one, w);
 	for (i = 0; i < w->nfiles; i++)
-		if (!w->sb[i].st_mode)
+		if (!w->f[i].stated)
 			return -1;
 	for (i = 0; i < w->ntok; i++)
 		if (w->tok[i].mark == '?')
-			w->tok[i].mark = w->sb[w->tok[i].file].st_mode & 0111 ? 'x' : 'f';
+			w->tok[i].mark = w->f[w->tok[i].file].exec ? 'x' : 'f';
 	return 0;
+}
+
+/* Read a file the records did not know, noting how far to trust its stat (as remember does). */
+static void
+walk_hash(void *arg, size_t i)
+{
+	struct walk *w = arg;
+	struct wfile *f = &w->f[i];
+	int64_t before;
+
+	if (f->how)
+		return;
+	before = kiln_fs_now_ns();
+	if (kiln_digest_file(f->s.path, &f->s.digest) < 0) {
+		f->how = 'e';
+		f->err = errno ? errno : EIO;
+		return;
+	}
+	/* A file changed in the tick it was read in could change again without its mtime moving. */
+	f->how = f->s.mtime_ns < before && f->s.ctime_ns < before ? 'h' : 'r';
+}
+
+/*
+ * Every walked file's digest: from its folder record while its stat is the
+ * recorded one, else from the stat cache, else read (on several threads).
+ * -1 with errno and *bad the file that cannot be read.
+ */
+static int
+walk_digests(struct walk *w, size_t *bad)
+{
+	size_t i;
+
+	for (i = 0; i < w->nfiles; i++) {
+		struct wfile *f = &w->f[i];
+		struct kiln_statrec e, *c;
+
+		if (f->prev) {
+			entry_get(f->prev, &e);
+			if (same_fields(&e, &f->s)) {
+				f->s.digest = e.digest;
+				f->how = 'p';
+				continue;
+			}
+		}
+		if ((c = map_get(&w->st->files, f->s.path)) && same_fields(c, &f->s)) {
+			f->s.digest = c->digest;
+			f->how = 'c';
+		}
+	}
+	parallel_for(w->nfiles, walk_hash, w);
+	for (i = 0; i < w->nfiles; i++)
+		if (w->f[i].how == 'e') {
+			*bad = i;
+			errno = w->f[i].err;
+			return -1;
+		}
+	return 0;
+}
+
+/* Does folder f's record need writing afresh: its names read again, or a file's stat or kind changed? */
+static int
+dir_changed(const struct walk *w, const struct wdir *f)
+{
+	size_t i;
+
+	if (f->before || !f->rec->files)
+		return 1;
+	for (i = 0; i < f->n; i++)
+		if (f->file[i] == NO_FILE ? f->rec->files[i] != NULL : w->f[f->file[i]].how != 'p')
+			return 1;
+	return 0;
+}
+
+/* The record entry of s (stat and digest) at p. */
+static void
+entry_put(unsigned char *p, const struct kiln_statrec *s)
+{
+	put_le64(p, s->dev);
+	put_le64(p + 8, s->ino);
+	put_le64(p + 16, s->size);
+	put_le64(p + 24, (uint64_t)s->mtime_ns);
+	put_le64(p + 32, (uint64_t)s->ctime_ns);
+	memcpy(p + 40, s->digest.b, 16);
+}
+
+/* Append folder f's record (stat dst) and put it in the state's map. */
+static void
+record_dir(struct walk *w, struct wdir *f, const struct kiln_statrec *dst, struct buf *payload)
+{
+	const unsigned char **files = xcalloc(f->n ? f->n : 1, sizeof(*files));
+	unsigned char *entries = xmalloc((f->n ? f->n : 1) * ENTRY_BYTES);
+	struct kiln_dirrec *rec;
+	struct wire r;
+	char *copy;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		size_t j = f->file[i];
+
+		/* A file read racily gets no entry: the next walk reads it again. */
+		if (j == NO_FILE || w->f[j].how == 'r')
+			continue;
+		entry_put(entries + i * ENTRY_BYTES, &w->f[j].s);
+		files[i] = entries + i * ENTRY_BYTES;
+	}
+	buf_reset(payload);
+	enc_dir(payload, dst, f->v, files, f->n);
+	free(files);
+	free(entries);
+	copy = arena_alloc(&w->st->arena, payload->len);
+	memcpy(copy, payload->s, payload->len);
+	r = (struct wire){(unsigned char *)copy, (unsigned char *)copy + payload->len, 0};
+	if ((rec = dec_dir(&r, &w->st->arena, 1))) {
+		map_put(&w->st->dirs, rec->st.path, rec);
+		append(w->st, R_FOLDER, payload);
+	}
+}
+
+/*
+ * Record each walked folder whose record changed. Not one whose names were
+ * read in the tick it changed in: it could change again without its mtime
+ * moving (as remember does for a file).
+ */
+static void
+record_dirs(struct walk *w)
+{
+	struct buf payload = BUF_INIT;
+	size_t k;
+
+	for (k = 0; k < w->ndirs; k++) {
+		struct wdir *f = &w->dirs[k];
+		struct kiln_statrec dst;
+
+		if (!f->stated || (f->rec && !dir_changed(w, f)))
+			continue;
+		fill_stat(&dst, &f->sb);
+		if (f->before && (dst.mtime_ns >= f->before || dst.ctime_ns >= f->before))
+			continue;
+		dst.path = f->path;
+		record_dir(w, f, &dst, &payload);
+	}
+	buf_release(&payload);
+}
+
+static void
+walk_release(struct walk *w)
+{
+	size_t k;
+
+	for (k = 0; k < w->ndirs; k++) {
+		free(w->dirs[k].v);
+		free(w->dirs[k].file);
+	}
+	free(w->dirs);
+	arena_release(&w->a);
+	free(w->tok);
+	free(w->f);
 }
 
 /* "relpath TAB digest" of a file beneath dir (whose walk named it path_join(dir, …)). */
@@ -901,40 +1156,80 @@ list_file(struct buf *list, const char *dir, const char *path, const struct kiln
 }
 
 int
-kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
+kiln_state_tree_files(struct kiln_state *st, const char *dir, struct kiln_digest *out, kiln_tree_file_fn *fn,
+    void *arg)
 {
 	struct walk w = {.st = st};
-	struct kiln_digest *d;
 	struct kiln_hasher *h;
-	size_t i, bad;
+	unsigned char chunk[1 << 16];
+	size_t i, bad, n = 0;
 	int r = tree_walk(&w, dir);
 
 	if (r == 0)
 		r = walk_stat(&w);
-	d = xreallocarray(NULL, w.nfiles + 1, sizeof(*d));
 	if (r == 0)
-		r = kiln_state_digest_files(st, (const char *const *)w.paths, w.sb, w.nfiles, d, &bad);
+		r = walk_digests(&w, &bad);
+	if (r == 0)
+		record_dirs(&w);
 	h = kiln_hasher_new();
 	for (i = 0; r == 0 && i < w.ntok; i++) {
 		struct token *t = &w.tok[i];
 
-		if (t->name)
-			kiln_hasher_adds(h, t->name);
-		else if (t->mark == 'd' || t->mark == '/')
-			kiln_hasher_add(h, &t->mark, 1);
-		else {
-			kiln_hasher_add(h, &t->mark, 1);
-			kiln_hasher_add_digest(h, &d[t->file]);
-			if (list)
-				list_file(list, dir, w.paths[t->file], &d[t->file]);
+		if (sizeof(chunk) - n < 8 + 4096 + 1 + 16) {
+			kiln_hasher_add(h, chunk, n);
+			n = 0;
+		}
+		/* Bytes as kiln_hasher_adds, _add and _add_digest would give them, a token at a time. */
+		if (t->name) {
+			size_t len = strlen(t->name);
+
+			if (len > 4096) {
+				kiln_hasher_add(h, chunk, n);
+				n = 0;
+				kiln_hasher_adds(h, t->name);
+			} else {
+				put_le64(chunk + n, len);
+				memcpy(chunk + n + 8, t->name, len);
+				n += 8 + len;
+			}
+		}
+		if (t->mark)
+			chunk[n++] = (unsigned char)t->mark;
+		if (t->mark == 'f' || t->mark == 'x') {
+			struct wfile *f = &w.f[t->file];
+
+			memcpy(chunk + n, f->s.digest.b, 16);
+			n += 16;
+			if (fn)
+				fn(arg, f->s.path, f->s.size, f->exec, &f->s.digest);
 		}
 	}
+	kiln_hasher_add(h, chunk, n);
 	kiln_hasher_digest(h, out);
 	kiln_hasher_free(h);
-	arena_release(&w.a);
-	free(w.tok);
-	free(w.paths);
-	free(w.sb);
-	free(d);
+	walk_release(&w);
 	return r;
+}
+
+struct listing {
+	struct buf *list;
+	const char *dir;
+};
+
+static void
+list_one(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d)
+{
+	struct listing *l = arg;
+
+	(void)size;
+	(void)exec;
+	list_file(l->list, l->dir, path, d);
+}
+
+int
+kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out, struct buf *list)
+{
+	struct listing l = {list, dir};
+
+	return kiln_state_tree_files(st, dir, out, list ? list_one : NULL, &l);
 }

@@ -147,6 +147,11 @@ int kiln_state_digest_files(struct kiln_state *st, const char *const *paths, con
  */
 int kiln_state_tree_digest(struct kiln_state *st, const char *dir, struct kiln_digest *out,
 	struct buf *list);
+/* Each file of a folder's walk: its path (dir/…), size, executable bit and digest. */
+typedef void kiln_tree_file_fn(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d);
+/* kiln_state_tree_digest, calling fn (unless NULL) for each file in the digest's order. */
+int kiln_state_tree_files(struct kiln_state *st, const char *dir, struct kiln_digest *out, kiln_tree_file_fn *fn,
+    void *arg);
 /*
  * Rewrite the log with only the live records, if that is worth it or a
  * write of this run failed (records are then in memory only). -1 (said) if

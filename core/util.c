@@ -467,13 +467,30 @@ remove_tree(const char *path)
 	return r;
 }
 
+int
+copy_fd_fd(int in, int out)
+{
+	char buf[1 << 16];
+	ssize_t n;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	for (;;) {
+		n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -1 : 0;
+		if (write_all(out, buf, n) < 0)
+			return -1;
+	}
+}
+
 /* Copy in's bytes to a new file `to` (a reflink if it can); only a reflink when clone_only. */
 static int
 copy_or_clone(int in, const char *to, int mode, int clone_only)
 {
 	int out, saved;
-	char buf[1 << 16];
-	ssize_t n;
 
 	/* A file or link left at `to` is replaced, never written through. */
 	if (unlink(to) < 0 && errno != ENOENT)
@@ -481,22 +498,8 @@ copy_or_clone(int in, const char *to, int mode, int clone_only)
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -1;
-	if (ioctl(out, FICLONE, in) == 0)
-		goto done;
-	if (clone_only)
+	if (clone_only ? ioctl(out, FICLONE, in) < 0 : copy_fd_fd(in, out) < 0)
 		goto fail;
-	for (;;) {
-		n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		if (write_all(out, buf, n) < 0)
-			goto fail;
-	}
-done:
 	if (fchmod(out, mode) < 0 || close(out) < 0) {
 		out = -1;
 		goto fail;

@@ -99,6 +99,8 @@ int remove_tree(const char *path);
 int copy_file(const char *from, const char *to, int mode);
 /* The same from an open file, read from its current offset. */
 int copy_fd(int in, const char *to, int mode);
+/* in's bytes from its offset appended to the open file out (a reflink when both are whole files and it can). */
+int copy_fd_fd(int in, int out);
 /* Like copy_file, but only by reflink (FICLONE): -1 (nothing left at `to`) where the file system cannot. */
 int clone_file(const char *from, const char *to, int mode);
 /* path joined with name; a new string. */
@@ -172,6 +174,7 @@ void strv_free(char **v);
 #define remove_tree(path) KILN_FAULT_AT(remove_tree(path))
 #define copy_file(from, to, mode) KILN_FAULT_AT(copy_file(from, to, mode))
 #define copy_fd(in, to, mode) KILN_FAULT_AT(copy_fd(in, to, mode))
+#define copy_fd_fd(in, out) KILN_FAULT_AT(copy_fd_fd(in, out))
 #define path_join(dir, name) KILN_FAULT_AT(path_join(dir, name))
 #endif
 

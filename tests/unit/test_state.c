@@ -249,6 +249,83 @@ params_round_trip(void **state)
 	kiln_state_release(&st);
 }
 
+static void
+write_old(const char *p, const char *text, long ns)
+{
+	struct timespec old[2] = {{1000000000, ns}, {1000000000, ns}};
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	utimensat(AT_FDCWD, p, old, 0);
+}
+
+/* The digest of tree with a state that knows nothing (its file removed first). */
+static void
+fresh_digest(const char *tree, struct kiln_digest *d)
+{
+	struct kiln_state st;
+
+	unlink(path);
+	kiln_state_load(&st, path);
+	assert_int_equal(kiln_state_tree_digest(&st, tree, d, NULL), 0);
+	kiln_state_release(&st);
+}
+
+/*
+ * A folder's files are recorded in its folder's record, not one record per
+ * file; a reload and a rewrite keep them; a file changed in place (same
+ * size, the folder's stat unmoved) is read again and changes the digest to
+ * the one a fresh walk gives.
+ */
+static void
+folder_record_holds_its_files(void **state)
+{
+	struct kiln_state st;
+	struct kiln_digest d1, d2, d3, want;
+	char tree[160], sub[176], p[200];
+
+	(void)state;
+	snprintf(tree, sizeof(tree), "%s/t", dir);
+	snprintf(sub, sizeof(sub), "%s/s", tree);
+	assert_int_equal(mkdir(tree, 0755), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a", tree);
+	write_old(p, "one", 0);
+	snprintf(p, sizeof(p), "%s/b", tree);
+	write_old(p, "two", 0);
+	snprintf(p, sizeof(p), "%s/c", sub);
+	write_old(p, "three", 0);
+	usleep(50000);	/* past the tick of the files' and folders' ctimes */
+	kiln_state_load(&st, path);
+	assert_int_equal(kiln_state_tree_digest(&st, tree, &d1, NULL), 0);
+	assert_int_equal(st.files.len, 0);
+	assert_int_equal(st.dirs.len, 2);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	assert_int_equal(st.dirs.len, 2);
+	assert_int_equal(kiln_state_tree_digest(&st, tree, &d2, NULL), 0);
+	assert_true(kiln_digest_eq(&d1, &d2));
+	/* Nothing changed: nothing was recorded again. */
+	assert_int_equal(st.dirs.len, 2);
+	assert_int_equal(kiln_state_compact(&st, 1), 0);
+	kiln_state_release(&st);
+
+	/* In place: same size, only the mtime's nanoseconds move; the folder's stat stays. */
+	snprintf(p, sizeof(p), "%s/b", tree);
+	write_old(p, "TWO", 5);
+	usleep(50000);
+	kiln_state_load(&st, path);
+	assert_int_equal(st.dirs.len, 2);
+	assert_int_equal(kiln_state_tree_digest(&st, tree, &d3, NULL), 0);
+	assert_false(kiln_digest_eq(&d1, &d3));
+	kiln_state_release(&st);
+	fresh_digest(tree, &want);
+	assert_true(kiln_digest_eq(&d3, &want));
+}
+
 int
 main(void)
 {
@@ -259,6 +336,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(garbage_is_an_empty_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(stat_cache_skips_unchanged_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(racily_new_files_are_not_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(folder_record_holds_its_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
