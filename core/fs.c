@@ -341,3 +341,65 @@ kiln_fs_linked(int dirfd, const char *rel, char **where)
 	free(copy);
 	return 0;
 }
+
+/* The folder rel[0..n) beneath the current folder, from c or opened into it: an fd, or -1 with errno. */
+static int
+dir_fd(struct kiln_fs_dirs *c, const char *rel, size_t n)
+{
+	struct kiln_fs_dir *d;
+	size_t i;
+
+	for (i = 0; i < LEN(c->slot); i++) {
+		d = &c->slot[i];
+		if (d->path && strncmp(d->path, rel, n) == 0 && d->path[n] == '\0') {
+			errno = d->err;
+			return d->fd;
+		}
+	}
+	d = &c->slot[c->next++ % LEN(c->slot)];
+	if (d->path && d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+	d->path = xstrndup(rel, n);
+	d->fd = kiln_fs_openat(AT_FDCWD, d->path, O_RDONLY | O_DIRECTORY, 0);
+	d->err = d->fd < 0 ? errno : 0;
+	errno = d->err;
+	return d->fd;
+}
+
+int
+kiln_fs_dirs_lstat(struct kiln_fs_dirs *c, const char *rel, struct stat *sb)
+{
+	const char *slash = strrchr(rel, '/');
+	int fd = AT_FDCWD;
+
+	if (!plain(rel)) {
+		errno = EXDEV;
+		return -1;
+	}
+	/* The folder opened through no link, the last name not followed: no link anywhere on the way. */
+	if (slash && (fd = dir_fd(c, rel, (size_t)(slash - rel))) < 0)
+		return -1;
+	if (fstatat(fd, slash ? slash + 1 : rel, sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (S_ISLNK(sb->st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return 0;
+}
+
+void
+kiln_fs_dirs_release(struct kiln_fs_dirs *c)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(c->slot); i++) {
+		if (c->slot[i].path && c->slot[i].fd >= 0)
+			close(c->slot[i].fd);
+		free(c->slot[i].path);
+		c->slot[i].path = NULL;
+		c->slot[i].fd = -1;
+	}
+	c->next = 0;
+}

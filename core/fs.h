@@ -14,6 +14,7 @@
 #ifndef KILN_FS_H
 #define KILN_FS_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Open rel beneath dirfd with open(2)'s flags and mode, following no link; -1 with errno. */
@@ -42,6 +43,33 @@ char *kiln_fs_read(int dirfd, const char *rel, size_t *len);
  */
 int kiln_fs_linked(int dirfd, const char *rel, char **where);
 
+/*
+ * Folders opened through no link, kept open to stat many files in few of
+ * them: one fstatat per file where stat-then-prove-it-is-inside took an
+ * open and a close more (kiln_fs_dirs_lstat). Relative to the current
+ * folder; release before it changes.
+ */
+struct kiln_fs_dirs {
+	struct kiln_fs_dir {
+		char *path;	/* the folder, relative; NULL: a free slot */
+		int fd;		/* -1: it did not open, for errno err */
+		int err;
+	} slot[8];
+	unsigned next;	/* the slot to reuse next */
+};
+
+#define KILN_FS_DIRS_INIT {{{NULL, -1, 0}}, 0}
+
+/*
+ * lstat rel beneath the current folder, through no link: 0 (and *sb) when
+ * neither rel nor any folder on its way is a link, so stat(2) would give
+ * the same; -1 with errno (ELOOP: rel or a folder on its way is a link,
+ * EXDEV: not a plain relative path, or what fstatat says) otherwise.
+ */
+int kiln_fs_dirs_lstat(struct kiln_fs_dirs *c, const char *rel, struct stat *sb);
+/* Close the folders and forget them. */
+void kiln_fs_dirs_release(struct kiln_fs_dirs *c);
+
 /* Failure injection (fault.h, util.h): a call into fs counts for its caller's module. */
 #if defined(KILN_FAULT) && !defined(KILN_FAULT_INSIDE)
 #include "fault.h"
@@ -52,6 +80,7 @@ int kiln_fs_linked(int dirfd, const char *rel, char **where);
 #define kiln_fs_create(dirfd, rel, mode) KILN_FAULT_AT(kiln_fs_create(dirfd, rel, mode))
 #define kiln_fs_linked(dirfd, rel, where) KILN_FAULT_AT(kiln_fs_linked(dirfd, rel, where))
 #define kiln_fs_read(dirfd, rel, len) KILN_FAULT_AT(kiln_fs_read(dirfd, rel, len))
+#define kiln_fs_dirs_lstat(c, rel, sb) KILN_FAULT_AT(kiln_fs_dirs_lstat(c, rel, sb))
 #endif
 
 #endif

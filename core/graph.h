@@ -17,6 +17,7 @@
 #define KILN_NAME_MAX 200
 
 struct kiln_overrides;
+struct kiln_record;
 
 enum kiln_input_kind {
 	KILN_INPUT_TARGET,	/* ":name": another target's outputs */
@@ -122,6 +123,8 @@ struct kiln_target {
 	char *outpath;			/* "kiln-out/<name>", made once (malloc'd) */
 	int mark;		/* for walks */
 	void *job;		/* the running step, if any */
+	/* Its state record, when a second thread found every output's stat as recorded (kiln_outputs_ahead). */
+	const struct kiln_record *seen;
 };
 
 struct kiln_config {

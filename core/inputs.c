@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "inputs.h"
 #include "paths.h"
 #include "sources.h"
@@ -19,11 +20,22 @@ cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A relative source must stay inside the workspace after its links are followed. */
+/*
+ * stat(2) a source; *far: a relative one leads outside the workspace
+ * through a link. Where no link is on its way that is one fstatat beneath
+ * its folder, opened once (dirs); else stat, then the proof by its path.
+ */
 static int
-outside(const struct kiln_workspace *ws, const char *path)
+stat_source(const struct kiln_workspace *ws, struct kiln_fs_dirs *dirs, const char *path, struct stat *sb,
+    int *far)
 {
-	return path[0] != '/' && !kiln_workspace_inside(ws, path);
+	*far = 0;
+	if (path[0] != '/' && kiln_fs_dirs_lstat(dirs, path, sb) == 0)
+		return 0;
+	if (stat(path, sb) < 0)
+		return -1;
+	*far = path[0] != '/' && !kiln_workspace_inside(ws, path);
+	return 0;
 }
 
 /* Is path (absolute, links resolved) dir or beneath it? */
@@ -121,11 +133,12 @@ tracked(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_input *in)
 
 /* Resolve a source input (file, folder or glob): its digest and the paths the step sees. */
 static int
-resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_input *in)
+resolve_source(struct kiln_workspace *ws, struct kiln_fs_dirs *dirs, struct kiln_target *t, struct kiln_input *in)
 {
 	struct stat sb;
 	glob_t gl;
 	size_t i;
+	int far, bad = 0;
 	struct kiln_hasher *h;
 	struct buf b = BUF_INIT;
 
@@ -134,16 +147,16 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 		    "cache); a shared folder elsewhere, or one listed in KILN_SHARED_DIRS, may be an input", t->file,
 		    t->line, t->name, in->name, in->spec);
 	if (in->kind == KILN_INPUT_PATH) {
-		if (stat(in->spec, &sb) < 0) {
+		if (stat_source(ws, dirs, in->spec, &sb, &far) < 0) {
 			int r = tracked(ws, t, in);
 
 			if (r <= 0)
 				return r;
-			if (stat(in->spec, &sb) < 0)
+			if (stat_source(ws, dirs, in->spec, &sb, &far) < 0)
 				return error("%s:%d: target '%s': input '%s': %s does not exist", t->file, t->line,
 				    t->name, in->name, in->spec);
 		}
-		if (outside(ws, in->spec))
+		if (far)
 			return error("%s:%d: target '%s': input '%s': %s leads outside the workspace through a "
 			    "symbolic link; sources must be files of the workspace", t->file, t->line, t->name,
 			    in->name, in->spec);
@@ -171,29 +184,30 @@ resolve_source(struct kiln_workspace *ws, struct kiln_target *t, struct kiln_inp
 		const char *p = gl.gl_pathv[i];
 		struct kiln_digest d;
 
-		if (stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
+		if (stat_source(ws, dirs, p, &sb, &far) < 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (outside(ws, p)) {
-			kiln_hasher_free(h);
-			globfree(&gl);
-			buf_release(&b);
-			return error("%s:%d: target '%s': input '%s': %s leads outside the workspace through a "
+		/* Said before globfree: p is the glob's. */
+		if (far)
+			bad = error("%s:%d: target '%s': input '%s': %s leads outside the workspace through a "
 			    "symbolic link; sources must be files of the workspace", t->file, t->line, t->name,
 			    in->name, p);
-		}
-		if (kiln_state_file_digest(&ws->state, p, &sb, &d) < 0) {
-			kiln_hasher_free(h);
-			globfree(&gl);
-			buf_release(&b);
-			return error("%s:%d: target '%s': input '%s': cannot read %s:", t->file, t->line,
+		else if (kiln_state_file_digest(&ws->state, p, &sb, &d) < 0)
+			bad = error("%s:%d: target '%s': input '%s': cannot read %s:", t->file, t->line,
 			    t->name, in->name, p);
-		}
+		if (bad)
+			break;
 		kiln_hasher_adds(h, p);
 		kiln_hasher_add_digest(h, &d);
 		if (b.len)
 			buf_addc(&b, ' ');
 		buf_adds(&b, p);
 		in->files[in->nfiles++] = xstrdup(p);
+	}
+	if (bad) {
+		kiln_hasher_free(h);
+		globfree(&gl);
+		buf_release(&b);
+		return -1;
 	}
 	globfree(&gl);
 	kiln_hasher_digest(h, &in->digest);
@@ -449,6 +463,7 @@ kiln_inputs_prepare(struct kiln_workspace *ws)
 	struct map memo = MAP_INIT;
 	struct arena a = {0};
 	struct dpkg pk = {0};
+	struct kiln_fs_dirs dirs = KILN_FS_DIRS_INIT;
 	size_t i, j;
 	int bad = 0;
 
@@ -465,13 +480,14 @@ kiln_inputs_prepare(struct kiln_workspace *ws)
 		}
 		for (j = 0; j < t->ninputs; j++)
 			if (t->inputs[j].kind != KILN_INPUT_TARGET && !t->inputs[j].path &&
-			    resolve_source(ws, t, &t->inputs[j]) < 0)
+			    resolve_source(ws, &dirs, t, &t->inputs[j]) < 0)
 				bad = 1;
 		if (resolve_tools(ws, t, &memo, &a, &pk) < 0)
 			bad = 1;
 		if (kiln_plugin_check(&ws->plugins, pi, t) < 0)
 			bad = 1;
 	}
+	kiln_fs_dirs_release(&dirs);
 	map_release(&memo);
 	arena_release(&a);
 	dpkg_release(&pk);

@@ -11,6 +11,7 @@
 #ifndef KILN_OUTPUTS_H
 #define KILN_OUTPUTS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,28 @@ void kiln_outputs_digest(const struct kiln_file *files, size_t n, struct kiln_di
  * trusted; any other is hashed. *restat: a stat must be recorded anew.
  */
 int kiln_outputs_intact(struct kiln_record *rec, int *restat);
+/*
+ * The outputs of many targets checked on a second thread while the caller
+ * resolves sources (a no-op build's other half of its system calls): each
+ * record whose every output still stats as recorded is marked in `same`;
+ * any other is left to kiln_outputs_intact. The thread only opens (through
+ * no link, as kiln_outputs_intact does), stats and closes: it allocates
+ * nothing and reads only the records, which must not change until the join.
+ */
+struct kiln_outputs_ahead {
+	const struct kiln_record **recs;	/* the caller's */
+	size_t n;
+	unsigned char *same;	/* n answers, 1: every output as recorded (malloc'd) */
+	size_t next;		/* the next record to check, taken atomically */
+	pthread_t th;
+	int started;
+};
+/* Start checking a->recs[0..n) (no thread for a few, or on one CPU: the join checks them all). */
+void kiln_outputs_ahead_start(struct kiln_outputs_ahead *a);
+/* Check what the second thread has not reached, beside it, and wait for it. */
+void kiln_outputs_ahead_join(struct kiln_outputs_ahead *a);
+/* Stop checking, join, and free the answers. */
+void kiln_outputs_ahead_release(struct kiln_outputs_ahead *a);
 /*
  * Record t's outputs `files` (in kiln-out/<name>/, stat'ed again here) with
  * the key ki, metrics and KILN_REC_* flags in the state, and set

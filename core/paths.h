@@ -21,6 +21,7 @@
 #define KILN_TOOLS_DIR ".kiln/tools"		/* .kiln/tools/<digest>: a tool folder's file list, for kiln why */
 #define KILN_REMOTE_SOURCES_PATH ".kiln/remote-sources"	/* what fetch targets' URLs served when last checked */
 #define KILN_HISTORY_PATH ".kiln/history"	/* the run history: one record per build with metrics (history.h) */
+#define KILN_LINKS_SEEN_PATH ".kiln/links-seen"	/* kiln-out's and the logs' stat when last found to hold no link */
 
 /* The absolute path of the running kiln executable (static storage); dies if it cannot be found. */
 const char *kiln_paths_self(void);

@@ -76,6 +76,7 @@ struct run {
 	int local;		/* steps run on this machine: GPUs are counted */
 	unsigned char gpu_busy[KILN_GPU_MAX];	/* by position in gpus.idx */
 	size_t kept;		/* stopped steps whose checkpoints stay for the next build */
+	struct kiln_target **ahead;	/* whose outputs the second thread checks (look_ahead) */
 };
 
 /* Output. */
@@ -453,6 +454,27 @@ predict(struct run *r, struct kiln_target *t, const struct kiln_digest *key)
 	free(ac);
 }
 
+/* The state record of t that decide() would check the outputs of, or NULL. */
+static struct kiln_record *
+record_of(struct run *r, struct kiln_target *t)
+{
+	struct kiln_record *rec = t->effect ? NULL : kiln_state_get(&r->ws->state, t->name);
+
+	/* What was built with --sandbox=off does not count for a sandboxed build. */
+	return rec && r->o->sandbox && (rec->flags & KILN_REC_UNSANDBOXED) ? NULL : rec;
+}
+
+/* kiln_outputs_intact, taken from the second thread's look when it saw rec's outputs as recorded. */
+static int
+intact(const struct kiln_target *t, struct kiln_record *rec, int *restat)
+{
+	if (t->seen && t->seen == rec) {
+		*restat = 0;
+		return 1;
+	}
+	return kiln_outputs_intact(rec, restat);
+}
+
 static void lookup(struct run *r, struct kiln_target *t);
 
 /*
@@ -479,11 +501,8 @@ decide(struct run *r, struct kiln_target *t)
 	/* A side effect is an action: done each time it is asked for, never restored. */
 	if (t->effect)
 		return 1;
-	rec = kiln_state_get(&ws->state, t->name);
-	/* What was built with --sandbox=off does not count for a sandboxed build. */
-	if (rec && r->o->sandbox && (rec->flags & KILN_REC_UNSANDBOXED))
-		rec = NULL;
-	if (rec && kiln_digest_eq(&rec->key, &t->key) && kiln_outputs_intact(rec, &re)) {
+	rec = record_of(r, t);
+	if (rec && kiln_digest_eq(&rec->key, &t->key) && intact(t, rec, &re)) {
 		if (re)
 			kiln_outputs_record(ws, t, &r->ki, rec->files, rec->nfiles, rec->metrics, rec->nmetrics, rec->flags);
 		kiln_outputs_digest(rec->files, rec->nfiles, &t->outdigest);
@@ -614,7 +633,7 @@ prefetch(struct run *r)
 		int re;
 
 		if (rec && !((rec->flags & KILN_REC_REMOTE) && r->o->download_minimal && !needed_here(r, t)) &&
-		    !kiln_outputs_intact(rec, &re))
+		    !intact(t, rec, &re))
 			predict(r, t, &rec->key);
 	}
 }
@@ -1049,10 +1068,57 @@ dry_run_mark(struct run *r, struct kiln_target *t, const char *why)
 	free(via);
 }
 
+/* Have the wanted targets' outputs checked on a second thread while the sources resolve. */
+static void
+look_ahead(struct run *r, struct kiln_outputs_ahead *a)
+{
+	struct kiln_graph *g = &r->ws->graph;
+	size_t i;
+
+	a->recs = xreallocarray(NULL, g->ntargets + 1, sizeof(*a->recs));
+	r->ahead = xreallocarray(NULL, g->ntargets + 1, sizeof(*r->ahead));
+	a->n = 0;
+	for (i = 0; i < g->ntargets; i++) {
+		struct kiln_target *t = g->targets[i];
+		struct kiln_record *rec = t->wanted ? record_of(r, t) : NULL;
+
+		t->seen = NULL;
+		if (rec) {
+			r->ahead[a->n] = t;
+			a->recs[a->n++] = rec;
+		}
+	}
+	kiln_outputs_ahead_start(a);
+}
+
+static void
+ahead_release(struct run *r, struct kiln_outputs_ahead *a)
+{
+	kiln_outputs_ahead_release(a);
+	free(a->recs);
+	a->recs = NULL;
+	free(r->ahead);
+	r->ahead = NULL;
+}
+
+/* Wait for the second thread, and mark each target whose outputs it found as recorded. */
+static void
+seen_ahead(struct run *r, struct kiln_outputs_ahead *a)
+{
+	size_t k;
+
+	kiln_outputs_ahead_join(a);
+	for (k = 0; k < a->n; k++)
+		if (a->same[k])
+			r->ahead[k]->seen = a->recs[k];
+	ahead_release(r, a);
+}
+
 int
 kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 {
 	struct run r = {0};
+	struct kiln_outputs_ahead ahead = {0};
 	struct kiln_graph *g = &ws->graph;
 	sigset_t old;
 	size_t i;
@@ -1071,10 +1137,13 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 		return 2;
 	kiln_fs_removeat(AT_FDCWD, KILN_TMP_DIR);
 	r.local = strcmp(r.ex->name, "local") == 0;
+	look_ahead(&r, &ahead);
 	if (check_gpus(&r) < 0 || kiln_inputs_prepare(ws) < 0) {
+		ahead_release(&r, &ahead);
 		kiln_executor_free(r.ex);
 		return 2;
 	}
+	seen_ahead(&r, &ahead);
 	r.ready = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.ready));
 	r.runnable = xreallocarray(NULL, g->ntargets + 1, sizeof(*r.runnable));
 	for (i = g->ntargets; i-- > 0;) {

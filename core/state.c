@@ -16,8 +16,6 @@
 #define VERSION 3
 #define HEADER 16
 #define MAX_RECORD (64u << 20)
-/* The smallest framed stat record: frame 13, path 4 + 1 + NUL, 5 u64s, digest 16. */
-#define STAT_RECORD_MIN 75
 
 /* R_DIR, a folder's names only, is what kiln before R_FOLDER wrote: still read. */
 enum { R_TARGET = 'T', R_FORGET = 'X', R_STAT = 'F', R_LOCK = 'L', R_DIR = 'D', R_FOLDER = 'E' };
@@ -322,6 +320,31 @@ apply(struct kiln_state *st, int type, struct wire *r)
 	}
 }
 
+/*
+ * Reserve the maps' slots for the records of each kind, counted from the
+ * frames' headers alone (length, then type): a bound from the file's size
+ * (a slot per 75 bytes, the smallest stat record) reserved megabytes of
+ * slots that were never used.
+ */
+static void
+reserve(struct kiln_state *st, const unsigned char *data, size_t len)
+{
+	size_t off = HEADER, nstat = 0, ntarget = 0;
+
+	while (len - off >= 4 + 1 + 8) {
+		struct wire w = {data + off, data + len, 0};
+		size_t n = wire_get_u32(&w);
+
+		if (n > len - off - (4 + 1 + 8))
+			break;
+		nstat += data[off + 4] == R_STAT;
+		ntarget += data[off + 4] == R_TARGET;
+		off += 4 + 1 + n + 8;
+	}
+	map_reserve(&st->files, nstat);
+	map_reserve(&st->targets, ntarget);
+}
+
 void
 kiln_state_load(struct kiln_state *st, const char *path)
 {
@@ -352,8 +375,7 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		free(data);
 		return;
 	}
-	/* A stat record takes more than STAT_RECORD_MIN bytes: room for them all at once. */
-	map_reserve(&st->files, (len - HEADER) / STAT_RECORD_MIN);
+	reserve(st, (unsigned char *)data, len);
 	for (off = good = HEADER; off < len; off = good) {
 		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
 		int type;
@@ -710,7 +732,13 @@ kiln_state_compact(struct kiln_state *st, int force)
 
 	if (st->readonly)
 		return 0;
-	if ((force || st->rewrite || st->nrecords > 2 * n + 1024) && rewrite(st) < 0)
+	/*
+	 * Dead records cost every later load their reading and memory: a no-op
+	 * after a full build re-records each target whose outputs were written
+	 * in the tick it was recorded in (kiln_outputs_intact), which doubled
+	 * the log for good under a 2n bound. A quarter dead is the bound.
+	 */
+	if ((force || st->rewrite || st->nrecords > n + n / 4 + 1024) && rewrite(st) < 0)
 		return error("cannot write %s: %s; the next build checks again what this one did", st->path,
 		    strerror(errno));
 	return 0;

@@ -21,18 +21,58 @@
 static const char *const kept[] = {
 	KILN_DIR, KILN_OUT_DIR, KILN_STATE_PATH, KILN_GRAPH_PATH, KILN_WSLOCK_PATH, KILN_TMP_DIR,
 	KILN_LOG_DIR, KILN_VERIFY_DIR, KILN_DEPLOY_DIR, KILN_LOCKFILE, KILN_HISTORY_PATH, KILN_REMOTE_SOURCES_PATH,
+	KILN_LINKS_SEEN_PATH,
 };
 
-/* The entries of the folder rel that are links: kiln keeps one file or folder per target there. */
+/* Is line one of the lines of text? */
 static int
-linked_entry(const char *rel)
+seen_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p;
+
+	for (p = text; p && (p = strstr(p, line)); p += n)
+		if (p == text || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
+/*
+ * Refuse the folder rel if one of its entries is a link: kiln keeps one file
+ * or folder per target there. Reading 10,000 entries was a tenth of a no-op
+ * build's system time, so a folder whose stat is the one `seen` says (a
+ * line "rel dev ino mtime ctime", written after its entries were last read
+ * and found to hold no link) is not read again: an entry added, removed or
+ * renamed moves its mtime and ctime. Its line goes into `now` when it may be
+ * trusted next time: not when it changed in the clock tick it was stat'ed
+ * in (the racily clean rule), as a later change in that tick would not move
+ * it. The stat is taken before the entries are read, so a link made while
+ * they are read leaves a stat that is not the one recorded.
+ */
+static int
+linked_entry(const char *rel, const char *seen, struct buf *now)
 {
 	int fd = kiln_fs_openat(AT_FDCWD, rel, O_RDONLY | O_DIRECTORY, 0), bad = 0;
 	struct dirent *e;
+	struct stat sb;
+	char line[512];
+	int64_t tick;
 	DIR *d;
 
 	if (fd < 0)
 		return 0;
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return 0;
+	}
+	tick = kiln_fs_now_ns();
+	snprintf(line, sizeof(line), "%s %ju %ju %jd %jd\n", rel, (uintmax_t)sb.st_dev, (uintmax_t)sb.st_ino,
+	    (intmax_t)ns_of(&sb.st_mtim), (intmax_t)ns_of(&sb.st_ctim));
+	if (ns_of(&sb.st_mtim) < tick && ns_of(&sb.st_ctim) < tick && seen_line(seen, line)) {
+		close(fd);
+		buf_adds(now, line);
+		return 0;
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -49,14 +89,19 @@ linked_entry(const char *rel)
 		}
 	}
 	closedir(d);
+	if (!bad && ns_of(&sb.st_mtim) < tick && ns_of(&sb.st_ctim) < tick)
+		buf_adds(now, line);
 	return bad ? -1 : 0;
 }
 
-/* Refuse a workspace whose kiln folders or files are (or run through) symbolic links. */
+/* Refuse a workspace whose kiln folders or files are (or run through) symbolic links; `lock`: may write. */
 static int
-check_links(void)
+check_links(int lock)
 {
-	size_t i;
+	struct buf now = BUF_INIT;
+	char *seen;
+	size_t i, len;
+	int bad;
 
 	for (i = 0; i < LEN(kept); i++) {
 		char *where;
@@ -71,7 +116,14 @@ check_links(void)
 			return -1;
 		}
 	}
-	return linked_entry(KILN_OUT_DIR) < 0 || linked_entry(KILN_LOG_DIR) < 0 ? -1 : 0;
+	seen = kiln_fs_read(AT_FDCWD, KILN_LINKS_SEEN_PATH, &len);
+	bad = linked_entry(KILN_OUT_DIR, seen, &now) < 0 || linked_entry(KILN_LOG_DIR, seen, &now) < 0;
+	/* Only a kiln that takes the lock writes; failing to costs the next run a read of the folders. */
+	if (!bad && lock && now.len && !(seen && strcmp(seen, now.s) == 0) && access(KILN_DIR, F_OK) == 0)
+		(void)write_file_atomic(KILN_LINKS_SEEN_PATH, now.s, now.len, 0644, 0);
+	free(seen);
+	buf_release(&now);
+	return bad ? -1 : 0;
 }
 
 static int
@@ -129,7 +181,7 @@ kiln_workspace_open_with(struct kiln_workspace *ws, int lock, struct kiln_overri
 		return error("cannot find the current folder:");
 	if (access(KILN_FILE, F_OK) < 0)
 		return error("no " KILN_FILE " in %s (use -C DIR to build elsewhere)", ws->root);
-	if (check_links() < 0)
+	if (check_links(lock) < 0)
 		return -1;
 	fd = kiln_fs_mkdirsat(AT_FDCWD, KILN_DIR, 0755);
 	if (fd < 0)

@@ -326,6 +326,42 @@ folder_record_holds_its_files(void **state)
 	assert_true(kiln_digest_eq(&d3, &want));
 }
 
+/*
+ * A no-op after a full build records each target again (its outputs'
+ * stat was racily new): the log holds each twice, and a quarter dead is
+ * enough for the end of the run to rewrite it (a 2n bound kept it so).
+ */
+static void
+a_log_of_records_made_again_is_compacted(void **state)
+{
+	static char names[4000][8];
+	struct kiln_state st;
+	struct kiln_record r, *got;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	int i, round;
+
+	(void)state;
+	kiln_state_load(&st, path);
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 4000; i++) {
+			snprintf(names[i], sizeof(names[i]), "t%d", i);
+			make_record(&r, names[i], i + 10000 * round, c, f, m);
+			assert_int_equal(kiln_state_put(&st, &r), 0);
+		}
+	assert_int_equal(kiln_state_compact(&st, 0), 0);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	assert_int_equal(st.nrecords, 4000);
+	got = kiln_state_get(&st, "t7");
+	assert_non_null(got);
+	make_record(&r, "t7", 10007, c, f, m);
+	assert_true(kiln_digest_eq(&got->key, &r.key));
+	kiln_state_release(&st);
+}
+
 int
 main(void)
 {
@@ -337,6 +373,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(stat_cache_skips_unchanged_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(racily_new_files_are_not_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(folder_record_holds_its_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_log_of_records_made_again_is_compacted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
