@@ -316,7 +316,11 @@ status_line(void *arg, char *line)
 int
 kiln_job_read(struct kiln_job *j)
 {
-	return kiln_statuspipe_read(j->statusfd, &j->partial, status_line, j);
+	int more = kiln_statuspipe_read(j->statusfd, &j->partial, status_line, j);
+
+	if (!more)
+		j->status_eof = 1;
+	return more;
 }
 
 /* Print the last lines of a step's log, indented. */

@@ -873,7 +873,11 @@ wait_events(struct run *r)
 
 	fds[0] = (struct pollfd){sigfd, POLLIN, 0};
 	for (i = 0; i < r->njobs; i++) {
-		fds[i + 1] = (struct pollfd){r->jobs[i]->statusfd, POLLIN, 0};
+		/*
+		 * A pipe at its end stays readable: polling it would spin until
+		 * the step is reaped. Its SIGCHLD wakes us instead.
+		 */
+		fds[i + 1] = (struct pollfd){r->jobs[i]->status_eof ? -1 : r->jobs[i]->statusfd, POLLIN, 0};
 		if (r->jobs[i]->deadline && r->jobs[i]->deadline < next)
 			next = r->jobs[i]->deadline;
 		if (r->jobs[i]->ckpt_next && r->jobs[i]->ckpt_next < next)
