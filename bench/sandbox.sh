@@ -8,13 +8,13 @@
 # The sandbox's cost per step is the first less the second. Each kiln run
 # starts from an empty cache and state.
 #
-#   KILN=path/to/kiln   (default: ./build/kiln)   RUNS=R best of R runs (default 3)
+#   KILN=path/to/kiln   (default: ./build/kiln)   RUNS=R median of R runs (default 5)
 #   TMPDIR=DIR          where the workspace and cache go (/dev/shm keeps the disk out of it)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$top/build/kiln}
 n=${1:-1000}
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 cpus=$(nproc)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-sandbox.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -46,9 +46,9 @@ fresh() {
 	rm -rf .kiln kiln-out Kilnfile.lock out .ninja_log .ninja_deps cache
 }
 
-# best TOOL JOBS: the best of $runs full builds, in nanoseconds.
-best() {
-	local b= t r
+# median TOOL JOBS: the median of $runs full builds, in nanoseconds.
+median() {
+	local t r all=()
 	for ((r = 0; r < runs; r++)); do
 		fresh
 		case $1 in
@@ -56,9 +56,9 @@ best() {
 		nosandbox) t=$(KILN_CACHE_DIR=$work/cache ns "$KILN" build -q -j"$2" --sandbox off) ;;
 		ninja) t=$(ns ninja -j"$2") ;;
 		esac
-		if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi
+		all+=("$t")
 	done
-	echo "$b"
+	printf '%s\n' "${all[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # per_step NS: milliseconds per step.
@@ -66,12 +66,12 @@ per_step() {
 	awk -v t="$1" -v n="$n" 'BEGIN { printf "%.3f", t / 1e6 / n }'
 }
 
-printf '%d steps, best of %d runs; milliseconds per step\n' "$n" "$runs"
+printf '%d steps, median of %d runs; milliseconds per step; %s\n' "$n" "$runs" "$(uptime | sed 's/.*load/load/')"
 printf '%-6s %12s %12s %12s %14s\n' jobs "sandbox on" "sandbox off" ninja "sandbox cost"
 for j in 1 "$cpus"; do
-	on=$(best sandbox "$j")
-	off=$(best nosandbox "$j")
-	nin=$(best ninja "$j")
+	on=$(median sandbox "$j")
+	off=$(median nosandbox "$j")
+	nin=$(median ninja "$j")
 	printf '%-6s %12s %12s %12s %14s\n' "-j$j" "$(per_step "$on")" "$(per_step "$off")" "$(per_step "$nin")" \
 		"$(per_step $((on - off)))"
 done

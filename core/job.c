@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -316,7 +317,11 @@ status_line(void *arg, char *line)
 int
 kiln_job_read(struct kiln_job *j)
 {
-	return kiln_statuspipe_read(j->statusfd, &j->partial, status_line, j);
+	int more = kiln_statuspipe_read(j->statusfd, &j->partial, status_line, j);
+
+	if (!more)
+		j->status_eof = 1;
+	return more;
 }
 
 /* Print the last lines of a step's log, indented. */
@@ -413,8 +418,9 @@ int
 kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int wstatus,
     int sandbox, struct buf *why)
 {
+	/* The pipe ends when the last process holding it does: wait for that without spinning. */
 	while (kiln_job_read(j) > 0)
-		;
+		poll(&(struct pollfd){j->statusfd, POLLIN, 0}, 1, 100);
 	/* kiln-run exits once the sandbox's init has killed and reaped all the step's processes. */
 	j->ns_reusable = !j->timed_out && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) <= 1;
 	if (j->timed_out) {

@@ -28,6 +28,7 @@ struct kiln_job {
 	struct kiln_keyinfo ki;		/* its action key and components (its own copy) */
 	pid_t pid;			/* the step's process (and group) */
 	int statusfd;			/* the read end of its status pipe; -1 before it starts */
+	int status_eof;			/* that pipe reached its end: the step's processes closed it */
 	struct buf partial;		/* status bytes not yet ending in a newline */
 	char *failure;			/* the step's own failure message, if it sent one */
 	struct buf warnings;		/* the warnings it sent, each ending in a newline */

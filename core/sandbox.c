@@ -213,6 +213,19 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	return p->root ? 0 : -1;
 }
 
+/*
+ * In setup and init, once they have forked the next process: close the
+ * step's status pipe, which only the step writes to. kiln reads it to its
+ * end, and neither should hold that end back while the kernel tears down
+ * its namespaces after the step is over.
+ */
+static void
+drop_status(const struct plan *p)
+{
+	if (p->status_fd > 0)
+		close(p->status_fd);
+}
+
 /* Free the plan and its root's (in the caller, remove the step's cgroup); the processes that need none of it. */
 static void
 plan_free(struct plan *p)
@@ -611,6 +624,7 @@ run_init(struct plan *p, int life)
 	}
 	close(sv[1]);
 	close(p->sync);
+	drop_status(p);
 	/* /tmp is memory: it gets the smaller of the two limits. */
 	if (kiln_rootfs_build(p->root, p->mem < p->disk ? p->mem : p->disk, msg, sizeof(msg)) < 0)
 		childfail(p, "%s", msg);
@@ -769,6 +783,7 @@ run_setup(struct plan *p, int sync)
 	close(life[0]);
 	close(p->report);
 	close(p->sync);
+	drop_status(p);
 	kiln_rootfs_close(p->root);
 	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
 		;

@@ -882,6 +882,9 @@ kill_all(struct run *r)
 	}
 }
 
+/* How often a step whose status pipe has ended is looked for among the exited (seconds). */
+#define REAP_POLL 0.005
+
 static void
 wait_events(struct run *r)
 {
@@ -892,7 +895,16 @@ wait_events(struct run *r)
 
 	fds[0] = (struct pollfd){sigfd, POLLIN, 0};
 	for (i = 0; i < r->njobs; i++) {
-		fds[i + 1] = (struct pollfd){r->jobs[i]->statusfd, POLLIN, 0};
+		/*
+		 * A pipe at its end stays readable: polling it would spin until
+		 * the step is reaped. Its SIGCHLD may not wake us (a thread a
+		 * plugin's library started before SIGCHLD was blocked, such as
+		 * OpenBLAS's pool, takes it and the default action drops it), so
+		 * look for the exit every few milliseconds instead.
+		 */
+		fds[i + 1] = (struct pollfd){r->jobs[i]->status_eof ? -1 : r->jobs[i]->statusfd, POLLIN, 0};
+		if (r->jobs[i]->status_eof && next > now + REAP_POLL)
+			next = now + REAP_POLL;
 		if (r->jobs[i]->deadline && r->jobs[i]->deadline < next)
 			next = r->jobs[i]->deadline;
 		if (r->jobs[i]->ckpt_next && r->jobs[i]->ckpt_next < next)

@@ -5,7 +5,8 @@
  *
  * how = "segv" dereferences NULL, "exit" calls exit(3), "abort" aborts,
  * "mem" allocates (and touches) memory until it cannot, "fds" writes to o
- * what each of its open descriptors is, "ok" writes o.
+ * what each of its open descriptors is, "ok" writes o, "linger" writes o,
+ * closes the status pipe (descriptor 3) and sleeps 2 s before returning.
  *
  * Loaded by kiln-run, it starts a thread at once, as OpenBLAS does, so the
  * sandbox is entered from a threaded process.
@@ -126,6 +127,10 @@ run(kiln_ctx *ctx)
 	else
 		fputs("ok\n", f);
 	fclose(f);
+	if (strcmp(how, "linger") == 0) {
+		close(3);
+		sleep(2);
+	}
 	return 0;
 }
 
