@@ -1,7 +1,6 @@
 /*
  * cmd_data: `kiln add`; see cmd_data.h.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/evp.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "curl.h"
 #include "cmd_data.h"
 #include "paths.h"
 #include "sources.h"
@@ -52,7 +52,7 @@ kiln_cmd_add(int argc, char **argv)
 static int
 download(const char *url, FILE *f, struct buf *why)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = (kiln_curl_load(), curl_easy_init());
 	char cerr[CURL_ERROR_SIZE] = "";
 	CURLcode cc;
 	long code = 0;
@@ -197,7 +197,7 @@ header_cb(char *line, size_t size, size_t n, void *arg)
 static int
 head(const char *url, struct validators *v, struct buf *why)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = (kiln_curl_load(), curl_easy_init());
 	CURLcode cc;
 	long code = 0;
 

@@ -6,7 +6,6 @@
  * target's lookup. At most `parallel` run at once over kept-alive
  * connections.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <zstd.h>
 
 #include "cache.h"
+#include "curl.h"
 #include "fault.h"
 #include "s3.h"
 #include "transfer.h"
@@ -79,36 +79,6 @@ struct kiln_transfer {
 	char *bucket, *cred_from;	/* S3: for messages */
 };
 
-#ifdef KILN_FAULT
-/* With failure injection (fault.h), libcurl's allocations are counted too, as module "libcurl". */
-#define CURL_FAILS() kiln_fault_fail(KILN_FAULT_ALLOC, "libcurl", 0)
-
-static void *
-curl_malloc(size_t n)
-{
-	return CURL_FAILS() ? NULL : malloc(n);
-}
-
-static void *
-curl_calloc(size_t n, size_t size)
-{
-	return CURL_FAILS() ? NULL : calloc(n, size);
-}
-
-static void *
-curl_realloc(void *p, size_t n)
-{
-	return CURL_FAILS() ? NULL : realloc(p, n);
-}
-
-static char *
-curl_strdup(const char *s)
-{
-	return CURL_FAILS() ? NULL : strdup(s);
-}
-
-#define curl_global_init(flags) curl_global_init_mem(flags, curl_malloc, free, curl_realloc, curl_strdup, curl_calloc)
-#endif
 
 static long
 env_long(const char *name, long def)
@@ -126,14 +96,9 @@ env_long(const char *name, long def)
 struct kiln_transfer *
 kiln_transfer_new(const char *base, struct kiln_cache *cache)
 {
-	static int curl_ready;
 	struct kiln_transfer *t;
 
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			die("cannot initialize libcurl");
-		curl_ready = 1;
-	}
+	kiln_curl_load();
 	t = xcalloc(1, sizeof(*t));
 	t->base = xstrdup(base);
 	t->cache = cache;
