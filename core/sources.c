@@ -80,9 +80,9 @@ struct adding {
 	uint64_t size;
 };
 
-/* Note one file of the tracked path; rel is its entry's path. */
+/* Note one file of the tracked path (size bytes, executable or not); rel is its entry's path. */
 static void
-note(struct adding *ad, const char *path, const char *rel, const struct stat *sb)
+note(struct adding *ad, const char *path, const char *rel, uint64_t size, int exec)
 {
 	struct kiln_file *f;
 
@@ -95,8 +95,8 @@ note(struct adding *ad, const char *path, const char *rel, const struct stat *sb
 	f = &ad->fl.v[ad->fl.n++];
 	memset(f, 0, sizeof(*f));
 	f->path = arena_strdup(&ad->fl.arena, rel);
-	f->size = sb->st_size;
-	f->mode = sb->st_mode & 0111 ? 0755 : 0644;
+	f->size = size;
+	f->mode = exec ? 0755 : 0644;
 	ad->size += f->size;
 }
 
@@ -127,9 +127,8 @@ static void
 walked(void *arg, const char *path, uint64_t size, int exec, const struct kiln_digest *d)
 {
 	struct adding *ad = arg;
-	struct stat sb = {.st_size = (off_t)size, .st_mode = S_IFREG | (exec ? 0755 : 0644)};
 
-	note(ad, path, path + strlen(ad->top) + 1, &sb);
+	note(ad, path, path + strlen(ad->top) + 1, size, exec);
 	ad->fl.v[ad->fl.n - 1].digest = *d;
 }
 
@@ -285,7 +284,7 @@ add_path(struct adding *ad, const char *path, struct kiln_pointer *p)
 		if (store_all(ad) < 0)
 			return -1;
 	} else if (S_ISREG(sb.st_mode)) {
-		note(ad, path, base ? base + 1 : path, &sb);
+		note(ad, path, base ? base + 1 : path, sb.st_size, (sb.st_mode & 0111) != 0);
 		if (kiln_state_file_digest(&ad->ws->state, path, &sb, &ad->fl.v[0].digest) < 0)
 			return error("kiln add: cannot read %s:", path);
 		if (store_all(ad) < 0)

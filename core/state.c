@@ -676,55 +676,6 @@ kiln_state_file_digest(struct kiln_state *st, const char *path, const struct sta
 	return 0;
 }
 
-/* The files the stat cache does not know, hashed on several threads. */
-struct batch {
-	const char *const *paths;
-	struct kiln_digest *out;
-	size_t *miss;		/* indexes into paths */
-	int64_t *before;
-	int *err;		/* errno of each miss, 0 when read */
-};
-
-static void
-hash_one(void *arg, size_t k)
-{
-	struct batch *b = arg;
-	size_t i = b->miss[k];
-
-	b->before[k] = kiln_fs_now_ns();
-	b->err[k] = kiln_digest_file(b->paths[i], &b->out[i]) < 0 ? (errno ? errno : EIO) : 0;
-}
-
-int
-kiln_state_digest_files(struct kiln_state *st, const char *const *paths, const struct stat *sb, size_t n,
-    struct kiln_digest *out, size_t *bad)
-{
-	struct batch b = {paths, out, xreallocarray(NULL, n + 1, sizeof(size_t)), NULL, NULL};
-	size_t i, k, nmiss = 0;
-	int r = 0;
-
-	for (i = 0; i < n; i++)
-		if (!cached(st, paths[i], &sb[i], &out[i]))
-			b.miss[nmiss++] = i;
-	b.before = xreallocarray(NULL, nmiss + 1, sizeof(*b.before));
-	b.err = xreallocarray(NULL, nmiss + 1, sizeof(*b.err));
-	parallel_for(nmiss, hash_one, &b);
-	for (k = 0; k < nmiss; k++) {
-		i = b.miss[k];
-		if (b.err[k] && r == 0) {
-			*bad = i;
-			errno = b.err[k];
-			r = -1;
-		} else if (!b.err[k]) {
-			remember(st, paths[i], &sb[i], &out[i], b.before[k]);
-		}
-	}
-	free(b.miss);
-	free(b.before);
-	free(b.err);
-	return r;
-}
-
 int
 kiln_state_compact(struct kiln_state *st, int force)
 {

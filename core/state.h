@@ -131,14 +131,6 @@ int kiln_state_file_digest(struct kiln_state *st, const char *path, const struct
     struct kiln_digest *out);
 
 /*
- * The digests of n files (paths[i], stat'ed as sb[i]) into out[i], each from
- * the stat cache when it can, else read — those on several threads at once
- * (parallel_for) — and remembered as kiln_state_file_digest does. -1 with
- * errno set and *bad the index of a file that cannot be read.
- */
-int kiln_state_digest_files(struct kiln_state *st, const char *const *paths, const struct stat *sb, size_t n,
-    struct kiln_digest *out, size_t *bad);
-/*
  * The digest of a folder: of its sorted (name, kind, digest) entries, each
  * file's digest through the stat cache, so that one changed file costs one
  * file's hashing. With `list`, also "relpath\tdigest\n" per file (relative
