@@ -9,8 +9,8 @@
  *
  *	KILN_FAULT=KIND:N[+][@MODULE]
  *
- * KIND is write (ENOSPC), rename (EIO), fsync (EIO) or alloc (ENOMEM, which
- * kiln dies of). Only the Nth call of KIND fails; with '+', every one from
+ * KIND is write (ENOSPC), rename (EIO; linking a finished blob into the
+ * cache counts as one), fsync (EIO) or alloc (ENOMEM, which kiln dies of). Only the Nth call of KIND fails; with '+', every one from
  * the Nth on (a disk that stays full). With @MODULE (state, cache, lock,
  * remote, graphcache, outputs, …: a core/ file without ".c") only calls
  * made from that module are counted. A call into util or fs counts for the
