@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fit.h"
+#include "gemm.h"
 #include "lbfgs.h"
 #include "model.h"
 #include "pool.h"
@@ -245,6 +246,7 @@ struct net {
 	float **delta;		/* delta[i]: batch x layers[i].out */
 	float **gw, **gb;	/* gradients */
 	float **mw, **vw, **mb, **vb;	/* Adam moments */
+	float *wt;		/* a layer's weights transposed, for kp_gemm */
 	long step;
 	struct pool *pool;	/* the pool a working net belongs to */
 };
@@ -276,7 +278,7 @@ free_per_layer(float **p, size_t n)
 static void
 net_init(struct net *t, struct kp_model *m, size_t batch)
 {
-	size_t i;
+	size_t i, n;
 
 	memset(t, 0, sizeof(*t));
 	t->m = m;
@@ -291,6 +293,9 @@ net_init(struct net *t, struct kp_model *m, size_t batch)
 	t->gb = alloc_per_layer(m, 0, 1);
 	t->mb = alloc_per_layer(m, 0, 1);
 	t->vb = alloc_per_layer(m, 0, 1);
+	for (i = 0, n = 0; i < m->nlayers; i++)
+		n = m->layers[i].in * m->layers[i].out > n ? m->layers[i].in * m->layers[i].out : n;
+	t->wt = kp_xcalloc(n, sizeof(float));
 }
 
 static void
@@ -308,6 +313,7 @@ net_release(struct net *t)
 	free_per_layer(t->gb, n);
 	free_per_layer(t->mb, n);
 	free_per_layer(t->vb, n);
+	free(t->wt);
 }
 
 /*
@@ -333,14 +339,34 @@ init_weights(struct kp_model *m, struct kp_rng *r)
 	}
 }
 
-/* Forward pass of the gathered batch, keeping every layer's activations. */
+/*
+ * Whether a product of n columns goes to kp_gemm rather than OpenBLAS: by
+ * the shape and the processor only, so the same for any thread count.
+ */
+static int
+small_gemm(size_t n)
+{
+	return n % 8 == 0 && kp_gemm_available();
+}
+
+/*
+ * Forward pass of the gathered rows, keeping every layer's activations; a
+ * ReLU layer in one pass of kp_gemm (product, bias and ReLU).
+ */
 static void
 net_forward(struct net *t, size_t rows)
 {
 	size_t i;
 
-	for (i = 0; i < t->m->nlayers; i++)
-		kp_layer_forward(&t->m->layers[i], t->a[i], rows, t->a[i + 1]);
+	for (i = 0; i < t->m->nlayers; i++) {
+		const struct kp_layer *l = &t->m->layers[i];
+
+		if (l->act == KP_RELU && small_gemm(l->out))
+			kp_gemm(rows, l->out, l->in, t->a[i], l->in, 1, l->w, l->out,
+				t->a[i + 1], l->out, l->b, 1);
+		else
+			kp_layer_forward(l, t->a[i], rows, t->a[i + 1]);
+	}
 }
 
 /*
@@ -408,7 +434,10 @@ net_backward(struct net *t, size_t rows)
 		const struct kp_layer *l = &t->m->layers[i];
 		float *d = t->delta[i];
 
-		if (l->out == 1)
+		if (small_gemm(l->out))
+			kp_gemm(l->in, l->out, rows, t->a[i], 1, l->in, d, l->out, t->gw[i],
+				l->out, NULL, 0);
+		else if (l->out == 1)
 			cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, (int)l->in, 1.0f,
 				t->a[i], (int)l->in, d, 1, 0.0f, t->gw[i], 1);
 		else
@@ -421,9 +450,17 @@ net_backward(struct net *t, size_t rows)
 				t->gb[i][j] += d[r * l->out + j];
 		if (i == 0)
 			break;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)l->in,
-			(int)l->out, 1.0f, d, (int)l->out, l->w, (int)l->out, 0.0f,
-			t->delta[i - 1], (int)l->in);
+		if (small_gemm(l->in)) {
+			for (r = 0; r < l->in; r++)
+				for (j = 0; j < l->out; j++)
+					t->wt[j * l->in + r] = l->w[r * l->out + j];
+			kp_gemm(rows, l->in, l->out, d, l->out, 1, t->wt, l->in,
+				t->delta[i - 1], l->in, NULL, 0);
+		} else {
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
+				(int)l->in, (int)l->out, 1.0f, d, (int)l->out, l->w,
+				(int)l->out, 0.0f, t->delta[i - 1], (int)l->in);
+		}
 		relu_mask(t->delta[i - 1], t->a[i], rows * l->in);
 	}
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../plugins/lib/fit.h"
+#include "../../plugins/lib/gemm.h"
 #include "../../plugins/lib/lbfgs.h"
 #include "../../plugins/lib/model.h"
 #include "../../plugins/lib/util.h"
@@ -128,6 +129,74 @@ mlp_is_deterministic(void **state)
 	free(X);
 	free(y);
 	free(yf);
+}
+
+/*
+ * kp_gemm: each element one chain of fused multiply-adds over p in order,
+ * from zero, then plus the bias, then kiln's ReLU; the same bits as that
+ * chain written out with fmaf, for the plain and the transposed A, with
+ * rows and columns left over after whole tiles.
+ */
+static float
+gemm_ref(const float *A, size_t ars, size_t acs, const float *B, size_t ldb,
+	size_t i, size_t j, size_t k, const float *bias, int relu)
+{
+	float acc = 0;
+	size_t p;
+
+	for (p = 0; p < k; p++)
+		acc = fmaf(A[i * ars + p * acs], B[p * ldb + j], acc);
+	if (bias)
+		acc += bias[j];
+	if (relu && signbit(acc))
+		acc = 0;
+	return acc;
+}
+
+static void
+gemm_matches_fma_chain(void **state)
+{
+	static const size_t shapes[][3] = { { 128, 64, 100 }, { 100, 64, 128 }, { 7, 24, 5 },
+		{ 13, 8, 1 }, { 1, 40, 33 } };
+	struct kp_rng r;
+	size_t s, i, j, t;
+
+	(void)state;
+	if (!kp_gemm_available())
+		skip();
+	kp_rng_seed(&r, 3);
+	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldc = n + 3;
+		float *A = malloc(m * k * sizeof(float)), *B = malloc(k * n * sizeof(float));
+		float *C = malloc(m * ldc * sizeof(float)), *bias = malloc(n * sizeof(float));
+
+		for (i = 0; i < m * k; i++)
+			A[i] = (float)(kp_rng_uniform(&r) - 0.5);
+		for (i = 0; i < k * n; i++)
+			B[i] = (float)(kp_rng_uniform(&r) - 0.5);
+		for (j = 0; j < n; j++)
+			bias[j] = (float)(kp_rng_uniform(&r) - 0.5);
+		for (t = 0; t < 4; t++) {
+			/* t & 1: A transposed (as stored k x m); t & 2: bias and ReLU. */
+			size_t ars = t & 1 ? 1 : k, acs = t & 1 ? m : 1;
+			const float *bb = t & 2 ? bias : NULL;
+			int relu = (t & 2) != 0;
+
+			kp_gemm(m, n, k, A, ars, acs, B, n, C, ldc, bb, relu);
+			for (i = 0; i < m; i++)
+				for (j = 0; j < n; j++) {
+					float want = gemm_ref(A, ars, acs, B, n, i, j, k, bb, relu);
+
+					if (memcmp(&C[i * ldc + j], &want, sizeof(float)) != 0)
+						fail_msg("%zux%zux%zu case %zu: C[%zu][%zu] = %a, want %a",
+							m, n, k, t, i, j, C[i * ldc + j], want);
+				}
+		}
+		free(A);
+		free(B);
+		free(C);
+		free(bias);
+	}
 }
 
 static void
@@ -451,6 +520,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mlp_is_deterministic),
+		cmocka_unit_test(gemm_matches_fma_chain),
 		cmocka_unit_test(ridge_recovers_linear_rule),
 		cmocka_unit_test(logistic_and_softmax_learn),
 		cmocka_unit_test(early_stopping_keeps_best),
