@@ -1,6 +1,9 @@
 /*
  * Training: ridge regression in closed form, logistic and softmax models by
- * L-BFGS or mini-batch Adam, and MLPs by Adam, all on OpenBLAS.
+ * L-BFGS or mini-batch Adam, and MLPs by Adam, on OpenBLAS, but for the
+ * MLP's products at sub-batch shapes (kp_gemm, gemm.h: OpenBLAS's packing
+ * costs as much as the product there) and logistic regression's L-BFGS
+ * pass (one loop per row, reading X once per evaluation).
  *
  * Determinism: every random choice comes from one seeded generator, and
  * every sum runs in an order that depends on the data and the params only.
@@ -32,9 +35,6 @@
 /* Rows per sub-batch: the unit of work of one thread, fixed so that the
  * order of the gradient's sums does not depend on the thread count. */
 #define SUB 128
-/* Rows gathered in their shuffled order at a time (rounded to whole batches):
- * the sub-batches then read them in place, one after the other. */
-#define GATHER_ROWS 8192
 
 void
 kp_fit_opts_init(struct kp_fit_opts *o)
@@ -247,6 +247,9 @@ struct net {
 	float **gw, **gb;	/* gradients */
 	float **mw, **vw, **mb, **vb;	/* Adam moments */
 	float *wt;		/* a layer's weights transposed, for kp_gemm */
+	/* A working net's sub-batch: its rows, labels or targets and weights. */
+	float *xs, *yfs, *ws;
+	int64_t *ys;
 	long step;
 	struct pool *pool;	/* the pool a working net belongs to */
 };
@@ -522,81 +525,81 @@ struct pool {
 	struct grad *grads;	/* one per sub-batch of a full batch */
 	size_t nthreads, ngrads;
 	pthread_t *threads;
-	pthread_barrier_t go, done;
+	struct kp_barrier go, done;
 	int quit;
-	/* The rows of the current chunk of the epoch, gathered in their shuffled order. */
-	float *xs, *yfs, *ws;
-	int64_t *ys;
-	size_t chunk;
-	/* What the threads do next: gather the chunk's rows, or the step's sub-batches. */
-	int gathering;
-	const float *src;
-	const size_t *idx;
-	size_t gn;
-	const int64_t *srcy;
-	const float *srcyf;
-	/* The current step: its rows, their labels or targets and weights. */
+	/* The current step: the rows idx[0..rows) of X, their labels or targets. */
 	const struct kp_fit_opts *o;
 	const float *X;
-	size_t rows;
+	const size_t *idx;
+	size_t rows, left;	/* left: rows from idx to the epoch's end */
 	const int64_t *y;
-	const float *yf, *wt;
+	const float *yf;
 };
+
+/*
+ * Ask for the cache lines of the SUB rows from idx[r] on, which this
+ * thread gathers next (r: the next step's sub-batch of the same number,
+ * or the current step's next one of this thread), while it computes.
+ */
+static void
+prefetch_rows(const struct pool *p, size_t r)
+{
+	size_t d = p->main.m->layers[0].in, i, c;
+
+	for (i = r; i < r + SUB && i < p->left; i++)
+		for (c = 0; c < d; c += 16)
+			__builtin_prefetch(p->X + p->idx[i] * d + c, 0, 2);
+}
+
+/*
+ * Copy the rows idx[0..rows) of X, their labels or targets and weights
+ * into net t's sub-batch buffers, where the products read them while
+ * they are in this core's cache. The rows come from all over X: each
+ * one's cache lines are asked for some rows ahead.
+ */
+static void
+gather(const struct pool *p, struct net *t, const size_t *idx, size_t rows)
+{
+	size_t d = t->m->layers[0].in, i, c;
+	const float *wt = p->o->weights;
+
+	for (i = 0; i < rows; i++) {
+		if (i + 8 < rows)
+			for (c = 0; c < d; c += 16)
+				__builtin_prefetch(p->X + idx[i + 8] * d + c);
+		memcpy(t->xs + i * d, p->X + idx[i] * d, d * sizeof(float));
+		if (p->y)
+			t->ys[i] = p->y[idx[i]];
+		else
+			t->yfs[i] = p->yf[idx[i]];
+		if (wt)
+			t->ws[i] = wt[idx[i]];
+	}
+}
 
 /* Gather, forward and backward sub-batch s of the current step on net t. */
 static void
 sub_batch(struct pool *p, struct net *t, size_t s)
 {
-	size_t d = t->m->layers[0].in, r = s * SUB;
-	size_t rows = p->rows - r < SUB ? p->rows - r : SUB;
+	size_t r = s * SUB, rows = p->rows - r < SUB ? p->rows - r : SUB;
 
-	t->a[0] = (float *)(uintptr_t)(p->X + r * d);	/* read, never written */
+	gather(p, t, p->idx + r, rows);
+	prefetch_rows(p, r + p->nthreads * SUB);
+	t->a[0] = t->xs;
 	t->gw = p->grads[s].gw;
 	t->gb = p->grads[s].gb;
 	net_forward(t, rows);
-	p->grads[s].loss = output_delta(t, rows, p->rows, p->y ? p->y + r : NULL,
-		p->yf ? p->yf + r : NULL, p->wt ? p->wt + r : NULL);
+	p->grads[s].loss = output_delta(t, rows, p->rows, p->y ? t->ys : NULL,
+		p->y ? NULL : t->yfs, p->o->weights ? t->ws : NULL);
 	net_backward(t, rows);
 }
 
-/*
- * Thread w's part of gathering the chunk: copy its share of the rows
- * idx[0..gn) of X, their labels or targets and weights into the chunk's
- * buffers, in that order. The rows come from all over X: each one's cache
- * lines are asked for some rows ahead.
- */
-static void
-gather(struct pool *p, size_t w)
-{
-	size_t d = p->main.m->layers[0].in, i, c;
-	size_t lo = p->gn * w / p->nthreads, hi = p->gn * (w + 1) / p->nthreads;
-	const float *X = p->src, *wt = p->o->weights;
-	const size_t *idx = p->idx;
-
-	for (i = lo; i < hi; i++) {
-		if (i + 16 < hi)
-			for (c = 0; c < d; c += 16)
-				__builtin_prefetch(X + idx[i + 16] * d + c);
-		memcpy(p->xs + i * d, X + idx[i] * d, d * sizeof(float));
-		if (p->srcy)
-			p->ys[i] = p->srcy[idx[i]];
-		else
-			p->yfs[i] = p->srcyf[idx[i]];
-		if (wt)
-			p->ws[i] = wt[idx[i]];
-	}
-}
-
-/* Thread w's share of what is to do: its rows to gather, or sub-batches w, w + n, ... */
+/* Thread w's share of the step: sub-batches w, w + n, ... */
 static void
 share(struct pool *p, size_t w)
 {
 	size_t s;
 
-	if (p->gathering) {
-		gather(p, w);
-		return;
-	}
 	for (s = w; s * SUB < p->rows; s += p->nthreads)
 		sub_batch(p, &p->nets[w], s);
 }
@@ -606,10 +609,10 @@ static void
 run_all(struct pool *p)
 {
 	if (p->nthreads > 1)
-		pthread_barrier_wait(&p->go);
+		kp_barrier_wait(&p->go);
 	share(p, 0);
 	if (p->nthreads > 1)
-		pthread_barrier_wait(&p->done);
+		kp_barrier_wait(&p->done);
 }
 
 static void *
@@ -620,11 +623,11 @@ thread_main(void *arg)
 	size_t w = (size_t)(t - p->nets);
 
 	for (;;) {
-		pthread_barrier_wait(&p->go);
+		kp_barrier_wait(&p->go);
 		if (p->quit)
 			return NULL;
 		share(p, w);
-		pthread_barrier_wait(&p->done);
+		kp_barrier_wait(&p->done);
 	}
 }
 
@@ -661,11 +664,6 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 
 	memset(p, 0, sizeof(*p));
 	p->o = o;
-	p->chunk = GATHER_ROWS > batch ? GATHER_ROWS / batch * batch : batch;
-	p->xs = kp_xmallocarray(p->chunk * d, sizeof(float));
-	p->ys = kp_xmallocarray(p->chunk, sizeof(int64_t));
-	p->yfs = kp_xmallocarray(p->chunk, sizeof(float));
-	p->ws = kp_xmallocarray(p->chunk, sizeof(float));
 	p->ngrads = (batch + SUB - 1) / SUB;
 	p->nthreads = n < p->ngrads ? n : p->ngrads;
 	net_init(&p->main, m, 1);
@@ -678,6 +676,10 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	for (i = 0; i < p->nthreads; i++) {
 		net_init(&p->nets[i], m, batch < SUB ? batch : SUB);
 		p->nets[i].pool = p;
+		p->nets[i].xs = kp_xmallocarray(SUB * d, sizeof(float));
+		p->nets[i].ys = kp_xmallocarray(SUB, sizeof(int64_t));
+		p->nets[i].yfs = kp_xmallocarray(SUB, sizeof(float));
+		p->nets[i].ws = kp_xmallocarray(SUB, sizeof(float));
 		/* A working net writes into the gradient of its current sub-batch. */
 		free_per_layer(p->nets[i].gw, m->nlayers);
 		free_per_layer(p->nets[i].gb, m->nlayers);
@@ -685,8 +687,8 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	if (p->nthreads < 2)
 		return;
-	pthread_barrier_init(&p->go, NULL, (unsigned)p->nthreads);
-	pthread_barrier_init(&p->done, NULL, (unsigned)p->nthreads);
+	kp_barrier_init(&p->go, (unsigned)p->nthreads);
+	kp_barrier_init(&p->done, (unsigned)p->nthreads);
 	p->threads = kp_xcalloc(p->nthreads, sizeof(pthread_t));
 	for (i = 1; i < p->nthreads; i++)
 		if (pthread_create(&p->threads[i], NULL, thread_main, &p->nets[i]) != 0)
@@ -700,15 +702,17 @@ pool_release(struct pool *p)
 
 	if (p->nthreads > 1) {
 		p->quit = 1;
-		pthread_barrier_wait(&p->go);
+		kp_barrier_wait(&p->go);
 		for (i = 1; i < p->nthreads; i++)
 			pthread_join(p->threads[i], NULL);
-		pthread_barrier_destroy(&p->go);
-		pthread_barrier_destroy(&p->done);
 		free(p->threads);
 	}
 	for (i = 0; i < p->nthreads; i++) {
 		p->nets[i].gw = p->nets[i].gb = NULL;	/* borrowed from grads */
+		free(p->nets[i].xs);
+		free(p->nets[i].ys);
+		free(p->nets[i].yfs);
+		free(p->nets[i].ws);
 		net_release(&p->nets[i]);
 	}
 	for (i = 0; i < p->ngrads; i++) {
@@ -717,10 +721,6 @@ pool_release(struct pool *p)
 	}
 	free(p->nets);
 	free(p->grads);
-	free(p->xs);
-	free(p->ys);
-	free(p->yfs);
-	free(p->ws);
 	net_release(&p->main);
 }
 
@@ -729,31 +729,20 @@ static double
 epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t *y,
 	const float *yf, size_t batch, double *flops)
 {
-	size_t d = p->main.m->layers[0].in, c, cn, r;
 	double loss = 0;
+	size_t r;
 
-	p->src = X;
-	p->srcy = y;
-	p->srcyf = yf;
-	for (c = 0; c < n; c += cn) {
-		cn = n - c < p->chunk ? n - c : p->chunk;
-		p->idx = idx + c;
-		p->gn = cn;
-		p->gathering = 1;
+	p->X = X;
+	p->y = y;
+	p->yf = y ? NULL : yf;
+	for (r = 0; r < n; r += batch) {
+		p->idx = idx + r;
+		p->rows = n - r < batch ? n - r : batch;
+		p->left = n - r;
 		run_all(p);
-		p->gathering = 0;
-		/* chunk is whole batches, so the batches are those of the epoch's rows. */
-		for (r = 0; r < cn; r += batch) {
-			p->X = p->xs + r * d;
-			p->y = y ? p->ys + r : NULL;
-			p->yf = y ? NULL : p->yfs + r;
-			p->wt = p->o->weights ? p->ws + r : NULL;
-			p->rows = cn - r < batch ? cn - r : batch;
-			run_all(p);
-			loss += reduce(p);
-			net_update(&p->main, p->o);
-			*flops += batch_flops(p->main.m, p->rows);
-		}
+		loss += reduce(p);
+		net_update(&p->main, p->o);
+		*flops += batch_flops(p->main.m, p->rows);
 	}
 	return loss / (double)n;
 }
@@ -1126,6 +1115,53 @@ struct convex {
 	void *arg;
 };
 
+/* x · w over d elements: eight partial sums (j mod 8), then added in order. */
+static float
+dot8(const float *x, const float *w, size_t d)
+{
+	float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, s = 0;
+	size_t j, l;
+
+	for (j = 0; j + 8 <= d; j += 8)
+		for (l = 0; l < 8; l++)
+			acc[l] += x[j + l] * w[j + l];
+	for (l = 0; j + l < d; l++)
+		acc[l] += x[j + l] * w[j + l];
+	for (l = 0; l < 8; l++)
+		s += acc[l];
+	return s;
+}
+
+/*
+ * Logistic regression's block in one pass over its rows: each row's logit,
+ * loss and derivative, and the derivative times the row added into the
+ * gradient gw (d weights, then the bias) while the row is in cache — the
+ * pass is bound by reading X (bench/train.sh measures the memory's read
+ * rate beside it).
+ */
+static double
+logistic_block(const struct convex *c, size_t r0, size_t rows, float *gw)
+{
+	size_t d = c->d, i, j;
+	double loss = 0, gb = 0;
+
+	memset(gw, 0, d * sizeof(float));
+	for (i = 0; i < rows; i++) {
+		const float *x = c->X + (r0 + i) * d;
+		float z = c->W[d] + dot8(x, c->W, d), dz;
+		double w = c->w ? c->w[r0 + i] : 1, y = (double)c->y[r0 + i];
+		double q = 1 / (1 + exp(-(double)z));
+
+		loss += w * (log1p(exp(-fabs(z))) + (z > 0 ? z * (1.0 - y) : -z * y));
+		dz = (float)(w * (q - y));
+		for (j = 0; j < d; j++)
+			gw[j] += dz * x[j];
+		gb += dz;
+	}
+	gw[d] = (float)gb;
+	return loss;
+}
+
 /* Block b's loss and gradient at c->W. */
 static void
 convex_block(void *arg, size_t b)
@@ -1136,6 +1172,11 @@ convex_block(void *arg, size_t b)
 	const float *X = c->X + r0 * d, *bias = c->W + d * k;
 	float *z = c->z + r0 * k, *gw = c->part + b * (d * k + k);
 	double loss = 0;
+
+	if (k == 1) {
+		c->loss[b] = logistic_block(c, r0, rows, gw);
+		return;
+	}
 
 	for (i = 0; i < rows; i++)
 		memcpy(z + i * k, bias, k * sizeof(float));

@@ -262,6 +262,66 @@ logistic_and_softmax_learn(void **state)
 	free(yf);
 }
 
+/*
+ * Logistic regression by L-BFGS, each block of rows in one fused pass:
+ * over several blocks (the last one short) and with row weights, the same
+ * bytes on 1 and 3 threads, and a rule it can learn learnt.
+ */
+static void
+logistic_lbfgs_same_bytes_any_threads(void **state)
+{
+	size_t n = 3 * 4096 + 17, i, j;
+	float *X = malloc(n * D * sizeof(float)), *wt = malloc(n * sizeof(float));
+	int64_t *y = malloc(n * sizeof(int64_t));
+	struct kp_model a, b;
+	struct kp_fit_opts o;
+	struct kp_history h;
+	struct kp_rng r;
+	char err[KP_ERRLEN];
+	size_t right = 0;
+
+	(void)state;
+	kp_rng_seed(&r, 11);
+	for (i = 0; i < n; i++) {
+		double s = 0;
+
+		for (j = 0; j < D; j++) {
+			X[i * D + j] = (float)(kp_rng_uniform(&r) * 2 - 1);
+			s += (j % 3 ? 1.0 : -2.0) * X[i * D + j];
+		}
+		y[i] = s + 0.2 * (kp_rng_uniform(&r) - 0.5) > 0.1;
+		wt[i] = (float)(0.5 + kp_rng_uniform(&r));
+	}
+	kp_fit_opts_init(&o);
+	o.kind = KP_LOGISTIC;
+	o.solver = KP_SOLVER_LBFGS;
+	o.epochs = 100;
+	o.l2 = 1.0 / (double)n;
+	o.weights = wt;
+	o.threads = 1;
+	if (kp_fit(&a, &o, X, n, D, y, NULL, 2, &h, NULL, NULL, err) != 0)
+		fail_msg("train: %s", err);
+	kp_history_release(&h);
+	o.threads = 3;
+	if (kp_fit(&b, &o, X, n, D, y, NULL, 2, &h, NULL, NULL, err) != 0)
+		fail_msg("train: %s", err);
+	kp_history_release(&h);
+	assert_true(same_weights(&a, &b));
+	for (i = 0; i < n; i++) {
+		float z = a.layers[0].b[0];
+
+		for (j = 0; j < D; j++)
+			z += a.layers[0].w[j] * X[i * D + j];
+		right += (z > 0) == (y[i] == 1);
+	}
+	assert_true((double)right / (double)n > 0.95);
+	kp_model_release(&a);
+	kp_model_release(&b);
+	free(X);
+	free(y);
+	free(wt);
+}
+
 static double
 rosenbrock(void *arg, const double *x, double *g)
 {
@@ -524,6 +584,7 @@ main(void)
 		cmocka_unit_test(ridge_recovers_linear_rule),
 		cmocka_unit_test(logistic_and_softmax_learn),
 		cmocka_unit_test(early_stopping_keeps_best),
+		cmocka_unit_test(logistic_lbfgs_same_bytes_any_threads),
 		cmocka_unit_test(lbfgs_minimises),
 		cmocka_unit_test(lbfgs_softmax_optimum),
 		cmocka_unit_test(mlp_rows_across_chunks),
