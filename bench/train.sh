@@ -77,8 +77,63 @@ int main(int argc, char **argv) {
 C
 cc -O2 -I/usr/include/x86_64-linux-gnu/openblas-pthread -o peak peak.c \
 	-L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas
+# The MLP's products at a 128-row sub-batch on one thread, OpenBLAS's sgemm
+# against kiln's kernel (plugins/lib/gemm.c), each the best of 40 runs of
+# 100 products, taken in turns so that both see the same load; and the
+# memory's read bandwidth (one thread summing a 256 MB array, best of 5),
+# the bound of the L-BFGS models, whose passes over X are matrix-vector.
+cat > small.c <<'C'
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "gemm.h"
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+int main(void) {
+	int m = 128, n = 64, k = 100, r, s, i;
+	float *X = malloc(4 * m * k), *W = malloc(4 * k * n), *C = malloc(4 * m * n), *D = malloc(4 * m * n);
+	double best[4] = { 1e9, 1e9, 1e9, 1e9 }, f = 2.0 * m * n * k * 100 / 1e9, t;
+	volatile float sink = 0;
+	long nb = 64L << 20;
+	float *big = malloc(4 * nb);
+	for (i = 0; i < m * k; i++) X[i] = (float)(i % 97) / 97 - 0.5f;
+	for (i = 0; i < k * n; i++) W[i] = (float)(i % 89) / 89 - 0.5f;
+	for (i = 0; i < m * n; i++) D[i] = (float)(i % 83) / 83 - 0.5f;
+	openblas_set_num_threads(1);
+	if (!kp_gemm_available()) { printf("no AVX2/FMA: kiln uses OpenBLAS for these products\n"); return 0; }
+	for (s = 0; s < 40; s++) {
+		t = now(); for (r = 0; r < 100; r++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, X, k, W, n, 1, C, n);
+		t = now() - t; best[0] = t < best[0] ? t : best[0];
+		t = now(); for (r = 0; r < 100; r++) kp_gemm(m, n, k, X, k, 1, W, n, C, n, W, 1);
+		t = now() - t; best[1] = t < best[1] ? t : best[1];
+		t = now(); for (r = 0; r < 100; r++) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1, X, k, D, n, 0, C, n);
+		t = now() - t; best[2] = t < best[2] ? t : best[2];
+		t = now(); for (r = 0; r < 100; r++) kp_gemm(k, n, m, X, 1, k, D, n, C, n, NULL, 0);
+		t = now() - t; best[3] = t < best[3] ? t : best[3];
+	}
+	printf("128x64x100 X.W, 1 thread: OpenBLAS %.1f, kiln's kernel %.1f GFLOP/s\n", f / best[0], f / best[1]);
+	printf("100x64x128 X^T.D, 1 thread: OpenBLAS %.1f, kiln's kernel %.1f GFLOP/s\n", f / best[2], f / best[3]);
+	memset(big, 0, 4 * nb);
+	for (t = 1e9, s = 0; s < 5; s++) {
+		double t0 = now();
+		float acc[8] = { 0 };
+		long j;
+		for (j = 0; j < nb; j += 8)
+			for (i = 0; i < 8; i++) acc[i] += big[j + i];
+		for (i = 0; i < 8; i++) sink += acc[i];
+		t0 = now() - t0; t = t0 < t ? t0 : t;
+	}
+	printf("memory read, 1 thread: %.1f GB/s\n", 4.0 * nb / t / 1e9);
+	return 0;
+}
+C
+cc -O3 -I/usr/include/x86_64-linux-gnu/openblas-pthread -I"$top/plugins/lib" -o small small.c \
+	"$top/plugins/lib/gemm.c" -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas
+small() { ./small | sed 's/^/  /'; }
 read -r core peak < <(./peak 2)
 echo "OpenBLAS sgemm peak (2048^3, 2 threads, $core kernels): $peak GFLOP/s"
+small
 # OpenBLAS picks its kernels from the processor's model number, and takes a
 # processor it does not know (a virtual machine's, say) for an old one. Then
 # choose by the instruction sets the processor has; both sides see it.
@@ -92,6 +147,7 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$core" = Prescott ]; then
 		read -r core peak < <(./peak 2)
 		echo "OpenBLAS took this processor for a Prescott; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE for both sides:"
 		echo "OpenBLAS sgemm peak (2048^3, 2 threads, $core kernels): $peak GFLOP/s"
+		small
 	fi
 fi
 echo

@@ -525,7 +525,7 @@ struct pool {
 	struct grad *grads;	/* one per sub-batch of a full batch */
 	size_t nthreads, ngrads;
 	pthread_t *threads;
-	struct kp_barrier go, done;
+	pthread_barrier_t go, done;
 	int quit;
 	/* The current step: the rows idx[0..rows) of X, their labels or targets. */
 	const struct kp_fit_opts *o;
@@ -609,10 +609,10 @@ static void
 run_all(struct pool *p)
 {
 	if (p->nthreads > 1)
-		kp_barrier_wait(&p->go);
+		pthread_barrier_wait(&p->go);
 	share(p, 0);
 	if (p->nthreads > 1)
-		kp_barrier_wait(&p->done);
+		pthread_barrier_wait(&p->done);
 }
 
 static void *
@@ -623,11 +623,11 @@ thread_main(void *arg)
 	size_t w = (size_t)(t - p->nets);
 
 	for (;;) {
-		kp_barrier_wait(&p->go);
+		pthread_barrier_wait(&p->go);
 		if (p->quit)
 			return NULL;
 		share(p, w);
-		kp_barrier_wait(&p->done);
+		pthread_barrier_wait(&p->done);
 	}
 }
 
@@ -687,8 +687,8 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	if (p->nthreads < 2)
 		return;
-	kp_barrier_init(&p->go, (unsigned)p->nthreads);
-	kp_barrier_init(&p->done, (unsigned)p->nthreads);
+	pthread_barrier_init(&p->go, NULL, (unsigned)p->nthreads);
+	pthread_barrier_init(&p->done, NULL, (unsigned)p->nthreads);
 	p->threads = kp_xcalloc(p->nthreads, sizeof(pthread_t));
 	for (i = 1; i < p->nthreads; i++)
 		if (pthread_create(&p->threads[i], NULL, thread_main, &p->nets[i]) != 0)
@@ -702,9 +702,11 @@ pool_release(struct pool *p)
 
 	if (p->nthreads > 1) {
 		p->quit = 1;
-		kp_barrier_wait(&p->go);
+		pthread_barrier_wait(&p->go);
 		for (i = 1; i < p->nthreads; i++)
 			pthread_join(p->threads[i], NULL);
+		pthread_barrier_destroy(&p->go);
+		pthread_barrier_destroy(&p->done);
 		free(p->threads);
 	}
 	for (i = 0; i < p->nthreads; i++) {

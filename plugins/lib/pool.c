@@ -4,15 +4,9 @@
  * handed out in whatever order threads ask, which is why a task must write
  * only its own results: callers reduce them afterwards in task order.
  */
-#include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "pool.h"
 #include "util.h"
@@ -125,64 +119,4 @@ kp_pool_free(struct kp_pool *p)
 	pthread_cond_destroy(&p->finish);
 	free(p->threads);
 	free(p);
-}
-
-/* How long a thread at a barrier spins before it sleeps. */
-#define KP_BARRIER_SPIN_NS 3000
-
-void
-kp_barrier_init(struct kp_barrier *b, unsigned n)
-{
-	atomic_init(&b->count, 0);
-	atomic_init(&b->gen, 0);
-	atomic_init(&b->sleepers, 0);
-	b->n = n;
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Whether generation g has passed, spinning up to KP_BARRIER_SPIN_NS for it. */
-static int
-spin_past(struct kp_barrier *b, unsigned g)
-{
-	int64_t end = now_ns() + KP_BARRIER_SPIN_NS;
-	int i;
-
-	do {
-		for (i = 0; i < 64; i++) {
-			if (atomic_load(&b->gen) != g)
-				return 1;
-#if defined(__x86_64__) || defined(__i386__)
-			__builtin_ia32_pause();
-#endif
-		}
-	} while (now_ns() < end);
-	return 0;
-}
-
-void
-kp_barrier_wait(struct kp_barrier *b)
-{
-	unsigned g = atomic_load(&b->gen);
-
-	if (atomic_fetch_add(&b->count, 1) + 1 == b->n) {
-		atomic_store(&b->count, 0);
-		atomic_fetch_add(&b->gen, 1);
-		if (atomic_load(&b->sleepers))
-			syscall(SYS_futex, &b->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-		return;
-	}
-	if (spin_past(b, g))
-		return;
-	atomic_fetch_add(&b->sleepers, 1);
-	while (atomic_load(&b->gen) == g)
-		syscall(SYS_futex, &b->gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
-	atomic_fetch_sub(&b->sleepers, 1);
 }

@@ -6,7 +6,6 @@
 #ifndef KILN_PLUGLIB_POOL_H
 #define KILN_PLUGLIB_POOL_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 
 struct kp_pool;
@@ -20,18 +19,5 @@ struct kp_pool *kp_pool_new(int nthreads);
 void kp_pool_run(struct kp_pool *p, kp_pool_fn fn, void *arg, size_t ntasks);
 /* Stop and free the pool's threads; NULL is allowed. */
 void kp_pool_free(struct kp_pool *p);
-
-/*
- * A barrier for steps too short for a sleep and a wake-up each (the MLP's
- * sub-batches, ~50 us): a thread that arrives spins a while for the last
- * one (KP_BARRIER_SPIN_NS), then sleeps on a futex.
- */
-struct kp_barrier {
-	atomic_uint count, gen, sleepers;
-	unsigned n;
-};
-
-void kp_barrier_init(struct kp_barrier *b, unsigned n);
-void kp_barrier_wait(struct kp_barrier *b);
 
 #endif
