@@ -343,18 +343,9 @@ init_weights(struct kp_model *m, struct kp_rng *r)
 }
 
 /*
- * Whether a product of n columns goes to kp_gemm rather than OpenBLAS: by
- * the shape and the processor only, so the same for any thread count.
- */
-static int
-small_gemm(size_t n)
-{
-	return n % 8 == 0 && kp_gemm_available();
-}
-
-/*
- * Forward pass of the gathered rows, keeping every layer's activations; a
- * ReLU layer in one pass of kp_gemm (product, bias and ReLU).
+ * Forward pass of the gathered rows, keeping every layer's activations:
+ * by kp_gemm where the processor has it (whether it does is the same for
+ * any thread count), a ReLU layer in one pass (product, bias and ReLU).
  */
 static void
 net_forward(struct net *t, size_t rows)
@@ -364,11 +355,14 @@ net_forward(struct net *t, size_t rows)
 	for (i = 0; i < t->m->nlayers; i++) {
 		const struct kp_layer *l = &t->m->layers[i];
 
-		if (l->act == KP_RELU && small_gemm(l->out))
-			kp_gemm(rows, l->out, l->in, t->a[i], l->in, 1, l->w, l->out,
-				t->a[i + 1], l->out, l->b, 1);
-		else
+		if (!kp_gemm_available()) {
 			kp_layer_forward(l, t->a[i], rows, t->a[i + 1]);
+			continue;
+		}
+		kp_gemm(rows, l->out, l->in, t->a[i], l->in, 1, l->w, l->out, t->a[i + 1],
+			l->out, l->b, l->act == KP_RELU);
+		if (l->act != KP_RELU)
+			kp_activate(l->act, t->a[i + 1], rows, l->out);
 	}
 }
 
@@ -437,7 +431,7 @@ net_backward(struct net *t, size_t rows)
 		const struct kp_layer *l = &t->m->layers[i];
 		float *d = t->delta[i];
 
-		if (small_gemm(l->out))
+		if (kp_gemm_available())
 			kp_gemm(l->in, l->out, rows, t->a[i], 1, l->in, d, l->out, t->gw[i],
 				l->out, NULL, 0);
 		else if (l->out == 1)
@@ -453,7 +447,7 @@ net_backward(struct net *t, size_t rows)
 				t->gb[i][j] += d[r * l->out + j];
 		if (i == 0)
 			break;
-		if (small_gemm(l->in)) {
+		if (kp_gemm_available()) {
 			for (r = 0; r < l->in; r++)
 				for (j = 0; j < l->out; j++)
 					t->wt[j * l->in + r] = l->w[r * l->out + j];

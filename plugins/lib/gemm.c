@@ -1,5 +1,5 @@
 /*
- * gemm: see gemm.h. Tiles of MR rows by 16 (or 8) columns, each held in
+ * gemm: see gemm.h. Tiles of MR rows by 16 (or 8, or fewer) columns, each held in
  * registers for the whole of k: 12 accumulators, two loads of B and MR
  * broadcasts of A per step of p.
  */
@@ -25,25 +25,43 @@ kp_gemm_available(void)
 	return avail;
 }
 
-/* Column block j's result for one row: plus the bias, ReLU, stored. */
+/*
+ * Eight columns of B's row b, or the first w of them (w < 8: a masked
+ * load, which reads nothing past them).
+ */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256
+load(const float *b, size_t w, __m256i mask)
+{
+	return w < 8 ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
+}
+
+/* Column block j's result for one row: plus the bias, ReLU, stored (w columns). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-store(float *c, __m256 v, const float *bias, int relu)
+store(float *c, __m256 v, const float *bias, int relu, size_t w, __m256i mask)
 {
 	if (bias)
-		v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+		v = _mm256_add_ps(v, load(bias, w, mask));
 	if (relu) {
 		__m256i u = _mm256_castps_si256(v);
 
 		v = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_srai_epi32(u, 31), u));
 	}
-	_mm256_storeu_ps(c, v);
+	if (w < 8)
+		_mm256_maskstore_ps(c, mask, v);
+	else
+		_mm256_storeu_ps(c, v);
 }
 
-/* C[0..mr) x [0..8 nv) of the product; mr and nv are constants where it is inlined. */
+/*
+ * C[0..mr) x [0..8 nv) of the product, or x [0..w) where w < 8 (then nv
+ * is 1); mr and nv are constants where it is inlined.
+ */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile(size_t mr, size_t nv, size_t k, const float *A, size_t ars, size_t acs,
+tile(size_t mr, size_t nv, size_t w, size_t k, const float *A, size_t ars, size_t acs,
 	const float *B, size_t ldb, float *C, size_t ldc, const float *bias, int relu)
 {
+	__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w),
+		_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 	__m256 c[MR][2];
 	size_t i, p;
 
@@ -51,7 +69,7 @@ tile(size_t mr, size_t nv, size_t k, const float *A, size_t ars, size_t acs,
 		c[i][0] = c[i][1] = _mm256_setzero_ps();
 	for (p = 0; p < k; p++) {
 		const float *b = B + p * ldb, *a = A + p * acs;
-		__m256 b0 = _mm256_loadu_ps(b), b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
+		__m256 b0 = load(b, w, mask), b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
 
 		for (i = 0; i < mr; i++) {
 			__m256 x = _mm256_broadcast_ss(a + i * ars);
@@ -62,13 +80,13 @@ tile(size_t mr, size_t nv, size_t k, const float *A, size_t ars, size_t acs,
 		}
 	}
 	for (i = 0; i < mr; i++) {
-		store(C + i * ldc, c[i][0], bias, relu);
+		store(C + i * ldc, c[i][0], bias, relu, w, mask);
 		if (nv > 1)
-			store(C + i * ldc + 8, c[i][1], bias ? bias + 8 : NULL, relu);
+			store(C + i * ldc + 8, c[i][1], bias ? bias + 8 : NULL, relu, 8, mask);
 	}
 }
 
-/* The rows [i, i + mr) of C, 16 columns at a time and 8 for the rest. */
+/* The rows [i, i + mr) of C, 16 columns at a time, then 8, then the rest. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 rows(size_t mr, size_t n, size_t k, const float *A, size_t ars, size_t acs,
 	const float *B, size_t ldb, float *C, size_t ldc, const float *bias, int relu)
@@ -76,9 +94,14 @@ rows(size_t mr, size_t n, size_t k, const float *A, size_t ars, size_t acs,
 	size_t j;
 
 	for (j = 0; j + 16 <= n; j += 16)
-		tile(mr, 2, k, A, ars, acs, B + j, ldb, C + j, ldc, bias ? bias + j : NULL, relu);
+		tile(mr, 2, 8, k, A, ars, acs, B + j, ldb, C + j, ldc, bias ? bias + j : NULL, relu);
+	if (j + 8 <= n) {
+		tile(mr, 1, 8, k, A, ars, acs, B + j, ldb, C + j, ldc, bias ? bias + j : NULL, relu);
+		j += 8;
+	}
 	if (j < n)
-		tile(mr, 1, k, A, ars, acs, B + j, ldb, C + j, ldc, bias ? bias + j : NULL, relu);
+		tile(mr, 1, n - j, k, A, ars, acs, B + j, ldb, C + j, ldc,
+			bias ? bias + j : NULL, relu);
 }
 
 __attribute__((target("avx2,fma"))) void

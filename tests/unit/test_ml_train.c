@@ -157,7 +157,8 @@ static void
 gemm_matches_fma_chain(void **state)
 {
 	static const size_t shapes[][3] = { { 128, 64, 100 }, { 100, 64, 128 }, { 7, 24, 5 },
-		{ 13, 8, 1 }, { 1, 40, 33 } };
+		{ 13, 8, 1 }, { 1, 40, 33 }, { 128, 2, 64 }, { 64, 2, 128 }, { 9, 13, 7 },
+		{ 5, 1, 3 }, { 7, 29, 11 } };
 	struct kp_rng r;
 	size_t s, i, j, t;
 
@@ -182,7 +183,14 @@ gemm_matches_fma_chain(void **state)
 			const float *bb = t & 2 ? bias : NULL;
 			int relu = (t & 2) != 0;
 
+			for (i = 0; i < m * ldc; i++)
+				C[i] = -7.0f;
 			kp_gemm(m, n, k, A, ars, acs, B, n, C, ldc, bb, relu);
+			for (i = 0; i < m; i++)
+				for (j = n; j < ldc; j++)
+					if (C[i * ldc + j] != -7.0f)
+						fail_msg("%zux%zux%zu: wrote C[%zu][%zu], past the width",
+							m, n, k, i, j);
 			for (i = 0; i < m; i++)
 				for (j = 0; j < n; j++) {
 					float want = gemm_ref(A, ars, acs, B, n, i, j, k, bb, relu);
