@@ -525,25 +525,10 @@ struct pool {
 	const struct kp_fit_opts *o;
 	const float *X;
 	const size_t *idx;
-	size_t rows, left;	/* left: rows from idx to the epoch's end */
+	size_t rows;
 	const int64_t *y;
 	const float *yf;
 };
-
-/*
- * Ask for the cache lines of the SUB rows from idx[r] on, which this
- * thread gathers next (r: the next step's sub-batch of the same number,
- * or the current step's next one of this thread), while it computes.
- */
-static void
-prefetch_rows(const struct pool *p, size_t r)
-{
-	size_t d = p->main.m->layers[0].in, i, c;
-
-	for (i = r; i < r + SUB && i < p->left; i++)
-		for (c = 0; c < d; c += 16)
-			__builtin_prefetch(p->X + p->idx[i] * d + c, 0, 2);
-}
 
 /*
  * Copy the rows idx[0..rows) of X, their labels or targets and weights
@@ -578,7 +563,6 @@ sub_batch(struct pool *p, struct net *t, size_t s)
 	size_t r = s * SUB, rows = p->rows - r < SUB ? p->rows - r : SUB;
 
 	gather(p, t, p->idx + r, rows);
-	prefetch_rows(p, r + p->nthreads * SUB);
 	t->a[0] = t->xs;
 	t->gw = p->grads[s].gw;
 	t->gb = p->grads[s].gb;
@@ -734,7 +718,6 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 	for (r = 0; r < n; r += batch) {
 		p->idx = idx + r;
 		p->rows = n - r < batch ? n - r : batch;
-		p->left = n - r;
 		run_all(p);
 		loss += reduce(p);
 		net_update(&p->main, p->o);
