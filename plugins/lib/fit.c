@@ -1141,7 +1141,7 @@ logistic_block(const struct convex *c, size_t r0, size_t rows, float *gw)
 	return loss;
 }
 
-/* Block b's loss and gradient at c->W. */
+/* Block b's loss and gradient at c->W (softmax; logistic_block for one output). */
 static void
 convex_block(void *arg, size_t b)
 {
@@ -1159,24 +1159,13 @@ convex_block(void *arg, size_t b)
 
 	for (i = 0; i < rows; i++)
 		memcpy(z + i * k, bias, k * sizeof(float));
-	if (k == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)rows, (int)d, 1.0f, X, (int)d,
-			c->W, 1, 1.0f, z, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)d,
-			1.0f, X, (int)d, c->W, (int)k, 1.0f, z, (int)k);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)d,
+		1.0f, X, (int)d, c->W, (int)k, 1.0f, z, (int)k);
 	for (i = 0; i < rows; i++) {
 		float *zi = z + i * k;
 		double w = c->w ? c->w[r0 + i] : 1, mx = zi[0], s = 0;
 		size_t y = (size_t)c->y[r0 + i];
 
-		if (k == 1) {
-			double q = 1 / (1 + exp(-(double)zi[0]));
-
-			loss += w * (log1p(exp(-fabs(zi[0]))) + (zi[0] > 0 ? zi[0] * (1.0 - y) : -zi[0] * (double)y));
-			zi[0] = (float)(w * (q - (double)y));
-			continue;
-		}
 		for (j = 1; j < k; j++)
 			mx = zi[j] > mx ? zi[j] : mx;
 		for (j = 0; j < k; j++)
@@ -1185,12 +1174,8 @@ convex_block(void *arg, size_t b)
 		for (j = 0; j < k; j++)
 			zi[j] = (float)(w * (exp(zi[j] - mx) / s - (j == y)));
 	}
-	if (k == 1)
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, (int)d, 1.0f, X, (int)d, z, 1,
-			0.0f, gw, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)rows,
-			1.0f, X, (int)d, z, (int)k, 0.0f, gw, (int)k);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)rows,
+		1.0f, X, (int)d, z, (int)k, 0.0f, gw, (int)k);
 	for (j = 0; j < k; j++) {
 		double s = 0;
 
