@@ -1129,9 +1129,10 @@ logistic_block(const struct convex *c, size_t r0, size_t rows, float *gw)
 		const float *x = c->X + (r0 + i) * d;
 		float z = c->W[d] + dot8(x, c->W, d), dz;
 		double w = c->w ? c->w[r0 + i] : 1, y = (double)c->y[r0 + i];
-		double q = 1 / (1 + exp(-(double)z));
+		double e = exp(-fabs((double)z)), q = z >= 0 ? 1 / (1 + e) : e / (1 + e);
 
-		loss += w * (log1p(exp(-fabs(z))) + (z > 0 ? z * (1.0 - y) : -z * y));
+		/* One exp: the loss's log1p(e^-|z|) and the sigmoid q from the same e. */
+		loss += w * (log1p(e) + (z > 0 ? z * (1.0 - y) : -z * y));
 		dz = (float)(w * (q - y));
 		for (j = 0; j < d; j++)
 			gw[j] += dz * x[j];
