@@ -15,6 +15,7 @@
 #include "../lib/fit.h"
 #include "../lib/forest.h"
 #include "../lib/gbdt.h"
+#include "../lib/gemm.h"
 #include "../lib/json.h"
 #include "../lib/model.h"
 #include "../lib/npy.h"
@@ -580,8 +581,9 @@ run(kiln_ctx *ctx)
 	if (options(ctx, &o) < 0 || kp_input(ctx, "features", &dir) < 0 || open_checkpoint(ctx, &o, &res) < 0)
 		return -1;
 	o.threads = kiln_threads(ctx) > 0 ? kiln_threads(ctx) : 1;
-	kiln_log(ctx, "OpenBLAS %s kernels, %d training thread(s)", openblas_get_corename(),
-		o.threads);
+	kiln_log(ctx, "OpenBLAS %s kernels, %s, %d training thread(s)", openblas_get_corename(),
+		kp_gemm_available() ? "the MLP's and Adam's products by kiln's AVX2/FMA kernel" :
+		"no AVX2/FMA: every product by OpenBLAS", o.threads);
 	t0 = seconds();
 	if (load_data(&d, dir, err) < 0 || finite_inputs(&d, err) < 0) {
 		data_release(&d);
