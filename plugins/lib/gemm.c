@@ -1,7 +1,7 @@
 /*
- * gemm: see gemm.h. Tiles of MR rows by 16 (or 8, or fewer) columns, each held in
- * registers for the whole of k: 12 accumulators, two loads of B and MR
- * broadcasts of A per step of p.
+ * gemm: see gemm.h. Tiles of MR rows by 16 (or 8, or fewer) columns, each
+ * held in registers for the whole of k: 12 accumulators, two loads of B
+ * and MR broadcasts of A per step of p.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,16 +13,11 @@
 
 #define MR 6
 
+/* libgcc's constructor has read the processor's features: no state here, no race. */
 int
 kp_gemm_available(void)
 {
-	static int avail = -1;
-
-	if (avail < 0) {
-		__builtin_cpu_init();
-		avail = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return avail;
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 /*
