@@ -3,7 +3,7 @@
  * rather than linked. Only `kiln fetch --update` (a pin's SHA-256) and a
  * registry's credentials (base64 in ~/.docker/config.json) call it; linked,
  * its relocations and constructors cost every run — a no-op build, a
- * status — about 1.7 MiB of memory and the loader's time (see
+ * status — about 1.4 MiB of peak memory and the loader's time (see
  * docs/design.md, "libcrypto is loaded on first use").
  *
  * A file that calls libcrypto includes this instead of <openssl/evp.h>,
