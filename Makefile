@@ -24,7 +24,7 @@ KILN_VERSION = 0.1.0
 CPPFLAGS += -DKILN_VERSION=\"$(KILN_VERSION)\" -D_GNU_SOURCE -Iinclude -I/usr/include/lua5.4 \
 	-I/usr/include/x86_64-linux-gnu/openblas-pthread
 CFLAGS += -std=gnu11 $(OPT) -g -fPIC $(WARN)
-LDLIBS_CORE = -llua5.4 -lxxhash -ljansson -lcsv -lexpat -lzstd -lcrypto -lseccomp -ldl -lm
+LDLIBS_CORE = -llua5.4 -lxxhash -ljansson -lcsv -lexpat -lzstd -lseccomp -ldl -lm
 LDLIBS_PLUGLIB = -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lcsv -ljansson -lm
 
 ifeq ($(SAN),1)

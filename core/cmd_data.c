@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "crypto.h"
 #include "curl.h"
 #include "cmd_data.h"
 #include "paths.h"
@@ -86,9 +86,12 @@ sha256_file(FILE *f, char *hex)
 {
 	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0, i;
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	EVP_MD_CTX *m;
 	size_t got;
 
+	kiln_crypto_load();
+	if (!(m = EVP_MD_CTX_new()))
+		return -1;
 	rewind(f);
 	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
 	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)

@@ -37,6 +37,8 @@ kiln_graph_release(struct kiln_graph *g)
 	free(g->sources);
 	map_release(&g->byname);
 	arena_release(&g->arena);
+	free(g->blob);
+	g->blob = NULL;
 }
 
 struct kiln_target *

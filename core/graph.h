@@ -147,6 +147,7 @@ struct kiln_graph {
 	size_t nsources;
 	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
 	struct kiln_target **edges;	/* every target's deps and rdeps, one block (kiln_graph_link) */
+	void *blob;		/* .kiln/graph's bytes, which strings of a cached graph point into (malloc'd) */
 };
 
 void kiln_graph_init(struct kiln_graph *g);

@@ -74,14 +74,14 @@ dec_tools(struct wire *w, struct arena *a, struct kiln_toolset *ts)
 	ts->tools = arena_alloc(a, ts->ntools * sizeof(*ts->tools));
 	memset(ts->tools, 0, ts->ntools * sizeof(*ts->tools));
 	for (i = 0; i < ts->ntools; i++) {
-		ts->tools[i].name = wire_get_str(w, a);
-		ts->tools[i].path = wire_get_str(w, a);
+		ts->tools[i].name = wire_get_ref(w);
+		ts->tools[i].path = wire_get_ref(w);
 	}
 	ts->npackages = wire_get_count(w, 4);
 	ts->packages = arena_alloc(a, ts->npackages * sizeof(*ts->packages));
 	memset(ts->packages, 0, ts->npackages * sizeof(*ts->packages));
 	for (i = 0; i < ts->npackages; i++)
-		ts->packages[i].name = wire_get_str(w, a);
+		ts->packages[i].name = wire_get_ref(w);
 }
 
 static void
@@ -194,21 +194,21 @@ static int
 dec_target(struct wire *w, struct kiln_graph *g)
 {
 	struct arena *a = &g->arena;
-	const char *name = wire_get_str(w, a);
+	const char *name = wire_get_ref(w);
 	struct kiln_target *t;
 	size_t i;
 
 	if (w->bad || !(t = kiln_graph_add(g, name)))
 		return -1;
-	t->plugin = wire_get_str(w, a);
-	t->file = wire_get_str(w, a);
+	t->plugin = wire_get_ref(w);
+	t->file = wire_get_ref(w);
 	t->line = wire_get_u32(w);
 	t->ninputs = wire_get_count(w, 16);
 	t->inputs = arena_alloc(a, t->ninputs * sizeof(*t->inputs));
 	memset(t->inputs, 0, t->ninputs * sizeof(*t->inputs));
 	for (i = 0; i < t->ninputs; i++) {
-		t->inputs[i].name = wire_get_str(w, a);
-		t->inputs[i].spec = wire_get_str(w, a);
+		t->inputs[i].name = wire_get_ref(w);
+		t->inputs[i].spec = wire_get_ref(w);
 		t->inputs[i].kind = wire_get_u32(w);
 		t->inputs[i].soft = wire_get_u32(w) != 0;
 	}
@@ -219,12 +219,12 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	t->noutputs = wire_get_count(w, 4);
 	t->outputs = arena_alloc(a, t->noutputs * sizeof(*t->outputs));
 	for (i = 0; i < t->noutputs; i++)
-		t->outputs[i] = wire_get_str(w, a);
+		t->outputs[i] = wire_get_ref(w);
 	t->nenv = wire_get_count(w, 8);
 	t->env = arena_alloc(a, t->nenv * sizeof(*t->env));
 	for (i = 0; i < t->nenv; i++) {
-		t->env[i].name = wire_get_str(w, a);
-		t->env[i].value = wire_get_u32(w) ? wire_get_str(w, a) : NULL;
+		t->env[i].name = wire_get_ref(w);
+		t->env[i].value = wire_get_u32(w) ? wire_get_ref(w) : NULL;
 	}
 	t->res.cpus = wire_get_u32(w);
 	t->res.threads = wire_get_u32(w);
@@ -251,9 +251,9 @@ enc_opt(struct buf *b, const char *s)
 }
 
 static const char *
-dec_opt(struct wire *w, struct arena *a)
+dec_opt(struct wire *w)
 {
-	return wire_get_u32(w) ? wire_get_str(w, a) : NULL;
+	return wire_get_u32(w) ? wire_get_ref(w) : NULL;
 }
 
 static void
@@ -302,22 +302,22 @@ kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *
 	n = wire_get_count(&w, 20);
 	g->sources = xreallocarray(NULL, n + 1, sizeof(*g->sources));
 	for (i = 0; i < n; i++) {
-		const char *path = wire_get_str(&w, &g->arena);
+		const char *path = wire_get_ref(&w);
 
 		wire_get_digest(&w, &want);
 		if (w.bad || source_digest(st, path, &got) < 0 || !kiln_digest_eq(&want, &got))
 			goto stale;
 		g->sources[g->nsources++] = path;
 	}
-	g->config.remote = dec_opt(&w, &g->arena);
-	g->config.executor = dec_opt(&w, &g->arena);
+	g->config.remote = dec_opt(&w);
+	g->config.executor = dec_opt(&w);
 	if (wire_get_u32(&w)) {
 		kiln_value *v = arena_alloc(&g->arena, sizeof(*v));
 
 		dec_value(&w, &g->arena, v, 0);
 		g->config.slurm = v;
 	}
-	g->config.file = dec_opt(&w, &g->arena);
+	g->config.file = dec_opt(&w);
 	g->config.line = wire_get_u32(&w);
 	n = wire_get_count(&w, 40);
 	for (i = 0; i < n; i++)
@@ -358,6 +358,10 @@ load(struct kiln_graph *g, struct kiln_state *st)
 	if (w.bad || !kiln_digest_eq(&want, &got))
 		goto out;
 	rc = kiln_graphcache_decode(g, st, w.p, (size_t)(w.end - w.p));
+	if (rc == 0) {
+		g->blob = data;	/* the graph's strings point into it */
+		data = NULL;
+	}
 out:
 	free(data);
 	return rc;

@@ -24,7 +24,9 @@ int kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_sta
  * Fill the empty g from .kiln/graph's body: what follows its header
  * (magic, version, fingerprint) up to its checksum, p[0..len), which kiln
  * wrote but a damaged disk or another tool may have changed. 0 done; -1
- * when it does not decode or a source changed since (g left empty).
+ * when it does not decode or a source changed since (g left empty). The
+ * graph's strings (names, specs, paths) point into p, which must outlive
+ * g: a copy of each was 1.5 MiB of a 10,000-target no-op's peak memory.
  */
 int kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *p, size_t len);
 

@@ -37,9 +37,11 @@ int kiln_outputs_intact(struct kiln_record *rec, int *restat);
  * The outputs of many targets checked on a second thread while the caller
  * resolves sources (a no-op build's other half of its system calls): each
  * record whose every output still stats as recorded is marked in `same`;
- * any other is left to kiln_outputs_intact. The thread only opens (through
- * no link, as kiln_outputs_intact does), stats and closes: it allocates
- * nothing and reads only the records, which must not change until the join.
+ * any other is left to kiln_outputs_intact. Each output is one
+ * fstatat(AT_SYMLINK_NOFOLLOW) beneath kiln-out/, opened once through no
+ * link (docs/design.md, "An output's no-op check is one stat"): the thread
+ * allocates nothing and reads only the records, which must not change
+ * until the join.
  */
 struct kiln_outputs_ahead {
 	const struct kiln_record **recs;	/* the caller's */
@@ -48,6 +50,7 @@ struct kiln_outputs_ahead {
 	size_t next;		/* the next record to check, taken atomically */
 	pthread_t th;
 	int started;
+	int outfd;		/* kiln-out/, or -1: every record is left to kiln_outputs_intact */
 };
 /* Start checking a->recs[0..n) (no thread for a few, or on one CPU: the join checks them all). */
 void kiln_outputs_ahead_start(struct kiln_outputs_ahead *a);

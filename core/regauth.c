@@ -4,11 +4,11 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "regauth.h"
 #include "util.h"
 
@@ -66,6 +66,7 @@ read_entry(const json_t *e, const char *file, const char *key, struct kiln_regau
 		return error("%s: auths entry '%s' has no \"auth\" (nor username and password)", file, key);
 	n = strlen(b64);
 	raw = xmalloc(n + 4);
+	kiln_crypto_load();
 	len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
 	/* EVP_DecodeBlock counts the padding as bytes of zeros. */
 	while (len > 0 && n > 0 && b64[--n] == '=')
@@ -76,7 +77,7 @@ read_entry(const json_t *e, const char *file, const char *key, struct kiln_regau
 	}
 	a->user = xstrndup((char *)raw, (size_t)(colon - (char *)raw));
 	a->password = xstrndup(colon + 1, (size_t)len - (size_t)(colon + 1 - (char *)raw));
-	OPENSSL_cleanse(raw, n + 4);
+	explicit_bzero(raw, n + 4);
 	free(raw);
 	return 1;
 }
@@ -151,7 +152,7 @@ void
 kiln_regauth_release(struct kiln_regauth *a)
 {
 	if (a->password)
-		OPENSSL_cleanse(a->password, strlen(a->password));
+		explicit_bzero(a->password, strlen(a->password));
 	free(a->user);
 	free(a->password);
 	free(a->source);

@@ -155,46 +155,78 @@ dec_target(struct wire *r, struct arena *a)
 		rec->metrics[i].name = wire_get_ref(r);
 		rec->metrics[i].value = wire_get_f64(r);
 	}
-	rec->lazy = r->p;
-	rec->lazy_end = r->end;
 	return r->bad ? NULL : rec;
+}
+
+/*
+ * Read rec's lazy part back from the file as loaded (st->rfd), its frame
+ * checked again: w over a malloc'd copy (*buf, the caller frees it). The
+ * file is only appended to, or renamed over, while kiln has it open, so
+ * the frame is where it was; if another program changed it meanwhile,
+ * kiln stops rather than take its bytes for the record it read.
+ */
+static void
+lazy_open(struct kiln_state *st, const struct kiln_record *rec, unsigned char **buf, struct wire *w)
+{
+	struct wire f, payload;
+	size_t got = 0;
+	int type = 0;
+
+	*buf = xmalloc(rec->frame_len);
+	while (st->rfd >= 0 && got < rec->frame_len) {
+		ssize_t n = pread(st->rfd, *buf + got, rec->frame_len - got, (off_t)(rec->frame_off + got));
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+		got += n > 0 ? (size_t)n : 0;
+	}
+	f = (struct wire){*buf, *buf + got, 0};
+	if (got < rec->frame_len || !wire_unframe(&f, MAX_RECORD, &type, &payload) || type != R_TARGET ||
+	    rec->lazy_at < 5 || rec->lazy_at > rec->frame_len - 8)
+		die("%s changed while kiln was reading it (the record of target '%s' is no longer where it was); "
+		    "run kiln again", st->path, rec->name);
+	*w = (struct wire){*buf + rec->lazy_at, payload.end, 0};
 }
 
 void
 kiln_state_comps(struct kiln_state *st, struct kiln_record *rec)
 {
-	struct wire w = {rec->lazy, rec->lazy_end, 0};
+	unsigned char *buf;
+	struct wire w;
 	size_t i, n;
 
-	if (!rec->lazy)
+	if (!rec->frame_len)
 		return;
-	rec->lazy = NULL;
+	lazy_open(st, rec, &buf, &w);
+	rec->frame_len = 0;
 	n = wire_get_count(&w, 22);
 	rec->comps = arena_alloc(&st->arena, n * sizeof(*rec->comps));
 	for (i = 0; i < n && !w.bad; i++) {
 		const unsigned char *k = wire_take(&w, 1);
 
 		rec->comps[i].kind = k ? *k : 0;
-		rec->comps[i].name = wire_get_ref(&w);
+		rec->comps[i].name = arena_strdup(&st->arena, wire_get_ref(&w));
 		wire_get_digest(&w, &rec->comps[i].digest);
 	}
-	/* The whole record was checksummed at load; a short list here would be a bug of ours. */
+	/* The whole record was checksummed (at load and again now); a short list here would be a bug of ours. */
 	rec->ncomps = w.bad ? 0 : n;
 	if (!rec->params)
-		rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
+		rec->params = !w.bad && w.p < w.end ? arena_strdup(&st->arena, wire_get_ref(&w)) : "";
+	free(buf);
 }
 
 const char *
 kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
 {
-	struct wire w = {rec->lazy, rec->lazy_end, 0};
+	unsigned char *buf;
+	struct wire w;
 	size_t i, n;
 
-	(void)st;
 	if (rec->params)
 		return rec->params;
-	if (!rec->lazy)
+	if (!rec->frame_len)
 		return rec->params = "";
+	lazy_open(st, rec, &buf, &w);
 	/* Step over the components without keeping them: the lock needs only this. */
 	n = wire_get_count(&w, 22);
 	for (i = 0; i < n && !w.bad; i++) {
@@ -202,7 +234,9 @@ kiln_state_params(struct kiln_state *st, struct kiln_record *rec)
 		wire_get_ref(&w);
 		wire_take(&w, sizeof(struct kiln_digest));
 	}
-	return rec->params = !w.bad && w.p < w.end ? wire_get_ref(&w) : "";
+	rec->params = !w.bad && w.p < w.end ? arena_strdup(&st->arena, wire_get_ref(&w)) : "";
+	free(buf);
+	return rec->params;
 }
 
 static void
@@ -281,37 +315,87 @@ lock_stale(struct kiln_state *st)
 	st->lock.path = NULL;
 }
 
+/* The rest of r, copied into the arena: a record keeps nothing of the file's bytes, which are freed once loaded. */
+static struct wire
+kept(struct arena *a, const struct wire *r)
+{
+	size_t n = (size_t)(r->end - r->p);
+	unsigned char *c = arena_alloc(a, n ? n : 1);
+
+	memcpy(c, r->p, n);
+	return (struct wire){c, c + n, r->bad};
+}
+
+static const char *
+rebase(const char *p, const unsigned char *from, const unsigned char *to)
+{
+	return (const char *)to + ((const unsigned char *)p - from);
+}
+
+/*
+ * A target record at `frame` (frame_len bytes at frame_off in the file),
+ * payload r: its fields up to the components are copied into the arena;
+ * the components and params (most of the record, read only by why, status
+ * and the lock) stay in the file, read back when asked for.
+ */
+static struct kiln_record *
+apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, size_t frame_off,
+    size_t frame_len)
+{
+	const unsigned char *start = r->p;
+	struct kiln_record *rec = dec_target(r, &st->arena);
+	struct wire eager;
+	size_t i;
+
+	if (!rec)
+		return NULL;
+	eager = kept(&st->arena, &(struct wire){start, r->p, 0});
+	rec->name = rebase(rec->name, start, eager.p);
+	for (i = 0; i < rec->nfiles; i++)
+		rec->files[i].path = rebase(rec->files[i].path, start, eager.p);
+	for (i = 0; i < rec->nmetrics; i++)
+		rec->metrics[i].name = rebase(rec->metrics[i].name, start, eager.p);
+	rec->frame_off = frame_off;
+	rec->frame_len = (uint32_t)frame_len;
+	rec->lazy_at = (uint32_t)(r->p - frame);
+	return rec;
+}
+
 static int
-apply(struct kiln_state *st, int type, struct wire *r)
+apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *frame, size_t frame_off,
+    size_t frame_len)
 {
 	struct kiln_record *rec;
 	struct kiln_statrec *s;
 	struct kiln_dirrec *d;
+	struct wire c;
 
-	switch (type) {
-	case R_TARGET:
-		if (!(rec = dec_target(r, &st->arena)))
+	if (type == R_TARGET) {
+		if (!(rec = apply_target(st, pr, frame, frame_off, frame_len)))
 			return -1;
 		map_put(&st->targets, rec->name, rec);
 		lock_stale(st);
 		return 0;
+	}
+	c = kept(&st->arena, pr);
+	switch (type) {
 	case R_FORGET:
-		map_put(&st->targets, wire_get_ref(r), NULL);
+		map_put(&st->targets, wire_get_ref(&c), NULL);
 		lock_stale(st);
-		return r->bad ? -1 : 0;
+		return c.bad ? -1 : 0;
 	case R_STAT:
-		if (!(s = dec_stat(r, &st->arena)))
+		if (!(s = dec_stat(&c, &st->arena)))
 			return -1;
 		map_put(&st->files, s->path, s);
 		return 0;
 	case R_DIR:
 	case R_FOLDER:
-		if (!(d = dec_dir(r, &st->arena, type == R_FOLDER)))
+		if (!(d = dec_dir(&c, &st->arena, type == R_FOLDER)))
 			return -1;
 		map_put(&st->dirs, d->st.path, d);
 		return 0;
 	case R_LOCK:
-		if (!(s = dec_stat(r, &st->arena)))
+		if (!(s = dec_stat(&c, &st->arena)))
 			return -1;
 		st->lock = *s;
 		return 0;
@@ -355,7 +439,9 @@ kiln_state_load(struct kiln_state *st, const char *path)
 	memset(st, 0, sizeof(*st));
 	st->path = xstrdup(path);
 	st->fd = -1;
-	data = read_file(path, &len);
+	/* Kept open: a record's components are read back from it when asked for (lazy_open). */
+	st->rfd = open(path, O_RDONLY | O_CLOEXEC);
+	data = st->rfd < 0 ? NULL : read_all(st->rfd, &len);
 	if (!data) {
 		if (errno != ENOENT)
 			warn("cannot read %s (%s); every target will be checked again", path, strerror(errno));
@@ -380,7 +466,8 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		struct wire r = {(unsigned char *)data + off, (unsigned char *)data + len, 0}, pr;
 		int type;
 
-		if (!wire_unframe(&r, MAX_RECORD, &type, &pr) || apply(st, type, &pr) < 0)
+		if (!wire_unframe(&r, MAX_RECORD, &type, &pr) ||
+		    apply(st, type, &pr, (unsigned char *)data + off, off, (size_t)(r.p - (unsigned char *)data) - off) < 0)
 			break;
 		good = r.p - (unsigned char *)data;
 		count++;
@@ -390,7 +477,7 @@ kiln_state_load(struct kiln_state *st, const char *path)
 		st->rewrite = 1;
 	}
 	st->nrecords = count;
-	st->data = data;	/* records point into it */
+	free(data);	/* records keep copies of what they need */
 }
 
 void
@@ -402,10 +489,12 @@ kiln_state_release(struct kiln_state *st)
 	map_release(&st->files);
 	map_release(&st->dirs);
 	arena_release(&st->arena);
-	free(st->data);
+	if (st->path && st->rfd >= 0)	/* path: loaded (a zeroed state has no files open) */
+		close(st->rfd);
 	free(st->path);
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
+	st->rfd = -1;
 }
 
 struct kiln_record *

@@ -67,10 +67,15 @@ struct kiln_record {
 	struct kiln_digest key;
 	int64_t seen_ns;	/* realtime (coarse) when the outputs were stat'ed */
 	uint32_t flags;
-	/* The key's components; read from the file only when asked for (kiln_state_comps). */
+	/*
+	 * The key's components; read from the file only when asked for
+	 * (kiln_state_comps): the frame_len bytes at frame_off in the file
+	 * loaded, its components lazy_at bytes into them (frame_len 0: none).
+	 */
 	struct kiln_component *comps;
 	size_t ncomps;
-	const unsigned char *lazy, *lazy_end;
+	uint64_t frame_off;
+	uint32_t frame_len, lazy_at;
 	struct kiln_file *files;	/* sorted by path */
 	size_t nfiles;
 	struct kiln_metric *metrics;	/* sorted by name */
@@ -89,7 +94,7 @@ struct kiln_statrec {
 
 struct kiln_state {
 	char *path;
-	char *data;		/* the file as loaded: records point into it */
+	int rfd;		/* the file as loaded, open for reading a record's lazy part, or -1 */
 	int fd;			/* open for appending, -1 until the first write */
 	struct arena arena;
 	struct map targets;	/* name -> struct kiln_record * */

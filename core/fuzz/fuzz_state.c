@@ -60,6 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char path[64];
 	struct buf b = BUF_INIT;
 	struct kiln_state st;
+	struct kiln_record *rec;
 	int fd;
 
 	if (!size)
@@ -76,7 +77,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	buf_release(&b);
 	kiln_state_load(&st, path);
-	(void)kiln_state_get(&st, "a");
+	/* A record's params and components are read back from the file (lazy_open): unchanged, they decode. */
+	if ((rec = kiln_state_get(&st, "a"))) {
+		(void)kiln_state_params(&st, rec);
+		kiln_state_comps(&st, rec);
+	}
 	kiln_state_release(&st);
 	return 0;
 }

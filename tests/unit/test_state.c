@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -362,11 +363,94 @@ a_log_of_records_made_again_is_compacted(void **state)
 	kiln_state_release(&st);
 }
 
+/*
+ * A record keeps copies of what it needs: the file's bytes are freed once
+ * loaded (ASan sees a use after free if not), and its components are read
+ * back from the file as loaded, even after another kiln renamed a new log
+ * over it.
+ */
+static void
+lazy_part_read_back_from_the_file_loaded(void **state)
+{
+	struct kiln_state st, other;
+	struct kiln_record r, *got;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	char path2[160];
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	r.params = "epochs 3";
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	/* Another log, renamed over this one while it is loaded. */
+	snprintf(path2, sizeof(path2), "%s/state2", dir);
+	kiln_state_load(&other, path2);
+	make_record(&r, "z", 9, c, f, m);
+	assert_int_equal(kiln_state_put(&other, &r), 0);
+	kiln_state_release(&other);
+	assert_int_equal(rename(path2, path), 0);
+	got = kiln_state_get(&st, "a");
+	assert_non_null(got);
+	assert_string_equal(got->name, "a");
+	assert_string_equal(got->files[0].path, "model.bin");
+	assert_string_equal(got->metrics[0].name, "accuracy");
+	assert_string_equal(kiln_state_params(&st, got), "epochs 3");
+	kiln_state_comps(&st, got);
+	assert_int_equal(got->ncomps, 2);
+	assert_string_equal(got->comps[1].name, "data");
+	kiln_state_release(&st);
+}
+
+/* A record's bytes changed in place by another program after the load: kiln stops, naming the file. */
+static void
+lazy_part_changed_in_place_stops(void **state)
+{
+	struct kiln_state st;
+	struct kiln_record r, *got;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	int fd, status;
+	pid_t pid;
+	struct stat sb;
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	got = kiln_state_get(&st, "a");
+	assert_non_null(got);
+	/* The byte before the record's checksum: its components' last. */
+	assert_int_equal(stat(path, &sb), 0);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, sb.st_size - 9), 1);
+	close(fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kiln_state_comps(&st, got);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	kiln_state_release(&st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(lazy_part_read_back_from_the_file_loaded, setup, teardown),
+		cmocka_unit_test_setup_teardown(lazy_part_changed_in_place_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(params_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_tail_is_cut_and_appends_continue, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_is_an_empty_state, setup, teardown),
