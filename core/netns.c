@@ -89,12 +89,14 @@ finish_one(struct making *m, struct kiln_netns *ns)
 	char c = 'm', err[256];
 	int asroot, st, ok = 0;
 
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 	kiln_userns_host_ids(&uid, &gid, &asroot);
 	if (m->pid > 0 && read(m->sock, &c, 1) == 1 && kiln_userns_map(m->pid, uid, gid, err, sizeof(err)) == 0 &&
 	    write(m->sock, &c, 1) == 1 && read(m->sock, &c, 1) == 1) {
 		ns->user = open_ns(m->pid, "user");
 		ns->net = open_ns(m->pid, "net");
+		/* 'R': the helper made the shared root too. */
+		ns->mnt = c == 'R' ? open_ns(m->pid, "mnt") : -1;
 		ok = ns->user >= 0 && ns->net >= 0;
 	}
 	if (m->sock >= 0)
@@ -138,7 +140,7 @@ kiln_netns_expect(size_t n)
 int
 kiln_netns_take(struct kiln_netns *ns, const char *runner)
 {
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 	if (nkept > 0) {
 		*ns = kept[--nkept];
 		return 0;
@@ -160,6 +162,8 @@ kiln_netns_give(struct kiln_netns *ns, int reusable)
 			close(ns->user);
 		if (ns->net >= 0)
 			close(ns->net);
+		if (ns->mnt >= 0)
+			close(ns->mnt);
 	}
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 }

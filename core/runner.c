@@ -35,6 +35,7 @@
 
 #include "context.h"
 #include "gpu.h"
+#include "rootfs.h"
 #include "sandbox.h"
 #include "statuspipe.h"
 #include "userns.h"
@@ -52,6 +53,7 @@ struct spec {
 	struct kiln_ctx ctx;
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
+	int rootns;		/* and the job slot's shared root, on KILN_MNTNS_FD */
 	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
@@ -186,6 +188,7 @@ read_spec(struct spec *sp, const char *path)
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
+		sp->rootns = sp->netns && json_is_true(json_object_get(sb, "rootns"));
 		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
@@ -262,6 +265,11 @@ enter_sandbox(struct spec *sp)
 			startfail("spec: no namespaces on fds %d and %d", KILN_USERNS_FD, KILN_NETNS_FD);
 		sb.userns_fd = KILN_USERNS_FD;
 		sb.netns_fd = KILN_NETNS_FD;
+	}
+	if (sp->rootns) {
+		if (!kiln_userns_is(KILN_MNTNS_FD, CLONE_NEWNS))
+			startfail("spec: no mount namespace on fd %d", KILN_MNTNS_FD);
+		sb.mntns_fd = KILN_MNTNS_FD;
 	}
 	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
@@ -402,7 +410,9 @@ describe(const char *path)
 /*
  * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
  * network namespace, wait while kiln maps our ids, bring the loopback up,
- * say so, and stay until kiln has opened them (EOF).
+ * make the job slot's shared root (a mount namespace; rootfs.h), say 'R'
+ * (or 'N' without the root: the steps then build all of theirs), and stay
+ * until kiln has opened them (EOF).
  */
 static int
 make_netns(void)
@@ -415,6 +425,7 @@ make_netns(void)
 		fprintf(stderr, "kiln-run: %s\n", err);
 		return 1;
 	}
+	c = getenv("KILN_SANDBOX_NO_SHARED_ROOT") || kiln_rootfs_make_base(err, sizeof(err)) < 0 ? 'N' : 'R';
 	if (write(STATUS_FD, &c, 1) != 1)
 		return 1;
 	while (read(STATUS_FD, &c, 1) > 0)
@@ -452,6 +463,8 @@ main(int argc, char **argv)
 		fcntl(KILN_USERNS_FD, F_SETFD, FD_CLOEXEC);
 		fcntl(KILN_NETNS_FD, F_SETFD, FD_CLOEXEC);
 	}
+	if (sp.rootns)
+		fcntl(KILN_MNTNS_FD, F_SETFD, FD_CLOEXEC);
 	if (sp.filter)
 		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)
