@@ -26,8 +26,8 @@ int kiln_rootfs_open(struct kiln_rootfs *r, char *err, size_t len);
 void kiln_rootfs_close(struct kiln_rootfs *r);
 /*
  * In init: build the root on a fresh tmpfs, with a private /tmp of
- * tmp_bytes and a new /proc, make it the root, detach the host's tree, and
- * enter KILN_SANDBOX_WS.
+ * tmp_bytes (0: none, for the shared root) and a new /proc, make it the
+ * root, detach the host's tree, and enter KILN_SANDBOX_WS.
  */
 int kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, char *err, size_t len);
 /*
