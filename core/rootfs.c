@@ -655,8 +655,8 @@ kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, cha
 /* ---- a job slot's shared root ---- */
 
 /*
- * In a child of `kiln-run --netns`, pid 1 of a new pid namespace and in the
- * helper's new mount namespace, both inside the job slot's user namespace:
+ * In a child of `kiln-run --netns`, pid 1 of new pid and mount namespaces
+ * inside the job slot's user namespace:
  * build what every root holds (the skeleton, /etc, /dev, the system
  * folders), make it the root, detach the host's tree and make the root
  * read-only down to its tmpfs. Its /proc is this pid namespace's, empty
@@ -684,28 +684,65 @@ build_base(char *err, size_t len)
 	return rc;
 }
 
-int
-kiln_rootfs_make_base(char *err, size_t len)
+/* The child of kiln_rootfs_make_base: build the root, say so on `ready`, and stay until `hold` ends. */
+__attribute__((noreturn)) static void
+hold_base(int ready, int hold)
 {
-	pid_t pid;
-	int st;
+	char err[256], c;
 
-	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
-		return fail(err, len, "unshare:");
-	pid = fork();
-	if (pid < 0)
-		return fail(err, len, "fork:");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (build_base(err, len) < 0) {
-			fprintf(stderr, "kiln-run: the job slot's shared root: %s\n", err);
-			_exit(1);
-		}
-		_exit(0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (build_base(err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln-run: the job slot's shared root: %s\n", err);
+		_exit(1);
 	}
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	while (read(hold, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+int
+kiln_rootfs_make_base(pid_t *holder, int *release, char *err, size_t len)
+{
+	int ready[2], hold[2], st;
+	char c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return fail(err, len, "pipe:");
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return fail(err, len, "pipe:");
+	}
+	/*
+	 * The root is the child's alone: the caller keeps the host's tree and
+	 * pid namespace (LeakSanitizer, at its exit, reads /proc and forks).
+	 * The caller has one thread, so a raw clone leaves the child no lock.
+	 */
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		hold_base(ready[1], hold[0]);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid > 0 && read(ready[0], &c, 1) == 1) {
+		close(ready[0]);
+		*holder = pid;
+		*release = hold[1];
+		return 0;
+	}
+	close(ready[0]);
+	close(hold[1]);
+	if (pid < 0)
+		return fail(err, len, "clone:");
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : fail(err, len, "see above");
+	return fail(err, len, "see above");
 }
 
 int

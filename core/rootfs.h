@@ -9,6 +9,7 @@
 #define KILN_ROOTFS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct kiln_sandbox;
 struct kiln_rootfs;
@@ -32,12 +33,12 @@ void kiln_rootfs_close(struct kiln_rootfs *r);
 int kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, char *err, size_t len);
 /*
  * A job slot's shared root (docs/sandbox.md, "Cost"), made once per build
- * by `kiln-run --netns` in the slot's user namespace: unshares mount and
- * pid namespaces and leaves the caller in a mount namespace whose root is
- * what every step's holds, the host's tree detached. -1 with a message in
- * err (a child's, on stderr: "see above").
+ * by `kiln-run --netns` (one thread) in the slot's user namespace: a child,
+ * *holder, in new mount and pid namespaces, whose root is what every
+ * step's holds, the host's tree detached; it stays until *release is
+ * closed. -1 with a message in err (the child's on stderr: "see above").
  */
-int kiln_rootfs_make_base(char *err, size_t len);
+int kiln_rootfs_make_base(pid_t *holder, int *release, char *err, size_t len);
 /*
  * Can r be built on a shared root (no network, no devices, nothing outside
  * KILN_SANDBOX_WS but the system's)? Then marks it so, and 1: open() skips

@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "context.h"
@@ -410,14 +411,17 @@ describe(const char *path)
 /*
  * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
  * network namespace, wait while kiln maps our ids, bring the loopback up,
- * make the job slot's shared root (a mount namespace; rootfs.h), say 'R'
- * (or 'N' without the root: the steps then build all of theirs), and stay
- * until kiln has opened them (EOF).
+ * have a child make the job slot's shared root (a mount namespace;
+ * rootfs.h), say "R<its pid>" (or "N" without one: the steps then build
+ * their roots whole), and stay, with the child, until kiln has opened them
+ * (EOF).
  */
 static int
 make_netns(void)
 {
-	char c = 'u', err[256];
+	char c = 'u', err[256], msg[32] = "N";
+	int release = -1, st;
+	pid_t holder = -1;
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write(STATUS_FD, &c, 1) != 1 || read(STATUS_FD, &c, 1) != 1)
 		return 1;
@@ -425,10 +429,15 @@ make_netns(void)
 		fprintf(stderr, "kiln-run: %s\n", err);
 		return 1;
 	}
-	c = getenv("KILN_SANDBOX_NO_SHARED_ROOT") || kiln_rootfs_make_base(err, sizeof(err)) < 0 ? 'N' : 'R';
-	if (write(STATUS_FD, &c, 1) != 1)
+	if (!getenv("KILN_SANDBOX_NO_SHARED_ROOT") && kiln_rootfs_make_base(&holder, &release, err, sizeof(err)) == 0)
+		snprintf(msg, sizeof(msg), "R%d", (int)holder);
+	if (write(STATUS_FD, msg, strlen(msg)) != (ssize_t)strlen(msg))
 		return 1;
 	while (read(STATUS_FD, &c, 1) > 0)
+		;
+	if (release >= 0)
+		close(release);
+	while (holder > 0 && waitpid(holder, &st, 0) < 0 && errno == EINTR)
 		;
 	return 0;
 }
