@@ -113,6 +113,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 		json_object_set_new(sb, "network", json_boolean(t->network));
 		if (j->ns.user >= 0)
 			json_object_set_new(sb, "netns", json_true());
+		if (j->ns.user >= 0 && j->ns.mnt >= 0)
+			json_object_set_new(sb, "rootns", json_true());
 		if (j->filter_fd >= 0)
 			json_object_set_new(sb, "filter", json_true());
 		if (t->res.mem)
@@ -159,7 +161,7 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 
 	j->t = t;
 	j->statusfd = -1;
-	j->ns.user = j->ns.net = -1;
+	j->ns.user = j->ns.net = j->ns.mnt = -1;
 	j->filter_fd = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
@@ -244,6 +246,8 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	if (j->ns.user >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, j->ns.user, KILN_USERNS_FD);
 		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
+		if (j->ns.mnt >= 0)
+			posix_spawn_file_actions_adddup2(&fa, j->ns.mnt, KILN_MNTNS_FD);
 	}
 	if (j->filter_fd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, j->filter_fd, KILN_FILTER_FD);

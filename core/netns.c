@@ -5,9 +5,12 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 
 #include "netns.h"
 #include "userns.h"
@@ -37,6 +40,20 @@ open_ns(pid_t pid, const char *which)
 	high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
 	close(fd);
 	return high;
+}
+
+/* Is namespace ns owned by user namespace user? (A shared root must be the slot's own.) */
+static int
+owned_by(int ns, int user)
+{
+	int owner = ioctl(ns, NS_GET_USERNS);
+	struct stat a, b;
+	int same = owner >= 0 && fstat(owner, &a) == 0 && fstat(user, &b) == 0 && a.st_dev == b.st_dev &&
+		   a.st_ino == b.st_ino;
+
+	if (owner >= 0)
+		close(owner);
+	return same;
 }
 
 /*
@@ -86,16 +103,25 @@ finish_one(struct making *m, struct kiln_netns *ns)
 {
 	uid_t uid;
 	gid_t gid;
-	char c = 'm', err[256];
-	int asroot, st, ok = 0;
+	char c = 'm', err[256], msg[32];
+	int asroot, st, ok = 0, holder;
+	ssize_t n;
 
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 	kiln_userns_host_ids(&uid, &gid, &asroot);
 	if (m->pid > 0 && read(m->sock, &c, 1) == 1 && kiln_userns_map(m->pid, uid, gid, err, sizeof(err)) == 0 &&
-	    write(m->sock, &c, 1) == 1 && read(m->sock, &c, 1) == 1) {
+	    write(m->sock, &c, 1) == 1 && (n = read(m->sock, msg, sizeof(msg) - 1)) > 0) {
+		msg[n] = '\0';
 		ns->user = open_ns(m->pid, "user");
 		ns->net = open_ns(m->pid, "net");
+		/* "R<pid>": the helper's child holds the shared root, until the helper has seen our end. */
+		if (msg[0] == 'R' && sscanf(msg + 1, "%d", &holder) == 1 && holder > 0)
+			ns->mnt = open_ns((pid_t)holder, "mnt");
 		ok = ns->user >= 0 && ns->net >= 0;
+		if (ns->mnt >= 0 && (!ok || !owned_by(ns->mnt, ns->user))) {
+			close(ns->mnt);
+			ns->mnt = -1;
+		}
 	}
 	if (m->sock >= 0)
 		close(m->sock);
@@ -138,7 +164,7 @@ kiln_netns_expect(size_t n)
 int
 kiln_netns_take(struct kiln_netns *ns, const char *runner)
 {
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 	if (nkept > 0) {
 		*ns = kept[--nkept];
 		return 0;
@@ -160,6 +186,8 @@ kiln_netns_give(struct kiln_netns *ns, int reusable)
 			close(ns->user);
 		if (ns->net >= 0)
 			close(ns->net);
+		if (ns->mnt >= 0)
+			close(ns->mnt);
 	}
-	ns->user = ns->net = -1;
+	ns->user = ns->net = ns->mnt = -1;
 }

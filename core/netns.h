@@ -10,9 +10,13 @@
 #ifndef KILN_NETNS_H
 #define KILN_NETNS_H
 
-/* A user namespace and a network namespace it owns, as descriptors; -1: none. */
+/*
+ * A user namespace and a network namespace it owns, and a mount namespace
+ * it owns holding the job slot's shared root (rootfs.h), as descriptors;
+ * -1: none (mnt alone may be missing: the steps then build their roots whole).
+ */
 struct kiln_netns {
-	int user, net;
+	int user, net, mnt;
 };
 
 /*

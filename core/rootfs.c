@@ -14,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rootfs.h"
@@ -43,6 +47,7 @@ struct mnt {
 	gid_t gid;
 	int isdir;
 	int kind;		/* enum kind */
+	int sys;		/* part of every root (plan_system): a shared root holds it already */
 };
 
 struct kiln_rootfs {
@@ -52,6 +57,7 @@ struct kiln_rootfs {
 	size_t nsym;
 	int network;		/* the step keeps the host's network: its /etc files too */
 	int asroot;		/* output folders are handed to NOBODY */
+	int shared;		/* built on the job slot's shared root: the system mounts are there already */
 };
 
 /* The root's system folders, bound read-only when present. */
@@ -158,6 +164,7 @@ addmount(struct kiln_rootfs *r, const char *src, const char *dst, int kind, char
 	}
 	r->nm++;
 	m->fd = -1;
+	m->sys = 0;
 	m->isdir = S_ISDIR(st.st_mode);
 	m->kind = kind;
 	m->uid = st.st_uid;
@@ -176,8 +183,23 @@ addsys(struct kiln_rootfs *r, const char *src, const char *dst, int kind, char *
 	return addmount(r, real, dst, kind, err, len);
 }
 
+static int plan_system_mounts(struct kiln_rootfs *r, char *err, size_t len);
+
+/* The mounts every root holds, marked as such. */
 static int
 plan_system(struct kiln_rootfs *r, char *err, size_t len)
+{
+	size_t i;
+
+	if (plan_system_mounts(r, err, len) < 0)
+		return -1;
+	for (i = 0; i < r->nm; i++)
+		r->m[i].sys = 1;
+	return 0;
+}
+
+static int
+plan_system_mounts(struct kiln_rootfs *r, char *err, size_t len)
 {
 	char src[64], dst[64];
 	struct stat st;
@@ -357,7 +379,7 @@ kiln_rootfs_open(struct kiln_rootfs *r, char *err, size_t len)
 	size_t i;
 
 	for (i = 0; i < r->nm; i++) {
-		if (r->m[i].kind == COPY)
+		if (r->m[i].kind == COPY || (r->shared && r->m[i].sys))
 			continue;
 		r->m[i].fd = open(r->m[i].src, O_PATH | O_CLOEXEC);
 		if (r->m[i].fd < 0)
@@ -562,25 +584,36 @@ make_dev(char *err, size_t len)
 	return 0;
 }
 
+/*
+ * A root's own mounts, relative to the current folder (the new root): a
+ * private /tmp of tmp_bytes (0: none, for a shared root, whose steps mount
+ * their own) and a new /proc.
+ */
+static int
+mount_own(unsigned long long tmp_bytes, char *err, size_t len)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", tmp_bytes);
+	if (tmp_bytes && mount("tmp", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+		return fail(err, len, "cannot mount /tmp:");
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(err, len, "cannot mount /proc:");
+	return 0;
+}
+
 /* The new root's own folders: the system symlinks, /etc, /dev, /tmp, /proc and WS. */
 static int
 make_skeleton(const struct kiln_rootfs *r, unsigned long long tmp_bytes, char *err, size_t len)
 {
-	char opts[64];
 	size_t i;
 
 	for (i = 0; i < r->nsym; i++)
 		if (symlink(r->symlinks[i][1], r->symlinks[i][0] + 1) < 0)
 			return fail(err, len, "symlink %s:", r->symlinks[i][0]);
-	if (make_etc(err, len) < 0 || make_dev(err, len) < 0 || mkdirs("tmp", err, len) < 0)
+	if (make_etc(err, len) < 0 || make_dev(err, len) < 0 || mkdirs("tmp", err, len) < 0 ||
+	    mkdirs("proc", err, len) < 0 || mount_own(tmp_bytes, err, len) < 0)
 		return -1;
-	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", tmp_bytes);
-	if (mount("tmp", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-		return fail(err, len, "cannot mount /tmp:");
-	if (mkdirs("proc", err, len) < 0)
-		return -1;
-	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return fail(err, len, "cannot mount /proc:");
 	return mkdirs(&WS[1], err, len);
 }
 
@@ -614,6 +647,190 @@ kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, cha
 		return fail(err, len, "chdir /:");
 	if (readonly("/", "/", 0, err, len) < 0)
 		return -1;
+	if (chdir(WS) < 0)
+		return fail(err, len, "chdir " WS ":");
+	return 0;
+}
+
+/* ---- a job slot's shared root ---- */
+
+/*
+ * In a child of `kiln-run --netns`, pid 1 of new pid and mount namespaces
+ * inside the job slot's user namespace:
+ * build what every root holds (the skeleton, /etc, /dev, the system
+ * folders), make it the root, detach the host's tree and make the root
+ * read-only down to its tmpfs. Its /proc is this pid namespace's, empty
+ * once the child has gone; a step mounts its own over it, which the kernel
+ * allows only where a /proc is fully visible already.
+ */
+static int
+build_base(char *err, size_t len)
+{
+	struct kiln_sandbox sb = {.workspace = "/"};
+	struct kiln_rootfs *r;
+	int rc = -1;
+
+	if (setresgid(KILN_SANDBOX_GID, KILN_SANDBOX_GID, KILN_SANDBOX_GID) < 0 ||
+	    setresuid(KILN_SANDBOX_UID, KILN_SANDBOX_UID, KILN_SANDBOX_UID) < 0)
+		return fail(err, len, "cannot become the sandbox's user:");
+	r = kiln_rootfs_plan(&sb, 0, err, len);
+	if (r && kiln_rootfs_open(r, err, len) == 0 && kiln_rootfs_build(r, 0, err, len) == 0) {
+		/* The superblock too: not even kiln's init, which holds capabilities over it, can write it. */
+		rc = mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+		if (rc < 0)
+			fail(err, len, "cannot make the shared root read-only:");
+	}
+	kiln_rootfs_free(r);
+	return rc;
+}
+
+/* The child of kiln_rootfs_make_base: build the root, say so on `ready`, and stay until `hold` ends. */
+__attribute__((noreturn)) static void
+hold_base(int ready, int hold)
+{
+	char err[256], c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (build_base(err, sizeof(err)) < 0) {
+		fprintf(stderr, "kiln-run: the job slot's shared root: %s\n", err);
+		_exit(1);
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	while (read(hold, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+int
+kiln_rootfs_make_base(pid_t *holder, int *release, char *err, size_t len)
+{
+	int ready[2], hold[2], st;
+	char c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return fail(err, len, "pipe:");
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return fail(err, len, "pipe:");
+	}
+	/*
+	 * The root is the child's alone: the caller keeps the host's tree and
+	 * pid namespace (LeakSanitizer, at its exit, reads /proc and forks).
+	 * The caller has one thread, so a raw clone leaves the child no lock.
+	 */
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		hold_base(ready[1], hold[0]);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid > 0 && read(ready[0], &c, 1) == 1) {
+		close(ready[0]);
+		*holder = pid;
+		*release = hold[1];
+		return 0;
+	}
+	close(ready[0]);
+	close(hold[1]);
+	if (pid < 0)
+		return fail(err, len, "clone:");
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return fail(err, len, "see above");
+}
+
+int
+kiln_rootfs_share(struct kiln_rootfs *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nm; i++)
+		if (!r->m[i].sys && (r->m[i].kind == DEV || !under(r->m[i].dst, WS) || strcmp(r->m[i].dst, WS) == 0))
+			return 0;
+	r->shared = !r->network;
+	return r->shared;
+}
+
+/* Clone one of the step's own mounts from the host's tree, detached, with the flags it will have. */
+static int
+clone_one(struct mnt *m, char *err, size_t len)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	int tree = open_tree(m->fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+
+	if (tree < 0)
+		return fail(err, len, "cannot clone %s:", m->dst);
+	close(m->fd);
+	m->fd = tree;
+	if (m->kind == RO)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	/* As bind_one does: an input read-only all the way down, the output folder as it is if that is refused. */
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | (m->kind == RO ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0 &&
+	    (m->kind == RO || errno != EPERM))
+		return fail(err, len, "cannot make %s %s:", m->dst, m->kind == RO ? "read-only" : "nosuid");
+	return 0;
+}
+
+static int
+attach_one(const struct mnt *m, char *err, size_t len)
+{
+	char at[PATH_MAX];
+
+	snprintf(at, sizeof(at), "%s", m->dst + 1);
+	if (mountpoint(m, at, err, len) < 0)
+		return -1;
+	if (move_mount(m->fd, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return fail(err, len, "cannot attach %s:", m->dst);
+	return 0;
+}
+
+/* WS: a tmpfs for the mount points, read-only once they are made. */
+static int
+attach_workspace(const struct kiln_rootfs *r, char *err, size_t len)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	size_t i;
+	int ws, rc = 0;
+
+	if (mount("kiln", &WS[1], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return fail(err, len, "cannot mount " WS ":");
+	ws = open(&WS[1], O_PATH | O_CLOEXEC);
+	if (ws < 0)
+		return fail(err, len, "cannot open " WS ":");
+	for (i = 0; i < r->nm && rc == 0; i++)
+		if (!r->m[i].sys)
+			rc = attach_one(&r->m[i], err, len);
+	/* Through the descriptor: the tmpfs itself, whatever is mounted on it. */
+	if (rc == 0 && mount_setattr(ws, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		rc = fail(err, len, "cannot make " WS " read-only:");
+	close(ws);
+	return rc;
+}
+
+int
+kiln_rootfs_join(struct kiln_rootfs *r, int mntns, unsigned long long tmp_bytes, char *err, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < r->nm; i++)
+		if (!r->m[i].sys && clone_one(&r->m[i], err, len) < 0)
+			return -1;
+	if (setns(mntns, CLONE_NEWNS) < 0)
+		return fail(err, len, "cannot join the job slot's root:");
+	/* A copy of our own: what the step mounts goes when it does, and nothing needs detaching. */
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail(err, len, "cannot copy the job slot's root:");
+	if (chdir("/") < 0)
+		return fail(err, len, "chdir /:");
+	if (mount_own(tmp_bytes, err, len) < 0 || attach_workspace(r, err, len) < 0)
+		return -1;
+	kiln_rootfs_close(r);
 	if (chdir(WS) < 0)
 		return fail(err, len, "chdir " WS ":");
 	return 0;

@@ -9,6 +9,7 @@
 #define KILN_ROOTFS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct kiln_sandbox;
 struct kiln_rootfs;
@@ -26,10 +27,31 @@ int kiln_rootfs_open(struct kiln_rootfs *r, char *err, size_t len);
 void kiln_rootfs_close(struct kiln_rootfs *r);
 /*
  * In init: build the root on a fresh tmpfs, with a private /tmp of
- * tmp_bytes and a new /proc, make it the root, detach the host's tree, and
- * enter KILN_SANDBOX_WS.
+ * tmp_bytes (0: none, for the shared root) and a new /proc, make it the
+ * root, detach the host's tree, and enter KILN_SANDBOX_WS.
  */
 int kiln_rootfs_build(const struct kiln_rootfs *r, unsigned long long tmp_bytes, char *err, size_t len);
+/*
+ * A job slot's shared root (docs/sandbox.md, "Cost"), made once per build
+ * by `kiln-run --netns` (one thread) in the slot's user namespace: a child,
+ * *holder, in new mount and pid namespaces, whose root is what every
+ * step's holds, the host's tree detached; it stays until *release is
+ * closed. -1 with a message in err (the child's on stderr: "see above").
+ */
+int kiln_rootfs_make_base(pid_t *holder, int *release, char *err, size_t len);
+/*
+ * Can r be built on a shared root (no network, no devices, nothing outside
+ * KILN_SANDBOX_WS but the system's)? Then marks it so, and 1: open() skips
+ * the system mounts, which the shared root holds.
+ */
+int kiln_rootfs_share(struct kiln_rootfs *r);
+/*
+ * In init, instead of kiln_rootfs_build, for a shared r: clone the step's
+ * own mounts from the host's tree, join a copy of the shared root (mntns),
+ * attach them there on a tmpfs at KILN_SANDBOX_WS, mount /tmp (tmp_bytes)
+ * and /proc, and enter KILN_SANDBOX_WS. Nothing is detached, so no wait.
+ */
+int kiln_rootfs_join(struct kiln_rootfs *r, int mntns, unsigned long long tmp_bytes, char *err, size_t len);
 /*
  * Inside: the bytes the output folders and /tmp hold (blocks, as du counts
  * them; no link followed) in *used, the largest output file's size in

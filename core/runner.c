@@ -31,10 +31,12 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "context.h"
 #include "gpu.h"
+#include "rootfs.h"
 #include "sandbox.h"
 #include "statuspipe.h"
 #include "userns.h"
@@ -52,6 +54,7 @@ struct spec {
 	struct kiln_ctx ctx;
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
+	int rootns;		/* and the job slot's shared root, on KILN_MNTNS_FD */
 	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
@@ -186,6 +189,7 @@ read_spec(struct spec *sp, const char *path)
 	if (sp->sandbox) {
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
+		sp->rootns = sp->netns && json_is_true(json_object_get(sb, "rootns"));
 		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
@@ -262,6 +266,11 @@ enter_sandbox(struct spec *sp)
 			startfail("spec: no namespaces on fds %d and %d", KILN_USERNS_FD, KILN_NETNS_FD);
 		sb.userns_fd = KILN_USERNS_FD;
 		sb.netns_fd = KILN_NETNS_FD;
+	}
+	if (sp->rootns) {
+		if (!kiln_userns_is(KILN_MNTNS_FD, CLONE_NEWNS))
+			startfail("spec: no mount namespace on fd %d", KILN_MNTNS_FD);
+		sb.mntns_fd = KILN_MNTNS_FD;
 	}
 	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
@@ -402,12 +411,17 @@ describe(const char *path)
 /*
  * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
  * network namespace, wait while kiln maps our ids, bring the loopback up,
- * say so, and stay until kiln has opened them (EOF).
+ * have a child make the job slot's shared root (a mount namespace;
+ * rootfs.h), say "R<its pid>" (or "N" without one: the steps then build
+ * their roots whole), and stay, with the child, until kiln has opened them
+ * (EOF).
  */
 static int
 make_netns(void)
 {
-	char c = 'u', err[256];
+	char c = 'u', err[256], msg[32] = "N";
+	int release = -1, st;
+	pid_t holder = -1;
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write(STATUS_FD, &c, 1) != 1 || read(STATUS_FD, &c, 1) != 1)
 		return 1;
@@ -415,9 +429,15 @@ make_netns(void)
 		fprintf(stderr, "kiln-run: %s\n", err);
 		return 1;
 	}
-	if (write(STATUS_FD, &c, 1) != 1)
+	if (!getenv("KILN_SANDBOX_NO_SHARED_ROOT") && kiln_rootfs_make_base(&holder, &release, err, sizeof(err)) == 0)
+		snprintf(msg, sizeof(msg), "R%d", (int)holder);
+	if (write(STATUS_FD, msg, strlen(msg)) != (ssize_t)strlen(msg))
 		return 1;
 	while (read(STATUS_FD, &c, 1) > 0)
+		;
+	if (release >= 0)
+		close(release);
+	while (holder > 0 && waitpid(holder, &st, 0) < 0 && errno == EINTR)
 		;
 	return 0;
 }
@@ -452,6 +472,8 @@ main(int argc, char **argv)
 		fcntl(KILN_USERNS_FD, F_SETFD, FD_CLOEXEC);
 		fcntl(KILN_NETNS_FD, F_SETFD, FD_CLOEXEC);
 	}
+	if (sp.rootns)
+		fcntl(KILN_MNTNS_FD, F_SETFD, FD_CLOEXEC);
 	if (sp.filter)
 		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)

@@ -91,6 +91,7 @@ struct plan {
 	int userns_fd, netns_fd;	/* those, until setup has joined them; else -1 */
 	int make_net;		/* the step makes a network namespace of its own */
 	int filter_fd;		/* >0: kiln compiled the filter, to read from there */
+	int mntns_fd;		/* >0: the job slot's shared root, to build the step's on (rootfs.h); else -1 */
 };
 
 /* What init tells the caller: a setup failure, or how the step ended. */
@@ -210,7 +211,10 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	p->status_fd = sb->status_fd;
 	p->caller = getpid();
 	p->root = kiln_rootfs_plan(sb, p->asroot, err, len);
-	return p->root ? 0 : -1;
+	if (!p->root)
+		return -1;
+	p->mntns_fd = p->pooled && sb->mntns_fd > 0 && kiln_rootfs_share(p->root) ? sb->mntns_fd : -1;
+	return 0;
 }
 
 /*
@@ -583,6 +587,13 @@ join_net(const struct plan *p, pid_t step, int sock)
 	close(fd);
 }
 
+/* /tmp is memory: it gets the smaller of the two limits. */
+static unsigned long long
+tmp_limit(const struct plan *p)
+{
+	return p->mem < p->disk ? p->mem : p->disk;
+}
+
 /*
  * Init (pid 1 of the new namespaces). It forks the step first, so the
  * kernel makes the step's network namespace (the costliest part) on one
@@ -612,6 +623,16 @@ run_init(struct plan *p, int life)
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		childfail(p, "cannot set up init:");
+	/*
+	 * On the job slot's shared root there is little to build and nothing
+	 * to make beside it (the network namespace is lent): the step is born
+	 * in the root, as it must be, for it could not join it later.
+	 */
+	if (p->mntns_fd > 0) {
+		if (kiln_rootfs_join(p->root, p->mntns_fd, tmp_limit(p), msg, sizeof(msg)) < 0)
+			childfail(p, "%s", msg);
+		close(p->mntns_fd);
+	}
 	step = fork();
 	if (step < 0)
 		childfail(p, "fork:");
@@ -625,8 +646,7 @@ run_init(struct plan *p, int life)
 	close(sv[1]);
 	close(p->sync);
 	drop_status(p);
-	/* /tmp is memory: it gets the smaller of the two limits. */
-	if (kiln_rootfs_build(p->root, p->mem < p->disk ? p->mem : p->disk, msg, sizeof(msg)) < 0)
+	if (p->mntns_fd < 0 && kiln_rootfs_build(p->root, tmp_limit(p), msg, sizeof(msg)) < 0)
 		childfail(p, "%s", msg);
 	kiln_rootfs_close(p->root);
 	join_net(p, step, sv[0]);
@@ -785,6 +805,8 @@ run_setup(struct plan *p, int sync)
 	close(p->sync);
 	drop_status(p);
 	kiln_rootfs_close(p->root);
+	if (p->mntns_fd > 0)
+		close(p->mntns_fd);
 	while (waitpid(init, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);

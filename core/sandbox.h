@@ -43,6 +43,12 @@ struct kiln_sandbox {
 	 * rather than make (network = false only); 0: make them.
 	 */
 	int userns_fd, netns_fd;
+	/*
+	 * >0: a mount namespace, owned by that user namespace, whose root is
+	 * what every step's holds (rootfs.h); a step that needs nothing beyond
+	 * it and the workspace is built on a copy of it. 0: none.
+	 */
+	int mntns_fd;
 	/* >0: the seccomp filter, compiled by kiln (syscalls.h); 0: compile it. */
 	int filter_fd;
 };

@@ -14,6 +14,8 @@
 #define KILN_NETNS_FD 5
 /* And the seccomp filter kiln compiled ("filter" in the spec's sandbox; syscalls.h). */
 #define KILN_FILTER_FD 6
+/* And the job slot's shared root, a mount namespace ("rootns" in the spec's sandbox; rootfs.h). */
+#define KILN_MNTNS_FD 7
 
 /*
  * Who a step runs as on the host: the caller's ids, or NOBODY's when the
