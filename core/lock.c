@@ -118,6 +118,20 @@ kiln_lock_params(struct buf *b, const kiln_value *params)
 	buf_release(&name);
 }
 
+/* " N\n" for an output's size: snprintf's share of a one-change rebuild was 5 % of it. */
+static void
+size_line(struct buf *b, unsigned long long v)
+{
+	char d[24], *p = d + sizeof(d);
+
+	*--p = '\n';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	*--p = ' ';
+	buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 /* The lock text for every target of the graph that the state has a record of. */
 void
 kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
@@ -130,6 +144,8 @@ kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 	memcpy(sorted, g->targets, g->ntargets * sizeof(*sorted));
 	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
 	buf_adds(b, LOCK_HEADER);
+	/* Every record's params are read: the state file once, not a pread per target. */
+	kiln_state_hold(st);
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_record *rec = kiln_state_get(st, sorted[i]->name);
 
@@ -149,15 +165,12 @@ kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 			buf_printf(b, " %.9g\n", rec->metrics[k].value);
 		}
 		for (k = 0; k < rec->nfiles; k++) {
-			char size[24];
-
-			snprintf(size, sizeof(size), " %llu\n", (unsigned long long)rec->files[k].size);
 			buf_adds(b, rec->name);
 			buf_adds(b, " out ");
 			escaped(b, rec->files[k].path);
 			buf_addc(b, ' ');
 			buf_adds(b, kiln_digest_hex(&rec->files[k].digest, hex));
-			buf_adds(b, size);
+			size_line(b, rec->files[k].size);
 		}
 		for (p = kiln_state_params(st, rec); *p; p = nl + 1) {
 			nl = strchr(p, '\n');
@@ -168,6 +181,7 @@ kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
 		if (rec->flags & KILN_REC_UNSANDBOXED)
 			buf_printf(b, "%s unsandboxed\n", rec->name);
 	}
+	kiln_state_unhold(st);
 	free(sorted);
 }
 

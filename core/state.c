@@ -165,27 +165,64 @@ dec_target(struct wire *r, struct arena *a)
  * the frame is where it was; if another program changed it meanwhile,
  * kiln stops rather than take its bytes for the record it read.
  */
-static void
-lazy_open(struct kiln_state *st, const struct kiln_record *rec, unsigned char **buf, struct wire *w)
+/* Up to len bytes of st->rfd at off, into to; how many it read. */
+static size_t
+pread_full(const struct kiln_state *st, unsigned char *to, size_t len, size_t off)
 {
-	struct wire f, payload;
 	size_t got = 0;
-	int type = 0;
 
-	*buf = xmalloc(rec->frame_len);
-	while (st->rfd >= 0 && got < rec->frame_len) {
-		ssize_t n = pread(st->rfd, *buf + got, rec->frame_len - got, (off_t)(rec->frame_off + got));
+	while (st->rfd >= 0 && got < len) {
+		ssize_t n = pread(st->rfd, to + got, len - got, (off_t)(off + got));
 
 		if (n <= 0 && !(n < 0 && errno == EINTR))
 			break;
 		got += n > 0 ? (size_t)n : 0;
 	}
-	f = (struct wire){*buf, *buf + got, 0};
+	return got;
+}
+
+static void
+lazy_open(struct kiln_state *st, const struct kiln_record *rec, unsigned char **buf, struct wire *w)
+{
+	struct wire f, payload;
+	const unsigned char *frame;
+	size_t got;
+	int type = 0;
+
+	if (st->held && rec->frame_off + rec->frame_len <= st->nheld) {
+		*buf = NULL;
+		frame = st->held + rec->frame_off;
+		got = rec->frame_len;
+	} else {
+		*buf = xmalloc(rec->frame_len);
+		frame = *buf;
+		got = pread_full(st, *buf, rec->frame_len, rec->frame_off);
+	}
+	f = (struct wire){frame, frame + got, 0};
 	if (got < rec->frame_len || !wire_unframe(&f, MAX_RECORD, &type, &payload) || type != R_TARGET ||
 	    rec->lazy_at < 5 || rec->lazy_at > rec->frame_len - 8)
 		die("%s changed while kiln was reading it (the record of target '%s' is no longer where it was); "
 		    "run kiln again", st->path, rec->name);
-	*w = (struct wire){*buf + rec->lazy_at, payload.end, 0};
+	*w = (struct wire){frame + rec->lazy_at, payload.end, 0};
+}
+
+void
+kiln_state_hold(struct kiln_state *st)
+{
+	struct stat sb;
+
+	if (st->held || st->rfd < 0 || fstat(st->rfd, &sb) < 0 || sb.st_size <= 0)
+		return;
+	st->held = xmalloc((size_t)sb.st_size);
+	st->nheld = pread_full(st, st->held, (size_t)sb.st_size, 0);
+}
+
+void
+kiln_state_unhold(struct kiln_state *st)
+{
+	free(st->held);
+	st->held = NULL;
+	st->nheld = 0;
 }
 
 void
@@ -489,6 +526,7 @@ kiln_state_release(struct kiln_state *st)
 	map_release(&st->files);
 	map_release(&st->dirs);
 	arena_release(&st->arena);
+	kiln_state_unhold(st);
 	if (st->path && st->rfd >= 0)	/* path: loaded (a zeroed state has no files open) */
 		close(st->rfd);
 	free(st->path);

@@ -95,6 +95,8 @@ struct kiln_statrec {
 struct kiln_state {
 	char *path;
 	int rfd;		/* the file as loaded, open for reading a record's lazy part, or -1 */
+	unsigned char *held;	/* rfd's bytes while kiln_state_hold holds them, else NULL */
+	size_t nheld;
 	int fd;			/* open for appending, -1 until the first write */
 	struct arena arena;
 	struct map targets;	/* name -> struct kiln_record * */
@@ -119,6 +121,14 @@ struct kiln_record *kiln_state_get(struct kiln_state *st, const char *name);
 void kiln_state_comps(struct kiln_state *st, struct kiln_record *rec);
 /* rec's params text ("" when it has none), read from the file on first use. */
 const char *kiln_state_params(struct kiln_state *st, struct kiln_record *rec);
+/*
+ * For a caller about to read the lazy part of most records (the lock
+ * writer): read the loaded file back whole, once, so that each record is
+ * checked in place rather than read with a pread and a malloc of its own.
+ * kiln_state_unhold (or the state's release) frees it.
+ */
+void kiln_state_hold(struct kiln_state *st);
+void kiln_state_unhold(struct kiln_state *st);
 /* Record a target (copied into the state) and append it to the log. */
 int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
 /* Forget a target (appends a tombstone). */

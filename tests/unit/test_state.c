@@ -444,6 +444,63 @@ lazy_part_changed_in_place_stops(void **state)
 	kiln_state_release(&st);
 }
 
+/* The lock writer's hold: every record's params from one read of the file, each record checked again. */
+static void
+held_file_serves_params_and_is_checked(void **state)
+{
+	struct kiln_state st;
+	struct kiln_record r, *a, *b;
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	int fd, status;
+	pid_t pid;
+	struct stat sb;
+
+	(void)state;
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	r.params = "epochs 3";
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "b", 2, c, f, m);
+	r.params = "lr 0.1";
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	kiln_state_hold(&st);
+	assert_non_null(st.held);
+	/* Without the file: what is read comes from the held bytes. */
+	close(st.rfd);
+	st.rfd = -1;
+	a = kiln_state_get(&st, "a");
+	b = kiln_state_get(&st, "b");
+	assert_string_equal(kiln_state_params(&st, b), "lr 0.1");
+	assert_string_equal(kiln_state_params(&st, a), "epochs 3");
+	kiln_state_unhold(&st);
+	assert_null(st.held);
+	kiln_state_release(&st);
+
+	/* Changed in place before the hold: the held copy is checked as a pread one is. */
+	kiln_state_load(&st, path);
+	assert_int_equal(stat(path, &sb), 0);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, sb.st_size - 9), 1);
+	close(fd);
+	kiln_state_hold(&st);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kiln_state_params(&st, kiln_state_get(&st, "b"));
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	kiln_state_release(&st);
+}
+
 int
 main(void)
 {
@@ -451,6 +508,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(lazy_part_read_back_from_the_file_loaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(lazy_part_changed_in_place_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_file_serves_params_and_is_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(params_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_tail_is_cut_and_appends_continue, setup, teardown),
 		cmocka_unit_test_setup_teardown(garbage_is_an_empty_state, setup, teardown),
