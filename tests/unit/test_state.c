@@ -405,6 +405,50 @@ lazy_part_read_back_from_the_file_loaded(void **state)
 	kiln_state_release(&st);
 }
 
+/* Another program writes into the file: the byte before its last record's checksum. */
+static void
+change_last_record_in_place(void)
+{
+	struct stat sb;
+	int fd;
+
+	assert_int_equal(stat(path, &sb), 0);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, sb.st_size - 9), 1);
+	close(fd);
+}
+
+static void
+read_comps(struct kiln_state *st, struct kiln_record *rec)
+{
+	kiln_state_comps(st, rec);
+}
+
+static void
+read_params(struct kiln_state *st, struct kiln_record *rec)
+{
+	kiln_state_params(st, rec);
+}
+
+/* Reading rec's lazy part with `read`, in a child: kiln stops it with exit 2. */
+static void
+reading_exits_2(void (*read)(struct kiln_state *, struct kiln_record *), struct kiln_state *st,
+    struct kiln_record *rec)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		read(st, rec);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+}
+
 /* A record's bytes changed in place by another program after the load: kiln stops, naming the file. */
 static void
 lazy_part_changed_in_place_stops(void **state)
@@ -414,9 +458,6 @@ lazy_part_changed_in_place_stops(void **state)
 	struct kiln_component c[2];
 	struct kiln_file f[1];
 	struct kiln_metric m[1];
-	int fd, status;
-	pid_t pid;
-	struct stat sb;
 
 	(void)state;
 	kiln_state_load(&st, path);
@@ -427,20 +468,8 @@ lazy_part_changed_in_place_stops(void **state)
 	got = kiln_state_get(&st, "a");
 	assert_non_null(got);
 	/* The byte before the record's checksum: its components' last. */
-	assert_int_equal(stat(path, &sb), 0);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "\xff", 1, sb.st_size - 9), 1);
-	close(fd);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		kiln_state_comps(&st, got);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 2);
+	change_last_record_in_place();
+	reading_exits_2(read_comps, &st, got);
 	kiln_state_release(&st);
 }
 
@@ -453,9 +482,6 @@ held_file_serves_params_and_is_checked(void **state)
 	struct kiln_component c[2];
 	struct kiln_file f[1];
 	struct kiln_metric m[1];
-	int fd, status;
-	pid_t pid;
-	struct stat sb;
 
 	(void)state;
 	kiln_state_load(&st, path);
@@ -483,21 +509,9 @@ held_file_serves_params_and_is_checked(void **state)
 
 	/* Changed in place before the hold: the held copy is checked as a pread one is. */
 	kiln_state_load(&st, path);
-	assert_int_equal(stat(path, &sb), 0);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "\xff", 1, sb.st_size - 9), 1);
-	close(fd);
+	change_last_record_in_place();
 	kiln_state_hold(&st);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		kiln_state_params(&st, kiln_state_get(&st, "b"));
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 2);
+	reading_exits_2(read_params, &st, kiln_state_get(&st, "b"));
 	kiln_state_release(&st);
 }
 
