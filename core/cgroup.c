@@ -21,6 +21,17 @@
 #include "cgroup.h"
 
 #define PREFIX "kiln-"
+/* Groups kept for each job slot: a step takes an empty one; one whose last step is still ending is passed over. */
+#define SLOT_GROUPS 4
+/*
+ * A slot's memory group still charged with more than this (the page cache
+ * and tmpfs pages of the outputs its steps wrote, which stay charged to it
+ * when their processes are gone) is removed and made afresh, so that a
+ * step's own limit is never short by more than this.
+ */
+#define RETIRE_BYTES (1ULL << 20)
+/* The same for the exited processes of earlier steps that no one has reaped yet. */
+#define RETIRE_TASKS 32
 
 /* Read file `name` of folder dir into buf (NUL-terminated); -1 with errno. */
 static int
@@ -252,9 +263,24 @@ started(long pid)
 	return t;
 }
 
+/* A job slot's groups (g0, g1, ...) in its folder at dir, then the folder; -1 if some could not go. */
+static int
+remove_slot_folder(const char *dir, int tries)
+{
+	char path[700];
+	int left = 0;
+
+	for (int i = 0; i < SLOT_GROUPS; i++) {
+		snprintf(path, sizeof(path), "%s/g%d", dir, i);
+		left |= access(path, F_OK) == 0 && try_remove(path, tries) < 0;
+	}
+	return left || rmdir(dir) < 0 ? -1 : 0;
+}
+
 /*
  * Remove the groups under parent that kiln-runs now gone left (killed
- * before they could remove their own): a name's pid is dead, or is another
+ * before they could remove their own), and the job slots' of a kiln now
+ * gone (killed before its end): a name's pid is dead, or is another
  * process's now. Only empty ones: the sandbox's processes die with their
  * kiln-run (PR_SET_PDEATHSIG), and a group with tasks in it may be another
  * pid namespace's kiln-run's, whose pid means another process here.
@@ -267,15 +293,18 @@ remove_stale(const char *parent)
 	char path[600];
 
 	while (d && (e = readdir(d))) {
-		unsigned long long start;
+		unsigned long long start, slot;
 		long pid;
-		int n = 0;
+		int n = 0, m = 0;
 
-		if (sscanf(e->d_name, PREFIX "%ld-%llu%n", &pid, &start, &n) != 2 || e->d_name[n] || pid <= 0 ||
-		    started(pid) == start)
+		if (sscanf(e->d_name, PREFIX "%ld-%llu%n-s%llu%n", &pid, &start, &n, &slot, &m) < 2 || pid <= 0 ||
+		    (e->d_name[n] && (m == 0 || e->d_name[m])) || started(pid) == start)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-		rmdir(path);
+		if (m)
+			remove_slot_folder(path, 1);
+		else
+			rmdir(path);
 	}
 	if (d)
 		closedir(d);
@@ -330,18 +359,27 @@ delegates(const char *dir)
  * beside it, under a parent that does (a delegated subtree).
  */
 static int
-make_v2(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, char *why, size_t wlen)
+v2_parent(char *dir, size_t len, char *why, size_t wlen)
 {
-	char dir[512];
 	int top;
 
-	if (group_folder("cgroup2", NULL, dir, sizeof(dir), &top) < 0)
+	if (group_folder("cgroup2", NULL, dir, len, &top) < 0)
 		return snprintf(why, wlen, "no cgroup v2 hierarchy is mounted"), -1;
 	if (!delegates(dir) && !top)
 		*strrchr(dir, '/') = '\0';
 	if (!delegates(dir))
 		return snprintf(why, wlen, "cgroup v2 at %s gives kiln no memory and pids controllers "
 				"(cgroup.subtree_control)", dir), -1;
+	return 0;
+}
+
+static int
+make_v2(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, char *why, size_t wlen)
+{
+	char dir[512];
+
+	if (v2_parent(dir, sizeof(dir), why, wlen) < 0)
+		return -1;
 	if (make_group(dir, cg->mem, sizeof(cg->mem), why, wlen) < 0 ||
 	    limit(cg->mem, "memory.max", mem, why, wlen) < 0 || limit(cg->mem, "pids.max", nproc, why, wlen) < 0)
 		return -1;
@@ -388,6 +426,184 @@ kiln_cgroup_make(struct kiln_cgroup *cg, unsigned long long mem, unsigned long n
 }
 
 /*
+ * Kill what the group at dir holds and say whether it is empty now. A step
+ * takes a slot's group only when nothing of an earlier step (or of anyone
+ * who moved a process in) is left in it; one whose last step's init is
+ * still ending (the kernel tears its namespaces down first) is passed over
+ * rather than waited for.
+ */
+static int
+emptied(const char *dir)
+{
+	char buf[8192];
+	int any = 0;
+
+	if (get(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return 0;
+	for (char *s = buf; *s; s += strcspn(s, "\n"), s += *s == '\n') {
+		long pid = strtol(s, NULL, 10);
+
+		any = 1;
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+	}
+	if (!any)
+		return 1;
+	return get(dir, "cgroup.procs", buf, sizeof(buf)) == 0 && buf[0] == '\0';
+}
+
+/*
+ * Is the slot's group at dir ready for a step: made now (*fresh), or empty,
+ * holding no more than `most` of what file `held` counts (the memory its
+ * outputs' pages keep charged to it; the processes of earlier steps that
+ * have exited but that no one has reaped yet, which pids still counts), in
+ * *left? One holding more is removed, and with it what it held, and made
+ * afresh.
+ */
+static int
+ready(const char *dir, const char *held, unsigned long long most, unsigned long long *left, int *fresh)
+{
+	char buf[64];
+
+	*left = 0;
+	*fresh = mkdir(dir, 0755) == 0;
+	if (*fresh)
+		return 1;
+	if (errno != EEXIST || !emptied(dir) || get(dir, held, buf, sizeof(buf)) < 0)
+		return 0;
+	*left = strtoull(buf, NULL, 10);
+	if (*left <= most)
+		return 1;
+	*left = 0;
+	*fresh = rmdir(dir) == 0 && mkdir(dir, 0755) == 0;
+	return *fresh;
+}
+
+/* The slot's folder under parent, named name: made now, or kept from an earlier step. */
+static int
+slot_folder(const char *parent, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", parent, name);
+	if (mkdir(out, 0755) == 0) {
+		/* Once per slot and build: the groups of kilns and kiln-runs gone. */
+		remove_stale(parent);
+		return 0;
+	}
+	return errno == EEXIST ? 0 : -1;
+}
+
+/*
+ * The step's limits on a slot's v1 groups, and what they counted before it.
+ * Exited processes not yet reaped (zombies: setup's, whose kiln-run does not
+ * wait for it, until whoever adopted it reaps it) still count in pids.current
+ * though they can do nothing; the limit is raised by as many (`zombies`), so
+ * the step gets its own nproc.
+ */
+static int
+set_slot_limits(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long zombies,
+    int fresh)
+{
+	char text[32];
+	int ok;
+
+	snprintf(text, sizeof(text), "%llu", mem);
+	/* memsw may not be below the limit: raising, the limit fails until memsw has risen. */
+	ok = put(cg->mem, "memory.limit_in_bytes", text) == 0;
+	put(cg->mem, "memory.memsw.limit_in_bytes", text);
+	if (!ok && put(cg->mem, "memory.limit_in_bytes", text) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%llu", nproc + zombies);
+	if (cg->pids[0] && put(cg->pids, "pids.max", text) < 0)
+		return -1;
+	if (fresh)
+		return 0;
+	/* The peak from here (what the group holds now), and the counts so far, to subtract. */
+	if (put(cg->mem, "memory.max_usage_in_bytes", "0") < 0)
+		return -1;
+	cg->base_ooms = keyed(cg->mem, "memory.oom_control", "oom_kill");
+	cg->base_forks = cg->pids[0] ? keyed(cg->pids, "pids.events", "max") : 0;
+	return 0;
+}
+
+/* v1: the first of the slot's groups that is ready in the memory hierarchy, and in pids where it is. */
+static int
+take_v1(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot)
+{
+	char dir[512], name[128], mslot[650], pslot[sizeof(mslot)];
+	unsigned long long usage, zombies;
+	int top, pids, freshm, freshp, i;
+	pid_t kiln = getppid();
+
+	snprintf(name, sizeof(name), PREFIX "%d-%llu-s%llu", (int)kiln, started(kiln), slot);
+	if (group_folder("cgroup", "memory", dir, sizeof(dir), &top) < 0 ||
+	    slot_folder(dir, name, mslot, sizeof(mslot)) < 0)
+		return -1;
+	pids = group_folder("cgroup", "pids", dir, sizeof(dir), &top) == 0 &&
+	       slot_folder(dir, name, pslot, sizeof(pslot)) == 0;
+	for (i = 0; i < SLOT_GROUPS; i++) {
+		snprintf(cg->mem, sizeof(cg->mem), "%s/g%d", mslot, i);
+		snprintf(cg->pids, sizeof(cg->pids), "%s/g%d", pslot, i);
+		if (!pids)
+			cg->pids[0] = '\0';
+		freshp = 1;
+		zombies = 0;
+		if (ready(cg->mem, "memory.usage_in_bytes", RETIRE_BYTES, &usage, &freshm) &&
+		    (!pids || ready(cg->pids, "pids.current", RETIRE_TASKS, &zombies, &freshp)))
+			break;
+	}
+	if (i == SLOT_GROUPS)
+		return -1;
+	cg->slot = 1;
+	cg->base_usage = usage;
+	if (set_slot_limits(cg, mem, nproc, zombies, freshm && freshp) < 0) {
+		cg->slot = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
+kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot)
+{
+	char dir[512], why[1024];
+
+	memset(cg, 0, sizeof(*cg));
+	/* Where the step would get a v2 group, it still gets one of its own. */
+	if (v2_parent(dir, sizeof(dir), why, sizeof(why)) < 0 && take_v1(cg, mem, nproc, slot) == 0)
+		return cg->kind = KILN_CGROUP_V1;
+	return kiln_cgroup_make(cg, mem, nproc);
+}
+
+/* The slots' folders under the v1 hierarchy with option ctrl that are named after this process. */
+static void
+remove_own_slots(const char *ctrl)
+{
+	char dir[512], own[64], path[800];
+	struct dirent *e;
+	size_t n;
+	int top;
+	DIR *d;
+
+	if (group_folder("cgroup", ctrl, dir, sizeof(dir), &top) < 0 || !(d = opendir(dir)))
+		return;
+	n = (size_t)snprintf(own, sizeof(own), PREFIX "%d-%llu-s", (int)getpid(), started(getpid()));
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, own, n) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			/* The last steps' inits may still be ending: up to a second. */
+			remove_slot_folder(path, 1000);
+		}
+	closedir(d);
+}
+
+void
+kiln_cgroup_remove_slots(void)
+{
+	remove_own_slots("memory");
+	remove_own_slots("pids");
+}
+
+/*
  * A process moved by its pid (cgroup.procs) makes the kernel wait for an
  * RCU grace period (15 ms on a loaded machine, a third of a trivial step);
  * a thread that moves itself by writing "0" to v1's `tasks` does not. v2
@@ -414,9 +630,12 @@ kiln_cgroup_peak(const struct kiln_cgroup *cg)
 	char buf[64];
 	const char *file = cg->kind == KILN_CGROUP_V2 ? "memory.peak" : "memory.max_usage_in_bytes";
 
+	unsigned long long n;
+
 	if (cg->kind == KILN_CGROUP_NONE || get(cg->mem, file, buf, sizeof(buf)) < 0)
 		return 0;
-	return strtoull(buf, NULL, 10);
+	n = strtoull(buf, NULL, 10);
+	return n > cg->base_usage ? n - cg->base_usage : 0;
 }
 
 unsigned long
@@ -424,8 +643,8 @@ kiln_cgroup_oom_kills(const struct kiln_cgroup *cg)
 {
 	if (cg->kind == KILN_CGROUP_NONE)
 		return 0;
-	return (unsigned long)keyed(cg->mem, cg->kind == KILN_CGROUP_V2 ? "memory.events" : "memory.oom_control",
-	    "oom_kill");
+	return (unsigned long)(keyed(cg->mem, cg->kind == KILN_CGROUP_V2 ? "memory.events" : "memory.oom_control",
+	    "oom_kill") - cg->base_ooms);
 }
 
 unsigned long
@@ -433,7 +652,8 @@ kiln_cgroup_forks_refused(const struct kiln_cgroup *cg)
 {
 	if (!kiln_cgroup_has_pids(cg))
 		return 0;
-	return (unsigned long)keyed(cg->kind == KILN_CGROUP_V2 ? cg->mem : cg->pids, "pids.events", "max");
+	return (unsigned long)(keyed(cg->kind == KILN_CGROUP_V2 ? cg->mem : cg->pids, "pids.events", "max") -
+	    cg->base_forks);
 }
 
 int
@@ -468,8 +688,10 @@ kiln_cgroup_remove(struct kiln_cgroup *cg)
 	const char *dirs[2] = {cg->pids, cg->mem};
 	int left = 0, i;
 
-	if (cg->kind == KILN_CGROUP_NONE)
+	if (cg->kind == KILN_CGROUP_NONE || cg->slot) {
+		cg->kind = KILN_CGROUP_NONE;
 		return;
+	}
 	cg->kind = KILN_CGROUP_NONE;
 	for (i = 0; i < 2; i++)
 		left |= dirs[i][0] && try_remove(dirs[i], 1) < 0;

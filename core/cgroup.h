@@ -28,9 +28,12 @@ enum kiln_cgroup_kind {
 
 struct kiln_cgroup {
 	int kind;		/* enum kiln_cgroup_kind */
-	char mem[512];		/* the memory group's folder (v2: the group's only one) */
-	char pids[512];		/* v1: the pids group's folder, "" if none */
+	int slot;		/* one of a job slot's groups (kiln_cgroup_take): kept for the next step */
+	char mem[700];		/* the memory group's folder (v2: the group's only one) */
+	char pids[700];		/* v1: the pids group's folder, "" if none */
 	char why[2100];		/* KILN_CGROUP_NONE: why, for the log */
+	/* A slot's group reused: what it held and counted before this step, subtracted from what it says. */
+	unsigned long long base_usage, base_ooms, base_forks;
 };
 
 /*
@@ -39,6 +42,16 @@ struct kiln_cgroup {
  * KILN_CGROUP_NONE, cg->why says what was missing.
  */
 int kiln_cgroup_make(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc);
+/*
+ * The same, from the groups kept for a job slot (slot: the inode of the user
+ * namespace kiln lent it; the groups are named after kiln, kiln-run's
+ * parent): an empty one of them, its limits set for this step and its
+ * counters read as differences from here on; else, as kiln_cgroup_make, a
+ * group of the step's own. v1 only (v2 gets kiln_cgroup_make's).
+ */
+int kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot);
+/* In kiln, at its end: remove the job slots' groups named after it (the sandbox's steps have ended). */
+void kiln_cgroup_remove_slots(void);
 /*
  * Move the calling process, which must have one thread, into the group;
  * -1 with a message in err. Its children are born there.
@@ -54,7 +67,11 @@ unsigned long kiln_cgroup_forks_refused(const struct kiln_cgroup *cg);
 int kiln_cgroup_has_pids(const struct kiln_cgroup *cg);
 /* What limits the step as a whole, for the log: "cgroup v1: memory, pids" and the like. */
 const char *kiln_cgroup_describe(const struct kiln_cgroup *cg);
-/* Kill what is left in the group and remove it; cg->kind becomes KILN_CGROUP_NONE. */
+/*
+ * Kill what is left in the group and remove it; cg->kind becomes
+ * KILN_CGROUP_NONE. A slot's group is left for the next step, which takes
+ * it only once it is empty.
+ */
 void kiln_cgroup_remove(struct kiln_cgroup *cg);
 
 #endif

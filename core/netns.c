@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 #include <linux/nsfs.h>
 
+#include "cgroup.h"
 #include "netns.h"
 #include "userns.h"
 #include "util.h"
@@ -155,6 +157,16 @@ make(struct kiln_netns *ns, const char *runner, size_t n)
 	return r;
 }
 
+static pid_t owner;
+
+/* At kiln's end (not a child's that calls exit): the job slots' cgroups, which kiln-run keeps per slot. */
+static void
+remove_slot_groups(void)
+{
+	if (getpid() == owner)
+		kiln_cgroup_remove_slots();
+}
+
 void
 kiln_netns_expect(size_t n)
 {
@@ -168,6 +180,10 @@ kiln_netns_take(struct kiln_netns *ns, const char *runner)
 	if (nkept > 0) {
 		*ns = kept[--nkept];
 		return 0;
+	}
+	if (!owner) {
+		owner = getpid();
+		atexit(remove_slot_groups);
 	}
 	if (cannot || make(ns, runner, expect) < 0) {
 		cannot = 1;

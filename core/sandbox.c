@@ -1037,8 +1037,8 @@ enter_direct(struct plan *p, int rep[2], int sync[2], char *err, size_t len)
 }
 
 /*
- * Make the step's cgroup, in the caller, before any of its processes
- * exists; and say in a build step's log what limits the step, with a
+ * Make the step's cgroup (or take its job slot's), in the caller, before
+ * any of its processes exists; and say in a build step's log what limits the step, with a
  * warning when no cgroup could be had.
  */
 static void
@@ -1046,7 +1046,14 @@ limit_whole(struct plan *p)
 {
 	char a[32], b[32];
 
-	p->whole = kiln_cgroup_make(&p->cg, p->mem, p->nproc + OWN_TASKS) != KILN_CGROUP_NONE;
+	struct stat st;
+
+	/* A job slot (the user namespace kiln lent it) keeps its groups: none is made or removed per step. */
+	if (p->pooled && fstat(p->userns_fd, &st) == 0)
+		p->whole = kiln_cgroup_take(&p->cg, p->mem, p->nproc + OWN_TASKS, (unsigned long long)st.st_ino) !=
+			   KILN_CGROUP_NONE;
+	else
+		p->whole = kiln_cgroup_make(&p->cg, p->mem, p->nproc + OWN_TASKS) != KILN_CGROUP_NONE;
 	p->whole_pids = kiln_cgroup_has_pids(&p->cg);
 	if (p->status_fd <= 0)
 		return;
