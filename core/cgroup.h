@@ -11,7 +11,9 @@
  *
  * A group is named kiln-PID-START after the kiln-run that made it (its pid
  * and start time), under kiln-run's own group, so a later run removes
- * those whose kiln-run died.
+ * those whose kiln-run died. A job slot's groups, kept from step to step
+ * (kiln_cgroup_take), are kiln-PID-START-sSLOT/gN after kiln, which
+ * removes them at its end (kiln_cgroup_remove_slots).
  */
 #ifndef KILN_CGROUP_H
 #define KILN_CGROUP_H

@@ -41,8 +41,12 @@ $(O)/core/report_assets.o: core/report_assets.S report/page.js report/page.css $
 $(O)/kiln: $(O)/core/main.o $(O)/libkilncore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_CORE)
 
+# -z now: the dynamic loader resolves every symbol once, at kiln-run's start,
+# rather than on first use in each of the sandbox's processes it forks
+# (setup, init, the step), each of which paid for the lookups and a copied
+# page of its own (docs/sandbox.md, "Cost").
 $(O)/kiln-run: $(RUN_SRCS:%.c=$(O)/%.o)
-	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lseccomp -lxxhash -ldl -lm
+	$(CC) $(LDFLAGS) -Wl,-z,now -o $@ $^ -ljansson -lseccomp -lxxhash -ldl -lm
 
 # ./kiln in the source tree is the plain build.
 kiln: build/kiln
