@@ -453,12 +453,12 @@ emptied(const char *dir)
 }
 
 /*
- * Is the slot's group at dir ready for a step: made now (*fresh), or empty,
+ * Is the slot's group at dir, which exists, ready for a step: empty,
  * holding no more than `most` of what file `held` counts (the memory its
  * outputs' pages keep charged to it; the processes of earlier steps that
  * have exited but that no one has reaped yet, which pids still counts), in
  * *left? One holding more is removed, and with it what it held, and made
- * afresh.
+ * afresh (*fresh).
  */
 static int
 ready(const char *dir, const char *held, unsigned long long most, unsigned long long *left, int *fresh)
@@ -466,10 +466,8 @@ ready(const char *dir, const char *held, unsigned long long most, unsigned long 
 	char buf[64];
 
 	*left = 0;
-	*fresh = mkdir(dir, 0755) == 0;
-	if (*fresh)
-		return 1;
-	if (errno != EEXIST || !emptied(dir) || get(dir, held, buf, sizeof(buf)) < 0)
+	*fresh = 0;
+	if (!emptied(dir) || get(dir, held, buf, sizeof(buf)) < 0)
 		return 0;
 	*left = strtoull(buf, NULL, 10);
 	if (*left <= most)
@@ -477,19 +475,6 @@ ready(const char *dir, const char *held, unsigned long long most, unsigned long 
 	*left = 0;
 	*fresh = rmdir(dir) == 0 && mkdir(dir, 0755) == 0;
 	return *fresh;
-}
-
-/* The slot's folder under parent, named name: made now, or kept from an earlier step. */
-static int
-slot_folder(const char *parent, const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s/%s", parent, name);
-	if (mkdir(out, 0755) == 0) {
-		/* Once per slot and build: the groups of kilns and kiln-runs gone. */
-		remove_stale(parent);
-		return 0;
-	}
-	return errno == EEXIST ? 0 : -1;
 }
 
 /*
@@ -525,30 +510,50 @@ set_slot_limits(struct kiln_cgroup *cg, unsigned long long mem, unsigned long np
 	return 0;
 }
 
+/*
+ * Group n of the slot whose folder is dir, made by the first step to need
+ * it (and the folder with it); ready() then says whether a step may take it.
+ */
+static int
+slot_group(char *out, size_t len, const char *dir, int n, const char *held, unsigned long long most,
+    unsigned long long *left, int *fresh)
+{
+	snprintf(out, len, "%s/g%d", dir, n);
+	*left = 0;
+	*fresh = 1;
+	if (mkdir(out, 0755) == 0)
+		return 1;
+	if (errno == ENOENT && mkdir(dir, 0755) == 0) {
+		/* Once per slot and build: the groups of kilns and kiln-runs gone, beside it. */
+		char parent[700];
+
+		snprintf(parent, sizeof(parent), "%s", dir);
+		*strrchr(parent, '/') = '\0';
+		remove_stale(parent);
+		if (mkdir(out, 0755) == 0)
+			return 1;
+	}
+	return ready(out, held, most, left, fresh);
+}
+
 /* v1: the first of the slot's groups that is ready in the memory hierarchy, and in pids where it is. */
 static int
-take_v1(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot)
+take_v1(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot,
+    const char *mem_home, const char *pids_home)
 {
-	char dir[512], name[128], mslot[650], pslot[sizeof(mslot)];
-	unsigned long long usage, zombies;
-	int top, pids, freshm, freshp, i;
-	pid_t kiln = getppid();
+	char mslot[650], pslot[650];
+	unsigned long long usage = 0, zombies = 0;
+	int pids = pids_home && pids_home[0], freshm = 0, freshp = 1, i;
 
-	snprintf(name, sizeof(name), PREFIX "%d-%llu-s%llu", (int)kiln, started(kiln), slot);
-	if (group_folder("cgroup", "memory", dir, sizeof(dir), &top) < 0 ||
-	    slot_folder(dir, name, mslot, sizeof(mslot)) < 0)
-		return -1;
-	pids = group_folder("cgroup", "pids", dir, sizeof(dir), &top) == 0 &&
-	       slot_folder(dir, name, pslot, sizeof(pslot)) == 0;
+	snprintf(mslot, sizeof(mslot), "%s-s%llu", mem_home, slot);
+	snprintf(pslot, sizeof(pslot), "%s-s%llu", pids ? pids_home : "", slot);
 	for (i = 0; i < SLOT_GROUPS; i++) {
-		snprintf(cg->mem, sizeof(cg->mem), "%s/g%d", mslot, i);
-		snprintf(cg->pids, sizeof(cg->pids), "%s/g%d", pslot, i);
-		if (!pids)
-			cg->pids[0] = '\0';
+		cg->pids[0] = '\0';
 		freshp = 1;
 		zombies = 0;
-		if (ready(cg->mem, "memory.usage_in_bytes", RETIRE_BYTES, &usage, &freshm) &&
-		    (!pids || ready(cg->pids, "pids.current", RETIRE_TASKS, &zombies, &freshp)))
+		if (slot_group(cg->mem, sizeof(cg->mem), mslot, i, "memory.usage_in_bytes", RETIRE_BYTES, &usage,
+		    &freshm) && (!pids || slot_group(cg->pids, sizeof(cg->pids), pslot, i, "pids.current",
+		    RETIRE_TASKS, &zombies, &freshp)))
 			break;
 	}
 	if (i == SLOT_GROUPS)
@@ -563,15 +568,31 @@ take_v1(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, uns
 }
 
 int
-kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot)
+kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot,
+    const char *mem_home, const char *pids_home)
 {
-	char dir[512], why[1024];
-
 	memset(cg, 0, sizeof(*cg));
-	/* Where the step would get a v2 group, it still gets one of its own. */
-	if (v2_parent(dir, sizeof(dir), why, sizeof(why)) < 0 && take_v1(cg, mem, nproc, slot) == 0)
+	if (mem_home && mem_home[0] && take_v1(cg, mem, nproc, slot, mem_home, pids_home) == 0)
 		return cg->kind = KILN_CGROUP_V1;
 	return kiln_cgroup_make(cg, mem, nproc);
+}
+
+int
+kiln_cgroup_slot_home(char *mem, size_t mlen, char *pids, size_t plen)
+{
+	char dir[512], why[1024], name[64];
+	int top;
+
+	snprintf(name, sizeof(name), PREFIX "%d-%llu", (int)getpid(), started(getpid()));
+	/* Where a step would get a v2 group, it still gets one of its own. */
+	if (v2_parent(dir, sizeof(dir), why, sizeof(why)) == 0 ||
+	    group_folder("cgroup", "memory", dir, sizeof(dir), &top) < 0 || access(dir, W_OK) < 0)
+		return -1;
+	snprintf(mem, mlen, "%s/%s", dir, name);
+	pids[0] = '\0';
+	if (group_folder("cgroup", "pids", dir, sizeof(dir), &top) == 0 && access(dir, W_OK) == 0)
+		snprintf(pids, plen, "%s/%s", dir, name);
+	return 0;
 }
 
 /* The slots' folders under the v1 hierarchy with option ctrl that are named after this process. */

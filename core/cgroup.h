@@ -46,12 +46,22 @@ struct kiln_cgroup {
 int kiln_cgroup_make(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc);
 /*
  * The same, from the groups kept for a job slot (slot: the inode of the user
- * namespace kiln lent it; the groups are named after kiln, kiln-run's
- * parent): an empty one of them, its limits set for this step and its
+ * namespace kiln lent it; mem_home and pids_home: kiln_cgroup_slot_home's,
+ * from kiln): an empty one of them, its limits set for this step and its
  * counters read as differences from here on; else, as kiln_cgroup_make, a
  * group of the step's own. v1 only (v2 gets kiln_cgroup_make's).
  */
-int kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot);
+int kiln_cgroup_take(struct kiln_cgroup *cg, unsigned long long mem, unsigned long nproc, unsigned long long slot,
+    const char *mem_home, const char *pids_home);
+/*
+ * In kiln, once per build: where its job slots' groups go, as the start of
+ * their folders' paths in the v1 memory and pids hierarchies
+ * (".../kiln-PID-START"; pids "" without that hierarchy), which each step's
+ * kiln-run is told so that it need not read the mount table and
+ * /proc/self/cgroup itself. -1 where slots keep no groups: a v2 group is
+ * to be had (kiln-run makes one per step), or no writable v1 memory group.
+ */
+int kiln_cgroup_slot_home(char *mem, size_t mlen, char *pids, size_t plen);
 /* In kiln, at its end: remove the job slots' groups named after it (the sandbox's steps have ended). */
 void kiln_cgroup_remove_slots(void);
 /*

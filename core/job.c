@@ -115,6 +115,10 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 			json_object_set_new(sb, "netns", json_true());
 		if (j->ns.user >= 0 && j->ns.mnt >= 0)
 			json_object_set_new(sb, "rootns", json_true());
+		if (j->ns.user >= 0 && kiln_netns_cgroup(0)) {
+			json_object_set_new(sb, "cgslot", json_string(kiln_netns_cgroup(0)));
+			json_object_set_new(sb, "cgslot_pids", json_string(kiln_netns_cgroup(1)));
+		}
 		if (j->filter_fd >= 0)
 			json_object_set_new(sb, "filter", json_true());
 		if (t->res.mem)

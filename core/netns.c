@@ -158,6 +158,8 @@ make(struct kiln_netns *ns, const char *runner, size_t n)
 }
 
 static pid_t owner;
+static char slot_mem[600], slot_pids[600];
+static int slot_groups;	/* slot_mem and slot_pids are where the job slots' cgroups go */
 
 /* At kiln's end (not a child's that calls exit): the job slots' cgroups, which kiln-run keeps per slot. */
 static void
@@ -165,6 +167,12 @@ remove_slot_groups(void)
 {
 	if (getpid() == owner)
 		kiln_cgroup_remove_slots();
+}
+
+const char *
+kiln_netns_cgroup(int pids)
+{
+	return !slot_groups ? NULL : pids ? slot_pids : slot_mem;
 }
 
 void
@@ -183,7 +191,9 @@ kiln_netns_take(struct kiln_netns *ns, const char *runner)
 	}
 	if (!owner) {
 		owner = getpid();
-		atexit(remove_slot_groups);
+		slot_groups = kiln_cgroup_slot_home(slot_mem, sizeof(slot_mem), slot_pids, sizeof(slot_pids)) == 0;
+		if (slot_groups)
+			atexit(remove_slot_groups);
 	}
 	if (cannot || make(ns, runner, expect) < 0) {
 		cannot = 1;

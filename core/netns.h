@@ -26,6 +26,12 @@ struct kiln_netns {
 int kiln_netns_take(struct kiln_netns *ns, const char *runner);
 /* Up to n steps will run at once: the first take() makes that many pairs together. */
 void kiln_netns_expect(size_t n);
+/*
+ * Where the steps in lent namespaces keep their job slot's cgroups
+ * (cgroup.h, kiln_cgroup_slot_home): pids 0 the memory hierarchy's, 1 the
+ * pids one's ("" if none); NULL: each step makes its own.
+ */
+const char *kiln_netns_cgroup(int pids);
 /* The step is done with ns: kept for the next when `reusable` (everything of the step is gone), else closed. */
 void kiln_netns_give(struct kiln_netns *ns, int reusable);
 

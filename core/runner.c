@@ -56,6 +56,7 @@ struct spec {
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
 	int rootns;		/* and the job slot's shared root, on KILN_MNTNS_FD */
 	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
+	const char *cgslot_mem, *cgslot_pids;	/* with netns: where the job slots' cgroups are (sandbox.h); else NULL */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
 	unsigned long long mem, fsize, disk;
 	unsigned long cpu, nproc;
@@ -191,6 +192,11 @@ read_spec(struct spec *sp, const char *path)
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
 		sp->rootns = sp->netns && json_is_true(json_object_get(sb, "rootns"));
 		sp->filter = json_is_true(json_object_get(sb, "filter"));
+		if (sp->netns && json_is_string(json_object_get(sb, "cgslot"))) {
+			sp->cgslot_mem = arena_strdup(&sp->arena, json_string_value(json_object_get(sb, "cgslot")));
+			sp->cgslot_pids = arena_strdup(&sp->arena, json_is_string(json_object_get(sb, "cgslot_pids")) ?
+			    json_string_value(json_object_get(sb, "cgslot_pids")) : "");
+		}
 		sp->mem = jnum(sb, "mem");
 		sp->disk = jnum(sb, "disk");
 		sp->fsize = jnum(sb, "fsize");
@@ -266,6 +272,8 @@ enter_sandbox(struct spec *sp)
 			startfail("spec: no namespaces on fds %d and %d", KILN_USERNS_FD, KILN_NETNS_FD);
 		sb.userns_fd = KILN_USERNS_FD;
 		sb.netns_fd = KILN_NETNS_FD;
+		sb.slot_cgroup_mem = sp->cgslot_mem;
+		sb.slot_cgroup_pids = sp->cgslot_pids;
 	}
 	if (sp->rootns) {
 		if (!kiln_userns_is(KILN_MNTNS_FD, CLONE_NEWNS))

@@ -92,6 +92,7 @@ struct plan {
 	int make_net;		/* the step makes a network namespace of its own */
 	int filter_fd;		/* >0: kiln compiled the filter, to read from there */
 	int mntns_fd;		/* >0: the job slot's shared root, to build the step's on (rootfs.h); else -1 */
+	const char *slot_mem, *slot_pids;	/* where the job slot's cgroups are (kiln's), or NULL */
 };
 
 /* What init tells the caller: a setup failure, or how the step ended. */
@@ -200,6 +201,8 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	p->userns_fd = p->pooled ? sb->userns_fd : -1;
 	p->netns_fd = p->pooled ? sb->netns_fd : -1;
 	p->make_net = !sb->network && !p->pooled;
+	p->slot_mem = p->pooled ? sb->slot_cgroup_mem : NULL;
+	p->slot_pids = p->pooled ? sb->slot_cgroup_pids : NULL;
 	p->filter_fd = sb->filter_fd;
 	p->mem = sb->mem_bytes ? sb->mem_bytes
 			       : envlimit("KILN_SANDBOX_MEM", (unsigned long long)sysconf(_SC_PHYS_PAGES) *
@@ -1049,9 +1052,9 @@ limit_whole(struct plan *p)
 	struct stat st;
 
 	/* A job slot (the user namespace kiln lent it) keeps its groups: none is made or removed per step. */
-	if (p->pooled && fstat(p->userns_fd, &st) == 0)
-		p->whole = kiln_cgroup_take(&p->cg, p->mem, p->nproc + OWN_TASKS, (unsigned long long)st.st_ino) !=
-			   KILN_CGROUP_NONE;
+	if (p->slot_mem && fstat(p->userns_fd, &st) == 0)
+		p->whole = kiln_cgroup_take(&p->cg, p->mem, p->nproc + OWN_TASKS, (unsigned long long)st.st_ino,
+		    p->slot_mem, p->slot_pids) != KILN_CGROUP_NONE;
 	else
 		p->whole = kiln_cgroup_make(&p->cg, p->mem, p->nproc + OWN_TASKS) != KILN_CGROUP_NONE;
 	p->whole_pids = kiln_cgroup_has_pids(&p->cg);

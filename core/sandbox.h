@@ -51,6 +51,11 @@ struct kiln_sandbox {
 	int mntns_fd;
 	/* >0: the seccomp filter, compiled by kiln (syscalls.h); 0: compile it. */
 	int filter_fd;
+	/*
+	 * With lent namespaces: where kiln keeps its job slots' cgroups
+	 * (kiln_cgroup_slot_home: memory, and pids or ""); NULL: a group per step.
+	 */
+	const char *slot_cgroup_mem, *slot_cgroup_pids;
 };
 
 /*
