@@ -438,18 +438,20 @@ emptied(const char *dir)
 	char buf[8192];
 	int any = 0;
 
-	if (get(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+	/* v1's `tasks` lists every thread, a process whose first thread has exited included. */
+	if (get(dir, "tasks", buf, sizeof(buf)) < 0)
 		return 0;
 	for (char *s = buf; *s; s += strcspn(s, "\n"), s += *s == '\n') {
-		long pid = strtol(s, NULL, 10);
+		long tid = strtol(s, NULL, 10);
 
 		any = 1;
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
+		/* 0: a task in another pid namespace, which is not ours to kill (the group stays unused). */
+		if (tid > 0)
+			kill((pid_t)tid, SIGKILL);
 	}
 	if (!any)
 		return 1;
-	return get(dir, "cgroup.procs", buf, sizeof(buf)) == 0 && buf[0] == '\0';
+	return get(dir, "tasks", buf, sizeof(buf)) == 0 && buf[0] == '\0';
 }
 
 /*
