@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "barrier.h"
 #include "fit.h"
 #include "gemm.h"
 #include "lbfgs.h"
@@ -477,23 +478,6 @@ adam(float *w, const float *g, float *mo, float *v, size_t n, float l2,
 	}
 }
 
-static void
-net_update(struct net *t, const struct kp_fit_opts *o)
-{
-	float c1, c2;
-	size_t i;
-
-	t->step++;
-	c1 = (float)(1 - pow(0.9, (double)t->step));
-	c2 = (float)(1 - pow(0.999, (double)t->step));
-	for (i = 0; i < t->m->nlayers; i++) {
-		struct kp_layer *l = &t->m->layers[i];
-
-		adam(l->w, t->gw[i], t->mw[i], t->vw[i], l->in * l->out, (float)o->l2,
-			(float)o->lr, c1, c2);
-		adam(l->b, t->gb[i], t->mb[i], t->vb[i], l->out, 0, (float)o->lr, c1, c2);
-	}
-}
 
 static double
 batch_flops(const struct kp_model *m, size_t rows)
@@ -519,13 +503,15 @@ struct pool {
 	struct grad *grads;	/* one per sub-batch of a full batch */
 	size_t nthreads, ngrads;
 	pthread_t *threads;
-	pthread_barrier_t go, done;
+	struct kp_barrier go, done;
 	int quit;
-	/* The current step: the rows idx[0..rows) of X, their labels or targets. */
+	/* The current step: the rows idx[0..rows) of X, their labels or targets,
+	 * and Adam's bias corrections for it. */
 	const struct kp_fit_opts *o;
 	const float *X;
 	const size_t *idx;
 	size_t rows;
+	float c1, c2;
 	const int64_t *y;
 	const float *yf;
 };
@@ -539,13 +525,19 @@ struct pool {
 static void
 gather(const struct pool *p, struct net *t, const size_t *idx, size_t rows)
 {
-	size_t d = t->m->layers[0].in, i, c;
+	size_t d = t->m->layers[0].in, i;
 	const float *wt = p->o->weights;
 
 	for (i = 0; i < rows; i++) {
-		if (i + 8 < rows)
-			for (c = 0; c < d; c += 16)
-				__builtin_prefetch(p->X + idx[i + 8] * d + c);
+		if (i + 8 < rows) {
+			const char *r = (const char *)(p->X + idx[i + 8] * d), *end = r + d * sizeof(float);
+
+			/* every line the row touches, the last one too when it does not start a line */
+			for (r -= (uintptr_t)r % 64; r < end; r += 64)
+				__builtin_prefetch(r);
+			__builtin_prefetch(p->y ? (const void *)(p->y + idx[i + 8])
+						: (const void *)(p->yf + idx[i + 8]));
+		}
 		memcpy(t->xs + i * d, p->X + idx[i] * d, d * sizeof(float));
 		if (p->y)
 			t->ys[i] = p->y[idx[i]];
@@ -572,7 +564,7 @@ sub_batch(struct pool *p, struct net *t, size_t s)
 	net_backward(t, rows);
 }
 
-/* Thread w's share of the step: sub-batches w, w + n, ... */
+/* Thread w's share of the step's sub-batches: w, w + n, ... */
 static void
 share(struct pool *p, size_t w)
 {
@@ -582,15 +574,81 @@ share(struct pool *p, size_t w)
 		sub_batch(p, &p->nets[w], s);
 }
 
-/* Every thread does its share of what p says, the caller thread 0's. */
+/*
+ * Thread w's slice [lo, hi) of an array of n elements: whole multiples of
+ * 16 floats (a cache line), so that two threads seldom write one line.
+ */
 static void
-run_all(struct pool *p)
+slice(size_t n, size_t w, size_t nthreads, size_t *lo, size_t *hi)
+{
+	size_t per = ((n + nthreads - 1) / nthreads + 15) / 16 * 16;
+
+	*lo = w * per < n ? w * per : n;
+	*hi = n - *lo < per ? n : *lo + per;
+}
+
+/*
+ * Thread w's slice of one array of the model (layer's weights, or its
+ * biases): each element's gradient summed over the ns sub-batches in
+ * their order into the main net's, then Adam's step on it. Every element
+ * sees the same operations in the same order whichever thread has it.
+ */
+static void
+update_slice(const struct pool *p, size_t w, size_t ns, size_t layer, int weights,
+	float c1, float c2)
+{
+	const struct net *t = &p->main;
+	struct kp_layer *l = &t->m->layers[layer];
+	float *x = weights ? l->w : l->b, *g = (weights ? t->gw : t->gb)[layer];
+	float *mo = (weights ? t->mw : t->mb)[layer], *v = (weights ? t->vw : t->vb)[layer];
+	size_t n = weights ? l->in * l->out : l->out, lo, hi, s, j;
+
+	slice(n, w, p->nthreads, &lo, &hi);
+	if (lo == hi)
+		return;
+	memcpy(g + lo, (weights ? p->grads[0].gw : p->grads[0].gb)[layer] + lo,
+		(hi - lo) * sizeof(float));
+	for (s = 1; s < ns; s++) {
+		const float *part = (weights ? p->grads[s].gw : p->grads[s].gb)[layer];
+
+		for (j = lo; j < hi; j++)
+			g[j] += part[j];
+	}
+	adam(x + lo, g + lo, mo + lo, v + lo, hi - lo, weights ? (float)p->o->l2 : 0,
+		(float)p->o->lr, c1, c2);
+}
+
+/*
+ * The step's work on thread w: its sub-batches, then, once every thread's
+ * are done, its slice of the update. What the update needs of the step is
+ * read first: thread 0 sets up the next step as soon as its own slice is
+ * done, while the others may still be at theirs.
+ */
+static void
+step_share(struct pool *p, size_t w)
+{
+	size_t ns = (p->rows + SUB - 1) / SUB, i;
+	float c1 = p->c1, c2 = p->c2;
+
+	share(p, w);
+	if (p->nthreads > 1)
+		kp_barrier_wait(&p->done);
+	for (i = 0; ns && i < p->main.m->nlayers; i++) {
+		update_slice(p, w, ns, i, 1, c1, c2);
+		update_slice(p, w, ns, i, 0, c1, c2);
+	}
+}
+
+/*
+ * Run the step p says on every thread, the caller being thread 0. A step
+ * of no rows only waits for the others to finish the last one's update.
+ */
+static void
+run_step(struct pool *p)
 {
 	if (p->nthreads > 1)
-		pthread_barrier_wait(&p->go);
-	share(p, 0);
-	if (p->nthreads > 1)
-		pthread_barrier_wait(&p->done);
+		kp_barrier_wait(&p->go);
+	step_share(p, 0);
 }
 
 static void *
@@ -601,37 +659,11 @@ thread_main(void *arg)
 	size_t w = (size_t)(t - p->nets);
 
 	for (;;) {
-		pthread_barrier_wait(&p->go);
+		kp_barrier_wait(&p->go);
 		if (p->quit)
 			return NULL;
-		share(p, w);
-		pthread_barrier_wait(&p->done);
+		step_share(p, w);
 	}
-}
-
-/* Sum the sub-batches' gradients in order into the main net; returns the loss. */
-static double
-reduce(struct pool *p)
-{
-	const struct kp_model *m = p->main.m;
-	size_t ns = (p->rows + SUB - 1) / SUB, s, i, j;
-	double loss = 0;
-
-	for (i = 0; i < m->nlayers; i++) {
-		size_t nw = m->layers[i].in * m->layers[i].out, nb = m->layers[i].out;
-
-		memcpy(p->main.gw[i], p->grads[0].gw[i], nw * sizeof(float));
-		memcpy(p->main.gb[i], p->grads[0].gb[i], nb * sizeof(float));
-		for (s = 1; s < ns; s++) {
-			for (j = 0; j < nw; j++)
-				p->main.gw[i][j] += p->grads[s].gw[i][j];
-			for (j = 0; j < nb; j++)
-				p->main.gb[i][j] += p->grads[s].gb[i][j];
-		}
-	}
-	for (s = 0; s < ns; s++)
-		loss += p->grads[s].loss;
-	return loss;
 }
 
 static void
@@ -665,8 +697,8 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	}
 	if (p->nthreads < 2)
 		return;
-	pthread_barrier_init(&p->go, NULL, (unsigned)p->nthreads);
-	pthread_barrier_init(&p->done, NULL, (unsigned)p->nthreads);
+	kp_barrier_init(&p->go, (unsigned)p->nthreads);
+	kp_barrier_init(&p->done, (unsigned)p->nthreads);
 	p->threads = kp_xcalloc(p->nthreads, sizeof(pthread_t));
 	for (i = 1; i < p->nthreads; i++)
 		if (pthread_create(&p->threads[i], NULL, thread_main, &p->nets[i]) != 0)
@@ -680,11 +712,9 @@ pool_release(struct pool *p)
 
 	if (p->nthreads > 1) {
 		p->quit = 1;
-		pthread_barrier_wait(&p->go);
+		kp_barrier_wait(&p->go);
 		for (i = 1; i < p->nthreads; i++)
 			pthread_join(p->threads[i], NULL);
-		pthread_barrier_destroy(&p->go);
-		pthread_barrier_destroy(&p->done);
 		free(p->threads);
 	}
 	for (i = 0; i < p->nthreads; i++) {
@@ -710,7 +740,7 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 	const float *yf, size_t batch, double *flops)
 {
 	double loss = 0;
-	size_t r;
+	size_t r, s;
 
 	p->X = X;
 	p->y = y;
@@ -718,11 +748,17 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 	for (r = 0; r < n; r += batch) {
 		p->idx = idx + r;
 		p->rows = n - r < batch ? n - r : batch;
-		run_all(p);
-		loss += reduce(p);
-		net_update(&p->main, p->o);
+		p->main.step++;
+		p->c1 = (float)(1 - pow(0.9, (double)p->main.step));
+		p->c2 = (float)(1 - pow(0.999, (double)p->main.step));
+		run_step(p);
+		for (s = 0; s * SUB < p->rows; s++)
+			loss += p->grads[s].loss;
 		*flops += batch_flops(p->main.m, p->rows);
 	}
+	/* Every thread's slice of the last update is in before the weights are read. */
+	p->rows = 0;
+	run_step(p);
 	return loss / (double)n;
 }
 

@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "../../plugins/lib/barrier.h"
 #include "../../plugins/lib/fit.h"
 #include "../../plugins/lib/gemm.h"
 #include "../../plugins/lib/lbfgs.h"
@@ -583,6 +585,64 @@ bad_training_input(void **state)
 	assert_non_null(strstr(err, "singular"));
 }
 
+/*
+ * kp_barrier: in every round each thread writes its slot, meets the others,
+ * and must then see every slot at this round; then meets them again before
+ * the next round's writes. Enough rounds, and more threads than this
+ * machine has CPUs, that waits both spin and sleep.
+ */
+#define BARRIER_THREADS 4
+#define BARRIER_ROUNDS 20000
+
+struct barrier_test {
+	struct kp_barrier b;
+	unsigned slot[BARRIER_THREADS];
+	int bad;
+};
+
+struct barrier_arg {
+	struct barrier_test *t;
+	size_t w;
+};
+
+static void *
+barrier_thread(void *arg)
+{
+	struct barrier_test *t = ((struct barrier_arg *)arg)->t;
+	size_t w = ((struct barrier_arg *)arg)->w, i;
+	unsigned r;
+
+	for (r = 1; r <= BARRIER_ROUNDS; r++) {
+		__atomic_store_n(&t->slot[w], r, __ATOMIC_RELAXED);
+		kp_barrier_wait(&t->b);
+		for (i = 0; i < BARRIER_THREADS; i++)
+			if (__atomic_load_n(&t->slot[i], __ATOMIC_RELAXED) != r)
+				__atomic_store_n(&t->bad, 1, __ATOMIC_RELAXED);
+		kp_barrier_wait(&t->b);
+	}
+	return NULL;
+}
+
+static void
+barrier_holds_every_thread(void **state)
+{
+	struct barrier_test t = { .bad = 0 };
+	struct barrier_arg args[BARRIER_THREADS];
+	pthread_t th[BARRIER_THREADS];
+	size_t i;
+
+	(void)state;
+	kp_barrier_init(&t.b, BARRIER_THREADS);
+	for (i = 0; i < BARRIER_THREADS; i++) {
+		args[i] = (struct barrier_arg){ &t, i };
+		assert_int_equal(pthread_create(&th[i], NULL, barrier_thread, &args[i]), 0);
+	}
+	for (i = 0; i < BARRIER_THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(t.bad, 0);
+	assert_int_equal(t.b.gen, 2 * BARRIER_ROUNDS);
+}
+
 int
 main(void)
 {
@@ -598,6 +658,7 @@ main(void)
 		cmocka_unit_test(mlp_rows_across_chunks),
 		cmocka_unit_test(mlp_tol_stop_after_patience),
 		cmocka_unit_test(bad_training_input),
+		cmocka_unit_test(barrier_holds_every_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
