@@ -21,7 +21,7 @@
 
 #define GRAPH_FILE KILN_GRAPH_PATH
 #define MAGIC "KILNGR\0\0"
-#define VERSION 9	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk; 7: tools, gpu_key, checkpoint; 8: effect; 9: checkpoint_upload */
+#define VERSION 10	/* 3: kiln.config's slurm table; 4: soft inputs; 5: targets carry the default timeout; 6: resources.disk; 7: tools, gpu_key, checkpoint; 8: effect; 9: checkpoint_upload; 10: params per item, decoded lazily */
 
 /* What the cached graph depends on besides the files: kiln's version and its rule library. */
 static void
@@ -84,6 +84,33 @@ dec_tools(struct wire *w, struct arena *a, struct kiln_toolset *ts)
 		ts->packages[i].name = wire_get_ref(w);
 }
 
+/* v as kiln_value_encode says it, after its length. */
+static void
+enc_value(struct buf *b, const kiln_value *v)
+{
+	size_t at;
+	uint32_t n;
+
+	wire_u32(b, 0);
+	at = b->len;
+	kiln_value_encode(b, v);
+	n = htole32((uint32_t)(b->len - at));
+	memcpy(b->s + at - 4, &n, 4);
+}
+
+/* As kiln_params_count and kiln_params_next (graph.h) read them. */
+static void
+enc_params(struct buf *b, const kiln_value *params)
+{
+	size_t i;
+
+	wire_u32(b, params->u.seq.n);
+	for (i = 0; i < params->u.seq.n; i++) {
+		wire_str(b, params->u.seq.keys[i]);
+		enc_value(b, &params->u.seq.items[i]);
+	}
+}
+
 static void
 enc_target(struct buf *b, const struct kiln_target *t)
 {
@@ -100,7 +127,7 @@ enc_target(struct buf *b, const struct kiln_target *t)
 		wire_u32(b, t->inputs[i].kind);
 		wire_u32(b, t->inputs[i].soft);
 	}
-	kiln_value_encode(b, t->params);
+	enc_params(b, kiln_target_params(t));
 	wire_u32(b, t->noutputs);
 	for (i = 0; i < t->noutputs; i++)
 		wire_str(b, t->outputs[i]);
@@ -126,68 +153,39 @@ enc_target(struct buf *b, const struct kiln_target *t)
 	wire_u32(b, t->effect);
 }
 
-/* A string of kiln_value_encode's: no terminator, since the encoding is also hashed into keys. */
-static const char *
-value_str(struct wire *w, struct arena *a, size_t *len)
+/*
+ * A value kiln_value_encode wrote, n bytes at w: checked, and decoded only
+ * if dst is given, into memory of `a`.
+ */
+static const unsigned char *
+dec_encoded(struct wire *w, uint32_t n, struct arena *a, kiln_value **dst)
 {
-	uint32_t n = wire_get_u32(w);
-	const char *s = (const char *)wire_take(w, n);
+	const unsigned char *enc = wire_take(w, n);
+	long need = enc ? kiln_value_check(enc, n) : -1;
 
-	if (len)
-		*len = s ? n : 0;
-	return s ? arena_strndup(a, s, n) : "";
+	if (need < 0) {
+		w->bad = 1;
+		return NULL;
+	}
+	if (dst)
+		*dst = kiln_value_decode(enc, n, arena_alloc(a, (size_t)need));
+	return enc;
 }
 
-/* The inverse of kiln_value_encode. */
+/* A target's params: checked now, decoded when asked for (kiln_target_params). */
 static void
-dec_value(struct wire *w, struct arena *a, kiln_value *v, int depth)
+dec_params(struct wire *w, struct kiln_target *t)
 {
-	const unsigned char *tag = wire_take(w, 1);
-	size_t n, i;
+	uint32_t i, n;
 
-	memset(v, 0, sizeof(*v));
-	if (!tag || depth > 64) {
-		w->bad = 1;
-		return;
+	t->penc = w->p;
+	n = (uint32_t)wire_get_count(w, 4 + 1 + 4 + 1);
+	for (i = 0; i < n && !w->bad; i++) {
+		(void)wire_get_ref(w);
+		dec_encoded(w, wire_get_u32(w), NULL, NULL);
 	}
-	switch (*tag) {
-	case '0':
-		v->type = KILN_NIL;
-		break;
-	case 'T':
-	case 'F':
-		v->type = KILN_BOOL;
-		v->u.b = *tag == 'T';
-		break;
-	case 'i':
-		v->type = KILN_INT;
-		v->u.i = (long long)wire_get_u64(w);
-		break;
-	case 'n':
-		v->type = KILN_NUMBER;
-		v->u.n = wire_get_f64(w);
-		break;
-	case 's':
-		v->type = KILN_STRING;
-		v->u.str.s = value_str(w, a, &v->u.str.len);
-		break;
-	case 'l':
-	case 'm':
-		n = wire_get_count(w, 1);
-		v->type = *tag == 'l' ? KILN_LIST : KILN_MAP;
-		v->u.seq.n = n;
-		v->u.seq.items = arena_alloc(a, n * sizeof(kiln_value));
-		if (*tag == 'm')
-			v->u.seq.keys = arena_alloc(a, n * sizeof(char *));
-		for (i = 0; i < n && !w->bad; i++) {
-			if (*tag == 'm')
-				((const char **)v->u.seq.keys)[i] = value_str(w, a, NULL);
-			dec_value(w, a, (kiln_value *)&v->u.seq.items[i], depth + 1);
-		}
-		break;
-	default:
-		w->bad = 1;
-	}
+	if (w->bad)
+		t->penc = NULL;
 }
 
 static int
@@ -198,7 +196,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 	struct kiln_target *t;
 	size_t i;
 
-	if (w->bad || !(t = kiln_graph_add(g, name)))
+	if (w->bad || !(t = kiln_graph_add_kept(g, name)))
 		return -1;
 	t->plugin = wire_get_ref(w);
 	t->file = wire_get_ref(w);
@@ -212,10 +210,7 @@ dec_target(struct wire *w, struct kiln_graph *g)
 		t->inputs[i].kind = wire_get_u32(w);
 		t->inputs[i].soft = wire_get_u32(w) != 0;
 	}
-	t->params = arena_alloc(a, sizeof(*t->params));
-	dec_value(w, a, t->params, 0);
-	if (t->params->type != KILN_MAP)
-		w->bad = 1;
+	dec_params(w, t);
 	t->noutputs = wire_get_count(w, 4);
 	t->outputs = arena_alloc(a, t->noutputs * sizeof(*t->outputs));
 	for (i = 0; i < t->noutputs; i++)
@@ -280,7 +275,7 @@ save(struct kiln_graph *g, struct kiln_state *st)
 	enc_opt(&b, g->config.executor);
 	wire_u32(&b, g->config.slurm != NULL);
 	if (g->config.slurm)
-		kiln_value_encode(&b, g->config.slurm);
+		enc_value(&b, g->config.slurm);
 	enc_opt(&b, g->config.file);
 	wire_u32(&b, g->config.line);
 	wire_u32(&b, g->ntargets);
@@ -312,9 +307,9 @@ kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *
 	g->config.remote = dec_opt(&w);
 	g->config.executor = dec_opt(&w);
 	if (wire_get_u32(&w)) {
-		kiln_value *v = arena_alloc(&g->arena, sizeof(*v));
+		kiln_value *v = NULL;
 
-		dec_value(&w, &g->arena, v, 0);
+		dec_encoded(&w, wire_get_u32(&w), &g->arena, &v);
 		g->config.slurm = v;
 	}
 	g->config.file = dec_opt(&w);
