@@ -23,10 +23,8 @@ kiln_graph_release(struct kiln_graph *g)
 		struct kiln_target *t = g->targets[i];
 
 		for (j = 0; j < t->ninputs; j++) {
-			if (t->inputs[j].kind == KILN_INPUT_TARGET) {
-				free(t->inputs[j].files);	/* its one path is the dependency's outpath */
-				continue;
-			}
+			if (t->inputs[j].kind == KILN_INPUT_TARGET)
+				continue;	/* its one path is the dependency's outpath */
 			free(t->inputs[j].path);
 			for (k = 0; k < t->inputs[j].nfiles; k++)
 				free(t->inputs[j].files[k]);

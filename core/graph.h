@@ -32,7 +32,7 @@ struct kiln_input {
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
 	char *path;			/* what the plugin sees (malloc'd) */
-	char **files;			/* every file the input covers (malloc'd), for the sandbox */
+	char **files;			/* every file the input covers (malloc'd; a target's: &dep->outpath), for the sandbox */
 	uint32_t nfiles;
 	uint8_t kind;			/* enum kiln_input_kind */
 	uint8_t soft;			/* a target the step can do without: if it fails, the step runs without it */

@@ -443,11 +443,9 @@ kiln_inputs_resolve_target(struct kiln_input *in)
 	}
 	if (!in->dep->outpath)
 		in->dep->outpath = path_join(KILN_OUT_DIR, in->dep->name);	/* by hand: xasprintf cost 1,000 instructions */
-	if (!in->files)
-		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-	/* Both point at the dependency's string, which the graph frees. */
+	/* Both are the dependency's string, which the graph frees: no allocation per edge. */
 	in->path = in->dep->outpath;
-	in->files[0] = in->dep->outpath;
+	set_files(in, &in->dep->outpath, 1);
 	in->digest = in->dep->outdigest;
 }
 
