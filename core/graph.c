@@ -25,6 +25,8 @@ kiln_graph_release(struct kiln_graph *g)
 		for (j = 0; j < t->ninputs; j++) {
 			if (t->inputs[j].kind == KILN_INPUT_TARGET)
 				continue;	/* its one path is the dependency's outpath */
+			if (t->inputs[j].files == &t->inputs[j].path)
+				continue;	/* a file or folder: its path is its spec (inputs.c's set_path) */
 			free(t->inputs[j].path);
 			for (k = 0; k < t->inputs[j].nfiles; k++)
 				free(t->inputs[j].files[k]);

@@ -31,8 +31,9 @@ struct kiln_input {
 	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
-	char *path;			/* what the plugin sees (malloc'd) */
-	char **files;			/* every file the input covers (malloc'd; a target's: &dep->outpath), for the sandbox */
+	char *path;			/* what the plugin sees (malloc'd; a file or folder's: spec) */
+	char **files;			/* every file the input covers, for the sandbox (malloc'd;
+					   a file or folder's: &path; a target's: &dep->outpath) */
 	uint32_t nfiles;
 	uint8_t kind;			/* enum kiln_input_kind */
 	uint8_t soft;			/* a target the step can do without: if it fails, the step runs without it */

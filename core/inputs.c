@@ -94,13 +94,16 @@ set_files(struct kiln_input *in, char **files, size_t n)
 	in->nfiles = n;
 }
 
-/* A file or folder input: the step sees its path, and the sandbox binds it. */
+/*
+ * A file or folder input: the step sees its path, and the sandbox binds
+ * it. Both are the spec itself, which the graph keeps: no allocation per
+ * input (kiln_graph_release knows).
+ */
 static void
 set_path(struct kiln_input *in)
 {
-	in->path = xstrdup(in->spec);
-	set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-	in->files[0] = xstrdup(in->spec);
+	in->path = (char *)in->spec;
+	set_files(in, &in->path, 1);
 }
 
 /*
