@@ -1,7 +1,8 @@
 # A cached graph keeps each target's params encoded (several targets with
 # the same params share one block) and decodes them only for a step that
 # runs: that step sees the params the Kilnfile gave it, and a target's key
-# is the same whether the graph was evaluated or read back.
+# is the same whether the graph was evaluated or read back. A file of the
+# format before is evaluated again, not misread.
 . "$(dirname "$0")/lib.sh"
 mkdir src
 for i in 1 2 3; do echo "s$i" > src/$i.txt; done
@@ -40,3 +41,19 @@ ran 3
 same kiln-out/a/o "new 1.5 s1"
 same kiln-out/b/o "new 1.5 s2x"
 same kiln-out/c/o "other 2 s3x"
+# A .kiln/graph of the format before (version 9), its checksum right, is not
+# read as this one: the Kilnfile is evaluated again and the file rewritten.
+python3 - <<'P'
+import subprocess
+b = bytearray(open(".kiln/graph", "rb").read())
+b[8:12] = (9).to_bytes(4, "little")
+open("body.tmp", "wb").write(b[:-8])
+h = subprocess.check_output(["xxhsum", "-H3", "body.tmp"]).split()[-1].decode()
+open(".kiln/graph", "wb").write(bytes(b[:-8]) + bytes.fromhex(h)[::-1])
+P
+rm body.tmp
+old=$(od -An -tu4 -j8 -N4 .kiln/graph | tr -d ' ')
+[ "$old" = 9 ] || fail "the test did not write version 9 (got $old)"
+ok kiln build
+has "nothing to do"
+[ "$(od -An -tu4 -j8 -N4 .kiln/graph | tr -d ' ')" = 10 ] || fail ".kiln/graph of version 9 was not rewritten"
