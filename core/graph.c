@@ -45,14 +45,12 @@ kiln_graph_release(struct kiln_graph *g)
 	g->blob = NULL;
 }
 
-/* name must outlive g. */
+/* name, not yet taken, must outlive g. */
 static struct kiln_target *
 add(struct kiln_graph *g, const char *name)
 {
 	struct kiln_target *t;
 
-	if (map_get(&g->byname, name))
-		return NULL;
 	t = arena_alloc(&g->arena, sizeof(*t));
 	memset(t, 0, sizeof(*t));
 	t->name = name;
@@ -74,7 +72,7 @@ kiln_graph_add(struct kiln_graph *g, const char *name)
 struct kiln_target *
 kiln_graph_add_kept(struct kiln_graph *g, const char *name)
 {
-	return add(g, name);
+	return map_get(&g->byname, name) ? NULL : add(g, name);
 }
 
 struct kiln_target *
