@@ -181,7 +181,7 @@ why_one(void *arg, struct kiln_target *t, const struct kiln_keyinfo *ki, struct 
 		}
 		if (changes && c->kind == KILN_C_PARAM && k < rec->ncomps &&
 		    !kiln_digest_eq(&rec->comps[k].digest, &c->digest)) {
-			const kiln_value *v = kiln_value_get(t->params, c->name);
+			const kiln_value *v = kiln_value_get(kiln_target_params(t), c->name);
 
 			buf_reset(&b);
 			kiln_value_format(&b, v);

@@ -111,11 +111,11 @@ struct pin {
 static void
 pin_of(const struct kiln_target *t, struct pin *p)
 {
-	const char *sha = kiln_value_string(kiln_value_get(t->params, "sha256"), NULL);
+	const char *sha = kiln_value_string(kiln_value_get(kiln_target_params(t), "sha256"), NULL);
 
-	p->url = kiln_value_string(kiln_value_get(t->params, "url"), "");
+	p->url = kiln_value_string(kiln_value_get(kiln_target_params(t), "url"), "");
 	p->kind = sha ? "sha256" : "xxh3";
-	p->hex = sha ? sha : kiln_value_string(kiln_value_get(t->params, "xxh3"), "");
+	p->hex = sha ? sha : kiln_value_string(kiln_value_get(kiln_target_params(t), "xxh3"), "");
 }
 
 /* Download p's URL afresh into the cache's tmp/ and put the digest of what it serves in now. 0, or -1 reported. */

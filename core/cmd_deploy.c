@@ -55,7 +55,7 @@ find_deploy(struct kiln_workspace *ws, const char *name, char **dir)
 		error("'%s' is a '%s' target; kiln deploy takes a deploy target", name, t->plugin);
 		return NULL;
 	}
-	m = kiln_value_string(kiln_value_get(t->params, "manifests"), NULL);
+	m = kiln_value_string(kiln_value_get(kiln_target_params(t), "manifests"), NULL);
 	if (!m || !*m) {
 		error("deploy target '%s' has no 'manifests' folder", name);
 		return NULL;
@@ -211,7 +211,7 @@ input_target(const struct kiln_target *t, const char *name)
 int
 kiln_deploy_prepare(const struct kiln_target *t, int force)
 {
-	const char *reg = kiln_value_string(kiln_value_get(t->params, "registry"), ""), *p, *slash;
+	const char *reg = kiln_value_string(kiln_value_get(kiln_target_params(t), "registry"), ""), *p, *slash;
 	const char *tok = getenv("KILN_REGISTRY_TOKEN"), *user = getenv("KILN_REGISTRY_USER");
 	struct kiln_regauth a;
 	char *host;
@@ -257,7 +257,7 @@ kiln_deploy_prepare_wanted(const struct kiln_graph *g)
 static int
 gitops_of(const struct kiln_target *t, struct kiln_gitops *g)
 {
-	const kiln_value *v = kiln_value_get(t->params, "gitops");
+	const kiln_value *v = kiln_value_get(kiln_target_params(t), "gitops");
 	const char *repo = kiln_value_string(kiln_value_get(v, "repo"), NULL);
 
 	if (!v || !repo)

@@ -1,10 +1,12 @@
 /*
  * graph: targets, their inputs and the edges between them.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
+#include "value.h"
 
 void
 kiln_graph_init(struct kiln_graph *g)
@@ -21,16 +23,18 @@ kiln_graph_release(struct kiln_graph *g)
 		struct kiln_target *t = g->targets[i];
 
 		for (j = 0; j < t->ninputs; j++) {
-			if (t->inputs[j].kind == KILN_INPUT_TARGET) {
-				free(t->inputs[j].files);	/* its one path is the dependency's outpath */
-				continue;
-			}
+			if (t->inputs[j].kind == KILN_INPUT_TARGET)
+				continue;	/* its one path is the dependency's outpath */
+			if (t->inputs[j].files == &t->inputs[j].path)
+				continue;	/* a file or folder: its path is its spec (inputs.c's set_path) */
 			free(t->inputs[j].path);
 			for (k = 0; k < t->inputs[j].nfiles; k++)
 				free(t->inputs[j].files[k]);
 			free(t->inputs[j].files);
 		}
 		free(t->outpath);
+		if (t->penc)
+			free(t->params);	/* decoded by kiln_target_params */
 	}
 	free(g->targets);
 	free(g->edges);
@@ -41,16 +45,15 @@ kiln_graph_release(struct kiln_graph *g)
 	g->blob = NULL;
 }
 
-struct kiln_target *
-kiln_graph_add(struct kiln_graph *g, const char *name)
+/* name, not yet taken, must outlive g. */
+static struct kiln_target *
+add(struct kiln_graph *g, const char *name)
 {
 	struct kiln_target *t;
 
-	if (map_get(&g->byname, name))
-		return NULL;
 	t = arena_alloc(&g->arena, sizeof(*t));
 	memset(t, 0, sizeof(*t));
-	t->name = arena_strdup(&g->arena, name);
+	t->name = name;
 	map_put(&g->byname, t->name, t);
 	if (g->ntargets == g->cap) {
 		g->cap = g->cap ? g->cap * 2 : 64;
@@ -58,6 +61,18 @@ kiln_graph_add(struct kiln_graph *g, const char *name)
 	}
 	g->targets[g->ntargets++] = t;
 	return t;
+}
+
+struct kiln_target *
+kiln_graph_add(struct kiln_graph *g, const char *name)
+{
+	return map_get(&g->byname, name) ? NULL : add(g, arena_strdup(&g->arena, name));
+}
+
+struct kiln_target *
+kiln_graph_add_kept(struct kiln_graph *g, const char *name)
+{
+	return map_get(&g->byname, name) ? NULL : add(g, name);
 }
 
 struct kiln_target *
@@ -323,10 +338,11 @@ cmp_tool(const void *a, const void *b)
 
 /* Add to *own (n of them, sorted) those of cfg (m) whose names it lacks; keep it sorted. */
 static void
-merge(struct arena *a, struct kiln_tool **own, size_t *n, const struct kiln_tool *cfg, size_t m)
+merge(struct arena *a, struct kiln_tool **own, uint32_t *n, const struct kiln_tool *cfg, size_t m)
 {
 	struct kiln_tool *all;
-	size_t i, k = *n;
+	size_t i;
+	uint32_t k = *n;
 
 	if (!m)
 		return;
@@ -353,4 +369,88 @@ kiln_graph_merge_tools(struct kiln_graph *g)
 		merge(&g->arena, &ts->tools, &ts->ntools, c->tools, c->ntools);
 		merge(&g->arena, &ts->packages, &ts->npackages, c->packages, c->npackages);
 	}
+}
+
+static uint32_t
+get_u32(const unsigned char **p)
+{
+	const unsigned char *c = *p;
+
+	*p += 4;
+	return (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+}
+
+uint32_t
+kiln_params_count(const unsigned char **p)
+{
+	return get_u32(p);
+}
+
+void
+kiln_params_next(const unsigned char **p, const char **name, const unsigned char **enc, uint32_t *len)
+{
+	uint32_t n = get_u32(p);
+
+	*name = (const char *)*p;
+	*p += n + 1;
+	*len = get_u32(p);
+	*enc = *p;
+	*p += *len;
+}
+
+/* One block: the map, its keys and items, and what each item's decoding takes. */
+static kiln_value *
+decode_params(const unsigned char *p)
+{
+	uint32_t i, n = kiln_params_count(&p), len;
+	const unsigned char *q = p, *enc;
+	size_t need = sizeof(kiln_value) + n * (sizeof(kiln_value) + sizeof(char *));
+	kiln_value *map, *items;
+	const char **keys, *name;
+	char *mem;
+
+	for (i = 0; i < n; i++) {
+		kiln_params_next(&q, &name, &enc, &len);
+		need += (size_t)kiln_value_check(enc, len);	/* checked when loaded: never -1 */
+	}
+	map = xmalloc(need);
+	items = (kiln_value *)(map + 1);
+	keys = (const char **)(items + n);
+	mem = (char *)(keys + n);
+	for (i = 0; i < n; i++) {
+		kiln_params_next(&p, &keys[i], &enc, &len);
+		items[i] = *kiln_value_decode(enc, len, mem);
+		mem += kiln_value_check(enc, len);
+	}
+	*map = (kiln_value){.type = KILN_MAP, .u.seq = {n, items, keys}};
+	return map;
+}
+
+const kiln_value *
+kiln_target_params(const struct kiln_target *t)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct kiln_target *m = (struct kiln_target *)t;	/* decoding once is not a change */
+	kiln_value *v = __atomic_load_n(&m->params, __ATOMIC_ACQUIRE);
+
+	if (v || !t->penc)
+		return v;
+	pthread_mutex_lock(&lock);
+	if (!(v = m->params)) {
+		v = decode_params(t->penc);
+		__atomic_store_n(&m->params, v, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&lock);
+	return v;
+}
+
+const kiln_value *
+kiln_target_params_tmp(const struct kiln_target *t, kiln_value **tmp)
+{
+	kiln_value *v = __atomic_load_n(&((struct kiln_target *)t)->params, __ATOMIC_ACQUIRE);
+
+	*tmp = NULL;
+	if (v || !t->penc)
+		return v;
+	return *tmp = decode_params(t->penc);
 }

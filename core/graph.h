@@ -28,14 +28,15 @@ enum kiln_input_kind {
 struct kiln_input {
 	const char *name;		/* as in {in.NAME} */
 	const char *spec;		/* as written in the Kilnfile */
-	int kind;			/* enum kiln_input_kind */
 	struct kiln_target *dep;	/* KILN_INPUT_TARGET */
-	int soft;			/* a target the step can do without: if it fails, the step runs without it */
 	/* Filled when the input is resolved during a build: */
 	struct kiln_digest digest;
-	char *path;			/* what the plugin sees (malloc'd) */
-	char **files;			/* every file the input covers (malloc'd), for the sandbox */
-	size_t nfiles;
+	char *path;			/* what the plugin sees (malloc'd; a file or folder's: spec) */
+	char **files;			/* every file the input covers, for the sandbox (malloc'd;
+					   a file or folder's: &path; a target's: &dep->outpath) */
+	uint32_t nfiles;
+	uint8_t kind;			/* enum kiln_input_kind */
+	uint8_t soft;			/* a target the step can do without: if it fails, the step runs without it */
 };
 
 struct kiln_env {
@@ -57,9 +58,8 @@ struct kiln_tool {
 /* What a target declares it runs with: its own tools and kiln.config's. */
 struct kiln_toolset {
 	struct kiln_tool *tools;	/* sorted by name */
-	size_t ntools;
 	struct kiln_tool *packages;	/* sorted by name */
-	size_t npackages;
+	uint32_t ntools, npackages;
 };
 
 /* A step's wall-clock limit when neither its target nor kiln.config sets one (docs/guide.md). */
@@ -87,41 +87,48 @@ enum kiln_target_state {
 	KILN_T_SKIPPED,		/* a dependency failed */
 };
 
+/*
+ * A target. A graph holds one per target and a no-op build of 100,000
+ * targets holds them all, so the fields are laid out small: counts are
+ * 32-bit, flags a byte each (not bitfields: threads set neighbouring ones).
+ */
 struct kiln_target {
 	const char *name;
 	const char *plugin;
 	const char *file;	/* where it was declared */
-	int line;
 	struct kiln_input *inputs;	/* sorted by name */
-	size_t ninputs;
-	kiln_value *params;		/* a KILN_MAP */
+	kiln_value *params;		/* a KILN_MAP; NULL until decoded when lazy (kiln_target_params) */
+	const unsigned char *penc;	/* a cached graph's encoded params (graphcache.c), or NULL */
 	const char **outputs;		/* sorted */
-	size_t noutputs;
 	struct kiln_env *env;		/* sorted by name */
-	size_t nenv;
-	struct kiln_resources res;
-	int network;
 	struct kiln_toolset tools;	/* kiln.config's merged in (kiln_graph_merge_tools) */
-	int gpu_key;		/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
-	int checkpoint;		/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
+	struct kiln_resources res;
 	double checkpoint_upload;	/* seconds between uploads of that checkpoint to the remote cache; 0: none */
-	int effect;		/* a side effect (a push, a commit): run only when named, never cached */
-
-	/* Edges, unique, filled by kiln_graph_link(). */
-	struct kiln_target **deps;
-	size_t ndeps;
-	struct kiln_target **rdeps;
-	size_t nrdeps;
+	uint32_t line;
+	uint32_t ninputs;
+	uint32_t noutputs;
+	uint32_t nenv;
+	uint8_t network;
+	uint8_t gpu_key;	/* gpu_key = "driver": a GPU step's driver and CUDA versions are in its key */
+	uint8_t checkpoint;	/* checkpoint = true: the step keeps a checkpoint to resume from (checkpoint.h) */
+	uint8_t effect;		/* a side effect (a push, a commit): run only when named, never cached */
 
 	/* Build bookkeeping, owned by the scheduler. */
-	int state;		/* enum kiln_target_state */
-	int wanted;
-	int named;		/* named on the command line (kiln_graph_want) */
-	size_t pending;		/* dependencies not yet done */
+	uint8_t state;		/* enum kiln_target_state */
+	uint8_t wanted;
+	uint8_t named;		/* named on the command line (kiln_graph_want) */
+	uint8_t mark;		/* for walks */
+
+	/* Edges, unique, filled by kiln_graph_link(). */
+	uint32_t ndeps;
+	uint32_t nrdeps;
+	struct kiln_target **deps;
+	struct kiln_target **rdeps;
+
+	uint32_t pending;	/* dependencies not yet done */
 	struct kiln_digest key;
 	struct kiln_digest outdigest;	/* digest of all outputs' names and digests */
 	char *outpath;			/* "kiln-out/<name>", made once (malloc'd) */
-	int mark;		/* for walks */
 	void *job;		/* the running step, if any */
 	/* Its state record, when a second thread found every output's stat as recorded (kiln_outputs_ahead). */
 	const struct kiln_record *seen;
@@ -154,6 +161,8 @@ void kiln_graph_init(struct kiln_graph *g);
 void kiln_graph_release(struct kiln_graph *g);
 /* Add a target; -1 (with the earlier one's place in `err`) if the name is taken. */
 struct kiln_target *kiln_graph_add(struct kiln_graph *g, const char *name);
+/* The same, keeping name itself, which must outlive g (a cached graph's bytes). */
+struct kiln_target *kiln_graph_add_kept(struct kiln_graph *g, const char *name);
 struct kiln_target *kiln_graph_find(const struct kiln_graph *g, const char *name);
 /*
  * Resolve ":name" inputs into edges and reject cycles. Reports each problem
@@ -165,6 +174,27 @@ int kiln_graph_link(struct kiln_graph *g);
  * n == 0, every target but the side effects (`effect`) and what depends on them.
  */
 int kiln_graph_want(struct kiln_graph *g, char **names, size_t n);
+/*
+ * A target's params, a KILN_MAP. A cached graph's stay encoded in its
+ * bytes until asked for (only the targets that run need them): decoded
+ * here, once, from any thread.
+ */
+const kiln_value *kiln_target_params(const struct kiln_target *t);
+/*
+ * The same for a look that keeps nothing (a plugin's check, which a no-op
+ * build makes of every target): params not decoded yet are decoded into
+ * *tmp, which the caller frees, and not kept.
+ */
+const kiln_value *kiln_target_params_tmp(const struct kiln_target *t, kiln_value **tmp);
+/*
+ * A cached graph's params as they are encoded in it (t->penc): a u32
+ * count, then per param its name (wire_str) and the u32 length and bytes
+ * of kiln_value_encode's encoding of its value. graphcache.c checks them
+ * when it loads; these walk them. kiln_params_count moves *p to the first.
+ */
+uint32_t kiln_params_count(const unsigned char **p);
+/* The param at *p: its name and encoded value; *p moves past it. */
+void kiln_params_next(const unsigned char **p, const char **name, const unsigned char **enc, uint32_t *len);
 /* Give every target kiln.config's tools and packages that it does not declare itself. */
 void kiln_graph_merge_tools(struct kiln_graph *g);
 /* Write the wanted part of the graph as Graphviz dot. */

@@ -94,13 +94,16 @@ set_files(struct kiln_input *in, char **files, size_t n)
 	in->nfiles = n;
 }
 
-/* A file or folder input: the step sees its path, and the sandbox binds it. */
+/*
+ * A file or folder input: the step sees its path, and the sandbox binds
+ * it. Both are the spec itself, which the graph keeps: no allocation per
+ * input (kiln_graph_release knows).
+ */
 static void
 set_path(struct kiln_input *in)
 {
-	in->path = xstrdup(in->spec);
-	set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-	in->files[0] = xstrdup(in->spec);
+	in->path = (char *)in->spec;
+	set_files(in, &in->path, 1);
 }
 
 /*
@@ -443,11 +446,9 @@ kiln_inputs_resolve_target(struct kiln_input *in)
 	}
 	if (!in->dep->outpath)
 		in->dep->outpath = path_join(KILN_OUT_DIR, in->dep->name);	/* by hand: xasprintf cost 1,000 instructions */
-	if (!in->files)
-		set_files(in, xreallocarray(NULL, 1, sizeof(char *)), 1);
-	/* Both point at the dependency's string, which the graph frees. */
+	/* Both are the dependency's string, which the graph frees: no allocation per edge. */
 	in->path = in->dep->outpath;
-	in->files[0] = in->dep->outpath;
+	set_files(in, &in->dep->outpath, 1);
 	in->digest = in->dep->outdigest;
 }
 

@@ -71,7 +71,7 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 	/* kiln_output_same: this kiln reads the step's "same" lines (a cluster node does not). */
 	if (same)
 		json_object_set_new(spec, "same", json_true());
-	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
+	json_object_set_new(spec, "params", kiln_value_to_json(kiln_target_params(t)));
 	for (i = 0; i < t->ninputs; i++) {
 		if (!t->inputs[i].path)
 			continue;	/* a soft input whose target failed */

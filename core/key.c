@@ -108,6 +108,28 @@ kiln_component_same(const struct kiln_component *a, const struct kiln_component 
 	return strcmp(a->name, b->name) == 0;
 }
 
+/* Each param by its encoding: a cached graph's as it holds them, not decoded. */
+static void
+add_params(struct kiln_keyinfo *ki, const struct kiln_target *t, struct buf *b)
+{
+	const unsigned char *p = t->penc, *enc;
+	const char *name;
+	uint32_t i, n, len;
+
+	if (p) {
+		for (i = 0, n = kiln_params_count(&p); i < n; i++) {
+			kiln_params_next(&p, &name, &enc, &len);
+			add_bytes(ki, KILN_C_PARAM, name, enc, len);
+		}
+		return;
+	}
+	for (i = 0; i < t->params->u.seq.n; i++) {
+		buf_reset(b);
+		kiln_value_encode(b, &t->params->u.seq.items[i]);
+		add_bytes(ki, KILN_C_PARAM, t->params->u.seq.keys[i], b->s, b->len);
+	}
+}
+
 void
 kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
     const struct kiln_plugin_info *pi)
@@ -132,11 +154,7 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 	add(ki, KILN_C_SCHEMA, KILN_KEY_SCHEMA, &schema);
 	add(ki, KILN_C_PLATFORM, platform(), &plat);
 	add(ki, KILN_C_PLUGIN, pi->desc->name, &pi->keydigest);
-	for (i = 0; i < t->params->u.seq.n; i++) {
-		buf_reset(&b);
-		kiln_value_encode(&b, &t->params->u.seq.items[i]);
-		add_bytes(ki, KILN_C_PARAM, t->params->u.seq.keys[i], b.s, b.len);
-	}
+	add_params(ki, t, &b);
 	for (i = 0; i < t->ninputs; i++)
 		add(ki, KILN_C_INPUT, t->inputs[i].name, &t->inputs[i].digest);
 	for (i = 0; i < t->nenv; i++) {

@@ -351,6 +351,7 @@ check_confined(struct kiln_plugins *p, const struct kiln_plugin_info *pi, const 
 	char hex[KILN_DIGEST_HEX], msg[4096], *text, *passed, *file, *out;
 	struct kiln_hasher *h;
 	struct kiln_digest d;
+	kiln_value *tmp;
 	size_t i;
 	int status = 0, r = 0;
 
@@ -359,7 +360,8 @@ check_confined(struct kiln_plugins *p, const struct kiln_plugin_info *pi, const 
 	json_object_set_new(spec, "workspace", json_string("/"));
 	json_object_set_new(spec, "out", json_string(""));
 	json_object_set_new(spec, "threads", json_integer(t->res.threads));
-	json_object_set_new(spec, "params", kiln_value_to_json(t->params));
+	json_object_set_new(spec, "params", kiln_value_to_json(kiln_target_params_tmp(t, &tmp)));
+	free(tmp);
 	for (i = 0; i < t->ninputs; i++)
 		json_object_set_new(inputs, t->inputs[i].name,
 		    json_string(t->inputs[i].path ? t->inputs[i].path : t->inputs[i].spec));
@@ -404,6 +406,7 @@ kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const str
 {
 	struct kiln_ctx ctx;
 	const char *room[16], **names = room, **paths;
+	kiln_value *tmp;
 	size_t i;
 	int r;
 
@@ -420,7 +423,7 @@ kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const str
 		paths[i] = t->inputs[i].path ? t->inputs[i].path : t->inputs[i].spec;
 	}
 	ctx.target = t->name;
-	ctx.params = t->params;
+	ctx.params = kiln_target_params_tmp(t, &tmp);
 	ctx.ninputs = t->ninputs;
 	ctx.input_names = names;
 	ctx.input_paths = paths;
@@ -432,6 +435,7 @@ kiln_plugin_check(struct kiln_plugins *p, struct kiln_plugin_info *pi, const str
 		error("%s:%d: target '%s': %s", t->file, t->line, t->name,
 		    ctx.failure ? ctx.failure : "the plugin refused its params without saying why");
 	kiln_ctx_release(&ctx);
+	free(tmp);
 	if (names != room)
 		free(names);
 	return r != 0 ? -1 : 0;

@@ -25,7 +25,7 @@ find(const struct map *m, const char *key, size_t h)
 	for (;; i = (i + 1) & mask) {
 		struct map_slot *s = &m->slots[i];
 
-		if (!s->key || (s->hash == h && strcmp(s->key, key) == 0))
+		if (!s->key || strcmp(s->key, key) == 0)
 			return s;
 	}
 }
@@ -41,7 +41,7 @@ rehash(struct map *m, size_t cap)
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	for (i = 0; i < old.cap; i++)
 		if (old.slots[i].key)
-			*find(m, old.slots[i].key, old.slots[i].hash) = old.slots[i];
+			*find(m, old.slots[i].key, hash(old.slots[i].key)) = old.slots[i];
 	free(old.slots);
 }
 
@@ -89,7 +89,6 @@ map_put(struct map *m, const char *key, void *value)
 		return old;
 	}
 	s->key = key;
-	s->hash = h;
 	s->value = value;
 	m->len++;
 	return NULL;

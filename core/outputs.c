@@ -249,7 +249,7 @@ kiln_outputs_record(struct kiln_workspace *ws, struct kiln_target *t, const stru
 	struct buf params = BUF_INIT;
 	int r;
 
-	kiln_lock_params(&params, t->params);
+	kiln_lock_params(&params, kiln_target_params(t));
 	rec.params = params.s ? params.s : "";
 	rec.name = t->name;
 	rec.key = ki->key;

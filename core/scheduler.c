@@ -1006,10 +1006,10 @@ run_target(struct run *r, const struct outcome *o, struct kiln_run_target *rt)
 	rt->name = o->t->name;
 	rt->status = o->status;
 	rt->key = xstrdup(kiln_digest_hex(&o->t->key, hex));
-	j = kiln_value_to_json(o->t->params);
+	j = kiln_value_to_json(kiln_target_params(o->t));
 	rt->params_json = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
-	kiln_lock_params(&lines, o->t->params);
+	kiln_lock_params(&lines, kiln_target_params(o->t));
 	rt->param_lines = lines.s ? buf_detach(&lines) : xstrdup("");
 	return 1;
 }

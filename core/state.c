@@ -363,12 +363,6 @@ kept(struct arena *a, const struct wire *r)
 	return (struct wire){c, c + n, r->bad};
 }
 
-static const char *
-rebase(const char *p, const unsigned char *from, const unsigned char *to)
-{
-	return (const char *)to + ((const unsigned char *)p - from);
-}
-
 /*
  * A target record at `frame` (frame_len bytes at frame_off in the file),
  * payload r: its fields up to the components are copied into the arena;
@@ -379,19 +373,17 @@ static struct kiln_record *
 apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, size_t frame_off,
     size_t frame_len)
 {
-	const unsigned char *start = r->p;
 	struct kiln_record *rec = dec_target(r, &st->arena);
-	struct wire eager;
 	size_t i;
 
 	if (!rec)
 		return NULL;
-	eager = kept(&st->arena, &(struct wire){start, r->p, 0});
-	rec->name = rebase(rec->name, start, eager.p);
+	/* Its strings only: the numbers are decoded already (a no-op build of 100,000 targets holds them all). */
+	rec->name = arena_strdup(&st->arena, rec->name);
 	for (i = 0; i < rec->nfiles; i++)
-		rec->files[i].path = rebase(rec->files[i].path, start, eager.p);
+		rec->files[i].path = arena_strdup(&st->arena, rec->files[i].path);
 	for (i = 0; i < rec->nmetrics; i++)
-		rec->metrics[i].name = rebase(rec->metrics[i].name, start, eager.p);
+		rec->metrics[i].name = arena_strdup(&st->arena, rec->metrics[i].name);
 	rec->frame_off = frame_off;
 	rec->frame_len = (uint32_t)frame_len;
 	rec->lazy_at = (uint32_t)(r->p - frame);
@@ -414,17 +406,19 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 		lock_stale(st);
 		return 0;
 	}
+	if (type == R_STAT) {
+		if (!(s = dec_stat(pr, &st->arena)))
+			return -1;
+		s->path = arena_strdup(&st->arena, s->path);	/* not the rest of the file's bytes */
+		map_put(&st->files, s->path, s);
+		return 0;
+	}
 	c = kept(&st->arena, pr);
 	switch (type) {
 	case R_FORGET:
 		map_put(&st->targets, wire_get_ref(&c), NULL);
 		lock_stale(st);
 		return c.bad ? -1 : 0;
-	case R_STAT:
-		if (!(s = dec_stat(&c, &st->arena)))
-			return -1;
-		map_put(&st->files, s->path, s);
-		return 0;
 	case R_DIR:
 	case R_FOLDER:
 		if (!(d = dec_dir(&c, &st->arena, type == R_FOLDER)))

@@ -246,30 +246,36 @@ struct arena_block {
 	max_align_t data[];
 };
 
-void *
-arena_alloc(struct arena *a, size_t n)
+/* n bytes at the given alignment (a power of two); a string needs none. */
+static void *
+arena_take(struct arena *a, size_t n, size_t align)
 {
 	struct arena_block *b = a->head;
-	size_t align = sizeof(max_align_t);
+	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
 
-	n = (n + align - 1) & ~(align - 1);
-	if (!b || b->size - b->used < n) {
+	if (!b || at > b->size || b->size - at < n) {
 		size_t size = n > 60000 ? n : 60000;
 
 		b = xmalloc(sizeof(*b) + size);
 		b->size = size;
-		b->used = 0;
 		b->next = a->head;
 		a->head = b;
+		at = 0;
 	}
-	b->used += n;
-	return (char *)b->data + b->used - n;
+	b->used = at + n;
+	return (char *)b->data + at;
+}
+
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	return arena_take(a, n, sizeof(max_align_t));
 }
 
 char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1, 1);
 
 	memcpy(p, s, n);
 	p[n] = '\0';

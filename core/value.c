@@ -1,6 +1,7 @@
 /*
  * value: the typed param trees of include/kiln/plugin.h.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,150 @@ kiln_value_encode(struct buf *b, const kiln_value *v)
 	default:
 		die("value of unknown type %d", v->type);
 	}
+}
+
+/* A reader of kiln_value_encode's bytes: sizes what decoding needs, then fills it from mem. */
+struct dec {
+	const unsigned char *p, *end;
+	char *mem;		/* NULL while only checking */
+	size_t need;		/* bytes of nodes and strings, each 8-aligned */
+	int bad;
+};
+
+static const unsigned char *
+take(struct dec *d, size_t n)
+{
+	const unsigned char *p = d->p;
+
+	if (d->bad || (size_t)(d->end - d->p) < n) {
+		d->bad = 1;
+		return NULL;
+	}
+	d->p += n;
+	return p;
+}
+
+static uint64_t
+get_le(struct dec *d, int n)
+{
+	const unsigned char *c = take(d, n);
+	uint64_t v = 0;
+
+	while (c && n--)
+		v = v << 8 | c[n];
+	return v;
+}
+
+static void *
+room(struct dec *d, size_t n)
+{
+	char *p = d->mem ? d->mem + d->need : NULL;
+
+	d->need += (n + 7) & ~(size_t)7;
+	return p;
+}
+
+/* A string: a u32 length and its bytes, unterminated; decoded with a NUL. */
+static const char *
+get_str(struct dec *d, size_t *len)
+{
+	uint32_t n = (uint32_t)get_le(d, 4);
+	const unsigned char *s = take(d, n);
+	char *c = room(d, (size_t)n + 1);
+
+	if (c && s) {
+		memcpy(c, s, n);
+		c[n] = '\0';
+	}
+	if (len)
+		*len = n;
+	return c;
+}
+
+static void
+dec_value(struct dec *d, kiln_value *v, int depth)
+{
+	const unsigned char *tag = take(d, 1);
+	kiln_value *items;
+	const char **keys = NULL;
+	size_t n, i;
+
+	if (!tag || depth > 64) {
+		d->bad = 1;
+		return;
+	}
+	if (v)
+		memset(v, 0, sizeof(*v));
+	switch (*tag) {
+	case '0':
+		if (v)
+			v->type = KILN_NIL;
+		return;
+	case 'T':
+	case 'F':
+		if (v)
+			*v = (kiln_value){.type = KILN_BOOL, .u.b = *tag == 'T'};
+		return;
+	case 'i':
+	case 'n':
+		if (v) {
+			uint64_t bits = get_le(d, 8);
+
+			v->type = *tag == 'i' ? KILN_INT : KILN_NUMBER;
+			memcpy(*tag == 'i' ? (void *)&v->u.i : (void *)&v->u.n, &bits, 8);
+		} else
+			take(d, 8);
+		return;
+	case 's':
+		if (v) {
+			v->type = KILN_STRING;
+			v->u.str.s = get_str(d, &v->u.str.len);
+		} else
+			get_str(d, NULL);
+		return;
+	case 'l':
+	case 'm':
+		n = (size_t)get_le(d, 4);
+		if (n > (size_t)(d->end - d->p)) {	/* each item takes a byte at least */
+			d->bad = 1;
+			return;
+		}
+		items = room(d, n * sizeof(*items));
+		if (*tag == 'm')
+			keys = room(d, n * sizeof(*keys));
+		for (i = 0; i < n && !d->bad; i++) {
+			const char *k = *tag == 'm' ? get_str(d, NULL) : NULL;
+
+			if (keys)
+				keys[i] = k;
+			dec_value(d, items ? &items[i] : NULL, depth + 1);
+		}
+		if (v)
+			*v = (kiln_value){.type = *tag == 'l' ? KILN_LIST : KILN_MAP, .u.seq = {n, items, keys}};
+		return;
+	default:
+		d->bad = 1;
+	}
+}
+
+long
+kiln_value_check(const void *p, size_t len)
+{
+	struct dec d = {p, (const unsigned char *)p + len, NULL, sizeof(kiln_value), 0};
+
+	dec_value(&d, NULL, 0);
+	return d.bad || d.p != d.end || d.need > LONG_MAX ? -1 : (long)d.need;
+}
+
+kiln_value *
+kiln_value_decode(const void *p, size_t len, void *mem)
+{
+	struct dec d = {p, (const unsigned char *)p + len, mem, sizeof(kiln_value), 0};
+
+	dec_value(&d, mem, 0);
+	if (d.bad)
+		die("kiln_value_decode: bytes kiln_value_check did not pass");
+	return mem;
 }
 
 static void

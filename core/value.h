@@ -19,6 +19,17 @@ void kiln_value_sort_map(kiln_value *map);
 /* Append the canonical, versioned byte encoding of v (for action keys). */
 void kiln_value_encode(struct buf *b, const kiln_value *v);
 
+/*
+ * Check that the len bytes at p are one whole kiln_value_encode'd value:
+ * the bytes its decoded form takes (nodes and strings, in one block), or -1.
+ */
+long kiln_value_check(const void *p, size_t len);
+/*
+ * Decode such bytes, which kiln_value_check passed, into mem (of the size
+ * it returned): the value is at mem's start, everything it points to after.
+ */
+kiln_value *kiln_value_decode(const void *p, size_t len, void *mem);
+
 /* Append a short human-readable rendering of v, Lua-like, for messages. */
 void kiln_value_format(struct buf *b, const kiln_value *v);
 
