@@ -395,6 +395,7 @@ apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, 
 	rec->frame_off = frame_off;
 	rec->frame_len = (uint32_t)frame_len;
 	rec->lazy_at = (uint32_t)(r->p - frame);
+	rec->lock_gen = st->lock_gen;
 	return rec;
 }
 
@@ -435,6 +436,7 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 		if (!(s = dec_stat(&c, &st->arena)))
 			return -1;
 		st->lock = *s;
+		st->lock_gen++;
 		return 0;
 	default:
 		return -1;
@@ -675,6 +677,7 @@ kiln_state_put(struct kiln_state *st, const struct kiln_record *rec)
 	int ret;
 
 	lock_stale(st);
+	r->lock_gen = st->lock_gen;
 	map_put(&st->targets, r->name, r);
 	enc_target(&payload, r);
 	ret = append(st, R_TARGET, &payload);
@@ -709,17 +712,25 @@ fill_stat(struct kiln_statrec *s, const struct stat *sb)
 }
 
 int
-kiln_state_put_lock(struct kiln_state *st, const struct stat *sb)
+kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text)
 {
 	struct buf payload = BUF_INIT;
 	int ret;
 
 	st->lock.path = "Kilnfile.lock";
 	fill_stat(&st->lock, sb);
+	st->lock.digest = *text;
+	st->lock_gen++;
 	enc_stat(&payload, &st->lock);
 	ret = append(st, R_LOCK, &payload);
 	buf_release(&payload);
 	return ret;
+}
+
+int
+kiln_state_in_lock(const struct kiln_state *st, const struct kiln_record *rec)
+{
+	return rec->lock_gen < st->lock_gen;
 }
 
 int64_t
