@@ -180,6 +180,29 @@ struct old_lock {
 	const char *p, *end, *copy, *copy_end;
 };
 
+/* Compare names as strcmp does, a and b of an and bn bytes (no NUL in them). */
+static int
+cmp_span(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* The end of the section at p, whose target's name is its first len bytes: where a line of another starts. */
+static const char *
+section_end(const char *p, const char *end, size_t len)
+{
+	const char *e = p;
+
+	do {
+		const char *nl = memchr(e, '\n', (size_t)(end - e));
+
+		e = nl ? nl + 1 : end;
+	} while ((size_t)(end - e) > len && e[len] == ' ' && memcmp(e, p, len) == 0);
+	return e;
+}
+
 /* The section of target `name` in o at or after o->p (both are sorted): its end, or NULL; o->p is its start. */
 static const char *
 old_section(struct old_lock *o, const char *name)
@@ -194,17 +217,10 @@ old_section(struct old_lock *o, const char *name)
 		if (!sp)
 			break;
 		len = (size_t)(sp - o->p);
-		c = memcmp(o->p, name, len < n ? len : n);
-		if (c == 0)
-			c = len < n ? -1 : len > n;
+		c = cmp_span(o->p, len, name, n);
 		if (c > 0)
 			return NULL;
-		/* The section runs while lines start with the same "<target> ". */
-		for (e = o->p; e < o->end && (size_t)(o->end - e) > len && memcmp(e, o->p, len + 1) == 0;) {
-			const char *nl = memchr(e, '\n', (size_t)(o->end - e));
-
-			e = nl ? nl + 1 : o->end;
-		}
+		e = section_end(o->p, o->end, len);
 		if (c == 0)
 			return e;
 		o->p = e;
@@ -235,6 +251,89 @@ take_section(struct buf *b, struct old_lock *o, const char *e)
 /* Records whose lines are made rather than copied before the state file is read whole for them. */
 #define HOLD_AFTER 64
 
+static int
+cmp_record(const void *a, const void *b)
+{
+	return strcmp((*(struct kiln_record *const *)a)->name, (*(struct kiln_record *const *)b)->name);
+}
+
+/* Make rec's lines after what was taken so far; hold the state file once many are made. */
+static void
+made(struct buf *b, struct old_lock *o, struct kiln_state *st, struct kiln_record *rec, size_t *n)
+{
+	flush_copy(b, o);
+	if (++*n == HOLD_AFTER)
+		kiln_state_hold(st);
+	target_lines(b, st, rec);
+}
+
+/*
+ * The splice in the lock's order, with no sort of the graph: walk the old
+ * sections, taking each whose target is in the graph, no side effect, and
+ * recorded before the lock; make the lines of the records since (sorted,
+ * few) in their places. It covers every target only if the graph holds no
+ * other kind (no record, a side effect, a record the old lock has no
+ * section of: targets added): -1 then, b as it was, for the merge below.
+ */
+static int
+splice_in_order(struct kiln_graph *g, struct kiln_state *st, struct buf *b, struct old_lock *o, char *old)
+{
+	size_t n, i, j = 0, taken = 0, nmade = 0, at = b->len;
+	struct kiln_record **fresh = kiln_state_unlocked(st, &n);
+	const char *prev = "";
+	size_t nprev = 0;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		struct kiln_target *t = kiln_graph_find(g, fresh[i]->name);
+
+		if (t && !t->effect)
+			fresh[j++] = fresh[i];
+	}
+	n = j;
+	j = 0;
+	sort(fresh, n, sizeof(*fresh), cmp_record);
+	while (o->p < o->end) {
+		/* The section's target, its name ended in place (old is ours) while it is looked up. */
+		char *name = old + (o->p - old), *sp = memchr(name, ' ', (size_t)(o->end - name));
+		const char *e = sp ? section_end(name, o->end, (size_t)(sp - name)) : NULL;
+		struct kiln_target *t;
+		struct kiln_record *rec;
+
+		if (!sp)
+			break;
+		/* Sorted and each once, as kiln writes it, or the count below means nothing. */
+		if (cmp_span(name, (size_t)(sp - name), prev, nprev) <= 0) {
+			r = -1;
+			break;
+		}
+		*sp = '\0';
+		for (; j < n && strcmp(fresh[j]->name, name) < 0; j++)
+			made(b, o, st, fresh[j], &nmade);
+		t = kiln_graph_find(g, name);
+		rec = kiln_state_get(st, name);
+		*sp = ' ';
+		if (t && !t->effect && rec && kiln_state_in_lock(st, rec)) {
+			take_section(b, o, e);
+			taken++;
+		} else {
+			o->p = e;
+		}
+		prev = name;
+		nprev = (size_t)(sp - name);
+	}
+	for (; j < n && r == 0; j++)
+		made(b, o, st, fresh[j], &nmade);
+	flush_copy(b, o);
+	if (r < 0 || o->p < o->end || taken + n != g->ntargets) {
+		b->len = at;
+		b->s[at] = '\0';
+		r = -1;
+	}
+	free(fresh);
+	return r;
+}
+
 /*
  * The lock text for every target of the graph that the state has a record
  * of. With `old` (the text of the lock the state's lock record was written
@@ -243,22 +342,28 @@ take_section(struct buf *b, struct old_lock *o, const char *e)
  * makes the same lines.
  */
 static void
-lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b, const char *old, size_t oldlen)
+lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b, char *old, size_t oldlen)
 {
-	struct kiln_target **sorted = xreallocarray(NULL, g->ntargets + 1, sizeof(*sorted));
+	struct kiln_target **sorted;
 	struct old_lock o = {NULL, NULL, NULL, NULL};
-	size_t i, made = 0;
+	size_t i, nmade = 0;
 
-	memcpy(sorted, g->targets, g->ntargets * sizeof(*sorted));
-	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
 	buf_adds(b, LOCK_HEADER);
 	if (old) {
 		o.p = old + strlen(LOCK_HEADER);
 		o.end = old + oldlen;
+		if (splice_in_order(g, st, b, &o, old) == 0) {
+			kiln_state_unhold(st);
+			return;
+		}
+		o = (struct old_lock){old + strlen(LOCK_HEADER), old + oldlen, NULL, NULL};
 	} else {
 		/* Every record's params are read: the state file once, not a pread per target. */
 		kiln_state_hold(st);
 	}
+	sorted = xreallocarray(NULL, g->ntargets + 1, sizeof(*sorted));
+	memcpy(sorted, g->targets, g->ntargets * sizeof(*sorted));
+	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_record *rec = kiln_state_get(st, sorted[i]->name);
 		const char *e;
@@ -266,14 +371,10 @@ lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b, const char
 		/* A side effect is not an artifact: its record is the deployment log's. */
 		if (!rec || sorted[i]->effect)
 			continue;
-		if (old && kiln_state_in_lock(st, rec) && (e = old_section(&o, rec->name))) {
+		if (old && kiln_state_in_lock(st, rec) && (e = old_section(&o, rec->name)))
 			take_section(b, &o, e);
-			continue;
-		}
-		flush_copy(b, &o);
-		if (old && ++made == HOLD_AFTER)
-			kiln_state_hold(st);
-		target_lines(b, st, rec);
+		else
+			made(b, &o, st, rec, &nmade);
 	}
 	flush_copy(b, &o);
 	kiln_state_unhold(st);

@@ -363,6 +363,17 @@ kept(struct arena *a, const struct wire *r)
 	return (struct wire){c, c + n, r->bad};
 }
 
+/* rec, recorded after the lock was last written: one of kiln_state_unlocked's. */
+static void
+unlocked(struct kiln_state *st, struct kiln_record *rec)
+{
+	if (st->nunlocked == st->capunlocked) {
+		st->capunlocked = st->capunlocked ? 2 * st->capunlocked : 64;
+		st->unlocked = xreallocarray(st->unlocked, st->capunlocked, sizeof(*st->unlocked));
+	}
+	st->unlocked[st->nunlocked++] = rec;
+}
+
 static const char *
 rebase(const char *p, const unsigned char *from, const unsigned char *to)
 {
@@ -396,6 +407,7 @@ apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, 
 	rec->frame_len = (uint32_t)frame_len;
 	rec->lazy_at = (uint32_t)(r->p - frame);
 	rec->lock_gen = st->lock_gen;
+	unlocked(st, rec);
 	return rec;
 }
 
@@ -437,6 +449,7 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 			return -1;
 		st->lock = *s;
 		st->lock_gen++;
+		st->nunlocked = 0;
 		return 0;
 	default:
 		return -1;
@@ -528,6 +541,7 @@ kiln_state_release(struct kiln_state *st)
 	map_release(&st->files);
 	map_release(&st->dirs);
 	arena_release(&st->arena);
+	free(st->unlocked);
 	kiln_state_unhold(st);
 	if (st->path && st->rfd >= 0)	/* path: loaded (a zeroed state has no files open) */
 		close(st->rfd);
@@ -678,6 +692,7 @@ kiln_state_put(struct kiln_state *st, const struct kiln_record *rec)
 
 	lock_stale(st);
 	r->lock_gen = st->lock_gen;
+	unlocked(st, r);
 	map_put(&st->targets, r->name, r);
 	enc_target(&payload, r);
 	ret = append(st, R_TARGET, &payload);
@@ -721,6 +736,7 @@ kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct k
 	fill_stat(&st->lock, sb);
 	st->lock.digest = *text;
 	st->lock_gen++;
+	st->nunlocked = 0;
 	enc_stat(&payload, &st->lock);
 	ret = append(st, R_LOCK, &payload);
 	buf_release(&payload);
@@ -731,6 +747,19 @@ int
 kiln_state_in_lock(const struct kiln_state *st, const struct kiln_record *rec)
 {
 	return rec->lock_gen < st->lock_gen;
+}
+
+struct kiln_record **
+kiln_state_unlocked(struct kiln_state *st, size_t *n)
+{
+	struct kiln_record **v = xreallocarray(NULL, st->nunlocked + 1, sizeof(*v));
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < st->nunlocked; i++)
+		if (kiln_state_get(st, st->unlocked[i]->name) == st->unlocked[i])
+			v[(*n)++] = st->unlocked[i];
+	return v;
 }
 
 int64_t

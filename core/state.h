@@ -110,6 +110,8 @@ struct kiln_state {
 	/* Stat of Kilnfile.lock when kiln last wrote it; its digest is that of the text written (kiln_lock_write). */
 	struct kiln_statrec lock;
 	uint32_t lock_gen;	/* lock records loaded or put: a record older than the last one is in that lock */
+	struct kiln_record **unlocked;	/* records loaded or put since then, some since replaced (kiln_state_unlocked) */
+	size_t nunlocked, capunlocked;
 };
 
 /*
@@ -146,6 +148,8 @@ int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const stru
  * reload too.
  */
 int kiln_state_in_lock(const struct kiln_state *st, const struct kiln_record *rec);
+/* The records not in the lock (!kiln_state_in_lock) that are still the records of their targets: *n of them, malloc'd. */
+struct kiln_record **kiln_state_unlocked(struct kiln_state *st, size_t *n);
 
 /*
  * The digest of a source file, from the stat cache when its stat is

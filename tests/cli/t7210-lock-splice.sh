@@ -1,9 +1,10 @@
 # Kilnfile.lock after a rebuild: the sections of targets not rebuilt are
 # copied from the lock kiln last wrote (core/lock.c), and the result is
 # byte for byte the lock a full rewrite makes, whatever changed between:
-# one source, the graph (a target added, one removed and one back), many
-# targets at once; with metrics, params and names that are prefixes of one
-# another (t1, t10, t100: a section is found by its whole name).
+# one source, the graph (a target added, one removed and one back, a side
+# effect, which the lock leaves out), many targets at once; with metrics,
+# params and names that are prefixes of one another (t1, t10, t100: a
+# section is found by its whole name).
 . "$(dirname "$0")/lib.sh"
 mkdir src
 for i in 1 10 11 100 2 20 b; do echo "source $i" > src/$i.txt; done
@@ -17,8 +18,11 @@ many() {
 		echo "command \"m$i\" { inputs = { s = \"src/common.txt\" }, cmd = \"cat {in.s} > {out}/o; echo $i >> {out}/o\", outputs = { \"o\" } }"
 	done
 }
+effect() {
+	echo 'command "fx" { inputs = { s = ":t1" }, cmd = "cat {in.s}/o > {out}/sent", outputs = { "sent" }, effect = true }'
+}
 echo common > src/common.txt
-{ targets 1 10 11 2 20 b; many; } > Kilnfile
+{ targets 1 10 11 2 20 b; many; effect; } > Kilnfile
 # check_full WHAT: the lock the last build wrote is the full rewrite's (status --check
 # compares it with the text made anew; a build without the lock writes that text).
 check_full() {
@@ -30,6 +34,7 @@ check_full() {
 	cmp -s spliced Kilnfile.lock || { diff spliced Kilnfile.lock >&2 || true; fail "$1: the spliced lock is not the full rewrite's"; }
 }
 ok kiln build
+grep -q '^fx ' Kilnfile.lock && fail "a side effect is in the lock"
 grep -q '^t10 metric n 1.5$' Kilnfile.lock || fail "no metric line"
 grep -q '^t10 param deep.x 1$' Kilnfile.lock || fail "no param line"
 cp Kilnfile.lock before
@@ -41,7 +46,13 @@ check_full "one source changed"
 echo "changed" >> src/1.txt
 ok kiln build
 ran 1
-check_full "the first target's source changed"
+check_full "the first target's source changed, a side effect in the graph"
+# The side effect goes: the sections are then spliced in their order, the graph not sorted.
+{ targets 1 10 11 2 20 b; many; } > Kilnfile
+echo "changed" >> src/11.txt
+ok kiln build
+ran 1
+check_full "the side effect gone"
 echo "changed" >> src/b.txt
 ok kiln build
 check_full "the last target's source changed"
