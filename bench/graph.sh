@@ -4,8 +4,11 @@
 # Each target is a small command over one source file and one upstream target
 # (a binary tree: target i depends on target (i-1)/2). For each size (default
 # 10000 100000) and each tool, in the same run: the full build, the no-op build
-# (median of 3) with its peak memory, and the rebuild after one source changes.
-# "overhead" is the rebuild's time less the time of the one command that must run.
+# (median of 5) with its peak memory, and the rebuild after one source changes
+# (median of 5, each after a new line appended to the last leaf's source, so
+# exactly one command runs each time). "overhead" is the rebuild's time less
+# the time of the one command that must run (median of 5 too). The full build
+# is timed once: it is minutes at 100,000 targets.
 #
 #   KILN=path/to/kiln   (default: ./build/kiln)   MAKE_MAX=N skip make above N targets (default 100000)
 #   SNAKEMAKE_MAX=N skip Snakemake above N targets (default 10000: it plans its DAG in Python)
@@ -27,8 +30,9 @@ secs_rss() {
 	cat "$work/time"
 }
 
-median3() {
-	printf '%s\n' "$@" | sort -n | sed -n 2p
+# median V…: the middle value (an odd count).
+median() {
+	printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
 }
 
 generate() {
@@ -81,8 +85,12 @@ for n in $sizes; do
 	base=$work/g$n
 	generate "$n" "$base"
 	leaf=$((n - 1))
-	# The one command a rebuild must run, timed alone.
-	one=$( { /usr/bin/time -f "%e" sh -c "cat $base/src/0.txt $base/src/0.txt > /dev/null" ; } 2>&1 )
+	# The one command a rebuild must run, timed alone (median of 5).
+	o=()
+	for r in 1 2 3 4 5; do
+		o+=("$( { /usr/bin/time -f "%e" sh -c "cat $base/src/0.txt $base/src/0.txt > /dev/null" ; } 2>&1 )")
+	done
+	one=$(median "${o[@]}")
 	for tool in ${TOOLS:-ninja make snakemake kiln}; do
 		if [ "$tool" = make ] && [ "$n" -gt "${MAKE_MAX:-100000}" ]; then continue; fi
 		if [ "$tool" = snakemake ]; then
@@ -103,19 +111,23 @@ for n in $sizes; do
 		kiln) build=("$KILN" build -q -j"$jobs") ;;
 		esac
 		read -r full _ < <(secs_rss "${build[@]}")
-		a=() ; m=()
-		for r in 1 2 3; do
+		a=() ; m=() ; b=()
+		for r in 1 2 3 4 5; do
 			read -r s k < <(secs_rss "${build[@]}")
 			a+=("$s"); m+=("$k")
 		done
-		noop=$(median3 "${a[@]}")
-		mem=$(median3 "${m[@]}")
-		echo "changed $RANDOM" >> src/$leaf.txt
-		read -r rebuild _ < <(secs_rss "${build[@]}")
+		noop=$(median "${a[@]}")
+		mem=$(median "${m[@]}")
+		for r in 1 2 3 4 5; do
+			echo "changed $r $RANDOM" >> src/$leaf.txt
+			read -r s _ < <(secs_rss "${build[@]}")
+			b+=("$s")
+		done
+		rebuild=$(median "${b[@]}")
 		over=$(awk -v a="$rebuild" -v b="$one" 'BEGIN { printf "%.3f", a - b }')
 		printf '%-8s %-9s %12s %12s %12.1f %14s %12s\n' "$n" "$tool" "$full" "$noop" "$(awk -v k="$mem" 'BEGIN{print k/1024}')" "$rebuild" "$over"
 		cd "$top"
 		rm -rf "$d"
 	done
 done
-echo "(seconds are wall-clock from /usr/bin/time, resolution 0.01 s; $jobs jobs; no-op is the median of 3)"
+echo "(seconds are wall-clock from /usr/bin/time, resolution 0.01 s; $jobs jobs; no-op and rebuild are medians of 5)"

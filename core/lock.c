@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -132,70 +133,278 @@ size_line(struct buf *b, unsigned long long v)
 	buf_add(b, p, (size_t)(d + sizeof(d) - p));
 }
 
-/* The lock text for every target of the graph that the state has a record of. */
-void
-kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
+/* rec's lines of the lock. */
+static void
+target_lines(struct buf *b, struct kiln_state *st, struct kiln_record *rec)
 {
-	struct kiln_target **sorted = xreallocarray(NULL, g->ntargets + 1, sizeof(*sorted));
 	char hex[KILN_DIGEST_HEX];
 	const char *p, *nl;
-	size_t i, k;
+	size_t k;
 
+	/* Plain appends: printf for 100,000 targets costs more than the rest of a rebuild. */
+	buf_adds(b, rec->name);
+	buf_adds(b, " key ");
+	buf_adds(b, kiln_digest_hex(&rec->key, hex));
+	buf_addc(b, '\n');
+	/* metric < out < unsandboxed, so lines stay sorted within a target. */
+	for (k = 0; k < rec->nmetrics; k++) {
+		buf_adds(b, rec->name);
+		buf_adds(b, " metric ");
+		escaped(b, rec->metrics[k].name);
+		buf_printf(b, " %.9g\n", rec->metrics[k].value);
+	}
+	for (k = 0; k < rec->nfiles; k++) {
+		buf_adds(b, rec->name);
+		buf_adds(b, " out ");
+		escaped(b, rec->files[k].path);
+		buf_addc(b, ' ');
+		buf_adds(b, kiln_digest_hex(&rec->files[k].digest, hex));
+		size_line(b, rec->files[k].size);
+	}
+	for (p = kiln_state_params(st, rec); *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		buf_adds(b, rec->name);
+		buf_adds(b, " param ");
+		buf_add(b, p, nl - p + 1);
+	}
+	if (rec->flags & KILN_REC_UNSANDBOXED)
+		buf_printf(b, "%s unsandboxed\n", rec->name);
+}
+
+/*
+ * The lock kiln last wrote, as far as it is read for splicing: p walks its
+ * sections (a target's lines, which start "<target> ") in their order;
+ * copy..copy_end is a run of them taken as they are, not yet added to the text.
+ */
+struct old_lock {
+	const char *p, *end, *copy, *copy_end;
+};
+
+/* Compare names as strcmp does, a and b of an and bn bytes (no NUL in them). */
+static int
+cmp_span(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* The end of the section at p, whose target's name is its first len bytes: where a line of another starts. */
+static const char *
+section_end(const char *p, const char *end, size_t len)
+{
+	const char *e = p;
+
+	do {
+		const char *nl = memchr(e, '\n', (size_t)(end - e));
+
+		e = nl ? nl + 1 : end;
+	} while ((size_t)(end - e) > len && e[len] == ' ' && memcmp(e, p, len) == 0);
+	return e;
+}
+
+/* The section of target `name` in o at or after o->p (both are sorted): its end, or NULL; o->p is its start. */
+static const char *
+old_section(struct old_lock *o, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (o->p < o->end) {
+		const char *sp = memchr(o->p, ' ', (size_t)(o->end - o->p)), *e;
+		size_t len;
+		int c;
+
+		if (!sp)
+			break;
+		len = (size_t)(sp - o->p);
+		c = cmp_span(o->p, len, name, n);
+		if (c > 0)
+			return NULL;
+		e = section_end(o->p, o->end, len);
+		if (c == 0)
+			return e;
+		o->p = e;
+	}
+	return NULL;
+}
+
+/* Add the run of sections copied so far to b. */
+static void
+flush_copy(struct buf *b, struct old_lock *o)
+{
+	if (o->copy)
+		buf_add(b, o->copy, (size_t)(o->copy_end - o->copy));
+	o->copy = NULL;
+}
+
+/* Take the old section o->p..e: one run with the last one taken if it follows it. */
+static void
+take_section(struct buf *b, struct old_lock *o, const char *e)
+{
+	if (o->copy && o->copy_end != o->p)
+		flush_copy(b, o);
+	if (!o->copy)
+		o->copy = o->p;
+	o->copy_end = o->p = e;
+}
+
+/* Records whose lines are made rather than copied before the state file is read whole for them. */
+#define HOLD_AFTER 64
+
+static int
+cmp_record(const void *a, const void *b)
+{
+	return strcmp((*(struct kiln_record *const *)a)->name, (*(struct kiln_record *const *)b)->name);
+}
+
+/* Make rec's lines after what was taken so far; hold the state file once many are made. */
+static void
+made(struct buf *b, struct old_lock *o, struct kiln_state *st, struct kiln_record *rec, size_t *n)
+{
+	flush_copy(b, o);
+	if (++*n == HOLD_AFTER)
+		kiln_state_hold(st);
+	target_lines(b, st, rec);
+}
+
+/*
+ * The splice in the lock's order, with no sort of the graph: walk the old
+ * sections, taking each whose target is in the graph, no side effect, and
+ * recorded before the lock; make the lines of the records since (sorted,
+ * few) in their places. It covers every target only if the graph holds no
+ * other kind (no record, a side effect, a record the old lock has no
+ * section of: targets added): -1 then, b as it was, for the merge below.
+ */
+static int
+splice_in_order(struct kiln_graph *g, struct kiln_state *st, struct buf *b, struct old_lock *o, char *old)
+{
+	size_t n, i, j = 0, taken = 0, nmade = 0, at = b->len;
+	struct kiln_record **fresh = kiln_state_unlocked(st, &n);
+	const char *prev = "";
+	size_t nprev = 0;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		struct kiln_target *t = kiln_graph_find(g, fresh[i]->name);
+
+		if (t && !t->effect)
+			fresh[j++] = fresh[i];
+	}
+	n = j;
+	j = 0;
+	sort(fresh, n, sizeof(*fresh), cmp_record);
+	while (o->p < o->end) {
+		/* The section's target, its name ended in place (old is ours) while it is looked up. */
+		char *name = old + (o->p - old), *sp = memchr(name, ' ', (size_t)(o->end - name));
+		const char *e = sp ? section_end(name, o->end, (size_t)(sp - name)) : NULL;
+		struct kiln_target *t;
+		struct kiln_record *rec;
+
+		if (!sp)
+			break;
+		/* Sorted and each once, as kiln writes it, or the count below means nothing. */
+		if (cmp_span(name, (size_t)(sp - name), prev, nprev) <= 0) {
+			r = -1;
+			break;
+		}
+		*sp = '\0';
+		for (; j < n && strcmp(fresh[j]->name, name) < 0; j++)
+			made(b, o, st, fresh[j], &nmade);
+		t = kiln_graph_find(g, name);
+		rec = kiln_state_get(st, name);
+		*sp = ' ';
+		if (t && !t->effect && rec && kiln_state_in_lock(st, rec)) {
+			take_section(b, o, e);
+			taken++;
+		} else {
+			o->p = e;
+		}
+		prev = name;
+		nprev = (size_t)(sp - name);
+	}
+	for (; j < n && r == 0; j++)
+		made(b, o, st, fresh[j], &nmade);
+	flush_copy(b, o);
+	if (r < 0 || o->p < o->end || taken + n != g->ntargets) {
+		b->len = at;
+		b->s[at] = '\0';
+		r = -1;
+	}
+	free(fresh);
+	return r;
+}
+
+/*
+ * The lock text for every target of the graph that the state has a record
+ * of. With `old` (the text of the lock the state's lock record was written
+ * from), a target whose record is older than that lock (kiln_state_in_lock)
+ * has its section copied from it rather than made again: the same record
+ * makes the same lines.
+ */
+static void
+lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b, char *old, size_t oldlen)
+{
+	struct kiln_target **sorted;
+	struct old_lock o = {NULL, NULL, NULL, NULL};
+	size_t i, nmade = 0;
+
+	buf_adds(b, LOCK_HEADER);
+	if (old) {
+		o.p = old + strlen(LOCK_HEADER);
+		o.end = old + oldlen;
+		if (splice_in_order(g, st, b, &o, old) == 0) {
+			kiln_state_unhold(st);
+			return;
+		}
+		o = (struct old_lock){old + strlen(LOCK_HEADER), old + oldlen, NULL, NULL};
+	} else {
+		/* Every record's params are read: the state file once, not a pread per target. */
+		kiln_state_hold(st);
+	}
+	sorted = xreallocarray(NULL, g->ntargets + 1, sizeof(*sorted));
 	memcpy(sorted, g->targets, g->ntargets * sizeof(*sorted));
 	sort(sorted, g->ntargets, sizeof(*sorted), cmp_target);
-	buf_adds(b, LOCK_HEADER);
-	/* Every record's params are read: the state file once, not a pread per target. */
-	kiln_state_hold(st);
 	for (i = 0; i < g->ntargets; i++) {
 		struct kiln_record *rec = kiln_state_get(st, sorted[i]->name);
+		const char *e;
 
 		/* A side effect is not an artifact: its record is the deployment log's. */
 		if (!rec || sorted[i]->effect)
 			continue;
-		/* Plain appends: printf for 100,000 targets costs more than the rest of a rebuild. */
-		buf_adds(b, rec->name);
-		buf_adds(b, " key ");
-		buf_adds(b, kiln_digest_hex(&rec->key, hex));
-		buf_addc(b, '\n');
-		/* metric < out < unsandboxed, so lines stay sorted within a target. */
-		for (k = 0; k < rec->nmetrics; k++) {
-			buf_adds(b, rec->name);
-			buf_adds(b, " metric ");
-			escaped(b, rec->metrics[k].name);
-			buf_printf(b, " %.9g\n", rec->metrics[k].value);
-		}
-		for (k = 0; k < rec->nfiles; k++) {
-			buf_adds(b, rec->name);
-			buf_adds(b, " out ");
-			escaped(b, rec->files[k].path);
-			buf_addc(b, ' ');
-			buf_adds(b, kiln_digest_hex(&rec->files[k].digest, hex));
-			size_line(b, rec->files[k].size);
-		}
-		for (p = kiln_state_params(st, rec); *p; p = nl + 1) {
-			nl = strchr(p, '\n');
-			buf_adds(b, rec->name);
-			buf_adds(b, " param ");
-			buf_add(b, p, nl - p + 1);
-		}
-		if (rec->flags & KILN_REC_UNSANDBOXED)
-			buf_printf(b, "%s unsandboxed\n", rec->name);
+		if (old && kiln_state_in_lock(st, rec) && (e = old_section(&o, rec->name)))
+			take_section(b, &o, e);
+		else
+			made(b, &o, st, rec, &nmade);
 	}
+	flush_copy(b, &o);
 	kiln_state_unhold(st);
 	free(sorted);
+}
+
+void
+kiln_lock_text(struct kiln_graph *g, struct kiln_state *st, struct buf *b)
+{
+	lock_text(g, st, b, NULL, 0);
 }
 
 /*
  * Kilnfile.lock, read through no link: one that is a symlink came with the
  * repository (kiln never makes one), and reading it would show a line of
  * whatever it points at in `kiln status --check`. NULL with errno; a link
- * is refused here, naming it (errno ELOOP).
+ * is refused here, naming it (errno ELOOP). *sb gets its stat.
  */
 static char *
-read_lock(size_t *len)
+read_lock(size_t *len, struct stat *sb)
 {
-	char *text = kiln_fs_read(AT_FDCWD, LOCK_FILE, len);
+	int fd = kiln_fs_openat(AT_FDCWD, LOCK_FILE, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	char *text = NULL;
 
+	if (fd >= 0 && fstat(fd, sb) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		text = read_regular(fd, len);
 	if (!text && errno == ELOOP) {
 		error(LOCK_FILE " is a symlink, which kiln never makes: remove it (kiln neither reads nor replaces it)");
 		errno = ELOOP;
@@ -203,31 +412,55 @@ read_lock(size_t *len)
 	return text;
 }
 
+/*
+ * Is old (with stat sb) the lock text the state's lock record was written
+ * from? Its stat must be the one recorded (the file was not replaced or
+ * written to since: a clone's or a checkout's lock is another file) and its
+ * bytes must hash to the digest of the text kiln wrote. Anything else is
+ * read as a stranger's lock, which the text is then made without.
+ */
+static int
+old_is_ours(const struct kiln_state *st, const char *old, size_t len, const struct stat *sb)
+{
+	const struct kiln_statrec *l = &st->lock;
+	struct kiln_digest d;
+
+	if (!old || !st->lock_gen || l->ino != (uint64_t)sb->st_ino || l->dev != (uint64_t)sb->st_dev ||
+	    l->size != (uint64_t)len || l->mtime_ns != ns_of(&sb->st_mtim) || l->ctime_ns != ns_of(&sb->st_ctim) ||
+	    len < strlen(LOCK_HEADER) || memcmp(old, LOCK_HEADER, strlen(LOCK_HEADER)) != 0)
+		return 0;
+	kiln_digest_buf(old, len, &d);
+	return memcmp(d.b, l->digest.b, sizeof(d.b)) == 0;
+}
+
 int
 kiln_lock_write(struct kiln_graph *g, struct kiln_state *st, int force)
 {
 	struct buf b = BUF_INIT;
+	struct kiln_digest d;
 	struct stat sb;
 	size_t len;
 	char *old;
-	int r = 0;
+	int r = 0, ours;
 
 	/* Nothing recorded and the file is as we left it: the text would be the same. */
 	if (!force && !st->dirty && stat(LOCK_FILE, &sb) == 0 && st->lock.path &&
 	    st->lock.ino == (uint64_t)sb.st_ino && st->lock.size == (uint64_t)sb.st_size &&
 	    st->lock.mtime_ns == ns_of(&sb.st_mtim))
 		return 0;
-	if (!(old = read_lock(&len)) && errno == ELOOP)
+	if (!(old = read_lock(&len, &sb)) && errno == ELOOP)
 		return -1;
-	kiln_lock_text(g, st, &b);
+	ours = !force && old_is_ours(st, old, len, &sb);
+	lock_text(g, st, &b, ours ? old : NULL, len);
 	if (!old || len != b.len || memcmp(old, b.s, len) != 0) {
 		if (write_file_atomic(LOCK_FILE, b.s, b.len, 0644, 0) < 0)
 			r = error("cannot write " LOCK_FILE ":");
 	}
 	free(old);
+	kiln_digest_buf(b.s, b.len, &d);
 	buf_release(&b);
 	if (r == 0 && stat(LOCK_FILE, &sb) == 0)
-		kiln_state_put_lock(st, &sb);
+		kiln_state_put_lock(st, &sb, &d);
 	return r;
 }
 
@@ -235,11 +468,12 @@ int
 kiln_lock_matches(struct kiln_graph *g, struct kiln_state *st)
 {
 	struct buf b = BUF_INIT;
+	struct stat sb;
 	size_t len, i;
 	char *old;
 	int same;
 
-	if (!(old = read_lock(&len))) {
+	if (!(old = read_lock(&len, &sb))) {
 		if (errno == ELOOP)
 			return 0;
 		printf("Kilnfile.lock: %s\n", errno == ENOENT ? "missing (run kiln build)" : strerror(errno));

@@ -1207,6 +1207,8 @@ kiln_scheduler_build(struct kiln_workspace *ws, const struct kiln_build_opts *o)
 				give_back_gpus(&r, j);
 				continue;
 			}
+			/* Namespaces are made for the steps that can start now: -j's worth for one step was a process start lost. */
+			kiln_netns_expect(r.nrunnable + 1 < (size_t)o->jobs ? r.nrunnable + 1 : (size_t)o->jobs);
 			if (start(&r, j) < 0) {
 				r.failed++;
 				r.stop = !o->keep_going;

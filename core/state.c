@@ -363,6 +363,17 @@ kept(struct arena *a, const struct wire *r)
 	return (struct wire){c, c + n, r->bad};
 }
 
+/* rec, recorded after the lock was last written: one of kiln_state_unlocked's. */
+static void
+unlocked(struct kiln_state *st, struct kiln_record *rec)
+{
+	if (st->nunlocked == st->capunlocked) {
+		st->capunlocked = st->capunlocked ? 2 * st->capunlocked : 64;
+		st->unlocked = xreallocarray(st->unlocked, st->capunlocked, sizeof(*st->unlocked));
+	}
+	st->unlocked[st->nunlocked++] = rec;
+}
+
 /*
  * A target record at `frame` (frame_len bytes at frame_off in the file),
  * payload r: its fields up to the components are copied into the arena;
@@ -387,6 +398,8 @@ apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, 
 	rec->frame_off = frame_off;
 	rec->frame_len = (uint32_t)frame_len;
 	rec->lazy_at = (uint32_t)(r->p - frame);
+	rec->lock_gen = st->lock_gen;
+	unlocked(st, rec);
 	return rec;
 }
 
@@ -429,6 +442,8 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 		if (!(s = dec_stat(&c, &st->arena)))
 			return -1;
 		st->lock = *s;
+		st->lock_gen++;
+		st->nunlocked = 0;
 		return 0;
 	default:
 		return -1;
@@ -520,6 +535,7 @@ kiln_state_release(struct kiln_state *st)
 	map_release(&st->files);
 	map_release(&st->dirs);
 	arena_release(&st->arena);
+	free(st->unlocked);
 	kiln_state_unhold(st);
 	if (st->path && st->rfd >= 0)	/* path: loaded (a zeroed state has no files open) */
 		close(st->rfd);
@@ -669,6 +685,8 @@ kiln_state_put(struct kiln_state *st, const struct kiln_record *rec)
 	int ret;
 
 	lock_stale(st);
+	r->lock_gen = st->lock_gen;
+	unlocked(st, r);
 	map_put(&st->targets, r->name, r);
 	enc_target(&payload, r);
 	ret = append(st, R_TARGET, &payload);
@@ -703,17 +721,39 @@ fill_stat(struct kiln_statrec *s, const struct stat *sb)
 }
 
 int
-kiln_state_put_lock(struct kiln_state *st, const struct stat *sb)
+kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text)
 {
 	struct buf payload = BUF_INIT;
 	int ret;
 
 	st->lock.path = "Kilnfile.lock";
 	fill_stat(&st->lock, sb);
+	st->lock.digest = *text;
+	st->lock_gen++;
+	st->nunlocked = 0;
 	enc_stat(&payload, &st->lock);
 	ret = append(st, R_LOCK, &payload);
 	buf_release(&payload);
 	return ret;
+}
+
+int
+kiln_state_in_lock(const struct kiln_state *st, const struct kiln_record *rec)
+{
+	return rec->lock_gen < st->lock_gen;
+}
+
+struct kiln_record **
+kiln_state_unlocked(struct kiln_state *st, size_t *n)
+{
+	struct kiln_record **v = xreallocarray(NULL, st->nunlocked + 1, sizeof(*v));
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < st->nunlocked; i++)
+		if (kiln_state_get(st, st->unlocked[i]->name) == st->unlocked[i])
+			v[(*n)++] = st->unlocked[i];
+	return v;
 }
 
 int64_t

@@ -82,6 +82,7 @@ struct kiln_record {
 	size_t nmetrics;
 	/* Its params as Kilnfile.lock's lines say them (kiln_lock_params), or NULL: read lazily (kiln_state_params). */
 	const char *params;
+	uint32_t lock_gen;	/* the state's lock_gen when it was recorded (kiln_state_in_lock) */
 };
 
 /* Stat cache entry of a source file. */
@@ -106,7 +107,11 @@ struct kiln_state {
 	int rewrite;		/* the file must be rewritten before appending */
 	int dirty;		/* anything recorded this run */
 	int readonly;		/* record in memory only (kiln status, why: no workspace lock) */
-	struct kiln_statrec lock;	/* stat of Kilnfile.lock when kiln last wrote it */
+	/* Stat of Kilnfile.lock when kiln last wrote it; its digest is that of the text written (kiln_lock_write). */
+	struct kiln_statrec lock;
+	uint32_t lock_gen;	/* lock records loaded or put: a record older than the last one is in that lock */
+	struct kiln_record **unlocked;	/* records loaded or put since then, some since replaced (kiln_state_unlocked) */
+	size_t nunlocked, capunlocked;
 };
 
 /*
@@ -133,8 +138,18 @@ void kiln_state_unhold(struct kiln_state *st);
 int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
 /* Forget a target (appends a tombstone). */
 int kiln_state_forget(struct kiln_state *st, const char *name);
-/* Remember the stat of Kilnfile.lock as kiln wrote it. */
-int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb);
+/* Remember the stat of Kilnfile.lock as kiln wrote it, and the digest of the text it wrote. */
+int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text);
+/*
+ * Was rec recorded before Kilnfile.lock was last written (st->lock), so
+ * that the lock's lines of its target were written from rec as it is?
+ * Records are only appended, and rewrite() writes its lock record last
+ * only when no target was recorded after the lock, so this holds on
+ * reload too.
+ */
+int kiln_state_in_lock(const struct kiln_state *st, const struct kiln_record *rec);
+/* The records not in the lock (!kiln_state_in_lock) that are still the records of their targets: *n of them, malloc'd. */
+struct kiln_record **kiln_state_unlocked(struct kiln_state *st, size_t *n);
 
 /*
  * The digest of a source file, from the stat cache when its stat is

@@ -515,6 +515,95 @@ held_file_serves_params_and_is_checked(void **state)
 	kiln_state_release(&st);
 }
 
+/* Names of the records not in the lock (kiln_state_unlocked), sorted, joined with ' '. */
+static void
+unlocked_names(struct kiln_state *st, char *out, size_t len)
+{
+	size_t n, i, j;
+	struct kiln_record **v = kiln_state_unlocked(st, &n);
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(v[j - 1]->name, v[j]->name) > 0; j--) {
+			struct kiln_record *t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", v[i]->name);
+	free(v);
+}
+
+/*
+ * Which records the last Kilnfile.lock was written from (the lock writer
+ * copies their lines from it): those recorded before its lock record, in
+ * memory, after a reload and after the log is rewritten; a record made
+ * again since is not, and neither is anything when no lock was recorded.
+ */
+static void
+records_in_the_lock(void **state)
+{
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	struct kiln_record r;
+	struct kiln_digest text;
+	struct kiln_state st;
+	struct stat sb;
+	char names[64];
+
+	(void)state;
+	assert_int_equal(stat(dir, &sb), 0);
+	kiln_digest_buf("lock text", 9, &text);
+	kiln_state_load(&st, path);
+	make_record(&r, "a", 1, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "b", 2, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "a b");
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "");
+	make_record(&r, "b", 3, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	make_record(&r, "b", 4, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "b")));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "b");
+	kiln_state_release(&st);
+
+	kiln_state_load(&st, path);
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "b")));
+	assert_true(kiln_digest_eq(&st.lock.digest, &text));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "b");
+	/* Rewritten with a target recorded after the lock: no lock record is kept, so none is in it. */
+	assert_int_equal(kiln_state_compact(&st, 1), 0);
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "a b");
+	/* A lock recorded, then the log rewritten: every record is in it after the reload. */
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_int_equal(kiln_state_compact(&st, 1), 0);
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "b")));
+	assert_true(kiln_digest_eq(&st.lock.digest, &text));
+	unlocked_names(&st, names, sizeof(names));
+	assert_string_equal(names, "");
+	kiln_state_release(&st);
+}
+
 int
 main(void)
 {
@@ -530,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(racily_new_files_are_not_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(folder_record_holds_its_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_log_of_records_made_again_is_compacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_in_the_lock, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
