@@ -16,6 +16,10 @@ void
 kiln_assess_change(struct buf *b, const struct kiln_component *was, const struct kiln_component *now)
 {
 	kiln_component_describe(b, now->kind, now->name);
+	if (now->kind == KILN_C_MACHINE) {
+		buf_printf(b, " changed from '%s' to '%s'", was->name, now->name);
+		return;
+	}
 	if (now->kind == KILN_C_GPU) {
 		buf_printf(b, " changed from %s to %s", strchr(was->name, ' ') + 1, strchr(now->name, ' ') + 1);
 		return;

@@ -103,6 +103,8 @@ kiln_component_same(const struct kiln_component *a, const struct kiln_component 
 	if (a->kind != b->kind)
 		return 0;
 	/* "driver 550.54.14" is the same component as "driver 555.42.02": the version is its value. */
+	if (a->kind == KILN_C_MACHINE)
+		return 1;	/* one a target: what it says is its value */
 	if (a->kind == KILN_C_GPU)
 		return strcspn(a->name, " ") == strcspn(b->name, " ") && strncmp(a->name, b->name, strcspn(a->name, " ")) == 0;
 	return strcmp(a->name, b->name) == 0;
@@ -181,6 +183,8 @@ kiln_key_compute(struct kiln_keyinfo *ki, const struct kiln_target *t,
 
 	if (t->res.gpus)
 		add_gpu(ki);
+	if (pi->machine)
+		add(ki, KILN_C_MACHINE, pi->machine, &pi->machinedigest);
 
 	/* One buffer, one hash: this runs for every target of every build. */
 	buf_reset(&b);
@@ -251,6 +255,9 @@ kiln_component_describe(struct buf *b, int kind, const char *name)
 		break;
 	case KILN_C_GPU:
 		buf_printf(b, "GPU %.*s", (int)strcspn(name, " "), name);
+		break;
+	case KILN_C_MACHINE:
+		buf_adds(b, "the processor's kernels");
 		break;
 	default:
 		buf_printf(b, "component %d '%s'", kind, name);

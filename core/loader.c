@@ -71,6 +71,7 @@ kiln_plugins_release(struct kiln_plugins *p)
 		free((char *)pi->described.summary);
 		free(pi->name);
 		free(pi->path);
+		free(pi->machine);
 		free(pi);
 	}
 	for (i = 0; i < p->ndirs; i++)
@@ -104,6 +105,34 @@ check_desc(const char *path, const struct kiln_plugin *desc, int has_run, const 
 	return 0;
 }
 
+/*
+ * What the plugin says of this machine (plugin.h's kiln_plugin_machine), in
+ * pi->machine; 0, or -1 with the reason in err if what it says is unusable.
+ */
+static int
+ask_machine(struct kiln_plugin_info *pi, void *h, const char *path, char *err, size_t errlen)
+{
+	const char *(*fn)(void) = (const char *(*)(void))dlsym(h, KILN_PLUGIN_MACHINE_SYMBOL);
+	const char *s;
+	size_t i, n;
+
+	if (!fn)
+		return 0;
+	s = fn();
+	n = s ? strnlen(s, 201) : 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			break;
+	if (n == 0 || n > 200 || i < n) {
+		snprintf(err, errlen, "%s: its %s() must give one printable line of 1 to 200 bytes", path,
+		    KILN_PLUGIN_MACHINE_SYMBOL);
+		return -1;
+	}
+	pi->machine = xstrdup(s);
+	kiln_digest_buf(s, n, &pi->machinedigest);
+	return 0;
+}
+
 /* Load a plugin file and check its descriptor; NULL with a message in err. */
 static struct kiln_plugin_info *
 load(const char *path, const char *where, const char *want, char *err, size_t errlen)
@@ -132,6 +161,12 @@ load(const char *path, const char *where, const char *want, char *err, size_t er
 	pi->where = where;
 	pi->desc = desc;
 	pi->handle = h;
+	if (ask_machine(pi, h, path, err, errlen) < 0) {
+		free(pi->name);
+		free(pi->path);
+		free(pi);
+		return NULL;
+	}
 	return pi;
 }
 

@@ -33,6 +33,8 @@ struct kiln_plugin_info {
 	int has_check;		/* an untrusted plugin has a check(), which the step runs */
 	struct kiln_digest digest;	/* of the shared object's bytes */
 	struct kiln_digest keydigest;	/* its component of action keys (key.c) */
+	char *machine;		/* what its kiln_plugin_machine() said, or NULL */
+	struct kiln_digest machinedigest;	/* of `machine` */
 };
 
 struct kiln_plugins {

@@ -35,6 +35,7 @@ enum kiln_component_kind {
 	KILN_C_TOOL,		/* a host file or folder the step runs with (tools = {…}) */
 	KILN_C_PACKAGE,		/* an installed Debian package's version (tools.packages) */
 	KILN_C_GPU,		/* "driver 550.54.14", "cuda 12.4.1": recorded for a GPU step; in its key only with gpu_key */
+	KILN_C_MACHINE,		/* what of the processor the plugin's bytes depend on (kiln_plugin_machine) */
 };
 
 struct kiln_component {

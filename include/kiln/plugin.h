@@ -152,6 +152,24 @@ struct kiln_plugin {
 #define KILN_PLUGIN_EXPORT \
 	__attribute__((visibility("default"))) const struct kiln_plugin kiln_plugin
 
+/*
+ * Optional: what of this machine changes the bytes the plugin writes, for
+ * a plugin whose results depend on the processor (which kernel it picks,
+ * which BLAS kernels run): one printable line of at most 200 bytes, the
+ * same for every call in one process, e.g. "AVX2/FMA kernel; OpenBLAS
+ * Zen". It is part of the action key of every target that uses the
+ * plugin, so a machine that would write other bytes builds the target
+ * itself rather than take another's from the cache, and `kiln verify`
+ * compares like with like. kiln calls it once, in its own process, for
+ * an installed or built-in plugin; a repository's plugin is never run
+ * there, and its function is not called.
+ *
+ *	KILN_PLUGIN_MACHINE_EXPORT(void) { return "..."; }
+ */
+#define KILN_PLUGIN_MACHINE_SYMBOL "kiln_plugin_machine"
+#define KILN_PLUGIN_MACHINE_EXPORT \
+	__attribute__((visibility("default"))) const char *kiln_plugin_machine
+
 #define KILN__HOST(ctx) (((struct kiln_ctx_head *)(ctx))->host)
 
 static inline const kiln_value *

@@ -30,6 +30,7 @@
 
 #include "../lib/csv.h"
 #include "../lib/json.h"
+#include "../lib/machine.h"
 #include "../lib/model.h"
 #include "../lib/param.h"
 #include "../lib/util.h"
@@ -434,6 +435,12 @@ out:
 	scorer_release(&mo.model);
 	scorer_release(&mo.champion);
 	return rc;
+}
+
+/* The product kernels and OpenBLAS's choose the last bits: part of the key. */
+KILN_PLUGIN_MACHINE_EXPORT(void)
+{
+	return kp_machine();
 }
 
 KILN_PLUGIN_EXPORT = {

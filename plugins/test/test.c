@@ -13,6 +13,7 @@
 
 #include "../lib/curves.h"
 #include "../lib/json.h"
+#include "../lib/machine.h"
 #include "../lib/metrics.h"
 #include "../lib/model.h"
 #include "../lib/npy.h"
@@ -561,6 +562,12 @@ run(kiln_ctx *ctx)
 	json_decref(j);
 	json_decref(cv);
 	return rc;
+}
+
+/* The product kernels and OpenBLAS's choose the last bits: part of the key. */
+KILN_PLUGIN_MACHINE_EXPORT(void)
+{
+	return kp_machine();
 }
 
 KILN_PLUGIN_EXPORT = {

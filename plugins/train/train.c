@@ -17,6 +17,7 @@
 #include "../lib/gbdt.h"
 #include "../lib/gemm.h"
 #include "../lib/json.h"
+#include "../lib/machine.h"
 #include "../lib/model.h"
 #include "../lib/npy.h"
 #include "../lib/param.h"
@@ -623,6 +624,12 @@ run(kiln_ctx *ctx)
 	kp_history_release(&h);
 	data_release(&d);
 	return rc < 0 ? kiln_fail(ctx, "%s", err) : 0;
+}
+
+/* The product kernels and OpenBLAS's choose the last bits: part of the key. */
+KILN_PLUGIN_MACHINE_EXPORT(void)
+{
+	return kp_machine();
 }
 
 KILN_PLUGIN_EXPORT = {
