@@ -67,6 +67,12 @@ ok kiln why greet
 has "greet: up to date"
 HELLO_MACHINE="narrow vectors" ok kiln why greet
 has "the processor's kernels changed from 'wide vectors' to 'narrow vectors'"
+HELLO_MACHINE="narrow vectors" ok kiln build greet
+has "1 ran"
+HELLO_MACHINE="narrow vectors" ok kiln build greet
+has "nothing to do"
+ok kiln build greet
+has "restored from the cache"
 HELLO_MACHINE="$(printf 'two\nlines')" fails 2 kiln build greet
 has "inst/hellom.so: its kiln_plugin_machine() must give one printable line of 1 to 200 bytes"
 HELLO_MACHINE="" fails 2 kiln build greet
