@@ -65,6 +65,9 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 	/* A repository's plugin is loaded only inside the sandbox. */
 	if (j->pi->untrusted)
 		json_object_set_new(spec, "untrusted", json_true());
+	/* What the key says of the processor's kernels: kiln-run refuses to run with others. */
+	if (j->pi->machine)
+		json_object_set_new(spec, "machine", json_string(j->pi->machine));
 	json_object_set_new(spec, "workspace", json_string(ws->root));
 	json_object_set_new(spec, "out", json_string(outdir));
 	json_object_set_new(spec, "threads", json_integer(t->res.threads));

@@ -51,6 +51,7 @@ struct spec {
 	struct arena arena;
 	json_t *json;
 	const char *target, *plugin, *workspace, *out;
+	const char *machine;	/* what the action key says of the processor's kernels (plugin.h), or NULL */
 	struct kiln_ctx ctx;
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
@@ -160,6 +161,7 @@ read_spec(struct spec *sp, const char *path)
 	sp->plugin = jstr(j, "plugin");
 	sp->workspace = jstr(j, "workspace");
 	sp->out = jstr(j, "out");
+	sp->machine = json_string_value(json_object_get(j, "machine"));
 	sp->ctx.target = sp->target;
 	sp->ctx.outdir = sp->out;
 	sp->ctx.threads = (int)jnum(j, "threads");
@@ -231,6 +233,25 @@ load_plugin(const char *path)
 	if (!p->run)
 		startfail("plugin %s has no run function", path);
 	return p;
+}
+
+/*
+ * The key names the processor's kernels the plugin said it would use where
+ * kiln planned the build; another machine (a cluster node) may pick others,
+ * and its outputs would not be the bytes the key stands for.
+ */
+static void
+check_machine(const struct spec *sp)
+{
+	void *h = dlopen(sp->plugin, RTLD_NOW | RTLD_NOLOAD);
+	const char *(*fn)(void) = h ? (const char *(*)(void))dlsym(h, KILN_PLUGIN_MACHINE_SYMBOL) : NULL;
+	const char *here = fn ? fn() : NULL;
+
+	if (!sp->machine || (here && strcmp(here, sp->machine) == 0))
+		return;
+	startfail("this machine's kernels are '%s', but the action key was made for '%s' (where kiln planned the build): "
+	    "the outputs would not be the bytes the key stands for; build where the kernels are the same, or set "
+	    "OPENBLAS_CORETYPE to the same value on both", here ? here : "(not said)", sp->machine);
 }
 
 static void
@@ -488,6 +509,8 @@ main(int argc, char **argv)
 		startfail("cannot enter workspace %s: %s", sp.workspace, strerror(errno));
 	if (!sp.untrusted || !sp.sandbox)
 		plugin = load_plugin(sp.plugin);
+	if (!sp.untrusted)
+		check_machine(&sp);
 	if (sp.sandbox)
 		enter_sandbox(&sp);
 	if (sp.untrusted && sp.sandbox)

@@ -27,6 +27,8 @@ has "restored from the cache"
 # An installed plugin (KILN_PLUGIN_PATH) that names its machine.
 mkdir -p inst src
 cat > src/hello.c <<'C'
+#define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <kiln/plugin.h>
@@ -49,6 +51,9 @@ KILN_PLUGIN_MACHINE_EXPORT(void)
 {
 	const char *m = getenv("HELLO_MACHINE");
 
+	/* Stands in for a cluster node whose processor differs from the planner's. */
+	if (getenv("HELLO_BY_PROCESS"))
+		return program_invocation_short_name;
 	return m ? m : "wide vectors";
 }
 
@@ -73,6 +78,11 @@ HELLO_MACHINE="narrow vectors" ok kiln build greet
 has "nothing to do"
 ok kiln build greet
 has "restored from the cache"
+# Where the step runs, the kernels must be those the key names.
+HELLO_BY_PROCESS=1 fails 1 kiln build greet
+has "target 'greet' failed"
+has "this machine's kernels are 'kiln-run', but the action key was made for 'kiln' (where kiln planned the build)"
+[ ! -e kiln-out/greet/hello.txt ] || [ "$(cat kiln-out/greet/hello.txt)" = hello ] || fail "outputs of a refused step"
 HELLO_MACHINE="$(printf 'two\nlines')" fails 2 kiln build greet
 has "inst/hellom.so: its kiln_plugin_machine() must give one printable line of 1 to 200 bytes"
 HELLO_MACHINE="" fails 2 kiln build greet
