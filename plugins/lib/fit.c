@@ -555,47 +555,25 @@ struct grad {
 	double loss;
 };
 
-/*
- * Threads that compute the sub-batches of each step, and what they share.
- * Each thread updates a model of its own, the same way: thread 0 the
- * model trained (main), thread w > 0 its copy (own[w]); so a step has one
- * barrier, after the sub-batches, and no thread reads weights another
- * writes.
- */
+/* Threads that compute the sub-batches of each step, and what they share. */
 struct pool {
 	struct net main;	/* the model's gradient sums and Adam moments */
-	struct net *own;	/* nthreads: thread w > 0's model copy, sums and moments */
-	struct kp_model *copies;	/* nthreads: the models of own (copies[0] unused) */
 	struct net *nets;	/* nthreads working nets of SUB rows */
-	struct grad *grads[2];	/* one per sub-batch of a full batch, even and odd steps */
+	struct grad *grads;	/* one per sub-batch of a full batch */
 	size_t nthreads, ngrads;
 	pthread_t *threads;
 	struct kp_barrier go, done;
 	int quit;
-	/* The current epoch: the rows idx[0..n) of X in batches of batch, their
-	 * labels or targets; Adam's step count before it. */
+	/* The current step: the rows idx[0..rows) of X, their labels or targets,
+	 * and Adam's bias corrections for it. */
 	const struct kp_fit_opts *o;
 	const float *X;
-	const size_t *idx;
-	size_t n, batch;
-	long step0;
+	const size_t *idx, *end;	/* end: past the epoch's last row */
+	size_t rows, batch;
+	float c1, c2;
 	const int64_t *y;
 	const float *yf;
 };
-
-/* Step k of the epoch: its rows idx[0..rows). */
-struct step {
-	const size_t *idx;
-	size_t rows;
-};
-
-static struct step
-step_of(const struct pool *p, size_t k)
-{
-	size_t r = k * p->batch;
-
-	return (struct step){ p->idx + r, p->n - r < p->batch ? p->n - r : p->batch };
-}
 
 /* Ask for the lines of row i of X and of its label or target and weight. */
 static void
@@ -621,25 +599,24 @@ prefetch_next(struct net *t, size_t rows)
 }
 
 /*
- * Point net t (thread w), now at sub-batch s of step k (rows rows), at the
- * rows of the one it computes next: s + nthreads in this step, or
+ * Point net t (thread w), now at sub-batch s of the step (rows rows), at
+ * the rows of the one it computes next: s + nthreads in this step, or
  * sub-batch w of the next step, or none at the epoch's end; to be asked
  * for in even parts over the chunks of the first layer's two products.
  */
 static void
-next_sub_batch(const struct pool *p, struct net *t, size_t w, size_t k, size_t s, size_t rows)
+next_sub_batch(const struct pool *p, struct net *t, size_t w, size_t s, size_t rows)
 {
 	size_t chunks = (rows + CHUNK - 1) / CHUNK + (t->m->layers[0].in + CHUNK - 1) / CHUNK;
-	struct step st = step_of(p, k);
-	const size_t *at = st.idx + (s + p->nthreads) * SUB, *end = st.idx + st.rows;
 
-	if (at >= end && (k + 1) * p->batch < p->n) {
-		st = step_of(p, k + 1);
-		at = st.idx + w * SUB;
-		end = st.idx + st.rows;
+	const size_t *at = p->idx + (s + p->nthreads) * SUB, *step_end = p->idx + p->rows;
+
+	if (at >= step_end) {
+		at = step_end + w * SUB;
+		step_end = (size_t)(p->end - step_end) < p->batch ? p->end : step_end + p->batch;
 	}
 	t->pf = at;
-	t->npf = at < end ? (size_t)(end - at) < SUB ? (size_t)(end - at) : SUB : 0;
+	t->npf = at < step_end ? (size_t)(step_end - at) < SUB ? (size_t)(step_end - at) : SUB : 0;
 	t->pf_per = (t->npf + chunks - 1) / chunks;
 }
 
@@ -668,110 +645,108 @@ gather(const struct pool *p, struct net *t, const size_t *idx, size_t rows)
 	}
 }
 
-/* Gather, forward and backward sub-batch s of step k on thread w's net. */
+/* Gather, forward and backward sub-batch s of the current step on net t. */
 static void
-sub_batch(struct pool *p, size_t w, size_t k, size_t s)
+sub_batch(struct pool *p, struct net *t, size_t s)
 {
-	struct net *t = &p->nets[w];
-	struct grad *g = &p->grads[k & 1][s];
-	struct step st = step_of(p, k);
-	size_t r = s * SUB, rows = st.rows - r < SUB ? st.rows - r : SUB;
+	size_t r = s * SUB, rows = p->rows - r < SUB ? p->rows - r : SUB;
 
-	gather(p, t, st.idx + r, rows);
-	next_sub_batch(p, t, w, k, s, rows);
+	gather(p, t, p->idx + r, rows);
+	next_sub_batch(p, t, (size_t)(t - p->nets), s, rows);
 	t->a[0] = t->xs;
-	t->gw = g->gw;
-	t->gb = g->gb;
+	t->gw = p->grads[s].gw;
+	t->gb = p->grads[s].gb;
 	net_forward(t, rows);
-	g->loss = output_delta(t, rows, st.rows, p->y ? t->ys : NULL,
+	p->grads[s].loss = output_delta(t, rows, p->rows, p->y ? t->ys : NULL,
 		p->y ? NULL : t->yfs, p->o->weights ? t->ws : NULL);
 	net_backward(t, rows);
 }
 
+/* Thread w's share of the step's sub-batches: w, w + n, ... */
+static void
+share(struct pool *p, size_t w)
+{
+	size_t s;
+
+	for (s = w; s * SUB < p->rows; s += p->nthreads)
+		sub_batch(p, &p->nets[w], s);
+}
+
 /*
- * One array of net u's model (a layer's weights, or its biases): each
- * element's gradient summed over the ns sub-batches of grads in their
- * order, then Adam's step on it. Every thread's model sees the same
- * operations in the same order.
+ * Thread w's slice [lo, hi) of an array of n elements: whole multiples of
+ * 16 floats (a cache line), so that two threads seldom write one line.
  */
 static void
-update_array(const struct pool *p, struct net *u, const struct grad *grads, size_t ns,
-	size_t layer, int weights, float c1, float c2)
+slice(size_t n, size_t w, size_t nthreads, size_t *lo, size_t *hi)
 {
-	struct kp_layer *l = &u->m->layers[layer];
-	float *x = weights ? l->w : l->b, *g = (weights ? u->gw : u->gb)[layer];
-	float *mo = (weights ? u->mw : u->mb)[layer], *v = (weights ? u->vw : u->vb)[layer];
-	size_t n = weights ? l->in * l->out : l->out, s, j;
+	size_t per = ((n + nthreads - 1) / nthreads + 15) / 16 * 16;
 
-	memcpy(g, (weights ? grads[0].gw : grads[0].gb)[layer], n * sizeof(float));
+	*lo = w * per < n ? w * per : n;
+	*hi = n - *lo < per ? n : *lo + per;
+}
+
+/*
+ * Thread w's slice of one array of the model (layer's weights, or its
+ * biases): each element's gradient summed over the ns sub-batches in
+ * their order into the main net's, then Adam's step on it. Every element
+ * sees the same operations in the same order whichever thread has it.
+ */
+static void
+update_slice(const struct pool *p, size_t w, size_t ns, size_t layer, int weights,
+	float c1, float c2)
+{
+	const struct net *t = &p->main;
+	struct kp_layer *l = &t->m->layers[layer];
+	float *x = weights ? l->w : l->b, *g = (weights ? t->gw : t->gb)[layer];
+	float *mo = (weights ? t->mw : t->mb)[layer], *v = (weights ? t->vw : t->vb)[layer];
+	size_t n = weights ? l->in * l->out : l->out, lo, hi, s, j;
+
+	slice(n, w, p->nthreads, &lo, &hi);
+	if (lo == hi)
+		return;
+	memcpy(g + lo, (weights ? p->grads[0].gw : p->grads[0].gb)[layer] + lo,
+		(hi - lo) * sizeof(float));
 	for (s = 1; s < ns; s++) {
-		const float *part = (weights ? grads[s].gw : grads[s].gb)[layer];
+		const float *part = (weights ? p->grads[s].gw : p->grads[s].gb)[layer];
 
-		for (j = 0; j < n; j++)
+		for (j = lo; j < hi; j++)
 			g[j] += part[j];
 	}
-	adam(x, g, mo, v, n, weights ? (float)p->o->l2 : 0, (float)p->o->lr, c1, c2);
+	adam(x + lo, g + lo, mo + lo, v + lo, hi - lo, weights ? (float)p->o->l2 : 0,
+		(float)p->o->lr, c1, c2);
 }
 
-static void copy_weights(struct kp_model *dst, const struct kp_model *src);
-
-/* Thread w > 0's model and moments made the main net's (a resumed state too). */
+/*
+ * The step's work on thread w: its sub-batches, then, once every thread's
+ * are done, its slice of the update. What the update needs of the step is
+ * read first: thread 0 sets up the next step as soon as its own slice is
+ * done, while the others may still be at theirs.
+ */
 static void
-copy_state(struct pool *p, size_t w)
+step_share(struct pool *p, size_t w)
 {
-	const struct net *m = &p->main;
-	struct net *u = &p->own[w];
-	size_t i;
+	size_t ns = (p->rows + SUB - 1) / SUB, i;
+	float c1 = p->c1, c2 = p->c2;
 
-	copy_weights(u->m, m->m);
-	for (i = 0; i < m->m->nlayers; i++) {
-		size_t nw = m->m->layers[i].in * m->m->layers[i].out, nb = m->m->layers[i].out;
-
-		memcpy(u->mw[i], m->mw[i], nw * sizeof(float));
-		memcpy(u->vw[i], m->vw[i], nw * sizeof(float));
-		memcpy(u->mb[i], m->mb[i], nb * sizeof(float));
-		memcpy(u->vb[i], m->vb[i], nb * sizeof(float));
+	share(p, w);
+	if (p->nthreads > 1)
+		kp_barrier_wait(&p->done);
+	for (i = 0; ns && i < p->main.m->nlayers; i++) {
+		update_slice(p, w, ns, i, 1, c1, c2);
+		update_slice(p, w, ns, i, 0, c1, c2);
 	}
 }
 
 /*
- * Thread w's epoch: at each step its sub-batches (w, w + nthreads, ...),
- * the barrier, then the whole update of its own model from every
- * sub-batch's gradient; the gradients of even and odd steps are apart, so
- * that a thread may start the next step while another still reads this
- * one's. Whatever it needs of the epoch is read before the barrier: once
- * past the last, thread 0 goes on to set up the next epoch. Thread 0 also
- * sums the losses and floating-point operations into *loss and *flops.
+ * Run the step p says on every thread, the caller being thread 0. A step
+ * of no rows only waits for the others to finish the last one's update.
  */
 static void
-epoch_share(struct pool *p, size_t w, double *loss, double *flops)
+run_step(struct pool *p)
 {
-	struct net *u = w ? &p->own[w] : &p->main;
-	size_t nsteps = (p->n + p->batch - 1) / p->batch, k, s, i;
-	long step0 = p->step0;
-
-	if (w)
-		copy_state(p, w);
-	for (k = 0; k < nsteps; k++) {
-		size_t rows = step_of(p, k).rows, ns = (rows + SUB - 1) / SUB;
-		const struct grad *grads = p->grads[k & 1];
-		float c1 = (float)(1 - pow(0.9, (double)(step0 + (long)k + 1)));
-		float c2 = (float)(1 - pow(0.999, (double)(step0 + (long)k + 1)));
-
-		for (s = w; s < ns; s += p->nthreads)
-			sub_batch(p, w, k, s);
-		if (p->nthreads > 1)
-			kp_barrier_wait(&p->done);
-		for (i = 0; i < u->m->nlayers; i++) {
-			update_array(p, u, grads, ns, i, 1, c1, c2);
-			update_array(p, u, grads, ns, i, 0, c1, c2);
-		}
-		if (w)
-			continue;
-		for (s = 0; s < ns; s++)
-			*loss += grads[s].loss;
-		*flops += batch_flops(u->m, rows);
-	}
+	if (p->nthreads > 1)
+		kp_barrier_wait(&p->go);
+	step_share(p, 0);
 }
 
 static void *
@@ -785,48 +760,8 @@ thread_main(void *arg)
 		kp_barrier_wait(&p->go);
 		if (p->quit)
 			return NULL;
-		epoch_share(p, w, NULL, NULL);
+		step_share(p, w);
 	}
-}
-
-/* A model of m's shape, its weights not set. */
-static void
-model_like(struct kp_model *dst, const struct kp_model *src)
-{
-	size_t i;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->nlayers = src->nlayers;
-	dst->layers = kp_xcalloc(src->nlayers, sizeof(*dst->layers));
-	for (i = 0; i < src->nlayers; i++) {
-		dst->layers[i] = src->layers[i];
-		dst->layers[i].w = kp_xcalloc(src->layers[i].in * src->layers[i].out, sizeof(float));
-		dst->layers[i].b = kp_xcalloc(src->layers[i].out, sizeof(float));
-	}
-}
-
-static void
-grads_init(struct grad **g, const struct kp_model *m, size_t n)
-{
-	size_t i;
-
-	*g = kp_xcalloc(n, sizeof(**g));
-	for (i = 0; i < n; i++) {
-		(*g)[i].gw = alloc_per_layer(m, 1, 1);
-		(*g)[i].gb = alloc_per_layer(m, 0, 1);
-	}
-}
-
-static void
-grads_release(struct grad *g, size_t n, size_t nlayers)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free_per_layer(g[i].gw, nlayers);
-		free_per_layer(g[i].gb, nlayers);
-	}
-	free(g);
 }
 
 static void
@@ -840,20 +775,14 @@ pool_init(struct pool *p, struct kp_model *m, const struct kp_fit_opts *o,
 	p->ngrads = (batch + SUB - 1) / SUB;
 	p->nthreads = n < p->ngrads ? n : p->ngrads;
 	net_init(&p->main, m, 1);
-	p->own = kp_xcalloc(p->nthreads, sizeof(*p->own));
-	p->copies = kp_xcalloc(p->nthreads, sizeof(*p->copies));
 	p->nets = kp_xcalloc(p->nthreads, sizeof(*p->nets));
-	grads_init(&p->grads[0], m, p->ngrads);
-	grads_init(&p->grads[1], m, p->ngrads);
+	p->grads = kp_xcalloc(p->ngrads, sizeof(*p->grads));
+	for (i = 0; i < p->ngrads; i++) {
+		p->grads[i].gw = alloc_per_layer(m, 1, 1);
+		p->grads[i].gb = alloc_per_layer(m, 0, 1);
+	}
 	for (i = 0; i < p->nthreads; i++) {
-		struct kp_model *mi = m;
-
-		if (i) {
-			model_like(&p->copies[i], m);
-			mi = &p->copies[i];
-			net_init(&p->own[i], mi, 1);
-		}
-		net_init(&p->nets[i], mi, batch < SUB ? batch : SUB);
+		net_init(&p->nets[i], m, batch < SUB ? batch : SUB);
 		p->nets[i].pool = p;
 		p->nets[i].xs = kp_xmallocarray(SUB * d, sizeof(float));
 		p->nets[i].ys = kp_xmallocarray(SUB, sizeof(int64_t));
@@ -893,41 +822,43 @@ pool_release(struct pool *p)
 		free(p->nets[i].yfs);
 		free(p->nets[i].ws);
 		net_release(&p->nets[i]);
-		if (i) {
-			net_release(&p->own[i]);
-			kp_model_release(&p->copies[i]);
-		}
 	}
-	grads_release(p->grads[0], p->ngrads, nl);
-	grads_release(p->grads[1], p->ngrads, nl);
+	for (i = 0; i < p->ngrads; i++) {
+		free_per_layer(p->grads[i].gw, nl);
+		free_per_layer(p->grads[i].gb, nl);
+	}
 	free(p->nets);
-	free(p->own);
-	free(p->copies);
+	free(p->grads);
 	net_release(&p->main);
 }
 
-/*
- * One epoch over the rows idx[0..n); returns the mean training loss. The
- * other threads, waiting at go since their last epoch's end, start it
- * with this thread.
- */
+/* One epoch over the rows idx[0..n); returns the mean training loss. */
 static double
 epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t *y,
 	const float *yf, size_t batch, double *flops)
 {
 	double loss = 0;
+	size_t r, s;
 
 	p->X = X;
 	p->y = y;
 	p->yf = y ? NULL : yf;
-	p->idx = idx;
-	p->n = n;
+	p->end = idx + n;
 	p->batch = batch;
-	p->step0 = p->main.step;
-	if (p->nthreads > 1)
-		kp_barrier_wait(&p->go);
-	epoch_share(p, 0, &loss, flops);
-	p->main.step += (long)((n + batch - 1) / batch);
+	for (r = 0; r < n; r += batch) {
+		p->idx = idx + r;
+		p->rows = n - r < batch ? n - r : batch;
+		p->main.step++;
+		p->c1 = (float)(1 - pow(0.9, (double)p->main.step));
+		p->c2 = (float)(1 - pow(0.999, (double)p->main.step));
+		run_step(p);
+		for (s = 0; s * SUB < p->rows; s++)
+			loss += p->grads[s].loss;
+		*flops += batch_flops(p->main.m, p->rows);
+	}
+	/* Every thread's slice of the last update is in before the weights are read. */
+	p->rows = 0;
+	run_step(p);
 	return loss / (double)n;
 }
 
