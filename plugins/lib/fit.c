@@ -582,7 +582,12 @@ prefetch_row(const struct pool *p, size_t i)
 	size_t d = p->main.m->layers[0].in;
 	uintptr_t r = (uintptr_t)(p->X + i * d), end = r + d * sizeof(float);
 
-	/* every line the row touches, the last one too when it does not start a line */
+	/*
+	 * Every line the row touches, the last one too when it does not start
+	 * a line; on integers, since gcc 12 dropped these prefetches written
+	 * as pointer arithmetic once the function was inlined (objdump showed
+	 * none).
+	 */
 	for (r -= r % 64; r < end; r += 64)
 		__builtin_prefetch((const void *)r);
 	__builtin_prefetch(p->y ? (const void *)(p->y + i) : (const void *)(p->yf + i));
@@ -608,7 +613,6 @@ static void
 next_sub_batch(const struct pool *p, struct net *t, size_t w, size_t s, size_t rows)
 {
 	size_t chunks = (rows + CHUNK - 1) / CHUNK + (t->m->layers[0].in + CHUNK - 1) / CHUNK;
-
 	const size_t *at = p->idx + (s + p->nthreads) * SUB, *step_end = p->idx + p->rows;
 
 	if (at >= step_end) {
