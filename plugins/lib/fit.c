@@ -36,6 +36,9 @@
 /* Rows per sub-batch: the unit of work of one thread, fixed so that the
  * order of the gradient's sums does not depend on the thread count. */
 #define SUB 128
+/* Rows of the result per call of the first layer's products, between which
+ * rows of the thread's next sub-batch are asked for (gemm_prefetching). */
+#define CHUNK 12
 
 void
 kp_fit_opts_init(struct kp_fit_opts *o)
@@ -251,6 +254,9 @@ struct net {
 	/* A working net's sub-batch: its rows, labels or targets and weights. */
 	float *xs, *yfs, *ws;
 	int64_t *ys;
+	/* The rows of its next sub-batch not yet asked for (prefetch_next). */
+	const size_t *pf;
+	size_t npf, pf_per;	/* pf_per: rows asked for after each chunk */
 	long step;
 	struct pool *pool;	/* the pool a working net belongs to */
 };
@@ -343,6 +349,30 @@ init_weights(struct kp_model *m, struct kp_rng *r)
 	}
 }
 
+static void prefetch_next(struct net *t, size_t rows);
+
+/*
+ * kp_gemm (gemm.h) for the first layer's products, which read the rows
+ * gathered: CHUNK rows of the result at a time (each element is computed
+ * alike either way), and after each chunk t->pf_per rows of the thread's
+ * next sub-batch are asked for from memory, so that they come while it
+ * computes, spread over both products, rather than while the next gather
+ * waits for them.
+ */
+static void
+gemm_prefetching(struct net *t, size_t m, size_t n, size_t k, const float *A,
+	size_t ars, size_t acs, const float *B, size_t ldb, float *C, size_t ldc,
+	const float *bias, int relu)
+{
+	size_t r, c;
+
+	for (r = 0; r < m; r += c) {
+		c = m - r < CHUNK ? m - r : CHUNK;
+		kp_gemm(c, n, k, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc, bias, relu);
+		prefetch_next(t, t->pf_per);
+	}
+}
+
 /*
  * Forward pass of the gathered rows, keeping every layer's activations:
  * by kp_gemm where the processor has it (whether it does is the same for
@@ -360,8 +390,12 @@ net_forward(struct net *t, size_t rows)
 			kp_layer_forward(l, t->a[i], rows, t->a[i + 1]);
 			continue;
 		}
-		kp_gemm(rows, l->out, l->in, t->a[i], l->in, 1, l->w, l->out, t->a[i + 1],
-			l->out, l->b, l->act == KP_RELU);
+		if (i == 0)
+			gemm_prefetching(t, rows, l->out, l->in, t->a[0], l->in, 1, l->w, l->out,
+				t->a[1], l->out, l->b, l->act == KP_RELU);
+		else
+			kp_gemm(rows, l->out, l->in, t->a[i], l->in, 1, l->w, l->out,
+				t->a[i + 1], l->out, l->b, l->act == KP_RELU);
 		if (l->act != KP_RELU)
 			kp_activate(l->act, t->a[i + 1], rows, l->out);
 	}
@@ -422,6 +456,26 @@ relu_mask(float *d, const float *a, size_t n)
 		du[j] &= -(uint32_t)(au[j] != 0);
 }
 
+/*
+ * The weight gradient a^T · delta of layer i (rows rows) whose outputs are
+ * fewer than a vector (an output layer of a few classes): as its
+ * transpose delta^T · a, whose rows are the layer's inputs, a vector's
+ * worth of them at a time, then transposed. Each element is the same
+ * chain of fused multiply-adds over the rows as a^T · delta's (its two
+ * factors swapped, which changes no bit), a third of the time.
+ */
+static void
+weight_gradient_narrow(struct net *t, const struct kp_layer *l, size_t i, size_t rows)
+{
+	size_t r, j;
+
+	kp_gemm(l->out, l->in, rows, t->delta[i], 1, l->out, t->a[i], l->in, t->wt, l->in,
+		NULL, 0);
+	for (j = 0; j < l->out; j++)
+		for (r = 0; r < l->in; r++)
+			t->gw[i][r * l->out + j] = t->wt[j * l->in + r];
+}
+
 /* Gradients of every layer from the output delta down. */
 static void
 net_backward(struct net *t, size_t rows)
@@ -432,7 +486,12 @@ net_backward(struct net *t, size_t rows)
 		const struct kp_layer *l = &t->m->layers[i];
 		float *d = t->delta[i];
 
-		if (kp_gemm_available())
+		if (kp_gemm_available() && i == 0)
+			gemm_prefetching(t, l->in, l->out, rows, t->a[0], 1, l->in, d, l->out,
+				t->gw[0], l->out, NULL, 0);
+		else if (kp_gemm_available() && l->out < 8)
+			weight_gradient_narrow(t, l, i, rows);
+		else if (kp_gemm_available())
 			kp_gemm(l->in, l->out, rows, t->a[i], 1, l->in, d, l->out, t->gw[i],
 				l->out, NULL, 0);
 		else if (l->out == 1)
@@ -509,12 +568,61 @@ struct pool {
 	 * and Adam's bias corrections for it. */
 	const struct kp_fit_opts *o;
 	const float *X;
-	const size_t *idx;
-	size_t rows;
+	const size_t *idx, *end;	/* end: past the epoch's last row */
+	size_t rows, batch;
 	float c1, c2;
 	const int64_t *y;
 	const float *yf;
 };
+
+/* Ask for the lines of row i of X and of its label or target and weight. */
+static void
+prefetch_row(const struct pool *p, size_t i)
+{
+	size_t d = p->main.m->layers[0].in;
+	uintptr_t r = (uintptr_t)(p->X + i * d), end = r + d * sizeof(float);
+
+	/*
+	 * Every line the row touches, the last one too when it does not start
+	 * a line; on integers, since gcc 12 dropped these prefetches written
+	 * as pointer arithmetic once the function was inlined (objdump showed
+	 * none).
+	 */
+	for (r -= r % 64; r < end; r += 64)
+		__builtin_prefetch((const void *)r);
+	__builtin_prefetch(p->y ? (const void *)(p->y + i) : (const void *)(p->yf + i));
+	if (p->o->weights)
+		__builtin_prefetch(p->o->weights + i);
+}
+
+/* Ask for the next rows (at most rows of them) of net t's next sub-batch. */
+static void
+prefetch_next(struct net *t, size_t rows)
+{
+	for (; rows && t->npf; rows--, t->npf--)
+		prefetch_row(t->pool, *t->pf++);
+}
+
+/*
+ * Point net t (thread w), now at sub-batch s of the step (rows rows), at
+ * the rows of the one it computes next: s + nthreads in this step, or
+ * sub-batch w of the next step, or none at the epoch's end; to be asked
+ * for in even parts over the chunks of the first layer's two products.
+ */
+static void
+next_sub_batch(const struct pool *p, struct net *t, size_t w, size_t s, size_t rows)
+{
+	size_t chunks = (rows + CHUNK - 1) / CHUNK + (t->m->layers[0].in + CHUNK - 1) / CHUNK;
+	const size_t *at = p->idx + (s + p->nthreads) * SUB, *step_end = p->idx + p->rows;
+
+	if (at >= step_end) {
+		at = step_end + w * SUB;
+		step_end = (size_t)(p->end - step_end) < p->batch ? p->end : step_end + p->batch;
+	}
+	t->pf = at;
+	t->npf = at < step_end ? (size_t)(step_end - at) < SUB ? (size_t)(step_end - at) : SUB : 0;
+	t->pf_per = (t->npf + chunks - 1) / chunks;
+}
 
 /*
  * Copy the rows idx[0..rows) of X, their labels or targets and weights
@@ -529,15 +637,8 @@ gather(const struct pool *p, struct net *t, const size_t *idx, size_t rows)
 	const float *wt = p->o->weights;
 
 	for (i = 0; i < rows; i++) {
-		if (i + 8 < rows) {
-			const char *r = (const char *)(p->X + idx[i + 8] * d), *end = r + d * sizeof(float);
-
-			/* every line the row touches, the last one too when it does not start a line */
-			for (r -= (uintptr_t)r % 64; r < end; r += 64)
-				__builtin_prefetch(r);
-			__builtin_prefetch(p->y ? (const void *)(p->y + idx[i + 8])
-						: (const void *)(p->yf + idx[i + 8]));
-		}
+		if (i + 8 < rows)
+			prefetch_row(p, idx[i + 8]);
 		memcpy(t->xs + i * d, p->X + idx[i] * d, d * sizeof(float));
 		if (p->y)
 			t->ys[i] = p->y[idx[i]];
@@ -555,6 +656,7 @@ sub_batch(struct pool *p, struct net *t, size_t s)
 	size_t r = s * SUB, rows = p->rows - r < SUB ? p->rows - r : SUB;
 
 	gather(p, t, p->idx + r, rows);
+	next_sub_batch(p, t, (size_t)(t - p->nets), s, rows);
 	t->a[0] = t->xs;
 	t->gw = p->grads[s].gw;
 	t->gb = p->grads[s].gb;
@@ -745,6 +847,8 @@ epoch(struct pool *p, const float *X, const size_t *idx, size_t n, const int64_t
 	p->X = X;
 	p->y = y;
 	p->yf = y ? NULL : yf;
+	p->end = idx + n;
+	p->batch = batch;
 	for (r = 0; r < n; r += batch) {
 		p->idx = idx + r;
 		p->rows = n - r < batch ? n - r : batch;

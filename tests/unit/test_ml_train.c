@@ -160,7 +160,9 @@ gemm_matches_fma_chain(void **state)
 {
 	static const size_t shapes[][3] = { { 128, 64, 100 }, { 100, 64, 128 }, { 7, 24, 5 },
 		{ 13, 8, 1 }, { 1, 40, 33 }, { 128, 2, 64 }, { 64, 2, 128 }, { 9, 13, 7 },
-		{ 5, 1, 3 }, { 7, 29, 11 } };
+		{ 5, 1, 3 }, { 7, 29, 11 },
+		/* a narrow layer's weight gradient as fit.c takes it: delta^T · a */
+		{ 2, 64, 128 }, { 3, 100, 44 } };
 	struct kp_rng r;
 	size_t s, i, j, t;
 
@@ -519,6 +521,56 @@ mlp_rows_across_chunks(void **state)
 }
 
 /*
+ * Each training thread asks for the rows of its next sub-batch while it
+ * computes the current one: the next in the step, or one of the next
+ * step, or none after the epoch's last. With a validation split (the
+ * epoch's rows start past the held-out ones), batches of 300 (sub-batches
+ * of 128, 128 and 44), a short last batch and more threads than
+ * sub-batches, 1 to 4 threads give the same bytes; ASan sees any index
+ * read past the epoch's rows.
+ */
+static void
+mlp_next_sub_batch_any_threads(void **state)
+{
+	float *X = malloc(N * D * sizeof(float)), *yf = malloc(N * sizeof(float));
+	int64_t *y = malloc(N * sizeof(int64_t));
+	struct kp_model a, b;
+	struct kp_fit_opts o;
+	int th;
+
+	(void)state;
+	make_data(X, y, yf, 2);
+	kp_fit_opts_init(&o);
+	o.kind = KP_MLP;
+	o.hidden[0] = 24;
+	o.nhidden = 1;
+	o.epochs = 3;
+	o.batch = 300;
+	o.validation = 0.25;
+	o.threads = 1;
+	train(&o, X, y, NULL, 2, &a);
+	assert_true(accuracy(&a, X, y) > 0.8);
+	for (th = 2; th <= 4; th++) {
+		o.threads = th;
+		train(&o, X, y, NULL, 2, &b);
+		assert_true(same_weights(&a, &b));
+		kp_model_release(&b);
+	}
+	/* regression: a linear output of one column */
+	kp_model_release(&a);
+	o.threads = 1;
+	train(&o, X, NULL, yf, 0, &a);
+	o.threads = 3;
+	train(&o, X, NULL, yf, 0, &b);
+	assert_true(same_weights(&a, &b));
+	kp_model_release(&a);
+	kp_model_release(&b);
+	free(X);
+	free(y);
+	free(yf);
+}
+
+/*
  * Without validation, the MLP stops as scikit-learn's does: when more than
  * patience epochs in a row have not brought the training loss tol below its
  * best. With a tol no epoch can meet, that is after 1 + patience + 1 epochs.
@@ -657,6 +709,7 @@ main(void)
 		cmocka_unit_test(lbfgs_softmax_optimum),
 		cmocka_unit_test(mlp_rows_across_chunks),
 		cmocka_unit_test(mlp_tol_stop_after_patience),
+		cmocka_unit_test(mlp_next_sub_batch_any_threads),
 		cmocka_unit_test(bad_training_input),
 		cmocka_unit_test(barrier_holds_every_thread),
 	};
