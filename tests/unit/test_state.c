@@ -564,7 +564,7 @@ records_in_the_lock(void **state)
 	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "a b");
-	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, NULL), 0);
 	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "");
@@ -592,7 +592,7 @@ records_in_the_lock(void **state)
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "a b");
 	/* A lock recorded, then the log rewritten: every record is in it after the reload. */
-	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, NULL), 0);
 	assert_int_equal(kiln_state_compact(&st, 1), 0);
 	kiln_state_release(&st);
 	kiln_state_load(&st, path);
