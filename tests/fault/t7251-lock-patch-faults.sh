@@ -47,14 +47,16 @@ fault() {
 fault write:1@lock "a full disk" 3 1
 fault rename:1@lock "a failing rename" 1 1
 # Memory: each allocation the lock module makes in a one-change rebuild (counted on one), the
-# patch's buffer among them; kiln dies of it, at the step's params or while writing the lock.
+# patch's pieces and their iovec among them; kiln dies of it, at the step's params or while writing the lock.
 echo counted >> src/5.txt
 KILN_FAULT=alloc:0@lock KILN_FAULT_LOG=$scratch/count ok kiln build
 n=$(grep -c '^call alloc [0-9]* lock:' "$scratch/count")
 [ "$n" -gt 0 ] || fail "no allocation counted in lock: $(cat "$scratch/count")"
 check_full "counted"
-grep -q "^call alloc [0-9]* lock:$(grep -n 'buf_grow(b, oldlen + 1)' "$top/core/lock.c" | cut -d: -f1)$" "$scratch/count" ||
-	fail "the patch's allocation was not counted: $(cat "$scratch/count")"
+for what in 'pc->v = xreallocarray' 'struct iovec \*v = xreallocarray'; do
+	grep -q "^call alloc [0-9]* lock:$(grep -n "$what" "$top/core/lock.c" | cut -d: -f1)$" "$scratch/count" ||
+		fail "the patch's allocation ($what) was not counted: $(cat "$scratch/count")"
+done
 for k in $(seq 1 "$n"); do
 	fault "alloc:$k@lock" "allocation $k of $n failed" $((k % 6 + 1)) 2
 done
