@@ -155,6 +155,10 @@ struct kiln_graph {
 	struct kiln_overrides *overrides;	/* -S, applied during evaluation, or NULL (not owned) */
 	struct kiln_target **edges;	/* every target's deps and rdeps, one block (kiln_graph_link) */
 	void *blob;		/* .kiln/graph's bytes, which strings of a cached graph point into (malloc'd) */
+	size_t blob_len;
+	/* The digest of the .kiln/graph bytes it was read from or saved as (kiln_graphcache_id), once asked. */
+	struct kiln_digest id;
+	int has_id;
 };
 
 void kiln_graph_init(struct kiln_graph *g);

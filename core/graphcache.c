@@ -438,6 +438,9 @@ save(struct kiln_graph *g, struct kiln_state *st)
 	for (i = 0; i < g->ntargets; i++)
 		enc_target(&e, g->targets[i]);
 	wire_u64(b, XXH3_64bits(b->s, b->len));
+	/* The bytes the next run reads back: the same identity then (kiln_graphcache_id). */
+	kiln_digest_buf(b->s, b->len, &g->id);
+	g->has_id = 1;
 	/* A cache: failing to write it costs the next run time, nothing else. */
 	(void)write_file_atomic(GRAPH_FILE, b->s, b->len, 0644, 0);
 	enc_release(&e);
@@ -511,6 +514,7 @@ load(struct kiln_graph *g, struct kiln_state *st)
 	rc = kiln_graphcache_decode(g, st, w.p, (size_t)(w.end - w.p));
 	if (rc == 0) {
 		g->blob = data;	/* the graph's strings point into it */
+		g->blob_len = len;
 		data = NULL;
 	}
 out:
@@ -531,5 +535,19 @@ kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_state *
 		return -1;
 	}
 	save(g, st);
+	return 0;
+}
+
+int
+kiln_graphcache_id(struct kiln_graph *g, struct kiln_digest *out)
+{
+	/* Hashed when asked (a lock is being written), not by every no-op's load. */
+	if (!g->has_id && g->blob) {
+		kiln_digest_buf(g->blob, g->blob_len, &g->id);
+		g->has_id = 1;
+	}
+	if (!g->has_id)
+		return -1;
+	*out = g->id;
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+struct kiln_digest;
 struct kiln_graph;
 struct kiln_state;
 
@@ -29,5 +30,12 @@ int kiln_graphcache_load(struct kiln_graph *g, const char *path, struct kiln_sta
  * g: a copy of each was 1.5 MiB of a 10,000-target no-op's peak memory.
  */
 int kiln_graphcache_decode(struct kiln_graph *g, struct kiln_state *st, const void *p, size_t len);
+/*
+ * The graph's identity: the digest of the .kiln/graph bytes it was read
+ * from or saved as, so the same for the same targets, inputs and params
+ * from one run to the next. -1 when it has none (evaluated with -S, which
+ * is never cached, or not saved because a source went away meanwhile).
+ */
+int kiln_graphcache_id(struct kiln_graph *g, struct kiln_digest *out);
 
 #endif

@@ -403,6 +403,28 @@ apply_target(struct kiln_state *st, struct wire *r, const unsigned char *frame, 
 	return rec;
 }
 
+/*
+ * A lock record's graph identity, after its stat: an older kiln's record
+ * ends before it and has none (the lock's next writing then walks it whole).
+ */
+static void
+dec_lock_graph(struct kiln_state *st, struct wire *c)
+{
+	st->forgot = 0;
+	st->lock_has_graph = (size_t)(c->end - c->p) == sizeof(st->lock_graph.b);
+	if (st->lock_has_graph)
+		wire_get_digest(c, &st->lock_graph);
+	st->lock_has_graph &= !c->bad;
+}
+
+static void
+enc_lock(struct buf *b, const struct kiln_state *st)
+{
+	enc_stat(b, &st->lock);
+	if (st->lock_has_graph)
+		wire_digest(b, &st->lock_graph);
+}
+
 static int
 apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *frame, size_t frame_off,
     size_t frame_len)
@@ -431,6 +453,7 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 	case R_FORGET:
 		map_put(&st->targets, wire_get_ref(&c), NULL);
 		lock_stale(st);
+		st->forgot = 1;
 		return c.bad ? -1 : 0;
 	case R_DIR:
 	case R_FOLDER:
@@ -442,6 +465,7 @@ apply(struct kiln_state *st, int type, struct wire *pr, const unsigned char *fra
 		if (!(s = dec_stat(&c, &st->arena)))
 			return -1;
 		st->lock = *s;
+		dec_lock_graph(st, &c);
 		st->lock_gen++;
 		st->nunlocked = 0;
 		return 0;
@@ -600,7 +624,7 @@ rewrite(struct kiln_state *st)
 	}
 	if (st->lock.path) {
 		buf_reset(&payload);
-		enc_stat(&payload, &st->lock);
+		enc_lock(&payload, st);
 		wire_frame(&out, R_LOCK, payload.s, payload.len);
 	}
 	if (st->fd >= 0) {
@@ -703,6 +727,7 @@ kiln_state_forget(struct kiln_state *st, const char *name)
 	if (!kiln_state_get(st, name))
 		return 0;
 	lock_stale(st);
+	st->forgot = 1;
 	map_put(&st->targets, arena_strdup(&st->arena, name), NULL);
 	wire_str(&payload, name);
 	ret = append(st, R_FORGET, &payload);
@@ -721,7 +746,8 @@ fill_stat(struct kiln_statrec *s, const struct stat *sb)
 }
 
 int
-kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text)
+kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text,
+    const struct kiln_digest *graph)
 {
 	struct buf payload = BUF_INIT;
 	int ret;
@@ -729,12 +755,22 @@ kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct k
 	st->lock.path = "Kilnfile.lock";
 	fill_stat(&st->lock, sb);
 	st->lock.digest = *text;
+	st->lock_has_graph = graph != NULL;
+	if (graph)
+		st->lock_graph = *graph;
+	st->forgot = 0;
 	st->lock_gen++;
 	st->nunlocked = 0;
-	enc_stat(&payload, &st->lock);
+	enc_lock(&payload, st);
 	ret = append(st, R_LOCK, &payload);
 	buf_release(&payload);
 	return ret;
+}
+
+int
+kiln_state_lock_from(const struct kiln_state *st, const struct kiln_digest *graph)
+{
+	return st->lock_gen && st->lock_has_graph && !st->forgot && kiln_digest_eq(&st->lock_graph, graph);
 }
 
 int

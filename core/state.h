@@ -110,6 +110,9 @@ struct kiln_state {
 	int readonly;		/* record in memory only (kiln status, why: no workspace lock) */
 	/* Stat of Kilnfile.lock when kiln last wrote it; its digest is that of the text written (kiln_lock_write). */
 	struct kiln_statrec lock;
+	/* The graph it was written from (kiln_graphcache_id), if lock_has_graph; forgot: a target forgotten since. */
+	struct kiln_digest lock_graph;
+	int lock_has_graph, forgot;
 	uint32_t lock_gen;	/* lock records loaded or put: a record older than the last one is in that lock */
 	struct kiln_record **unlocked;	/* records loaded or put since then, some since replaced (kiln_state_unlocked) */
 	size_t nunlocked, capunlocked;
@@ -139,8 +142,19 @@ void kiln_state_unhold(struct kiln_state *st);
 int kiln_state_put(struct kiln_state *st, const struct kiln_record *rec);
 /* Forget a target (appends a tombstone). */
 int kiln_state_forget(struct kiln_state *st, const char *name);
-/* Remember the stat of Kilnfile.lock as kiln wrote it, and the digest of the text it wrote. */
-int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text);
+/*
+ * Remember the stat of Kilnfile.lock as kiln wrote it, the digest of the
+ * text it wrote and the identity of the graph it wrote it from (NULL: none).
+ */
+int kiln_state_put_lock(struct kiln_state *st, const struct stat *sb, const struct kiln_digest *text,
+    const struct kiln_digest *graph);
+/*
+ * Was the last lock written from this graph (its kiln_graphcache_id), with
+ * no target forgotten since? Then its sections are exactly those of the
+ * graph's targets that had records then, and only the records since
+ * (kiln_state_unlocked) change it.
+ */
+int kiln_state_lock_from(const struct kiln_state *st, const struct kiln_digest *graph);
 /*
  * Was rec recorded before Kilnfile.lock was last written (st->lock), so
  * that the lock's lines of its target were written from rec as it is?

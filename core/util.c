@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -380,8 +381,37 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Write all of v[0..n) to fd, in writev calls of at most IOV_MAX pieces; v is used up. */
+static int
+writev_all(int fd, struct iovec *v, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = FAULT_FAIL(KILN_FAULT_WRITE) ? -1 : writev(fd, v, n < IOV_MAX ? (int)n : IOV_MAX);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		for (; n > 0 && (size_t)w >= v->iov_len; v++, n--)
+			w -= (ssize_t)v->iov_len;
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int
 write_file_atomic(const char *path, const void *data, size_t len, int mode, int sync)
+{
+	struct iovec v = {(void *)data, len};
+
+	return write_file_atomic_iov(path, &v, 1, mode, sync);
+}
+
+int
+write_file_atomic_iov(const char *path, struct iovec *v, size_t n, int mode, int sync)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd, saved;
@@ -392,7 +422,7 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode, int 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
-	if (write_all(fd, data, len) < 0 || (sync && fault_fsync(fd) < 0)) {
+	if (writev_all(fd, v, n) < 0 || (sync && fault_fsync(fd) < 0)) {
 		saved = errno;
 		close(fd);
 		errno = saved;

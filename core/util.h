@@ -86,6 +86,9 @@ char *read_regular(int fd, size_t *len);
  * `sync`, then renamed over `path`. A reader sees the old or the new bytes.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode, int sync);
+/* The same from n pieces, written in order (v is used up: its entries are advanced). */
+struct iovec;
+int write_file_atomic_iov(const char *path, struct iovec *v, size_t n, int mode, int sync);
 /* Write all of a buffer to fd, retrying on short writes and EINTR. */
 int write_all(int fd, const void *data, size_t len);
 /* mkdir -p. */
@@ -169,6 +172,7 @@ void strv_free(char **v);
 #define read_all(fd, len) KILN_FAULT_AT(read_all(fd, len))
 #define read_regular(fd, len) KILN_FAULT_AT(read_regular(fd, len))
 #define write_file_atomic(path, data, len, mode, sync) KILN_FAULT_AT(write_file_atomic(path, data, len, mode, sync))
+#define write_file_atomic_iov(path, v, n, mode, sync) KILN_FAULT_AT(write_file_atomic_iov(path, v, n, mode, sync))
 #define write_all(fd, data, len) KILN_FAULT_AT(write_all(fd, data, len))
 #define mkdir_p(path, mode) KILN_FAULT_AT(mkdir_p(path, mode))
 #define remove_tree(path) KILN_FAULT_AT(remove_tree(path))

@@ -564,7 +564,7 @@ records_in_the_lock(void **state)
 	assert_false(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "a b");
-	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, NULL), 0);
 	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "");
@@ -592,7 +592,7 @@ records_in_the_lock(void **state)
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "a b");
 	/* A lock recorded, then the log rewritten: every record is in it after the reload. */
-	assert_int_equal(kiln_state_put_lock(&st, &sb, &text), 0);
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, NULL), 0);
 	assert_int_equal(kiln_state_compact(&st, 1), 0);
 	kiln_state_release(&st);
 	kiln_state_load(&st, path);
@@ -601,6 +601,63 @@ records_in_the_lock(void **state)
 	assert_true(kiln_digest_eq(&st.lock.digest, &text));
 	unlocked_names(&st, names, sizeof(names));
 	assert_string_equal(names, "");
+	kiln_state_release(&st);
+}
+
+/*
+ * The graph a lock was written from (kiln_state_lock_from, which lets the
+ * lock writer patch the old text instead of walking every target): kept
+ * across a reload and a rewrite; another graph's is not it; a lock record
+ * without one (an older kiln's, or a graph with no identity) is no graph's,
+ * and neither is the lock once a target is forgotten after it.
+ */
+static void
+lock_knows_its_graph(void **state)
+{
+	struct kiln_component c[2];
+	struct kiln_file f[1];
+	struct kiln_metric m[1];
+	struct kiln_record r;
+	struct kiln_digest text, g1, g2;
+	struct kiln_state st;
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(stat(dir, &sb), 0);
+	kiln_digest_buf("lock text", 9, &text);
+	kiln_digest_buf("graph one", 9, &g1);
+	kiln_digest_buf("graph two", 9, &g2);
+	kiln_state_load(&st, path);
+	assert_false(kiln_state_lock_from(&st, &g1));
+	make_record(&r, "a", 1, c, f, m);
+	assert_int_equal(kiln_state_put(&st, &r), 0);
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, &g1), 0);
+	assert_true(kiln_state_lock_from(&st, &g1));
+	assert_false(kiln_state_lock_from(&st, &g2));
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_true(kiln_state_lock_from(&st, &g1));
+	assert_false(kiln_state_lock_from(&st, &g2));
+	assert_true(kiln_digest_eq(&st.lock.digest, &text));
+	assert_int_equal(kiln_state_compact(&st, 1), 0);
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_true(kiln_state_lock_from(&st, &g1));
+	/* A lock written from a graph with no identity: the next lock is made by the walk. */
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, NULL), 0);
+	assert_false(kiln_state_lock_from(&st, &g1));
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_false(kiln_state_lock_from(&st, &g1));
+	assert_true(kiln_state_in_lock(&st, kiln_state_get(&st, "a")));
+	/* A target forgotten after the lock: the lock has a section the graph's text would not. */
+	assert_int_equal(kiln_state_put_lock(&st, &sb, &text, &g2), 0);
+	assert_true(kiln_state_lock_from(&st, &g2));
+	assert_int_equal(kiln_state_forget(&st, "a"), 0);
+	assert_false(kiln_state_lock_from(&st, &g2));
+	kiln_state_release(&st);
+	kiln_state_load(&st, path);
+	assert_false(kiln_state_lock_from(&st, &g2));
 	kiln_state_release(&st);
 }
 
@@ -620,6 +677,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(folder_record_holds_its_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_log_of_records_made_again_is_compacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_in_the_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(lock_knows_its_graph, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
