@@ -5,6 +5,7 @@
  *	kiln-run --describe PLUGIN.so
  *	kiln-run --check SPEC.json
  *	kiln-run --netns
+ *	kiln-run --serve
  *
  * kiln starts it with the step's log as stdout and stderr and a status pipe
  * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
@@ -19,7 +20,7 @@
  * line, and --check runs its check() on a target's params there and prints
  * its refusal, for kiln, which never loads such a plugin itself.
  * --netns makes the user and network namespaces kiln lends its steps
- * (netns.c).
+ * (netns.c). --serve forks each step's kiln-run for kiln (stepserver.h).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "rootfs.h"
 #include "sandbox.h"
 #include "statuspipe.h"
+#include "stepserver.h"
 #include "userns.h"
 #include "value.h"
 
@@ -450,30 +452,18 @@ make_netns(void)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* kiln-run SPEC, once the process is kiln-run's: run the step (in --serve, in the server's child). */
+static int
+run_spec(const char *path)
 {
 	struct spec sp = {0};
 	const struct kiln_plugin *plugin = NULL;
 	int r;
 
-	kiln_argv0 = "kiln-run";
-	/* A step does not outlive the kiln that started it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		startfail("kiln exited before the step started");
-	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
-		return make_netns();
-	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
-		return describe(argv[2]);
-	if (argc == 3 && strcmp(argv[1], "--check") == 0)
-		return check_only(argv[2]);
-	if (argc != 2)
-		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
 	if (fcntl(STATUS_FD, F_GETFD) < 0)
 		startfail("no status pipe on fd %d", STATUS_FD);
 	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
-	read_spec(&sp, argv[1]);
+	read_spec(&sp, path);
 	failctx = &sp.ctx;
 	/* The plugin and what it runs get no handle on them (the sandbox's step closes them anyway). */
 	if (sp.netns) {
@@ -506,4 +496,25 @@ main(int argc, char **argv)
 	json_decref(sp.json);
 	arena_release(&sp.arena);
 	return r != 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	kiln_argv0 = "kiln-run";
+	/* A step does not outlive the kiln that started it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		startfail("kiln exited before the step started");
+	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
+		return make_netns();
+	if (argc == 2 && strcmp(argv[1], "--serve") == 0)
+		return kiln_stepserver_serve(STATUS_FD, run_spec);
+	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
+		return describe(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		return check_only(argv[2]);
+	if (argc != 2)
+		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
+	return run_spec(argv[1]);
 }
