@@ -116,6 +116,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 			json_object_set_new(sb, "netns", json_true());
 		if (j->ns.user >= 0 && j->ns.mnt >= 0)
 			json_object_set_new(sb, "rootns", json_true());
+		if (j->ns.user >= 0 && j->ns.mnt >= 0 && j->ns.host >= 0)
+			json_object_set_new(sb, "hostns", json_true());
 		if (j->ns.user >= 0 && kiln_netns_cgroup(0)) {
 			json_object_set_new(sb, "cgslot", json_string(kiln_netns_cgroup(0)));
 			json_object_set_new(sb, "cgslot_pids", json_string(kiln_netns_cgroup(1)));
@@ -170,7 +172,7 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 
 	j->t = t;
 	j->statusfd = j->pidfd = j->exitfd = -1;
-	j->ns.user = j->ns.net = j->ns.mnt = -1;
+	j->ns.user = j->ns.net = j->ns.mnt = j->ns.host = -1;
 	j->filter_fd = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
@@ -229,6 +231,8 @@ by_server(struct kiln_job *j, const char *spec, int logfd, int statusfd)
 	PUT(j->ns.net, KILN_NETNS_FD);
 	if (j->ns.mnt >= 0)
 		PUT(j->ns.mnt, KILN_MNTNS_FD);
+	if (j->ns.mnt >= 0 && j->ns.host >= 0)
+		PUT(j->ns.host, KILN_HOSTNS_FD);
 	if (j->filter_fd >= 0)
 		PUT(j->filter_fd, KILN_FILTER_FD);
 #undef PUT
@@ -289,6 +293,8 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
 		if (j->ns.mnt >= 0)
 			posix_spawn_file_actions_adddup2(&fa, j->ns.mnt, KILN_MNTNS_FD);
+		if (j->ns.mnt >= 0 && j->ns.host >= 0)
+			posix_spawn_file_actions_adddup2(&fa, j->ns.host, KILN_HOSTNS_FD);
 	}
 	if (j->filter_fd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, j->filter_fd, KILN_FILTER_FD);

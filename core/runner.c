@@ -57,6 +57,7 @@ struct spec {
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
 	int rootns;		/* and the job slot's shared root, on KILN_MNTNS_FD */
+	int hostns;		/* and its copy of the host's tree, on KILN_HOSTNS_FD */
 	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	const char *cgslot_mem, *cgslot_pids;	/* with netns: where the job slots' cgroups are (sandbox.h); else NULL */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
@@ -193,6 +194,7 @@ read_spec(struct spec *sp, const char *path)
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
 		sp->rootns = sp->netns && json_is_true(json_object_get(sb, "rootns"));
+		sp->hostns = sp->rootns && json_is_true(json_object_get(sb, "hostns"));
 		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		if (sp->netns && json_is_string(json_object_get(sb, "cgslot"))) {
 			sp->cgslot_mem = arena_strdup(&sp->arena, json_string_value(json_object_get(sb, "cgslot")));
@@ -281,6 +283,11 @@ enter_sandbox(struct spec *sp)
 		if (!kiln_userns_is(KILN_MNTNS_FD, CLONE_NEWNS))
 			startfail("spec: no mount namespace on fd %d", KILN_MNTNS_FD);
 		sb.mntns_fd = KILN_MNTNS_FD;
+	}
+	if (sp->hostns) {
+		if (!kiln_userns_is(KILN_HOSTNS_FD, CLONE_NEWNS))
+			startfail("spec: no mount namespace on fd %d", KILN_HOSTNS_FD);
+		sb.hostns_fd = KILN_HOSTNS_FD;
 	}
 	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
@@ -422,9 +429,11 @@ describe(const char *path)
  * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
  * network namespace, wait while kiln maps our ids, bring the loopback up,
  * have a child make the job slot's shared root (a mount namespace;
- * rootfs.h), say "R<its pid>" (or "N" without one: the steps then build
- * their roots whole), and stay, with the child, until kiln has opened them
- * (EOF).
+ * rootfs.h), then copy the host's tree for ourselves (the slot's, which
+ * setup joins rather than copying it per step: sandbox.c), say "R<its
+ * pid>" (with " H" after it when we have that copy; "N" without a shared
+ * root: the steps then build their roots whole), and stay, with the child,
+ * until kiln has opened them (EOF).
  */
 static int
 make_netns(void)
@@ -440,7 +449,8 @@ make_netns(void)
 		return 1;
 	}
 	if (!getenv("KILN_SANDBOX_NO_SHARED_ROOT") && kiln_rootfs_make_base(&holder, &release, err, sizeof(err)) == 0)
-		snprintf(msg, sizeof(msg), "R%d", (int)holder);
+		snprintf(msg, sizeof(msg), "R%d%s", (int)holder,
+		    !getenv("KILN_SANDBOX_NO_HOST_VIEW") && unshare(CLONE_NEWNS) == 0 ? " H" : "");
 	if (write(STATUS_FD, msg, strlen(msg)) != (ssize_t)strlen(msg))
 		return 1;
 	while (read(STATUS_FD, &c, 1) > 0)
@@ -472,6 +482,8 @@ run_spec(const char *path)
 	}
 	if (sp.rootns)
 		fcntl(KILN_MNTNS_FD, F_SETFD, FD_CLOEXEC);
+	if (sp.hostns)
+		fcntl(KILN_HOSTNS_FD, F_SETFD, FD_CLOEXEC);
 	if (sp.filter)
 		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)
