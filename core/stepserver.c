@@ -386,6 +386,9 @@ kiln_stepserver_serve(int sock, int (*run)(const char *spec))
 	/* kiln is done (or gone): what still runs goes, and we wait for the rest (setups ending) a while. */
 	for (k = 0; k < s.nkids; k++)
 		kill(s.kids[k].pid, SIGKILL);
+	for (k = 0; k < s.nkids; k++)
+		close(s.kids[k].sock);
+	free(s.kids);
 	alarm(10);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
