@@ -22,6 +22,7 @@
 #include "paths.h"
 #include "remote.h"
 #include "statuspipe.h"
+#include "stepserver.h"
 #include "syscalls.h"
 #include "userns.h"
 #include "value.h"
@@ -118,6 +119,8 @@ write_spec(struct kiln_job *j, struct kiln_workspace *ws, int sandbox, int same,
 			json_object_set_new(sb, "netns", json_true());
 		if (j->ns.user >= 0 && j->ns.mnt >= 0)
 			json_object_set_new(sb, "rootns", json_true());
+		if (j->ns.user >= 0 && j->ns.mnt >= 0 && j->ns.host >= 0)
+			json_object_set_new(sb, "hostns", json_true());
 		if (j->ns.user >= 0 && kiln_netns_cgroup(0)) {
 			json_object_set_new(sb, "cgslot", json_string(kiln_netns_cgroup(0)));
 			json_object_set_new(sb, "cgslot_pids", json_string(kiln_netns_cgroup(1)));
@@ -150,6 +153,10 @@ kiln_job_free(struct kiln_job *j)
 	kiln_netns_give(&j->ns, j->ns_reusable);
 	if (j->statusfd >= 0)
 		close(j->statusfd);
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	if (j->exitfd >= 0)
+		close(j->exitfd);
 	buf_release(&j->partial);
 	buf_release(&j->warnings);
 	free(j->failure);
@@ -167,8 +174,8 @@ kiln_job_new(struct kiln_workspace *ws, struct kiln_target *t, const struct kiln
 	struct kiln_job *j = xcalloc(1, sizeof(*j));
 
 	j->t = t;
-	j->statusfd = -1;
-	j->ns.user = j->ns.net = j->ns.mnt = -1;
+	j->statusfd = j->pidfd = j->exitfd = -1;
+	j->ns.user = j->ns.net = j->ns.mnt = j->ns.host = -1;
 	j->filter_fd = -1;
 	j->pi = kiln_plugins_get(&ws->plugins, t->plugin, &ws->state, t);
 	j->ki.comps = xreallocarray(NULL, ki->ncomps, sizeof(*j->ki.comps));
@@ -208,6 +215,33 @@ open_checkpoint(struct kiln_job *j)
 	return 0;
 }
 
+/*
+ * A sandboxed step in its job slot's namespaces: forked by the step server
+ * (stepserver.h) with the descriptors kiln-run would be spawned with. -1:
+ * no server; spawn kiln-run.
+ */
+static int
+by_server(struct kiln_job *j, const char *spec, int logfd, int statusfd)
+{
+	int fds[KILN_STEPSERVER_MAXFD], targets[KILN_STEPSERVER_MAXFD];
+	size_t n = 0;
+
+#define PUT(fd, at) (fds[n] = (fd), targets[n++] = (at))
+	PUT(logfd, 1);
+	PUT(logfd, 2);
+	PUT(statusfd, 3);
+	PUT(j->ns.user, KILN_USERNS_FD);
+	PUT(j->ns.net, KILN_NETNS_FD);
+	if (j->ns.mnt >= 0)
+		PUT(j->ns.mnt, KILN_MNTNS_FD);
+	if (j->ns.mnt >= 0 && j->ns.host >= 0)
+		PUT(j->ns.host, KILN_HOSTNS_FD);
+	if (j->filter_fd >= 0)
+		PUT(j->filter_fd, KILN_FILTER_FD);
+#undef PUT
+	return kiln_stepserver_start(j->step.runner, spec, fds, targets, n, &j->pid, &j->pidfd, &j->exitfd);
+}
+
 int
 kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int sandbox)
 {
@@ -245,6 +279,13 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		free(spec);
 		return -1;
 	}
+	j->step = (struct kiln_step){t, ws->plugins.runner, spec, ws->root, &j->ki.key,
+	    ws->remote ? kiln_remote_base(ws->remote) : NULL};
+	if (sandbox && ex->local && j->ns.user >= 0 && !t->res.gpus &&
+	    by_server(j, spec, logfd, pipefd[1]) == 0) {
+		rc = 0;
+		goto started;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
@@ -255,6 +296,8 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 		posix_spawn_file_actions_adddup2(&fa, j->ns.net, KILN_NETNS_FD);
 		if (j->ns.mnt >= 0)
 			posix_spawn_file_actions_adddup2(&fa, j->ns.mnt, KILN_MNTNS_FD);
+		if (j->ns.mnt >= 0 && j->ns.host >= 0)
+			posix_spawn_file_actions_adddup2(&fa, j->ns.host, KILN_HOSTNS_FD);
 	}
 	if (j->filter_fd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, j->filter_fd, KILN_FILTER_FD);
@@ -263,13 +306,12 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-	j->step = (struct kiln_step){t, ws->plugins.runner, spec, ws->root, &j->ki.key,
-	    ws->remote ? kiln_remote_base(ws->remote) : NULL};
 	argv = ex->command(ex, &j->step);
 	rc = argv ? posix_spawnp(&j->pid, argv[0], &fa, &attr, argv, environ) : ENOEXEC;
 	strv_free(argv);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+started:
 	close(pipefd[1]);
 	close(logfd);
 	free(spec);
@@ -286,6 +328,21 @@ kiln_job_start(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_execut
 	j->started = now_seconds();
 	j->deadline = t->res.wall && !ex->own_timeout ? j->started + t->res.wall : 0;
 	return 0;
+}
+
+int
+kiln_job_exited(struct kiln_job *j, int *wstatus)
+{
+	return j->exitfd >= 0 && kiln_stepserver_ended(j->exitfd, wstatus);
+}
+
+void
+kiln_job_kill(struct kiln_job *j, struct kiln_executor *ex, int sig)
+{
+	if (j->pidfd >= 0)
+		kiln_stepserver_kill(j->pidfd, sig);
+	else
+		ex->cancel(ex, &j->step, j->pid, sig);
 }
 
 /* One status line from the step: progress for the status line, metrics and the failure for the record. */

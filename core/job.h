@@ -27,6 +27,8 @@ struct kiln_job {
 	struct kiln_plugin_info *pi;	/* its plugin */
 	struct kiln_keyinfo ki;		/* its action key and components (its own copy) */
 	pid_t pid;			/* the step's process (and group) */
+	int pidfd;			/* forked by the step server (stepserver.h): a pidfd for pid; else -1 */
+	int exitfd;			/* and where the server says it ended; -1: pid is kiln's child */
 	int statusfd;			/* the read end of its status pipe; -1 before it starts */
 	int status_eof;			/* that pipe reached its end: the step's processes closed it */
 	struct buf partial;		/* status bytes not yet ending in a newline */
@@ -72,6 +74,10 @@ int kiln_job_read(struct kiln_job *j);
  */
 int kiln_job_end(struct kiln_job *j, struct kiln_workspace *ws, struct kiln_executor *ex, int wstatus,
     int sandbox, struct buf *why);
+/* Has j, forked by the step server, ended? 1 with its wait status in *wstatus; 0 not (yet), or not the server's. */
+int kiln_job_exited(struct kiln_job *j, int *wstatus);
+/* Send sig to j's step: through the server's pidfd, else the executor's cancel. */
+void kiln_job_kill(struct kiln_job *j, struct kiln_executor *ex, int sig);
 /* Print the warnings j sent (a test's warn limits), one line each, on stderr. */
 void kiln_job_warnings(const struct kiln_job *j);
 /* Say that j failed for `why`, with the last lines of its log. */

@@ -3,7 +3,7 @@
 # kiln-run is small on purpose: it is started once per build step, so it links
 # only what running a plugin needs.
 
-RUN_SRCS = core/runner.c core/sandbox.c core/cgroup.c core/rootfs.c core/syscalls.c core/userns.c core/value.c core/util.c core/fault.c core/context.c core/statuspipe.c core/gpu.c core/checkpoint.c core/digest.c core/fs.c
+RUN_SRCS = core/runner.c core/sandbox.c core/cgroup.c core/rootfs.c core/syscalls.c core/userns.c core/value.c core/util.c core/fault.c core/context.c core/statuspipe.c core/gpu.c core/checkpoint.c core/digest.c core/fs.c core/stepserver.c
 CORE_SRCS = $(filter-out core/main.c core/runner.c core/sandbox.c core/rootfs.c,$(wildcard core/*.c))
 CORE_OBJS = $(CORE_SRCS:%.c=$(O)/%.o)
 RULES_LUA = $(sort $(wildcard rules/*.lua))

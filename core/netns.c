@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -109,7 +110,7 @@ finish_one(struct making *m, struct kiln_netns *ns)
 	int asroot, st, ok = 0, holder;
 	ssize_t n;
 
-	ns->user = ns->net = ns->mnt = -1;
+	ns->user = ns->net = ns->mnt = ns->host = -1;
 	kiln_userns_host_ids(&uid, &gid, &asroot);
 	if (m->pid > 0 && read(m->sock, &c, 1) == 1 && kiln_userns_map(m->pid, uid, gid, err, sizeof(err)) == 0 &&
 	    write(m->sock, &c, 1) == 1 && (n = read(m->sock, msg, sizeof(msg) - 1)) > 0) {
@@ -119,10 +120,17 @@ finish_one(struct making *m, struct kiln_netns *ns)
 		/* "R<pid>": the helper's child holds the shared root, until the helper has seen our end. */
 		if (msg[0] == 'R' && sscanf(msg + 1, "%d", &holder) == 1 && holder > 0)
 			ns->mnt = open_ns((pid_t)holder, "mnt");
+		/* " H": the helper's own mount namespace is its copy of the host's tree. */
+		if (ns->mnt >= 0 && strstr(msg, " H"))
+			ns->host = open_ns(m->pid, "mnt");
 		ok = ns->user >= 0 && ns->net >= 0;
 		if (ns->mnt >= 0 && (!ok || !owned_by(ns->mnt, ns->user))) {
 			close(ns->mnt);
 			ns->mnt = -1;
+		}
+		if (ns->host >= 0 && (ns->mnt < 0 || !owned_by(ns->host, ns->user))) {
+			close(ns->host);
+			ns->host = -1;
 		}
 	}
 	if (m->sock >= 0)
@@ -184,7 +192,7 @@ kiln_netns_expect(size_t n)
 int
 kiln_netns_take(struct kiln_netns *ns, const char *runner)
 {
-	ns->user = ns->net = ns->mnt = -1;
+	ns->user = ns->net = ns->mnt = ns->host = -1;
 	if (nkept > 0) {
 		*ns = kept[--nkept];
 		return 0;
@@ -214,6 +222,8 @@ kiln_netns_give(struct kiln_netns *ns, int reusable)
 			close(ns->net);
 		if (ns->mnt >= 0)
 			close(ns->mnt);
+		if (ns->host >= 0)
+			close(ns->host);
 	}
-	ns->user = ns->net = ns->mnt = -1;
+	ns->user = ns->net = ns->mnt = ns->host = -1;
 }

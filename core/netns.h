@@ -17,6 +17,7 @@
  */
 struct kiln_netns {
 	int user, net, mnt;
+	int host;	/* with mnt: a copy of the host's mount tree that user owns, for setup to join; -1: none */
 };
 
 /*

@@ -5,6 +5,7 @@
  *	kiln-run --describe PLUGIN.so
  *	kiln-run --check SPEC.json
  *	kiln-run --netns
+ *	kiln-run --serve
  *
  * kiln starts it with the step's log as stdout and stderr and a status pipe
  * as fd 3. It reads the spec, loads the plugin, enters the sandbox, fixes
@@ -19,7 +20,7 @@
  * line, and --check runs its check() on a target's params there and prints
  * its refusal, for kiln, which never loads such a plugin itself.
  * --netns makes the user and network namespaces kiln lends its steps
- * (netns.c).
+ * (netns.c). --serve forks each step's kiln-run for kiln (stepserver.h).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "rootfs.h"
 #include "sandbox.h"
 #include "statuspipe.h"
+#include "stepserver.h"
 #include "userns.h"
 #include "value.h"
 
@@ -56,6 +58,7 @@ struct spec {
 	int sandbox, network;
 	int netns;		/* kiln lent namespaces to join, on KILN_USERNS_FD and KILN_NETNS_FD */
 	int rootns;		/* and the job slot's shared root, on KILN_MNTNS_FD */
+	int hostns;		/* and its copy of the host's tree, on KILN_HOSTNS_FD */
 	int filter;		/* and the compiled seccomp filter, on KILN_FILTER_FD */
 	const char *cgslot_mem, *cgslot_pids;	/* with netns: where the job slots' cgroups are (sandbox.h); else NULL */
 	int untrusted;		/* a repository plugin: load it only in the sandbox */
@@ -193,6 +196,7 @@ read_spec(struct spec *sp, const char *path)
 		sp->network = json_is_true(json_object_get(sb, "network"));
 		sp->netns = !sp->network && json_is_true(json_object_get(sb, "netns"));
 		sp->rootns = sp->netns && json_is_true(json_object_get(sb, "rootns"));
+		sp->hostns = sp->rootns && json_is_true(json_object_get(sb, "hostns"));
 		sp->filter = json_is_true(json_object_get(sb, "filter"));
 		if (sp->netns && json_is_string(json_object_get(sb, "cgslot"))) {
 			sp->cgslot_mem = arena_strdup(&sp->arena, json_string_value(json_object_get(sb, "cgslot")));
@@ -300,6 +304,11 @@ enter_sandbox(struct spec *sp)
 		if (!kiln_userns_is(KILN_MNTNS_FD, CLONE_NEWNS))
 			startfail("spec: no mount namespace on fd %d", KILN_MNTNS_FD);
 		sb.mntns_fd = KILN_MNTNS_FD;
+	}
+	if (sp->hostns) {
+		if (!kiln_userns_is(KILN_HOSTNS_FD, CLONE_NEWNS))
+			startfail("spec: no mount namespace on fd %d", KILN_HOSTNS_FD);
+		sb.hostns_fd = KILN_HOSTNS_FD;
 	}
 	sb.filter_fd = sp->filter ? KILN_FILTER_FD : 0;
 	sb.mem_bytes = sp->mem;
@@ -441,9 +450,11 @@ describe(const char *path)
  * --netns, for kiln (netns.c), on a socket as fd 3: make a user and a
  * network namespace, wait while kiln maps our ids, bring the loopback up,
  * have a child make the job slot's shared root (a mount namespace;
- * rootfs.h), say "R<its pid>" (or "N" without one: the steps then build
- * their roots whole), and stay, with the child, until kiln has opened them
- * (EOF).
+ * rootfs.h), then copy the host's tree for ourselves (the slot's, which
+ * setup joins rather than copying it per step: sandbox.c), say "R<its
+ * pid>" (with " H" after it when we have that copy; "N" without a shared
+ * root: the steps then build their roots whole), and stay, with the child,
+ * until kiln has opened them (EOF).
  */
 static int
 make_netns(void)
@@ -459,7 +470,8 @@ make_netns(void)
 		return 1;
 	}
 	if (!getenv("KILN_SANDBOX_NO_SHARED_ROOT") && kiln_rootfs_make_base(&holder, &release, err, sizeof(err)) == 0)
-		snprintf(msg, sizeof(msg), "R%d", (int)holder);
+		snprintf(msg, sizeof(msg), "R%d%s", (int)holder,
+		    !getenv("KILN_SANDBOX_NO_HOST_VIEW") && unshare(CLONE_NEWNS) == 0 ? " H" : "");
 	if (write(STATUS_FD, msg, strlen(msg)) != (ssize_t)strlen(msg))
 		return 1;
 	while (read(STATUS_FD, &c, 1) > 0)
@@ -471,30 +483,18 @@ make_netns(void)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* kiln-run SPEC, once the process is kiln-run's: run the step (in --serve, in the server's child). */
+static int
+run_spec(const char *path)
 {
 	struct spec sp = {0};
 	const struct kiln_plugin *plugin = NULL;
 	int r;
 
-	kiln_argv0 = "kiln-run";
-	/* A step does not outlive the kiln that started it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		startfail("kiln exited before the step started");
-	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
-		return make_netns();
-	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
-		return describe(argv[2]);
-	if (argc == 3 && strcmp(argv[1], "--check") == 0)
-		return check_only(argv[2]);
-	if (argc != 2)
-		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
 	if (fcntl(STATUS_FD, F_GETFD) < 0)
 		startfail("no status pipe on fd %d", STATUS_FD);
 	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
-	read_spec(&sp, argv[1]);
+	read_spec(&sp, path);
 	failctx = &sp.ctx;
 	/* The plugin and what it runs get no handle on them (the sandbox's step closes them anyway). */
 	if (sp.netns) {
@@ -503,6 +503,8 @@ main(int argc, char **argv)
 	}
 	if (sp.rootns)
 		fcntl(KILN_MNTNS_FD, F_SETFD, FD_CLOEXEC);
+	if (sp.hostns)
+		fcntl(KILN_HOSTNS_FD, F_SETFD, FD_CLOEXEC);
 	if (sp.filter)
 		fcntl(KILN_FILTER_FD, F_SETFD, FD_CLOEXEC);
 	if (chdir(sp.workspace) < 0)
@@ -529,4 +531,25 @@ main(int argc, char **argv)
 	json_decref(sp.json);
 	arena_release(&sp.arena);
 	return r != 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	kiln_argv0 = "kiln-run";
+	/* A step does not outlive the kiln that started it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		startfail("kiln exited before the step started");
+	if (argc == 2 && strcmp(argv[1], "--netns") == 0)
+		return make_netns();
+	if (argc == 2 && strcmp(argv[1], "--serve") == 0)
+		return kiln_stepserver_serve(STATUS_FD, run_spec);
+	if (argc == 3 && strcmp(argv[1], "--describe") == 0)
+		return describe(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		return check_only(argv[2]);
+	if (argc != 2)
+		startfail("usage: kiln-run SPEC.json (started by kiln, not by hand)");
+	return run_spec(argv[1]);
 }

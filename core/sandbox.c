@@ -92,6 +92,7 @@ struct plan {
 	int make_net;		/* the step makes a network namespace of its own */
 	int filter_fd;		/* >0: kiln compiled the filter, to read from there */
 	int mntns_fd;		/* >0: the job slot's shared root, to build the step's on (rootfs.h); else -1 */
+	int hostns_fd;		/* >0 (with mntns_fd): the job slot's copy of the host's tree, for setup to join; else -1 */
 	const char *slot_mem, *slot_pids;	/* where the job slot's cgroups are (kiln's), or NULL */
 };
 
@@ -217,6 +218,8 @@ plan_make(struct plan *p, const struct kiln_sandbox *sb, char *err, size_t len)
 	if (!p->root)
 		return -1;
 	p->mntns_fd = p->pooled && sb->mntns_fd > 0 && kiln_rootfs_share(p->root) ? sb->mntns_fd : -1;
+	/* Only a step built on the shared root mounts nothing where setup opens its paths. */
+	p->hostns_fd = p->mntns_fd > 0 && sb->hostns_fd > 0 ? sb->hostns_fd : -1;
 	return 0;
 }
 
@@ -748,6 +751,8 @@ net_in_use(void)
 static void
 join_pool(struct plan *p)
 {
+	int flags = ns_flags() & ~CLONE_NEWUSER;
+
 	if (setns(p->userns_fd, CLONE_NEWUSER) < 0)
 		childfail(p, "cannot join the user namespace kiln made:");
 	if (setns(p->netns_fd, CLONE_NEWNET) < 0)
@@ -756,7 +761,19 @@ join_pool(struct plan *p)
 	close(p->netns_fd);
 	p->userns_fd = p->netns_fd = -1;
 	p->make_net = net_in_use();
-	if (unshare(ns_flags() & ~CLONE_NEWUSER) < 0)
+	/*
+	 * On the shared root, setup and init only open and clone the step's
+	 * paths here, mounting nothing: the slot's kept copy of the host's
+	 * tree serves every step, and none pays for a copy (and its teardown).
+	 */
+	if (p->hostns_fd > 0) {
+		if (setns(p->hostns_fd, CLONE_NEWNS) < 0)
+			childfail(p, "cannot join the job slot's copy of the host's tree:");
+		close(p->hostns_fd);
+		p->hostns_fd = -1;
+		flags &= ~CLONE_NEWNS;
+	}
+	if (unshare(flags) < 0)
 		no_namespaces(p, errno);
 }
 

@@ -49,6 +49,12 @@ struct kiln_sandbox {
 	 * it and the workspace is built on a copy of it. 0: none.
 	 */
 	int mntns_fd;
+	/*
+	 * >0, with mntns_fd: a mount namespace owned by that user namespace,
+	 * a copy of the host's tree kept for the job slot, where setup opens
+	 * the step's paths (a copy of its own otherwise). 0: none.
+	 */
+	int hostns_fd;
 	/* >0: the seccomp filter, compiled by kiln (syscalls.h); 0: compile it. */
 	int filter_fd;
 	/*

@@ -818,19 +818,37 @@ block_signals(sigset_t *old)
 		die("signalfd:");
 }
 
-static void
-reap(struct run *r)
+/*
+ * A step that has ended, with its wait status: a child of ours (a pid the
+ * step server's children never match: one it reaped may be ours now), or
+ * one the step server says ended. NULL: none (yet).
+ */
+static struct kiln_job *
+ended(struct run *r, int *ws)
 {
-	int ws;
 	pid_t pid;
 	size_t i;
 
-	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
-		for (i = 0; i < r->njobs && r->jobs[i]->pid != pid; i++)
+	while ((pid = waitpid(-1, ws, WNOHANG)) > 0) {
+		for (i = 0; i < r->njobs && (r->jobs[i]->pid != pid || r->jobs[i]->exitfd >= 0); i++)
 			;
 		if (i < r->njobs)
-			job_done(r, r->jobs[i], ws);
+			return r->jobs[i];
 	}
+	for (i = 0; i < r->njobs; i++)
+		if (kiln_job_exited(r->jobs[i], ws))
+			return r->jobs[i];
+	return NULL;
+}
+
+static void
+reap(struct run *r)
+{
+	struct kiln_job *j;
+	int ws;
+
+	while ((j = ended(r, &ws)))
+		job_done(r, j, ws);
 }
 
 static void
@@ -855,27 +873,23 @@ kill_all(struct run *r)
 	size_t i;
 
 	for (i = 0; i < r->njobs; i++)
-		r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGTERM);
+		kiln_job_kill(r->jobs[i], r->ex, SIGTERM);
 	while (r->njobs) {
 		int ws;
-		pid_t pid = waitpid(-1, &ws, WNOHANG);
+		struct kiln_job *j = ended(r, &ws);
 
-		if (pid > 0) {
-			for (i = 0; i < r->njobs && r->jobs[i]->pid != pid; i++)
+		if (j) {
+			for (i = 0; r->jobs[i] != j; i++)
 				;
-			if (i < r->njobs) {
-				struct kiln_job *j = r->jobs[i];
-
-				r->kept += j->checkpoint != NULL;
-				r->jobs[i] = r->jobs[--r->njobs];
-				remove_scratch(j->t);
-				kiln_job_free(j);
-			}
+			r->kept += j->checkpoint != NULL;
+			r->jobs[i] = r->jobs[--r->njobs];
+			remove_scratch(j->t);
+			kiln_job_free(j);
 			continue;
 		}
 		if (now_seconds() > until) {
 			for (i = 0; i < r->njobs; i++)
-				r->ex->cancel(r->ex, &r->jobs[i]->step, r->jobs[i]->pid, SIGKILL);
+				kiln_job_kill(r->jobs[i], r->ex, SIGKILL);
 			until += 3600;
 		}
 		usleep(10000);
@@ -888,7 +902,7 @@ kill_all(struct run *r)
 static void
 wait_events(struct run *r)
 {
-	struct pollfd *fds = xreallocarray(NULL, r->njobs + 1, sizeof(*fds));
+	struct pollfd *fds = xreallocarray(NULL, 2 * r->njobs + 1, sizeof(*fds));
 	double now = now_seconds(), next = now + (r->tty ? 0.2 : 3600);
 	size_t i;
 	int ms;
@@ -903,6 +917,8 @@ wait_events(struct run *r)
 		 * look for the exit every few milliseconds instead.
 		 */
 		fds[i + 1] = (struct pollfd){r->jobs[i]->status_eof ? -1 : r->jobs[i]->statusfd, POLLIN, 0};
+		/* The step server says on its own socket when a step it forked ended. */
+		fds[r->njobs + i + 1] = (struct pollfd){r->jobs[i]->exitfd, POLLIN, 0};
 		if (r->jobs[i]->status_eof && next > now + REAP_POLL)
 			next = now + REAP_POLL;
 		if (r->jobs[i]->deadline && r->jobs[i]->deadline < next)
@@ -911,13 +927,13 @@ wait_events(struct run *r)
 			next = r->jobs[i]->ckpt_next;
 	}
 	ms = next > now ? (int)((next - now) * 1000) + 1 : 0;
-	for (i = 0; i <= r->njobs; i++)
+	for (i = 0; i <= 2 * r->njobs; i++)
 		fds[i].revents = 0;
 	/* Transfers and steps share the wait: an upload's bytes move while a step runs. */
 	if (r->ws->remote)
-		kiln_transfer_wait(kiln_remote_transfer(r->ws->remote), fds, r->njobs + 1, ms);
+		kiln_transfer_wait(kiln_remote_transfer(r->ws->remote), fds, 2 * r->njobs + 1, ms);
 	else
-		poll(fds, r->njobs + 1, ms);
+		poll(fds, 2 * r->njobs + 1, ms);
 	for (i = 0; i < r->njobs; i++)
 		if (fds[i + 1].revents)
 			kiln_job_read(r->jobs[i]);
@@ -932,7 +948,7 @@ wait_events(struct run *r)
 
 		if (j->deadline && now >= j->deadline && !j->timed_out) {
 			j->timed_out = 1;
-			r->ex->cancel(r->ex, &j->step, j->pid, SIGKILL);
+			kiln_job_kill(j, r->ex, SIGKILL);
 		}
 	}
 	handle_signals(r);

@@ -16,6 +16,12 @@
 #define KILN_FILTER_FD 6
 /* And the job slot's shared root, a mount namespace ("rootns" in the spec's sandbox; rootfs.h). */
 #define KILN_MNTNS_FD 7
+/*
+ * And the job slot's copy of the host's mount tree, a mount namespace its
+ * user namespace owns ("hostns"), which a step's setup joins rather than
+ * copying the host's tree for itself (sandbox.c).
+ */
+#define KILN_HOSTNS_FD 8
 
 /*
  * Who a step runs as on the host: the caller's ids, or NOBODY's when the
